@@ -1,0 +1,1 @@
+"""Admin config: the YAML files under ``config/``, their models, validation and loading."""

@@ -1,0 +1,1 @@
+"""The menu engine: one async script, independent of the transport."""
