@@ -66,6 +66,7 @@ class ConfigBundle:
     calendar: BusinessCalendar
     _by_number: dict[str, Line] = field(default_factory=dict, repr=False)
     _accessible: frozenset[str] = field(default_factory=frozenset, repr=False)
+    _prompt_paths: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         area = self.lines.hotline.area_code
@@ -122,7 +123,14 @@ class ConfigBundle:
         """The sound file Asterisk plays for a prompt, without extension.
 
         A studio recording with the prompt's name always wins, then the prompt's explicit
-        ``file``, then the generated ``recordings/prompts/NAME.wav``."""
+        ``file``, then the generated ``recordings/prompts/NAME.wav``. Resolved once per
+        bundle: a new studio recording is picked up by ``hotline reload``."""
+        path = self._prompt_paths.get(name)
+        if path is None:
+            path = self._prompt_paths[name] = self._resolve_prompt(name)
+        return path
+
+    def _resolve_prompt(self, name: str) -> str:
         studio = self.studio_file(name)
         if studio is not None:
             return str(studio.with_suffix(""))

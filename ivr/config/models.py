@@ -123,7 +123,7 @@ Node = Annotated[
 
 
 class MenuFile(Strict):
-    settings: Settings = Field(default_factory=lambda: Settings())  # type: ignore[call-arg]
+    settings: Settings = Field(default_factory=lambda: Settings())
     prompts: dict[str, Prompt]
     emergency_lines: dict[str, str] = Field(
         default_factory=dict, description="110/119/120/122 -> dial string"

@@ -1,0 +1,270 @@
+"""``hotline``: the single entry point. Every subcommand has ``--help``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ivr.errors import ConfigError, HotlineError
+from ivr.settings import Settings
+
+log = logging.getLogger("hotline")
+
+
+def _config_dir(arg: str | None, settings: Settings) -> Path:
+    return Path(arg) if arg else settings.config_dir
+
+
+# --------------------------------------------------------------------------- check-config
+
+
+def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
+    from ivr.config.loader import check_config
+
+    directory = _config_dir(args.dir, settings)
+    recordings = Path(args.recordings) if args.recordings else None
+    problems = check_config(directory, recordings)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {directory}", file=sys.stderr)
+        return 1
+    print(f"{directory}: OK")
+    return 0
+
+
+# --------------------------------------------------------------------------- serve
+
+
+async def _serve(settings: Settings, config_dir: Path) -> None:
+    from ivr.agi.server import FastAGIServer
+    from ivr.engine.store import JournalStore
+    from ivr.runtime import ConfigHolder
+    from ivr.service import HotlineService
+    from queueing.queue import RedisQueue
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    holder = ConfigHolder(config_dir, settings.recordings_dir, settings.reload_status)
+    queue = RedisQueue.from_url(settings.redis_url)
+    service = HotlineService(
+        holder,
+        queue,
+        JournalStore(settings.journal),
+        messages_dir=str(settings.recordings_dir / "messages"),
+    )
+    server = FastAGIServer(service.handle, settings.agi_host, settings.agi_port)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGHUP, holder.reload)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    settings.pidfile.write_text(str(os.getpid()))
+    print(
+        f"hotline: FastAGI on agi://{settings.agi_host}:{server.port}/hotline, "
+        f"config {holder.current.version} from {config_dir}, redis {settings.redis_url}",
+        flush=True,
+    )
+    try:
+        await stop.wait()
+    finally:
+        print("hotline: stopping, letting calls in progress finish", flush=True)
+        await server.stop(grace=30.0)
+        await queue.close()
+        with contextlib.suppress(FileNotFoundError):
+            settings.pidfile.unlink()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.host:
+        settings = _replace(settings, agi_host=args.host)
+    if args.port is not None:
+        settings = _replace(settings, agi_port=args.port)
+    if args.redis_url:
+        settings = _replace(settings, redis_url=args.redis_url)
+    try:
+        asyncio.run(_serve(settings, _config_dir(args.config, settings)))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _replace(settings: Settings, **changes: object) -> Settings:
+    import dataclasses
+
+    return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- reload
+
+
+def cmd_reload(args: argparse.Namespace, settings: Settings) -> int:
+    """Check the config first, then signal the server and wait for its verdict."""
+    from ivr.config.loader import check_config
+
+    directory = _config_dir(args.config, settings)
+    problems = check_config(directory, settings.recordings_dir)
+    if problems:
+        for problem in problems:
+            print(problem)
+        print("reload refused: the running config stays in place", file=sys.stderr)
+        return 1
+    try:
+        pid = int(settings.pidfile.read_text())
+    except (FileNotFoundError, ValueError):
+        print(f"no running server (no pid in {settings.pidfile})", file=sys.stderr)
+        return 2
+    before = settings.reload_status.stat().st_mtime_ns if settings.reload_status.exists() else 0
+    os.kill(pid, signal.SIGHUP)
+    deadline = time.monotonic() + args.wait
+    while time.monotonic() < deadline:
+        if settings.reload_status.exists() and settings.reload_status.stat().st_mtime_ns != before:
+            status = json.loads(settings.reload_status.read_text())
+            if status["ok"]:
+                print(f"reloaded: config {status['version']} is running")
+                return 0
+            print("reload refused by the server; still running", status["version"])
+            for problem in status["problems"]:
+                print(problem)
+            return 1
+        time.sleep(0.05)
+    print("the server did not confirm the reload in time", file=sys.stderr)
+    return 1
+
+
+# --------------------------------------------------------------------------- call
+
+
+def cmd_call(args: argparse.Namespace, settings: Settings) -> int:
+    from ivr.agi.simulator import simulate_call
+    from ivr.config.loader import load_config
+
+    host = args.host or settings.agi_host
+    port = args.port or settings.agi_port
+    result = asyncio.run(
+        simulate_call(
+            host,
+            port,
+            to=args.to,
+            caller=args.caller,
+            digits=args.digits,
+            caller_name=args.name,
+            hangup_after=args.hangup_after,
+            dial_status=args.dial_status,
+        )
+    )
+    texts: dict[str, str] = {}
+    with contextlib.suppress(HotlineError):
+        bundle = load_config(_config_dir(args.config, settings), settings.recordings_dir)
+        texts = {name: p.text or "" for name, p in bundle.menu.prompts.items()}
+    print(f"call {args.caller} -> {args.to}, keys {args.digits!r}")
+    for played in result.played:
+        name = played.rsplit("/", 1)[-1]
+        print(f"  hears  {name}: {texts.get(name, '')}")
+    for dialled in result.dialled:
+        print(f"  dial   {dialled}")
+    route = result.variables.get("HOTLINE_ROUTE", "")
+    where = {
+        "queue": f"operator queue, skill {result.variables.get('HOTLINE_SKILL')}, "
+        f"priority {result.variables.get('HOTLINE_PRIORITY')}, "
+        f"position {result.variables.get('HOTLINE_POSITION')}",
+    }.get(route, route or "no route set")
+    print(f"  ends   {where} ({result.ended})")
+    return 0
+
+
+# --------------------------------------------------------------------------- prompts
+
+
+def cmd_prompts_build(args: argparse.Namespace, settings: Settings) -> int:
+    from ivr.config.loader import load_config
+    from ivr.prompts import build_prompts
+
+    bundle = load_config(_config_dir(args.config, settings), settings.recordings_dir)
+    report = build_prompts(bundle, force=args.force)
+    for name in report.built:
+        print(f"built {settings.recordings_dir / 'prompts' / name}.wav")
+    print(report)
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hotline", description="12345 citizen-service hotline: IVR, queue and tickets"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check-config", help="validate the admin config files")
+    p.add_argument("dir", nargs="?", help="config directory (default: config/)")
+    p.add_argument("--recordings", help="recordings directory (default: DIR/../recordings)")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("serve", help="run the FastAGI server (reloads config on SIGHUP)")
+    p.add_argument("--config", help="config directory")
+    p.add_argument("--host", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 4573)")
+    p.add_argument("--redis-url", help="Redis URL (default redis://127.0.0.1:6379/0)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("reload", help="check the config, then make the running server reload it")
+    p.add_argument("--config", help="config directory")
+    p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the verdict")
+    p.set_defaults(func=cmd_reload)
+
+    p = sub.add_parser("call", help="simulate a call against a running FastAGI server")
+    p.add_argument("--to", default="12345", help="the dialled number")
+    p.add_argument("--from", dest="caller", default="13800138000", help="the caller's number")
+    p.add_argument("--name", default="", help="the caller's name")
+    p.add_argument(
+        "--digits", default="", help="keys pressed in turn; '.' stays silent through one wait"
+    )
+    p.add_argument("--hangup-after", type=int, help="hang up after this many commands")
+    p.add_argument("--dial-status", default="ANSWER", help="DIALSTATUS for transfers")
+    p.add_argument("--host", help="server address")
+    p.add_argument("--port", type=int, help="server port")
+    p.add_argument("--config", help="config directory, to print prompt texts")
+    p.set_defaults(func=cmd_call)
+
+    p = sub.add_parser("prompts", help="voice prompts")
+    psub = p.add_subparsers(dest="prompts_command", required=True, metavar="ACTION")
+    b = psub.add_parser("build", help="speak prompts without a studio recording (espeak-ng)")
+    b.add_argument("--config", help="config directory")
+    b.add_argument("--force", action="store_true", help="rebuild every generated prompt")
+    b.set_defaults(func=cmd_prompts_build)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = Settings.from_env()
+    try:
+        return int(args.func(args, settings))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except HotlineError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,149 @@
+"""Working days and business hours.
+
+Working days follow China's official holiday calendar through the ``chinese_calendar``
+package, which knows the public holidays *and* the weekend days that become workdays
+(调休, e.g. Sunday 2025-09-28 and Saturday 2025-10-11 around National Day 2025).
+Admin overrides in ``hours.yaml`` take precedence over the package, so a city can add a
+local holiday or fix a year before the package is updated.
+
+Fallback: ``chinese_calendar`` only has data for the years the State Council has published
+(it raises ``NotImplementedError`` outside them). For such a year, a day that has no admin
+override is a workday when it is Monday to Friday. A warning is logged once per year, so the
+operator knows to upgrade the package or add overrides.
+
+Times: a naive ``datetime`` is local time in ``hours.timezone``; an aware one is converted to
+that zone first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+
+from ivr.config.models import TIME_RANGE_RE, HoursFile
+
+log = logging.getLogger(__name__)
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """``"08:30-12:00"`` -> minutes since midnight ``(510, 720)``; the end may be ``24:00``."""
+    match = TIME_RANGE_RE.match(text)
+    if match is None:
+        raise ValueError(f"not a time range HH:MM-HH:MM: {text!r}")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    return h1 * 60 + m1, h2 * 60 + m2
+
+
+class BusinessCalendar:
+    """Workdays (with 调休 and admin overrides) and the open hours of named schedules."""
+
+    def __init__(self, hours: HoursFile) -> None:
+        self.hours = hours
+        self.tz = ZoneInfo(hours.timezone)
+        self._overrides: dict[dt.date, bool] = {o.date: o.workday for o in hours.overrides}
+        self._warned_years: set[int] = set()
+
+    # -- days ----------------------------------------------------------------------------
+
+    def is_workday(self, day: dt.date) -> bool:
+        """True when ``day`` is a working day: admin override, else the official calendar
+        (holidays off, 调休 weekend days on), else Monday to Friday for unknown years."""
+        if isinstance(day, dt.datetime):
+            day = self.local(day).date()
+        override = self._overrides.get(day)
+        if override is not None:
+            return override
+        try:
+            return bool(chinese_calendar.is_workday(day))
+        except NotImplementedError:
+            if day.year not in self._warned_years:
+                self._warned_years.add(day.year)
+                log.warning(
+                    "chinese_calendar has no holiday data for %d: using Monday-Friday; "
+                    "upgrade chinese-calendar or add overrides to hours.yaml",
+                    day.year,
+                )
+            return day.weekday() < 5
+
+    def local(self, when: dt.datetime) -> dt.datetime:
+        """``when`` as local time in the configured zone (naive input is already local)."""
+        if when.tzinfo is None:
+            return when.replace(tzinfo=self.tz)
+        return when.astimezone(self.tz)
+
+    # -- hours ---------------------------------------------------------------------------
+
+    def is_open(self, schedule_name: str, when: dt.datetime) -> bool:
+        """Whether schedule ``schedule_name`` is open at ``when``.
+
+        ``days: workdays`` follows :meth:`is_workday`; ``everyday`` is every day; a list of
+        weekdays (``[mon, sat]``) is those weekdays regardless of holidays. A range
+        ``"08:30-12:00"`` includes 08:30 and excludes 12:00. Raises ``KeyError`` for an
+        unknown schedule (validation refuses configs that reference one)."""
+        try:
+            schedule = self.hours.schedules[schedule_name]
+        except KeyError:
+            raise KeyError(f"unknown schedule {schedule_name!r}") from None
+        local = self.local(when)
+        day = local.date()
+        if schedule.days == "workdays":
+            if not self.is_workday(day):
+                return False
+        elif schedule.days != "everyday" and WEEKDAYS[day.weekday()] not in schedule.days:
+            return False
+        minute = local.hour * 60 + local.minute
+        for text in schedule.open:
+            start, end = parse_range(text)
+            if start <= minute < end:
+                return True
+        return False
+
+    # -- deadlines -----------------------------------------------------------------------
+
+    def add_working_days(self, start: dt.datetime, n: int) -> dt.datetime:
+        """The moment ``n`` working days after ``start``, at the same local clock time.
+
+        Days are counted after the start day, so a ticket accepted on Friday 10:00 with
+        ``n=1`` is due on the next workday at 10:00 (Monday, or the 调休 Sunday before a
+        holiday). A start on a day off counts the same way: Saturday + 1 is Monday. ``n=0``
+        returns ``start``. Naive in, naive out; aware in, aware (in the calendar's zone) out.
+        """
+        if n < 0:
+            raise ValueError(f"n must be >= 0, not {n}")
+        if n == 0:
+            return start
+        local = self.local(start)
+        day = local.date()
+        counted = 0
+        while counted < n:
+            day += dt.timedelta(days=1)
+            if self.is_workday(day):
+                counted += 1
+        result = dt.datetime.combine(day, local.time(), tzinfo=self.tz)
+        if start.tzinfo is None:
+            return result.replace(tzinfo=None)
+        return result
+
+    def working_days_between(self, start: dt.date, end: dt.date) -> int:
+        """Working days in ``(start, end]``: the inverse of :meth:`add_working_days`, so
+        ``working_days_between(t, add_working_days(t, n)) == n``. Negative when ``end`` is
+        before ``start``. Datetimes are reduced to their local date."""
+        if isinstance(start, dt.datetime):
+            start = self.local(start).date()
+        if isinstance(end, dt.datetime):
+            end = self.local(end).date()
+        sign = 1
+        if end < start:
+            start, end, sign = end, start, -1
+        count = 0
+        day = start
+        while day < end:
+            day += dt.timedelta(days=1)
+            if self.is_workday(day):
+                count += 1
+        return sign * count

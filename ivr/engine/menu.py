@@ -1,0 +1,371 @@
+"""The menu engine: one async script per call, against the :class:`Channel` interface.
+
+Rules it keeps whatever the config says:
+
+- doing nothing reaches a person: silence and repeated mistakes go to the fallback node, which
+  validation guarantees leads to the operator queue;
+- the menu never hangs up on a caller: every path ends in the queue, a transfer, or the
+  caller's own hangup; a failed transfer falls back to a person;
+- the operator key reaches a person and the emergency key reaches the emergency menu from any
+  menu;
+- callers on the accessibility list skip the menu and get priority.
+
+It records every step in a :class:`CallRecord` and hands it to a :class:`CallStore`, also when
+the caller hangs up or the session is cancelled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from ivr.config.bundle import ConfigBundle, Route
+from ivr.config.models import (
+    HoursNode,
+    LineMode,
+    LookupNode,
+    MenuNode,
+    MessageNode,
+    PlayNode,
+    QueueNode,
+    TransferNode,
+)
+from ivr.engine.channel import CallInfo, Channel
+from ivr.engine.record import CallRecord
+from ivr.engine.store import CallStore
+from ivr.errors import AGIHangup
+from queueing.queue import QueueGateway, QueueRequest
+
+log = logging.getLogger(__name__)
+
+ALL_KEYS = "0123456789*#"
+MAX_STEPS = 200  # node entries per call before the engine hands the caller to a person
+
+
+class TicketLookup(Protocol):
+    async def status(self, ticket_number: str, caller: str) -> str | None:
+        """A status word (accepted, dispatched, handling, finished, ...) or None if unknown."""
+        ...
+
+
+class NoTickets:
+    async def status(self, ticket_number: str, caller: str) -> str | None:
+        return None
+
+
+@dataclass
+class _Hop:
+    """The next node to enter; ``skill``/``priority`` override the queue node's."""
+
+    node: str
+
+
+class MenuEngine:
+    def __init__(
+        self,
+        config: ConfigBundle,
+        queue: QueueGateway,
+        store: CallStore,
+        tickets: TicketLookup | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        messages_dir: str = "recordings/messages",
+    ) -> None:
+        self.config = config
+        self.queue = queue
+        self.store = store
+        self.tickets = tickets or NoTickets()
+        self.clock = clock or (lambda: dt.datetime.now(ZoneInfo(config.hours.timezone)))
+        self.messages_dir = messages_dir
+
+    # ------------------------------------------------------------------------- entry point
+
+    async def run(self, channel: Channel, info: CallInfo) -> CallRecord:
+        cfg = self.config
+        route = cfg.route(info.dnid, info.extension)
+        line = route.line
+        record = CallRecord(
+            uniqueid=info.uniqueid,
+            caller=info.caller,
+            caller_name=info.caller_name,
+            dialled=route.number,
+            channel=info.channel,
+            config_version=cfg.version,
+            line_number=line.number if line else None,
+            line_name=line.name if line else cfg.lines.hotline.name,
+            line_mode=line.mode.value if line else None,
+            department=line.department if line else None,
+            accessible=cfg.is_accessible(info.caller),
+        )
+        call = _Call(self, channel, record, route)
+        try:
+            await call.run()
+        except AGIHangup:
+            record.add("hangup", call.node)
+            record.hangup_node = call.node
+            record.finish("hangup", f"at {call.node or 'start'}")
+        except BaseException as exc:
+            # Cancellation and crashes still leave a complete record; they are re-raised.
+            record.add("error", call.node, type(exc).__name__)
+            record.hangup_node = call.node
+            record.finish("error", type(exc).__name__)
+            await self._save(record)
+            raise
+        await self._save(record)
+        return record
+
+    async def _save(self, record: CallRecord) -> None:
+        try:
+            await self.store.save(record)
+        except Exception:
+            log.exception("HL-ENG-001 could not store the call record of %s", record.uniqueid)
+
+
+class _Call:
+    """One call's walk through the menu."""
+
+    def __init__(self, engine: MenuEngine, channel: Channel, record: CallRecord, route: Route):
+        self.engine = engine
+        self.cfg = engine.config
+        self.ch = channel
+        self.record = record
+        self.route = route
+        self.node: str | None = None
+        self.settings = self.cfg.menu.settings
+        self.line_skill = self.cfg.line_skill(route.line)
+
+    # ------------------------------------------------------------------------- helpers
+
+    async def play(self, prompts: list[str], escape: str = "") -> str:
+        for name in prompts:
+            self.record.add("prompt", self.node, name)
+            digit = await self.ch.play(self.cfg.prompt_path(name), escape)
+            if digit:
+                return digit
+        return ""
+
+    async def set_vars(self, **values: str | int) -> None:
+        for name, value in values.items():
+            await self.ch.set_variable(name, str(value))
+
+    # ------------------------------------------------------------------------- the walk
+
+    async def run(self) -> None:
+        rec, route, line = self.record, self.route, self.route.line
+        await self.ch.answer()
+        await self.set_vars(
+            HOTLINE_UNIQUEID=rec.uniqueid,
+            HOTLINE_LINE=route.number,
+            HOTLINE_LINE_MODE=line.mode.value if line else "hotline",
+        )
+        if rec.accessible:
+            # Elderly and disabled callers skip the menu and get priority.
+            rec.add("accessible", None, rec.caller)
+            acc = self.cfg.accessibility
+            await self.enqueue(acc.skill or self.line_skill, acc.priority, "accessibility")
+            return
+        start: str | None = self.settings.entry
+        if line is not None:
+            if line.mode is LineMode.MERGED:
+                await self.play([line.announcement or "line_moved"])
+                start = line.entry or self.settings.entry
+            elif line.mode is LineMode.PARALLEL:
+                if line.announcement:
+                    await self.play([line.announcement])
+                start = line.entry
+            elif line.mode is LineMode.SUBCENTRE:
+                if line.announcement:
+                    await self.play([line.announcement])
+                assert line.transfer is not None  # validation guarantees it
+                if await self.transfer(line.transfer, 30.0, "subcentre"):
+                    return
+                start = line.entry
+        if start is None:
+            # The department's own seat group answers.
+            await self.enqueue(self.line_skill, self.settings.default_priority, "line")
+            return
+        await self.walk(start)
+
+    async def walk(self, start: str) -> None:
+        nodes = self.cfg.menu.nodes
+        current: str = start
+        for _ in range(MAX_STEPS):
+            self.node = current
+            self.record.add("enter", current)
+            node = nodes[current]
+            nxt: str | None
+            if isinstance(node, MenuNode):
+                nxt = await self.menu(node)
+            elif isinstance(node, PlayNode):
+                await self.play(node.prompt)
+                nxt = node.next
+            elif isinstance(node, QueueNode):
+                await self.play(node.prompt)
+                priority = node.priority
+                if priority is None:
+                    priority = self.settings.default_priority
+                await self.enqueue(node.skill or self.line_skill, priority, current)
+                return
+            elif isinstance(node, TransferNode):
+                nxt = await self.transfer_node(node)
+            elif isinstance(node, LookupNode):
+                nxt = await self.lookup(node)
+            elif isinstance(node, MessageNode):
+                nxt = await self.message(node)
+            elif isinstance(node, HoursNode):
+                is_open = self.cfg.department_open(node.department, self.engine.clock())
+                self.record.add("hours", current, "open" if is_open else "closed")
+                await self.play(node.prompt)
+                nxt = node.open if is_open else node.closed
+            else:  # pragma: no cover - the models admit no other node type
+                nxt = None
+            if nxt is None:
+                return
+            current = nxt
+        # A caller going round in circles is handed to a person, never dropped.
+        self.record.add("loop_guard", current)
+        await self.walk_fallback()
+
+    async def walk_fallback(self) -> None:
+        fallback = self.cfg.menu.nodes[self.settings.fallback]
+        if isinstance(fallback, QueueNode):
+            self.node = self.settings.fallback
+            self.record.add("enter", self.node)
+            await self.play(fallback.prompt)
+            await self.enqueue(
+                fallback.skill or self.line_skill,
+                fallback.priority or self.settings.default_priority,
+                self.node,
+            )
+        else:
+            await self.enqueue(self.line_skill, self.settings.default_priority, "fallback")
+
+    # ------------------------------------------------------------------------- node kinds
+
+    async def collect(self, prompts: list[str], keys: set[str], timeout: float) -> str:
+        """Play the prompts, interruptible by any key; then wait for a key. Keys longer than
+        one digit (``*9``) are read on with the inter-digit timeout while they are a prefix."""
+        digit = await self.play(prompts, ALL_KEYS)
+        if not digit:
+            digit = await self.ch.wait_digit(timeout)
+        if not digit:
+            return ""
+        buf = digit
+        while buf not in keys and any(len(k) > len(buf) and k.startswith(buf) for k in keys):
+            digit = await self.ch.wait_digit(self.settings.inter_digit_timeout)
+            if not digit:
+                break
+            buf += digit
+        return buf
+
+    async def menu(self, node: MenuNode) -> str:
+        s = self.settings
+        timeout = node.timeout or s.timeout
+        max_no_input = s.max_no_input if node.max_no_input is None else node.max_no_input
+        max_invalid = s.max_invalid if node.max_invalid is None else node.max_invalid
+        keys = set(node.options) | {s.operator_key}
+        if s.emergency_key:
+            keys.add(s.emergency_key)
+        no_input = invalid = 0
+        prompts = node.prompt
+        while True:
+            key = await self.collect(prompts, keys, timeout)
+            prompts = node.prompt
+            if not key:
+                no_input += 1
+                self.record.add("timeout", self.node, str(no_input))
+                if no_input > max_no_input:
+                    return node.on_no_input or s.fallback
+                continue
+            self.record.add("digit", self.node, key)
+            if key in node.options:
+                return node.options[key]
+            if key == s.operator_key:
+                self.record.add("operator", self.node)
+                return s.fallback
+            if s.emergency_key and key == s.emergency_key:
+                self.record.add("emergency", self.node)
+                return s.emergency
+            invalid += 1
+            self.record.add("invalid", self.node, key)
+            if invalid > max_invalid:
+                return node.on_invalid or s.fallback
+            prompts = [s.invalid_prompt, *node.prompt]
+
+    async def transfer(self, dialstring: str, timeout: float, kind: str) -> bool:
+        self.record.add("transfer", self.node, f"{kind} {dialstring}")
+        await self.set_vars(HOTLINE_ROUTE=kind, HOTLINE_TRANSFER=dialstring)
+        result = await self.ch.dial(dialstring, timeout)
+        self.record.add("dial", self.node, result.status)
+        if result.answered:
+            self.record.finish(kind, dialstring)
+            return True
+        return False
+
+    async def transfer_node(self, node: TransferNode) -> str | None:
+        await self.play(node.prompt)
+        if node.emergency is not None:
+            dialstring, kind = self.cfg.menu.emergency_lines[node.emergency], "emergency"
+        else:
+            assert node.dial is not None  # validation guarantees one of the two
+            dialstring, kind = node.dial, "transfer"
+        if await self.transfer(dialstring, node.ring_timeout, kind):
+            return None
+        return node.on_fail or self.settings.fallback
+
+    async def lookup(self, node: LookupNode) -> str:
+        digits = ""
+        first = await self.play(node.prompt, ALL_KEYS)
+        if first and first != "#":
+            digits = first
+        while len(digits) < node.max_digits:
+            digit = await self.ch.wait_digit(self.settings.timeout)
+            if not digit or digit == "#":
+                break
+            digits += digit
+        if not digits:
+            self.record.add("timeout", self.node)
+            return node.next
+        status = await self.engine.tickets.status(digits, self.record.caller)
+        self.record.add("lookup", self.node, f"{digits} {status or 'not_found'}")
+        answer = f"lookup_{status}" if status else "lookup_not_found"
+        if answer not in self.cfg.menu.prompts:
+            answer = "lookup_found"
+        await self.play([answer])
+        return node.next
+
+    async def message(self, node: MessageNode) -> str:
+        await self.play(node.prompt)
+        stamp = time.strftime("%Y%m%d")
+        path = f"{self.engine.messages_dir}/{stamp}/{self.record.uniqueid}"
+        result = await self.ch.record(path, "wav", "#", node.max_seconds, node.silence_seconds)
+        self.record.messages.append(f"{result.path}")
+        self.record.add("message", self.node, f"{result.path} {result.ended_by}")
+        return node.next
+
+    async def enqueue(self, skill: str, priority: int, reason: str) -> None:
+        rec = self.record
+        rec.skill, rec.priority = skill, priority
+        place = await self.engine.queue.enqueue(
+            QueueRequest(
+                uniqueid=rec.uniqueid,
+                caller=rec.caller,
+                line=rec.dialled,
+                skill=skill,
+                priority=priority,
+                enqueued_at=time.time(),
+            )
+        )
+        rec.queue_position = place.position
+        rec.add("queue", self.node, f"{skill} p{priority} #{place.position} ({reason})")
+        await self.set_vars(
+            HOTLINE_ROUTE="queue",
+            HOTLINE_SKILL=skill,
+            HOTLINE_PRIORITY=priority,
+            HOTLINE_POSITION=place.position,
+        )
+        rec.finish("queue", skill)

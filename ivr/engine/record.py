@@ -1,0 +1,84 @@
+"""The call record: everything that happened to one call, for the ticket store.
+
+The engine appends an event for each node entered, each key pressed, each timeout and invalid
+entry, each prompt played, the hand-off (queue, transfer, message) and the hangup point. Times
+are wall-clock (UTC) plus seconds since the call started, so a record reads on its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    at: dt.datetime
+    offset: float  # seconds since the call started
+    kind: str  # enter, prompt, digit, timeout, invalid, operator, emergency, queue, transfer,
+    # dial, message, lookup, hours, variable, hangup, end, error
+    node: str | None = None
+    detail: str = ""
+
+
+@dataclass
+class CallRecord:
+    uniqueid: str
+    caller: str
+    caller_name: str
+    dialled: str  # the dialled number, normalized
+    channel: str
+    config_version: str
+    line_number: str | None = None  # the legacy line, None for 12345 itself
+    line_name: str | None = None
+    line_mode: str | None = None
+    department: str | None = None
+    accessible: bool = False
+    started_at: dt.datetime = field(default_factory=utcnow)
+    ended_at: dt.datetime | None = None
+    events: list[CallEvent] = field(default_factory=list)
+    outcome: str = "in_progress"  # queue, transfer, emergency, hangup, error
+    outcome_detail: str = ""
+    skill: str | None = None
+    priority: int | None = None
+    queue_position: int | None = None
+    hangup_node: str | None = None
+    messages: list[str] = field(default_factory=list)
+    _t0: float = field(default_factory=time.monotonic, repr=False)
+
+    def add(self, kind: str, node: str | None = None, detail: str = "") -> None:
+        offset = round(time.monotonic() - self._t0, 3)
+        self.events.append(CallEvent(utcnow(), offset, kind, node, detail))
+
+    @property
+    def path(self) -> list[str]:
+        """The nodes entered, in order."""
+        return [e.node for e in self.events if e.kind == "enter" and e.node is not None]
+
+    @property
+    def digits(self) -> str:
+        return "".join(e.detail for e in self.events if e.kind == "digit")
+
+    def finish(self, outcome: str, detail: str = "") -> None:
+        self.outcome = outcome
+        self.outcome_detail = detail
+        self.ended_at = utcnow()
+        self.add("end", None, f"{outcome} {detail}".strip())
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("_t0")
+        data["path"] = self.path
+        data["digits"] = self.digits
+        for key in ("started_at", "ended_at"):
+            if data[key] is not None:
+                data[key] = data[key].isoformat()
+        for event in data["events"]:
+            event["at"] = event["at"].isoformat()
+        return data

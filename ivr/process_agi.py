@@ -1,0 +1,156 @@
+"""Process AGI: run the menu engine for one call through pyst2's ``AGI`` class.
+
+For Asterisk deployments that start ``agi_scripts/hotline.agi`` as a process per call, and as
+the dialplan's second line of defence when no FastAGI server answers. pyst2 signals a gone
+caller in several ways, and all of them end the call cleanly here:
+
+- ``ValueError`` when Asterisk sends a ``HANGUP`` line or closes stdin (EOF): pyst2 parses
+  the reply code with ``int('')``;
+- ``AGISIGHUPHangup`` after Asterisk's SIGHUP, ``AGIResultHangup``, ``AGISIGPIPEHangup``;
+- ``AGIUnknownError`` for a ``511`` reply (command on a dead channel).
+
+pyst2 installs a SIGHUP handler, so this runs in the main thread only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from asterisk import agi as pyst2
+
+from ivr.agi.channel import call_info_from_env
+from ivr.engine.channel import DialResult, RecordResult
+from ivr.errors import AGIHangup
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _gone(exc: BaseException) -> bool:
+    if isinstance(exc, ValueError | pyst2.AGIHangup):
+        return True
+    return isinstance(exc, pyst2.AGIUnknownError) and bool(exc.args) and exc.args[0] == 511
+
+
+class Pyst2Channel:
+    """The :class:`ivr.engine.channel.Channel` interface over a pyst2 ``AGI`` object.
+
+    pyst2 is blocking; in a one-call process that is what we want."""
+
+    def __init__(self, agi: Any) -> None:
+        self.agi = agi
+
+    def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return fn(*args)
+        except Exception as exc:
+            if _gone(exc):
+                raise AGIHangup(f"caller gone ({type(exc).__name__}: {exc})") from exc
+            raise
+
+    def _execute(self, command: str, *args: Any) -> dict[str, tuple[str, str]]:
+        """``AGI.execute``, skipping the ``100 result=0 Trying...`` line some commands send."""
+        try:
+            result: dict[str, tuple[str, str]] = self._run(self.agi.execute, command, *args)
+        except pyst2.AGIUnknownError as exc:
+            if exc.args and exc.args[0] == 100:
+                follow: dict[str, tuple[str, str]] = self._run(self.agi.get_result)
+                return follow
+            raise
+        return result
+
+    async def answer(self) -> None:
+        self._execute("ANSWER")
+
+    async def play(self, prompt: str, escape_digits: str = "") -> str:
+        try:
+            result = self._execute("STREAM FILE", f'"{prompt}"', f'"{escape_digits}"', 0)
+        except pyst2.AGIAppError:
+            # result=-1: the file could not be played (the caller, if gone, is caught next).
+            log.warning("HL-AGI-010 could not play %s", prompt)
+            return ""
+        code = result["result"][0]
+        return chr(int(code)) if code not in ("0", "") else ""
+
+    async def wait_digit(self, timeout: float) -> str:
+        digit: str = self._run(self.agi.wait_for_digit, int(timeout * 1000))
+        return digit
+
+    async def record(
+        self, path: str, fmt: str, escape_digits: str, max_seconds: float, silence_seconds: float
+    ) -> RecordResult:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        args: list[Any] = [f'"{path}"', fmt, f'"{escape_digits}"', int(max_seconds * 1000)]
+        if silence_seconds:
+            args += ["0", "beep", f"s={int(silence_seconds)}"]
+        result = self._execute("RECORD FILE", *args)
+        code, data = result["result"]
+        ended_by = data or "timeout"
+        digit = chr(int(code)) if ended_by == "dtmf" and code.isdigit() else ""
+        return RecordResult(f"{path}.{fmt}", ended_by, digit)
+
+    async def set_variable(self, name: str, value: str) -> None:
+        self._run(self.agi.set_variable, name, value)
+
+    async def dial(self, dialstring: str, timeout: float, options: str = "") -> DialResult:
+        data = f"{dialstring},{max(0, round(timeout))}" + (f",{options}" if options else "")
+        with contextlib.suppress(pyst2.AGIAppError):
+            # Dial returns -1 (pyst2 raises) after a bridged call and when the caller hangs
+            # up; DIALSTATUS tells which, and GET VARIABLE still works on a dead channel.
+            self._execute("EXEC", "Dial", f'"{data}"')
+        status: str = self._run(self.agi.get_variable, "DIALSTATUS") or "CANCEL"
+        seconds = 0.0
+        if status == "ANSWER":
+            with contextlib.suppress(ValueError):
+                seconds = float(self._run(self.agi.get_variable, "ANSWEREDTIME") or 0)
+        return DialResult(status, seconds)
+
+
+def main() -> int:
+    """Run one call. Exits 0 when the call ended the way calls end (including hangups)."""
+    from ivr.engine.store import JournalStore
+    from ivr.runtime import ConfigHolder
+    from ivr.settings import Settings
+    from queueing.queue import RedisQueue
+
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="hotline.agi %(levelname)s %(message)s"
+    )
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+    debug = sys.stderr if os.environ.get("HOTLINE_AGI_DEBUG") else open(os.devnull, "w")  # noqa: SIM115
+    try:
+        agi = pyst2.AGI(stdin=stdin, stdout=sys.stdout, stderr=debug)
+    except ValueError:
+        return 0  # EOF before the header ended: nobody to serve
+    if "agi_uniqueid" not in agi.env:
+        log.warning("HL-AGI-011 the AGI header ended early (no agi_uniqueid); nothing to serve")
+        return 0
+    settings = Settings.from_env()
+    holder = ConfigHolder(settings.config_dir, settings.recordings_dir)
+    info = call_info_from_env(agi.env)
+
+    async def run() -> None:
+        from ivr.engine.menu import MenuEngine
+
+        queue = RedisQueue.from_url(settings.redis_url)
+        try:
+            engine = MenuEngine(
+                holder.current,
+                queue,
+                JournalStore(settings.journal),
+                messages_dir=str(settings.recordings_dir / "messages"),
+            )
+            await engine.run(Pyst2Channel(agi), info)
+        finally:
+            await queue.close()
+
+    asyncio.run(run())
+    return 0

@@ -1,0 +1,70 @@
+"""The running config, and its reload.
+
+New calls take :attr:`ConfigHolder.current`; a call keeps the bundle it started with, so a
+reload never changes a call in progress. An invalid config is refused, the reason is logged,
+and the running config stays in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ivr.config.bundle import ConfigBundle
+from ivr.config.loader import load_config
+from ivr.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    ok: bool
+    version: str  # the version running after the attempt
+    at: str
+    problems: tuple[str, ...] = ()
+
+
+class ConfigHolder:
+    def __init__(
+        self, directory: Path, recordings_dir: Path | None = None, status_file: Path | None = None
+    ) -> None:
+        self.directory = directory
+        self.recordings_dir = recordings_dir
+        self.status_file = status_file
+        self.current: ConfigBundle = load_config(directory, recordings_dir)
+        self.last = ReloadResult(True, self.current.version, _now())
+        self._write_status()
+
+    def reload(self) -> ReloadResult:
+        try:
+            bundle = load_config(self.directory, self.recordings_dir)
+        except ConfigError as exc:
+            log.error("HL-CFG-RELOAD refused: %s", exc)
+            problems = tuple(str(p) for p in exc.problems)
+            self.last = ReloadResult(False, self.current.version, _now(), problems)
+        except Exception as exc:  # an unreadable file must never take the line down either
+            log.exception("HL-CFG-RELOAD refused: could not read the config")
+            self.last = ReloadResult(False, self.current.version, _now(), (repr(exc),))
+        else:
+            self.current = bundle
+            log.info("config %s loaded from %s", bundle.version, self.directory)
+            self.last = ReloadResult(True, bundle.version, _now())
+        self._write_status()
+        return self.last
+
+    def _write_status(self) -> None:
+        if self.status_file is None:
+            return
+        self.status_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.status_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.last.__dict__, ensure_ascii=False, indent=1))
+        os.replace(tmp, self.status_file)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()

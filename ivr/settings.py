@@ -1,0 +1,44 @@
+"""Runtime settings, from the environment with embedded defaults (SQLite, local Redis)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_dir: Path
+    recordings_dir: Path
+    var_dir: Path
+    redis_url: str
+    agi_host: str
+    agi_port: int
+
+    @property
+    def pidfile(self) -> Path:
+        return self.var_dir / "hotline.pid"
+
+    @property
+    def reload_status(self) -> Path:
+        return self.var_dir / "reload-status.json"
+
+    @property
+    def journal(self) -> Path:
+        return self.var_dir / "calls.jsonl"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ.get
+        root = Path(env("HOTLINE_HOME", str(PROJECT_ROOT)))
+        return cls(
+            config_dir=Path(env("HOTLINE_CONFIG_DIR", str(root / "config"))),
+            recordings_dir=Path(env("HOTLINE_RECORDINGS_DIR", str(root / "recordings"))),
+            var_dir=Path(env("HOTLINE_VAR_DIR", str(root / "var"))),
+            redis_url=env("HOTLINE_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            agi_host=env("HOTLINE_AGI_HOST", "127.0.0.1"),
+            agi_port=int(env("HOTLINE_AGI_PORT", "4573")),
+        )

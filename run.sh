@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Sets everything up and runs the hotline with embedded defaults: a local Redis under var/,
+# the FastAGI server on 127.0.0.1:4573. Ctrl-C stops it.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+scripts/bootstrap.sh
+export PATH="$ROOT/.venv/bin:$PATH"
+mkdir -p var/redis
+
+REDIS_PORT="${HOTLINE_REDIS_PORT:-6379}"
+export HOTLINE_REDIS_URL="${HOTLINE_REDIS_URL:-redis://127.0.0.1:${REDIS_PORT}/0}"
+if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+  echo "run: starting redis-server on 127.0.0.1:$REDIS_PORT (data in var/redis)"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$ROOT/var/redis" \
+    --appendonly yes --daemonize yes --pidfile "$ROOT/var/redis.pid" --logfile "$ROOT/var/redis.log"
+  for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+
+hotline check-config
+hotline prompts build
+cat <<MSG
+
+The hotline is starting. In another terminal, call it through the simulator:
+  .venv/bin/hotline call --to 12345 --from 13800138000 --digits "0"
+  .venv/bin/hotline call --to 6960110 --from 13900139000          (a merged legacy line)
+Edit config/*.yaml, then: .venv/bin/hotline reload
+
+MSG
+exec hotline serve

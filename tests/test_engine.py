@@ -1,0 +1,313 @@
+"""The menu engine against the shipped config, driven by a fake channel, with a real Redis."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+
+import pytest
+
+from ivr.config.bundle import ConfigBundle
+from ivr.config.models import (
+    HoursNode,
+    LineMode,
+    MenuNode,
+    PlayNode,
+    QueueNode,
+    TransferNode,
+)
+from ivr.engine.channel import CallInfo
+from ivr.engine.menu import MenuEngine
+from ivr.engine.record import CallRecord
+from ivr.engine.store import MemoryStore
+from queueing.queue import RedisQueue
+from tests.fakes import FakeChannel
+
+STRANGER = "13700000001"
+
+
+def info(to: str = "12345", caller: str = STRANGER, uid: str = "1700000000.1") -> CallInfo:
+    return CallInfo(uniqueid=uid, caller=caller, dnid=to, extension=to, channel="PJSIP/trunk-1")
+
+
+async def call(
+    config: ConfigBundle,
+    queue: RedisQueue,
+    ch: FakeChannel,
+    to: str = "12345",
+    caller: str = STRANGER,
+    uid: str = "1700000000.1",
+    clock: dt.datetime | None = None,
+) -> CallRecord:
+    store = MemoryStore()
+    engine = MenuEngine(config, queue, store, clock=(lambda: clock) if clock else None)
+    record = await engine.run(ch, info(to, caller, uid))
+    assert store.records == [record], "every call leaves exactly one record in the store"
+    return record
+
+
+def person_skill(config: ConfigBundle) -> str:
+    fallback = config.menu.nodes[config.menu.settings.fallback]
+    assert isinstance(fallback, QueueNode)
+    return fallback.skill or config.menu.settings.default_skill
+
+
+async def test_pressing_nothing_reaches_a_person(config: ConfigBundle, queue: RedisQueue) -> None:
+    ch = FakeChannel(keys="")
+    record = await call(config, queue, ch)
+    assert record.outcome == "queue"
+    assert record.skill == person_skill(config)
+    assert record.path[0] == config.menu.settings.entry
+    assert record.path[-1] == config.menu.settings.fallback
+    assert [e.kind for e in record.events].count("timeout") == config.menu.settings.max_no_input + 1
+    assert ch.variables["HOTLINE_ROUTE"] == "queue"
+    assert await queue.waiting(record.skill) == [record.uniqueid]
+    assert "welcome" in ch.played
+
+
+async def test_operator_key_reaches_a_person_at_once(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    ch = FakeChannel(keys=config.menu.settings.operator_key)
+    record = await call(config, queue, ch)
+    assert record.outcome == "queue"
+    assert record.path == [config.menu.settings.entry, config.menu.settings.fallback]
+    assert record.digits == config.menu.settings.operator_key
+    # The key interrupted the first prompt: the caller did not sit through the menu.
+    assert ch.played[0] == config.menu.nodes[config.menu.settings.entry].prompt[0]
+
+
+async def test_repeated_wrong_keys_reach_a_person(config: ConfigBundle, queue: RedisQueue) -> None:
+    entry = config.menu.nodes[config.menu.settings.entry]
+    assert isinstance(entry, MenuNode)
+    wrong = next(k for k in "123456789#" if k not in entry.options)
+    ch = FakeChannel(keys=wrong * 10)
+    record = await call(config, queue, ch)
+    invalid = [e for e in record.events if e.kind == "invalid"]
+    assert len(invalid) == config.menu.settings.max_invalid + 1
+    assert record.outcome == "queue"
+    assert record.path[-1] == config.menu.settings.fallback
+    assert ch.played.count(config.menu.settings.invalid_prompt) == config.menu.settings.max_invalid
+
+
+def emergency_keys(config: ConfigBundle, number: str) -> str:
+    node = config.menu.nodes[config.menu.settings.emergency]
+    assert isinstance(node, MenuNode)
+    for key, target in node.options.items():
+        t = config.menu.nodes[target]
+        if isinstance(t, TransferNode) and t.emergency == number:
+            return key
+    raise AssertionError(f"no option for {number}")
+
+
+@pytest.mark.parametrize("number", ["110", "119", "120", "122"])
+async def test_emergency_key_reaches_the_emergency_line(
+    config: ConfigBundle, queue: RedisQueue, number: str
+) -> None:
+    key = config.menu.settings.emergency_key
+    assert key
+    ch = FakeChannel(keys=key + emergency_keys(config, number))
+    record = await call(config, queue, ch)
+    assert ch.dialled == [config.menu.emergency_lines[number]]
+    assert record.outcome == "emergency"
+    assert ch.variables["HOTLINE_ROUTE"] == "emergency"
+
+
+async def test_failed_emergency_transfer_falls_back_to_a_person(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    dial = config.menu.emergency_lines["110"]
+    ch = FakeChannel(
+        keys=(config.menu.settings.emergency_key or "") + emergency_keys(config, "110"),
+        dial_status={dial: "CONGESTION"},
+    )
+    record = await call(config, queue, ch)
+    assert ch.dialled == [dial]
+    assert record.outcome == "queue", "a failed transfer never leaves the caller alone"
+    assert ("dial", "CONGESTION") in [(e.kind, e.detail) for e in record.events]
+
+
+def lines_of(config: ConfigBundle, mode: LineMode) -> list[tuple[str, str]]:
+    return [(ln.number, config.line_skill(ln)) for ln in config.lines.lines if ln.mode is mode]
+
+
+async def test_every_merged_line_announces_the_move_then_serves_with_its_skill(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    merged = [ln for ln in config.lines.lines if ln.mode is LineMode.MERGED]
+    assert merged
+    for i, line in enumerate(merged):
+        ch = FakeChannel(keys=config.menu.settings.operator_key)
+        record = await call(config, queue, ch, to=line.number, uid=f"m.{i}")
+        assert ch.played[0] == (line.announcement or "line_moved"), line.number
+        assert record.line_number == line.number
+        assert record.outcome == "queue"
+        assert record.skill == config.line_skill(line), line.number
+
+
+async def test_every_parallel_line_reaches_its_department_seats(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    parallel = [ln for ln in config.lines.lines if ln.mode is LineMode.PARALLEL]
+    assert parallel
+    # Department hours may route the call elsewhere; fix the clock inside office hours.
+    monday_morning = dt.datetime(2026, 11, 23, 10, 0)
+    for i, line in enumerate(parallel):
+        ch = FakeChannel(keys="")
+        record = await call(config, queue, ch, to=line.number, uid=f"p.{i}", clock=monday_morning)
+        assert record.outcome == "queue", line.number
+        assert record.skill == config.line_skill(line), line.number
+        assert "line_moved" not in ch.played
+
+
+async def test_legacy_number_in_carrier_forms_routes_the_same(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    line = next(ln for ln in config.lines.lines if ln.mode is LineMode.MERGED)
+    area = config.lines.hotline.area_code or ""
+    for i, form in enumerate([line.number, f"{area}{line.number}", f"+86{area[1:]}{line.number}"]):
+        if len(line.number) < 7 and form != line.number:
+            continue  # short national numbers carry no area code
+        record = await call(config, queue, FakeChannel(keys="0"), to=form, uid=f"f.{i}")
+        assert record.line_number == line.number, form
+
+
+async def test_subcentre_line_transfers_and_falls_back_to_a_person(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    subs = [ln for ln in config.lines.lines if ln.mode is LineMode.SUBCENTRE]
+    assert subs
+    line = subs[0]
+    assert line.transfer
+    ch = FakeChannel()
+    record = await call(config, queue, ch, to=line.number, uid="s.1")
+    assert ch.dialled == [line.transfer]
+    assert record.outcome == "subcentre"
+
+    ch = FakeChannel(dial_status={line.transfer: "BUSY"})
+    record = await call(config, queue, ch, to=line.number, uid="s.2")
+    assert ch.dialled == [line.transfer]
+    assert record.outcome == "queue", "a busy sub-centre never leaves the caller alone"
+    assert record.skill == config.line_skill(line)
+
+
+async def test_accessible_caller_skips_the_menu_with_priority(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    caller = config.accessibility.callers[0].number
+    early = await call(config, queue, FakeChannel(keys="0"), uid="a.0")  # waits first
+    ch = FakeChannel()
+    record = await call(config, queue, ch, caller=caller, uid="a.1")
+    assert record.accessible
+    assert record.outcome == "queue"
+    assert record.path == []
+    assert record.priority == config.accessibility.priority
+    assert record.queue_position == 1, "priority goes ahead of a caller who came earlier"
+    assert early.skill == record.skill
+    assert await queue.waiting(record.skill or "") == ["a.1", "a.0"]
+
+
+async def test_hours_branch_follows_the_department_calendar(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    hours_id, node = next(
+        (nid, n) for nid, n in config.menu.nodes.items() if isinstance(n, HoursNode)
+    )
+    keys = keys_to(config, hours_id)
+    assert keys is not None
+    open_at = dt.datetime(2026, 11, 23, 10, 0)  # Monday, a working day
+    closed_at = dt.datetime(2026, 11, 22, 10, 0)  # Sunday
+    holiday = dt.datetime(2026, 10, 1, 10, 0)  # National Day
+    for i, (when, branch) in enumerate(
+        [(open_at, node.open), (closed_at, node.closed), (holiday, node.closed)]
+    ):
+        record = await call(config, queue, FakeChannel(keys=keys), uid=f"h.{i}", clock=when)
+        assert branch in record.path, when
+
+
+def keys_to(config: ConfigBundle, target: str) -> str | None:
+    """The shortest key sequence from the entry (or the emergency key) that enters ``target``."""
+    s = config.menu.settings
+    starts = [(s.entry, "")]
+    if s.emergency_key:
+        starts.append((s.emergency, s.emergency_key))
+    seen: set[str] = set()
+    todo = deque(starts)
+    while todo:
+        nid, keys = todo.popleft()
+        if nid in seen:
+            continue
+        seen.add(nid)
+        if nid == target:
+            return keys
+        node = config.menu.nodes[nid]
+        if isinstance(node, MenuNode):
+            for key, nxt in node.options.items():
+                todo.append((nxt, keys + key))
+            todo.append((s.fallback, keys + s.operator_key))
+        elif isinstance(node, PlayNode):
+            todo.append((node.next, keys))
+        elif isinstance(node, HoursNode):
+            todo.append((node.open, keys))
+        elif isinstance(node, TransferNode):
+            todo.append((node.on_fail or s.fallback, keys))
+        elif hasattr(node, "next"):
+            todo.append((node.next, keys + "."))
+    return None  # reachable only some other way (a closed department, say)
+
+
+async def test_hangup_at_every_kind_of_node_leaves_a_complete_record(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    """For every node: hang up at each command on the way there. Each call ends as a hangup,
+    with the node it happened at, and a stored record."""
+    kinds_hung_up_at: set[str] = set()
+    when = dt.datetime(2026, 11, 23, 10, 0)
+    for nid in config.menu.nodes:
+        keys = keys_to(config, nid)
+        if keys is None:
+            continue
+        failing = dict.fromkeys(config.menu.emergency_lines.values(), "NOANSWER")
+        full = FakeChannel(keys=keys, dial_status=failing)
+        await call(config, queue, full, uid=f"full.{nid}", clock=when)
+        for n in range(full.commands):
+            ch = FakeChannel(keys=keys, hangup_after=n, dial_status=failing)
+            record = await call(config, queue, ch, uid=f"hup.{nid}.{n}", clock=when)
+            assert record.outcome == "hangup"
+            assert record.ended_at is not None
+            assert record.events[-2].kind == "hangup"
+            if record.hangup_node is not None:
+                hung = config.menu.nodes[record.hangup_node]
+                kinds_hung_up_at.add(hung.type)
+    # An hours node without a prompt sends Asterisk nothing, so a caller cannot hang up "in" it.
+    silent = {n.type for n in config.menu.nodes.values() if n.type == "hours" and not n.prompt}
+    expected = {"menu", "play", "queue", "lookup", "message", "transfer", "hours"} - silent
+    assert kinds_hung_up_at >= expected
+
+
+async def test_reentering_caller_keeps_its_place(config: ConfigBundle, queue: RedisQueue) -> None:
+    first = await call(config, queue, FakeChannel(keys="0"), uid="r.1")
+    await call(config, queue, FakeChannel(keys="0"), uid="r.2")
+    again = await call(config, queue, FakeChannel(keys="0"), uid="r.1")
+    assert first.queue_position == 1
+    assert again.queue_position == 1, "same uniqueid: same place, not the back of the queue"
+
+
+async def test_lookup_and_message_return_to_the_menu(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    lookup_id = next(nid for nid, n in config.menu.nodes.items() if n.type == "lookup")
+    keys = (keys_to(config, lookup_id) or "") + "20261123001#"
+    ch = FakeChannel(keys=keys)
+    record = await call(config, queue, ch, uid="l.1")
+    lookups = [e for e in record.events if e.kind == "lookup"]
+    assert [e.detail for e in lookups] == ["20261123001 not_found"]
+    assert "lookup_not_found" in ch.played
+    assert record.outcome == "queue", "after the lookup, silence still reaches a person"
+
+    message_id = next(nid for nid, n in config.menu.nodes.items() if n.type == "message")
+    ch = FakeChannel(keys=keys_to(config, message_id) or "")
+    record = await call(config, queue, ch, uid="msg.1")
+    assert len(ch.recorded) == 1
+    assert record.messages == [ch.recorded[0] + ".wav"]
+    assert record.outcome == "queue"

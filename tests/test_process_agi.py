@@ -1,0 +1,130 @@
+"""The pyst2 process-AGI script, driven through pipes the way Asterisk runs it: the header on
+stdin, one command per line on stdout, replies on stdin, SIGHUP when the caller hangs up."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from ivr.agi.simulator import FakeAsterisk
+
+SCRIPT = Path(__file__).resolve().parent.parent / "agi_scripts" / "hotline.agi"
+
+
+def run_script(
+    config_dir: Path,
+    redis_url: str,
+    fake: FakeAsterisk,
+    *,
+    header: bytes | None = None,
+    after: int | None = None,
+    how: str = "",
+) -> tuple[int, list[str], list[dict[str, Any]]]:
+    """Run one call. After ``after`` commands the caller goes: ``how`` is ``sighup`` (what
+    Asterisk does for process AGI), ``hangup-line`` or ``eof``."""
+    var = config_dir.parent / "var"
+    env = dict(
+        os.environ,
+        HOTLINE_CONFIG_DIR=str(config_dir),
+        HOTLINE_RECORDINGS_DIR=str(config_dir.parent / "recordings"),
+        HOTLINE_VAR_DIR=str(var),
+        HOTLINE_REDIS_URL=redis_url,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdin and proc.stdout
+    proc.stdin.write(header if header is not None else fake.header().encode())
+    proc.stdin.flush()
+    if how == "eof-in-header":
+        proc.stdin.close()
+    commands: list[str] = []
+    for raw in proc.stdout:
+        line = raw.decode().rstrip("\n")
+        commands.append(line)
+        if after is not None and len(commands) > after:
+            if how.startswith("eof"):
+                proc.stdin.close()
+                break
+            if how == "hangup-line":
+                proc.stdin.write(b"HANGUP\n")
+                proc.stdin.flush()
+                continue
+            if how == "sighup" and len(commands) == after + 1:
+                proc.send_signal(signal.SIGHUP)
+        reply = fake.respond(line)
+        if after is not None and len(commands) > after and how == "sighup":
+            # The channel is gone: Asterisk refuses commands that need it.
+            reply = ["511 Command Not Permitted on a dead channel or intercept routine"]
+        proc.stdin.write("".join(r + "\n" for r in reply).encode())
+        proc.stdin.flush()
+    if not proc.stdin.closed:
+        proc.stdin.close()
+    proc.stdout.read()
+    code = proc.wait(60)
+    journal = var / "calls.jsonl"
+    records = [json.loads(x) for x in journal.read_text().splitlines()] if journal.exists() else []
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert "Traceback" not in stderr, stderr
+    return code, commands, records
+
+
+def test_a_call_through_the_pipe_reaches_a_person(config_copy: Path, redis_url: str) -> None:
+    fake = FakeAsterisk(to="12345", caller="13800138000", digits="0", script="")
+    code, commands, records = run_script(config_copy, redis_url, fake)
+    assert code == 0
+    assert commands[0] == "ANSWER"
+    assert fake.result.variables["HOTLINE_ROUTE"] == "queue"
+    assert fake.result.variables["HOTLINE_SKILL"] == "general"
+    assert [r["outcome"] for r in records] == ["queue"]
+    assert records[0]["path"] == ["main", "operator"]
+
+
+def test_merged_line_and_transfer_through_the_pipe(config_copy: Path, redis_url: str) -> None:
+    fake = FakeAsterisk(
+        to="4960000", caller="13800138001", digits="*91", script="", dial_status="ANSWER"
+    )
+    code, _, records = run_script(config_copy, redis_url, fake)
+    assert code == 0
+    assert fake.result.played[0].endswith("line_moved")
+    assert fake.result.dialled == ["PJSIP/110@carrier"]
+    assert records[-1]["outcome"] == "emergency"
+
+
+def test_every_way_a_caller_goes_ends_cleanly(config_copy: Path, redis_url: str) -> None:
+    for how in ("sighup", "hangup-line", "eof"):
+        for after in (0, 2, 5):
+            fake = FakeAsterisk(to="12345", caller="13800138002", digits="1", script="")
+            code, _, records = run_script(config_copy, redis_url, fake, after=after, how=how)
+            assert code == 0, (how, after)
+            assert records[-1]["outcome"] == "hangup", (how, after, records[-1])
+            assert records[-1]["uniqueid"] == fake.uniqueid
+
+
+def test_caller_name_cut_mid_character(config_copy: Path, redis_url: str) -> None:
+    fake = FakeAsterisk(to="12345", caller="13800138003", caller_name="张三", digits="0", script="")
+    header = fake.header().encode().replace("张三".encode(), "张三".encode()[:4])
+    code, _, records = run_script(config_copy, redis_url, fake, header=header)
+    assert code == 0
+    assert records[-1]["outcome"] == "queue"
+    assert records[-1]["caller_name"].startswith("张")
+
+
+def test_eof_before_the_header_ends(config_copy: Path, redis_url: str) -> None:
+    fake = FakeAsterisk(to="12345", caller="13800138004", script="")
+    partial = fake.header().encode()[:40]
+    code, commands, records = run_script(
+        config_copy, redis_url, fake, header=partial, how="eof-in-header"
+    )
+    assert code == 0
+    assert commands == []
+    assert records == []

@@ -1,0 +1,97 @@
+"""Reload while calls are in flight: new calls take the new config, calls in progress finish on
+the one they started with, and a broken config is refused while the running one stays."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ivr.engine.channel import CallInfo
+from ivr.engine.menu import MenuEngine
+from ivr.engine.store import MemoryStore
+from ivr.runtime import ConfigHolder
+from queueing.queue import RedisQueue
+from tests.fakes import FakeChannel
+
+
+class HeldChannel(FakeChannel):
+    """A caller who listens to the menu, then waits until released, then presses nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(keys="")
+        self.waiting = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def wait_digit(self, timeout: float) -> str:
+        self.waiting.set()
+        await self.release.wait()
+        return await super().wait_digit(timeout)
+
+
+def set_operator_skill(config_dir: Path, skill: str) -> None:
+    menu = config_dir / "menu.yaml"
+    text = menu.read_text()
+    anchor = "  operator:\n    type: queue\n"
+    assert anchor in text
+    menu.write_text(text.replace(anchor, f"{anchor}    skill: {skill}\n", 1))
+
+
+async def run_call(holder: ConfigHolder, queue: RedisQueue, ch: FakeChannel, uid: str) -> str:
+    engine = MenuEngine(holder.current, queue, MemoryStore())
+    record = await engine.run(ch, CallInfo(uniqueid=uid, caller="13700000009", dnid="12345"))
+    assert record.outcome == "queue"
+    return f"{record.skill}@{record.config_version}"
+
+
+async def test_reload_with_calls_in_flight(config_copy: Path, queue: RedisQueue) -> None:
+    status = config_copy.parent / "var" / "reload-status.json"
+    holder = ConfigHolder(config_copy, config_copy.parent / "recordings", status)
+    old = holder.current.version
+
+    held = HeldChannel()
+    in_flight = asyncio.create_task(run_call(holder, queue, held, "old.1"))
+    async with asyncio.timeout(10):
+        await held.waiting.wait()
+
+    set_operator_skill(config_copy, "reloaded")
+    result = holder.reload()
+    assert result.ok
+    new = holder.current.version
+    assert new != old
+    assert '"ok": true' in status.read_text()
+
+    assert await run_call(holder, queue, FakeChannel(), "new.1") == f"reloaded@{new}"
+    held.release.set()
+    assert await in_flight == f"general@{old}", "the call in progress kept its config"
+
+
+async def test_broken_config_is_refused_and_the_running_one_stays(
+    config_copy: Path, queue: RedisQueue
+) -> None:
+    holder = ConfigHolder(config_copy, config_copy.parent / "recordings")
+    running = holder.current
+
+    menu = config_copy / "menu.yaml"
+    lines = menu.read_text().splitlines(keepends=True)
+    target = next(i for i, line in enumerate(lines) if line.strip().startswith('"1": policy'))
+    lines[target] = lines[target].replace("policy", "no_such_node")
+    menu.write_text("".join(lines))
+
+    result = holder.reload()
+    assert not result.ok
+    assert holder.current is running
+    assert result.version == running.version
+    assert any(
+        p.startswith(f"{menu}:{target + 1}:") or f"menu.yaml:{target + 1}:" in p
+        for p in result.problems
+    ), result.problems
+    assert any("no_such_node" in p for p in result.problems)
+
+    # Calls go on being served by the running config.
+    assert await run_call(holder, queue, FakeChannel(keys="0"), "still.1") == (
+        f"general@{running.version}"
+    )
+
+    menu.write_text("settings: [unclosed\n")
+    assert not holder.reload().ok
+    assert holder.current is running
