@@ -36,10 +36,10 @@ from ivr.config.models import (
     TransferNode,
 )
 from ivr.engine.channel import CallInfo, Channel
-from ivr.engine.record import CallRecord
+from ivr.engine.record import CallRecord, utcnow
 from ivr.engine.store import CallStore
 from ivr.errors import AGIHangup
-from queueing.queue import QueueGateway, QueueRequest
+from queueing.queue import QueueGateway, QueuePlace, QueueRequest
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,21 @@ class NoTickets:
         return None
 
 
+class QueueWaiter(Protocol):
+    """Keeps a queued caller company until an operator answers, or the caller leaves.
+
+    Called by the engine right after the caller was placed in the queue. It plays music on
+    hold and announcements, offers a callback, dials the assigned operator, and adds its
+    events to ``record`` (the engine has already finished the record as ``queue``; the waiter
+    may set ``record.outcome`` to ``answered``, ``abandoned``, ``callback`` ...). It raises
+    :class:`AGIHangup` when the caller hangs up, like any channel operation.
+    """
+
+    async def wait(
+        self, channel: Channel, request: QueueRequest, place: QueuePlace, record: CallRecord
+    ) -> None: ...
+
+
 @dataclass
 class _Hop:
     """The next node to enter; ``skill``/``priority`` override the queue node's."""
@@ -74,10 +89,12 @@ class MenuEngine:
         tickets: TicketLookup | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         messages_dir: str = "recordings/messages",
+        waiter: QueueWaiter | None = None,
     ) -> None:
         self.config = config
         self.queue = queue
         self.store = store
+        self.waiter = waiter
         self.tickets = tickets or NoTickets()
         self.clock = clock or (lambda: dt.datetime.now(ZoneInfo(config.hours.timezone)))
         self.messages_dir = messages_dir
@@ -107,7 +124,12 @@ class MenuEngine:
         except AGIHangup:
             record.add("hangup", call.node)
             record.hangup_node = call.node
-            record.finish("hangup", f"at {call.node or 'start'}")
+            if record.outcome == "in_progress":
+                record.finish("hangup", f"at {call.node or 'start'}")
+            elif record.outcome == "queue":
+                record.finish("abandoned", f"waiting for {record.skill}")
+            else:  # answered, transferred ...: the outcome stands, the call is over
+                record.ended_at = utcnow()
         except BaseException as exc:
             # Cancellation and crashes still leave a complete record; they are re-raised.
             record.add("error", call.node, type(exc).__name__)
@@ -350,16 +372,15 @@ class _Call:
     async def enqueue(self, skill: str, priority: int, reason: str) -> None:
         rec = self.record
         rec.skill, rec.priority = skill, priority
-        place = await self.engine.queue.enqueue(
-            QueueRequest(
-                uniqueid=rec.uniqueid,
-                caller=rec.caller,
-                line=rec.dialled,
-                skill=skill,
-                priority=priority,
-                enqueued_at=time.time(),
-            )
+        request = QueueRequest(
+            uniqueid=rec.uniqueid,
+            caller=rec.caller,
+            line=rec.dialled,
+            skill=skill,
+            priority=priority,
+            enqueued_at=time.time(),
         )
+        place = await self.engine.queue.enqueue(request)
         rec.queue_position = place.position
         rec.add("queue", self.node, f"{skill} p{priority} #{place.position} ({reason})")
         await self.set_vars(
@@ -369,3 +390,5 @@ class _Call:
             HOTLINE_POSITION=place.position,
         )
         rec.finish("queue", skill)
+        if self.engine.waiter is not None:
+            await self.engine.waiter.wait(self.ch, request, place, rec)
