@@ -100,6 +100,12 @@ class Pyst2Channel:
     async def set_variable(self, name: str, value: str) -> None:
         self._run(self.agi.set_variable, name, value)
 
+    async def music_on_hold(self, on: bool, moh_class: str = "default") -> None:
+        if on:
+            self._execute("SET MUSIC", "on", moh_class)
+        else:
+            self._execute("SET MUSIC", "off")
+
     async def dial(self, dialstring: str, timeout: float, options: str = "") -> DialResult:
         data = f"{dialstring},{max(0, round(timeout))}" + (f",{options}" if options else "")
         with contextlib.suppress(pyst2.AGIAppError):

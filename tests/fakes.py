@@ -25,6 +25,7 @@ class FakeChannel:
     recorded: list[str] = field(default_factory=list)
     commands: int = 0
     answered: bool = False
+    music: str = ""
 
     def _step(self) -> None:
         self.commands += 1
@@ -58,6 +59,10 @@ class FakeChannel:
     async def set_variable(self, name: str, value: str) -> None:
         self._step()
         self.variables[name] = value
+
+    async def music_on_hold(self, on: bool, moh_class: str = "default") -> None:
+        self._step()
+        self.music = moh_class if on else ""
 
     async def dial(self, dialstring: str, timeout: float, options: str = "") -> DialResult:
         self._step()

@@ -652,3 +652,15 @@ async def test_dial_cancelled_by_caller(serve: Serve) -> None:
     assert results[0].status == "CANCEL"
     assert result.dialled == ["PJSIP/1001"]
     assert result.commands[1:] == ['GET VARIABLE "DIALSTATUS"']
+
+
+async def test_music_on_hold_through_the_agi_channel() -> None:
+    async def handler(session: AGISession) -> None:
+        channel = AGIChannel(session)
+        await channel.music_on_hold(True, "hotline")
+        await channel.wait_digit(1.0)
+        await channel.music_on_hold(False)
+
+    async with FastAGIServer(handler, port=0) as server:
+        result = await simulate_call("127.0.0.1", server.port, to="12345", caller="1")
+    assert result.commands == ['SET MUSIC "on" "hotline"', "WAIT FOR DIGIT 1000", 'SET MUSIC "off"']

@@ -86,6 +86,12 @@ class AGIChannel:
         self.margin = margin
         self.play_timeout = play_timeout
 
+    async def music_on_hold(self, on: bool, moh_class: str = "default") -> None:
+        if on:
+            await self.session.command("SET MUSIC", "on", moh_class)
+        else:
+            await self.session.command("SET MUSIC", "off")
+
     async def answer(self) -> None:
         reply = await self.session.command("ANSWER")
         if _digit(reply) < 0:
