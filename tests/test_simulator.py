@@ -663,4 +663,8 @@ async def test_music_on_hold_through_the_agi_channel() -> None:
 
     async with FastAGIServer(handler, port=0) as server:
         result = await simulate_call("127.0.0.1", server.port, to="12345", caller="1")
-    assert result.commands == ['SET MUSIC "on" "hotline"', "WAIT FOR DIGIT 1000", 'SET MUSIC "off"']
+    assert result.commands == [
+        'SET MUSIC "on" "hotline"',
+        'WAIT FOR DIGIT "1000"',
+        'SET MUSIC "off"',
+    ]
