@@ -246,11 +246,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="rebuild every generated prompt")
     b.set_defaults(func=cmd_prompts_build)
 
+    from ivr.asterisk import commands as asterisk_commands
     from ivr.tickets import commands as ticket_commands
     from queueing import commands as queue_commands
 
     queue_commands.register(sub)
     ticket_commands.register(sub)
+    asterisk_commands.register(sub)
     return parser
 
 
