@@ -231,6 +231,12 @@ def test_unknown_prompt(cfg: Cfg) -> None:
     assert problem.message == "node 'main': no prompt named 'main_menuu'"
 
 
+def test_unknown_reprompt(cfg: Cfg) -> None:
+    cfg.replace("menu.yaml", "reprompt: [main_menu]", "reprompt: [main_menu2]")
+    problem = cfg.expect("HL-CFG-011", "menu.yaml", "main_menu2")
+    assert problem.message == "node 'main': no prompt named 'main_menu2'"
+
+
 def test_unknown_invalid_prompt(cfg: Cfg) -> None:
     cfg.replace("menu.yaml", "  invalid_prompt: invalid", "  invalid_prompt: wrong_key")
     cfg.expect("HL-CFG-011", "menu.yaml", "wrong_key")

@@ -311,3 +311,16 @@ async def test_lookup_and_message_return_to_the_menu(
     assert len(ch.recorded) == 1
     assert record.messages == [ch.recorded[0] + ".wav"]
     assert record.outcome == "queue"
+
+
+async def test_a_retry_replays_the_menu_not_the_welcome(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    entry = config.menu.nodes[config.menu.settings.entry]
+    assert isinstance(entry, MenuNode) and entry.reprompt
+    wrong = next(k for k in "123456789#" if k not in entry.options)
+    ch = FakeChannel(keys=wrong)  # a wrong key during the welcome, then silence
+    record = await call(config, queue, ch)
+    assert record.outcome == "queue"
+    assert ch.played[:3] == [entry.prompt[0], config.menu.settings.invalid_prompt, *entry.reprompt]
+    assert ch.played.count(entry.prompt[0]) == 1

@@ -70,6 +70,9 @@ class _Node(Strict):
 class MenuNode(_Node):
     type: Literal["menu"]
     options: dict[DtmfKey, NodeId]
+    reprompt: list[str] | None = Field(
+        None, description="prompts played on a retry; None: the whole prompt again"
+    )
     timeout: float | None = Field(None, gt=0, le=60)
     max_no_input: int | None = Field(None, ge=0, le=5)
     max_invalid: int | None = Field(None, ge=0, le=5)

@@ -431,14 +431,18 @@ class _Checker:
             reserved[s.emergency_key] = "the emergency key"
         for node_id, node in nodes.items():
             base: YPath = ("nodes", node_id)
-            for i, pname in enumerate(node.prompt):
-                if not self.known(MENU, "prompts", pname, menu.prompts):
-                    self.add(
-                        MENU,
-                        (*base, "prompt", i),
-                        f"node {node_id!r}: no prompt named {pname!r}",
-                        UNKNOWN_PROMPT,
-                    )
+            prompt_lists = [("prompt", node.prompt)]
+            if isinstance(node, MenuNode) and node.reprompt is not None:
+                prompt_lists.append(("reprompt", node.reprompt))
+            for key, names in prompt_lists:
+                for i, pname in enumerate(names):
+                    if not self.known(MENU, "prompts", pname, menu.prompts):
+                        self.add(
+                            MENU,
+                            (*base, key, i),
+                            f"node {node_id!r}: no prompt named {pname!r}",
+                            UNKNOWN_PROMPT,
+                        )
             for target, tpath in self.targets(node_id, node):
                 if not self.known(MENU, "nodes", target, nodes):
                     self.add(

@@ -294,9 +294,10 @@ class _Call:
             keys.add(s.emergency_key)
         no_input = invalid = 0
         prompts = node.prompt
+        again = node.prompt if node.reprompt is None else node.reprompt
         while True:
             key = await self.collect(prompts, keys, timeout)
-            prompts = node.prompt
+            prompts = again
             if not key:
                 no_input += 1
                 self.record.add("timeout", self.node, str(no_input))
@@ -316,7 +317,7 @@ class _Call:
             self.record.add("invalid", self.node, key)
             if invalid > max_invalid:
                 return node.on_invalid or s.fallback
-            prompts = [s.invalid_prompt, *node.prompt]
+            prompts = [s.invalid_prompt, *again]
 
     async def transfer(self, dialstring: str, timeout: float, kind: str) -> bool:
         self.record.add("transfer", self.node, f"{kind} {dialstring}")
