@@ -145,6 +145,20 @@ def cmd_reload(args: argparse.Namespace, settings: Settings) -> int:
 # --------------------------------------------------------------------------- call
 
 
+def describe_route(variables: dict[str, str]) -> str:
+    """Where a call ended up, from the variables the engine set on the channel."""
+    route = variables.get("HOTLINE_ROUTE", "")
+    if route == "queue":
+        return (
+            f"operator queue, skill {variables.get('HOTLINE_SKILL')}, "
+            f"priority {variables.get('HOTLINE_PRIORITY')}, "
+            f"position {variables.get('HOTLINE_POSITION')}"
+        )
+    if route in ("emergency", "transfer", "subcentre"):
+        return f"{route} transfer to {variables.get('HOTLINE_TRANSFER')}"
+    return route or "no route set"
+
+
 def cmd_call(args: argparse.Namespace, settings: Settings) -> int:
     from ivr.agi.simulator import simulate_call
     from ivr.config.loader import load_config
@@ -173,13 +187,7 @@ def cmd_call(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  hears  {name}: {texts.get(name, '')}")
     for dialled in result.dialled:
         print(f"  dial   {dialled}")
-    route = result.variables.get("HOTLINE_ROUTE", "")
-    where = {
-        "queue": f"operator queue, skill {result.variables.get('HOTLINE_SKILL')}, "
-        f"priority {result.variables.get('HOTLINE_PRIORITY')}, "
-        f"position {result.variables.get('HOTLINE_POSITION')}",
-    }.get(route, route or "no route set")
-    print(f"  ends   {where} ({result.ended})")
+    print(f"  ends   {describe_route(result.variables)} ({result.ended})")
     return 0
 
 
