@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ivr.errors import ConfigError, HotlineError
+from ivr.errors import ConfigError, HotlineError, Problem
 from ivr.settings import Settings
 
 log = logging.getLogger("hotline")
@@ -27,12 +27,18 @@ def _config_dir(arg: str | None, settings: Settings) -> Path:
 # --------------------------------------------------------------------------- check-config
 
 
-def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
+def admin_problems(directory: Path, recordings: Path | None) -> list[Problem]:
+    """Every problem in every admin file: the menu and lines, and the ticket catalogue."""
     from ivr.config.loader import check_config
+    from ivr.tickets.catalogue import check_catalogue
 
+    return sorted([*check_config(directory, recordings), *check_catalogue(directory)])
+
+
+def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     directory = _config_dir(args.dir, settings)
     recordings = Path(args.recordings) if args.recordings else None
-    problems = check_config(directory, recordings)
+    problems = admin_problems(directory, recordings)
     for problem in problems:
         print(problem)
     if problems:
@@ -110,10 +116,8 @@ def _replace(settings: Settings, **changes: object) -> Settings:
 
 def cmd_reload(args: argparse.Namespace, settings: Settings) -> int:
     """Check the config first, then signal the server and wait for its verdict."""
-    from ivr.config.loader import check_config
-
     directory = _config_dir(args.config, settings)
-    problems = check_config(directory, settings.recordings_dir)
+    problems = admin_problems(directory, settings.recordings_dir)
     if problems:
         for problem in problems:
             print(problem)

@@ -139,3 +139,11 @@ def test_simulated_calls_reload_and_journal(server: Server, config_copy: Path) -
     assert [r["outcome"] for r in records] == ["queue"] * 5
     assert records[1]["line_number"] == "4960000"
     assert records[1]["path"] == ["main", "operator"]
+
+
+def test_check_config_covers_the_ticket_catalogue(config_copy: Path) -> None:
+    catalogue = config_copy / "tickets" / "catalogue.yaml"
+    catalogue.write_text(catalogue.read_text() + "\nno_such_section: 1\n")
+    result = hotline("check-config", str(config_copy))
+    assert result.returncode == 1
+    assert "catalogue.yaml:" in result.stdout and "no_such_section" in result.stdout

@@ -1,0 +1,254 @@
+"""The ticket catalogues: types with deadlines, categories, departments, dispatch map.
+
+They live in ``<config>/tickets/catalogue.yaml`` and are validated the way the menu files are:
+every problem is reported as ``file:line:column: message [code]``
+(:func:`check_catalogue`), and :func:`load_catalogue` refuses a file with problems
+(:class:`~ivr.errors.ConfigError`).
+
+Category codes form paths: ``housing.property`` is the child ``property`` of ``housing``.
+A ticket stores the full path and its top level (reports group by the top level).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from ivr.config.yamlpos import Located, YamlSyntaxError, load_text
+from ivr.errors import ConfigError, Problem
+
+CATALOGUE_FILE = Path("tickets") / "catalogue.yaml"
+MAX_DEPTH = 4
+
+# Stable problem codes.
+CAT_FILE = "HL-CAT-001"  # missing or unreadable file, YAML syntax
+CAT_SCHEMA = "HL-CAT-002"  # unknown key, missing key, wrong value
+CAT_DUPLICATE = "HL-CAT-003"  # a key given twice
+CAT_REFERENCE = "HL-CAT-004"  # dispatch names an unknown category or department
+CAT_DEPTH = "HL-CAT-005"  # categories nested too deep
+
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TicketTypeModel(_Strict):
+    name: str = Field(min_length=1)
+    deadline_days: int = Field(ge=0, le=60, description="working days to finish and reply")
+
+
+class CategoryModel(_Strict):
+    name: str = Field(min_length=1)
+    special: bool = False
+    children: dict[Code, CategoryModel] = Field(default_factory=dict)
+
+
+class DepartmentModel(_Strict):
+    name: str = Field(min_length=1)
+    kind: Literal["district", "bureau", "company", "other"] = "bureau"
+    phone: str | None = None
+
+
+class CatalogueFile(_Strict):
+    due_soon_hours: float = Field(4.0, ge=0, le=240)
+    types: dict[Code, TicketTypeModel] = Field(min_length=1)
+    categories: dict[Code, CategoryModel] = Field(min_length=1)
+    departments: dict[Code, DepartmentModel] = Field(min_length=1)
+    dispatch: dict[str, Code] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CategoryInfo:
+    path: str  # housing.property
+    name: str  # 物业服务
+    full_name: str  # 住建/物业服务
+    top: str  # housing
+    special: bool  # the top level is a special topic (专项, e.g. 疫情)
+    depth: int
+
+
+class Catalogue:
+    """The validated catalogue, with lookups."""
+
+    def __init__(self, model: CatalogueFile) -> None:
+        self.model = model
+        self.types = dict(model.types)
+        self.departments = dict(model.departments)
+        self.dispatch = dict(model.dispatch)
+        self.due_soon_hours = model.due_soon_hours
+        self.categories: dict[str, CategoryInfo] = {}
+
+        def walk(
+            children: dict[str, CategoryModel], prefix: str, names: str, top: str, special: bool
+        ) -> None:
+            for code, cat in children.items():
+                path = f"{prefix}.{code}" if prefix else code
+                full = f"{names}/{cat.name}" if names else cat.name
+                root = top or code
+                spec = special or (not prefix and cat.special)
+                self.categories[path] = CategoryInfo(
+                    path, cat.name, full, root, spec, path.count(".") + 1
+                )
+                walk(cat.children, path, full, root, spec)
+
+        walk(model.categories, "", "", "", False)
+
+    def type_name(self, code: str) -> str:
+        t = self.types.get(code)
+        return t.name if t else code
+
+    def department_name(self, code: str | None) -> str:
+        if code is None:
+            return ""
+        d = self.departments.get(code)
+        return d.name if d else code
+
+    def category(self, path: str) -> CategoryInfo:
+        return self.categories[path]
+
+    def category_name(self, path: str) -> str:
+        info = self.categories.get(path)
+        return info.full_name if info else path
+
+    def deadline_days(self, type_code: str) -> int:
+        return self.types[type_code].deadline_days
+
+    def default_department(self, category: str) -> str | None:
+        """The dispatch catalogue's department for ``category`` or its nearest ancestor."""
+        parts = category.split(".")
+        for i in range(len(parts), 0, -1):
+            dept = self.dispatch.get(".".join(parts[:i]))
+            if dept is not None:
+                return dept
+        return None
+
+    def top_levels(self) -> list[CategoryInfo]:
+        return [c for c in self.categories.values() if c.depth == 1]
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _pydantic_problems(name: str, located: Located, exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        # pydantic appends "[key]" for dict-key errors
+        path = tuple(p for p in loc if p != "[key]")
+        kind = err["type"]
+        where = ".".join(str(p) for p in path) or "(top)"
+        if kind == "extra_forbidden":
+            line, col = located.key_pos(path)
+            msg = f"{where}: unknown key {path[-1]!r}"
+        elif kind == "missing":
+            line, col = located.key_pos(path[:-1])
+            msg = f"{where}: missing required key {path[-1]!r}"
+        else:
+            is_key = "[key]" in loc
+            line, col = located.key_pos(path) if is_key else located.value_pos(path)
+            what = "key" if is_key else "value"
+            msg = f"{where}: bad {what} {err.get('input')!r}: {err['msg']}"
+        problems.append(Problem(name, line, col, msg, CAT_SCHEMA))
+    return problems
+
+
+def _read(directory: Path) -> tuple[list[Problem], CatalogueFile | None]:
+    path = directory / CATALOGUE_FILE
+    name = str(path)
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return [
+            Problem(name, 1, 1, f"the ticket catalogue is missing: create {path}", CAT_FILE)
+        ], None
+    except (OSError, UnicodeDecodeError) as exc:
+        return [Problem(name, 1, 1, f"cannot read: {exc}", CAT_FILE)], None
+    try:
+        located = load_text(text)
+    except YamlSyntaxError as exc:
+        return [Problem(name, exc.line, exc.column, f"YAML: {exc.message}", CAT_FILE)], None
+    problems = [
+        Problem(
+            name,
+            d.again[0],
+            d.again[1],
+            f"{'.'.join(str(p) for p in d.path) or '(top)'}: key {d.key!r} is given twice "
+            f"(first at line {d.first[0]}); remove one",
+            CAT_DUPLICATE,
+        )
+        for d in located.duplicates
+    ]
+    data: Any = located.data if located.data is not None else {}
+    if not isinstance(data, dict):
+        return [*problems, Problem(name, 1, 1, "the file must be a mapping", CAT_SCHEMA)], None
+    try:
+        model = CatalogueFile.model_validate(data)
+    except ValidationError as exc:
+        return [*problems, *_pydantic_problems(name, located, exc)], None
+    problems += _semantic(name, located, model)
+    return problems, model
+
+
+def _semantic(name: str, located: Located, model: CatalogueFile) -> list[Problem]:
+    problems = []
+    cat = Catalogue(model)
+    for path, info in cat.categories.items():
+        if info.depth > MAX_DEPTH:
+            ypath: tuple[str, ...] = ("categories",)
+            for part in path.split("."):
+                ypath = (*ypath, part) if ypath == ("categories",) else (*ypath, "children", part)
+            line, col = located.key_pos(ypath)
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    col,
+                    f"category {path!r} is {info.depth} levels deep; at most {MAX_DEPTH} allowed",
+                    CAT_DEPTH,
+                )
+            )
+    for category, dept in model.dispatch.items():
+        if category not in cat.categories:
+            line, col = located.key_pos(("dispatch", category))
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    col,
+                    f"dispatch: unknown category {category!r}; write a path of "
+                    "categories such as 'housing.property'",
+                    CAT_REFERENCE,
+                )
+            )
+        if dept not in model.departments:
+            line, col = located.value_pos(("dispatch", category))
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    col,
+                    f"dispatch.{category}: unknown department {dept!r}; add it under "
+                    "departments or correct the name",
+                    CAT_REFERENCE,
+                )
+            )
+    return problems
+
+
+def check_catalogue(directory: Path) -> list[Problem]:
+    """Every problem of ``directory/tickets/catalogue.yaml``, in file order (empty: OK)."""
+    problems, _ = _read(directory)
+    return sorted(problems)
+
+
+def load_catalogue(directory: Path) -> Catalogue:
+    """The catalogue of config directory ``directory``; raises ConfigError on problems."""
+    problems, model = _read(directory)
+    if problems or model is None:
+        raise ConfigError(problems)
+    return Catalogue(model)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the ticket database (run by ``hotline db upgrade``)."""

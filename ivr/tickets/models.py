@@ -1,0 +1,224 @@
+"""SQLAlchemy 2 models of the ticket database.
+
+All times are stored as naive UTC (:class:`UTCDateTime` converts on the way in and out, so
+SQLite and PostgreSQL behave the same) and every row that reports group by day also carries
+its *local* day (``day`` / ``accepted_day``), computed once at insert time in the hotline's
+time zone, so that reports group by an indexed column instead of by time-zone arithmetic.
+
+Tables:
+
+- ``call_records``: one row per call (unique ``uniqueid``), whatever became of it;
+- ``queue_log``: queue events, one row per event, in the spirit of Asterisk's queue_log;
+- ``tickets``: work orders (工单), with their flags and counters;
+- ``ticket_calls``: the calls a ticket came from (a ticket may gather several calls);
+- ``ticket_events``: the audit trail of every transition (who, when, from, to, note);
+- ``supervisions``: 督办 records, one per ticket and reason;
+- ``callback_tasks``: 回访 after a finished ticket, and call-backs of missed calls;
+- ``ticket_counters``: per-day sequence numbers for readable ticket numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out; stored as naive UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: give the time zone (UTC is expected)")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CallRow(Base):
+    __tablename__ = "call_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
+    caller: Mapped[str] = mapped_column(String(40), index=True)
+    caller_name: Mapped[str] = mapped_column(String(80), default="")
+    dialled: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(120), default="")
+    config_version: Mapped[str] = mapped_column(String(80), default="")
+    line_number: Mapped[str | None] = mapped_column(String(40))
+    line_name: Mapped[str | None] = mapped_column(String(120))
+    line_mode: Mapped[str | None] = mapped_column(String(20))
+    department: Mapped[str | None] = mapped_column(String(80))
+    accessible: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    day: Mapped[dt.date] = mapped_column(Date, index=True)  # local day of started_at
+    duration: Mapped[float | None] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(20), index=True)
+    outcome_detail: Mapped[str] = mapped_column(Text, default="")
+    hangup_cause: Mapped[str] = mapped_column(String(80), default="")
+    hangup_node: Mapped[str | None] = mapped_column(String(80))
+    skill: Mapped[str | None] = mapped_column(String(40))
+    priority: Mapped[int | None] = mapped_column(Integer)
+    queue_position: Mapped[int | None] = mapped_column(Integer)
+    queue_wait: Mapped[float | None] = mapped_column(Float)
+    agent: Mapped[str | None] = mapped_column(String(40))
+    recording: Mapped[str | None] = mapped_column(String(255))
+    survey_score: Mapped[int | None] = mapped_column(Integer)
+    path: Mapped[list[str]] = mapped_column(JSON, default=list)
+    digits: Mapped[str] = mapped_column(String(200), default="")
+    messages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    events: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class QueueLogRow(Base):
+    __tablename__ = "queue_log"
+    __table_args__ = (Index("ix_queue_log_day_event", "day", "event"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # idempotency key
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    day: Mapped[dt.date] = mapped_column(Date)
+    callid: Mapped[str] = mapped_column(String(64), index=True)
+    queue: Mapped[str] = mapped_column(String(40))
+    agent: Mapped[str] = mapped_column(String(40))
+    event: Mapped[str] = mapped_column(String(32))
+    data1: Mapped[str] = mapped_column(String(255), default="")
+    data2: Mapped[str] = mapped_column(String(255), default="")
+    data3: Mapped[str] = mapped_column(String(255), default="")
+    data4: Mapped[str] = mapped_column(String(255), default="")
+    data5: Mapped[str] = mapped_column(String(255), default="")
+    wait: Mapped[float | None] = mapped_column(Float)  # seconds waited, parsed from the data
+
+
+class TicketRow(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_day", "accepted_day"),
+        Index("ix_tickets_caller_category", "caller", "category"),
+        Index("ix_tickets_state_deadline", "state", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    call_uniqueid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(20), default="phone")
+    accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    accepted_day: Mapped[dt.date] = mapped_column(Date)
+    accepted_by: Mapped[str] = mapped_column(String(40))
+    caller: Mapped[str] = mapped_column(String(40))
+    caller_name: Mapped[str] = mapped_column(String(80), default="")
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    dialled: Mapped[str] = mapped_column(String(40), default="12345")
+    type: Mapped[str] = mapped_column(String(20), index=True)
+    category: Mapped[str] = mapped_column(String(120))
+    category_top: Mapped[str] = mapped_column(String(40), index=True)
+    content: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str] = mapped_column(String(255), default="")
+    urgency: Mapped[int] = mapped_column(Integer, default=0)
+    department: Mapped[str | None] = mapped_column(String(40), index=True)
+    state: Mapped[str] = mapped_column(String(20))
+    deadline: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    extension_requested: Mapped[int | None] = mapped_column(Integer)  # working days asked
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    reply: Mapped[str] = mapped_column(Text, default="")
+    satisfaction: Mapped[int | None] = mapped_column(Integer)  # 5 very satisfied .. 1 very not
+    survey_score: Mapped[int | None] = mapped_column(Integer)  # the keypad survey, 1..5
+    solved: Mapped[bool | None] = mapped_column(Boolean)
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    due_soon: Mapped[bool] = mapped_column(Boolean, default=False)
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    was_overdue: Mapped[bool] = mapped_column(Boolean, default=False)  # ever overdue
+    supervised: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+    returns: Mapped[int] = mapped_column(Integer, default=0)
+    extensions: Mapped[int] = mapped_column(Integer, default=0)
+    redos: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class TicketCallRow(Base):
+    __tablename__ = "ticket_calls"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    call_uniqueid: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class TicketEventRow(Base):
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(20))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class SupervisionRow(Base):
+    __tablename__ = "supervisions"
+    __table_args__ = (UniqueConstraint("ticket_id", "reason"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    reason: Mapped[str] = mapped_column(String(20))  # overdue | repeated
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class CallbackTaskRow(Base):
+    __tablename__ = "callback_tasks"
+    __table_args__ = (UniqueConstraint("kind", "ref"), Index("ix_callback_state", "state"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # visit (回访) | missed (漏接回拨)
+    ref: Mapped[str] = mapped_column(String(64))  # ticket number or call uniqueid
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    call_uniqueid: Mapped[str | None] = mapped_column(String(64))
+    caller: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(20), default="open")  # open | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    result: Mapped[str] = mapped_column(Text, default="")
+
+
+class TicketCounterRow(Base):
+    __tablename__ = "ticket_counters"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)  # YYYYMMDD
+    last: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,538 @@
+"""Ticket operations: accept, the lifecycle actions, callbacks, supervision sweeps.
+
+Every action runs in one transaction: load the ticket, check the action against the state
+machine (:mod:`ivr.tickets.lifecycle`), change the ticket, write the audit event. Tickets
+carry a version number, so two operators changing the same ticket at once cannot overwrite
+each other: the second one gets :class:`~ivr.tickets.errors.ConcurrentUpdate`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from ivr.tickets.catalogue import Catalogue
+from ivr.tickets.db import Database
+from ivr.tickets.deadlines import Deadlines
+from ivr.tickets.errors import BadTicketInput, ConcurrentUpdate, TicketNotFound, TransitionRefused
+from ivr.tickets.lifecycle import DONE, OPEN, STATUS_WORDS, State, check
+from ivr.tickets.models import (
+    CallbackTaskRow,
+    CallRow,
+    SupervisionRow,
+    TicketCallRow,
+    TicketEventRow,
+    TicketRow,
+)
+from ivr.tickets.numbering import next_number
+from ivr.tickets.sqlutil import insert_ignore
+from ivr.tickets.supervision import SweepResult, supervise_repeated, sweep
+
+SATISFACTION = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class TicketService:
+    def __init__(
+        self,
+        db: Database,
+        catalogue: Catalogue,
+        deadlines: Deadlines,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.catalogue = catalogue
+        self.deadlines = deadlines
+        self.clock = clock
+
+    # ------------------------------------------------------------------------ helpers
+
+    def _now(self, now: dt.datetime | None) -> dt.datetime:
+        when = now or self.clock()
+        if when.tzinfo is None:
+            raise ValueError("times must be timezone-aware")
+        return when.astimezone(dt.UTC)
+
+    @staticmethod
+    def _load(session: Session, number: str) -> TicketRow:
+        row = session.scalar(select(TicketRow).where(TicketRow.number == number))
+        if row is None:
+            raise TicketNotFound(f"no ticket numbered {number!r}: check the number")
+        return row
+
+    def _event(
+        self,
+        session: Session,
+        ticket: TicketRow,
+        action: str,
+        actor: str,
+        before: str | None,
+        note: str,
+        now: dt.datetime,
+    ) -> None:
+        session.add(
+            TicketEventRow(
+                ticket_id=ticket.id,
+                at=now,
+                actor=actor,
+                action=action,
+                from_state=before,
+                to_state=ticket.state,
+                note=note,
+            )
+        )
+
+    def _department(self, department: str | None, category: str) -> str:
+        dept = department or self.catalogue.default_department(category)
+        if dept is None:
+            raise BadTicketInput(
+                f"category {category!r} has no default department in the dispatch catalogue: "
+                "name the department"
+            )
+        if dept not in self.catalogue.departments:
+            raise BadTicketInput(
+                f"unknown department {dept!r}; known: {', '.join(self.catalogue.departments)}"
+            )
+        return dept
+
+    # ------------------------------------------------------------------------ accept
+
+    def accept(
+        self,
+        *,
+        caller: str,
+        type: str,
+        category: str,
+        actor: str,
+        content: str = "",
+        caller_name: str = "",
+        address: str = "",
+        call_uniqueid: str | None = None,
+        dialled: str = "12345",
+        confidential: bool = False,
+        source: str = "phone",
+        now: dt.datetime | None = None,
+    ) -> TicketRow:
+        """受理: a new ticket. With ``call_uniqueid``, idempotent: the same call gives the same
+        ticket back, however often it is retried."""
+        if type not in self.catalogue.types:
+            raise BadTicketInput(
+                f"unknown ticket type {type!r}; known: {', '.join(self.catalogue.types)}"
+            )
+        if category not in self.catalogue.categories:
+            raise BadTicketInput(
+                f"unknown category {category!r}: use a path from the catalogue, "
+                "e.g. 'housing.property'"
+            )
+        when = self._now(now)
+        info = self.catalogue.category(category)
+        with self.db.session() as session:
+            if call_uniqueid is not None:
+                existing = session.scalar(
+                    select(TicketRow).where(TicketRow.call_uniqueid == call_uniqueid)
+                )
+                if existing is not None:
+                    return existing
+            day = self.deadlines.local_day(when)
+            ticket = TicketRow(
+                number=next_number(session, day),
+                call_uniqueid=call_uniqueid,
+                source=source,
+                accepted_at=when,
+                accepted_day=day,
+                accepted_by=actor,
+                caller=caller,
+                caller_name=caller_name,
+                confidential=confidential,
+                dialled=dialled,
+                type=type,
+                category=category,
+                category_top=info.top,
+                content=content,
+                address=address,
+                state=State.ACCEPTED.value,
+                deadline=self.deadlines.due(when, self.catalogue.deadline_days(type)),
+            )
+            session.add(ticket)
+            session.flush()
+            if call_uniqueid is not None:
+                session.add(TicketCallRow(ticket_id=ticket.id, call_uniqueid=call_uniqueid))
+                score = session.scalar(
+                    select(CallRow.survey_score).where(CallRow.uniqueid == call_uniqueid)
+                )
+                ticket.survey_score = score
+            self._event(session, ticket, "accept", actor, None, content[:200], when)
+        return ticket
+
+    def link_call(self, number: str, call_uniqueid: str) -> None:
+        """Add a call to a ticket (a caller ringing again about the same request)."""
+        with self.db.session() as session:
+            ticket = self._load(session, number)
+            insert_ignore(
+                session,
+                TicketCallRow.__table__,  # type: ignore[arg-type]
+                [{"ticket_id": ticket.id, "call_uniqueid": call_uniqueid}],
+                ["ticket_id", "call_uniqueid"],
+            )
+
+    # ------------------------------------------------------------------------ actions
+
+    def act(
+        self,
+        number: str,
+        action: str,
+        *,
+        actor: str,
+        note: str = "",
+        now: dt.datetime | None = None,
+        **params: Any,
+    ) -> TicketRow:
+        """Apply ``action`` (see :data:`ivr.tickets.lifecycle.TRANSITIONS`) to a ticket."""
+        when = self._now(now)
+        try:
+            with self.db.session() as session:
+                ticket = self._load(session, number)
+                before = ticket.state
+                target = check(before, action, number)
+                handler = getattr(self, f"_do_{action}")
+                target = handler(session, ticket, target, when, note, **params) or target
+                ticket.state = target.value
+                self._event(session, ticket, action, actor, before, note, when)
+                if action in ("redo", "callback"):
+                    session.flush()
+                    supervise_repeated(
+                        session, when, self.deadlines.local_day, caller=ticket.caller
+                    )
+        except StaleDataError:
+            raise ConcurrentUpdate(
+                f"ticket {number} was changed by someone else at the same time: "
+                "look at it again and repeat the action if still needed"
+            ) from None
+        return ticket
+
+    def _need(self, value: str, what: str, action: str) -> None:
+        if not value.strip():
+            raise BadTicketInput(f"{action}: {what} is required")
+
+    def _do_answer(
+        self, s: Session, t: TicketRow, target: State, now: dt.datetime, note: str, reply: str = ""
+    ) -> None:
+        self._need(reply, "the reply given to the citizen", "answer")
+        self._finish(s, t, now, reply)
+
+    def _finish(self, s: Session, t: TicketRow, now: dt.datetime, reply: str) -> None:
+        t.reply = reply
+        t.finished_at = now
+        if now > t.deadline:
+            t.was_overdue = True
+        t.overdue = t.due_soon = False
+        t.extension_requested = None
+        insert_ignore(
+            s,
+            CallbackTaskRow.__table__,  # type: ignore[arg-type]
+            [
+                {
+                    "kind": "visit",
+                    "ref": t.number,
+                    "ticket_id": t.id,
+                    "call_uniqueid": t.call_uniqueid,
+                    "caller": t.caller,
+                    "created_at": now,
+                    "state": "open",
+                    "attempts": 0,
+                    "result": "",
+                }
+            ],
+            ["kind", "ref"],
+        )
+
+    def _do_dispatch(
+        self,
+        s: Session,
+        t: TicketRow,
+        target: State,
+        now: dt.datetime,
+        note: str,
+        department: str | None = None,
+    ) -> None:
+        t.department = self._department(department, t.category)
+
+    def _do_sign(
+        self, s: Session, t: TicketRow, target: State, now: dt.datetime, note: str
+    ) -> None:
+        pass
+
+    def _do_handle(
+        self, s: Session, t: TicketRow, target: State, now: dt.datetime, note: str
+    ) -> None:
+        pass
+
+    def _do_finish(
+        self, s: Session, t: TicketRow, target: State, now: dt.datetime, note: str, reply: str = ""
+    ) -> None:
+        self._need(reply, "the department's reply", "finish")
+        self._finish(s, t, now, reply)
+
+    def _do_return(
+        self, s: Session, t: TicketRow, target: State, now: dt.datetime, note: str
+    ) -> None:
+        self._need(note, "the reason for returning (note)", "return")
+        t.returns += 1
+        t.extension_requested = None
+
+    def _do_redispatch(
+        self,
+        s: Session,
+        t: TicketRow,
+        target: State,
+        now: dt.datetime,
+        note: str,
+        department: str | None = None,
+    ) -> None:
+        if department is None:
+            raise BadTicketInput("redispatch: name the department to send the ticket to")
+        t.department = self._department(department, t.category)
+
+    def _do_extend_request(
+        self,
+        s: Session,
+        t: TicketRow,
+        target: State,
+        now: dt.datetime,
+        note: str,
+        days: int = 0,
+    ) -> None:
+        if days < 1:
+            raise BadTicketInput("extend_request: ask for 1 or more working days")
+        self._need(note, "the reason for the extension (note)", "extend_request")
+        if now >= t.deadline:
+            raise TransitionRefused(
+                f"ticket {t.number}: an extension must be asked before the deadline "
+                f"({t.deadline.isoformat()}); the ticket is already overdue"
+            )
+        if t.extension_requested is not None:
+            raise TransitionRefused(f"ticket {t.number}: an extension request is already pending")
+        t.extension_requested = days
+
+    def _do_extend_approve(
+        self, s: Session, t: TicketRow, target: State, now: dt.datetime, note: str
+    ) -> None:
+        if t.extension_requested is None:
+            raise TransitionRefused(f"ticket {t.number}: no extension request to approve")
+        t.deadline = self.deadlines.due(t.deadline, t.extension_requested)
+        t.extension_requested = None
+        t.extensions += 1
+        if t.deadline > now:
+            t.overdue = False
+
+    def _do_extend_reject(
+        self, s: Session, t: TicketRow, target: State, now: dt.datetime, note: str
+    ) -> None:
+        if t.extension_requested is None:
+            raise TransitionRefused(f"ticket {t.number}: no extension request to reject")
+        t.extension_requested = None
+
+    def _do_remind(
+        self, s: Session, t: TicketRow, target: State, now: dt.datetime, note: str
+    ) -> None:
+        t.reminders += 1
+
+    def _do_supervise(
+        self, s: Session, t: TicketRow, target: State, now: dt.datetime, note: str
+    ) -> None:
+        insert_ignore(
+            s,
+            SupervisionRow.__table__,  # type: ignore[arg-type]
+            [
+                {
+                    "ticket_id": t.id,
+                    "reason": "manual",
+                    "started_at": now,
+                    "day": self.deadlines.local_day(now),
+                    "note": note,
+                }
+            ],
+            ["ticket_id", "reason"],
+        )
+        t.supervised = True
+
+    def _do_callback(
+        self,
+        s: Session,
+        t: TicketRow,
+        target: State,
+        now: dt.datetime,
+        note: str,
+        satisfaction: int | None = None,
+        solved: bool | None = None,
+    ) -> None:
+        if satisfaction is not None and satisfaction not in SATISFACTION:
+            raise BadTicketInput(
+                "callback: satisfaction is 1..5 (5 非常满意, 4 满意, 3 基本满意, "
+                "2 不满意, 1 非常不满意), or none when the citizen could not be reached"
+            )
+        t.satisfaction = satisfaction
+        t.solved = solved
+        task = s.scalar(
+            select(CallbackTaskRow).where(
+                CallbackTaskRow.kind == "visit", CallbackTaskRow.ref == t.number
+            )
+        )
+        if task is not None:
+            task.state = "done"
+            task.done_at = now
+            task.attempts += 1
+            task.result = SATISFACTION.get(satisfaction or 0, "未接通")
+
+    def _do_redo(
+        self, s: Session, t: TicketRow, target: State, now: dt.datetime, note: str
+    ) -> State:
+        unhappy = t.satisfaction is not None and t.satisfaction <= 2
+        if not (unhappy or t.solved is False):
+            raise TransitionRefused(
+                f"ticket {t.number}: 重办 redo needs a callback where the citizen was not "
+                "satisfied (satisfaction 1 or 2) or the problem was not solved"
+            )
+        t.redos += 1
+        t.finished_at = None
+        t.satisfaction = None
+        t.solved = None
+        t.deadline = self.deadlines.due(now, self.catalogue.deadline_days(t.type))
+        t.overdue = t.due_soon = False
+        s.execute(  # a new visit after the redo
+            delete(CallbackTaskRow).where(
+                CallbackTaskRow.kind == "visit", CallbackTaskRow.ref == t.number
+            )
+        )
+        return State.DISPATCHED if t.department else State.ACCEPTED
+
+    def _do_archive(
+        self, s: Session, t: TicketRow, target: State, now: dt.datetime, note: str
+    ) -> None:
+        pass
+
+    def _do_merge(
+        self,
+        s: Session,
+        t: TicketRow,
+        target: State,
+        now: dt.datetime,
+        note: str,
+        into: str = "",
+    ) -> None:
+        other = self._load(s, into)
+        if other.id == t.id:
+            raise BadTicketInput(f"merge: ticket {t.number} cannot be merged into itself")
+        if State(other.state) not in OPEN:
+            raise TransitionRefused(
+                f"merge: ticket {into} is {other.state}; merge into an open ticket"
+            )
+        t.merged_into = other.id
+        t.overdue = t.due_soon = False
+        for link in s.scalars(select(TicketCallRow).where(TicketCallRow.ticket_id == t.id)):
+            insert_ignore(
+                s,
+                TicketCallRow.__table__,  # type: ignore[arg-type]
+                [{"ticket_id": other.id, "call_uniqueid": link.call_uniqueid}],
+                ["ticket_id", "call_uniqueid"],
+            )
+
+    # ------------------------------------------------------------------------ reading
+
+    def get(self, number: str) -> TicketRow:
+        with self.db.session() as session:
+            return self._load(session, number)
+
+    def history(self, number: str) -> list[TicketEventRow]:
+        with self.db.session() as session:
+            ticket = self._load(session, number)
+            return list(
+                session.scalars(
+                    select(TicketEventRow)
+                    .where(TicketEventRow.ticket_id == ticket.id)
+                    .order_by(TicketEventRow.id)
+                )
+            )
+
+    def calls(self, number: str) -> list[str]:
+        with self.db.session() as session:
+            ticket = self._load(session, number)
+            return list(
+                session.scalars(
+                    select(TicketCallRow.call_uniqueid)
+                    .where(TicketCallRow.ticket_id == ticket.id)
+                    .order_by(TicketCallRow.call_uniqueid)
+                )
+            )
+
+    def status_word(self, number: str, caller: str) -> str | None:
+        """The lookup word for ``number`` if it belongs to ``caller`` (else None)."""
+        with self.db.session() as session:
+            ticket = session.scalar(select(TicketRow).where(TicketRow.number == number))
+            if ticket is None or ticket.caller != caller:
+                return None
+            if ticket.state == State.MERGED.value and ticket.merged_into is not None:
+                target = session.get(TicketRow, ticket.merged_into)
+                if target is not None:
+                    return STATUS_WORDS[State(target.state)]
+            return STATUS_WORDS[State(ticket.state)]
+
+    def supervised(self) -> list[tuple[TicketRow, list[str]]]:
+        """Supervised tickets not yet finished, oldest first, with their reasons."""
+        with self.db.session() as session:
+            first = (
+                select(SupervisionRow.ticket_id, func.min(SupervisionRow.started_at).label("at"))
+                .group_by(SupervisionRow.ticket_id)
+                .subquery()
+            )
+            rows = session.scalars(
+                select(TicketRow)
+                .join(first, first.c.ticket_id == TicketRow.id)
+                .where(TicketRow.state.notin_([s.value for s in DONE] + [State.MERGED.value]))
+                .order_by(first.c.at, TicketRow.id)
+            ).all()
+            out = []
+            for ticket in rows:
+                reasons = list(
+                    session.scalars(
+                        select(SupervisionRow.reason)
+                        .where(SupervisionRow.ticket_id == ticket.id)
+                        .order_by(SupervisionRow.id)
+                    )
+                )
+                out.append((ticket, reasons))
+            return out
+
+    def callback_tasks(self, kind: str | None = None, state: str = "open") -> list[CallbackTaskRow]:
+        with self.db.session() as session:
+            q = select(CallbackTaskRow).where(CallbackTaskRow.state == state)
+            if kind is not None:
+                q = q.where(CallbackTaskRow.kind == kind)
+            return list(session.scalars(q.order_by(CallbackTaskRow.id)))
+
+    def close_task(self, task_id: int, result: str, *, done: bool = True) -> None:
+        with self.db.session() as session:
+            task = session.get(CallbackTaskRow, task_id)
+            if task is None:
+                raise TicketNotFound(f"no callback task {task_id}")
+            task.attempts += 1
+            task.result = result
+            if done:
+                task.state = "done"
+                task.done_at = self._now(None)
+
+    # ------------------------------------------------------------------------ sweeps
+
+    def sweep(self, now: dt.datetime | None = None) -> SweepResult:
+        """Refresh due-soon / overdue flags and start automatic supervision."""
+        when = self._now(now)
+        with self.db.session() as session:
+            return sweep(session, when, self.catalogue.due_soon_hours, self.deadlines.local_day)

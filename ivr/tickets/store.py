@@ -1,0 +1,433 @@
+"""The database store used by the call flow.
+
+:class:`TicketStore` is at once
+
+- a :class:`ivr.engine.store.CallStore` (``await save(record)``): one ``call_records`` row per
+  call, idempotent by ``uniqueid``;
+- a :class:`queueing.events.QueueEventSink` (``await queue_event(event)``): one ``queue_log``
+  row per event, idempotent by a key made from the event;
+- a :class:`ivr.engine.menu.TicketLookup` (``await status(number, caller)``).
+
+When the database cannot be reached, writes go to the local :class:`~ivr.tickets.journal.Journal`
+and the store stays *degraded* until the journal has been replayed: while entries wait there,
+new writes are appended behind them, so the database receives everything in the order it
+happened. A background task (:meth:`TicketStore.start`) retries the replay every
+``retry_seconds``. Idempotent writes make a replay that is interrupted and repeated harmless:
+nothing is lost and nothing is written twice.
+
+Database calls run in worker threads (``asyncio.to_thread``) with the synchronous engine, so
+the event loop never blocks on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session
+
+from ivr.engine.record import CallRecord
+from ivr.tickets.db import Database
+from ivr.tickets.journal import Journal
+from ivr.tickets.lifecycle import STATUS_WORDS, State
+from ivr.tickets.models import CallbackTaskRow, CallRow, QueueLogRow, TicketRow
+from ivr.tickets.sqlutil import insert_ignore
+from queueing.events import QueueEvent
+
+log = logging.getLogger(__name__)
+
+CALL = "call"
+QUEUE = "queue"
+SURVEY = "survey"
+ANONYMOUS = ("", "anonymous", "unknown", "0")
+MISSED_OUTCOMES = ("abandoned",)
+BATCH = 500
+
+# Where each queue_log event keeps the seconds waited (1-based dataN), as app_queue writes it.
+WAIT_FIELD = {"CONNECT": 1, "ABANDON": 3, "EXITWITHTIMEOUT": 3, "EXITWITHKEY": 4}
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database is away (connection refused or lost, locked, disk trouble)."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def call_entry(record: CallRecord) -> dict[str, Any]:
+    return {"kind": CALL, "data": record.to_dict()}
+
+
+def queue_entry(event: QueueEvent) -> dict[str, Any]:
+    return {
+        "kind": QUEUE,
+        "data": {
+            "at": event.at.isoformat(),
+            "callid": event.callid,
+            "queue": event.queue,
+            "agent": event.agent,
+            "event": event.event,
+            "data": list(event.data),
+        },
+    }
+
+
+def call_row(data: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
+    """A ``call_records`` row from :meth:`CallRecord.to_dict` output."""
+    started = _parse_time(data["started_at"])
+    assert started is not None
+    ended = _parse_time(data.get("ended_at"))
+    events = data.get("events") or []
+    survey = None
+    for e in events:
+        if e.get("kind") == "survey" and str(e.get("detail", "")).strip()[:1] in "12345":
+            survey = int(str(e["detail"]).strip()[0])
+    hangup = next((e for e in reversed(events) if e.get("kind") == "hangup"), None)
+    return {
+        "uniqueid": data["uniqueid"],
+        "caller": data.get("caller") or "",
+        "caller_name": data.get("caller_name") or "",
+        "dialled": data.get("dialled") or "",
+        "channel": data.get("channel") or "",
+        "config_version": data.get("config_version") or "",
+        "line_number": data.get("line_number"),
+        "line_name": data.get("line_name"),
+        "line_mode": data.get("line_mode"),
+        "department": data.get("department"),
+        "accessible": bool(data.get("accessible")),
+        "started_at": started,
+        "ended_at": ended,
+        "day": started.astimezone(tz).date(),
+        "duration": (ended - started).total_seconds() if ended else None,
+        "outcome": data.get("outcome") or "",
+        "outcome_detail": data.get("outcome_detail") or "",
+        "hangup_cause": (hangup or {}).get("detail", "")[:80],
+        "hangup_node": data.get("hangup_node"),
+        "skill": data.get("skill"),
+        "priority": data.get("priority"),
+        "queue_position": data.get("queue_position"),
+        "queue_wait": data.get("queue_wait"),
+        "agent": data.get("agent"),
+        "recording": data.get("recording"),
+        "survey_score": survey,
+        "path": list(data.get("path") or []),
+        "digits": (data.get("digits") or "")[:200],
+        "messages": list(data.get("messages") or []),
+        "events": events,
+    }
+
+
+def queue_row(data: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
+    at = _parse_time(data["at"])
+    assert at is not None
+    fields = [str(x) for x in data.get("data") or []][:5]
+    fields += [""] * (5 - len(fields))
+    key_text = "|".join(
+        [at.isoformat(), data["callid"], data["queue"], data["agent"], data["event"], *fields]
+    )
+    index = WAIT_FIELD.get(data["event"])
+    return {
+        "key": hashlib.sha1(key_text.encode()).hexdigest(),
+        "at": at,
+        "day": at.astimezone(tz).date(),
+        "callid": data["callid"],
+        "queue": data["queue"],
+        "agent": data["agent"],
+        "event": data["event"],
+        "data1": fields[0],
+        "data2": fields[1],
+        "data3": fields[2],
+        "data4": fields[3],
+        "data5": fields[4],
+        "wait": _float(fields[index - 1]) if index else None,
+    }
+
+
+def _fill_from_queue(session: Session, uniqueids: Sequence[str]) -> None:
+    """Agent and queue wait of answered calls, from their CONNECT event."""
+    c, q = CallRow, QueueLogRow
+    connect = (q.callid == c.uniqueid) & (q.event == "CONNECT")
+    session.execute(
+        update(c)
+        .where(c.uniqueid.in_(uniqueids), c.agent.is_(None), exists().where(connect))
+        .values(
+            agent=select(q.agent).where(connect).order_by(q.at).limit(1).scalar_subquery(),
+            queue_wait=select(q.wait).where(connect).order_by(q.at).limit(1).scalar_subquery(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _missed_tasks(session: Session, uniqueids: Sequence[str]) -> None:
+    """Missed-call callback tasks (漏接回拨) for calls that left the queue unanswered."""
+    c, q = CallRow, QueueLogRow
+    left = exists().where(q.callid == c.uniqueid, q.event.in_(["ABANDON", "EXITWITHTIMEOUT"]))
+    answered = exists().where(q.callid == c.uniqueid, q.event == "CONNECT")
+    rows = session.execute(
+        select(c.uniqueid, c.caller, c.ended_at, c.started_at).where(
+            c.uniqueid.in_(uniqueids),
+            c.caller.notin_(ANONYMOUS),
+            (c.outcome.in_(MISSED_OUTCOMES) | left),
+            ~answered,
+        )
+    ).all()
+    insert_ignore(
+        session,
+        CallbackTaskRow.__table__,  # type: ignore[arg-type]
+        [
+            {
+                "kind": "missed",
+                "ref": uid,
+                "ticket_id": None,
+                "call_uniqueid": uid,
+                "caller": caller,
+                "created_at": ended or started,
+                "state": "open",
+                "attempts": 0,
+                "result": "",
+            }
+            for uid, caller, ended, started in rows
+        ],
+        ["kind", "ref"],
+    )
+
+
+def _apply_survey(session: Session, uniqueid: str, score: int) -> None:
+    session.execute(update(CallRow).where(CallRow.uniqueid == uniqueid).values(survey_score=score))
+    session.execute(
+        update(TicketRow).where(TicketRow.call_uniqueid == uniqueid).values(survey_score=score)
+    )
+
+
+def write_entries(session: Session, entries: Sequence[dict[str, Any]], tz: ZoneInfo) -> None:
+    """Write journal-format entries, idempotently. Consecutive entries of one kind are
+    written as one batch (the order between kinds is kept)."""
+    i = 0
+    while i < len(entries):
+        kind = entries[i].get("kind")
+        j = i
+        while j < len(entries) and entries[j].get("kind") == kind:
+            j += 1
+        group = [e["data"] for e in entries[i:j]]
+        if kind == CALL:
+            rows = [call_row(d, tz) for d in group]
+            insert_ignore(session, CallRow.__table__, rows, ["uniqueid"])  # type: ignore[arg-type]
+            ids = [r["uniqueid"] for r in rows]
+            _fill_from_queue(session, ids)
+            _missed_tasks(session, ids)
+        elif kind == QUEUE:
+            rows = [queue_row(d, tz) for d in group]
+            insert_ignore(session, QueueLogRow.__table__, rows, ["key"])  # type: ignore[arg-type]
+            calls = sorted({r["callid"] for r in rows if r["callid"] != "NONE"})
+            if any(r["event"] == "CONNECT" for r in rows):
+                _fill_from_queue(session, calls)
+            if any(r["event"] in ("ABANDON", "EXITWITHTIMEOUT") for r in rows):
+                _missed_tasks(session, calls)
+        elif kind == SURVEY:
+            for d in group:
+                _apply_survey(session, d["uniqueid"], int(d["score"]))
+        else:
+            log.error("unknown journal entry kind %r: skipped", kind)
+        i = j
+
+
+class TicketStore:
+    """CallStore + QueueEventSink + TicketLookup over the database, with a journal."""
+
+    def __init__(
+        self,
+        db: Database,
+        journal: Path,
+        *,
+        timezone: str = "Asia/Shanghai",
+        retry_seconds: float = 5.0,
+    ) -> None:
+        self.db = db
+        self.journal = Journal(journal)
+        self.rejected = Journal(journal.with_name(journal.name + ".rejected"))
+        self.tz = ZoneInfo(timezone)
+        self.retry_seconds = retry_seconds
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.degraded = not self.journal.empty()
+
+    # -- the protocols -------------------------------------------------------------------
+
+    async def save(self, record: CallRecord) -> None:
+        await self._write([call_entry(record)])
+
+    async def save_many(self, records: Sequence[CallRecord]) -> None:
+        """Several call records in one transaction (bulk import, benchmarks)."""
+        await self._write([call_entry(r) for r in records])
+
+    async def queue_event(self, event: QueueEvent) -> None:
+        await self._write([queue_entry(event)])
+
+    async def survey(self, uniqueid: str, score: int) -> None:
+        """The keypad survey (1..5, 5 very satisfied) of a call, kept on its ticket too."""
+        if not 1 <= score <= 5:
+            raise ValueError(f"survey score is 1..5, not {score}")
+        await self._write([{"kind": SURVEY, "data": {"uniqueid": uniqueid, "score": score}}])
+
+    async def status(self, ticket_number: str, caller: str) -> str | None:
+        """The lookup word of a ticket the caller owns; None when unknown (or DB away)."""
+        try:
+            return await asyncio.to_thread(self._status, ticket_number, caller)
+        except DBAPIError as exc:
+            log.warning("ticket lookup failed, database unavailable: %s", exc)
+            return None
+
+    def _status(self, number: str, caller: str) -> str | None:
+        with self.db.session() as session:
+            ticket = session.scalar(select(TicketRow).where(TicketRow.number == number))
+            if ticket is None or ticket.caller != caller:
+                return None
+            if ticket.merged_into is not None:
+                target = session.get(TicketRow, ticket.merged_into)
+                if target is not None:
+                    ticket = target
+            return STATUS_WORDS[State(ticket.state)]
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _write_sync(self, entries: Sequence[dict[str, Any]]) -> None:
+        with self.db.session() as session:
+            write_entries(session, entries, self.tz)
+
+    async def _write(self, entries: list[dict[str, Any]]) -> None:
+        async with self._lock:
+            if not self.degraded:
+                try:
+                    await asyncio.to_thread(self._write_sync, entries)
+                    return
+                except Exception as exc:
+                    if not is_unavailable(exc):
+                        await asyncio.to_thread(self._reject, entries, exc)
+                        return
+                    log.error(
+                        "[HL-TKT-001] database %s unavailable (%s): writing to journal %s, "
+                        "replayed when it is back",
+                        self.db.safe_url,
+                        getattr(exc, "orig", None) or exc,
+                        self.journal.path,
+                    )
+                    self.degraded = True
+            await asyncio.to_thread(self.journal.append, entries)
+            self._wake.set()
+
+    def _reject(self, entries: Sequence[dict[str, Any]], exc: BaseException) -> None:
+        """Entries the database refuses (not an outage: a bad value, a bug) are kept aside
+        in ``<journal>.rejected``, so they are neither lost nor block the replay."""
+        log.error(
+            "[HL-TKT-007] %d entries refused by the database (%s): kept in %s for inspection",
+            len(entries),
+            exc,
+            self.rejected.path,
+        )
+        self.rejected.append(list(entries))
+
+    def _write_batch(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            self._write_sync(batch)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise
+            for entry in batch:  # find the bad ones, write the rest
+                try:
+                    self._write_sync([entry])
+                except Exception as one:
+                    if is_unavailable(one):
+                        raise
+                    self._reject([entry], one)
+
+    # -- replay --------------------------------------------------------------------------
+
+    def _replay_sync(self) -> int:
+        count = 0
+        batch: list[dict[str, Any]] = []
+        for entry in self.journal.read():
+            batch.append(entry)
+            if len(batch) >= BATCH:
+                self._write_batch(batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            self._write_batch(batch)
+            count += len(batch)
+        self.journal.clear()
+        return count
+
+    async def replay(self) -> int:
+        """Write the journal to the database, in order; returns the entries replayed.
+        Raises the database error if it is still away (the journal is kept)."""
+        async with self._lock:
+            if self.journal.empty():
+                self.degraded = False
+                return 0
+            count = await asyncio.to_thread(self._replay_sync)
+            self.degraded = False
+            log.warning("journal %s: %d entries replayed to the database", self.journal.path, count)
+            return count
+
+    async def _retry_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.retry_seconds)
+            self._wake.clear()
+            if not self.degraded:
+                continue
+            await asyncio.sleep(self.retry_seconds)  # let the database come back
+            try:
+                await self.replay()
+            except DBAPIError as exc:
+                if not is_unavailable(exc):
+                    log.exception("journal replay failed on an entry: the journal is kept")
+                log.info("database still unavailable, journal kept: %s", exc.orig or exc)
+
+    async def start(self) -> None:
+        """Replay what an earlier run left in the journal (if the database is up), then keep
+        retrying in the background while degraded."""
+        if not self.journal.empty():
+            try:
+                await self.replay()
+            except DBAPIError as exc:
+                if not is_unavailable(exc):
+                    raise
+                self.degraded = True
+        if self._task is None:
+            self._task = asyncio.create_task(self._retry_loop(), name="ticket-journal-replay")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await asyncio.to_thread(self.db.close)
+
+
+__all__ = ["TicketStore", "write_entries"]

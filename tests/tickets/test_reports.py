@@ -1,0 +1,142 @@
+"""Reports: hand-counted small data, and seed 004's tables reproduced from seed-demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from ivr.tickets.catalogue import Catalogue
+from ivr.tickets.db import Database
+from ivr.tickets.demo import seed_demo
+from ivr.tickets.errors import BadTicketInput
+from ivr.tickets.reports import build_report, parse_period
+from ivr.tickets.reports.render import markdown, write_report
+from ivr.tickets.service import TicketService
+from ivr.tickets.store import TicketStore
+from queueing.events import QueueEvent
+from tests.tickets.conftest import TZ, Clock
+from tests.tickets.test_store import record
+
+
+def test_periods() -> None:
+    assert parse_period(month="2020-02").end == dt.date(2020, 3, 1)
+    assert parse_period(month="2020-12").end == dt.date(2021, 1, 1)
+    week = parse_period(week="2020-W07")
+    assert (week.start, week.end) == (dt.date(2020, 2, 10), dt.date(2020, 2, 17))
+    assert parse_period(day="2020-02-09").end == dt.date(2020, 2, 10)
+    with pytest.raises(BadTicketInput, match="--month 2020-02"):
+        parse_period(month="Feb")
+
+
+async def test_hand_counted_day(
+    service: TicketService, db: Database, clock: Clock, tmp_path: Path
+) -> None:
+    store = TicketStore(db, tmp_path / "j.jsonl")
+    for i in range(4):  # 4 calls on 26 Sep 2025 (local)
+        await store.save(record(i))
+    t0 = dt.datetime(2025, 9, 26, 2, 0, tzinfo=dt.UTC)
+    waits = {0: 5, 1: 20, 2: 10}
+    for i, wait in waits.items():
+        callid = f"1758852000.{i}"
+        await store.queue_event(QueueEvent(t0, callid, "general", "NONE", "ENTERQUEUE"))
+        await store.queue_event(
+            QueueEvent(t0, callid, "general", "a1", "CONNECT", (str(wait), "x", "1"))
+        )
+    await store.queue_event(QueueEvent(t0, "1758852000.3", "general", "NONE", "ENTERQUEUE"))
+    await store.queue_event(
+        QueueEvent(t0, "1758852000.3", "general", "NONE", "ABANDON", ("1", "1", "30"))
+    )
+
+    def accept(type_: str, category: str) -> str:
+        return service.accept(caller="139", type=type_, category=category, actor="op").number
+
+    a = accept("consult", "housing_fund")
+    service.act(a, "answer", actor="op", reply="r")
+    service.act(a, "callback", actor="v", satisfaction=5, solved=True)
+    b = accept("complaint", "housing.property")
+    service.act(b, "dispatch", actor="op")
+    c = accept("help", "epidemic.supplies")
+    d = accept("complaint", "housing.property")
+    service.act(d, "merge", actor="op", into=b)
+    clock.now = dt.datetime(2025, 9, 29, 12, 0, tzinfo=TZ)  # past the deadlines of b and c
+    service.sweep()
+    report = build_report(db, service.catalogue, parse_period(day="2025-09-26"))
+    assert (report.calls, report.accepted, report.finished, report.in_progress) == (4, 3, 1, 2)
+    assert dict((code, n) for code, _, n in report.by_type) == {
+        "consult": 1,
+        "help": 1,
+        "complaint": 1,
+        "report": 0,
+        "suggestion": 0,
+        "praise": 0,
+    }
+    [(_, name, total, types)] = report.special
+    assert (name, total, types) == ("疫情", 1, [("help", "求助", 1)])
+    shares = {code: (n, share) for code, _, n, share in report.by_category if n}
+    assert shares == {"housing": (1, 0.5), "housing_fund": (1, 0.5)}
+    assert report.departments == [("housing_bureau", "市住建局", 1, 0)]
+    assert (report.overdue_open, report.supervised) == (2, 2)
+    assert report.supervised_by_reason == {"overdue": 2}
+    assert [n for _, _, n in report.satisfaction] == [1, 0, 0, 0, 0]
+    q = report.queue
+    assert (q.offered, q.answered, q.answered_in_target, q.abandoned) == (4, 3, 2, 1)
+    assert q.average_wait == pytest.approx(35 / 3)
+    assert q.answer_rate == 0.75
+    assert c  # accepted, open
+
+
+def test_seed_demo_reproduces_seed_004(
+    db: Database, catalogue: Catalogue, service: TicketService, tmp_path: Path
+) -> None:
+    period = parse_period(month="2020-02")
+    result = seed_demo(db, catalogue, service.deadlines, period)
+    assert (result.calls, result.tickets, result.finished) == (8570, 6610, 6572)
+    report = build_report(db, catalogue, period)
+    assert (report.calls, report.accepted, report.finished, report.in_progress) == (
+        8570,
+        6610,
+        6572,
+        38,
+    )
+    assert f"{report.finish_rate:.1%}" == "99.4%"
+    [(_, _, total, types)] = report.special
+    assert total == 2150
+    assert [(code, n) for code, _, n in types] == [
+        ("consult", 1665),
+        ("help", 298),
+        ("complaint", 77),
+        ("report", 61),
+        ("suggestion", 49),
+    ]
+    table = [(name, n, f"{share * 100:.1f}") for _, name, n, share in report.by_category]
+    assert table == [
+        ("住建", 765, "17.2"),
+        ("住房公积金", 708, "15.9"),
+        ("水、电、气", 407, "9.1"),
+        ("交通", 269, "6.0"),
+        ("行政执法", 217, "4.9"),
+        ("社会治安", 195, "4.4"),
+        ("医保", 107, "2.4"),
+        ("社保", 32, "0.7"),
+        ("犬类", 21, "0.5"),
+        ("环境污染", 11, "0.2"),
+        ("农村、土地和其它", 1728, "38.7"),
+    ]  # seed 004 prints 交通 as "6%"
+    depts = {name: (n, f) for _, name, n, f in report.departments}
+    assert depts["铁西区政府"] == (133, 128) and depts["市管廊建设公司"] == (1, 0)
+    assert len(depts) == 25 and sum(n for n, _ in depts.values()) == 557
+    assert sum(f for _, f in depts.values()) == 519  # 38 open, all at departments
+    assert report.queue.offered > 0 and report.queue.answered > 0
+    assert "办结率99.4%" in markdown(report)
+    files = write_report(report, tmp_path / "out")
+    names = sorted(p.name for p in files)
+    assert "report-2020-02.csv" in names and "report-2020-02-daily.png" in names
+    assert (tmp_path / "out" / "report-2020-02-daily.png").read_bytes()[:4] == b"\x89PNG"
+    html = (tmp_path / "out" / "report-2020-02.html").read_text()
+    assert "report-2020-02-categories.png" in html and "铁西区政府" in html
+    csv = (tmp_path / "out" / "report-2020-02.csv").read_text()
+    assert "住建,765,17.2%" in csv
+    with pytest.raises(BadTicketInput, match="already has"):
+        seed_demo(db, catalogue, service.deadlines, period)
