@@ -51,33 +51,51 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
 # --------------------------------------------------------------------------- serve
 
 
-async def _serve(settings: Settings, config_dir: Path) -> None:
+async def _serve(
+    settings: Settings, config_dir: Path, http_port: int | None = None, wait: bool = False
+) -> None:
+    from aiohttp import web
+
     from ivr.agi.server import FastAGIServer
     from ivr.engine.store import JournalStore
     from ivr.runtime import ConfigHolder
     from ivr.service import HotlineService
+    from ivr.web import create_app
+    from queueing.events import QueueLogFileSink
     from queueing.queue import RedisQueue
+    from queueing.waiter import QueueHub, RedisQueueWaiter
 
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     holder = ConfigHolder(config_dir, settings.recordings_dir, settings.reload_status)
-    queue = RedisQueue.from_url(settings.redis_url)
+    # queue.yaml is read at start: a reload changes agents.yaml, not the queue settings
+    queue = RedisQueue.from_url(settings.redis_url, holder.current.queue.settings)
+    hub = QueueHub(queue, QueueLogFileSink(settings.var_dir / "queue_log"))
+    await hub.start()
     service = HotlineService(
         holder,
         queue,
         JournalStore(settings.journal),
         messages_dir=str(settings.recordings_dir / "messages"),
+        waiter=RedisQueueWaiter(hub) if wait else None,
     )
     server = FastAGIServer(service.handle, settings.agi_host, settings.agi_port)
     await server.start()
+    runner: web.AppRunner | None = None
+    if http_port is not None:
+        runner = web.AppRunner(create_app(queue, lambda: holder.current.agents))
+        await runner.setup()
+        await web.TCPSite(runner, settings.agi_host, http_port).start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGHUP, holder.reload)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     settings.pidfile.write_text(str(os.getpid()))
+    http = f", HTTP on http://{settings.agi_host}:{http_port}/" if http_port is not None else ""
     print(
-        f"hotline: FastAGI on agi://{settings.agi_host}:{server.port}/hotline, "
-        f"config {holder.current.version} from {config_dir}, redis {settings.redis_url}",
+        f"hotline: FastAGI on agi://{settings.agi_host}:{server.port}/hotline{http}, "
+        f"config {holder.current.version} from {config_dir}, redis {settings.redis_url}, "
+        f"queue server id {queue.server}",
         flush=True,
     )
     try:
@@ -85,6 +103,9 @@ async def _serve(settings: Settings, config_dir: Path) -> None:
     finally:
         print("hotline: stopping, letting calls in progress finish", flush=True)
         await server.stop(grace=30.0)
+        if runner is not None:
+            await runner.cleanup()
+        await hub.stop()
         await queue.close()
         with contextlib.suppress(FileNotFoundError):
             settings.pidfile.unlink()
@@ -98,7 +119,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.redis_url:
         settings = _replace(settings, redis_url=args.redis_url)
     try:
-        asyncio.run(_serve(settings, _config_dir(args.config, settings)))
+        config_dir = _config_dir(args.config, settings)
+        asyncio.run(_serve(settings, config_dir, args.http_port, args.queue_wait))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -230,6 +252,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 4573)")
     p.add_argument("--redis-url", help="Redis URL (default redis://127.0.0.1:6379/0)")
+    p.add_argument(
+        "--http-port", type=int, help="also serve the agent/metrics HTTP API on this port"
+    )
+    p.add_argument(
+        "--queue-wait",
+        action="store_true",
+        help="keep queued callers on the line (music, announcements) and dial the agent "
+        "assigned; without it the call is handed to the dialplan once queued",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("reload", help="check the config, then make the running server reload it")

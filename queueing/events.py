@@ -11,8 +11,10 @@ REMOVEMEMBER, PAUSE, UNPAUSE; plus our own CALLBACKREQUEST, CALLBACKDIAL, OVERFL
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 
@@ -41,3 +43,19 @@ class MemoryEventSink:
 
     async def queue_event(self, event: QueueEvent) -> None:
         self.events.append(event)
+
+
+class QueueLogFileSink:
+    """Appends each event as a ``queue_log`` line to a file (the default of ``hotline serve``
+    until the database sink is wired in)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _append(self, line: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+    async def queue_event(self, event: QueueEvent) -> None:
+        await asyncio.to_thread(self._append, event.queue_log_line())

@@ -1,23 +1,118 @@
-"""Every Redis key the hotline uses, in one place.
+"""Every Redis key the hotline queue uses, in one place, for Python and for Lua.
 
-Keys of one queue share the hash tag ``{q:SKILL}``, so that a Lua script touching several of
-them runs on one Redis Cluster slot.
+All keys of one call centre (``centre``, default ``hotline``) share the hash tag
+``{q:CENTRE}``, so that every Lua script of the queue runs on one Redis Cluster slot. One tag
+per centre, not per skill, is deliberate: an agent with several skills is offered callers of
+all of them, and taking the agent out of every skill's ready set must happen in the same
+atomic script as taking the caller. Separate centres (another city, a training floor) get
+separate tags and can live on separate shards.
+
+:data:`LUA_PRELUDE` defines the same names for the Lua scripts (``K.waiting(skill)`` ...);
+each script gets the centre's base prefix as ``ARGV[1]`` and the events stream as ``KEYS[1]``
+(so that a cluster client routes the call to the right shard).
 """
 
 from __future__ import annotations
 
 PREFIX = "hotline"
+DEFAULT_CENTRE = "hotline"
 
 
-def tag(skill: str) -> str:
-    return f"{{q:{skill}}}"
+def tag(centre: str = DEFAULT_CENTRE) -> str:
+    return f"{{q:{centre}}}"
 
 
-def waiting(skill: str) -> str:
-    """Sorted set of waiting callers' uniqueids, scored by priority then enqueue time."""
-    return f"{PREFIX}:{tag(skill)}:waiting"
+def base(centre: str = DEFAULT_CENTRE) -> str:
+    """The prefix every key of the centre starts with."""
+    return f"{PREFIX}:{tag(centre)}:"
 
 
-def entry(skill: str, uniqueid: str) -> str:
-    """Hash with one waiting caller's details (caller, line, priority, enqueue time, ...)."""
-    return f"{PREFIX}:{tag(skill)}:entry:{uniqueid}"
+def waiting(skill: str, centre: str = DEFAULT_CENTRE) -> str:
+    """Sorted set of waiting callers' uniqueids, scored by the ordering rule (lowest first)."""
+    return f"{base(centre)}waiting:{skill}"
+
+
+def arrivals(skill: str, centre: str = DEFAULT_CENTRE) -> str:
+    """Sorted set of waiting callers by original enqueue time (ms): the longest wait."""
+    return f"{base(centre)}arrivals:{skill}"
+
+
+def entry(uniqueid: str, centre: str = DEFAULT_CENTRE) -> str:
+    """Hash of one queued caller (caller, line, skill, priority, enqueue time, state ...)."""
+    return f"{base(centre)}entry:{uniqueid}"
+
+
+def leases(centre: str = DEFAULT_CENTRE) -> str:
+    """Sorted set uniqueid -> lease deadline (ms), renewed by the session that holds it."""
+    return f"{base(centre)}leases"
+
+
+def skills(centre: str = DEFAULT_CENTRE) -> str:
+    """Set of every skill a caller or an agent has used (for metrics)."""
+    return f"{base(centre)}skills"
+
+
+def agent(agent_id: str, centre: str = DEFAULT_CENTRE) -> str:
+    """Hash of one agent: name, interface, skills, state, reason, idle_since ..."""
+    return f"{base(centre)}agent:{agent_id}"
+
+
+def agents(centre: str = DEFAULT_CENTRE) -> str:
+    """Set of logged-in agents."""
+    return f"{base(centre)}agents"
+
+
+def ready(skill: str, centre: str = DEFAULT_CENTRE) -> str:
+    """Sorted set of ready agents for a skill, best level first, then longest idle."""
+    return f"{base(centre)}ready:{skill}"
+
+
+def staffed(skill: str, centre: str = DEFAULT_CENTRE) -> str:
+    """Set of agents staffed for a skill (logged in and not paused), for the wait estimate."""
+    return f"{base(centre)}staffed:{skill}"
+
+
+def heartbeats(centre: str = DEFAULT_CENTRE) -> str:
+    """Sorted set agent -> heartbeat deadline (ms)."""
+    return f"{base(centre)}heartbeats"
+
+
+def wrapup(centre: str = DEFAULT_CENTRE) -> str:
+    """Sorted set agent -> end of wrap-up (ms)."""
+    return f"{base(centre)}wrapup"
+
+
+def inbox(server: str, centre: str = DEFAULT_CENTRE) -> str:
+    """List of offers (``uniqueid TAB agent TAB interface``) for one FastAGI server process."""
+    return f"{base(centre)}inbox:{server}"
+
+
+def events(centre: str = DEFAULT_CENTRE) -> str:
+    """Stream of queue events, read by the event pump into the event sink."""
+    return f"{base(centre)}events"
+
+
+def stats(day: str, centre: str = DEFAULT_CENTRE) -> str:
+    """Hash of one day's counters per skill (``SKILL:offered`` ...); day is YYYY-MM-DD."""
+    return f"{base(centre)}stats:{day}"
+
+
+#: The same names for Lua. ``B`` is the base prefix (ARGV[1]).
+LUA_PRELUDE = """
+local B = ARGV[1]
+local K = {}
+function K.waiting(s) return B .. 'waiting:' .. s end
+function K.arrivals(s) return B .. 'arrivals:' .. s end
+function K.entry(u) return B .. 'entry:' .. u end
+function K.leases() return B .. 'leases' end
+function K.skills() return B .. 'skills' end
+function K.agent(a) return B .. 'agent:' .. a end
+function K.agents() return B .. 'agents' end
+function K.ready(s) return B .. 'ready:' .. s end
+function K.staffed(s) return B .. 'staffed:' .. s end
+function K.heartbeats() return B .. 'heartbeats' end
+function K.wrapup() return B .. 'wrapup' end
+function K.inbox(s) return B .. 'inbox:' .. s end
+function K.events() return B .. 'events' end
+function K.stats(d) return B .. 'stats:' .. d end
+"""

@@ -1,22 +1,57 @@
-"""The Redis operator queue: the hand-off from the menu engine.
+"""The Redis operator queue.
 
-This is the first slice: a caller is placed by priority, then original enqueue time, and a
-re-entering caller (same uniqueid) keeps its place. Agents, assignment and bridging build on it.
+Callers wait in one sorted set per skill; agents log in with skills and levels; a Lua script
+(:file:`lua/queue.lua`) does every operation that touches several keys, atomically and in one
+round trip. Ordering, assignment and crash safety are described in ``docs/queue.md``.
+
+The short version:
+
+- **Order**: lowest score first, ``score = enqueue_ms - priority * priority_seconds * 1000``.
+  One priority point is worth ``priority_seconds`` of waiting, so a higher priority goes first
+  but can never overtake a caller who has waited longer than the priority difference times
+  that step: nobody starves. ``priority_seconds: null`` orders by priority strictly.
+- **Assignment** runs inside every operation that can create a match (enqueue, agent ready,
+  no-answer, abandon of an offered caller, end of wrap-up, login as ready). It takes the head
+  caller and the best ready agent of the skill: highest level, then the longest idle. The
+  offer is pushed to the inbox list of the FastAGI process that holds the caller
+  (:mod:`queueing.waiter`), which reacts at once.
+- **Crash safety**: entries hold a lease renewed by their process; a re-entering caller (same
+  uniqueid, another process) keeps its entry, its place and a pending offer. The reaper
+  (``tick``) ends wrap-ups, logs out agents whose heartbeat stopped and closes entries whose
+  lease expired (recorded as ABANDON with reason ``lease``).
+- **Events** are appended to a Redis stream inside the same scripts and pumped into the
+  event sink (:mod:`queueing.pump`), so that no event is lost when a process dies.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
+import socket
 import time
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from importlib import resources
-from typing import Protocol
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
+from ivr.errors import HotlineError
 from queueing import keys
+from queueing.config import AgentSpec, QueueSettings
 
-# Scores order by priority first (higher first), then by enqueue time in milliseconds.
+# Strict ordering (priority_seconds: null): priority first, then enqueue time in ms.
 _PRIORITY_SPAN = 10**13  # larger than any epoch-milliseconds value until the year 2286
+
+
+class QueueError(HotlineError):
+    """A queue operation was refused (HL-QUE-nnn): the message says what to do."""
+
+    code = "HL-QUE-000"
 
 
 @dataclass(frozen=True)
@@ -28,14 +63,62 @@ class QueueRequest:
     priority: int
     enqueued_at: float  # epoch seconds of the original enqueue
 
-    def score(self) -> int:
-        return (100 - self.priority) * _PRIORITY_SPAN + int(self.enqueued_at * 1000)
+    def score(self, priority_ms: int | None = None) -> int:
+        """The place in the queue, lowest first. ``priority_ms`` is what one priority point
+        is worth in waiting time; None orders by priority strictly."""
+        ms = int(self.enqueued_at * 1000)
+        if priority_ms is None:
+            return (100 - self.priority) * _PRIORITY_SPAN + ms
+        return ms - self.priority * priority_ms
 
 
 @dataclass(frozen=True)
 class QueuePlace:
-    position: int  # 1 = next to be answered
+    position: int  # 1 = next to be answered; 0 = being offered to an agent
     resumed: bool  # True when the caller already held this place
+    state: str = "waiting"  # waiting, offered, connected
+    agent: str = ""
+    skill: str = ""
+
+
+@dataclass(frozen=True)
+class Offer:
+    """An agent reserved for a caller: dial ``interface``."""
+
+    uniqueid: str
+    agent: str
+    interface: str
+
+
+@dataclass(frozen=True)
+class WaitInfo:
+    position: int  # 0 when not waiting (offered, connected or gone)
+    state: str  # waiting, offered, connected, gone
+    skill: str
+    agent: str
+    staffed: int  # agents logged in and not paused for the skill
+    waiting: int
+    eta_seconds: float | None  # None when nobody is staffed
+
+
+@dataclass(frozen=True)
+class AgentState:
+    id: str
+    name: str
+    interface: str
+    skills: dict[str, int]
+    state: str  # offline, paused, ready, reserved, busy, wrapup
+    reason: str
+    since: float  # epoch seconds
+    call: str  # uniqueid of the caller offered or connected
+    pending: str  # pause or logout, after the current call
+
+
+@dataclass(frozen=True)
+class TickResult:
+    wrapups: int
+    logouts: int
+    reaped: int
 
 
 class QueueGateway(Protocol):
@@ -46,16 +129,63 @@ def _script(name: str) -> str:
     return resources.files("queueing").joinpath("lua", name).read_text()
 
 
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def default_server_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
 class RedisQueue:
-    def __init__(self, client: aioredis.Redis) -> None:
-        self.client = client
-        self._enqueue = client.register_script(_script("enqueue.lua"))
+    """The queue's Python API. Every method is one Redis round trip."""
+
+    client: aioredis.Redis
+    settings: QueueSettings = field(default_factory=QueueSettings)
+    clock: Callable[[], float] = time.time
+    server: str = field(default_factory=default_server_id)
+
+    def __post_init__(self) -> None:
+        self.centre = self.settings.centre
+        self.base = keys.base(self.centre)
+        self.events_key = keys.events(self.centre)
+        self._tz = ZoneInfo(self.settings.timezone)
+        self._script = self.client.register_script(keys.LUA_PRELUDE + _script("queue.lua"))
 
     @classmethod
-    def from_url(cls, url: str) -> RedisQueue:
-        return cls(aioredis.Redis.from_url(url))
+    def from_url(cls, url: str, settings: QueueSettings | None = None) -> RedisQueue:
+        return cls(aioredis.Redis.from_url(url), settings or QueueSettings())
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def today(self) -> str:
+        return dt.datetime.fromtimestamp(self.clock(), self._tz).date().isoformat()
+
+    async def _call(self, op: str, *args: str | int | float) -> Any:
+        try:
+            return await self._script(
+                keys=[self.events_key],
+                args=[self.base, op, self.now_ms(), self.today(), *args],
+            )
+        except ResponseError as exc:
+            text = str(exc)
+            if text.startswith("HL-QUE-"):
+                code, _, message = text.partition(" ")
+                raise QueueError(message, code=code) from None
+            raise
+
+    # -- callers --------------------------------------------------------------------------
 
     async def enqueue(self, request: QueueRequest) -> QueuePlace:
+        """Place a caller, or find the place it already holds (same uniqueid): a caller
+        re-entering after a server crash keeps its original place and a pending offer."""
         fields: list[str | int] = [
             "uniqueid",
             request.uniqueid,
@@ -63,24 +193,149 @@ class RedisQueue:
             request.caller,
             "line",
             request.line,
-            "skill",
-            request.skill,
             "priority",
             request.priority,
             "enqueued_at",
             repr(request.enqueued_at),
-            "written_at",
-            repr(time.time()),
         ]
-        rank, existing = await self._enqueue(
-            keys=[keys.waiting(request.skill), keys.entry(request.skill, request.uniqueid)],
-            args=[request.uniqueid, request.score(), *fields],
+        pos, existing, state, agent, skill = await self._call(
+            "enqueue",
+            request.uniqueid,
+            request.score(self.settings.priority_ms()),
+            self.server,
+            self._ms(self.settings.lease_seconds),
+            request.skill,
+            int(request.enqueued_at * 1000),
+            *fields,
         )
-        return QueuePlace(position=int(rank) + 1, resumed=bool(existing))
+        return QueuePlace(int(pos), bool(existing), _s(state), _s(agent), _s(skill))
+
+    async def connect(self, uniqueid: str, agent: str, answered_at: float | None = None) -> float:
+        """The agent answered (at ``answered_at``, default now). Returns the wait in seconds."""
+        at = int((self.clock() if answered_at is None else answered_at) * 1000)
+        sl = self._ms(self.settings.service_level_seconds)
+        wait_ms = await self._call("connect", uniqueid, agent, at, sl)
+        return int(wait_ms) / 1000
+
+    async def complete(self, uniqueid: str, agent: str, who: str = "caller") -> str:
+        """The call ended; the agent goes to wrap-up (or what it asked for). Returns the
+        agent's new state."""
+        wrapup = self._ms(self.settings.wrapup_seconds)
+        return _s(await self._call("complete", uniqueid, agent, wrapup, who))
+
+    async def no_answer(self, uniqueid: str, agent: str, status: str = "NOANSWER") -> QueuePlace:
+        """The agent did not answer: the agent is paused ("no answer"), the caller goes back
+        to its original place (and may be offered to another agent at once)."""
+        pos, state, new_agent = await self._call("noanswer", uniqueid, agent, status)
+        return QueuePlace(int(pos), True, _s(state), _s(new_agent))
+
+    async def abandon(self, uniqueid: str, reason: str = "hangup") -> float | None:
+        """The caller left. Returns the wait in seconds, None if the caller was not queued."""
+        wait_ms = int(await self._call("abandon", uniqueid, reason))
+        return None if wait_ms < 0 else wait_ms / 1000
+
+    async def renew(self, uniqueids: Iterable[str]) -> int:
+        """Renew the leases of these callers (all of one process, in one round trip)."""
+        ids = list(uniqueids)
+        if not ids:
+            return 0
+        return int(await self._call("renew", self._ms(self.settings.lease_seconds), *ids))
+
+    async def wait_info(self, uniqueid: str) -> WaitInfo:
+        pos, state, skill, agent, staffed, completed, talk_ms, waiting = await self._call(
+            "position", uniqueid
+        )
+        staffed, pos = int(staffed), int(pos)
+        if int(completed) > 0:
+            handle = int(talk_ms) / 1000 / int(completed) + self.settings.wrapup_seconds
+        else:
+            handle = self.settings.default_handle_seconds
+        eta = None if staffed == 0 else pos * handle / staffed
+        return WaitInfo(pos, _s(state), _s(skill), _s(agent), staffed, int(waiting), eta)
 
     async def waiting(self, skill: str) -> list[str]:
-        members = await self.client.zrange(keys.waiting(skill), 0, -1)
-        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+        members = await self.client.zrange(keys.waiting(skill, self.centre), 0, -1)
+        return [_s(m) for m in members]
 
-    async def close(self) -> None:
-        await self.client.aclose()
+    async def entry(self, uniqueid: str) -> dict[str, str]:
+        raw = await self.client.hgetall(keys.entry(uniqueid, self.centre))
+        return {_s(k): _s(v) for k, v in raw.items()}
+
+    # -- agents ---------------------------------------------------------------------------
+
+    async def login(self, agent: AgentSpec, *, ready: bool = False) -> str:
+        """Log an agent in (paused, reason ``login``, unless ``ready``). Logging in again
+        refreshes the heartbeat and takes new skills and interface. Returns the state."""
+        return _s(
+            await self._call(
+                "login",
+                agent.id,
+                agent.name,
+                agent.interface,
+                agent.skills_arg(),
+                self._ms(self.settings.heartbeat_seconds),
+                1 if ready else 0,
+            )
+        )
+
+    async def ready(self, agent_id: str) -> str:
+        """Ready for calls (ends a pause or the wrap-up early); may be offered a call at once."""
+        return _s(await self._call("ready", agent_id))
+
+    async def pause(self, agent_id: str, reason: str = "pause") -> str:
+        """Pause now, or after the current call (returns ``reserved``/``busy`` then)."""
+        return _s(await self._call("pause", agent_id, reason))
+
+    async def logout(self, agent_id: str, reason: str = "logout") -> str:
+        """Log out now, or after the current call."""
+        return _s(await self._call("logout", agent_id, reason))
+
+    async def heartbeat(self, agent_id: str) -> str:
+        return _s(
+            await self._call("heartbeat", agent_id, self._ms(self.settings.heartbeat_seconds))
+        )
+
+    async def agent(self, agent_id: str) -> AgentState:
+        raw = await self.client.hgetall(keys.agent(agent_id, self.centre))
+        h = {_s(k): _s(v) for k, v in raw.items()}
+        skills = {}
+        for part in h.get("skills", "").split(","):
+            if ":" in part:
+                name, level = part.split(":", 1)
+                skills[name] = int(level)
+        return AgentState(
+            id=agent_id,
+            name=h.get("name", ""),
+            interface=h.get("interface", ""),
+            skills=skills,
+            state=h.get("state", "offline"),
+            reason=h.get("reason", ""),
+            since=int(h.get("since", "0") or 0) / 1000,
+            call=h.get("call", ""),
+            pending=h.get("pending", ""),
+        )
+
+    # -- housekeeping and metrics ----------------------------------------------------------
+
+    async def tick(self, limit: int = 500) -> TickResult:
+        """The reaper: end due wrap-ups, log out agents whose heartbeat stopped, close entries
+        whose lease expired. Safe to run on every server at once."""
+        w, lo, r = await self._call("tick", limit)
+        return TickResult(int(w), int(lo), int(r))
+
+    async def snapshot(self) -> dict[str, Any]:
+        """The live picture: per skill waiting, longest wait, agents by state, today's
+        counters; and every logged-in agent."""
+        data: dict[str, Any] = json.loads(_s(await self._call("snapshot")))
+        if not isinstance(data.get("skills"), dict):
+            data["skills"] = {}
+        if not isinstance(data.get("agents"), list):
+            data["agents"] = []
+        for skill in data["skills"].values():
+            if not isinstance(skill.get("agents"), dict):
+                skill["agents"] = {}
+        return data
+
+    @staticmethod
+    def _ms(seconds: float) -> int:
+        return int(seconds * 1000)

@@ -25,10 +25,11 @@ async def test_reentry_keeps_the_original_place_and_details(queue: RedisQueue) -
     await queue.enqueue(req("b", 0, t + 1))
     place = await queue.enqueue(req("a", 0, t + 100))  # re-entering after a server restart
     assert (place.position, place.resumed) == (1, True)
-    stored = await queue.client.hget(keys.entry("general", "a"), "enqueued_at")
+    stored = await queue.client.hget(keys.entry("a"), "enqueued_at")
     assert stored is not None and float(stored) == t
 
 
 async def test_queue_keys_of_one_skill_share_a_cluster_slot() -> None:
-    tag = "{q:heating}"
-    assert tag in keys.waiting("heating") and tag in keys.entry("heating", "x")
+    # One hash tag per centre (not per skill): a multi-skill agent's assignment is one script.
+    tag = "{q:hotline}"
+    assert tag in keys.waiting("heating") and tag in keys.entry("x") and tag in keys.agent("a")

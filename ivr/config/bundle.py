@@ -20,6 +20,7 @@ from ivr.config.models import (
     LinesFile,
     MenuFile,
 )
+from queueing.config import AgentsFile, QueueFile
 
 AUDIO_EXTENSIONS = ("wav", "WAV", "gsm", "sln", "sln16", "ulaw", "alaw", "g722", "g729", "mp3")
 
@@ -64,6 +65,9 @@ class ConfigBundle:
     version: str
     loaded_at: dt.datetime
     calendar: BusinessCalendar
+    # the operator queue (queueing/): queue.yaml and agents.yaml
+    queue: QueueFile = field(default_factory=QueueFile)
+    agents: AgentsFile = field(default_factory=AgentsFile)
     _by_number: dict[str, Line] = field(default_factory=dict, repr=False)
     _accessible: frozenset[str] = field(default_factory=frozenset, repr=False)
     _prompt_paths: dict[str, str] = field(default_factory=dict, repr=False)

@@ -6,7 +6,8 @@ code table in :mod:`ivr.config.validate`); ``check_config`` only lists the probl
 
 ``menu.yaml``, ``lines.yaml`` and ``departments.yaml`` are required; ``hours.yaml`` and
 ``accessibility.yaml`` may be left out and then take their defaults (no schedules, no
-overrides; no priority callers).
+overrides; no priority callers). So may the operator queue's ``queue.yaml`` (default settings)
+and ``agents.yaml`` (no agents).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ivr.config.bundle import ConfigBundle
 from ivr.config.calendar import BusinessCalendar
 from ivr.config.validate import validate_directory
 from ivr.errors import ConfigError, Problem
+from queueing.config import AgentsFile, QueueFile
 
 
 def _recordings(directory: Path, recordings_dir: Path | None) -> Path:
@@ -56,4 +58,6 @@ def load_config(directory: Path, recordings_dir: Path | None = None) -> ConfigBu
         version=result.version,
         loaded_at=dt.datetime.now(dt.UTC),
         calendar=BusinessCalendar(result.hours),
+        queue=result.queue or QueueFile(),
+        agents=result.agents or AgentsFile(),
     )

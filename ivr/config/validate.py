@@ -33,6 +33,11 @@ HL-CFG-062  a transfer node with neither or both of ``dial`` and ``emergency``
 HL-CFG-070  a time range whose end is not after its start (or ends after 24:00)
 HL-CFG-071  an unknown time zone
 HL-CFG-072  the same date overridden twice in hours.yaml
+HL-CFG-080  an agent id given twice in agents.yaml
+HL-CFG-081  an agent skill that no queue uses (not a department's, line's, queue node's or the
+            default skill): a typo would leave the agent without calls
+HL-CFG-082  an agent interface that is not one Asterisk dial string (PJSIP/1001, Local/1001@x)
+HL-CFG-083  a SIP username given twice in agents.yaml
 =========== ==================================================================================
 
 The entry point is :func:`validate_directory`; :mod:`ivr.config.loader` wraps it.
@@ -70,6 +75,7 @@ from ivr.config.models import (
 from ivr.config.yamlpos import Located, YamlSyntaxError, load_text
 from ivr.config.yamlpos import Path as YPath
 from ivr.errors import Problem
+from queueing.config import AGENT_INTERFACE_RE, AgentsFile, QueueFile
 
 YAML_SYNTAX = "HL-CFG-001"
 FILE_MISSING = "HL-CFG-002"
@@ -97,12 +103,18 @@ TRANSFER_TARGET = "HL-CFG-062"
 BAD_TIME_RANGE = "HL-CFG-070"
 BAD_TIMEZONE = "HL-CFG-071"
 DUPLICATE_OVERRIDE = "HL-CFG-072"
+DUPLICATE_AGENT = "HL-CFG-080"
+UNKNOWN_SKILL = "HL-CFG-081"
+BAD_INTERFACE = "HL-CFG-082"
+DUPLICATE_SIP_USER = "HL-CFG-083"
 
 MENU = "menu"
 LINES = "lines"
 DEPARTMENTS = "departments"
 HOURS = "hours"
 ACCESSIBILITY = "accessibility"
+QUEUE = "queue"
+AGENTS = "agents"
 
 # Named collections whose broken entries can be left out to check the rest (see salvage).
 SALVAGE: dict[str, set[str]] = {
@@ -118,6 +130,8 @@ FILES: dict[str, tuple[str, type[BaseModel], bool]] = {
     DEPARTMENTS: ("departments.yaml", DepartmentsFile, True),
     HOURS: ("hours.yaml", HoursFile, False),
     ACCESSIBILITY: ("accessibility.yaml", AccessibilityFile, False),
+    QUEUE: ("queue.yaml", QueueFile, False),
+    AGENTS: ("agents.yaml", AgentsFile, False),
 }
 
 
@@ -141,6 +155,8 @@ class Validated:
     departments: DepartmentsFile | None = None
     hours: HoursFile | None = None
     accessibility: AccessibilityFile | None = None
+    queue: QueueFile | None = None
+    agents: AgentsFile | None = None
 
 
 def dotted(path: Iterable[object]) -> str:
@@ -367,6 +383,12 @@ class _Checker:
             self.check_hours(hours)
         if accessibility is not None and lines is not None:
             self.check_accessibility(accessibility, lines.hotline.area_code)
+        queue: QueueFile | None = self.sources[QUEUE].model
+        agents: AgentsFile | None = self.sources[AGENTS].model
+        if queue is not None:
+            self.check_queue(queue)
+        if agents is not None:
+            self.check_agents(agents, self.queue_skills(menu, lines, departments, accessibility))
         return Validated(
             problems=sorted(self.problems),
             version=self.digest.hexdigest()[:12],
@@ -375,6 +397,8 @@ class _Checker:
             departments=departments,
             hours=hours,
             accessibility=accessibility,
+            queue=queue,
+            agents=agents,
         )
 
     def check_dial(self, key: str, path: YPath, dial: str) -> None:
@@ -768,6 +792,84 @@ class _Checker:
                 )
             else:
                 seen[norm] = i
+
+    # -- queue.yaml and agents.yaml (the operator queue, queueing/) ----------------------------
+
+    def check_queue(self, queue: QueueFile) -> None:
+        try:
+            ZoneInfo(queue.settings.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.add(
+                QUEUE,
+                ("settings", "timezone"),
+                f"settings.timezone: unknown time zone {queue.settings.timezone!r} "
+                "(use an IANA name such as Asia/Shanghai)",
+                BAD_TIMEZONE,
+            )
+
+    @staticmethod
+    def queue_skills(
+        menu: MenuFile | None,
+        lines: LinesFile | None,
+        departments: DepartmentsFile | None,
+        accessibility: AccessibilityFile | None,
+    ) -> set[str] | None:
+        """Every skill a caller can be queued for; None when a file it needs is broken."""
+        if menu is None or lines is None or departments is None:
+            return None
+        skills = {menu.settings.default_skill}
+        skills |= {n.skill for n in menu.nodes.values() if isinstance(n, QueueNode) and n.skill}
+        skills |= {line.skill for line in lines.lines if line.skill}
+        skills |= {d.skill for d in departments.departments.values()}
+        if accessibility is not None and accessibility.skill:
+            skills.add(accessibility.skill)
+        return skills
+
+    def check_agents(self, agents: AgentsFile, skills: set[str] | None) -> None:
+        seen: dict[str, int] = {}
+        users: dict[str, int] = {}
+        for i, spec in enumerate(agents.agents):
+            if spec.id in seen:
+                first = self.where(AGENTS, ("agents", seen[spec.id], "id"))
+                self.add(
+                    AGENTS,
+                    ("agents", i, "id"),
+                    f"agents[{i}]: agent id {spec.id!r} is given twice (first at {first})",
+                    DUPLICATE_AGENT,
+                )
+            else:
+                seen[spec.id] = i
+            if not AGENT_INTERFACE_RE.match(spec.interface):
+                self.add(
+                    AGENTS,
+                    ("agents", i, "interface"),
+                    f"agents[{i}].interface: {spec.interface!r} is not one Asterisk dial string "
+                    "(TECH/resource, e.g. PJSIP/1001 or Local/1001@operators)",
+                    BAD_INTERFACE,
+                )
+            if skills is not None:
+                for skill in spec.skills:
+                    if skill not in skills:
+                        self.add(
+                            AGENTS,
+                            ("agents", i, "skills", skill),
+                            f"agent {spec.id!r}: no queue uses skill {skill!r} (known: "
+                            f"{', '.join(sorted(skills))})",
+                            UNKNOWN_SKILL,
+                            at_key=True,
+                        )
+            if spec.sip is not None:
+                if spec.sip.username in users:
+                    first = self.where(AGENTS, ("agents", users[spec.sip.username], "sip"))
+                    self.add(
+                        AGENTS,
+                        ("agents", i, "sip", "username"),
+                        f"agent {spec.id!r}: SIP username {spec.sip.username!r} is given twice "
+                        f"(first at {first})",
+                        DUPLICATE_SIP_USER,
+                    )
+                else:
+                    users[spec.sip.username] = i
 
 
 def _sccs(graph: dict[str, set[str]]) -> list[list[str]]:

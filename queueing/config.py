@@ -1,0 +1,109 @@
+"""Settings of the operator queue (``config/queue.yaml``) and the agents (``config/agents.yaml``).
+
+The models are used by :mod:`ivr.config.validate` (which reports problems as
+``file:line:column``) and by the queue itself. Unknown keys are refused everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Skill = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+AgentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
+DtmfKey = Annotated[str, StringConstraints(pattern=r"^[0-9*#]$")]
+#: A secret is never written in the file: ``env:NAME`` (an environment variable) or
+#: ``file:/path`` (a file readable by the service only).
+SecretRef = Annotated[str, StringConstraints(pattern=r"^(env:[A-Z_][A-Z0-9_]*|file:/\S+)$")]
+
+# One Asterisk dial string, as app_queue members take it: TECH/resource.
+AGENT_INTERFACE_RE = re.compile(r"^(PJSIP|SIP|IAX2|DAHDI|Local)/[^\s,&|()]+$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Announce(_Strict):
+    """Position and estimated wait, played over music on hold."""
+
+    interval_seconds: float = Field(45.0, ge=10, le=600, description="between announcements")
+    first_after_seconds: float = Field(20.0, ge=0, le=600)
+    position: bool = True
+    estimate: bool = True
+    max_position: int = Field(99, ge=1, le=99, description="announce at most this position")
+    # Asterisk core sound files (without extension); ``digits/N`` say the numbers.
+    you_are_next: str = "queue-youarenext"
+    there_are: str = "queue-thereare"
+    calls_waiting: str = "queue-callswaiting"
+    hold_time: str = "queue-holdtime"
+    minutes: str = "queue-minutes"
+    less_than_a_minute: str = "queue-less-than"
+
+
+class QueueSettings(_Strict):
+    centre: Skill = Field("hotline", description="names the Redis hash tag of this queue")
+    timezone: str = Field("Asia/Shanghai", description="where 'today' of the metrics is")
+    priority_seconds: float | None = Field(
+        6.0,
+        gt=0,
+        description="anti-starvation rule: one priority point counts as this many seconds of "
+        "waiting; null orders by priority strictly (a low priority can wait forever)",
+    )
+    wrapup_seconds: float = Field(10.0, ge=0, le=600)
+    ring_timeout: float = Field(20.0, ge=5, le=120, description="seconds an agent may ring")
+    dial_options: str = Field("", pattern=r"^[A-Za-z0-9()^_.:=]*$")
+    moh_class: str = "default"
+    wait_chunk_seconds: float = Field(
+        1.0, ge=0.2, le=5, description="WAIT FOR DIGIT length: how soon an offer is acted on"
+    )
+    lease_seconds: float = Field(
+        30.0,
+        ge=5,
+        le=3600,
+        description="a waiting caller whose session renewed nothing for "
+        "this long is considered gone (after a crash, re-entry must happen within it)",
+    )
+    heartbeat_seconds: float = Field(60.0, ge=5, le=3600)
+    tick_seconds: float = Field(1.0, gt=0, le=30, description="reaper and wrap-up period")
+    service_level_seconds: float = Field(15.0, gt=0, le=600)
+    default_handle_seconds: float = Field(180.0, gt=0, le=3600)
+    announce: Announce = Field(default_factory=Announce)
+
+    def priority_ms(self) -> int | None:
+        return None if self.priority_seconds is None else int(self.priority_seconds * 1000)
+
+
+class SipAccount(_Strict):
+    """What the Asterisk config generator needs for a PJSIP endpoint of the agent's phone."""
+
+    username: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    secret: SecretRef
+    context: str = Field("operators", pattern=r"^[A-Za-z0-9_-]+$")
+    max_contacts: int = Field(1, ge=1, le=10)
+
+
+class AgentSpec(_Strict):
+    id: AgentId
+    name: str = Field(min_length=1, max_length=80)
+    interface: str = Field(description="Asterisk dial string: PJSIP/1001, Local/1001@operators")
+    skills: dict[Skill, Annotated[int, Field(ge=1, le=10)]] = Field(
+        min_length=1, description="skill -> level 1..10 (10 is best)"
+    )
+    sip: SipAccount | None = None
+
+    def skills_arg(self) -> str:
+        return ",".join(f"{s}:{lvl}" for s, lvl in self.skills.items())
+
+
+class QueueFile(_Strict):
+    settings: QueueSettings = Field(default_factory=QueueSettings)
+
+
+class AgentsFile(_Strict):
+    agents: list[AgentSpec] = Field(default_factory=list)
+
+    def by_id(self) -> dict[str, AgentSpec]:
+        return {a.id: a for a in self.agents}

@@ -1,0 +1,485 @@
+-- The operator queue: every operation that touches several keys, atomic, one round trip.
+-- Key names come from queueing/keys.py (LUA_PRELUDE, prepended when the script is loaded).
+-- KEYS[1] events stream; ARGV[1] key prefix, ARGV[2] operation, ARGV[3] now (epoch ms),
+-- ARGV[4] today (YYYY-MM-DD, local), ARGV[5..] the operation's arguments.
+-- Errors are returned as "HL-QUE-nnn message" error replies.
+--
+-- Invariant kept by every operation: for every skill, the waiting set and the ready set are
+-- never both non-empty (a match is assigned at once, in the operation that made it possible).
+
+local op = ARGV[2]
+local now = tonumber(ARGV[3])
+local day = ARGV[4]
+local A = {}
+for i = 5, #ARGV do A[#A + 1] = ARGV[i] end
+
+local EVENTS_MAX = 200000
+
+local function S(x) return string.format('%.0f', x) end
+
+local function fail(code, msg) return redis.error_reply(code .. ' ' .. msg) end
+
+local function emit(callid, queue, agent, event, ...)
+  local parts = {...}
+  for i = 1, #parts do parts[i] = tostring(parts[i]) end
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', EVENTS_MAX, '*', 'at', S(now), 'callid', callid,
+    'queue', queue, 'agent', agent, 'event', event, 'data', table.concat(parts, '|'))
+end
+
+local function stat(skill, field, n)
+  local key = K.stats(day)
+  redis.call('HINCRBY', key, skill .. ':' .. field, n)
+end
+
+-- agents -------------------------------------------------------------------------------
+
+local function skills_of(id)
+  local s = redis.call('HGET', K.agent(id), 'skills')
+  local out = {}
+  if s then
+    for name, lvl in string.gmatch(s, '([^,:]+):(%d+)') do out[#out + 1] = {name, tonumber(lvl)} end
+  end
+  return out
+end
+
+local function unready(id)
+  for _, sk in ipairs(skills_of(id)) do redis.call('ZREM', K.ready(sk[1]), id) end
+end
+
+local function staff(id, on)
+  for _, sk in ipairs(skills_of(id)) do
+    if on then redis.call('SADD', K.staffed(sk[1]), id) else redis.call('SREM', K.staffed(sk[1]), id) end
+  end
+end
+
+local function set_ready(id, idle)
+  redis.call('HSET', K.agent(id), 'state', 'ready', 'reason', '', 'since', S(now),
+    'idle_since', S(idle), 'call', '')
+  for _, sk in ipairs(skills_of(id)) do
+    -- best level (10) first, then the longest idle
+    redis.call('ZADD', K.ready(sk[1]), S((11 - sk[2]) * 1e13 + idle), id)
+  end
+end
+
+local function push_offer(uid, id)
+  local e = K.entry(uid)
+  local server = redis.call('HGET', e, 'server')
+  local iface = redis.call('HGET', K.agent(id), 'interface') or ''
+  local inbox = K.inbox(server)
+  redis.call('RPUSH', inbox, uid .. '\t' .. id .. '\t' .. iface)
+  redis.call('EXPIRE', inbox, 86400)
+end
+
+-- Match waiting callers of one skill with its ready agents, head to head.
+local function assign(skill)
+  local n = 0
+  while true do
+    local c = redis.call('ZRANGE', K.waiting(skill), 0, 0)
+    if #c == 0 then break end
+    local a = redis.call('ZRANGE', K.ready(skill), 0, 0)
+    if #a == 0 then break end
+    local uid, id = c[1], a[1]
+    unready(id)
+    redis.call('HSET', K.agent(id), 'state', 'reserved', 'since', S(now), 'call', uid)
+    redis.call('ZREM', K.waiting(skill), uid)
+    redis.call('ZREM', K.arrivals(skill), uid)
+    redis.call('HSET', K.entry(uid), 'state', 'offered', 'agent', id, 'offered_at', S(now))
+    push_offer(uid, id)
+    n = n + 1
+  end
+  return n
+end
+
+-- A newly ready agent takes the longest-placed caller among its skills.
+local function assign_agent(id)
+  local heads = {}
+  for _, sk in ipairs(skills_of(id)) do
+    local h = redis.call('ZRANGE', K.waiting(sk[1]), 0, 0, 'WITHSCORES')
+    if #h > 0 then heads[#heads + 1] = {sk[1], tonumber(h[2]), -sk[2]} end
+  end
+  table.sort(heads, function(x, y)
+    if x[2] ~= y[2] then return x[2] < y[2] end
+    return x[3] < y[3]
+  end)
+  for _, h in ipairs(heads) do
+    if redis.call('HGET', K.agent(id), 'state') ~= 'ready' then break end
+    assign(h[1])
+  end
+end
+
+local function do_logout(id, reason)
+  unready(id)
+  staff(id, false)
+  redis.call('ZREM', K.wrapup(), id)
+  redis.call('ZREM', K.heartbeats(), id)
+  redis.call('SREM', K.agents(), id)
+  redis.call('HSET', K.agent(id), 'state', 'offline', 'reason', reason, 'since', S(now),
+    'call', '', 'pending', '', 'pending_reason', '')
+  emit('NONE', 'NONE', id, 'REMOVEMEMBER', reason)
+end
+
+local function do_pause(id, reason)
+  unready(id)
+  staff(id, false)
+  redis.call('ZREM', K.wrapup(), id)
+  redis.call('HSET', K.agent(id), 'state', 'paused', 'reason', reason, 'since', S(now),
+    'call', '', 'pending', '', 'pending_reason', '')
+  emit('NONE', 'NONE', id, 'PAUSE', reason)
+end
+
+-- After a call, a missed ring or a wrap-up: what the agent asked for, else ready.
+local function settle(id, wrapup_ms)
+  local p = redis.call('HMGET', K.agent(id), 'pending', 'pending_reason')
+  if p[1] == 'logout' then
+    do_logout(id, p[2] or 'logout')
+  elseif p[1] == 'pause' then
+    do_pause(id, p[2] or 'pause')
+  elseif wrapup_ms > 0 then
+    redis.call('HSET', K.agent(id), 'state', 'wrapup', 'since', S(now), 'call', '')
+    redis.call('ZADD', K.wrapup(), S(now + wrapup_ms), id)
+  else
+    set_ready(id, now)
+    assign_agent(id)
+  end
+end
+
+local function agent_state(id)
+  return redis.call('HGET', K.agent(id), 'state') or 'offline'
+end
+
+-- callers ------------------------------------------------------------------------------
+
+local function position(uid, skill)
+  local r = redis.call('ZRANK', K.waiting(skill), uid)
+  if r then return r + 1 end
+  return 0
+end
+
+local ops = {}
+
+-- uid, score, server, lease_ms, skill, enqueued_ms, field/value pairs...
+function ops.enqueue()
+  local uid, score, server, lease = A[1], A[2], A[3], tonumber(A[4])
+  local e = K.entry(uid)
+  redis.call('ZADD', K.leases(), S(now + lease), uid)
+  if redis.call('EXISTS', e) == 1 then
+    local st = redis.call('HMGET', e, 'state', 'skill', 'agent', 'server')
+    redis.call('HSET', e, 'server', server)
+    if st[1] == 'offered' and st[4] ~= server then push_offer(uid, st[3]) end
+    emit(uid, st[2], 'NONE', 'RESUME', server, position(uid, st[2]))
+    return {position(uid, st[2]), 1, st[1], st[3] or '', st[2]}
+  end
+  local skill, enqueued_ms = A[5], A[6]
+  local f = {}
+  for i = 7, #A do f[#f + 1] = A[i] end
+  redis.call('HSET', e, 'state', 'waiting', 'server', server, 'score', score, 'agent', '',
+    'skill', skill, 'enqueued_ms', enqueued_ms, unpack(f))
+  redis.call('ZADD', K.waiting(skill), score, uid)
+  redis.call('ZADD', K.arrivals(skill), enqueued_ms, uid)
+  redis.call('SADD', K.skills(), skill)
+  local pos = position(uid, skill)
+  redis.call('HSET', e, 'position', pos)
+  stat(skill, 'offered', 1)
+  redis.call('EXPIRE', K.stats(day), 3 * 86400)
+  local h = redis.call('HMGET', e, 'line', 'caller')
+  emit(uid, skill, 'NONE', 'ENTERQUEUE', h[1] or '', h[2] or '', pos)
+  assign(skill)
+  local st = redis.call('HMGET', e, 'state', 'agent')
+  return {position(uid, skill), 0, st[1], st[2] or '', skill}
+end
+
+-- uid, agent, answered_ms (when the agent answered), service_level_ms
+function ops.connect()
+  local uid, id, at, sl = A[1], A[2], tonumber(A[3]), tonumber(A[4])
+  local e = K.entry(uid)
+  local st = redis.call('HMGET', e, 'state', 'agent', 'skill', 'enqueued_ms', 'offered_at')
+  if st[1] ~= 'offered' or st[2] ~= id then
+    return fail('HL-QUE-010', 'caller ' .. uid .. ' is not being offered to agent ' .. id)
+  end
+  redis.call('HSET', e, 'state', 'connected', 'connected_at', S(at))
+  redis.call('HSET', K.agent(id), 'state', 'busy', 'since', S(at))
+  local wait = at - tonumber(st[4])
+  stat(st[3], 'answered', 1)
+  stat(st[3], 'wait_ms', math.floor(wait))
+  if wait <= sl then stat(st[3], 'answered_in_sl', 1) end
+  emit(uid, st[3], id, 'CONNECT', math.floor(wait / 1000), '', math.floor((at - tonumber(st[5])) / 1000))
+  return S(wait)
+end
+
+-- uid, agent, wrapup_ms, who ("caller" or "agent")
+function ops.complete()
+  local uid, id, wrapup, who = A[1], A[2], tonumber(A[3]), A[4]
+  local e = K.entry(uid)
+  local st = redis.call('HMGET', e, 'state', 'agent', 'skill', 'enqueued_ms', 'connected_at', 'position')
+  if st[1] ~= 'connected' or st[2] ~= id then
+    return fail('HL-QUE-011', 'caller ' .. uid .. ' is not connected to agent ' .. id)
+  end
+  redis.call('DEL', e)
+  redis.call('ZREM', K.leases(), uid)
+  local talk = now - tonumber(st[5])
+  stat(st[3], 'completed', 1)
+  stat(st[3], 'talk_ms', math.floor(talk))
+  local event = 'COMPLETECALLER'
+  if who == 'agent' then event = 'COMPLETEAGENT' end
+  emit(uid, st[3], id, event, math.floor((tonumber(st[5]) - tonumber(st[4])) / 1000),
+    math.floor(talk / 1000), st[6] or '')
+  local state = agent_state(id)
+  if (state == 'busy' or state == 'reserved') and redis.call('HGET', K.agent(id), 'call') == uid then
+    settle(id, wrapup)
+  end
+  return agent_state(id)
+end
+
+-- uid, agent, dial status, ring seconds
+function ops.noanswer()
+  local uid, id, status = A[1], A[2], A[3]
+  local e = K.entry(uid)
+  local st = redis.call('HMGET', e, 'state', 'agent', 'skill', 'score', 'enqueued_ms', 'offered_at')
+  if st[1] ~= 'offered' or st[2] ~= id then
+    return fail('HL-QUE-010', 'caller ' .. uid .. ' is not being offered to agent ' .. id)
+  end
+  local skill = st[3]
+  redis.call('HSET', e, 'state', 'waiting', 'agent', '')
+  redis.call('ZADD', K.waiting(skill), st[4], uid)
+  redis.call('ZADD', K.arrivals(skill), st[5], uid)
+  emit(uid, skill, id, 'RINGNOANSWER', now - tonumber(st[6]), status)
+  if agent_state(id) == 'reserved' and redis.call('HGET', K.agent(id), 'call') == uid then
+    local p = redis.call('HGET', K.agent(id), 'pending')
+    if p == 'logout' then do_logout(id, redis.call('HGET', K.agent(id), 'pending_reason')) else do_pause(id, 'no answer') end
+  end
+  assign(skill)
+  local now_st = redis.call('HMGET', e, 'state', 'agent')
+  return {position(uid, skill), now_st[1], now_st[2] or ''}
+end
+
+local function abandon(uid, reason)
+  local e = K.entry(uid)
+  local st = redis.call('HMGET', e, 'state', 'agent', 'skill', 'enqueued_ms', 'position')
+  if not st[1] then return -1 end
+  if st[1] == 'connected' then return -2 end
+  local skill = st[3]
+  local pos = position(uid, skill)
+  redis.call('ZREM', K.waiting(skill), uid)
+  redis.call('ZREM', K.arrivals(skill), uid)
+  redis.call('ZREM', K.leases(), uid)
+  redis.call('DEL', e)
+  local wait = now - tonumber(st[4])
+  stat(skill, 'abandoned', 1)
+  emit(uid, skill, 'NONE', 'ABANDON', pos, st[5] or '', math.floor(wait / 1000), reason)
+  if st[1] == 'offered' then
+    local id = st[2]
+    if agent_state(id) == 'reserved' and redis.call('HGET', K.agent(id), 'call') == uid then
+      local p = redis.call('HGET', K.agent(id), 'pending')
+      if p == 'logout' or p == 'pause' then
+        settle(id, 0)
+      else
+        -- the agent did not get the call: keep its place among the idle agents
+        set_ready(id, tonumber(redis.call('HGET', K.agent(id), 'idle_since')) or now)
+        assign_agent(id)
+      end
+    end
+  end
+  return wait
+end
+
+-- uid, reason
+function ops.abandon()
+  local r = abandon(A[1], A[2])
+  if r == -2 then
+    return fail('HL-QUE-012', 'caller ' .. A[1] .. ' is connected: complete the call instead')
+  end
+  return S(r)
+end
+
+-- agent, name, interface, skills ("a:5,b:3"), heartbeat_ms, ready (0/1)
+function ops.login()
+  local id, name, iface, skills, hb, go = A[1], A[2], A[3], A[4], tonumber(A[5]), A[6]
+  local a = K.agent(id)
+  local state = agent_state(id)
+  if state == 'offline' then
+    redis.call('DEL', a)
+    redis.call('HSET', a, 'id', id, 'name', name, 'interface', iface, 'skills', skills,
+      'state', 'paused', 'reason', 'login', 'since', S(now), 'idle_since', S(now), 'call', '',
+      'pending', '', 'pending_reason', '', 'login_at', S(now))
+    redis.call('SADD', K.agents(), id)
+    emit('NONE', 'NONE', id, 'ADDMEMBER', iface)
+  elseif state == 'reserved' or state == 'busy' then
+    -- on a call: keep the skills in force until it ends
+    redis.call('HSET', a, 'name', name, 'interface', iface)
+  else
+    unready(id)
+    staff(id, false)
+    redis.call('HSET', a, 'name', name, 'interface', iface, 'skills', skills)
+    if state ~= 'paused' then staff(id, true) end
+    if state == 'ready' then set_ready(id, tonumber(redis.call('HGET', a, 'idle_since')) or now) end
+  end
+  for _, sk in ipairs(skills_of(id)) do redis.call('SADD', K.skills(), sk[1]) end
+  redis.call('ZADD', K.heartbeats(), S(now + hb), id)
+  if go == '1' and agent_state(id) == 'paused' then
+    staff(id, true)
+    emit('NONE', 'NONE', id, 'UNPAUSE', '')
+    set_ready(id, now)
+    assign_agent(id)
+  elseif agent_state(id) == 'ready' then
+    assign_agent(id)
+  end
+  return agent_state(id)
+end
+
+-- agent
+function ops.ready()
+  local id = A[1]
+  local state = agent_state(id)
+  if state == 'offline' then return fail('HL-QUE-002', 'agent ' .. id .. ' is not logged in') end
+  if state == 'reserved' or state == 'busy' then
+    redis.call('HSET', K.agent(id), 'pending', '', 'pending_reason', '')
+    return state
+  end
+  if state == 'ready' then return state end
+  if state == 'paused' then
+    staff(id, true)
+    emit('NONE', 'NONE', id, 'UNPAUSE', redis.call('HGET', K.agent(id), 'reason') or '')
+  end
+  redis.call('ZREM', K.wrapup(), id)
+  set_ready(id, now)
+  assign_agent(id)
+  return agent_state(id)
+end
+
+-- agent, reason
+function ops.pause()
+  local id, reason = A[1], A[2]
+  local state = agent_state(id)
+  if state == 'offline' then return fail('HL-QUE-002', 'agent ' .. id .. ' is not logged in') end
+  if state == 'reserved' or state == 'busy' then
+    redis.call('HSET', K.agent(id), 'pending', 'pause', 'pending_reason', reason)
+    return state
+  end
+  if state == 'paused' and redis.call('HGET', K.agent(id), 'reason') == reason then return state end
+  do_pause(id, reason)
+  return 'paused'
+end
+
+-- agent, reason
+function ops.logout()
+  local id, reason = A[1], A[2]
+  local state = agent_state(id)
+  if state == 'offline' then return 'offline' end
+  if state == 'reserved' or state == 'busy' then
+    redis.call('HSET', K.agent(id), 'pending', 'logout', 'pending_reason', reason)
+    redis.call('ZREM', K.heartbeats(), id)
+    return state
+  end
+  do_logout(id, reason)
+  return 'offline'
+end
+
+-- agent, heartbeat_ms
+function ops.heartbeat()
+  local id, hb = A[1], tonumber(A[2])
+  local state = agent_state(id)
+  if state == 'offline' then return fail('HL-QUE-002', 'agent ' .. id .. ' is not logged in') end
+  if redis.call('HGET', K.agent(id), 'pending') ~= 'logout' then
+    redis.call('ZADD', K.heartbeats(), S(now + hb), id)
+  end
+  return state
+end
+
+-- lease_ms, uid...
+function ops.renew()
+  local lease = S(now + tonumber(A[1]))
+  local n = 0
+  for i = 2, #A do n = n + redis.call('ZADD', K.leases(), 'XX', 'CH', lease, A[i]) end
+  return n
+end
+
+-- max per kind: finished wrap-ups, expired heartbeats, expired leases (the reaper)
+function ops.tick()
+  local max = tonumber(A[1])
+  local wrapups, logouts, reaped = 0, 0, 0
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.wrapup(), '-inf', S(now), 'LIMIT', 0, max)) do
+    redis.call('ZREM', K.wrapup(), id)
+    if agent_state(id) == 'wrapup' then
+      settle(id, 0)
+      wrapups = wrapups + 1
+    end
+  end
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.heartbeats(), '-inf', S(now), 'LIMIT', 0, max)) do
+    redis.call('ZREM', K.heartbeats(), id)
+    local state = agent_state(id)
+    if state == 'reserved' or state == 'busy' then
+      redis.call('HSET', K.agent(id), 'pending', 'logout', 'pending_reason', 'heartbeat')
+    elseif state ~= 'offline' then
+      do_logout(id, 'heartbeat')
+    end
+    logouts = logouts + 1
+  end
+  for _, uid in ipairs(redis.call('ZRANGEBYSCORE', K.leases(), '-inf', S(now), 'LIMIT', 0, max)) do
+    local st = redis.call('HMGET', K.entry(uid), 'state', 'agent', 'skill')
+    if st[1] == 'connected' then
+      -- the session that bridged the call is gone; the call itself ended or will be
+      -- reported by Asterisk: close it as completed by the caller
+      local e = K.entry(uid)
+      local ct = tonumber(redis.call('HGET', e, 'connected_at')) or now
+      redis.call('DEL', e)
+      redis.call('ZREM', K.leases(), uid)
+      emit(uid, st[3], st[2], 'COMPLETECALLER', '', math.floor((now - ct) / 1000), 'lease')
+      local state = agent_state(st[2])
+      if (state == 'busy' or state == 'reserved') and redis.call('HGET', K.agent(st[2]), 'call') == uid then
+        settle(st[2], 0)
+      end
+    elseif st[1] then
+      abandon(uid, 'lease')
+    else
+      redis.call('ZREM', K.leases(), uid)
+    end
+    reaped = reaped + 1
+  end
+  return {wrapups, logouts, reaped}
+end
+
+-- uid -> {position, state, skill, agent, staffed, completed today, talk ms today, waiting}
+function ops.position()
+  local uid = A[1]
+  local st = redis.call('HMGET', K.entry(uid), 'state', 'skill', 'agent')
+  if not st[1] then return {0, 'gone', '', '', 0, 0, 0, 0} end
+  local skill = st[2]
+  local h = redis.call('HMGET', K.stats(day), skill .. ':completed', skill .. ':talk_ms')
+  return {position(uid, skill), st[1], skill, st[3] or '', redis.call('SCARD', K.staffed(skill)),
+    tonumber(h[1] or '0'), tonumber(h[2] or '0'), redis.call('ZCARD', K.waiting(skill))}
+end
+
+-- the live picture, as JSON
+function ops.snapshot()
+  local out = {skills = {}, agents = {}}
+  local skills = redis.call('SMEMBERS', K.skills())
+  local stats = redis.call('HGETALL', K.stats(day))
+  local sm = {}
+  for i = 1, #stats, 2 do sm[stats[i]] = tonumber(stats[i + 1]) end
+  for _, s in ipairs(skills) do
+    local oldest = redis.call('ZRANGE', K.arrivals(s), 0, 0, 'WITHSCORES')
+    local longest = 0
+    if #oldest > 0 then longest = now - tonumber(oldest[2]) end
+    local today = {}
+    for _, f in ipairs({'offered', 'answered', 'abandoned', 'answered_in_sl', 'wait_ms', 'completed', 'talk_ms'}) do
+      today[f] = sm[s .. ':' .. f] or 0
+    end
+    out.skills[s] = {waiting = redis.call('ZCARD', K.waiting(s)), longest_wait_ms = longest,
+      staffed = redis.call('SCARD', K.staffed(s)), ready = redis.call('ZCARD', K.ready(s)),
+      agents = {}, today = today}
+  end
+  for _, id in ipairs(redis.call('SMEMBERS', K.agents())) do
+    local h = redis.call('HMGET', K.agent(id), 'state', 'reason', 'since', 'skills', 'call', 'name')
+    out.agents[#out.agents + 1] = {id = id, state = h[1], reason = h[2] or '', since = tonumber(h[3]),
+      skills = h[4] or '', call = h[5] or '', name = h[6] or ''}
+    for _, sk in ipairs(skills_of(id)) do
+      local s = out.skills[sk[1]]
+      if s then s.agents[h[1]] = (s.agents[h[1]] or 0) + 1 end
+    end
+  end
+  return cjson.encode(out)
+end
+
+local f = ops[op]
+if not f then return fail('HL-QUE-001', 'unknown queue operation ' .. tostring(op)) end
+return f()

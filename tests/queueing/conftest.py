@@ -1,0 +1,44 @@
+"""Fixtures of the queue tests: a queue on the suite's real Redis, with a clock the test moves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from queueing.config import AgentSpec, QueueSettings
+from queueing.queue import RedisQueue
+
+T0 = 1_790_000_000.0
+
+
+class Clock:
+    def __init__(self, t: float = T0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def rq(redis_url: str, clock: Clock) -> AsyncIterator[RedisQueue]:
+    client = aioredis.Redis.from_url(redis_url)
+    await client.flushdb()
+    q = RedisQueue(client, QueueSettings(wrapup_seconds=10), clock=clock, server="s1")
+    yield q
+    await q.close()
+
+
+def agent(aid: str, **skills: int) -> AgentSpec:
+    return AgentSpec(
+        id=aid, name=f"Agent {aid}", interface=f"PJSIP/{aid}", skills=skills or {"general": 5}
+    )

@@ -1,0 +1,221 @@
+"""The waiter and the hub: a caller waits with music, hears its position, is put through to
+the agent the Lua assignment picked (told through the process's inbox, not by polling), goes
+back to its place when the agent does not answer, and is recorded as abandoned on hangup."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+import redis.asyncio as aioredis
+
+from ivr.config.bundle import ConfigBundle
+from ivr.engine.channel import CallInfo
+from ivr.engine.menu import MenuEngine
+from ivr.engine.record import CallRecord
+from ivr.engine.store import MemoryStore
+from ivr.errors import AGIHangup
+from queueing.config import Announce, QueueSettings
+from queueing.events import MemoryEventSink
+from queueing.queue import QueueRequest, RedisQueue
+from queueing.waiter import QueueHub, RedisQueueWaiter, number_prompts
+from tests.queueing.channel import WaitingChannel
+from tests.queueing.conftest import agent
+
+
+async def until(cond: Callable[[], object], what: str, deadline: float = 10.0) -> None:
+    """Poll ``cond`` until it holds, failing after ``deadline`` seconds."""
+    end = time.monotonic() + deadline
+    while not cond():
+        if time.monotonic() > end:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.005)
+
+
+SETTINGS = QueueSettings(
+    wrapup_seconds=0,
+    wait_chunk_seconds=1.0,
+    announce=Announce(interval_seconds=30, first_after_seconds=10),
+)
+
+
+@pytest.fixture
+async def hub(redis_url: str) -> AsyncIterator[QueueHub]:
+    client = aioredis.Redis.from_url(redis_url)
+    await client.flushdb()
+    queue = RedisQueue(client, SETTINGS, server="agi-1")
+    h = QueueHub(queue, MemoryEventSink(), reaper=False)
+    await h.start()
+    yield h
+    await h.stop()
+    await queue.close()
+
+
+def record_for(uid: str) -> CallRecord:
+    return CallRecord(uid, "13800000000", "", "12345", "PJSIP/trunk", "v1")
+
+
+async def queued(hub: QueueHub, uid: str, skill: str = "general") -> tuple[QueueRequest, object]:
+    request = QueueRequest(uid, "13800000000", "12345", skill, 0, time.time())
+    return request, await hub.queue.enqueue(request)
+
+
+async def test_agent_ready_puts_the_waiting_caller_through(hub: QueueHub) -> None:
+    waiter = RedisQueueWaiter(hub)
+    ch = WaitingChannel(dial_results=["ANSWER"])
+    request, place = await queued(hub, "c1")
+    record = record_for("c1")
+    task = asyncio.create_task(waiter.wait(ch, request, place, record))  # type: ignore[arg-type]
+    await until(lambda: ch.waits >= 3, "the caller to wait with music")
+    assert ch.music[0] is True and ch.dialled == []
+    await hub.queue.login(agent("a1"), ready=True)
+    await asyncio.wait_for(task, 10)
+    assert ch.dialled == ["PJSIP/a1"]
+    assert ch.variables["HOTLINE_AGENT"] == "a1" and "HOTLINE_QUEUE_WAIT" in ch.variables
+    assert record.outcome == "answered" and record.outcome_detail == "a1"
+    assert (await hub.queue.agent("a1")).state == "ready"  # wrap-up 0
+    assert hub.pump is not None
+    await hub.pump.drain()
+    sink = hub.sink
+    assert isinstance(sink, MemoryEventSink)
+    names = [e.event for e in sink.events if e.callid == "c1"]
+    assert names == ["ENTERQUEUE", "CONNECT", "COMPLETECALLER"]
+    connect = next(e for e in sink.events if e.event == "CONNECT")
+    assert connect.agent == "a1" and connect.queue == "general"
+
+
+async def test_no_answer_pauses_the_agent_and_the_caller_waits_on_at_its_place(
+    hub: QueueHub,
+) -> None:
+    waiter = RedisQueueWaiter(hub)
+
+    async def second_agent_logs_in(dialstring: str) -> None:
+        if dialstring == "PJSIP/a1":
+            await hub.queue.login(agent("a2"), ready=True)  # busy with nobody else: gets c1
+
+    ch = WaitingChannel(dial_results=["NOANSWER", "ANSWER"], on_dial=second_agent_logs_in)
+    await hub.queue.login(agent("a1"), ready=True)
+    request, place = await queued(hub, "c1")
+    record = record_for("c1")
+    await asyncio.wait_for(waiter.wait(ch, request, place, record), 10)  # type: ignore[arg-type]
+    assert ch.dialled == ["PJSIP/a1", "PJSIP/a2"]
+    a1 = await hub.queue.agent("a1")
+    assert (a1.state, a1.reason) == ("paused", "no answer")
+    assert record.outcome == "answered" and record.outcome_detail == "a2"
+
+
+async def test_hangup_while_waiting_is_an_abandon_with_the_wait(hub: QueueHub) -> None:
+    waiter = RedisQueueWaiter(hub)
+    ch = WaitingChannel(hangup=lambda ch: ch.waits >= 5)
+    request, place = await queued(hub, "c1")
+    await queued(hub, "c2")
+    record = record_for("c1")
+    with pytest.raises(AGIHangup):
+        await waiter.wait(ch, request, place, record)  # type: ignore[arg-type]
+    assert await hub.queue.waiting("general") == ["c2"]
+    assert any(e.kind == "abandon" for e in record.events)
+    assert hub.pump is not None
+    await hub.pump.drain()
+    assert isinstance(hub.sink, MemoryEventSink)
+    assert [e.event for e in hub.sink.events if e.callid == "c1"] == ["ENTERQUEUE", "ABANDON"]
+
+
+async def test_position_and_estimate_are_announced_over_music(hub: QueueHub) -> None:
+    for i in range(3):
+        await queued(hub, f"ahead{i}")
+    await hub.queue.login(agent("a1", general=5))  # staffed: logged in ...
+    await hub.queue.ready("a1")  # ... takes ahead0
+    await hub.queue.login(agent("a2", general=5))
+    await hub.queue.ready("a2")  # takes ahead1; ahead2 is first, c1 second
+    ch = WaitingChannel(hangup=lambda ch: ch.t > 50)
+    waiter = RedisQueueWaiter(hub, clock=ch.clock)
+    request, place = await queued(hub, "c1")
+    with pytest.raises(AGIHangup):
+        await waiter.wait(ch, request, place, record_for("c1"))  # type: ignore[arg-type]
+    # after 10 s: "there are 1 calls waiting, hold time less than a minute" (2 agents, 180 s
+    # handle time: 2 * 180 / 2 = 3 minutes)
+    assert ch.played == [
+        "queue-thereare", "digits/1", "queue-callswaiting", "queue-holdtime", "digits/3",
+        "queue-minutes",
+    ]  # fmt: skip
+    assert ch.music.count(True) == ch.music.count(False) + 1  # music back after announcing
+
+
+def test_number_prompts() -> None:
+    assert number_prompts(7) == ["digits/7"]
+    assert number_prompts(30) == ["digits/30"]
+    assert number_prompts(42) == ["digits/40", "digits/2"]
+
+
+async def test_an_offer_that_arrives_before_the_session_registers_is_kept(hub: QueueHub) -> None:
+    await hub.queue.login(agent("a1"), ready=True)
+    request, place = await queued(hub, "c1")
+    await until(lambda: hub.offers_received == 1, "the offer")
+    ch = WaitingChannel()
+    record = record_for("c1")
+    await asyncio.wait_for(RedisQueueWaiter(hub).wait(ch, request, place, record), 10)  # type: ignore[arg-type]
+    assert ch.dialled == ["PJSIP/a1"]
+
+
+async def test_through_the_menu_engine(hub: QueueHub, config: ConfigBundle) -> None:
+    """Silence reaches the queue; the waiter takes over; the record ends answered."""
+    store = MemoryStore()
+    ch = WaitingChannel()
+    engine = MenuEngine(config, hub.queue, store, waiter=RedisQueueWaiter(hub))
+    skill = config.menu.settings.default_skill
+    agents = [agent(f"a{i}", **{s: 5}) for i, s in enumerate(sorted(_skills(config)))]
+    for spec in agents:
+        await hub.queue.login(spec, ready=True)
+    info = CallInfo(uniqueid="u1", caller="13700000001", dnid="12345", extension="12345")
+    record = await asyncio.wait_for(engine.run(ch, info), 20)  # type: ignore[arg-type]
+    assert record.outcome == "answered", record.events
+    assert skill or record.skill
+
+
+def _skills(config: ConfigBundle) -> set[str]:
+    from ivr.config.models import QueueNode
+
+    out = {config.menu.settings.default_skill}
+    for node in config.menu.nodes.values():
+        if isinstance(node, QueueNode) and node.skill:
+            out.add(node.skill)
+    for dept in config.departments.departments.values():
+        out.add(dept.skill)
+    return out
+
+
+async def test_crash_mid_wait_and_reentry_on_another_server(redis_url: str) -> None:
+    """Server 1 dies while its caller waits (and while the caller's offer is in flight);
+    Asterisk re-enters the call on server 2, which resumes the original place and offer."""
+    c1 = aioredis.Redis.from_url(redis_url)
+    await c1.flushdb()
+    s1 = QueueHub(RedisQueue(c1, SETTINGS, server="agi-1"), reaper=False)
+    await s1.start()
+    await queued(s1, "ahead")
+    request, place = await queued(s1, "c1")
+    ch1 = WaitingChannel()
+    task = asyncio.create_task(RedisQueueWaiter(s1).wait(ch1, request, place, record_for("c1")))  # type: ignore[arg-type]
+    await until(lambda: ch1.waits >= 2, "the caller to wait on server 1")
+    task.cancel()  # the process dies: no abandon, no cleanup
+    await s1.stop()
+    await s1.queue.close()
+    # an agent serves "ahead" and becomes ready again: c1 is offered to server 1's inbox
+    c2 = aioredis.Redis.from_url(redis_url)
+    s2 = QueueHub(RedisQueue(c2, SETTINGS, server="agi-2"), reaper=False)
+    await s2.start()
+    await s2.queue.login(agent("a1"), ready=True)
+    await s2.queue.connect("ahead", "a1")
+    await s2.queue.complete("ahead", "a1")  # wrap-up 0: ready, offered c1 on dead agi-1
+    assert (await s2.queue.entry("c1"))["state"] == "offered"
+    again = QueueRequest("c1", request.caller, request.line, "general", 0, time.time())
+    place2 = await s2.queue.enqueue(again)
+    assert (place2.resumed, place2.state) == (True, "offered")
+    assert (await s2.queue.entry("c1"))["enqueued_at"] == repr(request.enqueued_at)
+    ch2 = WaitingChannel()
+    record = record_for("c1")
+    await asyncio.wait_for(RedisQueueWaiter(s2).wait(ch2, again, place2, record), 10)  # type: ignore[arg-type]
+    assert ch2.dialled == ["PJSIP/a1"] and record.outcome == "answered"
+    await s2.stop()
+    await s2.queue.close()
