@@ -57,11 +57,10 @@ async def _serve(
     from aiohttp import web
 
     from ivr.agi.server import FastAGIServer
-    from ivr.engine.store import JournalStore
     from ivr.runtime import ConfigHolder
-    from ivr.service import HotlineService
+    from ivr.service import HotlineService, Records
     from ivr.web import create_app
-    from queueing.events import QueueLogFileSink
+    from queueing.events import QueueLogFileSink, TeeSink
     from queueing.queue import RedisQueue
     from queueing.waiter import QueueHub, RedisQueueWaiter
 
@@ -69,12 +68,17 @@ async def _serve(
     holder = ConfigHolder(config_dir, settings.recordings_dir, settings.reload_status)
     # queue.yaml is read at start: a reload changes agents.yaml, not the queue settings
     queue = RedisQueue.from_url(settings.redis_url, holder.current.queue.settings)
-    hub = QueueHub(queue, QueueLogFileSink(settings.var_dir / "queue_log"))
+    records = await Records.open(settings, config_dir, holder.current.hours.timezone)
+    records.start_sweeping()
+    # Queue events go to the database, and to a queue_log file for tools that read one.
+    sink = TeeSink(records.store, QueueLogFileSink(settings.var_dir / "queue_log"))
+    hub = QueueHub(queue, sink)
     await hub.start()
     service = HotlineService(
         holder,
         queue,
-        JournalStore(settings.journal),
+        records.store,
+        records.store,
         messages_dir=str(settings.recordings_dir / "messages"),
         waiter=RedisQueueWaiter(hub) if wait else None,
     )
@@ -107,6 +111,7 @@ async def _serve(
             await runner.cleanup()
         await hub.stop()
         await queue.close()
+        await records.close()
         with contextlib.suppress(FileNotFoundError):
             settings.pidfile.unlink()
 

@@ -6,14 +6,26 @@ progress), builds the call's channel over AGI and runs the menu engine.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError
 
 from ivr.agi.channel import AGIChannel, call_info_from_env
 from ivr.agi.server import AGISession
 from ivr.config.bundle import ConfigBundle
 from ivr.engine.menu import MenuEngine, QueueWaiter, TicketLookup
 from ivr.engine.store import CallStore
+from ivr.errors import ConfigError
 from ivr.runtime import ConfigHolder
+from ivr.settings import Settings
+from ivr.tickets.catalogue import load_catalogue
+from ivr.tickets.db import Database, database_url
+from ivr.tickets.deadlines import Deadlines, calendar_from_config
+from ivr.tickets.service import TicketService
+from ivr.tickets.store import TicketStore, is_unavailable
 from queueing.queue import QueueGateway
 
 log = logging.getLogger(__name__)
@@ -55,3 +67,55 @@ class HotlineService:
         engine = self.engine(self.holder.current)
         info = call_info_from_env(session.env)
         await engine.run(AGIChannel(session), info)
+
+
+class Records:
+    """The database side of a running hotline: the ticket store (call records, queue events,
+    ticket lookups, with a journal while the database is away) and the periodic sweep that
+    flags overdue tickets and starts supervision."""
+
+    def __init__(self, store: TicketStore, sweeper: TicketService | None) -> None:
+        self.store = store
+        self.sweeper = sweeper
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, settings: Settings, config_dir: Path, timezone: str) -> Records:
+        db = Database(database_url(settings.var_dir))
+        try:
+            revision = await asyncio.to_thread(db.upgrade)
+            log.info("database %s at revision %s", db.safe_url, revision)
+        except DBAPIError as exc:
+            if not is_unavailable(exc):
+                raise
+            # Calls are still served: their records wait in the journal for the database.
+            log.error("HL-SRV-001 database %s unreachable at start: %s", db.safe_url, exc.orig)
+        store = TicketStore(db, settings.var_dir / "tickets-journal.jsonl", timezone=timezone)
+        await store.start()
+        sweeper: TicketService | None = None
+        try:
+            catalogue = load_catalogue(config_dir)
+            sweeper = TicketService(db, catalogue, Deadlines(calendar_from_config(config_dir)))
+        except ConfigError as exc:
+            log.error("HL-SRV-002 ticket catalogue refused, no sweep: %s", exc)
+        return cls(store, sweeper)
+
+    def start_sweeping(self, every: float = 60.0) -> None:
+        if self.sweeper is not None and self._task is None:
+            self._task = asyncio.create_task(self._sweep_loop(every), name="ticket-sweep")
+
+    async def _sweep_loop(self, every: float) -> None:
+        assert self.sweeper is not None
+        while True:
+            try:
+                await asyncio.to_thread(self.sweeper.sweep)
+            except Exception:
+                log.exception("HL-SRV-003 ticket sweep failed; trying again in %.0f s", every)
+            await asyncio.sleep(every)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.store.close()

@@ -46,8 +46,7 @@ class MemoryEventSink:
 
 
 class QueueLogFileSink:
-    """Appends each event as a ``queue_log`` line to a file (the default of ``hotline serve``
-    until the database sink is wired in)."""
+    """Appends each event as a ``queue_log`` line to a file, for tools that read one."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -59,3 +58,14 @@ class QueueLogFileSink:
 
     async def queue_event(self, event: QueueEvent) -> None:
         await asyncio.to_thread(self._append, event.queue_log_line())
+
+
+class TeeSink:
+    """Hands each event to every sink, in order (the database first: it is the record)."""
+
+    def __init__(self, *sinks: QueueEventSink) -> None:
+        self.sinks = sinks
+
+    async def queue_event(self, event: QueueEvent) -> None:
+        for sink in self.sinks:
+            await sink.queue_event(event)

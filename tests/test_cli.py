@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -134,11 +135,16 @@ def test_simulated_calls_reload_and_journal(server: Server, config_copy: Path) -
     assert "skill night_shift" in server.call("--to", "12345", "--digits", "0")
 
     server.stop()
-    records = [json.loads(line) for line in (server.var / "calls.jsonl").read_text().splitlines()]
-    assert len(records) == 5
-    assert [r["outcome"] for r in records] == ["queue"] * 5
-    assert records[1]["line_number"] == "4960000"
-    assert records[1]["path"] == ["main", "operator"]
+    # Every call is in the database the server migrated at start (SQLite by default).
+    db = sqlite3.connect(server.var / "hotline.db")
+    rows = db.execute(
+        "SELECT outcome, line_number, path, skill FROM call_records ORDER BY started_at"
+    ).fetchall()
+    assert len(rows) == 5
+    assert [r[0] for r in rows] == ["queue"] * 5
+    assert rows[1][1] == "4960000"
+    assert json.loads(rows[1][2]) == ["main", "operator"]
+    assert [r[3] for r in rows] == ["general", "heating", *["night_shift"] * 3]
 
 
 def test_check_config_covers_the_ticket_catalogue(config_copy: Path) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import re
 import time
 from collections.abc import Collection, Sequence
@@ -214,7 +215,9 @@ _FORMATS = frozenset(
 
 _VAR_REF = re.compile(r"\$\{([^}]*)\}")
 _SAMPLES_PER_PROMPT = 16000  # what endpos says a fully played prompt was
-_uniqueids = itertools.count(1)
+# Asterisk's uniqueids are "epoch.sequence"; the pid keeps simulators in separate processes
+# (one `hotline call` each) from reusing one, since records are idempotent by uniqueid.
+_uniqueids = itertools.count(os.getpid() * 1000)
 
 
 def find_command(argv: Sequence[str]) -> str | None:
