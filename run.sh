@@ -21,10 +21,12 @@ hotline check-config
 hotline prompts build
 cat <<MSG
 
-The hotline is starting. In another terminal, call it through the simulator:
-  .venv/bin/hotline call --to 12345 --from 13800138000 --digits "0"
-  .venv/bin/hotline call --to 6960110 --from 13900139000          (a merged legacy line)
+The hotline is starting. In another terminal, log in operator 1001 and call:
+  curl -X POST localhost:8080/agents/1001/login -H 'content-type: application/json' -d '{"ready": true}'
+  .venv/bin/hotline call --to 12345 --from 13800138000 --digits "0" --dial-status ANSWER
+  .venv/bin/hotline call --to 4960000 --from 13900139000 --digits "0" (a merged legacy line)
+Queue figures: curl localhost:8080/queue/metrics    Prometheus: localhost:8080/metrics
 Edit config/*.yaml, then: .venv/bin/hotline reload
 
 MSG
-exec hotline serve
+exec hotline serve --queue-wait --http-port "${HOTLINE_HTTP_PORT:-8080}"

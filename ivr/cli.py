@@ -179,6 +179,11 @@ def cmd_reload(args: argparse.Namespace, settings: Settings) -> int:
 def describe_route(variables: dict[str, str]) -> str:
     """Where a call ended up, from the variables the engine set on the channel."""
     route = variables.get("HOTLINE_ROUTE", "")
+    if route == "queue" and variables.get("HOTLINE_AGENT"):
+        return (
+            f"operator {variables['HOTLINE_AGENT']} (skill {variables.get('HOTLINE_SKILL')}, "
+            f"waited {variables.get('HOTLINE_QUEUE_WAIT', '?')} s)"
+        )
     if route == "queue":
         return (
             f"operator queue, skill {variables.get('HOTLINE_SKILL')}, "
