@@ -49,6 +49,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # reports read large index ranges: map the file instead of copying pages, keep more cached
+    cursor.execute("PRAGMA mmap_size=1073741824")
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
 

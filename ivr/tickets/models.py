@@ -36,6 +36,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -58,6 +59,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return None
         assert isinstance(value, dt.datetime)
         return value.replace(tzinfo=dt.UTC)
+
+
+# The condition of the partial index ``ix_tickets_flags``; queries that want the index repeat
+# it word for word (SQLite uses a partial index only for a query term equal to its WHERE).
+FLAGGED = "overdue OR was_overdue OR supervised"
 
 
 class Base(DeclarativeBase):
@@ -102,7 +108,8 @@ class CallRow(Base):
 
 class QueueLogRow(Base):
     __tablename__ = "queue_log"
-    __table_args__ = (Index("ix_queue_log_day_event", "day", "event"),)
+    # the report counts each event over a day range, reading the wait from the index
+    __table_args__ = (Index("ix_queue_log_event_day", "event", "day", "wait"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)  # idempotency key
@@ -123,7 +130,27 @@ class QueueLogRow(Base):
 class TicketRow(Base):
     __tablename__ = "tickets"
     __table_args__ = (
-        Index("ix_tickets_day", "accepted_day"),
+        # Reports (see ivr/tickets/reports): one pass over this index answers the counts by
+        # day, department, category and type, in index order (no table row is read); the
+        # rare flags and the satisfaction levels have small partial indexes of their own.
+        Index("ix_tickets_report", "accepted_day", "department", "category_top", "type", "state"),
+        Index(
+            "ix_tickets_flags",
+            "accepted_day",
+            "state",
+            "overdue",
+            "was_overdue",
+            "supervised",
+            sqlite_where=text(FLAGGED),
+            postgresql_where=text(FLAGGED),
+        ),
+        Index(
+            "ix_tickets_satisfaction",
+            "accepted_day",
+            "satisfaction",
+            sqlite_where=text("satisfaction IS NOT NULL"),
+            postgresql_where=text("satisfaction IS NOT NULL"),
+        ),
         Index("ix_tickets_caller_category", "caller", "category"),
         Index("ix_tickets_state_deadline", "state", "deadline"),
     )

@@ -9,17 +9,25 @@ each other: the second one gets :class:`~ivr.tickets.errors.ConcurrentUpdate`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ivr.tickets.catalogue import Catalogue
 from ivr.tickets.db import Database
 from ivr.tickets.deadlines import Deadlines
-from ivr.tickets.errors import BadTicketInput, ConcurrentUpdate, TicketNotFound, TransitionRefused
+from ivr.tickets.errors import (
+    BadTicketInput,
+    ConcurrentUpdate,
+    DatabaseUnavailable,
+    TicketNotFound,
+    TransitionRefused,
+)
 from ivr.tickets.lifecycle import DONE, OPEN, STATUS_WORDS, State, check
 from ivr.tickets.models import (
     CallbackTaskRow,
@@ -54,6 +62,20 @@ class TicketService:
         self.clock = clock
 
     # ------------------------------------------------------------------------ helpers
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """A transaction; the database being away is :class:`DatabaseUnavailable`
+        [HL-TKT-001]. The transaction is rolled back whole: nothing is half-written, and the
+        action can be repeated once the database is back."""
+        try:
+            with self.db.session() as session:
+                yield session
+        except (OperationalError, InterfaceError) as exc:
+            raise DatabaseUnavailable(
+                f"database {self.db.safe_url} is unavailable ({exc.orig or exc}): nothing was "
+                "changed; repeat the action when it is back"
+            ) from exc
 
     def _now(self, now: dt.datetime | None) -> dt.datetime:
         when = now or self.clock()
@@ -134,7 +156,7 @@ class TicketService:
             )
         when = self._now(now)
         info = self.catalogue.category(category)
-        with self.db.session() as session:
+        with self._session() as session:
             if call_uniqueid is not None:
                 existing = session.scalar(
                     select(TicketRow).where(TicketRow.call_uniqueid == call_uniqueid)
@@ -174,7 +196,7 @@ class TicketService:
 
     def link_call(self, number: str, call_uniqueid: str) -> None:
         """Add a call to a ticket (a caller ringing again about the same request)."""
-        with self.db.session() as session:
+        with self._session() as session:
             ticket = self._load(session, number)
             insert_ignore(
                 session,
@@ -198,7 +220,7 @@ class TicketService:
         """Apply ``action`` (see :data:`ivr.tickets.lifecycle.TRANSITIONS`) to a ticket."""
         when = self._now(now)
         try:
-            with self.db.session() as session:
+            with self._session() as session:
                 ticket = self._load(session, number)
                 before = ticket.state
                 target = check(before, action, number)
@@ -448,11 +470,11 @@ class TicketService:
     # ------------------------------------------------------------------------ reading
 
     def get(self, number: str) -> TicketRow:
-        with self.db.session() as session:
+        with self._session() as session:
             return self._load(session, number)
 
     def history(self, number: str) -> list[TicketEventRow]:
-        with self.db.session() as session:
+        with self._session() as session:
             ticket = self._load(session, number)
             return list(
                 session.scalars(
@@ -463,7 +485,7 @@ class TicketService:
             )
 
     def calls(self, number: str) -> list[str]:
-        with self.db.session() as session:
+        with self._session() as session:
             ticket = self._load(session, number)
             return list(
                 session.scalars(
@@ -475,7 +497,7 @@ class TicketService:
 
     def status_word(self, number: str, caller: str) -> str | None:
         """The lookup word for ``number`` if it belongs to ``caller`` (else None)."""
-        with self.db.session() as session:
+        with self._session() as session:
             ticket = session.scalar(select(TicketRow).where(TicketRow.number == number))
             if ticket is None or ticket.caller != caller:
                 return None
@@ -487,7 +509,7 @@ class TicketService:
 
     def supervised(self) -> list[tuple[TicketRow, list[str]]]:
         """Supervised tickets not yet finished, oldest first, with their reasons."""
-        with self.db.session() as session:
+        with self._session() as session:
             first = (
                 select(SupervisionRow.ticket_id, func.min(SupervisionRow.started_at).label("at"))
                 .group_by(SupervisionRow.ticket_id)
@@ -512,14 +534,14 @@ class TicketService:
             return out
 
     def callback_tasks(self, kind: str | None = None, state: str = "open") -> list[CallbackTaskRow]:
-        with self.db.session() as session:
+        with self._session() as session:
             q = select(CallbackTaskRow).where(CallbackTaskRow.state == state)
             if kind is not None:
                 q = q.where(CallbackTaskRow.kind == kind)
             return list(session.scalars(q.order_by(CallbackTaskRow.id)))
 
     def close_task(self, task_id: int, result: str, *, done: bool = True) -> None:
-        with self.db.session() as session:
+        with self._session() as session:
             task = session.get(CallbackTaskRow, task_id)
             if task is None:
                 raise TicketNotFound(f"no callback task {task_id}")
@@ -534,5 +556,5 @@ class TicketService:
     def sweep(self, now: dt.datetime | None = None) -> SweepResult:
         """Refresh due-soon / overdue flags and start automatic supervision."""
         when = self._now(now)
-        with self.db.session() as session:
+        with self._session() as session:
             return sweep(session, when, self.catalogue.due_soon_hours, self.deadlines.local_day)

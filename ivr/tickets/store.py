@@ -77,8 +77,51 @@ def _float(text: str) -> float | None:
         return None
 
 
+RECORD_FIELDS = (
+    "uniqueid",
+    "caller",
+    "caller_name",
+    "dialled",
+    "channel",
+    "config_version",
+    "line_number",
+    "line_name",
+    "line_mode",
+    "department",
+    "accessible",
+    "outcome",
+    "outcome_detail",
+    "skill",
+    "priority",
+    "queue_position",
+    "hangup_node",
+)
+
+
+def record_dict(record: CallRecord) -> dict[str, Any]:
+    """What :meth:`CallRecord.to_dict` gives, built directly: ``to_dict`` goes through
+    ``dataclasses.asdict``, which deep-copies every event and cost more than the write."""
+    data: dict[str, Any] = {name: getattr(record, name) for name in RECORD_FIELDS}
+    data["started_at"] = record.started_at.isoformat()
+    data["ended_at"] = record.ended_at.isoformat() if record.ended_at else None
+    data["events"] = [
+        {
+            "at": e.at.isoformat(),
+            "offset": e.offset,
+            "kind": e.kind,
+            "node": e.node,
+            "detail": e.detail,
+        }
+        for e in record.events
+    ]
+    data["messages"] = list(record.messages)
+    data["path"] = record.path
+    data["digits"] = record.digits
+    return data
+
+
 def call_entry(record: CallRecord) -> dict[str, Any]:
-    return {"kind": CALL, "data": record.to_dict()}
+    return {"kind": CALL, "data": record_dict(record)}
 
 
 def queue_entry(event: QueueEvent) -> dict[str, Any]:
@@ -215,6 +258,47 @@ def _missed_tasks(session: Session, uniqueids: Sequence[str]) -> None:
     )
 
 
+def _write_calls(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Call records, with what the queue already logged about them: the agent and wait of
+    the first CONNECT, and a missed-call callback task for a call that left the queue (or
+    hung up) unanswered. One query for the queue events of the whole batch, one insert."""
+    q = QueueLogRow
+    ids = [r["uniqueid"] for r in rows]
+    connects: dict[str, tuple[dt.datetime, str, float | None]] = {}
+    left: set[str] = set()
+    for callid, event, at, agent, wait in session.execute(
+        select(q.callid, q.event, q.at, q.agent, q.wait).where(
+            q.callid.in_(ids), q.event.in_(["CONNECT", "ABANDON", "EXITWITHTIMEOUT"])
+        )
+    ):
+        if event != "CONNECT":
+            left.add(callid)
+        elif callid not in connects or at < connects[callid][0]:
+            connects[callid] = (at, agent, wait)
+    tasks = []
+    for row in rows:
+        uid = row["uniqueid"]
+        if uid in connects and row["agent"] is None:
+            _, row["agent"], row["queue_wait"] = connects[uid]
+        missed = row["outcome"] in MISSED_OUTCOMES or uid in left
+        if missed and uid not in connects and row["caller"] not in ANONYMOUS:
+            tasks.append(
+                {
+                    "kind": "missed",
+                    "ref": uid,
+                    "ticket_id": None,
+                    "call_uniqueid": uid,
+                    "caller": row["caller"],
+                    "created_at": row["ended_at"] or row["started_at"],
+                    "state": "open",
+                    "attempts": 0,
+                    "result": "",
+                }
+            )
+    insert_ignore(session, CallRow.__table__, rows, ["uniqueid"], count=False)  # type: ignore[arg-type]
+    insert_ignore(session, CallbackTaskRow.__table__, tasks, ["kind", "ref"], count=False)  # type: ignore[arg-type]
+
+
 def _apply_survey(session: Session, uniqueid: str, score: int) -> None:
     session.execute(update(CallRow).where(CallRow.uniqueid == uniqueid).values(survey_score=score))
     session.execute(
@@ -233,11 +317,7 @@ def write_entries(session: Session, entries: Sequence[dict[str, Any]], tz: ZoneI
             j += 1
         group = [e["data"] for e in entries[i:j]]
         if kind == CALL:
-            rows = [call_row(d, tz) for d in group]
-            insert_ignore(session, CallRow.__table__, rows, ["uniqueid"])  # type: ignore[arg-type]
-            ids = [r["uniqueid"] for r in rows]
-            _fill_from_queue(session, ids)
-            _missed_tasks(session, ids)
+            _write_calls(session, [call_row(d, tz) for d in group])
         elif kind == QUEUE:
             rows = [queue_row(d, tz) for d in group]
             insert_ignore(session, QueueLogRow.__table__, rows, ["key"])  # type: ignore[arg-type]
@@ -252,6 +332,12 @@ def write_entries(session: Session, entries: Sequence[dict[str, Any]], tz: ZoneI
         else:
             log.error("unknown journal entry kind %r: skipped", kind)
         i = j
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    """Mark a failed group's exception as seen (its callers may all have gone)."""
+    if not future.cancelled():
+        future.exception()
 
 
 class TicketStore:
@@ -273,6 +359,9 @@ class TicketStore:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._pending: list[dict[str, Any]] = []
+        self._pending_done: asyncio.Future[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
         self.degraded = not self.journal.empty()
 
     # -- the protocols -------------------------------------------------------------------
@@ -319,15 +408,41 @@ class TicketStore:
             write_entries(session, entries, self.tz)
 
     async def _write(self, entries: list[dict[str, Any]]) -> None:
+        """Group commit: entries handed over while a transaction is in flight wait, and are
+        then written together in the next one (in the order they came). A caller returns
+        once its entries are in the database or in the journal."""
+        self._pending.extend(entries)
+        if self._pending_done is None:
+            self._pending_done = asyncio.get_running_loop().create_future()
+        done = self._pending_done
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="ticket-store-flush")
+        await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, done = self._pending, self._pending_done
+            self._pending, self._pending_done = [], None
+            assert done is not None
+            try:
+                await self._commit(batch)
+            except BaseException as exc:
+                done.set_exception(exc)
+                done.add_done_callback(_retrieve)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+            else:
+                done.set_result(None)
+
+    async def _commit(self, entries: list[dict[str, Any]]) -> None:
         async with self._lock:
             if not self.degraded:
                 try:
-                    await asyncio.to_thread(self._write_sync, entries)
+                    await asyncio.to_thread(self._write_batch, entries)
                     return
                 except Exception as exc:
                     if not is_unavailable(exc):
-                        await asyncio.to_thread(self._reject, entries, exc)
-                        return
+                        raise
                     log.error(
                         "[HL-TKT-001] database %s unavailable (%s): writing to journal %s, "
                         "replayed when it is back",
@@ -422,6 +537,9 @@ class TicketStore:
             self._task = asyncio.create_task(self._retry_loop(), name="ticket-journal-replay")
 
     async def close(self) -> None:
+        if self._flusher is not None:  # let what was handed over reach the database
+            with contextlib.suppress(Exception):
+                await self._flusher
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
-from ivr.tickets.errors import BadTicketInput, TicketNotFound, TransitionRefused
+from ivr.tickets.catalogue import Catalogue
+from ivr.tickets.db import Database
+from ivr.tickets.deadlines import Deadlines
+from ivr.tickets.errors import (
+    BadTicketInput,
+    DatabaseUnavailable,
+    TicketNotFound,
+    TransitionRefused,
+)
 from ivr.tickets.lifecycle import TRANSITIONS, State, allowed_actions, check
 from ivr.tickets.service import TicketService
 from tests.tickets.conftest import TZ, Clock
@@ -175,3 +184,17 @@ def test_numbers_readable_unique_and_idempotent_by_call(service: TicketService) 
         new(service, type="nonsense")
     with pytest.raises(BadTicketInput, match="unknown category"):
         new(service, category="nonsense")
+
+
+def test_database_away_is_a_clear_error(
+    catalogue: Catalogue, deadlines: Deadlines, clock: Clock, tmp_path: Path
+) -> None:
+    """No server: HL-TKT-001, and nothing is written (one transaction per action)."""
+    away = Database(f"postgresql://postgres@/nowhere?host={tmp_path}&port=1")
+    service = TicketService(away, catalogue, deadlines, clock)
+    with pytest.raises(DatabaseUnavailable) as caught:
+        service.accept(caller="139", type="consult", category="housing.property", actor="op1")
+    assert caught.value.code == "HL-TKT-001" and "nothing was changed" in str(caught.value)
+    with pytest.raises(DatabaseUnavailable):
+        service.act("20250926000001", "sign", actor="dept")
+    away.close()
