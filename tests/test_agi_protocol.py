@@ -70,6 +70,28 @@ def test_header_line_forms() -> None:
     assert parse_header_line(": x") is None
 
 
+_HEADER_PIECES = st.sampled_from(
+    [
+        *("agi_a: 1", "agi_b: x y", "agi_c: ", "agi_c:", "k:v: w", "a b: c", "junk", "", "\r"),
+        *("agi_d: v\r", ": v", "agi_e: 张", "x\ty: z", "agi_a: 2", "agi_f: a: b"),
+    ]
+)
+
+
+@given(st.lists(_HEADER_PIECES | st.text(max_size=12)), st.sampled_from(["\n\n", "\n", ""]))
+def test_header_whole_text_parses_as_its_lines(lines: list[str], end: str) -> None:
+    """The one-pass path for a plain header gives what the line-by-line path gives."""
+    text = "\n".join(lines) + end
+    assert parse_header(text) == parse_header(text.split("\n"))
+    assert parse_header(text.encode()) == parse_header(text.split("\n"))
+
+
+def test_header_keys_are_shared_between_calls() -> None:
+    one = parse_header(b"agi_callerid: 1\nagi_uniqueid: 2\n\n")
+    two = parse_header(b"agi_callerid: 3\nagi_uniqueid: 4\n\n")
+    assert all(a is b for a, b in zip(one.env, two.env, strict=True))
+
+
 def test_header_args_stop_at_gap() -> None:
     header = parse_header("agi_arg_1: a\nagi_arg_3: c\n\n")
     assert header.args == ["a"]
@@ -219,6 +241,27 @@ def test_build_command() -> None:
     assert build_command("ANSWER") == b"ANSWER\n"
     assert build_command("STREAM FILE", ["hello", ""]) == b'STREAM FILE "hello" ""\n'
     assert build_command("SET VARIABLE", ["N", "张三"]) == 'SET VARIABLE "N" "张三"\n'.encode()
+
+
+@given(
+    st.text(alphabet='ab "\\\n\r\x00张', max_size=6),
+    st.lists(st.text(alphabet='ab "\\\n\r\x00张,', max_size=6), max_size=4),
+)
+def test_build_command_is_quote_per_argument(cmd: str, args: list[str]) -> None:
+    """The fast path (nothing to escape) builds what quoting each argument builds."""
+    try:
+        expected = (
+            (cmd + "".join(" " + quote(a) for a in args) + "\n").encode()
+            if not any(c in cmd for c in "\n\r\x00")
+            else None
+        )
+    except ValueError:
+        expected = None
+    if expected is None:
+        with pytest.raises(ValueError):
+            build_command(cmd, args)
+    else:
+        assert build_command(cmd, args) == expected
 
 
 def test_build_command_refuses_what_asterisk_would_cut() -> None:

@@ -443,6 +443,102 @@ async def test_bad_argument_is_refused_before_sending(make_server: MakeServer) -
     assert isinstance(exc, ValueError) and reply.ok
 
 
+async def test_reply_split_across_packets(make_server: MakeServer) -> None:
+    peer, out = await run_one(make_server, lambda s: s.command("STREAM FILE", "x", ""))
+    await peer.line()
+    peer.send("200 res")
+    await peer.writer.drain()
+    await asyncio.sleep(0.02)
+    peer.send("ult=0 endpos=80")
+    await peer.writer.drain()
+    await asyncio.sleep(0.02)
+    peer.send("00\r\n")
+    reply = await out.get()
+    assert (reply.code, reply.result, reply.endpos) == (200, "0", 8000)
+
+
+async def test_lines_after_a_reply_wait_for_the_next_command(make_server: MakeServer) -> None:
+    """A HANGUP that arrives with (or after) a reply is taken in order, by the next command."""
+
+    async def script(s: AGISession) -> Any:
+        first = await s.command("SET VARIABLE", "A", "1")
+        before = s.hung_up
+        try:
+            await s.command("GET VARIABLE", "A")
+        except AGIHangup:
+            return first, before, s.hung_up
+        return None
+
+    peer, out = await run_one(make_server, script)
+    await peer.line()
+    peer.send("200 result=1\nHANGUP\n")
+    assert await peer.line() == 'GET VARIABLE "A"'
+    peer.send("511 Command Not Permitted on a dead channel or intercept routine\n")
+    first, before, after = await out.get()
+    assert first.ok and not before and after
+
+
+async def test_reply_then_eof(make_server: MakeServer) -> None:
+    """The reply that came just before the peer closed is still returned; the next command
+    then finds the connection gone."""
+
+    async def script(s: AGISession) -> Any:
+        first = await s.command("NOOP")
+        await eventually(lambda: s._eof is not None, "EOF seen")
+        try:
+            await s.command("NOOP")
+        except AGIHangup as exc:
+            return first, exc, s.hung_up
+
+    peer, out = await run_one(make_server, script)
+    await peer.line()
+    peer.send("200 result=0\n")
+    peer.writer.write_eof()
+    first, exc, hung_up = await out.get()
+    assert first.ok and isinstance(exc, AGIHangup) and hung_up
+
+
+async def test_one_command_at_a_time(make_server: MakeServer) -> None:
+    async def script(s: AGISession) -> Any:
+        first = asyncio.create_task(s.command("NOOP"))
+        await asyncio.sleep(0)
+        try:
+            await s.command("ANSWER")
+        except RuntimeError as exc:
+            return exc, await first
+        return None
+
+    peer, out = await run_one(make_server, script)
+    assert await peer.line() == "NOOP"
+    peer.send("200 result=0\n")
+    exc, reply = await out.get()
+    assert isinstance(exc, RuntimeError) and reply.ok
+
+
+async def test_flood_between_commands(make_server: MakeServer) -> None:
+    """A peer that sends a line over the limit while no command waits is a protocol error at
+    the next command; the server stops reading it meanwhile."""
+    flooded = asyncio.Event()
+
+    async def script(s: AGISession) -> Any:
+        await s.command("NOOP")
+        await flooded.wait()
+        try:
+            await s.command("NOOP")
+        except AGIProtocolError as exc:
+            return exc, s.closed
+
+    peer, out = await run_one(make_server, script, line_limit=1024)
+    await peer.line()
+    peer.send("200 result=0\n")
+    peer.send("x" * 50_000)
+    await peer.writer.drain()
+    flooded.set()
+    exc, closed = await out.get()
+    assert isinstance(exc, AGIProtocolError) and closed
+    assert await peer.closed_by_server()
+
+
 # --------------------------------------------------------------------------- lifecycle
 
 

@@ -51,7 +51,10 @@ def _known(value: str) -> str:
 def call_info_from_env(env: dict[str, str]) -> CallInfo:
     """What the AGI header tells about the call. ``unknown`` party fields become ""."""
     args = header_args(env)
-    extra = {k: v for k, v in env.items() if k not in _MAPPED and not k.startswith("agi_arg_")}
+    if args:
+        extra = {k: v for k, v in env.items() if k not in _MAPPED and not k.startswith("agi_arg_")}
+    else:
+        extra = {k: v for k, v in env.items() if k not in _MAPPED}
     return CallInfo(
         uniqueid=env.get("agi_uniqueid", ""),
         caller=_known(env.get("agi_callerid", "")),

@@ -1,10 +1,17 @@
-"""An asyncio FastAGI server: one task per Asterisk connection, no threads, no polling.
+"""An asyncio FastAGI server: one task per Asterisk call, no threads, no polling.
 
 ``FastAGIServer(handler)`` accepts connections from ``AGI(agi://host:port/script,...)``, reads the
-header under a deadline, and awaits ``handler(session)``. The session's ``command()`` sends one
-line and reads its reply under a per-command deadline. Whatever the handler does, the
-connection is closed when it returns; an exception in one handler is logged and never
-touches the other calls.
+header under a deadline, and runs ``handler(session)`` in a task of its own. The session's
+``command()`` sends one line and waits for its reply under a per-command deadline. Whatever the
+handler does, the connection is closed when it returns; an exception in one handler is logged
+and never touches the other calls.
+
+Each connection is an :class:`asyncio.Protocol` (no StreamReader/StreamWriter pair): received
+bytes are split into lines and parsed right in ``data_received``, and a complete reply resolves
+the future the command is waiting on. Lines that arrive while no command waits (a ``HANGUP``
+between commands) are kept, unparsed, until the next command, so they are taken in order as
+before. A command has at most one line (2 KiB) in flight, so the write side needs no flow
+control; the read side stops reading when a peer floods the connection between commands.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ MEDIA_COMMANDS = frozenset(
 )
 
 DEFAULT_LINE_LIMIT = 64 * 1024
+_CLOSED_BY_PEER = "Asterisk closed the AGI connection"
 
 
 class AGIRefused(AGICommandError):
@@ -71,22 +79,27 @@ class AGISession:
     ``env`` is the header (``agi_callerid`` ...); ``script`` the request path (``hotline`` for
     ``agi://host/hotline?lang=zh``), ``query`` its parameters, ``args`` the ``agi_arg_N``
     values. ``hung_up`` turns True when Asterisk reported the hangup (``HANGUP`` line or a 511).
+    Commands run one at a time (AGI has no way to tell whose reply a line is).
     """
 
     __slots__ = (
+        "_buf",
         "_closed",
+        "_cmd",
         "_command_timeout",
         "_deadline",
+        "_eof",
         "_exec_timeout",
-        "_expired",
+        "_limit",
         "_loop",
+        "_lost",
         "_media_timeout",
         "_parser",
-        "_reader",
+        "_paused",
+        "_timeout",
         "_timer",
         "_transport",
         "_waiter",
-        "_writer",
         "args",
         "env",
         "garbage",
@@ -98,26 +111,31 @@ class AGISession:
 
     def __init__(
         self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        transport: asyncio.Transport,
         env: dict[str, str],
         *,
         garbage: list[str] | None = None,
         command_timeout: float = 10.0,
         media_timeout: float = 900.0,
         exec_timeout: float = 3600.0,
+        line_limit: int = DEFAULT_LINE_LIMIT,
+        peer: Any = None,
     ) -> None:
-        self._reader = reader
-        self._writer = writer
-        self._transport = writer.transport
-        self._parser = ReplyParser()
+        self._transport = transport
         self._loop = asyncio.get_running_loop()
+        self._parser = ReplyParser()
+        self._buf = b""  # received, not yet parsed
+        self._limit = line_limit
+        self._paused = False  # reading paused: too much unread input between commands
+        self._eof: str | None = None  # why the peer's side ended, once it has
+        self._lost = False  # the transport is gone: nothing can be sent
         # Per-command deadline: one lazily re-armed timer per session instead of a timer per
-        # command (see _arm/_on_timer); _waiter is the task blocked in command().
+        # command (see _arm/_on_timer). _waiter is the future command() awaits.
         self._deadline = 0.0
         self._timer: asyncio.TimerHandle | None = None
-        self._waiter: asyncio.Task[Any] | None = None
-        self._expired = False
+        self._waiter: asyncio.Future[AGIReply] | None = None
+        self._cmd = ""
+        self._timeout = 0.0
         self._closed = False
         self._command_timeout = command_timeout
         self._media_timeout = media_timeout
@@ -125,7 +143,7 @@ class AGISession:
         self.env = env
         self.garbage = garbage or []
         self.hung_up = False
-        self.peer: Any = writer.get_extra_info("peername")
+        self.peer = peer
         self.script, self.query = script_of(env)
         self.args = header_args(env)
 
@@ -154,39 +172,37 @@ class AGISession:
         AGIProtocolError for a line that is not AGI. After a hangup, commands are refused
         without being sent unless ``after_hangup`` is set: res_agi still runs the commands
         allowed on a dead channel (SET/GET VARIABLE, EXEC, VERBOSE, NOOP, DATABASE ...).
+        A command sent while another one awaits its reply raises RuntimeError.
         """
         if self._closed:
             raise AGIHangup("the AGI connection is closed")
         if self.hung_up and not after_hangup:
             raise AGIHangup(f"the caller hung up; {cmd} not sent")
+        if self._waiter is not None:
+            raise RuntimeError(f"{cmd} sent while {self._cmd} awaits its reply")
         data = build_command(cmd, args)
         if timeout is None:
             timeout = self.default_timeout(cmd)
-        task = asyncio.current_task()
-        self._waiter = task
+        waiter: asyncio.Future[AGIReply] = self._loop.create_future()
+        self._waiter = waiter
+        self._cmd = cmd
+        self._timeout = timeout
         self._arm(timeout)
-        try:
+        if not self._lost:
             self._transport.write(data)
-            if self._transport.get_write_buffer_size() > 65536:
-                await self._writer.drain()
-            reply = await self._read_reply()
+        if self._buf or self._eof is not None:
+            self._process()  # lines that came before the command, or the peer is gone
+        try:
+            reply = await waiter
         except asyncio.CancelledError:
             # The reply may still come; the stream can no longer be trusted.
-            self._abort()
-            if self._expired and task is not None and task.uncancel() == 0:
-                raise AGITimeout(
-                    f"no reply to {cmd} within {timeout:g}s; the AGI connection was closed"
-                ) from None
-            raise
-        except (AGIHangup, AGIProtocolError):
-            self._abort()
-            raise
-        except OSError as exc:  # from drain(): the connection broke while sending
-            self._abort()
-            self.hung_up = True
-            raise AGIHangup(f"AGI connection lost: {exc}") from None
-        finally:
             self._waiter = None
+            self._abort()
+            raise
+        except (AGIHangup, AGIProtocolError, AGITimeout):
+            self._waiter = None
+            self._abort()
+            raise
         code = reply.code
         if code == 200:
             if not args and cmd.upper() == "HANGUP":
@@ -197,31 +213,80 @@ class AGISession:
             raise AGIHangup(f"{cmd}: {reply.message or 'command not permitted on a dead channel'}")
         raise AGIRefused(f"Asterisk refused {cmd}: {reply}", reply)
 
-    async def _read_reply(self) -> AGIReply:
+    # ------------------------------------------------------------- fed by the protocol
+
+    def _data(self, data: bytes) -> None:
+        self._buf = self._buf + data if self._buf else data
+        if self._waiter is not None:
+            self._process()
+        elif not self._paused and len(self._buf) > 2 * self._limit:
+            # Nobody reads between commands; a peer sending that much is not Asterisk.
+            self._paused = True
+            self._transport.pause_reading()
+
+    def _peer_eof(self, reason: str) -> None:
+        if self._eof is None:
+            self._eof = reason
+        if self._waiter is not None:
+            self._process()
+
+    def _connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self._peer_eof(f"AGI connection lost: {exc}" if exc is not None else _CLOSED_BY_PEER)
+
+    def _process(self) -> None:
+        """Parse the complete lines received, up to the end of a reply; settle the waiter."""
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        buf = self._buf
         parser = self._parser
-        readline = self._reader.readline
-        while True:
-            try:
-                raw = await readline()
-            except ValueError as exc:  # line over the limit (LimitOverrunError is wrapped)
-                raise AGIProtocolError(f"reply line longer than the limit: {exc}") from None
-            except OSError as exc:
-                self.hung_up = True
-                raise AGIHangup(f"AGI connection lost: {exc}") from None
-            if not raw:
-                self.hung_up = True
-                raise AGIHangup("Asterisk closed the AGI connection")
-            try:
-                reply = parser.feed(raw.decode("utf-8", "replace").rstrip("\r\n"))
-            except AGIProtocolError:
-                parser.reset()
-                raise
-            if parser.hangup_seen:
-                # Asterisk sends HANGUP and keeps reading; this command's reply (a 511, or
-                # its result if it may run on a dead channel) still follows.
-                self.hung_up = True
-            if reply is not None:
-                return reply
+        limit = self._limit
+        start = 0
+        try:
+            while True:
+                end = buf.find(b"\n", start)
+                if end < 0:
+                    if len(buf) - start > limit:
+                        raise AGIProtocolError(f"reply line longer than the limit of {limit} bytes")
+                    break
+                if end - start > limit:
+                    raise AGIProtocolError(f"reply line longer than the limit of {limit} bytes")
+                line = buf[start:end].decode("utf-8", "replace")
+                start = end + 1
+                if line[-1:] == "\r":
+                    line = line.rstrip("\r")
+                reply = parser.feed(line)
+                if parser.hangup_seen:
+                    # Asterisk sends HANGUP and keeps reading; this command's reply (a 511, or
+                    # its result if it may run on a dead channel) still follows.
+                    self.hung_up = True
+                if reply is not None:
+                    self._buf = buf[start:]
+                    self._waiter = None
+                    waiter.set_result(reply)
+                    self._resume()
+                    return
+        except AGIProtocolError as exc:
+            parser.reset()
+            self._buf = b""
+            self._waiter = None
+            waiter.set_exception(exc)
+            return
+        if start:
+            self._buf = buf[start:]
+        self._resume()
+        if self._eof is not None:
+            self.hung_up = True
+            self._waiter = None
+            waiter.set_exception(AGIHangup(self._eof))
+
+    def _resume(self) -> None:
+        if self._paused and len(self._buf) <= self._limit and not self._lost:
+            self._paused = False
+            self._transport.resume_reading()
+
+    # ------------------------------------------------------------- deadline, closing
 
     def _arm(self, timeout: float) -> None:
         deadline = self._loop.time() + timeout
@@ -235,11 +300,16 @@ class AGISession:
     def _on_timer(self) -> None:
         self._timer = None
         waiter = self._waiter
-        if waiter is None or self._closed:
+        if waiter is None or waiter.done() or self._closed:
             return  # no command waiting: stay disarmed until the next one
         if self._loop.time() >= self._deadline:
-            self._expired = True
-            waiter.cancel()
+            self._waiter = None
+            waiter.set_exception(
+                AGITimeout(
+                    f"no reply to {self._cmd} within {self._timeout:g}s; "
+                    "the AGI connection was closed"
+                )
+            )
         else:
             self._timer = self._loop.call_at(self._deadline, self._on_timer)
 
@@ -248,7 +318,7 @@ class AGISession:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        transport = self._writer.transport
+        transport = self._transport
         if not transport.is_closing():
             transport.abort()
 
@@ -281,6 +351,144 @@ def script_of(env: dict[str, str]) -> tuple[str, dict[str, str]]:
     return path.strip("/"), params
 
 
+class _Connection(asyncio.Protocol):
+    """One accepted connection: collects the header, then feeds its session."""
+
+    __slots__ = ("_buf", "_server", "_session", "_timer", "_transport")
+
+    def __init__(self, server: FastAGIServer) -> None:
+        self._server = server
+        self._buf = b""
+        self._session: AGISession | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._transport: asyncio.Transport | None = None
+
+    def _peer(self) -> Any:
+        return self._transport.get_extra_info("peername") if self._transport else None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        server = self._server
+        if server._stopping:  # accepted just before stop() closed the listener
+            transport.abort()
+            return
+        server._conns.add(self)
+        server.sessions_total += 1
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(server.header_timeout, self._header_expired)
+
+    def data_received(self, data: bytes) -> None:
+        session = self._session
+        if session is not None:
+            session._data(data)
+            return
+        if self not in self._server._conns:
+            return  # dropped already
+        # One search for the end of the header (Asterisk ends it with an empty line) rather
+        # than a readline per field.
+        buf = self._buf + data if self._buf else data
+        end = buf.find(b"\n\n")
+        limit = self._server.line_limit
+        if end < 0 and len(buf) <= limit:
+            self._buf = buf
+            return
+        if end < 0 or end + 2 > limit:
+            log.warning("AGI header from %s longer than %d bytes", self._peer(), limit)
+            self._drop()
+            return
+        self._buf = b""
+        try:
+            self._start(buf[: end + 2], buf[end + 2 :])
+        except Exception:  # never leave a half-started connection behind
+            log.exception("AGI connection from %s could not start", self._peer())
+            self._server.sessions_failed += 1
+            self._drop()
+
+    def eof_received(self) -> bool | None:
+        session = self._session
+        if session is not None:
+            session._peer_eof(_CLOSED_BY_PEER)
+            return True  # keep our side open until the handler is done with it
+        if self in self._server._conns:
+            log.info("AGI connection from %s closed during the header", self._peer())
+            self._drop()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        session = self._session
+        if session is not None:
+            session._connection_lost(exc)
+        elif self in self._server._conns:
+            log.info("AGI connection from %s lost during the header: %s", self._peer(), exc)
+            self._drop()
+
+    def _header_expired(self) -> None:
+        self._timer = None
+        if self._session is None and self in self._server._conns:
+            log.warning(
+                "AGI header from %s not complete within %ss",
+                self._peer(),
+                self._server.header_timeout,
+            )
+            self._drop()
+
+    def _drop(self) -> None:
+        """End the connection before any handler ran."""
+        self._server._conns.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.abort()
+
+    def _start(self, raw: bytes, rest: bytes) -> None:
+        server = self._server
+        transport = self._transport
+        assert transport is not None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        header = parse_header(raw)
+        env, garbage = header.env, header.garbage
+        peer = transport.get_extra_info("peername")
+        if garbage:
+            log.warning(
+                "AGI header from %s: %d line(s) not 'key: value': %r",
+                peer,
+                len(garbage),
+                garbage[:5],
+            )
+        if not any(key.startswith("agi_") for key in env):
+            server.sessions_failed += 1
+            exc = AGIProtocolError(f"{peer} sent no AGI header (first lines {garbage[:3]!r})")
+            log.warning("AGI session from %s failed: %s", peer, exc)
+            self._drop()
+            return
+        session = AGISession(
+            transport,
+            env,
+            garbage=garbage,
+            command_timeout=server.command_timeout,
+            media_timeout=server.media_timeout,
+            exec_timeout=server.exec_timeout,
+            line_limit=server.line_limit,
+            peer=peer,
+        )
+        if rest:
+            session._buf = rest
+        self._session = session
+        task = asyncio.get_running_loop().create_task(server._run(session))
+        server._conns.discard(self)
+        server._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._server._tasks.discard(task)
+        if self._session is not None:
+            self._session.close_nowait()  # also when cancelled before it ever ran
+
+
 class FastAGIServer:
     """Serve FastAGI on ``host:port`` (``port=0`` picks a free port; see ``.port``).
 
@@ -288,7 +496,7 @@ class FastAGIServer:
     ``command_timeout`` the wait for a quick command's reply, ``media_timeout`` for commands
     that play/record/wait, ``exec_timeout`` for EXEC (a Dial can last an hour);
     ``session_timeout`` bounds a whole call (None: no bound). Lines longer than
-    ``line_limit`` bytes are a protocol error.
+    ``line_limit`` bytes (and a header longer than that) are a protocol error.
     """
 
     def __init__(
@@ -316,7 +524,8 @@ class FastAGIServer:
         self.line_limit = line_limit
         self.backlog = backlog
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._conns: set[_Connection] = set()  # still sending their header
+        self._tasks: set[asyncio.Task[None]] = set()  # running the handler
         self._stopped = asyncio.Event()
         self._stopping = False
         self.sessions_total = 0
@@ -332,7 +541,7 @@ class FastAGIServer:
     @property
     def active_sessions(self) -> int:
         """Connections in progress (reading the header or running the handler)."""
-        return len(self._tasks)
+        return len(self._conns) + len(self._tasks)
 
     @property
     def serving(self) -> bool:
@@ -343,11 +552,10 @@ class FastAGIServer:
             return
         self._stopped.clear()
         self._stopping = False
-        self._server = await asyncio.start_server(
-            self._on_connect,
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: _Connection(self),
             self.host,
             self._port,
-            limit=self.line_limit,
             backlog=self.backlog,
             reuse_address=True,
         )
@@ -373,6 +581,8 @@ class FastAGIServer:
             _, pending = await asyncio.wait(tasks, timeout=grace)
         else:
             pending = tasks
+        for conn in list(self._conns):  # still no complete header
+            conn._drop()
         pending |= self._tasks  # accepted just before close() and started since
         for task in pending:
             task.cancel()
@@ -395,23 +605,11 @@ class FastAGIServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop(grace=0.0)
 
-    # ----------------------------------------------------------------- per connection
+    # ----------------------------------------------------------------- per call
 
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._stopping:  # accepted just before stop() closed the listener
-            writer.transport.abort()
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        tasks = self._tasks
-        tasks.add(task)
-        self.sessions_total += 1
-        session: AGISession | None = None
+    async def _run(self, session: AGISession) -> None:
         deadline: asyncio.Timeout | None = None
         try:
-            session = await self._read_header(reader, writer)
-            if session is None:
-                return
             async with asyncio.timeout(self.session_timeout) as deadline:
                 await self.handler(session)
         except AGIHangup as exc:
@@ -420,66 +618,18 @@ class FastAGIServer:
             self.sessions_failed += 1
             if deadline is not None and deadline.expired():
                 log.warning(
-                    "AGI session from %s exceeded %ss; closed",
-                    writer.get_extra_info("peername"),
-                    self.session_timeout,
+                    "AGI session from %s exceeded %ss; closed", session.peer, self.session_timeout
                 )
             else:
-                log.exception("AGI handler failed for %s", writer.get_extra_info("peername"))
+                log.exception("AGI handler failed for %s", session.peer)
         except HotlineError as exc:
             self.sessions_failed += 1
-            log.warning("AGI session from %s failed: %s", writer.get_extra_info("peername"), exc)
+            log.warning("AGI session from %s failed: %s", session.peer, exc)
         except asyncio.CancelledError:
-            writer.transport.abort()
+            session._abort()
             raise
         except Exception:
             self.sessions_failed += 1
-            log.exception("AGI handler failed for %s", writer.get_extra_info("peername"))
+            log.exception("AGI handler failed for %s", session.peer)
         finally:
-            tasks.discard(task)
-            if session is not None:
-                session.close_nowait()
-            elif not writer.transport.is_closing():
-                writer.transport.abort()
-
-    async def _read_header(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> AGISession | None:
-        peer = writer.get_extra_info("peername")
-        try:
-            # One read for the whole header (Asterisk ends it with an empty line) rather than
-            # a readline per field: ~25 fewer awaits per call.
-            async with asyncio.timeout(self.header_timeout):
-                raw = await reader.readuntil(b"\n\n")
-        except asyncio.IncompleteReadError:
-            log.info("AGI connection from %s closed during the header", peer)
-            return None
-        except asyncio.LimitOverrunError:
-            log.warning("AGI header from %s longer than %d bytes", peer, self.line_limit)
-            return None
-        except TimeoutError:
-            log.warning("AGI header from %s not complete within %ss", peer, self.header_timeout)
-            return None
-        except OSError as exc:
-            log.info("AGI connection from %s lost during the header: %s", peer, exc)
-            return None
-        header = parse_header(raw)
-        env, garbage = header.env, header.garbage
-        if garbage:
-            log.warning(
-                "AGI header from %s: %d line(s) not 'key: value': %r",
-                peer,
-                len(garbage),
-                garbage[:5],
-            )
-        if not any(key.startswith("agi_") for key in env):
-            raise AGIProtocolError(f"{peer} sent no AGI header (first lines {garbage[:3]!r})")
-        return AGISession(
-            reader,
-            writer,
-            env,
-            garbage=garbage,
-            command_timeout=self.command_timeout,
-            media_timeout=self.media_timeout,
-            exec_timeout=self.exec_timeout,
-        )
+            session.close_nowait()

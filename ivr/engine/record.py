@@ -12,12 +12,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+_now = dt.datetime.now
+_UTC = dt.UTC
+_monotonic = time.monotonic
+
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return _now(_UTC)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallEvent:
     at: dt.datetime
     offset: float  # seconds since the call started
@@ -53,8 +57,8 @@ class CallRecord:
     _t0: float = field(default_factory=time.monotonic, repr=False)
 
     def add(self, kind: str, node: str | None = None, detail: str = "") -> None:
-        offset = round(time.monotonic() - self._t0, 3)
-        self.events.append(CallEvent(utcnow(), offset, kind, node, detail))
+        offset = round(_monotonic() - self._t0, 3)
+        self.events.append(CallEvent(_now(_UTC), offset, kind, node, detail))
 
     @property
     def path(self) -> list[str]:
