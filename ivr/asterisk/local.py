@@ -54,8 +54,11 @@ __all__ = [
     "ensure_root",
     "install_config",
     "is_ready",
+    "log_offset",
+    "log_problems",
     "mounts_under",
     "project_dir",
+    "reload_config",
     "rx",
     "start",
     "status",
@@ -745,6 +748,7 @@ def start(
             _mount(["--bind", str(src)], target)
             made.append(target)
 
+        _ensure_hosts(root)
         for sub in ("run/asterisk", "var/log/asterisk", "var/spool/asterisk", "var/lib/asterisk"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         (root / "run/asterisk/asterisk.pid").unlink(missing_ok=True)
@@ -774,6 +778,22 @@ def start(
             _unmount_all(root)
         raise
     return AsteriskProcess(root, popen.pid, log_path, tuple(made), popen)
+
+
+def _ensure_hosts(root: Path) -> None:
+    """Let the chroot resolve this host's name: Asterisk looks it up when it starts (to find
+    its own address), and failing that logs errors and tries a root name server."""
+    hosts = root / "etc/hosts"
+    name = os.uname().nodename
+    try:
+        text = hosts.read_text(encoding="utf-8")
+    except OSError:
+        text = ""
+    if any(name in line.split()[1:] for line in text.splitlines() if not line.startswith("#")):
+        return
+    if "localhost" not in text:
+        text += "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    hosts.write_text(text + f"127.0.1.1\t{name}\n", encoding="utf-8")
 
 
 def _wait_booted(
@@ -833,6 +853,55 @@ def stop(root: Path, *, timeout: float = 20.0) -> None:
     left = mounts_under(root)
     if left:
         raise AsteriskMountError(f"mounts left under {root}: {', '.join(map(str, left))}")
+
+
+#: What :func:`reload_config` runs: every part of the hotline's config that can change.
+#: (Asterisk 22 has no ``pjsip reload``: PJSIP reloads as a module.)
+RELOAD_COMMANDS: tuple[str, ...] = (
+    "module reload res_pjsip.so",
+    "dialplan reload",
+    "queue reload all",
+    "moh reload",
+)
+_PROBLEM_LEVELS = ("WARNING", "ERROR")
+
+
+def log_offset(root: Path) -> int:
+    """The current size of ``messages.log``: pass it to :func:`log_problems` later."""
+    try:
+        return (_root(root) / "var/log/asterisk/messages.log").stat().st_size
+    except OSError:
+        return 0
+
+
+def log_problems(root: Path, offset: int = 0) -> list[str]:
+    """WARNING and ERROR lines ``messages.log`` got after ``offset``."""
+    path = _root(root) / "var/log/asterisk/messages.log"
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    return [
+        line
+        for line in text.splitlines()
+        if any(f"] {level}[" in line for level in _PROBLEM_LEVELS)
+    ]
+
+
+def reload_config(
+    root: Path, commands: Sequence[str] = RELOAD_COMMANDS, *, settle: float = 0.5
+) -> list[str]:
+    """Reload the installed config in the running Asterisk; return the WARNING/ERROR lines
+    the reloads logged (an empty list means every file was taken cleanly)."""
+    offset = log_offset(root)
+    for command in commands:
+        out = rx(root, command)
+        if out.startswith("No such command") or "not found" in out.lower():
+            raise AsteriskCommandError(f"asterisk -rx {command!r}: {out.strip()}")
+    time.sleep(settle)
+    return log_problems(root, offset)
 
 
 def _signal(pid: int, root: Path, sig: signal.Signals) -> None:

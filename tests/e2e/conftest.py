@@ -1,0 +1,347 @@
+"""The whole stack for end-to-end tests: a real Asterisk 22 (the local chroot of
+:mod:`ivr.asterisk.local`, built with debootstrap when missing), a real redis-server, our
+``hotline serve`` process, and the Asterisk config from ``asterisk_conf/`` plus the generated
+parts, exactly as ``hotline asterisk up`` installs it. SIPp places the calls (see sipp.py).
+
+Test-only differences from the shipped config, kept in a copy under the session's temporary
+directory: the emergency lines dial ``Local/<110..122>@hotline-e2e-target`` (a context in
+``extensions-site.conf`` that answers, notes the call in AstDB and hangs up), and the process
+AGI script writes its journal to a var directory of its own, so that the tests can tell which
+layer served a call.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ivr.asterisk import conf, local
+from ivr.config.loader import load_config
+from tests.conftest import free_port
+from tests.e2e.sipp import PCAP_DIR, SippCall, free_udp_port
+
+PROJECT = local.project_dir()
+E2E_CACHE = PROJECT / ".cache" / "e2e"
+TARGET_CONTEXT = "hotline-e2e-target"
+SITE_CONF = f"""\
+; e2e tests: where the emergency dial strings of the test config lead
+[{TARGET_CONTEXT}]
+exten => _X.,1,Answer()
+ same => n,Set(DB(hotline-e2e/${{CALLERID(num)}})=${{EXTEN}})
+ same => n,Wait(1)
+ same => n,Hangup()
+"""
+
+
+def _requirements() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root: the local Asterisk runs in a chroot with bind mounts"
+    if shutil.which("sipp") is None or not (PCAP_DIR / "dtmf_2833_1.pcap").exists():
+        return "needs SIPp and its RFC 2833 pcaps (Debian sip-tester; ./test.sh installs it)"
+    if not (local.is_ready(local.default_root()) or shutil.which("debootstrap")):
+        return "needs debootstrap to build the Asterisk root (./test.sh installs it)"
+    return None
+
+
+def _acquire_root(wait: float = 240.0) -> tuple[Path, int]:
+    """A root for this session, and the open lock file that keeps it ours.
+
+    Several test sessions may run at once in one checkout (and a developer's ``hotline
+    asterisk up``), and one root runs one Asterisk. Each session takes an exclusive lock
+    (``<root>.lock``) on the first free root: the project's, else ``<root>-e2e``, else
+    ``<root>-e2e2`` (built on first use, about a minute). A root whose Asterisk runs without a
+    lock (a developer's) is passed over. ``$HOTLINE_E2E_ASTERISK_ROOT`` forces a root."""
+    env = os.environ.get("HOTLINE_E2E_ASTERISK_ROOT", "").strip()
+    base = local.default_root()
+    candidates = (
+        [Path(env).resolve()]
+        if env
+        else [base, base.with_name(base.name + "-e2e"), base.with_name(base.name + "-e2e2")]
+    )
+    deadline = time.monotonic() + wait
+    while True:
+        for root in candidates:
+            root.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(f"{root}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            if root.exists() and local.status(root).running:
+                os.close(fd)  # a developer's Asterisk: leave it alone
+                continue
+            return root, fd
+        if time.monotonic() > deadline:
+            pytest.fail(f"every Asterisk root is in use: {', '.join(map(str, candidates))}")
+        time.sleep(1.0)
+
+
+@dataclass
+class Stack:
+    root: Path
+    work: Path
+    config_dir: Path
+    recordings: Path
+    var: Path
+    var_process: Path
+    redis_url: str
+    agi_port: int
+    sip_port: int
+    server: subprocess.Popen[bytes]
+    opts: conf.ConfOptions
+    log_start: int = 0  # messages.log offset when this session's Asterisk started
+    calls: list[SippCall] = field(default_factory=list)
+
+    # -- Asterisk
+    def rx(self, command: str) -> str:
+        return local.rx(self.root, command)
+
+    def install(self, opts: conf.ConfOptions | None = None) -> list[str]:
+        """Install the config for ``opts`` (default: the normal one) and reload it; return
+        the WARNING/ERROR lines the reload logged."""
+        files = conf.static_files()
+        bundle = load_config(self.config_dir, self.recordings)
+        files.update(conf.generate(bundle, opts or self.opts))
+        files["extensions-site.conf"] = SITE_CONF
+        local.install_config(self.root, None, files, modules=conf.static_modules())
+        if local.status(self.root).running:
+            return local.reload_config(self.root)
+        return []
+
+    def channels(self) -> list[list[str]]:
+        """``core show channels concise``: channel!context!exten!prio!state!app!data!cid!..."""
+        out = self.rx("core show channels concise")
+        return [line.split("!") for line in out.splitlines() if "!" in line]
+
+    def channel_of(self, caller: str) -> list[str] | None:
+        for fields in self.channels():
+            if len(fields) > 7 and fields[7] == caller and fields[0].startswith("PJSIP/"):
+                return fields
+        return None
+
+    def wait_channel(self, caller: str, app: str, timeout: float = 30.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            fields = self.channel_of(caller)
+            if fields is not None and fields[5] == app:
+                return fields
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no channel of {caller} in {app} after {timeout}s: {self.channels()}"
+                )
+            time.sleep(0.2)
+
+    def hangup(self, caller: str) -> None:
+        fields = self.channel_of(caller)
+        if fields is not None:
+            self.rx(f"channel request hangup {fields[0]}")
+
+    def log_since(self, offset: int, contains: str = "") -> list[str]:
+        path = self.root / "var/log/asterisk/messages.log"
+        with open(path, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", "replace")
+        return [line for line in text.splitlines() if contains in line]
+
+    # -- calls and records
+    def call(self, number: str, caller: str, **kwargs: Any) -> SippCall:
+        sipp = SippCall.start(self.work / "sipp" / caller, self.sip_port, number, caller, **kwargs)
+        self.calls.append(sipp)
+        return sipp
+
+    @staticmethod
+    def _journal(path: Path) -> list[dict[str, Any]]:
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+
+    def _database(self) -> list[dict[str, Any]]:
+        """The server's call records: ``call_records`` in its SQLite database."""
+        path = self.var / "hotline.db"
+        if not path.exists():
+            return []
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            db.row_factory = sqlite3.Row
+            rows = db.execute("SELECT * FROM call_records ORDER BY id").fetchall()
+        except sqlite3.OperationalError:  # not migrated yet
+            return []
+        finally:
+            db.close()
+        out = []
+        for row in rows:
+            rec = dict(row)
+            for key in ("path", "events", "messages"):
+                if isinstance(rec.get(key), str):
+                    rec[key] = json.loads(rec[key])
+            out.append(rec)
+        return out
+
+    def record(self, caller: str, *, process: bool = False, timeout: float = 150.0) -> Any:
+        """The first call record of ``caller``: in the server's database, or in the process
+        script's journal; waiting for it to be written."""
+        deadline = time.monotonic() + timeout
+        while True:
+            records = (
+                self._journal(self.var_process / "calls.jsonl") if process else self._database()
+            )
+            for rec in records:
+                if rec["caller"] == caller:
+                    return rec
+            if self.server.poll() is not None:
+                raise AssertionError(f"hotline serve exited: {self.serve_log()}")
+            if time.monotonic() > deadline:
+                where = "the process journal" if process else "the server's database"
+                raise AssertionError(f"no call record of {caller} in {where} after {timeout}s")
+            time.sleep(0.25)
+
+    def serve_log(self) -> str:
+        return (self.work / "serve.log").read_text("utf-8", "replace")[-3000:]
+
+    def finish(self, sipp: SippCall, *, hang_up: bool = True) -> None:
+        """Hang the call up from Asterisk's side (if asked) and check SIPp's verdict."""
+        if hang_up:
+            self.hangup(sipp.caller)
+        rc = sipp.wait(30)
+        assert rc == 0, f"SIPp exit {rc}\n{sipp.errors()}"
+
+
+@pytest.fixture(scope="session")
+def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    reason = _requirements()
+    if reason:
+        pytest.skip(reason)
+    root, lock = _acquire_root()
+    # A session stopped with SIGTERM (a CI timeout, kill) still tears down: no Asterisk, mounts,
+    # server or SIPp left behind.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield from _stack(root, redis_url, tmp_path_factory)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        os.close(lock)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _stack(root: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    local.ensure_root(root)  # about a minute when it has to be built
+
+    work = tmp_path_factory.mktemp("e2e")
+    config_dir = work / "config"
+    shutil.copytree(PROJECT / "config", config_dir)
+    menu = config_dir / "menu.yaml"
+    text = menu.read_text("utf-8")
+    for number in ("110", "119", "120", "122"):
+        text = text.replace(f"PJSIP/{number}@carrier", f"Local/{number}@{TARGET_CONTEXT}")
+    menu.write_text(text, "utf-8")
+    recordings = E2E_CACHE / "recordings"  # kept between runs: prompts are rebuilt if changed
+    var, var_process = work / "var", work / "var-process"
+    agi_port, sip_port = free_port(), free_udp_port()
+    env = dict(
+        os.environ,
+        HOTLINE_CONFIG_DIR=str(config_dir),
+        HOTLINE_RECORDINGS_DIR=str(recordings),
+        HOTLINE_VAR_DIR=str(var),
+        HOTLINE_REDIS_URL=redis_url,
+        HOTLINE_AGI_HOST="127.0.0.1",
+        HOTLINE_AGI_PORT=str(agi_port),
+    )
+    hotline = [sys.executable, "-m", "ivr.cli"]
+    built = subprocess.run(
+        [*hotline, "prompts", "build"], env=env, capture_output=True, text=True, check=False
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+
+    process = conf.process_agi_for_paths(
+        config_dir=config_dir, recordings_dir=recordings, var_dir=var_process, redis_url=redis_url
+    )
+    moh = E2E_CACHE / "moh"
+    conf.ensure_moh(moh)
+    # the operators of agents.yaml, as `hotline asterisk up` makes them (random passwords)
+    agents, source = conf.load_agents(
+        load_config(config_dir, recordings), work / "secrets.json", dev=True
+    )
+    opts = conf.ConfOptions(
+        agi_urls=(f"agi://127.0.0.1:{agi_port}/hotline",),
+        sip_bind="127.0.0.1",
+        sip_port=sip_port,
+        carrier_match=("127.0.0.1",),
+        process_agi=process,
+        moh_dir=moh,
+        agents=tuple(agents),
+        agents_source=source,
+        static_queue_timeout=30,
+    )
+    log = open(work / "serve.log", "wb")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [*hotline, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work
+    )
+    stk = Stack(
+        root,
+        work,
+        config_dir,
+        recordings,
+        var,
+        var_process,
+        redis_url,
+        agi_port,
+        sip_port,
+        server,
+        opts,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (var / "hotline.pid").exists():
+            assert server.poll() is None, stk.serve_log()
+            assert time.monotonic() < deadline, "hotline serve did not start"
+            time.sleep(0.05)
+        stk.install()
+        stk.log_start = local.log_offset(root)
+        binds = [PROJECT, work]
+        prefix = Path(sys.base_prefix).resolve()
+        if prefix.parts[:2] != ("/", "usr"):
+            binds.append(prefix)  # the Python the project's virtualenv runs on
+        local.start(root, binds)
+        yield stk
+    finally:
+        for sipp in stk.calls:
+            sipp.kill()
+        try:
+            if local.status(root).running:
+                local.rx(root, "channel request hangup all")
+        finally:
+            local.stop(root)
+            if server.poll() is None:
+                server.send_signal(signal.SIGTERM)
+                try:
+                    server.wait(40)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
+            log.close()
+
+
+def dead_agi_urls(n: int) -> tuple[str, ...]:
+    """FastAGI URLs on which nothing listens."""
+    return tuple(f"agi://127.0.0.1:{free_port()}/hotline" for _ in range(n))
+
+
+def with_options(stack: Stack, **changes: Any) -> conf.ConfOptions:
+    return replace(stack.opts, **changes)
