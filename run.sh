@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the hotline with embedded defaults: a local Redis under var/,
-# the FastAGI server on 127.0.0.1:4573. Ctrl-C stops it.
+# SQLite in var/hotline.db, a local Asterisk 22 on 127.0.0.1:5060, the FastAGI server on
+# 127.0.0.1:4573 and the HTTP API on :8080. Ctrl-C stops it (and the Asterisk).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
@@ -19,6 +20,15 @@ fi
 
 hotline check-config
 hotline prompts build
+hotline db upgrade
+
+# A local Asterisk 22 (Debian sid, in a chroot under .cache/): needs root for the chroot.
+if [ "$(id -u)" -eq 0 ] && [ -z "${HOTLINE_NO_ASTERISK:-}" ]; then
+  hotline asterisk up --sip-port "${HOTLINE_SIP_PORT:-5060}"   # prints accounts and numbers
+  trap 'hotline asterisk down' EXIT
+else
+  echo "run: no local Asterisk (it needs root for its chroot); the simulator still works"
+fi
 cat <<MSG
 
 The hotline is starting. In another terminal, log in operator 1001 and call:
@@ -29,4 +39,4 @@ Queue figures: curl localhost:8080/queue/metrics    Prometheus: localhost:8080/m
 Edit config/*.yaml, then: .venv/bin/hotline reload
 
 MSG
-exec hotline serve --queue-wait --http-port "${HOTLINE_HTTP_PORT:-8080}"
+hotline serve --queue-wait --http-port "${HOTLINE_HTTP_PORT:-8080}"

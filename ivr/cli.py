@@ -58,8 +58,9 @@ async def _serve(
 
     from ivr.agi.server import FastAGIServer
     from ivr.runtime import ConfigHolder
-    from ivr.service import HotlineService, Records
+    from ivr.service import HeldSurveys, HotlineService, Records
     from ivr.web import create_app
+    from queueing.callback import CallbackDialler
     from queueing.events import QueueLogFileSink, TeeSink
     from queueing.queue import RedisQueue
     from queueing.waiter import QueueHub, RedisQueueWaiter
@@ -72,15 +73,28 @@ async def _serve(
     records.start_sweeping()
     # Queue events go to the database, and to a queue_log file for tools that read one.
     sink = TeeSink(records.store, QueueLogFileSink(settings.var_dir / "queue_log"))
-    hub = QueueHub(queue, sink)
+    options = holder.current.queue
+    # callbacks are dialled through Asterisk AMI by every server whose queue.yaml enables it
+    dialler = CallbackDialler(queue, options.dialler) if options.dialler.enabled else None
+    hub = QueueHub(queue, sink, dialler=dialler)
     await hub.start()
+    messages_dir = str(settings.recordings_dir / "messages")
+    surveys = HeldSurveys(records.store)
+    waiter = RedisQueueWaiter(
+        hub,
+        options=options,
+        survey=surveys,
+        prompt=lambda name: holder.current.prompt_path(name),
+        messages_dir=messages_dir,
+    )
     service = HotlineService(
         holder,
         queue,
         records.store,
         records.store,
-        messages_dir=str(settings.recordings_dir / "messages"),
-        waiter=RedisQueueWaiter(hub) if wait else None,
+        messages_dir=messages_dir,
+        waiter=waiter if wait else None,
+        surveys=surveys if wait else None,
     )
     server = FastAGIServer(service.handle, settings.agi_host, settings.agi_port)
     await server.start()
@@ -192,6 +206,10 @@ def describe_route(variables: dict[str, str]) -> str:
         )
     if route in ("emergency", "transfer", "subcentre"):
         return f"{route} transfer to {variables.get('HOTLINE_TRANSFER')}"
+    if route == "callback":
+        return "a callback, keeping the caller's place in the queue"
+    if route == "message":
+        return "a message, recorded for a ticket"
     return route or "no route set"
 
 

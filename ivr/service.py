@@ -27,6 +27,7 @@ from ivr.tickets.deadlines import Deadlines, calendar_from_config
 from ivr.tickets.service import TicketService
 from ivr.tickets.store import TicketStore, is_unavailable
 from queueing.queue import QueueGateway
+from queueing.waiter import SurveySink
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class HotlineService:
         tickets: TicketLookup | None = None,
         messages_dir: str = "recordings/messages",
         waiter: QueueWaiter | None = None,
+        surveys: HeldSurveys | None = None,
     ) -> None:
         self.holder = holder
         self.queue = queue
@@ -47,6 +49,7 @@ class HotlineService:
         self.tickets = tickets
         self.messages_dir = messages_dir
         self.waiter = waiter  # keeps queued callers company (queueing.waiter); None: hand off
+        self.surveys = surveys  # survey scores, written once the call record is saved
         self._engine: MenuEngine | None = None
 
     def engine(self, bundle: ConfigBundle) -> MenuEngine:
@@ -66,7 +69,32 @@ class HotlineService:
     async def handle(self, session: AGISession) -> None:
         engine = self.engine(self.holder.current)
         info = call_info_from_env(session.env)
-        await engine.run(AGIChannel(session), info)
+        try:
+            await engine.run(AGIChannel(session), info)
+        finally:
+            if self.surveys is not None:
+                await self.surveys.flush(info.uniqueid)
+
+
+class HeldSurveys:
+    """A :class:`queueing.waiter.SurveySink` that holds a call's survey score until its call
+    record is saved (the survey is taken inside the call, the record written at its end), then
+    hands it to the real sink (the ticket store), which sets it on the call and its ticket."""
+
+    def __init__(self, sink: SurveySink) -> None:
+        self.sink = sink
+        self._held: dict[str, int] = {}
+
+    async def survey(self, uniqueid: str, score: int) -> None:
+        self._held[uniqueid] = score
+
+    async def flush(self, uniqueid: str) -> None:
+        score = self._held.pop(uniqueid, None)
+        if score is not None:
+            try:
+                await self.sink.survey(uniqueid, score)
+            except Exception:
+                log.exception("HL-QUE-025 survey of %s could not be stored", uniqueid)
 
 
 class Records:

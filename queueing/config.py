@@ -7,7 +7,7 @@ The models are used by :mod:`ivr.config.validate` (which reports problems as
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -98,8 +98,86 @@ class AgentSpec(_Strict):
         return ",".join(f"{s}:{lvl}" for s, lvl in self.skills.items())
 
 
+#: The menu.yaml prompts the queue plays (checked by ``hotline check-config``).
+PromptName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class CallbackSettings(_Strict):
+    """Virtual hold: a waiting caller may press a key to be called back, keeping its place."""
+
+    enabled: bool = True
+    offer_after_seconds: float = Field(
+        60.0, ge=0, le=3600, description="offer once the caller has waited this long ..."
+    )
+    offer_position: int | None = Field(
+        10, ge=1, le=999, description="... or as soon as its position is this far back"
+    )
+    repeat_seconds: float = Field(120.0, ge=10, le=3600, description="offer again after")
+    key: DtmfKey = "1"
+    offer_prompt: PromptName = "queue_callback_offer"
+    confirm_prompt: PromptName = "queue_callback_confirm"
+
+
+class SurveySettings(_Strict):
+    """The keypad satisfaction survey after an answered operator call (1..5)."""
+
+    enabled: bool = True
+    question_prompt: PromptName = "survey_question"
+    thanks_prompt: PromptName = "survey_thanks"
+    timeout_seconds: float = Field(5.0, ge=1, le=30)
+
+
+class OverflowRule(_Strict):
+    """What happens to a skill's callers when nobody can take them. Any condition set
+    triggers the action; the caller is never dropped."""
+
+    no_agents: bool = Field(True, description="no agent staffed (logged in, not paused)")
+    max_waiting: int | None = Field(None, ge=1, description="more callers waiting than this")
+    max_wait_seconds: float | None = Field(None, gt=0, description="waited longer than this")
+    action: Literal["widen", "message", "callback", "transfer"]
+    skill: Skill | None = Field(None, description="widen: the fallback skill")
+    dial: str | None = Field(None, description="transfer: the sub-centre dial string")
+    prompt: PromptName | None = Field("queue_overflow", description="played before the action")
+    message_seconds: float = Field(120.0, ge=5, le=600, description="message: recording limit")
+
+
+class DiallerSettings(_Strict):
+    """The callback dialler: AMI ``Originate`` to the agent first; once the agent answers,
+    the channel enters ``context`` at extension = the caller's number, whose dialplan dials
+    the caller out through the trunk (see docs/queue.md)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(5038, ge=1, le=65535)
+    username: str = Field("hotline", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    secret: SecretRef = "env:HOTLINE_AMI_SECRET"
+    context: str = Field("hotline-callback", pattern=r"^[A-Za-z0-9_-]+$")
+    caller_id: str = Field("12345", description="shown to the agent (name: 回拨 + number)")
+    ring_timeout: float = Field(30.0, ge=5, le=120, description="how long the agent may ring")
+    max_call_seconds: float = Field(
+        3600.0, ge=60, description="a callback whose hangup is never seen is closed after this"
+    )
+
+
 class QueueFile(_Strict):
     settings: QueueSettings = Field(default_factory=QueueSettings)
+    callback: CallbackSettings = Field(default_factory=CallbackSettings)
+    survey: SurveySettings = Field(default_factory=SurveySettings)
+    overflow: dict[Skill, OverflowRule] = Field(default_factory=dict)
+    dialler: DiallerSettings = Field(default_factory=DiallerSettings)
+
+    def prompt_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every menu.yaml prompt referenced, with its place in the file."""
+        out: list[tuple[tuple[str | int, ...], str]] = [
+            (("callback", "offer_prompt"), self.callback.offer_prompt),
+            (("callback", "confirm_prompt"), self.callback.confirm_prompt),
+            (("survey", "question_prompt"), self.survey.question_prompt),
+            (("survey", "thanks_prompt"), self.survey.thanks_prompt),
+        ]
+        for skill, rule in self.overflow.items():
+            if rule.prompt:
+                out.append((("overflow", skill, "prompt"), rule.prompt))
+        return out
 
 
 class AgentsFile(_Strict):

@@ -87,6 +87,16 @@ def inbox(server: str, centre: str = DEFAULT_CENTRE) -> str:
     return f"{base(centre)}inbox:{server}"
 
 
+def callbacks(centre: str = DEFAULT_CENTRE) -> str:
+    """List of callback offers (``uniqueid TAB agent TAB interface``) for the diallers."""
+    return f"{base(centre)}callbacks"
+
+
+def callback_callers(centre: str = DEFAULT_CENTRE) -> str:
+    """Hash caller number -> uniqueid of its pending callback (one callback per number)."""
+    return f"{base(centre)}cbcallers"
+
+
 def events(centre: str = DEFAULT_CENTRE) -> str:
     """Stream of queue events, read by the event pump into the event sink."""
     return f"{base(centre)}events"
@@ -113,6 +123,8 @@ function K.staffed(s) return B .. 'staffed:' .. s end
 function K.heartbeats() return B .. 'heartbeats' end
 function K.wrapup() return B .. 'wrapup' end
 function K.inbox(s) return B .. 'inbox:' .. s end
+function K.callbacks() return B .. 'callbacks' end
+function K.cbcallers() return B .. 'cbcallers' end
 function K.events() return B .. 'events' end
 function K.stats(d) return B .. 'stats:' .. d end
 """

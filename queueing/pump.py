@@ -63,6 +63,9 @@ class EventPump:
         self.batch = batch
         self.claim_idle_ms = int(claim_idle_seconds * 1000)
         self._group_ready = False
+        # one read at a time: a drain() next to run() would re-read the events run() has
+        # read but not yet acknowledged (its own pending list) and deliver them twice
+        self._lock = asyncio.Lock()
         self.delivered = 0
         self.closing = False  # set before cancelling run(): redis-py may swallow a cancel
 
@@ -91,6 +94,10 @@ class EventPump:
     async def pump_once(self, block_ms: int | None = None) -> int:
         """Deliver what is there (own unacknowledged events first, then stale ones of other
         consumers, then new ones). Returns the number delivered."""
+        async with self._lock:
+            return await self._pump_once(block_ms)
+
+    async def _pump_once(self, block_ms: int | None) -> int:
         await self._ensure_group()
         done = 0
         mine: Any = await self.client.xreadgroup(

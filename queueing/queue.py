@@ -91,6 +91,21 @@ class Offer:
 
 
 @dataclass(frozen=True)
+class CallbackResult:
+    """``status``: ``callback`` (``ref`` is this caller), ``merged`` (``ref`` is the pending
+    callback of the same number), or the entry's state when it could not become a callback
+    (``offered``: an agent was just reserved; ``gone``)."""
+
+    status: str
+    ref: str
+    position: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("callback", "merged")
+
+
+@dataclass(frozen=True)
 class WaitInfo:
     position: int  # 0 when not waiting (offered, connected or gone)
     state: str  # waiting, offered, connected, gone
@@ -232,6 +247,26 @@ class RedisQueue:
     async def abandon(self, uniqueid: str, reason: str = "hangup") -> float | None:
         """The caller left. Returns the wait in seconds, None if the caller was not queued."""
         wait_ms = int(await self._call("abandon", uniqueid, reason))
+        return None if wait_ms < 0 else wait_ms / 1000
+
+    async def request_callback(self, uniqueid: str, key: str = "1") -> CallbackResult:
+        """Virtual hold: the waiting caller becomes a callback entry at the same place (its
+        score, i.e. its original enqueue time, is kept). A second request from the same
+        number merges into the pending callback, which keeps the earlier place."""
+        status, ref, pos = await self._call(
+            "callback", uniqueid, key, self._ms(self.settings.lease_seconds)
+        )
+        return CallbackResult(_s(status), _s(ref), int(pos))
+
+    async def move(self, uniqueid: str, skill: str, reason: str) -> QueuePlace:
+        """Overflow by widening: the waiting caller moves to ``skill`` with its score."""
+        pos, state, agent = await self._call("move", uniqueid, skill, reason)
+        return QueuePlace(int(pos), True, _s(state), _s(agent), skill)
+
+    async def leave(self, uniqueid: str, action: str, target: str, reason: str) -> float | None:
+        """The caller leaves the queue by an overflow rule (OVERFLOW, not ABANDON). Returns
+        the wait in seconds, None if the caller was not queued."""
+        wait_ms = int(await self._call("leave", uniqueid, action, target, reason))
         return None if wait_ms < 0 else wait_ms / 1000
 
     async def renew(self, uniqueids: Iterable[str]) -> int:

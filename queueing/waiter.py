@@ -30,15 +30,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from ivr.engine.channel import Channel
 from ivr.engine.record import CallRecord
 from ivr.errors import AGIHangup
 from queueing import keys
+from queueing.callback import CallbackDialler
+from queueing.config import OverflowRule, QueueFile
 from queueing.events import QueueEventSink
 from queueing.pump import EventPump, stop_task
 from queueing.queue import Offer, QueuePlace, QueueRequest, RedisQueue, WaitInfo
@@ -57,11 +61,15 @@ class QueueHub:
         sink: QueueEventSink | None = None,
         *,
         reaper: bool = True,
+        dialler: CallbackDialler | None = None,
     ) -> None:
         self.queue = queue
         self.settings = queue.settings
         self.sink = sink
         self.reaper = reaper
+        self.dialler = dialler
+        self._held: set[str] = set()  # callbacks this process's dialler is calling
+        self._dials: set[asyncio.Task[Any]] = set()
         self._waiting: dict[str, asyncio.Queue[Offer]] = {}
         self._unclaimed: dict[str, tuple[Offer, float]] = {}
         self._tasks: list[asyncio.Task[Any]] = []
@@ -90,7 +98,29 @@ class QueueHub:
 
     @property
     def sessions(self) -> list[str]:
-        return list(self._waiting)
+        """The callers whose leases this process renews (waiting, and callbacks dialled)."""
+        return [*self._waiting, *self._held]
+
+    def dial_callback(self, offer: Offer) -> asyncio.Task[Any]:
+        """Hand a callback offer to the dialler; its lease is renewed meanwhile."""
+        assert self.dialler is not None
+        dialler = self.dialler
+        self._held.add(offer.uniqueid)
+
+        async def run() -> None:
+            try:
+                await dialler.dial(offer)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("HL-QUE-024 callback %s failed", offer.uniqueid)
+            finally:
+                self._held.discard(offer.uniqueid)
+
+        task = asyncio.create_task(run(), name=f"callback-{offer.uniqueid}")
+        self._dials.add(task)
+        task.add_done_callback(self._dials.discard)
+        return task
 
     def deliver(self, offer: Offer) -> None:
         self.offers_received += 1
@@ -121,18 +151,23 @@ class QueueHub:
         self._closing = True
         if self.pump is not None:
             self.pump.closing = True
-        for task in self._tasks:
+        for task in [*self._tasks, *self._dials]:
             await stop_task(task)
         self._tasks.clear()
+        if self.dialler is not None:
+            with contextlib.suppress(Exception):
+                await self.dialler.close()
         if self.pump is not None:
             with contextlib.suppress(Exception):
                 await self.pump.drain()
 
     async def _listen(self) -> None:
         inbox = keys.inbox(self.server, self.queue.centre)
+        callbacks = keys.callbacks(self.queue.centre)
+        lists = [inbox, callbacks] if self.dialler is not None else [inbox]
         while not self._closing:
             try:
-                item = await self.queue.client.blpop([inbox], timeout=1)
+                item = await self.queue.client.blpop(lists, timeout=1)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -143,7 +178,10 @@ class QueueHub:
                 continue
             raw = item[1].decode() if isinstance(item[1], bytes) else str(item[1])
             uid, agent, interface = raw.split("\t")
-            self.deliver(Offer(uid, agent, interface))
+            if _text(item[0]) == callbacks:
+                self.dial_callback(Offer(uid, agent, interface))
+            else:
+                self.deliver(Offer(uid, agent, interface))
 
     async def renew_now(self) -> int:
         return await self.queue.renew(self.sessions)
@@ -172,8 +210,23 @@ class QueueHub:
                 log.exception("HL-QUE-023 queue reaper failed")
 
 
+def _text(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
 # Dial statuses after which the caller goes back to its place.
 NOT_ANSWERED = {"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION", "DONTCALL", "TORTURE", ""}
+
+#: How often a waiting session looks at its place for the callback offer and overflow rules
+#: (one round trip; offers themselves arrive at once through the hub).
+POLICY_SECONDS = 5.0
+SURVEY_KEYS = "12345"
+
+
+class SurveySink(Protocol):
+    """Where a keypad survey result goes (the ticket store)."""
+
+    async def survey(self, uniqueid: str, score: int) -> None: ...
 
 
 def number_prompts(n: int) -> list[str]:
@@ -184,72 +237,244 @@ def number_prompts(n: int) -> list[str]:
     return [f"digits/{n - n % 10}", f"digits/{n % 10}"]
 
 
-class RedisQueueWaiter:
-    """The menu engine's queue waiter, on a :class:`QueueHub`."""
+def usable_number(caller: str) -> bool:
+    """A number a callback can be dialled to."""
+    digits = caller.lstrip("+")
+    return len(digits) >= 3 and digits.isdigit()
 
-    def __init__(self, hub: QueueHub, *, clock: Callable[[], float] = time.monotonic) -> None:
+
+@dataclass
+class _Wait:
+    """One caller's wait."""
+
+    channel: Channel
+    request: QueueRequest
+    record: CallRecord
+    offers: asyncio.Queue[Offer]
+    skill: str
+    left: bool = False  # the entry is no longer this session's (callback, overflow exit)
+    skills_tried: set[str] = field(default_factory=set)
+    overflowed: set[str] = field(default_factory=set)
+    music: bool = False
+
+
+class RedisQueueWaiter:
+    """The menu engine's queue waiter, on a :class:`QueueHub`.
+
+    ``options`` is queue.yaml (callback offer, survey, overflow rules); ``survey`` receives
+    the keypad survey; ``prompt`` turns a menu.yaml prompt name into the file to play;
+    ``callbacks`` says whether a callback can be offered (default: the dialler is enabled in
+    queue.yaml, or this hub has one)."""
+
+    def __init__(
+        self,
+        hub: QueueHub,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        options: QueueFile | None = None,
+        survey: SurveySink | None = None,
+        prompt: Callable[[str], str] = lambda name: name,
+        messages_dir: str = "recordings/messages",
+        callbacks: bool | None = None,
+    ) -> None:
         self.hub = hub
         self.queue = hub.queue
         self.settings = hub.settings
         self.clock = clock
+        self.options = options or QueueFile(settings=hub.settings)
+        self.survey_sink = survey
+        self.prompt = prompt
+        self.messages_dir = messages_dir
+        if callbacks is None:
+            callbacks = self.options.dialler.enabled or hub.dialler is not None
+        self.callbacks = callbacks
 
     async def wait(
         self, channel: Channel, request: QueueRequest, place: QueuePlace, record: CallRecord
     ) -> None:
         uid = request.uniqueid
         offers = self.hub.register(uid)
+        w = _Wait(channel, request, record, offers, place.skill or request.skill)
+        w.skills_tried.add(w.skill)
         connected = False
         try:
             if place.state == "connected":
                 # the process that bridged this call died; the call has ended since
                 await self._complete(uid, place.agent, record)
                 return
-            connected = await self._wait(channel, request, offers, record)
+            connected = await self._wait(w)
         except AGIHangup:
-            if not connected:
+            if not connected and not w.left:
                 wait = await self.queue.abandon(uid, "hangup")
                 record.add("abandon", None, f"waited {wait or 0:.0f}s")
             raise
         finally:
             self.hub.unregister(uid)
+        if connected:
+            await self._survey(w)
 
-    async def _wait(
-        self,
-        channel: Channel,
-        request: QueueRequest,
-        offers: asyncio.Queue[Offer],
-        record: CallRecord,
-    ) -> bool:
+    async def _music(self, w: _Wait, on: bool) -> None:
+        if w.music != on:
+            await w.channel.music_on_hold(on, self.settings.moh_class)
+            w.music = on
+
+    async def _wait(self, w: _Wait) -> bool:
+        """True when an agent answered; False when the caller left the queue another way
+        (callback, message, sub-centre)."""
         s = self.settings
         ann = s.announce
+        cb = self.options.callback
         started = self.clock()
-        next_check = started + ann.first_after_seconds
+        waited_before = max(0.0, time.time() - w.request.enqueued_at)
+        next_announce = started + ann.first_after_seconds
+        next_policy = started
+        next_cb_offer = started + max(0.0, cb.offer_after_seconds - waited_before)
+        can_callback = self.callbacks and cb.enabled and usable_number(w.request.caller)
+        cb_offered = False
         last_said: tuple[int, int] | None = None
-        music = False
         while True:
-            if not offers.empty():
-                offer = offers.get_nowait()
-                if music:
-                    await channel.music_on_hold(False)
-                    music = False
-                if await self._bridge(channel, request, offer, record):
+            if not w.offers.empty():
+                offer = w.offers.get_nowait()
+                await self._music(w, False)
+                if await self._bridge(w, offer):
                     return True
-                next_check = self.clock()  # back in the queue: tell the caller where
+                next_announce = self.clock()  # back in the queue: tell the caller where
                 continue
-            if not music:
-                await channel.music_on_hold(True, s.moh_class)
-                music = True
-            await channel.wait_digit(s.wait_chunk_seconds)
             now = self.clock()
-            if (ann.position or ann.estimate) and now >= next_check:
-                info = await self.queue.wait_info(request.uniqueid)
-                said = _said(info)
-                if info.state == "waiting" and said != last_said:
-                    await channel.music_on_hold(False)
-                    music = False
-                    await self._announce(channel, info, record)
-                    last_said = said
-                next_check = now + ann.interval_seconds
+            if now >= min(next_policy, next_announce):
+                info = await self.queue.wait_info(w.request.uniqueid)
+                next_policy = now + POLICY_SECONDS
+                if info.state == "waiting":
+                    w.skill = info.skill or w.skill
+                    waited = waited_before + now - started
+                    rule = self.options.overflow.get(w.skill)
+                    reason = None if rule is None else _overflow_reason(rule, info, waited)
+                    if rule is not None and reason and w.skill not in w.overflowed:
+                        if await self._overflow(w, rule, reason):
+                            return False
+                        continue
+                    long_queue = (
+                        cb.offer_position is not None and info.position >= cb.offer_position
+                    )
+                    if (
+                        can_callback
+                        and now >= next_cb_offer
+                        and (long_queue or waited >= cb.offer_after_seconds)
+                    ):
+                        await self._music(w, False)
+                        w.record.add("callback_offer", None, f"position {info.position}")
+                        key = await w.channel.play(self.prompt(cb.offer_prompt), cb.key)
+                        cb_offered = True
+                        next_cb_offer = now + cb.repeat_seconds
+                        if key == cb.key and await self._callback(w, cb.key):
+                            return False
+                        continue
+                    if (ann.position or ann.estimate) and now >= next_announce:
+                        said = _said(info)
+                        if said != last_said:
+                            await self._music(w, False)
+                            await self._announce(w.channel, info, w.record)
+                            last_said = said
+                        next_announce = now + ann.interval_seconds
+            await self._music(w, True)
+            digit = await w.channel.wait_digit(s.wait_chunk_seconds)
+            if digit and cb_offered and digit == cb.key and await self._callback(w, digit):
+                return False
+
+    async def _callback(self, w: _Wait, key: str, prompt: str | None = None) -> bool:
+        """Turn the caller into a callback entry; False if an agent was reserved meanwhile."""
+        uid = w.request.uniqueid
+        result = await self.queue.request_callback(uid, key)
+        if not result.ok:
+            return False
+        w.left = True
+        detail = "" if result.status == "callback" else f"merged into {result.ref}"
+        w.record.add("callback", None, f"position {result.position} {detail}".strip())
+        w.record.finish("callback", w.skill)
+        await self._music(w, False)
+        await w.channel.set_variable("HOTLINE_ROUTE", "callback")
+        await w.channel.play(self.prompt(prompt or self.options.callback.confirm_prompt))
+        return True
+
+    async def _overflow(self, w: _Wait, rule: OverflowRule, reason: str) -> bool:
+        """Apply an overflow rule; True when the caller left the queue."""
+        uid = w.request.uniqueid
+        w.overflowed.add(w.skill)
+        action = rule.action
+        if action == "callback" and not (self.callbacks and usable_number(w.request.caller)):
+            action = "message"  # nobody could call back: the caller is never dropped
+        w.record.add("overflow", None, f"{w.skill} {action} ({reason})")
+        if action == "widen":
+            assert rule.skill is not None
+            if rule.skill in w.skills_tried:
+                return False
+            if rule.prompt:
+                await self._music(w, False)
+                await w.channel.play(self.prompt(rule.prompt))
+            place = await self.queue.move(uid, rule.skill, reason)
+            if place.state == "waiting" or place.state == "offered":
+                w.skills_tried.add(rule.skill)
+                w.skill = rule.skill
+                w.record.skill = rule.skill
+            return False
+        if action == "callback":
+            return await self._callback(w, "overflow", rule.prompt)
+        await self._music(w, False)
+        if action == "transfer":
+            assert rule.dial is not None
+            if await self.queue.leave(uid, "transfer", rule.dial, reason) is None:
+                return False  # connected meanwhile (cannot happen while we wait) or gone
+            w.left = True
+            if rule.prompt:
+                await w.channel.play(self.prompt(rule.prompt))
+            await w.channel.set_variable("HOTLINE_ROUTE", "subcentre")
+            await w.channel.set_variable("HOTLINE_TRANSFER", rule.dial)
+            result = await w.channel.dial(rule.dial, self.settings.ring_timeout, "")
+            w.record.add("dial", None, f"{rule.dial} {result.status}")
+            if result.answered:
+                w.record.finish("transfer", rule.dial)
+                return True
+            # the sub-centre did not answer: back to the original place (same score)
+            request = dataclasses.replace(w.request, skill=w.skill)
+            await self.queue.enqueue(request)
+            w.left = False
+            await w.channel.set_variable("HOTLINE_ROUTE", "queue")
+            return False
+        # message: the recording becomes a ticket through the call record
+        if await self.queue.leave(uid, "message", "", reason) is None:
+            return False
+        w.left = True
+        w.record.finish("message", w.skill)
+        await w.channel.set_variable("HOTLINE_ROUTE", "message")
+        if rule.prompt:
+            await w.channel.play(self.prompt(rule.prompt))
+        path = f"{self.messages_dir}/{time.strftime('%Y%m%d')}/{uid}"
+        rec = await w.channel.record(path, "wav", "#", rule.message_seconds, 5.0)
+        w.record.messages.append(rec.path)
+        w.record.add("message", None, f"{rec.path} {rec.ended_by}")
+        return True
+
+    async def _survey(self, w: _Wait) -> None:
+        """After an answered call, if the caller is still there: 1..5 on the keypad."""
+        sv = self.options.survey
+        if not sv.enabled or self.survey_sink is None:
+            return
+        uid = w.request.uniqueid
+        try:
+            digit = await w.channel.play(self.prompt(sv.question_prompt), SURVEY_KEYS)
+            if not digit:
+                digit = await w.channel.wait_digit(sv.timeout_seconds)
+            if not digit or digit not in SURVEY_KEYS:
+                w.record.add("survey", None, "no answer")
+                return
+            w.record.add("survey", None, digit)
+            try:
+                await self.survey_sink.survey(uid, int(digit))
+            except Exception:
+                log.exception("HL-QUE-025 survey of %s could not be stored", uid)
+            await w.channel.play(self.prompt(sv.thanks_prompt))
+        except AGIHangup:
+            w.record.add("survey", None, "hung up")
 
     async def _announce(self, channel: Channel, info: WaitInfo, record: CallRecord) -> None:
         ann = self.settings.announce
@@ -270,10 +495,9 @@ class RedisQueueWaiter:
         for prompt in prompts:
             await channel.play(prompt)
 
-    async def _bridge(
-        self, channel: Channel, request: QueueRequest, offer: Offer, record: CallRecord
-    ) -> bool:
+    async def _bridge(self, w: _Wait, offer: Offer) -> bool:
         s = self.settings
+        channel, request, record = w.channel, w.request, w.record
         uid = request.uniqueid
         record.add("offer", None, f"{offer.agent} {offer.interface}")
         waited = max(0, round(time.time() - request.enqueued_at))
@@ -302,6 +526,16 @@ class RedisQueueWaiter:
         state = await self.queue.complete(uid, agent, "caller")
         record.finish("answered", agent)
         log.debug("call %s with %s complete, agent now %s", uid, agent, state)
+
+
+def _overflow_reason(rule: OverflowRule, info: WaitInfo, waited: float) -> str | None:
+    if rule.no_agents and info.staffed == 0:
+        return "no_agents"
+    if rule.max_waiting is not None and info.waiting > rule.max_waiting:
+        return "waiting"
+    if rule.max_wait_seconds is not None and waited > rule.max_wait_seconds:
+        return "wait"
+    return None
 
 
 def _said(info: WaitInfo) -> tuple[int, int]:

@@ -273,7 +273,9 @@ async def test_hangup_at_every_kind_of_node_leaves_a_complete_record(
         for n in range(full.commands):
             ch = FakeChannel(keys=keys, hangup_after=n, dial_status=failing)
             record = await call(config, queue, ch, uid=f"hup.{nid}.{n}", clock=when)
-            assert record.outcome == "hangup"
+            # A caller who hangs up once placed in the queue has abandoned it.
+            queued = any(e.kind == "queue" for e in record.events)
+            assert record.outcome == ("abandoned" if queued else "hangup")
             assert record.ended_at is not None
             assert record.events[-2].kind == "hangup"
             if record.hangup_node is not None:
@@ -324,3 +326,42 @@ async def test_a_retry_replays_the_menu_not_the_welcome(
     assert record.outcome == "queue"
     assert ch.played[:3] == [entry.prompt[0], config.menu.settings.invalid_prompt, *entry.reprompt]
     assert ch.played.count(entry.prompt[0]) == 1
+
+
+async def test_a_finished_call_says_so_for_the_dialplan(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    ch = FakeChannel(keys="*91")
+    await call(config, queue, ch)
+    assert ch.variables["HOTLINE_DONE"] == "1", "transferred to 110: served"
+
+    handed = FakeChannel(keys="0")
+    record = await call(config, queue, handed, uid="handed.1")
+    assert record.outcome == "queue"
+    assert "HOTLINE_DONE" not in handed.variables, "queued with no waiter: the dialplan goes on"
+
+    gone = FakeChannel(keys="0", hangup_after=3)
+    record = await call(config, queue, gone, uid="gone.1")
+    assert record.outcome == "hangup"
+    assert "HOTLINE_DONE" not in gone.variables
+
+
+async def test_a_caller_back_from_a_failed_server_resumes_its_place(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    await call(config, queue, FakeChannel(keys="0"), uid="early.1")
+    await call(config, queue, FakeChannel(keys="0"), uid="early.2")
+    # The dialplan passes the route the call had as the AGI's last three arguments.
+    store = MemoryStore()
+    engine = MenuEngine(config, queue, store)
+    ch = FakeChannel()
+    args = ("queue", "general", "0")
+    record = await engine.run(ch, CallInfo("early.1", STRANGER, dnid="12345", arguments=args))
+    assert record.path == [], "no menu again"
+    assert ch.played == []
+    assert record.queue_position == 1, "its original place, not the back of the queue"
+    # A first attempt has empty arguments: the menu as usual.
+    first = await engine.run(
+        FakeChannel(keys="0"), CallInfo("new.1", STRANGER, arguments=("", "", ""))
+    )
+    assert first.path == ["main", "operator"]

@@ -38,6 +38,9 @@ HL-CFG-081  an agent skill that no queue uses (not a department's, line's, queue
             default skill): a typo would leave the agent without calls
 HL-CFG-082  an agent interface that is not one Asterisk dial string (PJSIP/1001, Local/1001@x)
 HL-CFG-083  a SIP username given twice in agents.yaml
+HL-CFG-084  a queue.yaml overflow rule that cannot work: an unknown skill (the rule's or the
+            one to widen to), widen without ``skill``, transfer without ``dial``, or a rule
+            whose conditions are all off
 =========== ==================================================================================
 
 The entry point is :func:`validate_directory`; :mod:`ivr.config.loader` wraps it.
@@ -107,6 +110,7 @@ DUPLICATE_AGENT = "HL-CFG-080"
 UNKNOWN_SKILL = "HL-CFG-081"
 BAD_INTERFACE = "HL-CFG-082"
 DUPLICATE_SIP_USER = "HL-CFG-083"
+BAD_OVERFLOW = "HL-CFG-084"
 
 MENU = "menu"
 LINES = "lines"
@@ -385,10 +389,11 @@ class _Checker:
             self.check_accessibility(accessibility, lines.hotline.area_code)
         queue: QueueFile | None = self.sources[QUEUE].model
         agents: AgentsFile | None = self.sources[AGENTS].model
+        skills = self.queue_skills(menu, lines, departments, accessibility)
         if queue is not None:
-            self.check_queue(queue)
+            self.check_queue(queue, menu, skills)
         if agents is not None:
-            self.check_agents(agents, self.queue_skills(menu, lines, departments, accessibility))
+            self.check_agents(agents, skills)
         return Validated(
             problems=sorted(self.problems),
             version=self.digest.hexdigest()[:12],
@@ -795,7 +800,60 @@ class _Checker:
 
     # -- queue.yaml and agents.yaml (the operator queue, queueing/) ----------------------------
 
-    def check_queue(self, queue: QueueFile) -> None:
+    def check_queue(self, queue: QueueFile, menu: MenuFile | None, skills: set[str] | None) -> None:
+        if menu is not None:
+            for path, name in queue.prompt_refs():
+                if not self.known(MENU, "prompts", name, menu.prompts):
+                    self.add(
+                        QUEUE,
+                        path,
+                        f"{dotted(path)}: no prompt named {name!r} in menu.yaml prompts",
+                        UNKNOWN_PROMPT,
+                    )
+        for skill, rule in queue.overflow.items():
+            base: YPath = ("overflow", skill)
+            if skills is not None and skill not in skills:
+                self.add(
+                    QUEUE,
+                    base,
+                    f"overflow: no queue uses skill {skill!r} (known: {', '.join(sorted(skills))})",
+                    BAD_OVERFLOW,
+                    at_key=True,
+                )
+            if not (rule.no_agents or rule.max_waiting or rule.max_wait_seconds):
+                self.add(
+                    QUEUE,
+                    base,
+                    f"overflow.{skill}: no condition is on (no_agents, max_waiting, "
+                    "max_wait_seconds): the rule would never apply",
+                    BAD_OVERFLOW,
+                    at_key=True,
+                )
+            if rule.action == "widen":
+                if rule.skill is None:
+                    self.add(
+                        QUEUE,
+                        (*base, "action"),
+                        f"overflow.{skill}: action widen needs 'skill' (the fallback skill)",
+                        BAD_OVERFLOW,
+                    )
+                elif rule.skill == skill or (skills is not None and rule.skill not in skills):
+                    self.add(
+                        QUEUE,
+                        (*base, "skill"),
+                        f"overflow.{skill}.skill: {rule.skill!r} is not another skill a queue uses",
+                        BAD_OVERFLOW,
+                    )
+            if rule.action == "transfer":
+                if rule.dial is None:
+                    self.add(
+                        QUEUE,
+                        (*base, "action"),
+                        f"overflow.{skill}: action transfer needs 'dial' (the sub-centre)",
+                        BAD_OVERFLOW,
+                    )
+                else:
+                    self.check_dial(QUEUE, (*base, "dial"), rule.dial)
         try:
             ZoneInfo(queue.settings.timezone)
         except (ZoneInfoNotFoundError, ValueError):

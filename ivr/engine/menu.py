@@ -8,7 +8,13 @@ Rules it keeps whatever the config says:
   caller's own hangup; a failed transfer falls back to a person;
 - the operator key reaches a person and the emergency key reaches the emergency menu from any
   menu;
-- callers on the accessibility list skip the menu and get priority.
+- callers on the accessibility list skip the menu and get priority;
+- a caller re-entering after a server failure (the dialplan passes the route it had, see
+  :func:`resume_args`) skips the menu and resumes its place in the queue.
+
+When the engine has served the call to its end it sets ``HOTLINE_DONE=1``; the dialplan's
+failover moves a call whose session ended without it to the next server (a caller merely
+handed to the queue, with no waiter to keep it company, is not done either).
 
 It records every step in a :class:`CallRecord` and hands it to a :class:`CallStore`, also when
 the caller hangs up or the session is cancelled.
@@ -45,6 +51,19 @@ log = logging.getLogger(__name__)
 
 ALL_KEYS = "0123456789*#"
 MAX_STEPS = 200  # node entries per call before the engine hands the caller to a person
+
+
+def resume_args(arguments: tuple[str, ...]) -> tuple[str, int] | None:
+    """The queue place a re-entering call had. The dialplan ends every AGI's arguments with
+    ``${HOTLINE_ROUTE},${HOTLINE_SKILL},${HOTLINE_PRIORITY}``, so a call that was in the queue
+    arrives with ``..., queue, SKILL, PRIORITY`` (a process script has its own arguments
+    first)."""
+    if len(arguments) < 3:
+        return None
+    route, skill, priority = arguments[-3:]
+    if route != "queue" or not skill:
+        return None
+    return skill, int(priority) if priority.isdigit() else 0
 
 
 class TicketLookup(Protocol):
@@ -120,7 +139,15 @@ class MenuEngine:
         )
         call = _Call(self, channel, record, route)
         try:
-            await call.run()
+            resume = resume_args(info.arguments)
+            if resume is not None:
+                await call.resume(*resume)
+            else:
+                await call.run()
+            if record.outcome != "queue":
+                # Served to the end. A caller only handed to the queue (no waiter here) is
+                # not: the dialplan takes it on (next server, or its static queue).
+                await channel.set_variable("HOTLINE_DONE", "1")
         except AGIHangup:
             record.add("hangup", call.node)
             record.hangup_node = call.node
@@ -211,6 +238,12 @@ class _Call:
             await self.enqueue(self.line_skill, self.settings.default_priority, "line")
             return
         await self.walk(start)
+
+    async def resume(self, skill: str, priority: int) -> None:
+        """Back from a failed server: no menu again, straight back to the queue place (the
+        queue finds it by uniqueid and keeps the original enqueue time)."""
+        self.record.add("resume", None, f"{skill} p{priority}")
+        await self.enqueue(skill, priority, "resume")
 
     async def walk(self, start: str) -> None:
         nodes = self.cfg.menu.nodes
@@ -384,12 +417,13 @@ class _Call:
         place = await self.engine.queue.enqueue(request)
         rec.queue_position = place.position
         rec.add("queue", self.node, f"{skill} p{priority} #{place.position} ({reason})")
+        # From here a caller who hangs up has abandoned the queue.
+        rec.finish("queue", skill)
         await self.set_vars(
             HOTLINE_ROUTE="queue",
             HOTLINE_SKILL=skill,
             HOTLINE_PRIORITY=priority,
             HOTLINE_POSITION=place.position,
         )
-        rec.finish("queue", skill)
         if self.engine.waiter is not None:
             await self.engine.waiter.wait(self.ch, request, place, rec)

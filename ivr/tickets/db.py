@@ -24,6 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from ivr.tickets.errors import SchemaOutOfDate
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Alembic narrates every schema look-up at INFO ("Context impl SQLiteImpl." ...): noise on
+# every command. Its warnings and errors still show.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 ENV_URL = "HOTLINE_DATABASE_URL"
 
 
@@ -98,7 +101,6 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     """Bring the schema to ``revision`` (default: the newest). Returns the revision."""
     from alembic import command
 
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     command.upgrade(_alembic_config(engine), revision)
     current = current_revision(engine)
     assert current is not None

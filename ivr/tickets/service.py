@@ -395,6 +395,7 @@ class TicketService:
         note: str,
         satisfaction: int | None = None,
         solved: bool | None = None,
+        result: str = "",
     ) -> None:
         if satisfaction is not None and satisfaction not in SATISFACTION:
             raise BadTicketInput(
@@ -412,7 +413,8 @@ class TicketService:
             task.state = "done"
             task.done_at = now
             task.attempts += 1
-            task.result = SATISFACTION.get(satisfaction or 0, "未接通")
+            level = SATISFACTION.get(satisfaction or 0, "未接通")
+            task.result = f"{level}: {result}" if result.strip() else level
 
     def _do_redo(
         self, s: Session, t: TicketRow, target: State, now: dt.datetime, note: str
@@ -495,6 +497,51 @@ class TicketService:
                 )
             )
 
+    def ticket_for_call(self, call_uniqueid: str) -> TicketRow | None:
+        with self._session() as session:
+            return session.scalar(select(TicketRow).where(TicketRow.call_uniqueid == call_uniqueid))
+
+    def call_record(self, uniqueid: str) -> CallRow | None:
+        with self._session() as session:
+            return session.scalar(select(CallRow).where(CallRow.uniqueid == uniqueid))
+
+    def list_tickets(
+        self,
+        *,
+        states: list[str] | None = None,
+        overdue: bool = False,
+        due_soon: bool = False,
+        supervised: bool = False,
+        department: str | None = None,
+        limit: int = 50,
+        now: dt.datetime | None = None,
+    ) -> tuple[list[TicketRow], int]:
+        """Tickets matching every filter given, the nearest deadline first, at most
+        ``limit``; and how many match in all. ``overdue`` and ``due_soon`` are computed from
+        the deadline at ``now`` (open tickets only), so they hold without a sweep;
+        ``supervised`` is the 督办 flag."""
+        when = self._now(now)
+        t = TicketRow
+        conds: list[Any] = []
+        if states:
+            conds.append(t.state.in_(states))
+        open_states = [s.value for s in OPEN]
+        if overdue:
+            conds += [t.state.in_(open_states), t.deadline < when]
+        if due_soon:
+            soon = when + dt.timedelta(hours=self.catalogue.due_soon_hours)
+            conds += [t.state.in_(open_states), t.deadline >= when, t.deadline < soon]
+        if supervised:
+            conds.append(t.supervised.is_(True))
+        if department is not None:
+            conds.append(t.department == department)
+        with self._session() as session:
+            total = session.scalar(select(func.count()).select_from(t).where(*conds)) or 0
+            rows = session.scalars(
+                select(t).where(*conds).order_by(t.deadline, t.id).limit(max(limit, 0))
+            ).all()
+            return list(rows), int(total)
+
     def status_word(self, number: str, caller: str) -> str | None:
         """The lookup word for ``number`` if it belongs to ``caller`` (else None)."""
         with self._session() as session:
@@ -540,16 +587,99 @@ class TicketService:
                 q = q.where(CallbackTaskRow.kind == kind)
             return list(session.scalars(q.order_by(CallbackTaskRow.id)))
 
-    def close_task(self, task_id: int, result: str, *, done: bool = True) -> None:
+    @staticmethod
+    def _task(session: Session, task_id: int) -> CallbackTaskRow:
+        task = session.get(CallbackTaskRow, task_id)
+        if task is None:
+            raise TicketNotFound(
+                f"no callback task {task_id}: see `hotline callbacks list` for the open ones"
+            )
+        return task
+
+    def list_callback_tasks(
+        self, *, kind: str | None = None, open_only: bool = False, limit: int = 50
+    ) -> tuple[list[CallbackTaskRow], int]:
+        """Callback tasks, oldest first (at most ``limit``), and how many match in all."""
+        c = CallbackTaskRow
+        conds: list[Any] = []
+        if kind is not None:
+            conds.append(c.kind == kind)
+        if open_only:
+            conds.append(c.state == "open")
         with self._session() as session:
-            task = session.get(CallbackTaskRow, task_id)
-            if task is None:
-                raise TicketNotFound(f"no callback task {task_id}")
+            total = session.scalar(select(func.count()).select_from(c).where(*conds)) or 0
+            rows = session.scalars(
+                select(c).where(*conds).order_by(c.created_at, c.id).limit(max(limit, 0))
+            ).all()
+            return list(rows), int(total)
+
+    def get_task(self, task_id: int) -> CallbackTaskRow:
+        with self._session() as session:
+            return self._task(session, task_id)
+
+    def close_task(
+        self, task_id: int, result: str, *, done: bool = True, now: dt.datetime | None = None
+    ) -> CallbackTaskRow:
+        """Record a call-back attempt on an open task: ``done`` closes it, otherwise it stays
+        open for another attempt. A closed task is refused (HL-TKT-002)."""
+        when = self._now(now)
+        with self._session() as session:
+            task = self._task(session, task_id)
+            if task.state != "open":
+                raise TransitionRefused(
+                    f"callback task {task_id} is {task.state} already "
+                    f"({task.done_at:%Y-%m-%d %H:%M}Z: {task.result or '-'})"
+                    if task.done_at
+                    else f"callback task {task_id} is {task.state} already"
+                )
             task.attempts += 1
             task.result = result
             if done:
                 task.state = "done"
-                task.done_at = self._now(None)
+                task.done_at = when
+            return task
+
+    def complete_callback(
+        self,
+        task_id: int,
+        *,
+        result: str,
+        actor: str,
+        satisfaction: int | None = None,
+        solved: bool | None = None,
+        now: dt.datetime | None = None,
+    ) -> CallbackTaskRow:
+        """Finish a callback task. A 回访 (``visit``) task is the ticket's ``callback``
+        action with the citizen's satisfaction (1..5, required); a missed-call task is closed
+        with ``result`` (no satisfaction)."""
+        task = self.get_task(task_id)
+        if task.state != "open":
+            return self.close_task(task_id, result, now=now)  # refused, with the details
+        if task.kind != "visit":
+            if satisfaction is not None or solved is not None:
+                raise BadTicketInput(
+                    f"callback task {task_id} is a missed-call callback (漏接回拨): no "
+                    "satisfaction or solved here; accept a ticket if the citizen has a request"
+                )
+            return self.close_task(task_id, result, now=now)
+        if satisfaction is None:
+            raise BadTicketInput(
+                f"callback task {task_id} is a 回访 of ticket {task.ref}: give the citizen's "
+                "satisfaction 1..5 (5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意); "
+                "if the citizen could not be reached: "
+                f"hotline callbacks attempt {task_id} --result ..."
+            )
+        self.act(
+            task.ref,
+            "callback",
+            actor=actor,
+            note=result,
+            now=now,
+            satisfaction=satisfaction,
+            solved=solved,
+            result=result,
+        )
+        return self.get_task(task_id)
 
     # ------------------------------------------------------------------------ sweeps
 

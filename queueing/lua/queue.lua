@@ -63,11 +63,28 @@ end
 
 local function push_offer(uid, id)
   local e = K.entry(uid)
-  local server = redis.call('HGET', e, 'server')
+  local h = redis.call('HMGET', e, 'server', 'kind', 'lease_ms', 'skill', 'caller')
   local iface = redis.call('HGET', K.agent(id), 'interface') or ''
-  local inbox = K.inbox(server)
-  redis.call('RPUSH', inbox, uid .. '\t' .. id .. '\t' .. iface)
+  local offer = uid .. '\t' .. id .. '\t' .. iface
+  if h[2] == 'callback' then
+    -- nobody is on the line: a dialler (any process) originates the call; its lease is
+    -- renewed by the dialler while it dials and talks
+    redis.call('RPUSH', K.callbacks(), offer)
+    redis.call('ZADD', K.leases(), S(now + tonumber(h[3] or '30000')), uid)
+    emit(uid, h[4], id, 'CALLBACKDIAL', h[5] or '', iface)
+    return
+  end
+  local inbox = K.inbox(h[1])
+  redis.call('RPUSH', inbox, offer)
   redis.call('EXPIRE', inbox, 86400)
+end
+
+-- A callback entry is gone (answered, merged, reaped): the caller may ask for another.
+local function forget_callback(uid)
+  local h = redis.call('HMGET', K.entry(uid), 'kind', 'caller')
+  if h[1] == 'callback' and h[2] and redis.call('HGET', K.cbcallers(), h[2]) == uid then
+    redis.call('HDEL', K.cbcallers(), h[2])
+  end
 end
 
 -- Match waiting callers of one skill with its ready agents, head to head.
@@ -214,6 +231,7 @@ function ops.complete()
   if st[1] ~= 'connected' or st[2] ~= id then
     return fail('HL-QUE-011', 'caller ' .. uid .. ' is not connected to agent ' .. id)
   end
+  forget_callback(uid)
   redis.call('DEL', e)
   redis.call('ZREM', K.leases(), uid)
   local talk = now - tonumber(st[5])
@@ -240,6 +258,7 @@ function ops.noanswer()
   end
   local skill = st[3]
   redis.call('HSET', e, 'state', 'waiting', 'agent', '')
+  if redis.call('HGET', e, 'kind') == 'callback' then redis.call('ZREM', K.leases(), uid) end
   redis.call('ZADD', K.waiting(skill), st[4], uid)
   redis.call('ZADD', K.arrivals(skill), st[5], uid)
   emit(uid, skill, id, 'RINGNOANSWER', now - tonumber(st[6]), status)
@@ -252,7 +271,9 @@ function ops.noanswer()
   return {position(uid, skill), now_st[1], now_st[2] or ''}
 end
 
-local function abandon(uid, reason)
+-- The caller leaves the queue unanswered: hung up (ABANDON), or sent elsewhere by an
+-- overflow rule (OVERFLOW action|target|reason|waittime, when ``action`` is given).
+local function abandon(uid, reason, action, target)
   local e = K.entry(uid)
   local st = redis.call('HMGET', e, 'state', 'agent', 'skill', 'enqueued_ms', 'position')
   if not st[1] then return -1 end
@@ -262,10 +283,16 @@ local function abandon(uid, reason)
   redis.call('ZREM', K.waiting(skill), uid)
   redis.call('ZREM', K.arrivals(skill), uid)
   redis.call('ZREM', K.leases(), uid)
+  forget_callback(uid)
   redis.call('DEL', e)
   local wait = now - tonumber(st[4])
-  stat(skill, 'abandoned', 1)
-  emit(uid, skill, 'NONE', 'ABANDON', pos, st[5] or '', math.floor(wait / 1000), reason)
+  if action then
+    stat(skill, 'overflowed', 1)
+    emit(uid, skill, 'NONE', 'OVERFLOW', action, target or '', reason, math.floor(wait / 1000))
+  else
+    stat(skill, 'abandoned', 1)
+    emit(uid, skill, 'NONE', 'ABANDON', pos, st[5] or '', math.floor(wait / 1000), reason)
+  end
   if st[1] == 'offered' then
     local id = st[2]
     if agent_state(id) == 'reserved' and redis.call('HGET', K.agent(id), 'call') == uid then
@@ -393,6 +420,74 @@ function ops.renew()
   return n
 end
 
+-- uid, key pressed, lease_ms (of the callback while a dialler holds it)
+-- The waiting caller becomes a callback entry: same score, same place, no session. One
+-- callback per caller number: a second request merges into the pending one, which keeps
+-- the better (earlier) of the two places.
+function ops.callback()
+  local uid, key, lease = A[1], A[2], A[3]
+  local e = K.entry(uid)
+  local st = redis.call('HMGET', e, 'state', 'skill', 'caller', 'score', 'enqueued_ms', 'position')
+  if not st[1] then return {'gone', '', 0} end
+  if st[1] ~= 'waiting' then return {st[1], '', 0} end
+  local skill, caller = st[2], st[3] or ''
+  local pos = position(uid, skill)
+  local wait = math.floor((now - tonumber(st[5])) / 1000)
+  local other = redis.call('HGET', K.cbcallers(), caller)
+  if other and other ~= uid and redis.call('EXISTS', K.entry(other)) == 1 then
+    local o = redis.call('HMGET', K.entry(other), 'state', 'skill', 'score', 'enqueued_ms')
+    if o[1] == 'waiting' and tonumber(o[3]) > tonumber(st[4]) then
+      redis.call('HSET', K.entry(other), 'score', st[4], 'enqueued_ms', st[5])
+      redis.call('ZADD', K.waiting(o[2]), st[4], other)
+      redis.call('ZADD', K.arrivals(o[2]), st[5], other)
+    end
+    redis.call('ZREM', K.waiting(skill), uid)
+    redis.call('ZREM', K.arrivals(skill), uid)
+    redis.call('ZREM', K.leases(), uid)
+    redis.call('DEL', e)
+    emit(uid, skill, 'NONE', 'CALLBACKREQUEST', key, pos, st[6] or '', wait, 'merged:' .. other)
+    return {'merged', other, position(other, o[2])}
+  end
+  redis.call('HSET', e, 'kind', 'callback', 'lease_ms', lease, 'server', '')
+  redis.call('ZREM', K.leases(), uid)
+  if caller ~= '' then redis.call('HSET', K.cbcallers(), caller, uid) end
+  stat(skill, 'callbacks', 1)
+  emit(uid, skill, 'NONE', 'CALLBACKREQUEST', key, pos, st[6] or '', wait, '')
+  return {'callback', uid, pos}
+end
+
+-- uid, new skill, reason: overflow by widening the skill; the caller keeps its score
+function ops.move()
+  local uid, to, reason = A[1], A[2], A[3]
+  local e = K.entry(uid)
+  local st = redis.call('HMGET', e, 'state', 'skill', 'score', 'enqueued_ms')
+  if st[1] ~= 'waiting' then return {0, st[1] or 'gone', ''} end
+  local from = st[2]
+  if from ~= to then
+    redis.call('ZREM', K.waiting(from), uid)
+    redis.call('ZREM', K.arrivals(from), uid)
+    redis.call('HSET', e, 'skill', to)
+    redis.call('ZADD', K.waiting(to), st[3], uid)
+    redis.call('ZADD', K.arrivals(to), st[4], uid)
+    redis.call('SADD', K.skills(), to)
+    stat(from, 'overflowed', 1)
+    emit(uid, from, 'NONE', 'OVERFLOW', 'widen', to, reason,
+      math.floor((now - tonumber(st[4])) / 1000))
+    assign(to)
+  end
+  local h = redis.call('HMGET', e, 'state', 'agent')
+  return {position(uid, to), h[1], h[2] or ''}
+end
+
+-- uid, action, target, reason: the caller leaves the queue by an overflow rule
+function ops.leave()
+  local r = abandon(A[1], A[4], A[2], A[3])
+  if r == -2 then
+    return fail('HL-QUE-012', 'caller ' .. A[1] .. ' is connected: complete the call instead')
+  end
+  return S(r)
+end
+
 -- max per kind: finished wrap-ups, expired heartbeats, expired leases (the reaper)
 function ops.tick()
   local max = tonumber(A[1])
@@ -415,8 +510,29 @@ function ops.tick()
     logouts = logouts + 1
   end
   for _, uid in ipairs(redis.call('ZRANGEBYSCORE', K.leases(), '-inf', S(now), 'LIMIT', 0, max)) do
-    local st = redis.call('HMGET', K.entry(uid), 'state', 'agent', 'skill')
-    if st[1] == 'connected' then
+    local st = redis.call('HMGET', K.entry(uid), 'state', 'agent', 'skill', 'kind', 'score',
+      'enqueued_ms')
+    if st[4] == 'callback' and st[1] ~= 'connected' then
+      -- the dialler that held it died: back to its place, the agent keeps its idle place
+      redis.call('ZREM', K.leases(), uid)
+      if st[1] == 'offered' then
+        redis.call('HSET', K.entry(uid), 'state', 'waiting', 'agent', '')
+        redis.call('ZADD', K.waiting(st[3]), st[5], uid)
+        redis.call('ZADD', K.arrivals(st[3]), st[6], uid)
+        emit(uid, st[3], st[2], 'RINGNOANSWER', 0, 'lease')
+        local id = st[2]
+        if agent_state(id) == 'reserved' and redis.call('HGET', K.agent(id), 'call') == uid then
+          local p = redis.call('HGET', K.agent(id), 'pending')
+          if p == 'logout' or p == 'pause' then
+            settle(id, 0)
+          else
+            set_ready(id, tonumber(redis.call('HGET', K.agent(id), 'idle_since')) or now)
+          end
+        end
+        assign(st[3])
+      end
+    elseif st[1] == 'connected' then
+      forget_callback(uid)
       -- the session that bridged the call is gone; the call itself ended or will be
       -- reported by Asterisk: close it as completed by the caller
       local e = K.entry(uid)
@@ -461,7 +577,8 @@ function ops.snapshot()
     local longest = 0
     if #oldest > 0 then longest = now - tonumber(oldest[2]) end
     local today = {}
-    for _, f in ipairs({'offered', 'answered', 'abandoned', 'answered_in_sl', 'wait_ms', 'completed', 'talk_ms'}) do
+    for _, f in ipairs({'offered', 'answered', 'abandoned', 'answered_in_sl', 'wait_ms', 'completed', 'talk_ms',
+      'callbacks', 'overflowed'}) do
       today[f] = sm[s .. ':' .. f] or 0
     end
     out.skills[s] = {waiting = redis.call('ZCARD', K.waiting(s)), longest_wait_ms = longest,

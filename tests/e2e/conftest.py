@@ -229,8 +229,12 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     # A session stopped with SIGTERM (a CI timeout, kill) still tears down: no Asterisk, mounts,
     # server or SIPp left behind.
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    # The stack's server lives for the whole session (its reaper and lease renewer keep
+    # working): it gets a Redis database of its own, so other tests' flushes and the
+    # queue state machine never share keys with it.
+    own_db = redis_url.rsplit("/", 1)[0] + "/3"
     try:
-        yield from _stack(root, redis_url, tmp_path_factory)
+        yield from _stack(root, own_db, tmp_path_factory)
     finally:
         signal.signal(signal.SIGTERM, previous)
         os.close(lock)

@@ -22,6 +22,9 @@ class WaitingChannel:
     hangup: Callable[[WaitingChannel], bool] = lambda ch: False
     on_dial: Callable[[str], Awaitable[Any]] | None = None
     real_wait: float = 0.005
+    press: dict[str, str] = field(default_factory=dict)  # prompt -> key pressed while it plays
+    keys: list[str] = field(default_factory=list)  # keys of the next wait_digit calls, in turn
+    recorded: list[str] = field(default_factory=list)
     t: float = 0.0
     played: list[str] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
@@ -43,21 +46,24 @@ class WaitingChannel:
 
     async def play(self, prompt: str, escape_digits: str = "") -> str:
         self._step()
-        self.played.append(prompt.rsplit("/", 1)[-1] if "digits/" not in prompt else prompt)
+        name = prompt.rsplit("/", 1)[-1] if "digits/" not in prompt else prompt
+        self.played.append(name)
         self.t += 1.0
-        return ""
+        key = self.press.get(name, "")
+        return key if key and key in escape_digits else ""
 
     async def wait_digit(self, timeout: float) -> str:
         self._step()
         self.waits += 1
         await asyncio.sleep(self.real_wait)
         self.t += timeout
-        return ""
+        return self.keys.pop(0) if self.keys else ""
 
     async def record(
         self, path: str, fmt: str, escape_digits: str, max_seconds: float, silence_seconds: float
     ) -> RecordResult:
         self._step()
+        self.recorded.append(f"{path}.{fmt}")
         return RecordResult(f"{path}.{fmt}", "silence")
 
     async def set_variable(self, name: str, value: str) -> None:

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from queueing.config import AgentSpec, QueueSettings
+from queueing.config import AgentSpec, Announce, QueueSettings
+from queueing.events import MemoryEventSink
 from queueing.queue import RedisQueue
+from queueing.waiter import QueueHub
 
 T0 = 1_790_000_000.0
 
@@ -42,3 +44,22 @@ def agent(aid: str, **skills: int) -> AgentSpec:
     return AgentSpec(
         id=aid, name=f"Agent {aid}", interface=f"PJSIP/{aid}", skills=skills or {"general": 5}
     )
+
+
+SETTINGS = QueueSettings(
+    wrapup_seconds=0,
+    wait_chunk_seconds=1.0,
+    announce=Announce(interval_seconds=30, first_after_seconds=10),
+)
+
+
+@pytest.fixture
+async def hub(redis_url: str) -> AsyncIterator[QueueHub]:
+    client = aioredis.Redis.from_url(redis_url)
+    await client.flushdb()
+    queue = RedisQueue(client, SETTINGS, server="agi-1")
+    h = QueueHub(queue, MemoryEventSink(), reaper=False)
+    await h.start()
+    yield h
+    await h.stop()
+    await queue.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 import redis.asyncio as aioredis
@@ -17,12 +17,11 @@ from ivr.engine.menu import MenuEngine
 from ivr.engine.record import CallRecord
 from ivr.engine.store import MemoryStore
 from ivr.errors import AGIHangup
-from queueing.config import Announce, QueueSettings
 from queueing.events import MemoryEventSink
 from queueing.queue import QueueRequest, RedisQueue
 from queueing.waiter import QueueHub, RedisQueueWaiter, number_prompts
 from tests.queueing.channel import WaitingChannel
-from tests.queueing.conftest import agent
+from tests.queueing.conftest import SETTINGS, agent
 
 
 async def until(cond: Callable[[], object], what: str, deadline: float = 10.0) -> None:
@@ -32,25 +31,6 @@ async def until(cond: Callable[[], object], what: str, deadline: float = 10.0) -
         if time.monotonic() > end:
             pytest.fail(f"timed out waiting for {what}")
         await asyncio.sleep(0.005)
-
-
-SETTINGS = QueueSettings(
-    wrapup_seconds=0,
-    wait_chunk_seconds=1.0,
-    announce=Announce(interval_seconds=30, first_after_seconds=10),
-)
-
-
-@pytest.fixture
-async def hub(redis_url: str) -> AsyncIterator[QueueHub]:
-    client = aioredis.Redis.from_url(redis_url)
-    await client.flushdb()
-    queue = RedisQueue(client, SETTINGS, server="agi-1")
-    h = QueueHub(queue, MemoryEventSink(), reaper=False)
-    await h.start()
-    yield h
-    await h.stop()
-    await queue.close()
 
 
 def record_for(uid: str) -> CallRecord:

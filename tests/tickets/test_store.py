@@ -58,7 +58,7 @@ class Outage:
     def __init__(self, db: Database) -> None:
         self.db = db
         url = make_url(db.url)
-        self.sqlite_dir = Path(url.database).parent if db.dialect == "sqlite" else None
+        self.sqlite_dir = Path(url.database or "").parent if db.dialect == "sqlite" else None
         self.url = url
 
     def _pg(self, allow: bool) -> None:
