@@ -86,6 +86,7 @@ async def _serve(
         survey=surveys,
         prompt=lambda name: holder.current.prompt_path(name),
         messages_dir=messages_dir,
+        calls_dir=str(settings.recordings_dir / "calls"),
     )
     service = HotlineService(
         holder,

@@ -106,6 +106,9 @@ class Pyst2Channel:
         else:
             self._execute("SET MUSIC", "off")
 
+    async def start_recording(self, path: str) -> None:
+        self._execute("EXEC", "MixMonitor", f'"{path},b"')
+
     async def dial(self, dialstring: str, timeout: float, options: str = "") -> DialResult:
         data = f"{dialstring},{max(0, round(timeout))}" + (f",{options}" if options else "")
         with contextlib.suppress(pyst2.AGIAppError):

@@ -275,6 +275,7 @@ class RedisQueueWaiter:
         survey: SurveySink | None = None,
         prompt: Callable[[str], str] = lambda name: name,
         messages_dir: str = "recordings/messages",
+        calls_dir: str | None = None,
         callbacks: bool | None = None,
     ) -> None:
         self.hub = hub
@@ -285,6 +286,7 @@ class RedisQueueWaiter:
         self.survey_sink = survey
         self.prompt = prompt
         self.messages_dir = messages_dir
+        self.calls_dir = calls_dir  # where operator conversations are recorded; None: not
         if callbacks is None:
             callbacks = self.options.dialler.enabled or hub.dialler is not None
         self.callbacks = callbacks
@@ -506,6 +508,10 @@ class RedisQueueWaiter:
         ticket = getattr(record, "ticket_number", None)
         if ticket:
             await channel.set_variable("HOTLINE_TICKET", str(ticket))
+        if self.calls_dir is not None and record.recording is None:
+            # Once per call: a caller offered to a second operator stays in one recording.
+            record.recording = f"{self.calls_dir}/{time.strftime('%Y%m%d')}/{uid}.wav"
+            await channel.start_recording(record.recording)
         dialled_at = self.queue.clock()
         result = await channel.dial(offer.interface, s.ring_timeout, s.dial_options)
         record.add("dial", None, f"{offer.interface} {result.status}")

@@ -26,6 +26,7 @@ class FakeChannel:
     commands: int = 0
     answered: bool = False
     music: str = ""
+    recordings: list[str] = field(default_factory=list)
 
     def _step(self) -> None:
         self.commands += 1
@@ -63,6 +64,10 @@ class FakeChannel:
     async def music_on_hold(self, on: bool, moh_class: str = "default") -> None:
         self._step()
         self.music = moh_class if on else ""
+
+    async def start_recording(self, path: str) -> None:
+        self._step()
+        self.recordings.append(path)
 
     async def dial(self, dialstring: str, timeout: float, options: str = "") -> DialResult:
         self._step()

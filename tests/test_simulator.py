@@ -668,3 +668,12 @@ async def test_music_on_hold_through_the_agi_channel() -> None:
         'WAIT FOR DIGIT "1000"',
         'SET MUSIC "off"',
     ]
+
+
+async def test_recording_through_the_agi_channel() -> None:
+    async def handler(session: AGISession) -> None:
+        await AGIChannel(session).start_recording("/var/rec/calls/20261123/1.wav")
+
+    async with FastAGIServer(handler, port=0) as server:
+        result = await simulate_call("127.0.0.1", server.port, to="12345", caller="1")
+    assert result.commands == ['EXEC "MixMonitor" "/var/rec/calls/20261123/1.wav,b"']

@@ -160,6 +160,12 @@ class AGIChannel:
         reply = await self.session.command("GET VARIABLE", name, after_hangup=after_hangup)
         return reply.data if reply.result == "1" else None
 
+    async def start_recording(self, path: str) -> None:
+        # MixMonitor, option b: record only while bridged to the operator.
+        reply = await self.session.command("EXEC", "MixMonitor", f"{path},b")
+        if _digit(reply) == -2:
+            raise AGICommandError(f"the MixMonitor application is not available: {reply}")
+
     async def dial(self, dialstring: str, timeout: float, options: str = "") -> DialResult:
         """Dial and report DIALSTATUS. A caller who hangs up during or after the bridged call
         still gets the outcome (``ANSWER`` ...); the next command then raises AGIHangup."""

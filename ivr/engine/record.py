@@ -54,6 +54,7 @@ class CallRecord:
     queue_position: int | None = None
     hangup_node: str | None = None
     messages: list[str] = field(default_factory=list)
+    recording: str | None = None  # the operator conversation (MixMonitor), if recorded
     _t0: float = field(default_factory=time.monotonic, repr=False)
 
     def add(self, kind: str, node: str | None = None, detail: str = "") -> None:

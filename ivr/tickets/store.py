@@ -95,6 +95,7 @@ RECORD_FIELDS = (
     "priority",
     "queue_position",
     "hangup_node",
+    "recording",
 )
 
 

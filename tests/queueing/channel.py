@@ -30,6 +30,7 @@ class WaitingChannel:
     variables: dict[str, str] = field(default_factory=dict)
     dialled: list[str] = field(default_factory=list)
     music: list[bool] = field(default_factory=list)
+    recordings: list[str] = field(default_factory=list)
     waits: int = 0
     hung_up: bool = False
 
@@ -73,6 +74,10 @@ class WaitingChannel:
     async def music_on_hold(self, on: bool, moh_class: str = "default") -> None:
         self._step()
         self.music.append(on)
+
+    async def start_recording(self, path: str) -> None:
+        self._step()
+        self.recordings.append(path)
 
     async def dial(self, dialstring: str, timeout: float, options: str = "") -> DialResult:
         self._step()

@@ -86,6 +86,24 @@ async def test_no_answer_pauses_the_agent_and_the_caller_waits_on_at_its_place(
     assert record.outcome == "answered" and record.outcome_detail == "a2"
 
 
+async def test_the_operator_conversation_is_recorded_once_per_call(hub: QueueHub) -> None:
+    waiter = RedisQueueWaiter(hub, calls_dir="/rec/calls")
+
+    async def second_agent_logs_in(dialstring: str) -> None:
+        if dialstring == "PJSIP/a1":
+            await hub.queue.login(agent("a2"), ready=True)
+
+    ch = WaitingChannel(dial_results=["NOANSWER", "ANSWER"], on_dial=second_agent_logs_in)
+    await hub.queue.login(agent("a1"), ready=True)
+    request, place = await queued(hub, "c1")
+    record = record_for("c1")
+    await asyncio.wait_for(waiter.wait(ch, request, place, record), 10)  # type: ignore[arg-type]
+    assert len(ch.recordings) == 1, "one recording, though two operators were rung"
+    assert record.recording == ch.recordings[0]
+    assert record.recording.startswith("/rec/calls/") and record.recording.endswith("/c1.wav")
+    assert record.to_dict()["recording"] == record.recording
+
+
 async def test_hangup_while_waiting_is_an_abandon_with_the_wait(hub: QueueHub) -> None:
     waiter = RedisQueueWaiter(hub)
     ch = WaitingChannel(hangup=lambda ch: ch.waits >= 5)

@@ -230,3 +230,21 @@ async def test_survey_lands_on_call_and_ticket(store: TicketStore, service: Tick
     assert service.get(ticket.number).survey_score == 4
     await store.survey("1758852000.1", 5)
     assert service.get(ticket.number).survey_score == 5
+
+
+def test_record_dict_carries_what_to_dict_does() -> None:
+    """The store's fast serialisation must not drop a field of the call record."""
+    from ivr.engine.record import CallRecord
+    from ivr.tickets.store import record_dict
+
+    record = CallRecord("u.1", "13800000000", "张", "12345", "PJSIP/x", "v1")
+    record.recording = "/rec/calls/20261123/u.1.wav"
+    record.messages.append("/rec/messages/u.1.wav")
+    record.add("enter", "main")
+    record.finish("answered", "1001")
+    fast, full = record_dict(record), record.to_dict()
+    missing = set(full) - set(fast)
+    assert not missing, f"record_dict drops {missing}"
+    for key in fast:
+        if key != "events":
+            assert fast[key] == full[key], key
