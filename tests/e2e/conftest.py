@@ -8,6 +8,11 @@ directory: the emergency lines dial ``Local/<110..122>@hotline-e2e-target`` (a c
 ``extensions-site.conf`` that answers, notes the call in AstDB and hangs up), and the process
 AGI script writes its journal to a var directory of its own, so that the tests can tell which
 layer served a call.
+
+The server runs with ``--queue-wait`` (the Redis queue's waiter: music on hold, then Dial of the
+operator) and its HTTP API, and its ``queue.yaml`` is a test copy (:data:`QUEUE_SETTINGS`):
+no overflow rule and no callback offer (a silent caller just waits until it hangs up or an
+operator is free), short ring and wrap-up times, and the longest heartbeat timeout (an hour).
 """
 
 from __future__ import annotations
@@ -15,18 +20,21 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from ivr.asterisk import conf, local
 from ivr.config.loader import load_config
@@ -44,6 +52,13 @@ exten => _X.,1,Answer()
  same => n,Wait(1)
  same => n,Hangup()
 """
+
+# queue.yaml of the stack (merged into the shipped one): see the module docstring
+QUEUE_SETTINGS: dict[str, Any] = {
+    "ring_timeout": 8,
+    "wrapup_seconds": 1,
+    "heartbeat_seconds": 3600,
+}
 
 
 def _requirements() -> str | None:
@@ -101,6 +116,7 @@ class Stack:
     redis_url: str
     agi_port: int
     sip_port: int
+    http_port: int
     server: subprocess.Popen[bytes]
     opts: conf.ConfOptions
     log_start: int = 0  # messages.log offset when this session's Asterisk started
@@ -157,6 +173,19 @@ class Stack:
             text = f.read().decode("utf-8", "replace")
         return [line for line in text.splitlines() if contains in line]
 
+    def agistatus(self, uniqueid: str, offset: int, timeout: float = 10.0) -> str:
+        """AGISTATUS after the FastAGI session, from the dialplan's failover log line."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log_since(offset, f"hotline {uniqueid} "):
+                m = re.search(r"FastAGI \S+ did not finish the call \(AGISTATUS=(\w+)", line)
+                if m:
+                    return m.group(1)
+                if re.search(r"served by fastagi", line):
+                    return "SUCCESS"
+            assert time.monotonic() < deadline, f"no dialplan log line for {uniqueid}"
+            time.sleep(0.2)
+
     # -- calls and records
     def call(self, number: str, caller: str, **kwargs: Any) -> SippCall:
         sipp = SippCall.start(self.work / "sipp" / caller, self.sip_port, number, caller, **kwargs)
@@ -212,6 +241,93 @@ class Stack:
     def serve_log(self) -> str:
         return (self.work / "serve.log").read_text("utf-8", "replace")[-3000:]
 
+    def uniqueid(self, caller: str) -> str | None:
+        """The Asterisk UNIQUEID of ``caller``'s inbound channel (``concise`` field 13)."""
+        fields = self.channel_of(caller)
+        return fields[13] if fields is not None and len(fields) > 13 else None
+
+    def query(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        """Rows of the server's database (read only; [] before it is migrated)."""
+        path = self.var / "hotline.db"
+        if not path.exists():
+            return []
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            db.row_factory = sqlite3.Row
+            return [dict(r) for r in db.execute(sql, args).fetchall()]
+        except sqlite3.OperationalError:
+            return []
+        finally:
+            db.close()
+
+    def queue_events(self, callid: str) -> list[str]:
+        rows = self.query("SELECT event FROM queue_log WHERE callid = ? ORDER BY id", callid)
+        return [r["event"] for r in rows]
+
+    def wait_queued(self, caller: str, timeout: float = 150.0) -> str:
+        """Wait until ``caller`` waits in the operator queue (its ENTERQUEUE is in queue_log);
+        return its uniqueid."""
+        deadline = time.monotonic() + timeout
+        while True:
+            uid = self.uniqueid(caller)
+            if uid and "ENTERQUEUE" in self.queue_events(uid):
+                return uid
+            if self.server.poll() is not None:
+                raise AssertionError(f"hotline serve exited: {self.serve_log()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{caller} is not in the queue after {timeout}s ({uid})")
+            time.sleep(0.25)
+
+    def wait_events(self, callid: str, expected: set[str], timeout: float = 30.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            events = self.queue_events(callid)
+            if expected <= set(events):
+                return events
+            if time.monotonic() > deadline:
+                raise AssertionError(f"queue_log of {callid}: {events}, expected {expected}")
+            time.sleep(0.25)
+
+    # -- the HTTP API of the server (agent desk)
+    def http(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def agent(self, agent_id: str) -> dict[str, Any]:
+        out: dict[str, Any] = self.http("GET", f"/agents/{agent_id}")
+        return out
+
+    def login(self, agent_id: str, *, ready: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = self.http("POST", f"/agents/{agent_id}/login", {"ready": ready})
+        return out
+
+    def logout(self, agent_id: str) -> None:
+        if self.agent(agent_id).get("state") not in (None, "offline"):
+            self.http("POST", f"/agents/{agent_id}/logout", {})
+
+    def wait_queue_empty(self, timeout: float = 60.0) -> None:
+        """Wait until nobody waits in any skill: a caller left in Redis by an earlier test
+        (the process script's, whose lease then runs out) would take the next ready agent."""
+        deadline = time.monotonic() + timeout
+        while True:
+            skills = self.http("GET", "/queue/metrics")["skills"]
+            waiting = {k: s["waiting"] for k, s in skills.items() if s["waiting"]}
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"callers still waiting after {timeout}s: {waiting}")
+            time.sleep(0.5)
+
+    def sip_agent(self, agent_id: str) -> conf.Agent:
+        return next(a for a in self.opts.agents if a.agent_id == agent_id)
+
     def finish(self, sipp: SippCall, *, hang_up: bool = True) -> None:
         """Hang the call up from Asterisk's side (if asked) and check SIPp's verdict."""
         if hang_up:
@@ -255,9 +371,15 @@ def _stack(root: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory)
     for number in ("110", "119", "120", "122"):
         text = text.replace(f"PJSIP/{number}@carrier", f"Local/{number}@{TARGET_CONTEXT}")
     menu.write_text(text, "utf-8")
+    queue_yaml = config_dir / "queue.yaml"
+    queue_conf = yaml.safe_load(queue_yaml.read_text("utf-8"))
+    queue_conf["settings"].update(QUEUE_SETTINGS)
+    queue_conf["overflow"] = {}
+    queue_conf["callback"]["enabled"] = False
+    queue_yaml.write_text(yaml.safe_dump(queue_conf, allow_unicode=True), "utf-8")
     recordings = E2E_CACHE / "recordings"  # kept between runs: prompts are rebuilt if changed
     var, var_process = work / "var", work / "var-process"
-    agi_port, sip_port = free_port(), free_udp_port()
+    agi_port, sip_port, http_port = free_port(), free_udp_port(), free_port()
     env = dict(
         os.environ,
         HOTLINE_CONFIG_DIR=str(config_dir),
@@ -295,7 +417,11 @@ def _stack(root: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory)
     )
     log = open(work / "serve.log", "wb")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
-        [*hotline, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work
+        [*hotline, "serve", "--queue-wait", "--http-port", str(http_port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=work,
     )
     stk = Stack(
         root,
@@ -307,6 +433,7 @@ def _stack(root: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory)
         redis_url,
         agi_port,
         sip_port,
+        http_port,
         server,
         opts,
     )

@@ -304,3 +304,277 @@ class SippCall:
             if path.name.endswith(("_errors.log", ".out")) or path.name.endswith("_messages.log"):
                 out.append(f"--- {path.name}\n{path.read_text('utf-8', 'replace')[-3000:]}")
         return "\n".join(out)
+
+
+# -- operators: a softphone registered as an operator endpoint, as a SIPp UAS ----------------
+
+REGISTER_XML = """<?xml version="1.0" encoding="UTF-8" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="operator softphone registers (digest auth)">
+  <send retrans="500">
+    <![CDATA[
+
+      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{user}@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:{user}@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 REGISTER
+      Contact: <sip:{user}@[local_ip]:{contact_port}>
+      Expires: {expires}
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="401" auth="true"/>
+  <send retrans="500">
+    <![CDATA[
+
+      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{user}@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:{user}@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 2 REGISTER
+      Contact: <sip:{user}@[local_ip]:{contact_port}>
+      [authentication username={user} password={password}]
+      Expires: {expires}
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>
+"""
+
+_UAS_INVITE = """<?xml version="1.0" encoding="UTF-8" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="operator softphone">
+  <recv request="OPTIONS" optional="true" next="ping"/>
+  <recv request="INVITE" crlf="true" rrs="true">{capture}</recv>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:{user}@[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+
+# the caller's From (with its tag): the To of the operator's BYE
+_CAPTURE_FROM = """
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" check_it="true" assign_to="caller"/>
+    </action>
+  """
+
+_UAS_ANSWER = """  <pause milliseconds="{ring_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:{user}@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=operator 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-16
+      a=sendrecv
+
+    ]]>
+  </send>
+  <recv request="ACK" crlf="true"/>
+  <pause milliseconds="{talk_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{user}@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+      To:[$caller]
+      Call-ID: [call_id]
+      CSeq: 1 BYE
+      Contact: <sip:{user}@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>
+"""
+
+_UAS_BUSY = """  <pause milliseconds="{ring_ms}"/>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 486 Busy Here
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+"""
+
+# after the call: stop (``last``) or take the next one; Asterisk's qualify OPTIONS ("ping") are
+# calls of their own for SIPp, answered here
+_STOP = """  <nop><action><exec int_cmd="stop_gracefully"/></action></nop>
+"""
+
+_UAS_TAIL = """{stop}  <nop next="done"/>
+  <label id="ping"/>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag02[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:{user}@[local_ip]:[local_port];transport=[transport]>
+      Accept: application/sdp
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <label id="done"/>
+</scenario>
+"""
+
+
+@dataclass
+class Operator:
+    """An operator's softphone: a SIPp UAS on its own port, registered (digest auth) as the
+    PJSIP endpoint ``user``. It takes one call (``once``) or any number; each rings ``ring``
+    seconds, then is answered, talked over for ``talk`` seconds and hung up by the operator,
+    or (``busy``) refused with 486 Busy Here. It answers Asterisk's OPTIONS pings."""
+
+    user: str
+    password: str
+    sip_port: int
+    proc: subprocess.Popen[bytes] | None
+    workdir: Path
+    port: int
+
+    @classmethod
+    def start(
+        cls,
+        workdir: Path,
+        sip_port: int,
+        user: str,
+        password: str,
+        *,
+        busy: bool = False,
+        ring: float = 1.0,
+        talk: float = 3.0,
+        once: bool = True,
+        timeout: float = 300.0,
+    ) -> Operator:
+        workdir.mkdir(parents=True, exist_ok=True)
+        tail = _UAS_BUSY if busy else _UAS_ANSWER
+        xml = workdir / "operator.sipp.xml"
+        xml.write_text(
+            (_UAS_INVITE + tail + _UAS_TAIL).format(
+                stop=_STOP if once else "",
+                user=user,
+                ring_ms=round(ring * 1000),
+                talk_ms=round(talk * 1000),
+                capture="" if busy else _CAPTURE_FROM,
+            ),
+            "utf-8",
+        )
+        # Asterisk rewrites the contact to where the REGISTER came from (rewrite_contact):
+        # register from the port the UAS then listens on
+        port = free_udp_port()
+        op = cls(user, password, sip_port, None, workdir, port)
+        rc = op._register(3600)
+        if rc != 0:
+            raise AssertionError(f"{user} could not register (SIPp exit {rc})")
+        log = open(workdir / "sipp.out", "wb")  # noqa: SIM115 - closed below
+        cmd = [
+            *("sipp", "-sf", str(xml), "-aa"),
+            *("-i", "127.0.0.1", "-p", str(port)),
+            *("-mi", "127.0.0.1", "-mp", str(free_media_port())),
+            *("-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error"),
+            *("-trace_err", "-trace_msg"),
+        ]
+        op.proc = subprocess.Popen(
+            cmd, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+        )
+        log.close()
+        return op
+
+    def _register(self, expires: int) -> int:
+        workdir = self.workdir / f"register-{expires}"
+        workdir.mkdir(exist_ok=True)
+        xml = workdir / "register.sipp.xml"
+        xml.write_text(
+            REGISTER_XML.format(
+                user=self.user, password=self.password, contact_port=self.port, expires=expires
+            ),
+            "utf-8",
+        )
+        return subprocess.run(
+            [
+                *("sipp", f"127.0.0.1:{self.sip_port}", "-sf", str(xml), "-m", "1"),
+                *("-i", "127.0.0.1", "-p", str(self.port), "-nostdin"),
+                *("-timeout", "15s", "-timeout_error", "-trace_err"),
+            ],
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        ).returncode
+
+    def wait(self, timeout: float = 60.0) -> int:
+        """SIPp's exit status once it took its call (0: it went as scripted)."""
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            return self.proc.wait(10)
+
+    def stop(self) -> None:
+        """Stop the softphone and unregister (from its port, once free)."""
+        self.kill()
+        self._register(0)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def errors(self) -> str:
+        out = []
+        for path in sorted(self.workdir.glob("*")):
+            if path.name.endswith(("_errors.log", ".out", "_messages.log")):
+                out.append(f"--- {path.name}\n{path.read_text('utf-8', 'replace')[-3000:]}")
+        return "\n".join(out)

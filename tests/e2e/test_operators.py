@@ -1,0 +1,154 @@
+"""Callers reach operators: real SIP calls through the stack's Asterisk into our server's queue
+waiter (``hotline serve --queue-wait``), which dials the operator's softphone. The operators are
+SIPp UAS processes registered with digest auth as the PJSIP endpoints of agents.yaml (1001,
+1002), and log in over the server's HTTP API, as an agent desk does.
+
+These tests run one after another, each with its own operators (logged out and unregistered at
+its end), so that no caller of another test is offered to them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ivr.asterisk import local
+from tests.e2e.conftest import Stack
+from tests.e2e.sipp import Operator
+
+pytestmark = pytest.mark.asterisk
+
+ANSWERED = "13900000001"
+ABANDONED = "13900000002"
+NO_ANSWER = "13900000003"
+
+
+class Desk:
+    """Operators on duty for one test: their softphones, logged in as ready."""
+
+    def __init__(self, stack: Stack, workdir: Path) -> None:
+        self.stack = stack
+        self.workdir = workdir
+        self.phones: dict[str, Operator] = {}
+
+    def staff(self, agent_id: str, **kwargs: Any) -> Operator:
+        agent = self.stack.sip_agent(agent_id)
+        assert agent.endpoint is not None
+        phone = Operator.start(
+            self.workdir / f"op{agent_id}",
+            self.stack.sip_port,
+            agent.endpoint,
+            agent.password,
+            **kwargs,
+        )
+        self.phones[agent_id] = phone
+        contacts = self.stack.rx("pjsip show contacts")
+        assert f"{agent.endpoint}/sip:{agent.endpoint}@127.0.0.1:{phone.port}" in contacts
+        assert self.stack.login(agent_id)["state"] == "ready"
+        return phone
+
+    def close(self) -> None:
+        try:
+            for agent_id in self.phones:
+                self.stack.logout(agent_id)
+        finally:
+            for phone in self.phones.values():
+                phone.stop()
+
+
+@pytest.fixture
+def desk(stack: Stack, tmp_path: Path) -> Iterator[Desk]:
+    stack.wait_queue_empty()
+    d = Desk(stack, tmp_path)
+    try:
+        yield d
+    finally:
+        d.close()
+
+
+def test_silent_caller_reaches_a_ready_operator_who_answers(stack: Stack, desk: Desk) -> None:
+    """Pressing nothing: the menu twice, the queue, and operator 1001's softphone rings; the
+    operator answers, talks, hangs up; the caller hears the survey and the hotline hangs up."""
+    phone = desk.staff("1001", ring=1.0, talk=3.0)
+    offset = local.log_offset(stack.root)
+    sipp = stack.call("12345", ANSWERED, caller_name="市民李四")
+    uid = stack.wait_queued(ANSWERED)
+    rec = stack.record(ANSWERED, timeout=120)
+    assert rec["uniqueid"] == uid
+    assert (rec["outcome"], rec["agent"], rec["skill"]) == ("answered", "1001", "general")
+    assert rec["path"] == ["main", "operator"] and rec["digits"] == ""
+    assert rec["queue_wait"] is not None and 0 <= rec["queue_wait"] < 30
+    assert rec["duration"] > rec["queue_wait"] + 3  # the menu, the wait, the 3 s talk
+    assert phone.wait(30) == 0, phone.errors()
+    stack.finish(sipp, hang_up=False)  # the hotline hung up after the survey
+    events = stack.wait_events(uid, {"ENTERQUEUE", "CONNECT"})
+    assert events[0] == "ENTERQUEUE"
+    assert events.index("CONNECT") < len(events) - 1
+    assert {"COMPLETEAGENT", "COMPLETECALLER"} & set(events[events.index("CONNECT") :])
+    connect = stack.query(
+        "SELECT agent, queue FROM queue_log WHERE callid = ? AND event = 'CONNECT'", uid
+    )
+    assert connect == [{"agent": "1001", "queue": "general"}]
+    assert stack.agistatus(uid, offset) == "SUCCESS"  # served by our server: no other layer
+    # after the wrap-up the operator is ready again
+    _wait_agent(stack, "1001", "ready")
+
+
+def test_caller_hanging_up_while_waiting_is_abandoned_with_a_callback_task(
+    stack: Stack,
+) -> None:
+    """Nobody is on duty: the caller (0: an operator) waits with music, then hangs up."""
+    sipp = stack.call("12345", ABANDONED, keys=[(3.0, "0")], hangup_after=25.0)
+    uid = stack.wait_queued(ABANDONED, timeout=20)
+    rec = stack.record(ABANDONED, timeout=60)
+    stack.finish(sipp, hang_up=False)  # SIPp's own BYE
+    assert (rec["uniqueid"], rec["outcome"], rec["agent"]) == (uid, "abandoned", None)
+    assert rec["path"] == ["main", "operator"] and rec["skill"] == "general"
+    events = stack.wait_events(uid, {"ENTERQUEUE", "ABANDON"})
+    assert "CONNECT" not in events
+    tasks = _poll(
+        lambda: stack.query(
+            "SELECT kind, caller, state FROM callback_tasks WHERE call_uniqueid = ?", uid
+        )
+    )
+    assert tasks == [{"kind": "missed", "caller": ABANDONED, "state": "open"}]
+
+
+def test_operator_who_does_not_answer_is_paused_and_the_next_one_serves(
+    stack: Stack, desk: Desk
+) -> None:
+    """1001 (level 8 for general) is offered the caller first and refuses (486 Busy); it is
+    paused "no answer" and the caller goes to 1002 (level 6), who answers."""
+    busy = desk.staff("1001", busy=True, ring=1.0)
+    phone = desk.staff("1002", ring=1.0, talk=2.0)
+    sipp = stack.call("12345", NO_ANSWER, keys=[(3.0, "0")])
+    uid = stack.wait_queued(NO_ANSWER, timeout=20)
+    rec = stack.record(NO_ANSWER, timeout=90)
+    assert (rec["uniqueid"], rec["outcome"], rec["agent"]) == (uid, "answered", "1002")
+    assert busy.wait(30) == 0, busy.errors()
+    assert phone.wait(30) == 0, phone.errors()
+    stack.finish(sipp, hang_up=False)
+    state = stack.agent("1001")
+    assert (state["state"], state["reason"]) == ("paused", "no answer")
+    rows = stack.query("SELECT agent, event FROM queue_log WHERE callid = ? ORDER BY id", uid)
+    assert {"agent": "1001", "event": "RINGNOANSWER"} in rows
+    assert [r["agent"] for r in rows if r["event"] == "CONNECT"] == ["1002"]
+    _wait_agent(stack, "1002", "ready")
+
+
+def _poll(fetch: Any, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.25)
+
+
+def _wait_agent(stack: Stack, agent_id: str, state: str, timeout: float = 15.0) -> None:
+    got = _poll(lambda: stack.agent(agent_id)["state"] == state or None, timeout)
+    assert got, stack.agent(agent_id)
