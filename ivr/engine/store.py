@@ -38,16 +38,18 @@ class JournalStore:
         self.path = path
         self._lock = asyncio.Lock()
 
-    def _append(self, line: bytes) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
     async def save(self, record: CallRecord) -> None:
         line = (json.dumps(record.to_dict(), ensure_ascii=False) + "\n").encode()
         async with self._lock:
-            await asyncio.to_thread(self._append, line)
+            await asyncio.to_thread(append_durably, self.path, line)
+
+
+def append_durably(path: Path, data: bytes) -> None:
+    """Append ``data`` to ``path`` and fsync it: a journal line survives a crash."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)

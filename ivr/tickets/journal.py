@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ivr.engine.store import append_durably
+
 log = logging.getLogger(__name__)
 
 
@@ -28,13 +30,7 @@ class Journal:
             (json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
             for e in entries
         )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_durably(self.path, data)
 
     def empty(self) -> bool:
         try:
