@@ -63,11 +63,12 @@ async def _serve(
     from queueing.callback import CallbackDialler
     from queueing.events import QueueLogFileSink, TeeSink
     from queueing.queue import RedisQueue
+    from queueing.reload import apply_queue_reload
     from queueing.waiter import QueueHub, RedisQueueWaiter
 
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     holder = ConfigHolder(config_dir, settings.recordings_dir, settings.reload_status)
-    # queue.yaml is read at start: a reload changes agents.yaml, not the queue settings
+    # a reload applies queue.yaml (queueing.reload) and agents.yaml, like the menu
     queue = RedisQueue.from_url(settings.redis_url, holder.current.queue.settings)
     records = await Records.open(settings, config_dir, holder.current.hours.timezone)
     records.start_sweeping()
@@ -77,12 +78,13 @@ async def _serve(
     # callbacks are dialled through Asterisk AMI by every server whose queue.yaml enables it
     dialler = CallbackDialler(queue, options.dialler) if options.dialler.enabled else None
     hub = QueueHub(queue, sink, dialler=dialler)
+    holder.listeners.append(lambda old, new: apply_queue_reload(queue, hub, old.queue, new.queue))
     await hub.start()
     messages_dir = str(settings.recordings_dir / "messages")
     surveys = HeldSurveys(records.store)
     waiter = RedisQueueWaiter(
         hub,
-        options=options,
+        options=lambda: holder.current.queue,
         survey=surveys,
         prompt=lambda name: holder.current.prompt_path(name),
         messages_dir=messages_dir,
@@ -96,6 +98,7 @@ async def _serve(
         messages_dir=messages_dir,
         waiter=waiter if wait else None,
         surveys=surveys if wait else None,
+        answered=hub.answered,
     )
     server = FastAGIServer(service.handle, settings.agi_host, settings.agi_port)
     await server.start()
@@ -178,6 +181,8 @@ def cmd_reload(args: argparse.Namespace, settings: Settings) -> int:
             status = json.loads(settings.reload_status.read_text())
             if status["ok"]:
                 print(f"reloaded: config {status['version']} is running")
+                for note in status.get("notes", []):
+                    print(note)
                 return 0
             print("reload refused by the server; still running", status["version"])
             for problem in status["problems"]:

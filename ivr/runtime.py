@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,11 @@ class ReloadResult:
     version: str  # the version running after the attempt
     at: str
     problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # accepted, but some of it waits for a restart
+
+
+#: Told of every accepted reload (old bundle, new bundle); returns notes for the status.
+ReloadListener = Callable[[ConfigBundle, ConfigBundle], list[str]]
 
 
 class ConfigHolder:
@@ -38,6 +44,7 @@ class ConfigHolder:
         self.status_file = status_file
         self.current: ConfigBundle = load_config(directory, recordings_dir)
         self.last = ReloadResult(True, self.current.version, _now())
+        self.listeners: list[ReloadListener] = []
         self._write_status()
 
     def reload(self) -> ReloadResult:
@@ -51,9 +58,18 @@ class ConfigHolder:
             log.exception("HL-CFG-RELOAD refused: could not read the config")
             self.last = ReloadResult(False, self.current.version, _now(), (repr(exc),))
         else:
-            self.current = bundle
+            old, self.current = self.current, bundle
             log.info("config %s loaded from %s", bundle.version, self.directory)
-            self.last = ReloadResult(True, bundle.version, _now())
+            notes: list[str] = []
+            for listener in self.listeners:
+                try:
+                    notes += listener(old, bundle)
+                except Exception as exc:  # a listener's bug must not undo an accepted reload
+                    log.exception("HL-CFG-RELOAD listener failed")
+                    notes.append(f"HL-CFG-099 could not apply part of the reload: {exc!r}")
+            for note in notes:
+                log.warning("%s", note)
+            self.last = ReloadResult(True, bundle.version, _now(), (), tuple(notes))
         self._write_status()
         return self.last
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
@@ -31,6 +32,10 @@ from queueing.waiter import SurveySink
 
 log = logging.getLogger(__name__)
 
+#: FastAGI path of the operator-answered notice (the Dial U() gosub ``hotline-answered`` on the
+#: operator's channel, args: the caller's uniqueid and the agent).
+ANSWERED_SCRIPT = "answered"
+
 
 class HotlineService:
     def __init__(
@@ -42,6 +47,7 @@ class HotlineService:
         messages_dir: str = "recordings/messages",
         waiter: QueueWaiter | None = None,
         surveys: HeldSurveys | None = None,
+        answered: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self.holder = holder
         self.queue = queue
@@ -50,6 +56,7 @@ class HotlineService:
         self.messages_dir = messages_dir
         self.waiter = waiter  # keeps queued callers company (queueing.waiter); None: hand off
         self.surveys = surveys  # survey scores, written once the call record is saved
+        self.answered = answered  # an operator answered a queued caller (CONNECT, live)
         self._engine: MenuEngine | None = None
 
     def engine(self, bundle: ConfigBundle) -> MenuEngine:
@@ -67,6 +74,9 @@ class HotlineService:
         return engine
 
     async def handle(self, session: AGISession) -> None:
+        if session.script == ANSWERED_SCRIPT:
+            await self._answered(session)
+            return
         engine = self.engine(self.holder.current)
         info = call_info_from_env(session.env)
         try:
@@ -74,6 +84,23 @@ class HotlineService:
         finally:
             if self.surveys is not None:
                 await self.surveys.flush(info.uniqueid)
+
+    async def _answered(self, session: AGISession) -> None:
+        """The operator's channel, answered: ``answered,<caller uniqueid>,<agent>``. The queue
+        records CONNECT now (not when the call ends); HOTLINE_ANSWERED=1 tells the gosub that
+        it is done (else it tries the next FastAGI host). Never holds the call up: any
+        problem is logged and the bridge goes ahead."""
+        channel = AGIChannel(session)
+        if len(session.args) < 2 or self.answered is None:
+            log.warning("HL-AGI-030 /answered without a queue or arguments: %s", session.args)
+            return
+        uid, agent = session.args[0], session.args[1]
+        try:
+            await self.answered(uid, agent)
+        except Exception as exc:
+            log.warning("HL-AGI-031 operator %s answered %s, not recorded now: %s", agent, uid,
+                        exc)  # fmt: skip
+        await channel.set_variable("HOTLINE_ANSWERED", "1")
 
 
 class HeldSurveys:

@@ -55,6 +55,13 @@ class QueueSettings(_Strict):
     wrapup_seconds: float = Field(10.0, ge=0, le=600)
     ring_timeout: float = Field(20.0, ge=5, le=120, description="seconds an agent may ring")
     dial_options: str = Field("", pattern=r"^[A-Za-z0-9()^_.:=]*$")
+    answered_gosub: str | None = Field(
+        "hotline-answered",
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="dialplan context run (Dial U() option) on the operator's channel when "
+        "the operator answers: it tells the queue at once (FastAGI path /answered), so the "
+        "operator shows as busy for the whole conversation; null: only when Dial returns",
+    )
     moh_class: str = "default"
     wait_chunk_seconds: float = Field(
         1.0, ge=0.2, le=5, description="WAIT FOR DIGIT length: how soon an offer is acted on"

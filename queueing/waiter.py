@@ -42,7 +42,7 @@ from ivr.engine.record import CallRecord
 from ivr.errors import AGIHangup
 from queueing import keys
 from queueing.callback import CallbackDialler
-from queueing.config import OverflowRule, QueueFile
+from queueing.config import OverflowRule, QueueFile, QueueSettings
 from queueing.events import QueueEventSink
 from queueing.pump import EventPump, stop_task
 from queueing.queue import Offer, QueuePlace, QueueRequest, RedisQueue, WaitInfo
@@ -82,6 +82,13 @@ class QueueHub:
         return self.queue.server
 
     # -- sessions -------------------------------------------------------------------------
+
+    async def answered(self, uniqueid: str, agent: str) -> None:
+        """The operator picked up (reported by the Dial U() gosub on the operator's channel,
+        through any server): CONNECT now, so the agent is busy for the whole conversation
+        and the wait is exact. The waiting session reports it again when Dial returns; the
+        first report stands."""
+        await self.queue.connect(uniqueid, agent)
 
     def register(self, uniqueid: str) -> asyncio.Queue[Offer]:
         """The offers for this caller. An offer that arrived before is handed over."""
@@ -261,7 +268,8 @@ class _Wait:
 class RedisQueueWaiter:
     """The menu engine's queue waiter, on a :class:`QueueHub`.
 
-    ``options`` is queue.yaml (callback offer, survey, overflow rules); ``survey`` receives
+    ``options`` is queue.yaml (callback offer, survey, overflow rules), or a function that
+    returns the current one (a reload then applies to the next decision); ``survey`` receives
     the keypad survey; ``prompt`` turns a menu.yaml prompt name into the file to play;
     ``callbacks`` says whether a callback can be offered (default: the dialler is enabled in
     queue.yaml, or this hub has one)."""
@@ -271,7 +279,7 @@ class RedisQueueWaiter:
         hub: QueueHub,
         *,
         clock: Callable[[], float] = time.monotonic,
-        options: QueueFile | None = None,
+        options: QueueFile | Callable[[], QueueFile] | None = None,
         survey: SurveySink | None = None,
         prompt: Callable[[str], str] = lambda name: name,
         messages_dir: str = "recordings/messages",
@@ -280,9 +288,14 @@ class RedisQueueWaiter:
     ) -> None:
         self.hub = hub
         self.queue = hub.queue
-        self.settings = hub.settings
         self.clock = clock
-        self.options = options or QueueFile(settings=hub.settings)
+        if options is None:
+            fixed = QueueFile(settings=hub.settings)
+            self._options: Callable[[], QueueFile] = lambda: fixed
+        elif isinstance(options, QueueFile):
+            self._options = lambda: options
+        else:
+            self._options = options
         self.survey_sink = survey
         self.prompt = prompt
         self.messages_dir = messages_dir
@@ -290,6 +303,14 @@ class RedisQueueWaiter:
         if callbacks is None:
             callbacks = self.options.dialler.enabled or hub.dialler is not None
         self.callbacks = callbacks
+
+    @property
+    def options(self) -> QueueFile:
+        return self._options()
+
+    @property
+    def settings(self) -> QueueSettings:
+        return self._options().settings
 
     async def wait(
         self, channel: Channel, request: QueueRequest, place: QueuePlace, record: CallRecord
@@ -513,7 +534,11 @@ class RedisQueueWaiter:
             record.recording = f"{self.calls_dir}/{time.strftime('%Y%m%d')}/{uid}.wav"
             await channel.start_recording(record.recording)
         dialled_at = self.queue.clock()
-        result = await channel.dial(offer.interface, s.ring_timeout, s.dial_options)
+        options = s.dial_options
+        if s.answered_gosub:
+            # run on the operator's channel when it answers: CONNECT at the live moment
+            options += f"U({s.answered_gosub}^{uid}^{offer.agent})"
+        result = await channel.dial(offer.interface, s.ring_timeout, options)
         record.add("dial", None, f"{offer.interface} {result.status}")
         if result.answered:
             # ANSWEREDTIME is the talk time: the agent answered that long before Dial returned

@@ -320,6 +320,9 @@ def _globals(bundle: ConfigBundle, opts: ConfOptions) -> str:
         if not re.match(r"^h?agi://", url):
             raise AsteriskConfigError(f"FastAGI URL {url!r} must start with agi:// or hagi://")
         lines.append(f"HOTLINE_AGI_{i}={_check_arg('FastAGI URL', url)}")
+        # the same server's operator-answered notice ([hotline-answered])
+        scheme, _, rest = url.partition("://")
+        lines.append(f"HOTLINE_ANSWERED_{i}={scheme}://{rest.split('/', 1)[0]}/answered")
     if opts.process_agi is not None:
         command = [_check_arg("process AGI argument", a) for a in opts.process_agi.command()]
         lines += ["HOTLINE_PROCESS_ENABLED=1", f"HOTLINE_PROCESS_AGI={','.join(command)}"]

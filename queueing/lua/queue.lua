@@ -209,7 +209,13 @@ end
 function ops.connect()
   local uid, id, at, sl = A[1], A[2], tonumber(A[3]), tonumber(A[4])
   local e = K.entry(uid)
-  local st = redis.call('HMGET', e, 'state', 'agent', 'skill', 'enqueued_ms', 'offered_at')
+  local st = redis.call('HMGET', e, 'state', 'agent', 'skill', 'enqueued_ms', 'offered_at',
+    'connected_at')
+  if st[1] == 'connected' and st[2] == id then
+    -- already told (the operator's answer is reported live by the Dial U() gosub, and
+    -- again when Dial returns): the first report stands
+    return S(tonumber(st[6]) - tonumber(st[4]))
+  end
   if st[1] ~= 'offered' or st[2] ~= id then
     return fail('HL-QUE-010', 'caller ' .. uid .. ' is not being offered to agent ' .. id)
   end

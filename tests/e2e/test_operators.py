@@ -73,16 +73,21 @@ def desk(stack: Stack, tmp_path: Path) -> Iterator[Desk]:
 def test_silent_caller_reaches_a_ready_operator_who_answers(stack: Stack, desk: Desk) -> None:
     """Pressing nothing: the menu twice, the queue, and operator 1001's softphone rings; the
     operator answers, talks, hangs up; the caller hears the survey and the hotline hangs up."""
-    phone = desk.staff("1001", ring=1.0, talk=3.0)
+    phone = desk.staff("1001", ring=1.0, talk=6.0)
     offset = local.log_offset(stack.root)
     sipp = stack.call("12345", ANSWERED, caller_name="市民李四")
     uid = stack.wait_queued(ANSWERED)
+    # the moment the operator picks up (the Dial U() gosub), not when the call ends: busy
+    # during the conversation, CONNECT already in queue_log
+    _wait_agent(stack, "1001", "busy", timeout=60)
+    assert stack.agent("1001")["call"] == uid
+    assert stack.wait_events(uid, {"CONNECT"})[-1] == "CONNECT"
     rec = stack.record(ANSWERED, timeout=120)
     assert rec["uniqueid"] == uid
     assert (rec["outcome"], rec["agent"], rec["skill"]) == ("answered", "1001", "general")
     assert rec["path"] == ["main", "operator"] and rec["digits"] == ""
     assert rec["queue_wait"] is not None and 0 <= rec["queue_wait"] < 30
-    assert rec["duration"] > rec["queue_wait"] + 3  # the menu, the wait, the 3 s talk
+    assert rec["duration"] > rec["queue_wait"] + 6  # the menu, the wait, the 6 s talk
     assert phone.wait(30) == 0, phone.errors()
     stack.finish(sipp, hang_up=False)  # the hotline hung up after the survey
     events = stack.wait_events(uid, {"ENTERQUEUE", "CONNECT"})

@@ -1,0 +1,131 @@
+"""The operator's answer is recorded the moment it happens: the waiter dials with the
+``U(hotline-answered^<caller>^<agent>)`` option, Asterisk runs that gosub on the operator's
+channel when the operator picks up, and the gosub's FastAGI request (path ``/answered``) makes
+the queue record CONNECT. So the operator shows as busy during the whole conversation (not as
+"reserved" until the call ends), and the second report, when Dial returns, changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from ivr.agi.server import FastAGIServer
+from ivr.agi.simulator import simulate_call
+from ivr.engine.channel import DialResult
+from ivr.engine.store import MemoryStore
+from ivr.runtime import ConfigHolder
+from ivr.service import HotlineService
+from queueing.config import QueueFile
+from queueing.events import MemoryEventSink
+from queueing.queue import QueueRequest, RedisQueue
+from queueing.waiter import QueueHub, RedisQueueWaiter
+from tests.queueing.channel import WaitingChannel
+from tests.queueing.conftest import SETTINGS, agent
+from tests.queueing.test_waiter import record_for, until
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+class AnsweringChannel(WaitingChannel):
+    """Dial runs the answered gosub as Asterisk would, then the conversation takes place."""
+
+    def __init__(self, hub: QueueHub) -> None:
+        super().__init__(dial_results=["ANSWER"])
+        self.hub = hub
+        self.options: list[str] = []
+        self.during_talk: list[str] = []
+
+    async def dial(self, dialstring: str, timeout: float, options: str = "") -> DialResult:
+        self.options.append(options)
+        uid, agent_id = options.split("U(hotline-answered^", 1)[1].rstrip(")").split("^")
+        await self.hub.answered(uid, agent_id)  # the operator picked up
+        self.during_talk.append((await self.hub.queue.agent(agent_id)).state)
+        return await super().dial(dialstring, timeout, options)
+
+
+async def test_connect_is_idempotent_and_the_first_report_stands(rq: RedisQueue) -> None:
+    await rq.login(agent("a1"), ready=True)
+    await rq.enqueue(QueueRequest("c1", "13800000000", "12345", "general", 0, rq.clock() - 5))
+    assert (await rq.agent("a1")).state == "reserved"
+    first = await rq.connect("c1", "a1")
+    assert (await rq.agent("a1")).state == "busy"
+    again = await rq.connect("c1", "a1", answered_at=rq.clock() + 60)
+    assert again == first  # the live report stands
+    connects = [e for e in await _events(rq) if e == "CONNECT"]
+    assert connects == ["CONNECT"]
+
+
+async def _events(rq: RedisQueue) -> list[str]:
+    raw = await rq.client.xrange(rq.events_key)
+    return [fields[b"event"].decode() for _, fields in raw]
+
+
+async def test_the_operator_is_busy_while_talking(hub: QueueHub) -> None:
+    waiter = RedisQueueWaiter(hub, options=QueueFile(settings=SETTINGS))
+    ch = AnsweringChannel(hub)
+    request = QueueRequest("c1", "13800000000", "12345", "general", 0, time.time())
+    place = await hub.queue.enqueue(request)
+    record = record_for("c1")
+    task = asyncio.create_task(waiter.wait(ch, request, place, record))  # type: ignore[arg-type]
+    await until(lambda: ch.waits >= 2, "the caller to wait")
+    await hub.queue.login(agent("a1"), ready=True)
+    await asyncio.wait_for(task, 10)
+    assert ch.options == ["U(hotline-answered^c1^a1)"]
+    assert ch.during_talk == ["busy"]
+    assert record.outcome == "answered"
+    assert (await hub.queue.agent("a1")).state == "ready"  # wrap-up 0, after the call
+
+
+async def test_no_gosub_when_the_setting_is_off(hub: QueueHub) -> None:
+    settings = SETTINGS.model_copy(update={"answered_gosub": None, "dial_options": "t"})
+    waiter = RedisQueueWaiter(hub, options=QueueFile(settings=settings))
+    seen: list[str] = []
+
+    class Plain(WaitingChannel):
+        async def dial(self, dialstring: str, timeout: float, options: str = "") -> DialResult:
+            seen.append(options)
+            return await super().dial(dialstring, timeout, options)
+
+    ch = Plain(dial_results=["ANSWER"])
+    request = QueueRequest("c2", "13800000000", "12345", "general", 0, time.time())
+    place = await hub.queue.enqueue(request)
+    await hub.queue.login(agent("a2"), ready=True)
+    await asyncio.wait_for(waiter.wait(ch, request, place, record_for("c2")), 10)  # type: ignore[arg-type]
+    assert seen == ["t"]
+
+
+async def test_the_answered_request_reaches_the_queue_through_the_server(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """What the gosub's ``AGI(agi://.../answered,<caller>,<agent>)`` does on our server."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_url)
+    await client.flushdb()
+    queue = RedisQueue(client, SETTINGS, server="agi-1")
+    hub = QueueHub(queue, MemoryEventSink(), reaper=False)
+    holder = ConfigHolder(PROJECT / "config", PROJECT / "recordings")
+    service = HotlineService(holder, queue, MemoryStore(), answered=hub.answered)
+    server = FastAGIServer(service.handle, "127.0.0.1", 0)
+    await server.start()
+    try:
+        await queue.login(agent("a1"), ready=True)
+        await queue.enqueue(QueueRequest("c1", "13800000000", "12345", "general", 0, time.time()))
+        assert (await queue.agent("a1")).state == "reserved"
+        result = await simulate_call(
+            "127.0.0.1", server.port, to="1001", caller="12345", script="answered",
+            args=["c1", "a1"],
+        )  # fmt: skip
+        assert result.variables == {"HOTLINE_ANSWERED": "1"}
+        assert result.played == [] and result.dialled == []  # no menu on the operator's line
+        assert (await queue.agent("a1")).state == "busy"
+        # a stale notice (the caller is gone) is logged, and the bridge still goes ahead
+        stale = await simulate_call(
+            "127.0.0.1", server.port, to="1001", caller="12345", script="answered",
+            args=["gone", "a1"],
+        )  # fmt: skip
+        assert stale.variables == {"HOTLINE_ANSWERED": "1"}
+    finally:
+        await server.stop()
+        await queue.close()
