@@ -43,36 +43,37 @@ def _gone(exc: BaseException) -> bool:
 class Pyst2Channel:
     """The :class:`ivr.engine.channel.Channel` interface over a pyst2 ``AGI`` object.
 
-    pyst2 is blocking; in a one-call process that is what we want."""
+    pyst2 is blocking: each command runs in a worker thread, one at a time, so that the event
+    loop stays free for the queue hub (offers, lease renewal) while the caller listens."""
 
     def __init__(self, agi: Any) -> None:
         self.agi = agi
 
-    def _run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         try:
-            return fn(*args)
+            return await asyncio.to_thread(fn, *args)
         except Exception as exc:
             if _gone(exc):
                 raise AGIHangup(f"caller gone ({type(exc).__name__}: {exc})") from exc
             raise
 
-    def _execute(self, command: str, *args: Any) -> dict[str, tuple[str, str]]:
+    async def _execute(self, command: str, *args: Any) -> dict[str, tuple[str, str]]:
         """``AGI.execute``, skipping the ``100 result=0 Trying...`` line some commands send."""
         try:
-            result: dict[str, tuple[str, str]] = self._run(self.agi.execute, command, *args)
+            result: dict[str, tuple[str, str]] = await self._run(self.agi.execute, command, *args)
         except pyst2.AGIUnknownError as exc:
             if exc.args and exc.args[0] == 100:
-                follow: dict[str, tuple[str, str]] = self._run(self.agi.get_result)
+                follow: dict[str, tuple[str, str]] = await self._run(self.agi.get_result)
                 return follow
             raise
         return result
 
     async def answer(self) -> None:
-        self._execute("ANSWER")
+        await self._execute("ANSWER")
 
     async def play(self, prompt: str, escape_digits: str = "") -> str:
         try:
-            result = self._execute("STREAM FILE", f'"{prompt}"', f'"{escape_digits}"', 0)
+            result = await self._execute("STREAM FILE", f'"{prompt}"', f'"{escape_digits}"', 0)
         except pyst2.AGIAppError:
             # result=-1: the file could not be played (the caller, if gone, is caught next).
             log.warning("HL-AGI-010 could not play %s", prompt)
@@ -81,7 +82,7 @@ class Pyst2Channel:
         return chr(int(code)) if code not in ("0", "") else ""
 
     async def wait_digit(self, timeout: float) -> str:
-        digit: str = self._run(self.agi.wait_for_digit, int(timeout * 1000))
+        digit: str = await self._run(self.agi.wait_for_digit, int(timeout * 1000))
         return digit
 
     async def record(
@@ -91,35 +92,35 @@ class Pyst2Channel:
         args: list[Any] = [f'"{path}"', fmt, f'"{escape_digits}"', int(max_seconds * 1000)]
         if silence_seconds:
             args += ["0", "beep", f"s={int(silence_seconds)}"]
-        result = self._execute("RECORD FILE", *args)
+        result = await self._execute("RECORD FILE", *args)
         code, data = result["result"]
         ended_by = data or "timeout"
         digit = chr(int(code)) if ended_by == "dtmf" and code.isdigit() else ""
         return RecordResult(f"{path}.{fmt}", ended_by, digit)
 
     async def set_variable(self, name: str, value: str) -> None:
-        self._run(self.agi.set_variable, name, value)
+        await self._run(self.agi.set_variable, name, value)
 
     async def music_on_hold(self, on: bool, moh_class: str = "default") -> None:
         if on:
-            self._execute("SET MUSIC", "on", moh_class)
+            await self._execute("SET MUSIC", "on", moh_class)
         else:
-            self._execute("SET MUSIC", "off")
+            await self._execute("SET MUSIC", "off")
 
     async def start_recording(self, path: str) -> None:
-        self._execute("EXEC", "MixMonitor", f'"{path},b"')
+        await self._execute("EXEC", "MixMonitor", f'"{path},b"')
 
     async def dial(self, dialstring: str, timeout: float, options: str = "") -> DialResult:
         data = f"{dialstring},{max(0, round(timeout))}" + (f",{options}" if options else "")
         with contextlib.suppress(pyst2.AGIAppError):
             # Dial returns -1 (pyst2 raises) after a bridged call and when the caller hangs
             # up; DIALSTATUS tells which, and GET VARIABLE still works on a dead channel.
-            self._execute("EXEC", "Dial", f'"{data}"')
-        status: str = self._run(self.agi.get_variable, "DIALSTATUS") or "CANCEL"
+            await self._execute("EXEC", "Dial", f'"{data}"')
+        status: str = await self._run(self.agi.get_variable, "DIALSTATUS") or "CANCEL"
         seconds = 0.0
         if status == "ANSWER":
             with contextlib.suppress(ValueError):
-                seconds = float(self._run(self.agi.get_variable, "ANSWEREDTIME") or 0)
+                seconds = float(await self._run(self.agi.get_variable, "ANSWEREDTIME") or 0)
         return DialResult(status, seconds)
 
 
@@ -148,17 +149,33 @@ def main() -> int:
 
     async def run() -> None:
         from ivr.engine.menu import MenuEngine
+        from queueing.waiter import QueueHub, RedisQueueWaiter
 
-        queue = RedisQueue.from_url(settings.redis_url)
+        bundle = holder.current
+        queue = RedisQueue.from_url(settings.redis_url, bundle.queue.settings)
+        # The caller waits in the Redis queue as with a FastAGI server (music, position,
+        # callback offer, the operator's Dial), held by this process: no reaper and no event
+        # pump here (the servers do both; events wait in Redis meanwhile).
+        hub = QueueHub(queue, reaper=False)
+        waiter = RedisQueueWaiter(
+            hub,
+            options=bundle.queue,
+            prompt=bundle.prompt_path,
+            messages_dir=str(settings.recordings_dir / "messages"),
+            calls_dir=str(settings.recordings_dir / "calls"),
+        )
+        await hub.start()
         try:
             engine = MenuEngine(
-                holder.current,
+                bundle,
                 queue,
                 JournalStore(settings.journal),
                 messages_dir=str(settings.recordings_dir / "messages"),
+                waiter=waiter,
             )
             await engine.run(Pyst2Channel(agi), info)
         finally:
+            await hub.stop()
             await queue.close()
 
     asyncio.run(run())

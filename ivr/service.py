@@ -129,10 +129,18 @@ class Records:
     ticket lookups, with a journal while the database is away) and the periodic sweep that
     flags overdue tickets and starts supervision."""
 
-    def __init__(self, store: TicketStore, sweeper: TicketService | None) -> None:
+    def __init__(
+        self,
+        store: TicketStore,
+        sweeper: TicketService | None,
+        process_journal: Path | None = None,
+    ) -> None:
         self.store = store
         self.sweeper = sweeper
+        # where process AGI scripts (one process per call) leave their call records
+        self.process_journal = process_journal
         self._task: asyncio.Task[None] | None = None
+        self._import_task: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, settings: Settings, config_dir: Path, timezone: str) -> Records:
@@ -153,11 +161,25 @@ class Records:
             sweeper = TicketService(db, catalogue, Deadlines(calendar_from_config(config_dir)))
         except ConfigError as exc:
             log.error("HL-SRV-002 ticket catalogue refused, no sweep: %s", exc)
-        return cls(store, sweeper)
+        return cls(store, sweeper, settings.journal)
 
-    def start_sweeping(self, every: float = 60.0) -> None:
+    def start_sweeping(self, every: float = 60.0, import_every: float = 2.0) -> None:
         if self.sweeper is not None and self._task is None:
             self._task = asyncio.create_task(self._sweep_loop(every), name="ticket-sweep")
+        if self.process_journal is not None and self._import_task is None:
+            self._import_task = asyncio.create_task(
+                self._import_loop(self.process_journal, import_every), name="journal-import"
+            )
+
+    async def _import_loop(self, path: Path, every: float) -> None:
+        while True:
+            try:
+                n = await self.store.import_journal(path)
+                if n:
+                    log.info("imported %d call record(s) of the process AGI script", n)
+            except Exception:
+                log.exception("HL-SRV-004 could not import %s; trying again", path)
+            await asyncio.sleep(every)
 
     async def _sweep_loop(self, every: float) -> None:
         assert self.sweeper is not None
@@ -169,8 +191,9 @@ class Records:
             await asyncio.sleep(every)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._import_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.store.close()

@@ -3,6 +3,7 @@ stdin, one command per line on stdout, replies on stdin, SIGHUP when the caller 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,7 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import redis.asyncio as aioredis
+
 from ivr.agi.simulator import FakeAsterisk
+from queueing.config import AgentSpec, QueueSettings
+from queueing.queue import RedisQueue
 
 SCRIPT = Path(__file__).resolve().parent.parent / "agi_scripts" / "hotline.agi"
 
@@ -78,15 +83,63 @@ def run_script(
     return code, commands, records
 
 
-def test_a_call_through_the_pipe_reaches_a_person(config_copy: Path, redis_url: str) -> None:
-    fake = FakeAsterisk(to="12345", caller="13800138000", digits="0", script="")
+def _queue(redis_url: str, *, staff: bool) -> RedisQueue:
+    client = aioredis.Redis.from_url(redis_url)
+    q = RedisQueue(client, QueueSettings(), server="test")
+
+    async def setup() -> None:
+        await client.flushdb()
+        if staff:
+            spec = AgentSpec(id="p1", name="p1", interface="PJSIP/p1", skills={"general": 5})
+            await q.login(spec, ready=True)
+        await client.aclose()
+
+    asyncio.run(setup())
+    return q
+
+
+def _agent_state(redis_url: str, agent_id: str) -> str:
+    async def get() -> str:
+        q = RedisQueue.from_url(redis_url)
+        try:
+            return (await q.agent(agent_id)).state
+        finally:
+            await q.close()
+
+    return asyncio.run(get())
+
+
+def test_a_call_through_the_pipe_reaches_an_operator(config_copy: Path, redis_url: str) -> None:
+    """The process script is a whole server for one call: the caller waits in the Redis
+    queue and is put through to the operator the queue picked."""
+    _queue(redis_url, staff=True)
+    fake = FakeAsterisk(
+        to="12345", caller="13800138000", digits="0", script="", dial_status="ANSWER"
+    )
     code, commands, records = run_script(config_copy, redis_url, fake)
     assert code == 0
     assert commands[0] == "ANSWER"
     assert fake.result.variables["HOTLINE_ROUTE"] == "queue"
     assert fake.result.variables["HOTLINE_SKILL"] == "general"
-    assert [r["outcome"] for r in records] == ["queue"]
-    assert records[0]["path"] == ["main", "operator"]
+    assert fake.result.variables["HOTLINE_AGENT"] == "p1"
+    assert fake.result.variables["HOTLINE_DONE"] == "1"  # the dialplan's failover stops here
+    assert fake.result.dialled == ["PJSIP/p1"]
+    assert [r["outcome"] for r in records] == ["answered"]
+    assert records[0]["path"] == ["main", "operator"] and records[0]["outcome_detail"] == "p1"
+    assert _agent_state(redis_url, "p1") == "wrapup"  # the call ended: wrap-up
+
+
+def test_nobody_staffed_the_pipe_caller_is_never_dropped(config_copy: Path, redis_url: str) -> None:
+    """No operator logged in: queue.yaml's overflow for the general skill applies, as on a
+    FastAGI server (callback when a dialler runs, else a message that becomes a ticket)."""
+    _queue(redis_url, staff=False)
+    fake = FakeAsterisk(to="12345", caller="13800138005", digits="0", script="")
+    code, _, records = run_script(config_copy, redis_url, fake)
+    assert code == 0
+    assert fake.result.variables["HOTLINE_ROUTE"] == "message"
+    assert fake.result.variables["HOTLINE_DONE"] == "1"
+    assert [r["outcome"] for r in records] == ["message"]
+    assert fake.result.recorded, "the caller left a message"
 
 
 def test_merged_line_and_transfer_through_the_pipe(config_copy: Path, redis_url: str) -> None:
@@ -115,7 +168,7 @@ def test_caller_name_cut_mid_character(config_copy: Path, redis_url: str) -> Non
     header = fake.header().encode().replace("张三".encode(), "张三".encode()[:4])
     code, _, records = run_script(config_copy, redis_url, fake, header=header)
     assert code == 0
-    assert records[-1]["outcome"] == "queue"
+    assert records[-1]["outcome"] in ("message", "answered")
     assert records[-1]["caller_name"].startswith("张")
 
 

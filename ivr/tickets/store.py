@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -373,6 +374,33 @@ class TicketStore:
     async def save_many(self, records: Sequence[CallRecord]) -> None:
         """Several call records in one transaction (bulk import, benchmarks)."""
         await self._write([call_entry(r) for r in records])
+
+    async def import_journal(self, path: Path) -> int:
+        """Import the call records other processes (the process AGI script) appended to the
+        JSON-lines journal ``path`` (:class:`ivr.engine.store.JournalStore`). Each file is
+        removed once its records are in the database or in this store's own journal.
+        Returns the number of records imported."""
+        from ivr.engine.store import take_journal
+
+        done = 0
+        for part in await asyncio.to_thread(take_journal, path):
+            entries = []
+            for n, line in enumerate(part.read_text("utf-8", "replace").splitlines(), 1):
+                try:
+                    data = json.loads(line)
+                    if not isinstance(data, dict) or "uniqueid" not in data:
+                        raise ValueError("not a call record")
+                except ValueError as exc:
+                    if line.strip():
+                        log.error("HL-TKT-020 %s:%d skipped, not a call record: %s", part, n,
+                                  exc)  # fmt: skip
+                    continue
+                entries.append({"kind": CALL, "data": data})
+            if entries:
+                await self._write(entries)
+            part.unlink()
+            done += len(entries)
+        return done
 
     async def queue_event(self, event: QueueEvent) -> None:
         await self._write([queue_entry(event)])

@@ -26,7 +26,7 @@ import pytest
 from ivr.asterisk import conf, local
 from ivr.config.loader import load_config
 from tests.e2e.conftest import Stack, dead_agi_urls, with_options
-from tests.e2e.sipp import SippCall, free_udp_port
+from tests.e2e.sipp import Operator, SippCall, free_udp_port
 
 pytestmark = pytest.mark.asterisk
 
@@ -231,27 +231,47 @@ def test_unknown_number_is_served_as_12345(stack: Stack, batch: dict[str, SippCa
     assert rec["path"] == ["main", "operator"] and rec["skill"] == "general"
 
 
-def test_fastagi_down_fails_over_to_the_process_script(stack: Stack) -> None:
+def test_fastagi_down_fails_over_to_the_process_script(stack: Stack, tmp_path: Path) -> None:
     """(e) Both FastAGI hosts refuse: the pyst2 process script serves the call (its own
-    journal here), and the caller is still on the line afterwards, never dropped."""
+    journal here) with the same Redis queue: the caller waits there, never dropped, and the
+    operator who goes ready answers. The operator-answered gosub finds no server (both are
+    down) and the bridge goes ahead all the same."""
     dead = dead_agi_urls(2)
     offset = local.log_offset(stack.root)
+    stack.wait_queue_empty()
     assert stack.install(with_options(stack, agi_urls=dead)) == []
+    phone: Operator | None = None
     try:
         sipp = stack.call("12345", FAILOVER, keys=[(3.0, "0")])
-        rec = stack.record(FAILOVER, process=True, timeout=60)
+        uid = stack.wait_queued(FAILOVER)  # its ENTERQUEUE, pumped by the server
+        fields = stack.channel_of(FAILOVER)
+        assert fields is not None and fields[5] == "AGI" and "hotline.agi" in fields[6]
+        agent = stack.sip_agent("1003")
+        assert agent.endpoint is not None
+        phone = Operator.start(
+            tmp_path / "op1003", stack.sip_port, agent.endpoint, agent.password,
+            ring=1.0, talk=2.0,
+        )  # fmt: skip
+        # ready, and at once reserved for the caller who waits
+        assert stack.login("1003")["state"] in ("ready", "reserved")
+        rec = stack.record(FAILOVER, process=True, timeout=90)
+        assert rec["uniqueid"] == uid
         assert rec["path"] == ["main", "operator"]
-        assert (rec["outcome"], rec["skill"]) == ("queue", "general")
+        assert (rec["outcome"], rec["outcome_detail"], rec["skill"]) == (
+            "answered", "1003", "general",
+        )  # fmt: skip
         assert rec["channel"].startswith("PJSIP/carrier-")
+        assert phone.wait(30) == 0, phone.errors()
+        stack.finish(sipp, hang_up=False)  # the process script finished: the dialplan hung up
+        assert "CONNECT" in stack.wait_events(uid, {"ENTERQUEUE", "CONNECT"})
         tried = " ".join(stack.log_since(offset, f" {FAILOVER}: FastAGI "))
         assert dead[0] in tried and dead[1] in tried
         assert stack.log_since(offset, f" {FAILOVER}: no FastAGI server finished")
-        # Not a dead line: today the dialplan holds the caller in the static queue (the
-        # engine sets no HOTLINE_DONE yet); later the process script's queue waiter will.
-        time.sleep(2.0)
-        assert stack.channel_of(FAILOVER) is not None
-        stack.finish(sipp)
+        assert stack.log_since(offset, f" {FAILOVER}: served by process")
     finally:
+        if phone is not None:
+            stack.logout("1003")
+            phone.stop()
         assert stack.install() == []
 
 

@@ -248,3 +248,25 @@ def test_record_dict_carries_what_to_dict_does() -> None:
     for key in fast:
         if key != "events":
             assert fast[key] == full[key], key
+
+
+async def test_process_script_records_are_imported_once(
+    store: TicketStore, db: Database, tmp_path: Path
+) -> None:
+    """The process AGI script (one process per call) appends its records to a journal; the
+    server imports them, whatever lands while it does, and a redone import adds nothing."""
+    from ivr.engine.store import JournalStore, take_journal
+
+    path = tmp_path / "calls.jsonl"
+    journal = JournalStore(path)
+    await journal.save(record(1))
+    await journal.save(record(2, outcome="abandoned"))
+    with path.open("a") as f:
+        f.write("{not json\n")  # a torn line is skipped, with its file:line in the log
+    assert await store.import_journal(path) == 2
+    assert not path.exists() and take_journal(path) == []
+    await journal.save(record(3))  # a process still running appends to a fresh journal
+    await journal.save(record(1))  # and an import redone after a crash is harmless
+    assert await store.import_journal(path) == 2
+    assert count(db, CallRow) == 3
+    assert count(db, CallbackTaskRow) == 1  # the abandoned caller's 漏接回拨 task
