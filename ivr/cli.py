@@ -89,6 +89,7 @@ async def _serve(
         prompt=lambda name: holder.current.prompt_path(name),
         messages_dir=messages_dir,
         calls_dir=str(settings.recordings_dir / "calls"),
+        tickets=records.store,
     )
     service = HotlineService(
         holder,

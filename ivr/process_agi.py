@@ -149,6 +149,8 @@ def main() -> int:
 
     async def run() -> None:
         from ivr.engine.menu import MenuEngine
+        from ivr.tickets.db import Database, database_url
+        from ivr.tickets.store import TicketNumbers
         from queueing.waiter import QueueHub, RedisQueueWaiter
 
         bundle = holder.current
@@ -163,6 +165,7 @@ def main() -> int:
             prompt=bundle.prompt_path,
             messages_dir=str(settings.recordings_dir / "messages"),
             calls_dir=str(settings.recordings_dir / "calls"),
+            tickets=TicketNumbers(Database(database_url(settings.var_dir)), bundle.hours.timezone),
         )
         await hub.start()
         try:

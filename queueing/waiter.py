@@ -236,6 +236,12 @@ class SurveySink(Protocol):
     async def survey(self, uniqueid: str, score: int) -> None: ...
 
 
+class TicketNumbers(Protocol):
+    """Hands out the ticket number a call carries to its operator (the ticket store)."""
+
+    async def reserve_ticket(self, uniqueid: str) -> str | None: ...
+
+
 def number_prompts(n: int) -> list[str]:
     """Asterisk core ``digits/`` files saying ``n`` (0..99)."""
     n = max(0, min(99, n))
@@ -285,6 +291,7 @@ class RedisQueueWaiter:
         messages_dir: str = "recordings/messages",
         calls_dir: str | None = None,
         callbacks: bool | None = None,
+        tickets: TicketNumbers | None = None,
     ) -> None:
         self.hub = hub
         self.queue = hub.queue
@@ -300,6 +307,7 @@ class RedisQueueWaiter:
         self.prompt = prompt
         self.messages_dir = messages_dir
         self.calls_dir = calls_dir  # where operator conversations are recorded; None: not
+        self.tickets = tickets  # ticket numbers for HOTLINE_TICKET; None: not set
         if callbacks is None:
             callbacks = self.options.dialler.enabled or hub.dialler is not None
         self.callbacks = callbacks
@@ -526,9 +534,13 @@ class RedisQueueWaiter:
         waited = max(0, round(time.time() - request.enqueued_at))
         await channel.set_variable("HOTLINE_AGENT", offer.agent)
         await channel.set_variable("HOTLINE_QUEUE_WAIT", str(waited))
-        ticket = getattr(record, "ticket_number", None)
-        if ticket:
-            await channel.set_variable("HOTLINE_TICKET", str(ticket))
+        if self.tickets is not None:
+            # the ticket number the operator's desk shows, and the ticket accepted takes
+            ticket = await self.tickets.reserve_ticket(uid)
+            if ticket:
+                await channel.set_variable("HOTLINE_TICKET", ticket)
+                if ("ticket", ticket) not in ((e.kind, e.detail) for e in record.events):
+                    record.add("ticket", None, ticket)
         if self.calls_dir is not None and record.recording is None:
             # Once per call: a caller offered to a second operator stays in one recording.
             record.recording = f"{self.calls_dir}/{time.strftime('%Y%m%d')}/{uid}.wav"

@@ -244,6 +244,18 @@ class CallbackTaskRow(Base):
     result: Mapped[str] = mapped_column(Text, default="")
 
 
+class TicketReservationRow(Base):
+    """A ticket number handed out with a call when it is put through to an operator (the
+    dialplan variable ``HOTLINE_TICKET``), before the operator accepts the ticket: the
+    ticket accepted for that call takes this number."""
+
+    __tablename__ = "ticket_reservations"
+
+    call_uniqueid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    reserved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class TicketCounterRow(Base):
     __tablename__ = "ticket_counters"
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ivr.tickets.models import TicketCounterRow
+from ivr.tickets.models import TicketCounterRow, TicketReservationRow, TicketRow
 from ivr.tickets.sqlutil import insert_ignore
 
 SEQUENCE_DIGITS = 6
@@ -34,3 +34,29 @@ def next_number(session: Session, day: dt.date) -> str:
         .returning(TicketCounterRow.last)
     ).scalar_one()
     return format_number(day, seq)
+
+
+def reserve_number(session: Session, call_uniqueid: str, day: dt.date, now: dt.datetime) -> str:
+    """The number reserved for a call (a new one from the day's sequence the first time);
+    the number of its ticket if it already has one."""
+    found = session.scalar(
+        select(TicketRow.number).where(TicketRow.call_uniqueid == call_uniqueid)
+    ) or session.scalar(
+        select(TicketReservationRow.number).where(
+            TicketReservationRow.call_uniqueid == call_uniqueid
+        )
+    )
+    if found is not None:
+        return found
+    number = next_number(session, day)
+    row = {"call_uniqueid": call_uniqueid, "number": number, "reserved_at": now}
+    insert_ignore(session, TicketReservationRow.__table__, [row], ["call_uniqueid"])  # type: ignore[arg-type]
+    # two servers reserving for one call at once: the first insert wins, its number stands
+    return (
+        session.scalar(
+            select(TicketReservationRow.number).where(
+                TicketReservationRow.call_uniqueid == call_uniqueid
+            )
+        )
+        or number
+    )

@@ -35,9 +35,10 @@ from ivr.tickets.models import (
     SupervisionRow,
     TicketCallRow,
     TicketEventRow,
+    TicketReservationRow,
     TicketRow,
 )
-from ivr.tickets.numbering import next_number
+from ivr.tickets.numbering import next_number, reserve_number
 from ivr.tickets.sqlutil import insert_ignore
 from ivr.tickets.supervision import SweepResult, supervise_repeated, sweep
 
@@ -164,8 +165,16 @@ class TicketService:
                 if existing is not None:
                     return existing
             day = self.deadlines.local_day(when)
+            reserved = None
+            if call_uniqueid is not None:
+                # the number the call carried to the operator (HOTLINE_TICKET), if any
+                reserved = session.scalar(
+                    select(TicketReservationRow.number).where(
+                        TicketReservationRow.call_uniqueid == call_uniqueid
+                    )
+                )
             ticket = TicketRow(
-                number=next_number(session, day),
+                number=reserved or next_number(session, day),
                 call_uniqueid=call_uniqueid,
                 source=source,
                 accepted_at=when,
@@ -193,6 +202,15 @@ class TicketService:
                 ticket.survey_score = score
             self._event(session, ticket, "accept", actor, None, content[:200], when)
         return ticket
+
+    def reserve_number(self, call_uniqueid: str, now: dt.datetime | None = None) -> str:
+        """The ticket number of a call put through to an operator, handed out before the
+        operator accepts the ticket (which then takes it). Idempotent: a call offered to a
+        second operator, or resumed on another server, keeps its number; a call that
+        already has a ticket gets that ticket's number."""
+        when = self._now(now)
+        with self._session() as session:
+            return reserve_number(session, call_uniqueid, self.deadlines.local_day(when), when)
 
     def link_call(self, number: str, call_uniqueid: str) -> None:
         """Add a call to a ticket (a caller ringing again about the same request)."""

@@ -342,6 +342,38 @@ def _retrieve(future: asyncio.Future[None]) -> None:
         future.exception()
 
 
+async def reserve_ticket(db: Database, tz: ZoneInfo, uniqueid: str) -> str | None:
+    """The ticket number a call carries to its operator (``HOTLINE_TICKET``): reserved now,
+    taken by the ticket the operator accepts for the call. None while the database is away:
+    the call goes on, and its ticket gets a number when it is accepted."""
+
+    def reserve() -> str:
+        from ivr.tickets.numbering import reserve_number
+
+        now = dt.datetime.now(dt.UTC)
+        with db.session() as session:
+            return reserve_number(session, uniqueid, now.astimezone(tz).date(), now)
+
+    try:
+        return await asyncio.to_thread(reserve)
+    except DBAPIError as exc:
+        log.warning("HL-TKT-021 no ticket number for %s, database unavailable: %s", uniqueid,
+                    exc)  # fmt: skip
+        return None
+
+
+class TicketNumbers:
+    """Ticket numbers for HOTLINE_TICKET straight from the database (the process AGI script,
+    which has no ticket store of its own)."""
+
+    def __init__(self, db: Database, timezone: str = "Asia/Shanghai") -> None:
+        self.db = db
+        self.tz = ZoneInfo(timezone)
+
+    async def reserve_ticket(self, uniqueid: str) -> str | None:
+        return await reserve_ticket(self.db, self.tz, uniqueid)
+
+
 class TicketStore:
     """CallStore + QueueEventSink + TicketLookup over the database, with a journal."""
 
@@ -418,6 +450,9 @@ class TicketStore:
         except DBAPIError as exc:
             log.warning("ticket lookup failed, database unavailable: %s", exc)
             return None
+
+    async def reserve_ticket(self, uniqueid: str) -> str | None:
+        return await reserve_ticket(self.db, self.tz, uniqueid)
 
     def _status(self, number: str, caller: str) -> str | None:
         with self.db.session() as session:

@@ -9,6 +9,9 @@ its end), so that no caller of another test is offered to them.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,6 +104,23 @@ def test_silent_caller_reaches_a_ready_operator_who_answers(stack: Stack, desk: 
     assert stack.agistatus(uid, offset) == "SUCCESS"  # served by our server: no other layer
     # after the wrap-up the operator is ready again
     _wait_agent(stack, "1001", "ready")
+    # the call carried its ticket number to the operator (HOTLINE_TICKET); the ticket the
+    # operator accepts for the call, answered on the spot, takes that number
+    [reserved] = stack.query("SELECT number FROM ticket_reservations WHERE call_uniqueid = ?", uid)
+    assert any(e["kind"] == "ticket" and e["detail"] == reserved["number"] for e in rec["events"])
+    env = dict(os.environ, HOTLINE_CONFIG_DIR=str(stack.config_dir), HOTLINE_VAR_DIR=str(stack.var))
+    accept = [
+        "tickets", "accept", uid, "--type", "consult", "--category", "housing.property",
+        "--content", "物业费收费标准咨询", "--answer", "已告知收费标准", "--by", "1001",
+    ]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "ivr.cli", *accept], env=env, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert reserved["number"] in done.stdout
+    [ticket] = stack.query("SELECT number, caller, state FROM tickets WHERE call_uniqueid = ?", uid)
+    assert ticket == {"number": reserved["number"], "caller": ANSWERED, "state": "finished"}
 
 
 def test_caller_hanging_up_while_waiting_is_abandoned_with_a_callback_task(

@@ -129,3 +129,30 @@ async def test_the_answered_request_reaches_the_queue_through_the_server(
     finally:
         await server.stop()
         await queue.close()
+
+
+class Numbers:
+    """The ticket store's reserve_ticket: one number per call, kept."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, str] = {}
+
+    async def reserve_ticket(self, uniqueid: str) -> str | None:
+        return self.numbers.setdefault(uniqueid, f"20261123{len(self.numbers) + 1:06d}")
+
+
+async def test_the_call_carries_its_ticket_number_to_every_operator_it_rings(
+    hub: QueueHub,
+) -> None:
+    numbers = Numbers()
+    waiter = RedisQueueWaiter(hub, options=QueueFile(settings=SETTINGS), tickets=numbers)
+    ch = WaitingChannel(dial_results=["NOANSWER", "ANSWER"])
+    request = QueueRequest("c3", "13800000000", "12345", "general", 0, time.time())
+    place = await hub.queue.enqueue(request)
+    record = record_for("c3")
+    await hub.queue.login(agent("a1"), ready=True)
+    await hub.queue.login(agent("a2"), ready=True)
+    await asyncio.wait_for(waiter.wait(ch, request, place, record), 10)  # type: ignore[arg-type]
+    assert len(ch.dialled) == 2  # the first operator did not answer, the second did
+    assert ch.variables["HOTLINE_TICKET"] == "20261123000001"
+    assert [e.detail for e in record.events if e.kind == "ticket"] == ["20261123000001"]
