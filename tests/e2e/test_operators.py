@@ -28,6 +28,7 @@ pytestmark = pytest.mark.asterisk
 ANSWERED = "13900000001"
 ABANDONED = "13900000002"
 NO_ANSWER = "13900000003"
+LOCAL = "13900000004"
 
 
 class Desk:
@@ -177,3 +178,18 @@ def _poll(fetch: Any, timeout: float = 15.0) -> Any:
 def _wait_agent(stack: Stack, agent_id: str, state: str, timeout: float = 15.0) -> None:
     got = _poll(lambda: stack.agent(agent_id)["state"] == state or None, timeout)
     assert got, stack.agent(agent_id)
+
+
+def test_operator_behind_a_local_interface_answers(stack: Stack, desk: Desk) -> None:
+    """An interface is any dial string: operator 1005 is ``Local/1005@operators`` in
+    agents.yaml, which the generated [operators] context puts through to PJSIP/1005."""
+    phone = desk.staff("1005", ring=1.0, talk=2.0)
+    sipp = stack.call("12345", LOCAL, keys=[(3.0, "0")])
+    uid = stack.wait_queued(LOCAL)
+    rec = stack.record(LOCAL, timeout=120)
+    assert rec["uniqueid"] == uid
+    assert (rec["outcome"], rec["outcome_detail"]) == ("answered", "1005")
+    assert phone.wait(30) == 0, phone.errors()
+    stack.finish(sipp, hang_up=False)
+    connect = stack.query("SELECT agent FROM queue_log WHERE callid = ? AND event = 'CONNECT'", uid)
+    assert connect == [{"agent": "1005"}]
