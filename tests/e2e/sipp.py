@@ -21,6 +21,11 @@ PCAP_DIR = Path("/usr/share/sip-tester")
 _PCAP_NAMES = {"*": "star", "#": "pound"}
 
 
+#: 7 s of speech (PCMA, PT 8) from sip-tester: what an operator says, so that the
+#: conversation carries audio (the call recording has something to record)
+VOICE_PCAP = PCAP_DIR / "g711a.pcap"
+
+
 def dtmf_pcap(digit: str) -> Path:
     return PCAP_DIR / f"dtmf_2833_{_PCAP_NAMES.get(digit, digit)}.pcap"
 
@@ -396,8 +401,8 @@ _UAS_ANSWER = """  <pause milliseconds="{ring_ms}"/>
       s=-
       c=IN IP[media_ip_type] [media_ip]
       t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
+      m=audio [media_port] RTP/AVP 8 101
+      a=rtpmap:8 PCMA/8000
       a=rtpmap:101 telephone-event/8000
       a=fmtp:101 0-16
       a=sendrecv
@@ -405,6 +410,7 @@ _UAS_ANSWER = """  <pause milliseconds="{ring_ms}"/>
     ]]>
   </send>
   <recv request="ACK" crlf="true"/>
+  <nop><action><exec play_pcap_audio="{voice}"/></action></nop>
   <pause milliseconds="{talk_ms}"/>
   <send retrans="500">
     <![CDATA[
@@ -505,6 +511,7 @@ class Operator:
                 user=user,
                 ring_ms=round(ring * 1000),
                 talk_ms=round(talk * 1000),
+                voice=VOICE_PCAP,
                 capture="" if busy else _CAPTURE_FROM,
             ),
             "utf-8",

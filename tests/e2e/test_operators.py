@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,13 @@ def test_silent_caller_reaches_a_ready_operator_who_answers(stack: Stack, desk: 
     assert rec["duration"] > rec["queue_wait"] + 6  # the menu, the wait, the 6 s talk
     assert phone.wait(30) == 0, phone.errors()
     stack.finish(sipp, hang_up=False)  # the hotline hung up after the survey
+    # MixMonitor recorded the conversation (both sides) where the call record says
+    wav = Path(rec["recording"])
+    assert wav.parent == stack.recordings / "calls" / wav.parent.name and wav.name == f"{uid}.wav"
+    assert _poll(lambda: (wav.exists() and wav.stat().st_size > 44) or None, 15), wav
+    with wave.open(str(wav)) as w:
+        assert w.getframerate() == 8000
+        assert w.getnframes() / w.getframerate() >= 5  # the 6 s conversation
     events = stack.wait_events(uid, {"ENTERQUEUE", "CONNECT"})
     assert events[0] == "ENTERQUEUE"
     assert events.index("CONNECT") < len(events) - 1
