@@ -60,6 +60,7 @@ async def _serve(
     from ivr.runtime import ConfigHolder
     from ivr.service import HeldSurveys, HotlineService, Records
     from ivr.web import create_app
+    from queueing.ami import SECRET_FILE as AMI_SECRET_FILE
     from queueing.callback import CallbackDialler
     from queueing.events import QueueLogFileSink, TeeSink
     from queueing.queue import RedisQueue
@@ -76,7 +77,13 @@ async def _serve(
     sink = TeeSink(records.store, QueueLogFileSink(settings.var_dir / "queue_log"))
     options = holder.current.queue
     # callbacks are dialled through Asterisk AMI by every server whose queue.yaml enables it
-    dialler = CallbackDialler(queue, options.dialler) if options.dialler.enabled else None
+    # (AMI secret: dialler.secret, else the local Asterisk's var/ami-secret; while Asterisk is
+    # away the dialler logs it and retries, and callbacks keep their place)
+    dialler = (
+        CallbackDialler(queue, options.dialler, secret_file=settings.var_dir / AMI_SECRET_FILE)
+        if options.dialler.enabled
+        else None
+    )
     hub = QueueHub(queue, sink, dialler=dialler)
     holder.listeners.append(lambda old, new: apply_queue_reload(queue, hub, old.queue, new.queue))
     await hub.start()

@@ -1,6 +1,7 @@
 """A small asyncio client for the Asterisk Manager Interface (AMI), enough for the callback
-dialler: log in, ``Originate`` (asynchronous, with its ``OriginateResponse`` event) and wait
-for the ``Hangup`` of the channel it created.
+dialler: log in, ``Originate`` (asynchronous, with its ``OriginateResponse`` event), follow a
+callback through the ``UserEvent(HotlineCallback, ...)`` its dialplan sends (:meth:`watch`)
+and wait for the ``Hangup`` of the channel it created.
 
 AMI is line based: the server greets with ``Asterisk Call Manager/x.y.z``, then every
 message is ``Key: Value`` lines ended by an empty line. Responses carry the ``ActionID`` of
@@ -14,7 +15,9 @@ import contextlib
 import itertools
 import logging
 import os
+import secrets
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,14 @@ log = logging.getLogger(__name__)
 # OriginateResponse ``Reason``: the last control frame of the originated channel.
 REASONS = {4: "ANSWER", 5: "BUSY", 3: "NOANSWER", 1: "NOANSWER", 8: "CONGESTION"}
 _KEEP_HANGUPS = 1000
+#: The ``UserEvent`` name of the callback dialplan (``hotline-callback.conf``), keyed by the
+#: ``Callback`` header (the callback's uniqueid).
+CALLBACK_EVENT = "HotlineCallback"
+#: What a watch queue gets when the AMI connection is lost.
+LOST: dict[str, str] = {"Event": "HotlineAMILost"}
+#: The per-install secret of the local Asterisk's AMI user (under the var directory), used
+#: when ``env:NAME`` is not set: written once by ``hotline asterisk up`` / ``asterisk-conf``.
+SECRET_FILE = "ami-secret"
 
 
 class AMIError(HotlineError):
@@ -50,6 +61,36 @@ def resolve_secret(ref: str) -> str:
     raise AMIError(f"unknown secret reference {ref!r} (env:NAME or file:/path)", code="HL-QUE-041")
 
 
+def find_secret(ref: str, fallback: Path | None) -> str:
+    """``ref`` (see :func:`resolve_secret`); for an ``env:NAME`` that is not set, the
+    per-install secret file ``fallback`` (``var/ami-secret``) when it exists."""
+    try:
+        return resolve_secret(ref)
+    except AMIError:
+        if not ref.startswith("env:") or fallback is None or not fallback.is_file():
+            raise
+    try:
+        return fallback.read_text(encoding="utf-8").splitlines()[0].strip()
+    except (OSError, IndexError) as exc:
+        raise AMIError(f"cannot read the AMI secret {fallback}: {exc}", code="HL-QUE-041") from None
+
+
+def ensure_secret_file(path: Path) -> str:
+    """The secret kept in ``path``, created (random, mode 0600) if missing."""
+    if path.is_file():
+        text = path.read_text(encoding="utf-8").strip()
+        if text:
+            return text.splitlines()[0].strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(24)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(secret + "\n")
+    os.replace(tmp, path)
+    return secret
+
+
 @dataclass(frozen=True)
 class OriginateResult:
     status: str  # ANSWER, NOANSWER, BUSY, CONGESTION, CHANUNAVAIL (as Dial's DIALSTATUS)
@@ -71,9 +112,16 @@ class AMIClient:
     """One AMI connection. Connects (and logs in) on first use and again after a loss."""
 
     def __init__(
-        self, host: str, port: int, username: str, secret: str, *, timeout: float = 10.0
+        self,
+        host: str,
+        port: int,
+        username: str,
+        secret: str | Callable[[], str],
+        *,
+        timeout: float = 10.0,
     ) -> None:
         self.host, self.port = host, port
+        # a callable is asked at each login: the secret may appear after the start
         self.username, self.secret = username, secret
         self.timeout = timeout
         self._reader: asyncio.StreamReader | None = None
@@ -84,6 +132,8 @@ class AMIClient:
         self._originates: dict[str, asyncio.Future[dict[str, str]]] = {}
         self._hangups: dict[str, asyncio.Future[dict[str, str]]] = {}
         self._hung_up: OrderedDict[str, dict[str, str]] = OrderedDict()
+        self._watches: dict[str, asyncio.Queue[dict[str, str]]] = {}
+        self._ties: dict[str, str] = {}  # channel uniqueid -> watch key
         self._lock = asyncio.Lock()
         self.banner = ""
 
@@ -102,10 +152,19 @@ class AMIClient:
                 await self._drop()
                 raise AMIError(f"{self.host}:{self.port} is not AMI ({self.banner!r})")
             self._task = asyncio.create_task(self._read(), name="ami-reader")
-        reply = await self.action("Login", Username=self.username, Secret=self.secret)
+        try:
+            secret = self.secret() if callable(self.secret) else self.secret
+        except AMIError:
+            await self._drop()
+            raise
+        reply = await self.action("Login", Username=self.username, Secret=secret)
         if reply.get("Response") != "Success":
             await self.close()
-            raise AMIError(f"AMI login as {self.username} refused: {reply.get('Message', '')}")
+            raise AMIError(
+                f"AMI login as {self.username} at {self.host}:{self.port} refused "
+                f"({reply.get('Message', '')}): the secret differs from manager.conf's; run "
+                "`hotline asterisk reload` (or `asterisk-conf`) with the same secret"
+            )
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -132,6 +191,8 @@ class AMIClient:
                 if not fut.done():
                     fut.set_exception(exc)
             table.clear()
+        for queue in self._watches.values():
+            queue.put_nowait(LOST)
 
     async def _read(self) -> None:
         assert self._reader is not None
@@ -166,8 +227,15 @@ class AMIClient:
             fut = self._originates.pop(aid, None)
             if fut is not None and not fut.done():
                 fut.set_result(msg)
+        elif event == "UserEvent" and msg.get("UserEvent") == CALLBACK_EVENT:
+            queue = self._watches.get(msg.get("Callback", ""))
+            if queue is not None:
+                queue.put_nowait(msg)
         elif event == "Hangup":
             uid = msg.get("Uniqueid", "")
+            key = self._ties.pop(uid, None)
+            if key is not None and key in self._watches:
+                self._watches[key].put_nowait(msg)
             fut = self._hangups.pop(uid, None)
             if fut is not None and not fut.done():
                 fut.set_result(msg)
@@ -267,3 +335,36 @@ class AMIClient:
             return False
         finally:
             self._hangups.pop(uniqueid, None)
+
+    # -- following a callback -------------------------------------------------------------
+
+    def watch(self, key: str) -> asyncio.Queue[dict[str, str]]:
+        """The ``UserEvent(HotlineCallback)`` messages whose ``Callback`` header is ``key``,
+        the ``Hangup`` of the channels :meth:`tie` d to it, and :data:`LOST` if the
+        connection is lost. Call before the action that causes them."""
+        queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        self._watches[key] = queue
+        return queue
+
+    def tie(self, key: str, uniqueid: str) -> None:
+        """Report the ``Hangup`` of channel ``uniqueid`` to the watch ``key`` (also when it
+        was seen already)."""
+        queue = self._watches.get(key)
+        if queue is None or not uniqueid:
+            return
+        seen = self._hung_up.pop(uniqueid, None)
+        if seen is not None:
+            queue.put_nowait(seen)
+        else:
+            self._ties[uniqueid] = key
+
+    def unwatch(self, key: str) -> None:
+        self._watches.pop(key, None)
+        for uid in [u for u, k in self._ties.items() if k == key]:
+            del self._ties[uid]
+
+    async def ping(self) -> None:
+        """``Ping``: raises if the connection or Asterisk does not answer in time."""
+        reply = await self.action("Ping")
+        if reply.get("Response") != "Success":
+            raise AMIError(f"AMI Ping answered {reply.get('Response')}: {reply.get('Message', '')}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 Skill = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 AgentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
@@ -159,11 +159,48 @@ class DiallerSettings(_Strict):
     username: str = Field("hotline", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     secret: SecretRef = "env:HOTLINE_AMI_SECRET"
     context: str = Field("hotline-callback", pattern=r"^[A-Za-z0-9_-]+$")
-    caller_id: str = Field("12345", description="shown to the agent (name: 回拨 + number)")
+    caller_id: str = Field(
+        "12345",
+        pattern=r"^\+?[0-9]{1,20}$",
+        description="the number the agent (name: 回拨 + the caller's number) and the citizen see",
+    )
     ring_timeout: float = Field(30.0, ge=5, le=120, description="how long the agent may ring")
     max_call_seconds: float = Field(
         3600.0, ge=60, description="a callback whose hangup is never seen is closed after this"
     )
+    trunk: str = Field(
+        "PJSIP/{number}@carrier",
+        description="how the dialplan dials the citizen, {number} being the caller's number: "
+        "the same dial string as menu.yaml and lines.yaml use for outside numbers",
+    )
+    citizen_ring_timeout: float = Field(
+        30.0, ge=5, le=120, description="how long the citizen's phone may ring"
+    )
+    max_attempts: int = Field(
+        3, ge=1, le=10, description="calls to a citizen who does not answer before giving up"
+    )
+    retry_after_seconds: float = Field(
+        300.0,
+        ge=5,
+        le=86400,
+        description="a callback that did not reach the citizen is tried again this much "
+        "later, from its original place",
+    )
+    noanswer_prompt: PromptName | None = Field(
+        "queue_callback_noanswer", description="played to the agent when the citizen did not answer"
+    )
+
+    @field_validator("trunk")
+    @classmethod
+    def _trunk(cls, value: str) -> str:
+        if value.count("{number}") != 1:
+            raise ValueError("must contain {number} once, e.g. PJSIP/{number}@carrier")
+        if not AGENT_INTERFACE_RE.match(value.replace("{number}", "13800138000")):
+            raise ValueError(
+                "is not a dial string (TECH/resource, no spaces, commas or &): "
+                "e.g. PJSIP/{number}@carrier"
+            )
+        return value
 
 
 class QueueFile(_Strict):
@@ -184,6 +221,8 @@ class QueueFile(_Strict):
         for skill, rule in self.overflow.items():
             if rule.prompt:
                 out.append((("overflow", skill, "prompt"), rule.prompt))
+        if self.dialler.noanswer_prompt:
+            out.append((("dialler", "noanswer_prompt"), self.dialler.noanswer_prompt))
         return out
 
 

@@ -97,6 +97,17 @@ def callback_callers(centre: str = DEFAULT_CENTRE) -> str:
     return f"{base(centre)}cbcallers"
 
 
+def callback_retries(centre: str = DEFAULT_CENTRE) -> str:
+    """Sorted set uniqueid -> when (ms) a callback that did not reach its caller is due again;
+    it then goes back to its place in the waiting set (its original score)."""
+    return f"{base(centre)}cbretry"
+
+
+def diallers(centre: str = DEFAULT_CENTRE) -> str:
+    """Sorted set server -> until when (ms) its callback dialler is logged in to AMI."""
+    return f"{base(centre)}diallers"
+
+
 def events(centre: str = DEFAULT_CENTRE) -> str:
     """Stream of queue events, read by the event pump into the event sink."""
     return f"{base(centre)}events"
@@ -125,6 +136,8 @@ function K.wrapup() return B .. 'wrapup' end
 function K.inbox(s) return B .. 'inbox:' .. s end
 function K.callbacks() return B .. 'callbacks' end
 function K.cbcallers() return B .. 'cbcallers' end
+function K.cbretry() return B .. 'cbretry' end
+function K.diallers() return B .. 'diallers' end
 function K.events() return B .. 'events' end
 function K.stats(d) return B .. 'stats:' .. d end
 """

@@ -26,6 +26,7 @@ The short version:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import socket
@@ -38,7 +39,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from ivr.errors import HotlineError
 from queueing import keys
@@ -91,6 +92,16 @@ class Offer:
 
 
 @dataclass(frozen=True)
+class AfterCall:
+    """The agent once a call is completed: its new state (``wrapup``, ``ready``, ``paused``,
+    ``offline``, or ``reserved`` when it was offered its next caller at once) and that next
+    caller's uniqueid (``""`` unless reserved)."""
+
+    state: str
+    next_call: str
+
+
+@dataclass(frozen=True)
 class CallbackResult:
     """``status``: ``callback`` (``ref`` is this caller), ``merged`` (``ref`` is the pending
     callback of the same number), or the entry's state when it could not become a callback
@@ -103,6 +114,15 @@ class CallbackResult:
     @property
     def ok(self) -> bool:
         return self.status in ("callback", "merged")
+
+
+@dataclass(frozen=True)
+class CallbackFailure:
+    """What became of a callback that did not reach its caller: ``retry`` (back to its place
+    later) or ``closed`` (attempts used up: a missed-call task); ``attempts`` so far."""
+
+    state: str
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -166,7 +186,11 @@ class RedisQueue:
         self.base = keys.base(self.centre)
         self.events_key = keys.events(self.centre)
         self._tz = ZoneInfo(self.settings.timezone)
-        self._script = self.client.register_script(keys.LUA_PRELUDE + _script("queue.lua"))
+        self._lua = keys.LUA_PRELUDE + _script("queue.lua")
+        self._sha = hashlib.sha1(self._lua.encode()).hexdigest()
+        # today's date string, valid while the clock is in [_day_from, _day_until)
+        self._day = ""
+        self._day_from = self._day_until = 0.0
 
     @classmethod
     def from_url(cls, url: str, settings: QueueSettings | None = None) -> RedisQueue:
@@ -181,14 +205,35 @@ class RedisQueue:
         return int(self.clock() * 1000)
 
     def today(self) -> str:
-        return dt.datetime.fromtimestamp(self.clock(), self._tz).date().isoformat()
+        return self._today(self.clock())
+
+    def _today(self, t: float) -> str:
+        """The local date at epoch ``t`` (YYYY-MM-DD), worked out once a day: the string is
+        kept until the next local midnight."""
+        if self._day_from <= t < self._day_until:
+            return self._day
+        day = dt.datetime.fromtimestamp(t, self._tz).date()
+        start = dt.datetime.combine(day, dt.time(), self._tz).timestamp()
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), self._tz).timestamp()
+        self._day = day.isoformat()
+        if self._date(start) == day and self._date(end) != day and self._date(end - 0.001) == day:
+            self._day_from, self._day_until = start, end
+        else:  # the clocks changed around midnight and the bounds are off: no shortcut
+            self._day_from = self._day_until = 0.0
+        return self._day
+
+    def _date(self, t: float) -> dt.date:
+        return dt.datetime.fromtimestamp(t, self._tz).date()
 
     async def _call(self, op: str, *args: str | int | float) -> Any:
+        t = self.clock()
+        argv = (self.events_key, self.base, op, int(t * 1000), self._today(t), *args)
         try:
-            return await self._script(
-                keys=[self.events_key],
-                args=[self.base, op, self.now_ms(), self.today(), *args],
-            )
+            try:
+                return await self.client.evalsha(self._sha, 1, *argv)
+            except NoScriptError:  # a restarted or flushed server: load it and go on
+                self._sha = await self.client.script_load(self._lua)
+                return await self.client.evalsha(self._sha, 1, *argv)
         except ResponseError as exc:
             text = str(exc)
             if text.startswith("HL-QUE-"):
@@ -235,8 +280,16 @@ class RedisQueue:
     async def complete(self, uniqueid: str, agent: str, who: str = "caller") -> str:
         """The call ended; the agent goes to wrap-up (or what it asked for). Returns the
         agent's new state."""
+        return (await self.complete_call(uniqueid, agent, who)).state
+
+    async def complete_call(self, uniqueid: str, agent: str, who: str = "caller") -> AfterCall:
+        """:meth:`complete`, also telling which caller the agent was offered in the same
+        step (with no wrap-up, an agent who goes ready takes the head caller at once), so
+        that its desk needs no second read."""
         wrapup = self._ms(self.settings.wrapup_seconds)
-        return _s(await self._call("complete", uniqueid, agent, wrapup, who))
+        raw = await self._call("complete", uniqueid, agent, wrapup, who)
+        state, _, next_call = _s(raw).partition("\t")  # "reserved TAB uniqueid"
+        return AfterCall(state, next_call)
 
     async def no_answer(self, uniqueid: str, agent: str, status: str = "NOANSWER") -> QueuePlace:
         """The agent did not answer: the agent is paused ("no answer"), the caller goes back
@@ -374,3 +427,41 @@ class RedisQueue:
     @staticmethod
     def _ms(seconds: float) -> int:
         return int(seconds * 1000)
+
+    # -- the callback dialler (queueing/callback.py) ----------------------------------------
+
+    async def callback_failed(
+        self,
+        uniqueid: str,
+        agent: str,
+        status: str,
+        *,
+        counted: bool,
+        max_attempts: int,
+        retry_seconds: float,
+    ) -> CallbackFailure:
+        """A callback offered to ``agent`` did not reach its caller. ``counted``: the caller
+        was dialled and did not answer (``status`` is the DIALSTATUS), which is an attempt;
+        otherwise it was not dialled at all (AMI away). The callback goes back to its place
+        in ``retry_seconds``, or after ``max_attempts`` attempts is closed like an abandoned
+        call (a missed-call task). The agent is free at once."""
+        state, attempts = await self._call(
+            "cbfail",
+            uniqueid,
+            agent,
+            status,
+            1 if counted else 0,
+            max_attempts,
+            self._ms(retry_seconds),
+        )
+        return CallbackFailure(_s(state), int(attempts))
+
+    async def dialler_alive(self, ttl_seconds: float) -> int:
+        """This server's dialler is logged in to AMI for ``ttl_seconds`` (0: not any more).
+        Callbacks due again return to the waiting set only while some dialler is. Returns
+        how many are."""
+        return int(await self._call("dialler", self.server, self._ms(ttl_seconds)))
+
+    async def diallers_alive(self) -> int:
+        """How many callback diallers (of any server) are logged in to AMI."""
+        return int(await self._call("dialler", self.server, -1))

@@ -108,6 +108,13 @@ class QueueHub:
         """The callers whose leases this process renews (waiting, and callbacks dialled)."""
         return [*self._waiting, *self._held]
 
+    async def can_dial(self) -> bool:
+        """Whether a callback asked for now can be dialled: some dialler (this process's or
+        another server's) is logged in to AMI."""
+        if self.dialler is not None:
+            return self.dialler.available
+        return await self.queue.diallers_alive() > 0
+
     def dial_callback(self, offer: Offer) -> asyncio.Task[Any]:
         """Hand a callback offer to the dialler; its lease is renewed meanwhile."""
         assert self.dialler is not None
@@ -151,6 +158,8 @@ class QueueHub:
         if self.sink is not None:
             self.pump = EventPump(self.queue.client, self.sink, self.server, self.queue.centre)
             self._tasks.append(asyncio.create_task(self.pump.run(), name="queue-events"))
+        if self.dialler is not None:  # keeps its AMI login (retrying while Asterisk is away)
+            self._tasks.append(asyncio.create_task(self.dialler.run(), name="callback-dialler"))
 
     async def stop(self) -> None:
         # Loops also check _closing: a cancel that lands inside a redis-py call may be
@@ -171,8 +180,11 @@ class QueueHub:
     async def _listen(self) -> None:
         inbox = keys.inbox(self.server, self.queue.centre)
         callbacks = keys.callbacks(self.queue.centre)
-        lists = [inbox, callbacks] if self.dialler is not None else [inbox]
         while not self._closing:
+            # callback offers only while logged in to AMI: another server's dialler may be
+            lists = (
+                [inbox, callbacks] if self.dialler is not None and self.dialler.ready else [inbox]
+            )
             try:
                 item = await self.queue.client.blpop(lists, timeout=1)
             except asyncio.CancelledError:
@@ -308,6 +320,9 @@ class RedisQueueWaiter:
         self.messages_dir = messages_dir
         self.calls_dir = calls_dir  # where operator conversations are recorded; None: not
         self.tickets = tickets  # ticket numbers for HOTLINE_TICKET; None: not set
+        # not told: callbacks when queue.yaml enables the dialler, and only while a dialler
+        # is logged in to AMI (so that a callback is not promised when none can be dialled)
+        self._ask_diallers = callbacks is None
         if callbacks is None:
             callbacks = self.options.dialler.enabled or hub.dialler is not None
         self.callbacks = callbacks
@@ -391,6 +406,7 @@ class RedisQueueWaiter:
                         can_callback
                         and now >= next_cb_offer
                         and (long_queue or waited >= cb.offer_after_seconds)
+                        and await self._can_call_back()
                     ):
                         await self._music(w, False)
                         w.record.add("callback_offer", None, f"position {info.position}")
@@ -412,6 +428,11 @@ class RedisQueueWaiter:
             if digit and cb_offered and digit == cb.key and await self._callback(w, digit):
                 return False
 
+    async def _can_call_back(self) -> bool:
+        if not self.callbacks:
+            return False
+        return not self._ask_diallers or await self.hub.can_dial()
+
     async def _callback(self, w: _Wait, key: str, prompt: str | None = None) -> bool:
         """Turn the caller into a callback entry; False if an agent was reserved meanwhile."""
         uid = w.request.uniqueid
@@ -432,7 +453,9 @@ class RedisQueueWaiter:
         uid = w.request.uniqueid
         w.overflowed.add(w.skill)
         action = rule.action
-        if action == "callback" and not (self.callbacks and usable_number(w.request.caller)):
+        if action == "callback" and not (
+            usable_number(w.request.caller) and await self._can_call_back()
+        ):
             action = "message"  # nobody could call back: the caller is never dropped
         w.record.add("overflow", None, f"{w.skill} {action} ({reason})")
         if action == "widen":

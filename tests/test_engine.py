@@ -339,11 +339,30 @@ async def test_a_finished_call_says_so_for_the_dialplan(
     record = await call(config, queue, handed, uid="handed.1")
     assert record.outcome == "queue"
     assert "HOTLINE_DONE" not in handed.variables, "queued with no waiter: the dialplan goes on"
+    assert handed.variables["HOTLINE_HELD"] == "", "nobody holds it: no FastAGI retry for it"
 
     gone = FakeChannel(keys="0", hangup_after=3)
     record = await call(config, queue, gone, uid="gone.1")
     assert record.outcome == "hangup"
     assert "HOTLINE_DONE" not in gone.variables
+
+
+async def test_a_caller_held_by_a_waiter_is_marked_for_the_dialplan(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    """While a waiter holds the queued caller, HOTLINE_HELD=1 is on the channel: should the
+    session break off (the server died), the dialplan tries the FastAGI servers again for it
+    while its place is kept (asterisk_conf/extensions.conf, [hotline-serve])."""
+    ch = FakeChannel(keys="0")
+    seen: list[str] = []
+
+    class Waiter:
+        async def wait(self, *args: object) -> None:
+            seen.append(ch.variables.get("HOTLINE_HELD", "unset"))
+
+    engine = MenuEngine(config, queue, MemoryStore(), waiter=Waiter())
+    await engine.run(ch, info(uid="held.1"))
+    assert seen == ["1"]
 
 
 async def test_a_caller_back_from_a_failed_server_resumes_its_place(

@@ -128,6 +128,7 @@ def build(args: argparse.Namespace, settings: Settings, *, dev: bool, static: bo
         agents=tuple(agents),
         agents_source=source,
         dev_caller_password=conf.dev_caller_password(secrets_file) if dev else None,
+        ami=conf.ami_user(bundle.queue.dialler, settings.var_dir),
     )
     files = conf.static_files() if static else {}
     files.update(conf.generate(bundle, opts))
@@ -140,7 +141,22 @@ def cmd_asterisk_conf(args: argparse.Namespace, settings: Settings) -> int:
     for path in conf.write(out, built.files):
         print(f"wrote {path}")
     print(f"FastAGI: {', '.join(built.opts.agi_urls)}; {built.opts.agents_source}")
+    print(ami_note(built, settings))
     return 0
+
+
+def ami_note(built: Built, settings: Settings) -> str:
+    """Where the callback dialler's AMI is, and where its secret comes from."""
+    ami = built.opts.ami
+    if ami is None:
+        return "AMI: off (queue.yaml dialler.enabled is false: no callbacks are dialled)"
+    from queueing.ami import SECRET_FILE
+
+    source = settings.var_dir / SECRET_FILE
+    return (
+        f"AMI: {ami.bind}:{ami.port}, user {ami.username} for the callback dialler; secret from "
+        f"the queue.yaml dialler.secret, else {source} (mode 0600, read by `hotline serve`)"
+    )
 
 
 def _root(args: argparse.Namespace, *, change: bool = True) -> Path:
@@ -219,6 +235,7 @@ def cmd_asterisk_up(args: argparse.Namespace, settings: Settings) -> int:
         print(f"asterisk: {ast.version()}")
         print(f"asterisk: running (pid {ast.pid}), log {ast.log_path}")
     print(softphone_help(built))
+    print(ami_note(built, settings))
     return 0
 
 

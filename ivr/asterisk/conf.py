@@ -14,11 +14,19 @@ config, so that nobody keeps two copies in sync by hand:
 ``hotline-queue-members.conf`` the static queue's members (every operator's ``interface``)
 ``hotline-operators.conf``     ``[operators]``: what operators' softphones may dial
 ``hotline-moh.conf``           the music-on-hold class ``default`` (``recordings/moh``)
+``hotline-callback.conf``      ``[hotline-callback]``: the callback dialler's dialplan (queue.yaml
+                               ``dialler``): dials the citizen through the trunk once the
+                               operator answered, and reports with ``UserEvent``
+``hotline-manager.conf``       AMI for the callback dialler: 127.0.0.1 only, one user with the
+                               rights it needs (``enabled = no`` when the dialler is off)
 =============================  ==============================================================
 
 Operators come from ``config/agents.yaml`` (see :func:`load_agents`); their SIP passwords
 from ``env:NAME`` or ``file:/path``; for the local development Asterisk an unset variable gets
-a random password kept in ``var/asterisk-secrets.json`` (mode 0600).
+a random password kept in ``var/asterisk-secrets.json`` (mode 0600). The AMI user's secret is
+``dialler.secret`` of queue.yaml (``env:HOTLINE_AMI_SECRET``); when that variable is not set, a
+random one is made once per install into ``var/ami-secret`` (mode 0600), where ``hotline
+serve`` finds it too (:func:`ami_user`).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,12 +44,16 @@ from pathlib import Path
 from ivr.asterisk.local import AsteriskConfigError, project_dir
 from ivr.config.bundle import ConfigBundle, normalize_number
 from ivr.settings import Settings
+from queueing.ami import CALLBACK_EVENT, SECRET_FILE, AMIError, ensure_secret_file, resolve_secret
+from queueing.config import DiallerSettings
 
 __all__ = [
     "GENERATED_FILES",
     "Agent",
+    "AmiUser",
     "ConfOptions",
     "ProcessAGI",
+    "ami_user",
     "default_agi_urls",
     "dialled_numbers",
     "generate",
@@ -60,7 +73,11 @@ GENERATED_FILES = (
     "hotline-queue-members.conf",
     "hotline-operators.conf",
     "hotline-moh.conf",
+    "hotline-callback.conf",
+    "hotline-manager.conf",
 )
+#: generated files that hold a secret: written readable by owner and group only
+SECRET_FILES = ("hotline-manager.conf",)
 STATIC_QUEUE = "hotline-all"
 CARRIER = "carrier"  # the trunk endpoint's name: menu.yaml and lines.yaml dial PJSIP/<n>@carrier
 DEV_CALLER = "citizen"  # a softphone account that calls in like a citizen (development only)
@@ -140,8 +157,53 @@ class ConfOptions:
     agents: tuple[Agent, ...] = ()
     agents_source: str = "no config/agents.yaml yet"
     static_queue_timeout: int = 300
+    #: A queued caller whose FastAGI session broke off while a server's queue waiter held it
+    #: (the server died or was stopped, see [hotline-serve]) is held on music this many
+    #: seconds, then every FastAGI URL is tried again (a restarted server takes it back) ...
+    agi_retry_seconds: int = 2
+    #: ... for this long in all, before the process script; None: half of queue.yaml's
+    #: ``lease_seconds`` (its place in the Redis queue is kept for the lease); 0: no retry
+    agi_retry_window: float | None = None
     #: password of the development softphone account ``citizen`` (None: no such account)
     dev_caller_password: str | None = None
+    #: the callback dialler's AMI user (None: AMI off), see :func:`ami_user`
+    ami: AmiUser | None = None
+
+
+@dataclass(frozen=True)
+class AmiUser:
+    """The one manager.conf user: the callback dialler's. AMI listens on loopback only."""
+
+    username: str
+    secret: str
+    port: int = 5038
+    bind: str = "127.0.0.1"
+
+
+def ami_user(dialler: DiallerSettings, var_dir: Path | None) -> AmiUser | None:
+    """The AMI user for queue.yaml's ``dialler`` (None when the dialler is off).
+
+    The secret is ``dialler.secret``: ``file:/path``, or ``env:NAME``; when that variable is
+    not set, the per-install secret ``<var_dir>/ami-secret``, made once (random, mode 0600),
+    which ``hotline serve`` reads as well. It is never written into the repository."""
+    if not dialler.enabled:
+        return None
+    kind = dialler.secret.partition(":")[0]
+    try:
+        secret = resolve_secret(dialler.secret)
+    except AMIError as exc:
+        if kind != "env" or var_dir is None:
+            raise AsteriskConfigError(
+                f"queue.yaml dialler.secret: {exc.message}; set it, or turn the dialler off "
+                "(dialler.enabled: false)"
+            ) from None
+        secret = ensure_secret_file(var_dir / SECRET_FILE)
+    if not secret or not re.match(r"^[^\s;,]+$", secret):
+        raise AsteriskConfigError(
+            f"the AMI secret from {dialler.secret} is empty or holds a space, ';' or ',' "
+            "(manager.conf cannot take it): choose another"
+        )
+    return AmiUser(dialler.username, secret, dialler.port)
 
 
 def default_agi_urls(settings: Settings) -> tuple[str, ...]:
@@ -328,12 +390,25 @@ def _globals(bundle: ConfigBundle, opts: ConfOptions) -> str:
         lines += ["HOTLINE_PROCESS_ENABLED=1", f"HOTLINE_PROCESS_AGI={','.join(command)}"]
     else:
         lines += ["HOTLINE_PROCESS_ENABLED=0", "HOTLINE_PROCESS_AGI="]
+    moh_class = bundle.queue.settings.moh_class
     lines += [
+        f"HOTLINE_MOH_CLASS={_check_arg('music-on-hold class', moh_class)}",
+        f"HOTLINE_AGI_RETRY_SECONDS={max(1, int(opts.agi_retry_seconds))}",
+        f"HOTLINE_AGI_RETRY_ROUNDS={agi_retry_rounds(bundle, opts)}",
         f"HOTLINE_STATIC_QUEUE={STATIC_QUEUE}",
         f"HOTLINE_STATIC_QUEUE_TIMEOUT={int(opts.static_queue_timeout)}",
         "",
     ]
     return "\n".join(lines)
+
+
+def agi_retry_rounds(bundle: ConfigBundle, opts: ConfOptions) -> int:
+    """How many more rounds over the FastAGI URLs a held queued caller gets (see
+    :attr:`ConfOptions.agi_retry_window`): they must end while its place is kept."""
+    window = opts.agi_retry_window
+    if window is None:
+        window = bundle.queue.settings.lease_seconds / 2
+    return max(0, int(window // max(1, int(opts.agi_retry_seconds))))
 
 
 def _inbound(bundle: ConfigBundle) -> str:
@@ -476,6 +551,97 @@ def _moh(opts: ConfOptions) -> str:
     )
 
 
+def _callback(bundle: ConfigBundle) -> str:
+    """The callback dialler's dialplan (``queueing/callback.py``): AMI ``Originate`` rings the
+    operator and, once answered, enters ``[<context>]`` at extension = the citizen's number,
+    which dials the citizen through the trunk and reports to the dialler with ``UserEvent``."""
+    d = bundle.queue.dialler
+    ctx = d.context
+    trunk = d.trunk.replace("{number}", "${EXTEN}")
+    prompt = ""
+    if d.noanswer_prompt:
+        prompt = _check_arg("noanswer prompt path", bundle.prompt_path(d.noanswer_prompt))
+    cid = _check_arg("dialler.caller_id", d.caller_id)
+    ring = max(1, round(d.citizen_ring_timeout))
+    body = [
+        f" same => n,Set(CHANNEL(hangup_handler_push)={ctx}-end,s,1(${{HOTLINE_CALLBACK}}))",
+        " same => n,Set(HOTLINE_CALLBACK_STATUS=)",
+        " same => n,Set(CALLERID(name)=)",
+        f" same => n,Set(CALLERID(num)={cid})",
+        f" same => n,Dial({trunk},{ring},U({ctx}-answered^${{HOTLINE_CALLBACK}}))",
+        " same => n,Set(HOTLINE_CALLBACK_STATUS=${DIALSTATUS})",
+        ' same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?done)',
+    ]
+    if prompt:
+        body.append(f" same => n,Playback({prompt})")
+    body.append(" same => n(done),Hangup()")
+    lines = [
+        _HEADER.rstrip("\n"),
+        "; The callback dialler (queue.yaml `dialler`, queueing/callback.py). AMI Originate rings",
+        "; the operator first; once the operator answers, the channel comes here, extension =",
+        "; the citizen's number, with HOTLINE_CALLBACK (the callback's uniqueid), HOTLINE_AGENT",
+        "; and HOTLINE_SKILL. It dials the citizen through the trunk and tells the dialler:",
+        f";   UserEvent({CALLBACK_EVENT}, Callback: <uid>, Stage: answer)  the citizen answered",
+        f";   UserEvent({CALLBACK_EVENT}, Callback: <uid>, Stage: hangup, Status: <DIALSTATUS>)",
+        ";     the operator's channel hung up; Status is empty when the operator hung up before",
+        ";     Dial returned. A citizen who did not answer: the operator hears the prompt.",
+        f"[{ctx}]",
+    ]
+    for pattern in ("_X.", "_+X."):
+        lines.append(
+            f"exten => {pattern},1,NoOp(callback ${{HOTLINE_CALLBACK}} of ${{HOTLINE_AGENT}})"
+        )
+        lines += body
+    lines += [
+        "",
+        f"[{ctx}-answered]",
+        f"exten => s,1,UserEvent({CALLBACK_EVENT},Callback: ${{ARG1}},Stage: answer)",
+        " same => n,Return()",
+        "",
+        f"[{ctx}-end]",
+        f"exten => s,1,UserEvent({CALLBACK_EVENT},Callback: ${{ARG1}},Stage: hangup,"
+        "Status: ${HOTLINE_CALLBACK_STATUS},DialStatus: ${DIALSTATUS})",
+        " same => n,Return()",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _manager(opts: ConfOptions) -> str:
+    """AMI: off, or loopback only with the callback dialler's user and nothing else."""
+    ami = opts.ami
+    if ami is None:
+        off = "; the callback dialler is off (queue.yaml dialler.enabled): no AMI\n"
+        return f"{_HEADER}{off}[general]\nenabled = no\n"
+    return "\n".join(
+        [
+            _HEADER.rstrip("\n"),
+            "; AMI for the callback dialler only (queue.yaml `dialler`): loopback, one user with",
+            "; what the dialler needs: write originate (AMI Originate of the operator's leg);",
+            "; read call (OriginateResponse, Hangup) and user (UserEvent HotlineCallback).",
+            "[general]",
+            "enabled = yes",
+            f"bindaddr = {ami.bind}",
+            f"port = {int(ami.port)}",
+            "displayconnects = no",
+            "allowmultiplelogin = yes",
+            "",
+            f"[{ami.username}]",
+            f"secret = {ami.secret}",
+            "deny = 0.0.0.0/0.0.0.0",
+            "permit = 127.0.0.1/255.255.255.255",
+            "read = call,user",
+            "write = originate",
+            "writetimeout = 5000",
+            "eventfilter(action(include),name(OriginateResponse)) =",
+            "eventfilter(action(include),name(Hangup)) =",
+            f"eventfilter(action(include),name(UserEvent),header(UserEvent),method(exact)) = "
+            f"{CALLBACK_EVENT}",
+            "",
+        ]
+    )
+
+
 def generate(bundle: ConfigBundle, opts: ConfOptions) -> dict[str, str]:
     """The generated files, name -> content (see :data:`GENERATED_FILES`)."""
     return {
@@ -485,16 +651,26 @@ def generate(bundle: ConfigBundle, opts: ConfOptions) -> dict[str, str]:
         "hotline-queue-members.conf": _queue_members(opts),
         "hotline-operators.conf": _operators(bundle, opts),
         "hotline-moh.conf": _moh(opts),
+        "hotline-callback.conf": _callback(bundle),
+        "hotline-manager.conf": _manager(opts),
     }
 
 
 def write(out_dir: Path, files: Mapping[str, str]) -> list[Path]:
-    """Write ``files`` into ``out_dir`` (created); return the paths written."""
+    """Write ``files`` into ``out_dir`` (created); return the paths written. The files of
+    :data:`SECRET_FILES` are readable by owner and group only (give Asterisk's group the
+    file: ``chgrp asterisk``; a file that exists keeps its owner and group)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, content in files.items():
         path = out_dir / name
-        path.write_text(content, encoding="utf-8")
+        if name in SECRET_FILES:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+            os.fchmod(fd, stat.S_IMODE(os.fstat(fd).st_mode) & 0o640)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(content)
+        else:
+            path.write_text(content, encoding="utf-8")
         written.append(path)
     return written
 

@@ -118,6 +118,7 @@ DEFAULT_MODULES: tuple[str, ...] = (
     "app_queue.so",
     "app_playtones.so",
     "app_mixmonitor.so",
+    "app_userevent.so",
     "res_musiconhold.so",
     # formats and codecs
     "format_wav.so",
@@ -155,6 +156,9 @@ DEFAULT_MODULES: tuple[str, ...] = (
 _DIST_DIR = "etc/asterisk.dist"
 # Files copied from the package's samples because they are data rather than policy.
 _DIST_COPIES = ("indications.conf",)
+# Installed files that hold secrets (SIP passwords, the AMI user's): readable by root only
+# (Asterisk runs as root in the chroot).
+_SECRET_FILES = ("hotline-pjsip.conf", "hotline-manager.conf")
 _POLL = 0.1
 
 
@@ -496,6 +500,8 @@ dateformat = %F %T.%3q
 messages.log => notice,warning,error,verbose
 console => notice,warning,error
 """,
+        # AMI off unless the config installed over this base turns it on (asterisk_conf/
+        # manager.conf includes the generated hotline-manager.conf: the callback dialler's)
         "manager.conf": "[general]\nenabled = no\n",
         "cdr.conf": "[general]\nenable = no\n",
         "cel.conf": "[general]\nenable = no\n",
@@ -567,7 +573,10 @@ def install_config(
         _rmtree_safely(etc)
     etc.mkdir(mode=0o755)
     for name, content in files.items():
-        (etc / name).write_text(content, encoding="utf-8")
+        mode = 0o600 if name in _SECRET_FILES else 0o644
+        fd = os.open(etc / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(content)
     return sorted(files)
 
 
@@ -862,6 +871,7 @@ RELOAD_COMMANDS: tuple[str, ...] = (
     "dialplan reload",
     "queue reload all",
     "moh reload",
+    "manager reload",
 )
 _PROBLEM_LEVELS = ("WARNING", "ERROR")
 

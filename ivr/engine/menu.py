@@ -424,6 +424,10 @@ class _Call:
             HOTLINE_SKILL=skill,
             HOTLINE_PRIORITY=priority,
             HOTLINE_POSITION=place.position,
+            # Held by our waiter: a session that breaks off now (the server died) leaves the
+            # caller's place in Redis for the lease, and the dialplan tries the FastAGI
+            # servers again for it. Not held: the dialplan takes the caller on at once.
+            HOTLINE_HELD="1" if self.engine.waiter is not None else "",
         )
         if self.engine.waiter is not None:
             await self.engine.waiter.wait(self.ch, request, place, rec)

@@ -14,33 +14,52 @@ local A = {}
 for i = 5, #ARGV do A[#A + 1] = ARGV[i] end
 
 local EVENTS_MAX = 200000
+local STATS_TTL = 3 * 86400
 
-local function S(x) return string.format('%.0f', x) end
+-- Numbers as integer strings. ``now`` is formatted once per call: string.format is one of
+-- the dearest things a script does, and most operations write ``now`` several times.
+local NOW_S = string.format('%.0f', now)
+local function S(x)
+  if x == now then return NOW_S end
+  return string.format('%.0f', x)
+end
 
 local function fail(code, msg) return redis.error_reply(code .. ' ' .. msg) end
 
 local function emit(callid, queue, agent, event, ...)
   local parts = {...}
   for i = 1, #parts do parts[i] = tostring(parts[i]) end
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', EVENTS_MAX, '*', 'at', S(now), 'callid', callid,
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', EVENTS_MAX, '*', 'at', NOW_S, 'callid', callid,
     'queue', queue, 'agent', agent, 'event', event, 'data', table.concat(parts, '|'))
 end
 
+-- Today's counter ``skill:field`` += n. The day's hash expires after STATS_TTL; the expiry
+-- is set when a counter is created (its new value is n), not on every increment.
 local function stat(skill, field, n)
   local key = K.stats(day)
-  redis.call('HINCRBY', key, skill .. ':' .. field, n)
+  if redis.call('HINCRBY', key, skill .. ':' .. field, n) == n then
+    redis.call('EXPIRE', key, STATS_TTL)
+  end
 end
 
 -- agents -------------------------------------------------------------------------------
 
+-- An agent's {skill, level} list, read once per call (one operation asks for it up to five
+-- times). Whatever writes the agent's ``skills`` field must call forget_skills(id) after.
+local skills_seen = {}
 local function skills_of(id)
+  local out = skills_seen[id]
+  if out then return out end
   local s = redis.call('HGET', K.agent(id), 'skills')
-  local out = {}
+  out = {}
   if s then
     for name, lvl in string.gmatch(s, '([^,:]+):(%d+)') do out[#out + 1] = {name, tonumber(lvl)} end
   end
+  skills_seen[id] = out
   return out
 end
+
+local function forget_skills(id) skills_seen[id] = nil end
 
 local function unready(id)
   for _, sk in ipairs(skills_of(id)) do redis.call('ZREM', K.ready(sk[1]), id) end
@@ -82,19 +101,24 @@ end
 -- A callback entry is gone (answered, merged, reaped): the caller may ask for another.
 local function forget_callback(uid)
   local h = redis.call('HMGET', K.entry(uid), 'kind', 'caller')
-  if h[1] == 'callback' and h[2] and redis.call('HGET', K.cbcallers(), h[2]) == uid then
+  if h[1] ~= 'callback' then return end
+  redis.call('ZREM', K.cbretry(), uid)
+  if h[2] and redis.call('HGET', K.cbcallers(), h[2]) == uid then
     redis.call('HDEL', K.cbcallers(), h[2])
   end
 end
 
--- Match waiting callers of one skill with its ready agents, head to head.
+-- Match waiting callers of one skill with its ready agents, head to head. The ready set is
+-- looked at first: it is the one that is usually empty (callers waiting for a busy floor).
+-- Two of each are read: when either set held only the pair just matched, it is empty now
+-- and the loop ends without reading them again (the usual case: one agent became ready).
 local function assign(skill)
   local n = 0
   while true do
-    local c = redis.call('ZRANGE', K.waiting(skill), 0, 0)
-    if #c == 0 then break end
-    local a = redis.call('ZRANGE', K.ready(skill), 0, 0)
+    local a = redis.call('ZRANGE', K.ready(skill), 0, 1)
     if #a == 0 then break end
+    local c = redis.call('ZRANGE', K.waiting(skill), 0, 1)
+    if #c == 0 then break end
     local uid, id = c[1], a[1]
     unready(id)
     redis.call('HSET', K.agent(id), 'state', 'reserved', 'since', S(now), 'call', uid)
@@ -103,6 +127,7 @@ local function assign(skill)
     redis.call('HSET', K.entry(uid), 'state', 'offered', 'agent', id, 'offered_at', S(now))
     push_offer(uid, id)
     n = n + 1
+    if #a < 2 or #c < 2 then break end
   end
   return n
 end
@@ -114,12 +139,16 @@ local function assign_agent(id)
     local h = redis.call('ZRANGE', K.waiting(sk[1]), 0, 0, 'WITHSCORES')
     if #h > 0 then heads[#heads + 1] = {sk[1], tonumber(h[2]), -sk[2]} end
   end
-  table.sort(heads, function(x, y)
-    if x[2] ~= y[2] then return x[2] < y[2] end
-    return x[3] < y[3]
-  end)
-  for _, h in ipairs(heads) do
-    if redis.call('HGET', K.agent(id), 'state') ~= 'ready' then break end
+  if #heads > 1 then
+    table.sort(heads, function(x, y)
+      if x[2] ~= y[2] then return x[2] < y[2] end
+      return x[3] < y[3]
+    end)
+  end
+  for i, h in ipairs(heads) do
+    -- the agent is ready when it gets here (and were it not, assign would not pick it); once
+    -- a skill has been served it may have been taken
+    if i > 1 and redis.call('HGET', K.agent(id), 'state') ~= 'ready' then break end
     assign(h[1])
   end
 end
@@ -197,7 +226,6 @@ function ops.enqueue()
   local pos = position(uid, skill)
   redis.call('HSET', e, 'position', pos)
   stat(skill, 'offered', 1)
-  redis.call('EXPIRE', K.stats(day), 3 * 86400)
   local h = redis.call('HMGET', e, 'line', 'caller')
   emit(uid, skill, 'NONE', 'ENTERQUEUE', h[1] or '', h[2] or '', pos)
   assign(skill)
@@ -229,7 +257,9 @@ function ops.connect()
   return S(wait)
 end
 
--- uid, agent, wrapup_ms, who ("caller" or "agent")
+-- uid, agent, wrapup_ms, who ("caller" or "agent") -> the agent's new state; when that is
+-- reserved (offered its next caller in this same step), "reserved TAB uniqueid". One string,
+-- not an array: cheaper for the client to read, and complete is on every call's path.
 function ops.complete()
   local uid, id, wrapup, who = A[1], A[2], tonumber(A[3]), A[4]
   local e = K.entry(uid)
@@ -247,11 +277,15 @@ function ops.complete()
   if who == 'agent' then event = 'COMPLETEAGENT' end
   emit(uid, st[3], id, event, math.floor((tonumber(st[5]) - tonumber(st[4])) / 1000),
     math.floor(talk / 1000), st[6] or '')
-  local state = agent_state(id)
-  if (state == 'busy' or state == 'reserved') and redis.call('HGET', K.agent(id), 'call') == uid then
+  local ag = redis.call('HMGET', K.agent(id), 'state', 'call')
+  local state = ag[1] or 'offline'
+  if (state == 'busy' or state == 'reserved') and ag[2] == uid then
     settle(id, wrapup)
+    ag = redis.call('HMGET', K.agent(id), 'state', 'call')
+    if ag[1] == 'reserved' then return 'reserved\t' .. ag[2] end
+    return ag[1] or 'offline'
   end
-  return agent_state(id)
+  return state
 end
 
 -- uid, agent, dial status, ring seconds
@@ -334,6 +368,7 @@ function ops.login()
     redis.call('HSET', a, 'id', id, 'name', name, 'interface', iface, 'skills', skills,
       'state', 'paused', 'reason', 'login', 'since', S(now), 'idle_since', S(now), 'call', '',
       'pending', '', 'pending_reason', '', 'login_at', S(now))
+    forget_skills(id)
     redis.call('SADD', K.agents(), id)
     emit('NONE', 'NONE', id, 'ADDMEMBER', iface)
   elseif state == 'reserved' or state == 'busy' then
@@ -343,6 +378,7 @@ function ops.login()
     unready(id)
     staff(id, false)
     redis.call('HSET', a, 'name', name, 'interface', iface, 'skills', skills)
+    forget_skills(id)
     if state ~= 'paused' then staff(id, true) end
     if state == 'ready' then set_ready(id, tonumber(redis.call('HGET', a, 'idle_since')) or now) end
   end
@@ -442,11 +478,15 @@ function ops.callback()
   local other = redis.call('HGET', K.cbcallers(), caller)
   if other and other ~= uid and redis.call('EXISTS', K.entry(other)) == 1 then
     local o = redis.call('HMGET', K.entry(other), 'state', 'skill', 'score', 'enqueued_ms')
-    if o[1] == 'waiting' and tonumber(o[3]) > tonumber(st[4]) then
+    if (o[1] == 'waiting' or o[1] == 'retry') and tonumber(o[3]) > tonumber(st[4]) then
       redis.call('HSET', K.entry(other), 'score', st[4], 'enqueued_ms', st[5])
-      redis.call('ZADD', K.waiting(o[2]), st[4], other)
-      redis.call('ZADD', K.arrivals(o[2]), st[5], other)
+      if o[1] == 'waiting' then
+        redis.call('ZADD', K.waiting(o[2]), st[4], other)
+        redis.call('ZADD', K.arrivals(o[2]), st[5], other)
+      end
     end
+    -- a callback waiting to be tried again: its caller has just called, so try it now
+    if o[1] == 'retry' then redis.call('ZADD', K.cbretry(), S(now), other) end
     redis.call('ZREM', K.waiting(skill), uid)
     redis.call('ZREM', K.arrivals(skill), uid)
     redis.call('ZREM', K.leases(), uid)
@@ -494,6 +534,104 @@ function ops.leave()
   return S(r)
 end
 
+-- callbacks that did not reach their caller ---------------------------------------------
+
+-- Out of the dialler's hands, to be tried again in ``after_ms``: its place (the score) is
+-- kept, it goes back into the waiting set when due (``due_callbacks``).
+local function park_callback(uid, after_ms)
+  redis.call('HSET', K.entry(uid), 'state', 'retry', 'agent', '')
+  redis.call('ZREM', K.leases(), uid)
+  redis.call('ZADD', K.cbretry(), S(now + after_ms), uid)
+end
+
+-- The agent reserved for ``uid`` did nothing wrong: ready again with its idle place (or
+-- what it asked for meanwhile), and offered another caller.
+local function release_agent(id, uid)
+  if agent_state(id) ~= 'reserved' or redis.call('HGET', K.agent(id), 'call') ~= uid then return end
+  local p = redis.call('HGET', K.agent(id), 'pending')
+  if p == 'logout' or p == 'pause' then
+    settle(id, 0)
+  else
+    set_ready(id, tonumber(redis.call('HGET', K.agent(id), 'idle_since')) or now)
+    assign_agent(id)
+  end
+end
+
+-- Callbacks due again go back to their place, but only while some dialler is logged in to
+-- AMI (otherwise they would only tie up agents).
+local function due_callbacks(max)
+  if redis.call('ZCOUNT', K.diallers(), S(now), '+inf') == 0 then return 0 end
+  local n = 0
+  for _, uid in ipairs(redis.call('ZRANGEBYSCORE', K.cbretry(), '-inf', S(now), 'LIMIT', 0, max)) do
+    redis.call('ZREM', K.cbretry(), uid)
+    local st = redis.call('HMGET', K.entry(uid), 'state', 'skill', 'score', 'enqueued_ms')
+    if st[1] == 'retry' then
+      redis.call('HSET', K.entry(uid), 'state', 'waiting')
+      redis.call('ZADD', K.waiting(st[2]), st[3], uid)
+      redis.call('ZADD', K.arrivals(st[2]), st[4], uid)
+      assign(st[2])
+      n = n + 1
+    end
+  end
+  return n
+end
+
+-- uid, agent, status (DIALSTATUS of the citizen's leg, or why it was not dialled), counted
+-- ("1": the citizen was dialled and did not answer; "0": it was not dialled at all), max
+-- attempts, retry_ms. A callback that did not reach its caller after the agent was reserved:
+-- CALLBACKFAIL (status|attempts|max|retry in s); back to its place in retry_ms, or after
+-- ``max`` counted attempts closed like a caller who hung up (ABANDON reason ``callback``,
+-- which leaves a missed-call task). The agent is free at once: it answered (counted) or was
+-- never rung.
+function ops.cbfail()
+  local uid, id, status, counted = A[1], A[2], A[3], A[4] == '1'
+  local max, retry = tonumber(A[5]), tonumber(A[6])
+  local e = K.entry(uid)
+  local st = redis.call('HMGET', e, 'state', 'agent', 'skill', 'kind', 'enqueued_ms', 'position',
+    'attempts')
+  if st[1] ~= 'offered' or st[2] ~= id or st[4] ~= 'callback' then
+    return fail('HL-QUE-010', 'callback ' .. uid .. ' is not being offered to agent ' .. id)
+  end
+  local skill = st[3]
+  local attempts = tonumber(st[7] or '0') or 0
+  if counted then attempts = attempts + 1 end
+  local closed = counted and attempts >= max
+  local after = ''
+  if not closed then after = math.floor(retry / 1000) end
+  emit(uid, skill, id, 'CALLBACKFAIL', status, attempts, max, after)
+  if closed then
+    forget_callback(uid)
+    redis.call('DEL', e)
+    redis.call('ZREM', K.leases(), uid)
+    stat(skill, 'abandoned', 1)
+    emit(uid, skill, 'NONE', 'ABANDON', 0, st[6] or '', math.floor((now - tonumber(st[5])) / 1000),
+      'callback')
+  else
+    redis.call('HSET', e, 'attempts', attempts)
+    park_callback(uid, retry)
+  end
+  if counted and agent_state(id) == 'reserved' and redis.call('HGET', K.agent(id), 'call') == uid then
+    settle(id, 0)
+  else
+    release_agent(id, uid)
+  end
+  if closed then return {'closed', attempts} end
+  return {'retry', attempts}
+end
+
+-- server, ttl_ms: this server's dialler is logged in to AMI for ttl_ms (0: it no longer
+-- is; negative: only asking); returns how many diallers are logged in
+function ops.dialler()
+  local server, ttl = A[1], tonumber(A[2])
+  if ttl > 0 then
+    redis.call('ZADD', K.diallers(), S(now + ttl), server)
+  elseif ttl == 0 then
+    redis.call('ZREM', K.diallers(), server)
+  end
+  redis.call('ZREMRANGEBYSCORE', K.diallers(), '-inf', '(' .. S(now))
+  return redis.call('ZCARD', K.diallers())
+end
+
 -- max per kind: finished wrap-ups, expired heartbeats, expired leases (the reaper)
 function ops.tick()
   local max = tonumber(A[1])
@@ -519,23 +657,13 @@ function ops.tick()
     local st = redis.call('HMGET', K.entry(uid), 'state', 'agent', 'skill', 'kind', 'score',
       'enqueued_ms')
     if st[4] == 'callback' and st[1] ~= 'connected' then
-      -- the dialler that held it died: back to its place, the agent keeps its idle place
+      -- no dialler took the offer, or the one that did died: tried again after one lease
+      -- (once a dialler is logged in), at its place; the agent keeps its idle place
       redis.call('ZREM', K.leases(), uid)
       if st[1] == 'offered' then
-        redis.call('HSET', K.entry(uid), 'state', 'waiting', 'agent', '')
-        redis.call('ZADD', K.waiting(st[3]), st[5], uid)
-        redis.call('ZADD', K.arrivals(st[3]), st[6], uid)
         emit(uid, st[3], st[2], 'RINGNOANSWER', 0, 'lease')
-        local id = st[2]
-        if agent_state(id) == 'reserved' and redis.call('HGET', K.agent(id), 'call') == uid then
-          local p = redis.call('HGET', K.agent(id), 'pending')
-          if p == 'logout' or p == 'pause' then
-            settle(id, 0)
-          else
-            set_ready(id, tonumber(redis.call('HGET', K.agent(id), 'idle_since')) or now)
-          end
-        end
-        assign(st[3])
+        park_callback(uid, tonumber(redis.call('HGET', K.entry(uid), 'lease_ms')) or 30000)
+        release_agent(st[2], uid)
       end
     elseif st[1] == 'connected' then
       forget_callback(uid)
@@ -557,6 +685,7 @@ function ops.tick()
     end
     reaped = reaped + 1
   end
+  due_callbacks(max)
   return {wrapups, logouts, reaped}
 end
 

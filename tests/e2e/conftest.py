@@ -13,6 +13,9 @@ The server runs with ``--queue-wait`` (the Redis queue's waiter: music on hold, 
 operator) and its HTTP API, and its ``queue.yaml`` is a test copy (:data:`QUEUE_SETTINGS`):
 no overflow rule and no callback offer (a silent caller just waits until it hangs up or an
 operator is free), short ring and wrap-up times, and the longest heartbeat timeout (an hour).
+Its callback dialler (:data:`DIALLER_SETTINGS`) logs in to the stack's Asterisk, whose AMI
+user and ``[hotline-callback]`` are generated as ``hotline asterisk up`` makes them; only
+test_callback.py's callers ask for a callback (through a server of its own).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import yaml
 
 from ivr.asterisk import conf, local
 from ivr.config.loader import load_config
+from queueing.ami import ensure_secret_file
 from tests.conftest import free_port
 from tests.e2e.sipp import PCAP_DIR, SippCall, free_udp_port
 
@@ -58,6 +62,15 @@ QUEUE_SETTINGS: dict[str, Any] = {
     "ring_timeout": 8,
     "wrapup_seconds": 1,
     "heartbeat_seconds": 3600,
+}
+# queue.yaml `dialler:` of the stack: every server of the stack dials callbacks through the
+# stack's own Asterisk (its AMI on a port of the session, the secret in a file of the
+# session); short times for test_callback.py (the only test whose callers ask for one)
+DIALLER_SETTINGS: dict[str, Any] = {
+    "enabled": True,
+    "citizen_ring_timeout": 6,
+    "retry_after_seconds": 5,
+    "max_attempts": 2,
 }
 
 
@@ -241,6 +254,59 @@ class Stack:
     def serve_log(self) -> str:
         return (self.work / "serve.log").read_text("utf-8", "replace")[-3000:]
 
+    # -- servers (failover tests: test_failover.py)
+    def start_server(
+        self,
+        var: Path,
+        agi_port: int,
+        http_port: int,
+        *,
+        log_name: str = "serve.log",
+        database_url: str | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Start ``hotline serve --queue-wait`` with the stack's config, prompts and Redis on
+        these ports, writing into ``var`` (``database_url``: e.g. the stack's database, so
+        that the records and queue_log of every server are in one place); return once it
+        serves (its pid file is written, after the FastAGI and HTTP listeners)."""
+        env = dict(
+            os.environ,
+            HOTLINE_CONFIG_DIR=str(self.config_dir),
+            HOTLINE_RECORDINGS_DIR=str(self.recordings),
+            HOTLINE_VAR_DIR=str(var),
+            HOTLINE_REDIS_URL=self.redis_url,
+            HOTLINE_AGI_HOST="127.0.0.1",
+            HOTLINE_AGI_PORT=str(agi_port),
+        )
+        if database_url is not None:
+            env["HOTLINE_DATABASE_URL"] = database_url
+        pidfile = var / "hotline.pid"
+        pidfile.unlink(missing_ok=True)  # a killed server's
+        serve = ["serve", "--queue-wait", "--http-port", str(http_port)]
+        with open(self.work / log_name, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "ivr.cli", *serve],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.work,
+            )
+        deadline = time.monotonic() + 30
+        while not (pidfile.exists() and pidfile.read_text().strip() == str(proc.pid)):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                text = (self.work / log_name).read_text("utf-8", "replace")[-3000:]
+                raise AssertionError(f"hotline serve did not start: {text}")
+            time.sleep(0.05)
+        return proc
+
+    def restart_server(self) -> subprocess.Popen[bytes]:
+        """Start the stack's server again (same ports, var and database) after a test stopped
+        or killed it; the session's teardown stops the new one."""
+        if self.server.poll() is None:
+            raise AssertionError("the stack's server still runs")
+        self.server = self.start_server(self.var, self.agi_port, self.http_port)
+        return self.server
+
     def uniqueid(self, caller: str) -> str | None:
         """The Asterisk UNIQUEID of ``caller``'s inbound channel (``concise`` field 13)."""
         fields = self.channel_of(caller)
@@ -376,6 +442,9 @@ def _stack(root: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory)
     queue_conf["settings"].update(QUEUE_SETTINGS)
     queue_conf["overflow"] = {}
     queue_conf["callback"]["enabled"] = False
+    ami_secret = work / "ami-secret"
+    ensure_secret_file(ami_secret)
+    queue_conf["dialler"].update(DIALLER_SETTINGS, port=free_port(), secret=f"file:{ami_secret}")
     queue_yaml.write_text(yaml.safe_dump(queue_conf, allow_unicode=True), "utf-8")
     recordings = E2E_CACHE / "recordings"  # kept between runs: prompts are rebuilt if changed
     var, var_process = work / "var", work / "var-process"
@@ -414,6 +483,7 @@ def _stack(root: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory)
         agents=tuple(agents),
         agents_source=source,
         static_queue_timeout=30,
+        ami=conf.ami_user(load_config(config_dir, recordings).queue.dialler, None),
     )
     log = open(work / "serve.log", "wb")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
@@ -459,6 +529,7 @@ def _stack(root: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory)
                 local.rx(root, "channel request hangup all")
         finally:
             local.stop(root)
+            server = stk.server  # a test may have restarted it (Stack.restart_server)
             if server.poll() is None:
                 server.send_signal(signal.SIGTERM)
                 try:

@@ -5,6 +5,7 @@ test_calls.py.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import subprocess
@@ -16,7 +17,8 @@ import pytest
 from ivr.asterisk import conf, local
 from ivr.asterisk.local import AsteriskConfigError
 from ivr.config.bundle import ConfigBundle
-from ivr.config.loader import load_config
+from ivr.config.loader import check_config, load_config
+from queueing.ami import find_secret
 
 HOTLINE = [sys.executable, "-m", "ivr.cli"]
 
@@ -60,6 +62,23 @@ def test_globals_list_the_fastagi_hosts_in_order_and_the_process_script(
     )
     off = conf.generate(config, opts(process_agi=None))["hotline-globals.conf"]
     assert "HOTLINE_PROCESS_ENABLED=0\n" in off
+
+
+def test_a_held_queued_caller_retries_the_fastagi_hosts_within_its_lease(
+    config: ConfigBundle,
+) -> None:
+    """A queued caller whose server died is held on music and the FastAGI hosts are tried
+    again every HOTLINE_AGI_RETRY_SECONDS, HOTLINE_AGI_RETRY_ROUNDS times: by default for half
+    of queue.yaml's lease, while its place in the queue is kept."""
+    lease = config.queue.settings.lease_seconds
+    text = conf.generate(config, opts())["hotline-globals.conf"]
+    assert "HOTLINE_AGI_RETRY_SECONDS=2\n" in text
+    assert f"HOTLINE_AGI_RETRY_ROUNDS={int(lease / 2 // 2)}\n" in text
+    assert f"HOTLINE_MOH_CLASS={config.queue.settings.moh_class}\n" in text
+    custom = conf.generate(config, opts(agi_retry_seconds=3, agi_retry_window=10))
+    assert "HOTLINE_AGI_RETRY_ROUNDS=3\n" in custom["hotline-globals.conf"]
+    off = conf.generate(config, opts(agi_retry_window=0))["hotline-globals.conf"]
+    assert "HOTLINE_AGI_RETRY_ROUNDS=0\n" in off
 
 
 @pytest.mark.parametrize(
@@ -214,3 +233,93 @@ def test_status_of_a_root_that_was_never_built(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 3
     assert "not built" in result.stdout and "running   no" in result.stdout
+
+
+# -- the callback dialler: [hotline-callback] and its AMI user --------------------------------
+
+
+def test_callback_dialplan_dials_the_citizen_through_the_trunk_and_reports(
+    config: ConfigBundle,
+) -> None:
+    d = config.queue.dialler
+    assert d.enabled  # on by default in the shipped queue.yaml
+    text = conf.generate(config, opts())["hotline-callback.conf"]
+    assert f"[{d.context}]" in text and f"[{d.context}-answered]" in text
+    for pattern in ("_X.", "_+X."):
+        assert f"exten => {pattern},1,NoOp(" in text
+    ring = round(d.citizen_ring_timeout)
+    assert (
+        f"Dial(PJSIP/${{EXTEN}}@carrier,{ring},U({d.context}-answered^${{HOTLINE_CALLBACK}}))"
+        in text
+    )
+    assert f"Set(CALLERID(num)={d.caller_id})" in text  # the citizen sees the hotline
+    assert (
+        "hangup_handler_push" in text and "Stage: hangup,Status: ${HOTLINE_CALLBACK_STATUS}" in text
+    )
+    assert "UserEvent(HotlineCallback,Callback: ${ARG1},Stage: answer)" in text
+    assert f"Playback({config.prompt_path('queue_callback_noanswer')})" in text
+    quiet = config.queue.model_copy(
+        update={
+            "dialler": d.model_copy(update={"noanswer_prompt": None, "trunk": "SIP/9{number}@gw"})
+        }
+    )
+    bundle = dataclasses.replace(config, queue=quiet)
+    text = conf.generate(bundle, opts())["hotline-callback.conf"]
+    assert "Playback(" not in text and f"Dial(SIP/9${{EXTEN}}@gw,{ring}," in text
+
+
+def test_ami_user_secret_from_the_environment_else_made_once_per_install(
+    config: ConfigBundle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = config.queue.dialler
+    var = tmp_path / "var"
+    monkeypatch.setenv("HOTLINE_AMI_SECRET", "from-env-1")
+    user = conf.ami_user(d, var)
+    assert user is not None and (user.username, user.secret, user.port) == (
+        "hotline",
+        "from-env-1",
+        5038,
+    )
+    assert not (var / "ami-secret").exists()
+    manager = conf.generate(config, opts(ami=user))["hotline-manager.conf"]
+    for line in ("enabled = yes", "bindaddr = 127.0.0.1", "port = 5038", "[hotline]",
+                 "secret = from-env-1", "permit = 127.0.0.1/255.255.255.255", "read = call,user",
+                 "write = originate"):  # fmt: skip
+        assert f"\n{line}\n" in manager, line
+    monkeypatch.delenv("HOTLINE_AMI_SECRET")
+    made = conf.ami_user(d, var)
+    assert made is not None and len(made.secret) >= 24
+    assert stat.S_IMODE(os.stat(var / "ami-secret").st_mode) == 0o600
+    again = conf.ami_user(d, var)
+    assert again is not None and again.secret == made.secret  # once per install
+    # the server finds the same one (hotline serve: dialler.secret, else var/ami-secret)
+    assert find_secret(d.secret, var / "ami-secret") == made.secret
+    with pytest.raises(AsteriskConfigError, match=r"dialler\.secret"):
+        conf.ami_user(d, None)  # nowhere to keep one
+    monkeypatch.setenv("HOTLINE_AMI_SECRET", "has space")
+    with pytest.raises(AsteriskConfigError, match=r"manager\.conf cannot take it"):
+        conf.ami_user(d, var)
+    # written readable by owner and group only
+    written = conf.write(tmp_path / "etc", {"hotline-manager.conf": manager})
+    assert stat.S_IMODE(os.stat(written[0]).st_mode) == 0o640
+
+
+def test_no_ami_when_the_dialler_is_off(config: ConfigBundle, tmp_path: Path) -> None:
+    off = config.queue.dialler.model_copy(update={"enabled": False})
+    assert conf.ami_user(off, tmp_path) is None and not (tmp_path / "ami-secret").exists()
+    manager = conf.generate(config, opts())["hotline-manager.conf"]
+    assert "enabled = no" in manager and "secret" not in manager
+    assert "#include hotline-manager.conf" in conf.static_files()["manager.conf"]
+
+
+@pytest.mark.parametrize(
+    ("trunk", "message"),
+    [("PJSIP/123@carrier", "must contain {number}"), ("PJSIP/{number}@a,b", "not a dial string")],
+)
+def test_a_bad_callback_trunk_is_refused_at_its_place(
+    config_copy: Path, trunk: str, message: str
+) -> None:
+    path = config_copy / "queue.yaml"
+    path.write_text(path.read_text("utf-8").replace("PJSIP/{number}@carrier", trunk), "utf-8")
+    problems = check_config(config_copy)
+    assert any(p.file.endswith("queue.yaml") and message in p.message for p in problems), problems

@@ -1,5 +1,7 @@
-"""A small fake Asterisk Manager Interface: banner, Login, Originate (Response, then an
-OriginateResponse event as Asterisk sends it for ``Async: true``), and a Hangup event for an
+"""A small fake Asterisk Manager Interface: banner, Login, Ping, Originate (Response, then an
+OriginateResponse event as Asterisk sends it for ``Async: true``), the callback dialplan's
+``UserEvent(HotlineCallback)`` for the citizen's leg (``Stage: answer`` at once when the
+citizen answers; ``Stage: hangup`` with the DIALSTATUS when not), and the hangup of an
 answered channel when the test says so."""
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ class FakeAMI:
     secret: str = "s3cret"
     #: per Originate in turn: "ANSWER", "NOANSWER", "BUSY"; then "ANSWER"
     outcomes: list[str] = field(default_factory=list)
+    #: per answered Originate in turn, the citizen's leg: "ANSWER", "NOANSWER", "BUSY" ...;
+    #: then "ANSWER"
+    citizen: list[str] = field(default_factory=list)
     originates: list[dict[str, list[str]]] = field(default_factory=list)
     logins: int = 0
     port: int = 0
@@ -23,8 +28,10 @@ class FakeAMI:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     answered: list[str] = field(default_factory=list)  # uniqueids of answered channels
 
+    _callbacks: dict[str, str] = field(default_factory=dict)  # channel uniqueid -> callback
+
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -34,8 +41,13 @@ class FakeAMI:
             self._server.close()
             await self._server.wait_closed()
 
-    def hangup(self, uniqueid: str) -> None:
+    def hangup(self, uniqueid: str, by: str = "agent", status: str = "ANSWER") -> None:
+        """The agent's channel ``uniqueid`` hangs up: the agent hung up (the dialplan's Dial
+        had not returned), or the citizen did (``by="citizen"``: Dial returned ``status``)."""
+        callback = self._callbacks.pop(uniqueid, "")
         for w in self._writers:
+            if callback:
+                w.write(_user_event(callback, "hangup", status if by == "citizen" else ""))
             w.write(_msg([("Event", "Hangup"), ("Uniqueid", uniqueid), ("Cause", "16")]))
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -84,6 +96,10 @@ class FakeAMI:
                     ("Exten", msg["Exten"][0]), ("Reason", reason),
                     ("Uniqueid", uid if ok else "<null>"),
                 ]))  # fmt: skip
+                if ok:
+                    await self._citizen_leg(writer, msg, uid)
+            elif action == "ping":
+                writer.write(_msg([("Response", "Success"), ("ActionID", aid), ("Ping", "Pong")]))
             elif action == "logoff":
                 writer.write(_msg([("Response", "Goodbye"), ("ActionID", aid)]))
             else:
@@ -91,6 +107,30 @@ class FakeAMI:
                                    ("Message", "Permission denied")]))  # fmt: skip
             await writer.drain()
             msg = {}
+
+    async def _citizen_leg(
+        self, writer: asyncio.StreamWriter, msg: dict[str, list[str]], uid: str
+    ) -> None:
+        """The dialplan of the answered agent's channel dials the citizen."""
+        variables = dict(v.partition("=")[::2] for v in msg.get("Variable", []))
+        callback = variables.get("HOTLINE_CALLBACK", "")
+        await writer.drain()
+        await asyncio.sleep(0.01)  # the citizen's phone rings
+        outcome = self.citizen.pop(0) if self.citizen else "ANSWER"
+        if outcome == "ANSWER":
+            self._callbacks[uid] = callback
+            writer.write(_user_event(callback, "answer", ""))
+        else:  # the agent hears the prompt, then the dialplan hangs up
+            writer.write(_user_event(callback, "hangup", outcome))
+            writer.write(_msg([("Event", "Hangup"), ("Uniqueid", uid), ("Cause", "16")]))
+
+
+def _user_event(callback: str, stage: str, status: str) -> bytes:
+    fields = [("Event", "UserEvent"), ("UserEvent", "HotlineCallback"),
+              ("Callback", callback), ("Stage", stage)]  # fmt: skip
+    if stage == "hangup":
+        fields.append(("Status", status))
+    return _msg(fields)
 
 
 def _msg(fields: list[tuple[str, str]]) -> bytes:

@@ -4,19 +4,24 @@ per number, dialled through AMI (agent first) only when an agent is free for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
-from queueing import keys
+from queueing import callback, keys
 from queueing.ami import AMIClient, AMIError, resolve_secret
 from queueing.callback import CallbackDialler
 from queueing.config import Announce, CallbackSettings, DiallerSettings, QueueFile, QueueSettings
 from queueing.events import MemoryEventSink
 from queueing.queue import QueueRequest, RedisQueue
 from queueing.waiter import QueueHub, RedisQueueWaiter
+from tests.conftest import free_port
 from tests.queueing.channel import WaitingChannel
 from tests.queueing.conftest import Clock, agent
 from tests.queueing.fake_ami import FakeAMI
@@ -88,17 +93,101 @@ async def test_no_callback_once_an_agent_is_reserved(rq: RedisQueue, clock: Cloc
 async def test_a_callback_whose_dialler_died_goes_back_to_its_place(
     rq: RedisQueue, clock: Clock
 ) -> None:
-    await rq.enqueue(req("c1", clock()))
+    await rq.enqueue(req("c0", clock() - 5, caller="13800000009"))
+    await rq.enqueue(req("c1", clock() - 10))
     await rq.request_callback("c1")
     await rq.login(agent("a1"), ready=True)
     assert (await rq.entry("c1"))["state"] == "offered"
     clock.advance(rq.settings.lease_seconds + 1)  # nobody renewed it
+    await rq.renew(["c0"])  # (the live caller's session did)
     await rq.tick()
     names = [e[1:] for e in await events(rq, "c1")]
     assert ("RINGNOANSWER", "0|lease") in names
-    # a1 was not to blame: ready again, and offered the callback again at once
-    assert (await rq.agent("a1")).state == "reserved"
+    # a1 was not to blame: ready with its idle place, and takes the live caller meanwhile;
+    # the callback is tried again one lease later, and only while a dialler is logged in
+    assert (await rq.agent("a1")).call == "c0"
+    assert (await rq.entry("c1"))["state"] == "retry"
+    await rq.connect("c0", "a1")
+    await rq.complete("c0", "a1")
+    clock.advance(rq.settings.lease_seconds + rq.settings.wrapup_seconds + 1)
+    await rq.heartbeat("a1")
+    await rq.tick()
+    assert (await rq.entry("c1"))["state"] == "retry" and (await rq.agent("a1")).state == "ready"
+    assert await rq.dialler_alive(15) == 1
+    await rq.tick()
+    assert (await rq.entry("c1"))["state"] == "offered"
+    assert (await rq.agent("a1")).call == "c1"
     assert await rq.client.llen(keys.callbacks(rq.centre)) == 2
+
+
+async def test_a_caller_not_reached_is_tried_again_at_its_place_then_becomes_a_missed_call(
+    rq: RedisQueue, clock: Clock
+) -> None:
+    await rq.enqueue(req("c1", clock() - 60))
+    await rq.enqueue(req("live", clock() - 30, caller="13800000007"))
+    await rq.request_callback("c1")
+    await rq.dialler_alive(3600)
+    await rq.login(agent("a1"), ready=True)
+    assert (await rq.agent("a1")).call == "c1"
+    # the agent answered, the citizen did not: attempt 1 of 2, back in 5 s at its place
+    failed = await rq.callback_failed(
+        "c1", "a1", "NOANSWER", counted=True, max_attempts=2, retry_seconds=5
+    )
+    assert (failed.state, failed.attempts) == ("retry", 1)
+    assert (await events(rq, "c1"))[-1][1:] == ("CALLBACKFAIL", "NOANSWER|1|2|5")
+    entry = await rq.entry("c1")
+    assert (entry["state"], entry["attempts"]) == ("retry", "1")
+    a1 = await rq.agent("a1")  # not paused: it answered; it takes the next caller
+    assert (a1.state, a1.call) == ("reserved", "live")
+    await rq.connect("live", "a1")
+    await rq.complete("live", "a1")
+    clock.advance(rq.settings.wrapup_seconds + 1)
+    await rq.tick()
+    assert await rq.waiting("general") == []  # not due yet
+    await rq.enqueue(req("later", clock() - 1, caller="13800000008"))
+    clock.advance(5)
+    await rq.tick()  # due: back at its place, ahead of the later caller
+    assert (await rq.agent("a1")).call == "c1" and await rq.waiting("general") == ["later"]
+    # not dialled at all (AMI away): no attempt, the agent keeps its idle place
+    failed = await rq.callback_failed(
+        "c1", "a1", "AMI", counted=False, max_attempts=2, retry_seconds=5
+    )
+    assert (failed.state, failed.attempts) == ("retry", 1)
+    assert (await rq.agent("a1")).call == "later"
+    await rq.abandon("later")
+    clock.advance(6)
+    await rq.tick()
+    failed = await rq.callback_failed(
+        "c1", "a1", "BUSY", counted=True, max_attempts=2, retry_seconds=5
+    )
+    assert (failed.state, failed.attempts) == ("closed", 2)
+    names = [e[1:] for e in await events(rq, "c1")]
+    assert names[-2:] == [("CALLBACKFAIL", "BUSY|2|2|"), ("ABANDON", "0|1|82|callback")]
+    assert await rq.entry("c1") == {}
+    assert await rq.client.hlen(keys.callback_callers(rq.centre)) == 0
+    assert await rq.client.zcard(keys.callback_retries(rq.centre)) == 0
+    assert (await rq.agent("a1")).state == "ready"
+    # the same number may ask again
+    await rq.pause("a1")
+    await rq.enqueue(req("c2", clock()))
+    assert (await rq.request_callback("c2")).status == "callback"
+
+
+async def test_a_caller_who_calls_again_makes_its_pending_retry_due(
+    rq: RedisQueue, clock: Clock
+) -> None:
+    await rq.enqueue(req("c1", clock()))
+    await rq.request_callback("c1")
+    await rq.dialler_alive(3600)
+    await rq.login(agent("a1"), ready=True)
+    await rq.callback_failed("c1", "a1", "NOANSWER", counted=True, max_attempts=3,
+                             retry_seconds=300)  # fmt: skip
+    await rq.pause("a1")
+    await rq.enqueue(req("again", clock() + 1))
+    assert (await rq.request_callback("again")).status == "merged"
+    await rq.tick()
+    assert await rq.waiting("general") == ["c1"]  # due at once, at its original place
+    assert (await rq.entry("c1"))["attempts"] == "1"
 
 
 SETTINGS = QueueSettings(
@@ -116,19 +205,29 @@ async def ami() -> AsyncIterator[FakeAMI]:
 
 @pytest.fixture
 async def hub(redis_url: str, ami: FakeAMI) -> AsyncIterator[QueueHub]:
+    async with dialling_hub(redis_url, DiallerSettings(enabled=True, port=ami.port), ami) as h:
+        yield h
+
+
+@contextlib.asynccontextmanager
+async def dialling_hub(
+    redis_url: str, settings: DiallerSettings, ami: FakeAMI | None = None, **kw: Any
+) -> AsyncIterator[QueueHub]:
+    """A hub with a dialler (on ``ami``, logged in before it is handed over), no reaper."""
     client = aioredis.Redis.from_url(redis_url)
     await client.flushdb()
     queue = RedisQueue(client, SETTINGS, server="agi-1")
-    dialler = CallbackDialler(
-        queue,
-        DiallerSettings(enabled=True, port=ami.port),
-        AMIClient("127.0.0.1", ami.port, "hotline", ami.secret),
-    )
+    client_ami = None if ami is None else AMIClient("127.0.0.1", ami.port, "hotline", ami.secret)
+    dialler = CallbackDialler(queue, settings, client_ami, **kw)
     h = QueueHub(queue, MemoryEventSink(), reaper=False, dialler=dialler)
     await h.start()
-    yield h
-    await h.stop()
-    await queue.close()
+    try:
+        if ami is not None:
+            await until(lambda: dialler.ready, "the dialler to log in")
+        yield h
+    finally:
+        await h.stop()
+        await queue.close()
 
 
 async def test_virtual_hold_through_the_waiter_then_ami_originate(
@@ -206,3 +305,102 @@ def test_secret_references(monkeypatch: pytest.MonkeyPatch, tmp_path: object) ->
     monkeypatch.delenv("HOTLINE_AMI_SECRET")
     with pytest.raises(AMIError):
         resolve_secret("env:HOTLINE_AMI_SECRET")
+
+
+async def poll_state(q: RedisQueue, uid: str, state: str) -> dict[str, str]:
+    for _ in range(500):
+        entry = await q.entry(uid)
+        if entry.get("state", "gone") == state:
+            return entry
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{uid}: {await q.entry(uid)}, expected {state}")
+
+
+async def test_a_citizen_who_does_not_answer_is_called_again_then_left_as_a_missed_call(
+    redis_url: str, ami: FakeAMI
+) -> None:
+    """The agent answers both times; the citizen does not answer, then is busy: after
+    max_attempts the callback is closed like an abandoned call, never dropped."""
+    ami.citizen = ["NOANSWER", "BUSY"]
+    settings = DiallerSettings(enabled=True, port=ami.port, max_attempts=2, retry_after_seconds=5)
+    async with dialling_hub(redis_url, settings, ami) as h:
+        q = h.queue
+        await q.enqueue(QueueRequest("c1", "13812345678", "12345", "general", 0, time.time()))
+        await q.request_callback("c1")
+        await q.login(agent("a1"), ready=True)
+        entry = await poll_state(q, "c1", "retry")
+        assert entry["attempts"] == "1" and entry["score"]  # its place is kept
+        retry_at = await q.client.zscore(keys.callback_retries(q.centre), "c1")
+        assert retry_at is not None and retry_at > time.time() * 1000 + 4000
+        await until(lambda: len(ami.originates) == 1, "one originate")
+        a1 = await q.agent("a1")
+        assert a1.state == "ready"  # it answered: not paused, free for the next caller
+        assert h.dialler is not None and ("c1", "NOANSWER") in h.dialler.dialled
+        # due again (as if 5 s had passed): back at its place and offered to a1 again
+        await q.client.zadd(keys.callback_retries(q.centre), {"c1": 0})
+        await q.tick()
+        await poll_state(q, "c1", "gone")
+        names = [e[1:] for e in await events(q, "c1")]
+        assert [n for n, _ in names] == [
+            "ENTERQUEUE", "CALLBACKREQUEST", "CALLBACKDIAL", "CALLBACKFAIL", "CALLBACKDIAL",
+            "CALLBACKFAIL", "ABANDON",
+        ]  # fmt: skip
+        assert names[3][1] == "NOANSWER|1|2|5" and names[5][1] == "BUSY|2|2|"
+        assert names[6][1].startswith("0|1|") and names[6][1].endswith("|callback")
+        assert len(ami.originates) == 2
+        assert (await q.agent("a1")).state == "ready"
+        assert await q.client.hlen(keys.callback_callers(q.centre)) == 0
+
+
+async def test_no_callback_is_offered_while_no_dialler_is_logged_in(hub: QueueHub) -> None:
+    """A waiter of a process without a dialler (the process AGI script) asks Redis."""
+    bare = QueueHub(hub.queue, reaper=False)
+    options = QueueFile(settings=SETTINGS, callback=CallbackSettings(offer_after_seconds=0))
+    waiter = RedisQueueWaiter(bare, options=options.model_copy(
+        update={"dialler": DiallerSettings(enabled=True)}))  # fmt: skip
+    assert waiter.callbacks and await bare.can_dial()  # the hub's dialler is logged in
+    assert hub.dialler is not None
+    await hub.dialler.close()  # logged out: not counted any more
+    assert not await bare.can_dial() and not await waiter._can_call_back()
+
+
+async def test_the_citizen_hanging_up_completes_as_the_caller(hub: QueueHub, ami: FakeAMI) -> None:
+    q = hub.queue
+    await q.enqueue(QueueRequest("c1", "13812345678", "12345", "general", 0, time.time()))
+    await q.request_callback("c1")
+    await q.login(agent("a1"), ready=True)
+    await poll_state(q, "c1", "connected")
+    ami.hangup(ami.answered[0], by="citizen")
+    await poll_state(q, "c1", "gone")
+    assert [e[1] for e in await events(q, "c1")][-2:] == ["CONNECT", "COMPLETECALLER"]
+
+
+async def test_the_dialler_waits_for_asterisk_and_its_secret_then_logs_in(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    """No Asterisk yet, then no secret: the server runs on, logs each problem once, offers
+    no callback and takes no callback offer; once both are there it logs in by itself."""
+    monkeypatch.setattr(callback, "FIRST_BACKOFF_SECONDS", 0.05)
+    monkeypatch.setattr(callback, "MAX_BACKOFF_SECONDS", 0.1)
+    monkeypatch.delenv("HOTLINE_E2E_NO_SUCH_SECRET", raising=False)
+    fake = FakeAMI(port=free_port())
+    secret = tmp_path / "ami-secret"
+    settings = DiallerSettings(
+        enabled=True, port=fake.port, secret="env:HOTLINE_E2E_NO_SUCH_SECRET"
+    )
+    caplog.set_level(logging.INFO, logger="queueing.callback")
+    async with dialling_hub(redis_url, settings, secret_file=secret) as h:
+        assert h.dialler is not None
+        await asyncio.sleep(0.5)
+        assert not h.dialler.ready and not await h.can_dial()
+        await fake.start()  # Asterisk is up, the secret is still missing
+        await until(lambda: "HL-QUE-041" in caplog.text, "the missing secret to be logged")
+        await asyncio.sleep(0.3)
+        secret.write_text(fake.secret + "\n")
+        await until(lambda: h.dialler is not None and h.dialler.ready, "the login")
+        assert await h.can_dial() and fake.logins == 1
+        assert await h.queue.dialler_alive(callback.ALIVE_SECONDS) == 1
+        problems = [r.getMessage() for r in caplog.records if "HL-QUE-042" in r.getMessage()]
+        assert len(problems) == 2, problems  # refused, then the secret: each once
+        assert "logged in to AMI" in caplog.text
+    await fake.stop()
