@@ -380,6 +380,10 @@ def saturation(step: Step) -> str:
     return out
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
     parser.add_argument("--start", type=int, default=50)
@@ -391,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("needs root (the Asterisk chroot)", file=sys.stderr)
         return 2
+    # SIGTERM (a timeout, kill) still tears down: no Asterisk, mounts, server or SIPp left
+    signal.signal(signal.SIGTERM, _interrupt)
     base = Path(tempfile.mkdtemp(prefix="sip-capacity-"))
     print(f"work directory {base}; {NCPU} CPUs; load average {os.getloadavg()}", flush=True)
     steps: list[Step] = []
