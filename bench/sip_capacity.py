@@ -405,20 +405,10 @@ def main(argv: list[str] | None = None) -> int:
             phones = []
             try:
                 for agent_id in OPERATORS:
-                    agent = stack.sip_agent(agent_id)
-                    assert agent.endpoint is not None
-                    phones.append(
-                        Operator.start(
-                            stack.work / f"op{agent_id}",
-                            stack.sip_port,
-                            agent.endpoint,
-                            agent.password,
-                            ring=0.5,
-                            talk=2.0,
-                            once=False,
-                            timeout=6 * 3600,
-                        )
+                    phone = stack.softphone(
+                        agent_id, stack.work, ring=0.5, talk=2.0, once=False, timeout=6 * 3600
                     )
+                    phones.append(phone)
                 print(header(), flush=True)
                 print("|" + "---|" * (5 + len(COLUMNS)), flush=True)
                 n, index = args.start, 1

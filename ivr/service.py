@@ -90,7 +90,6 @@ class HotlineService:
         records CONNECT now (not when the call ends); HOTLINE_ANSWERED=1 tells the gosub that
         it is done (else it tries the next FastAGI host). Never holds the call up: any
         problem is logged and the bridge goes ahead."""
-        channel = AGIChannel(session)
         if len(session.args) < 2 or self.answered is None:
             log.warning("HL-AGI-030 /answered without a queue or arguments: %s", session.args)
             return
@@ -100,7 +99,7 @@ class HotlineService:
         except Exception as exc:
             log.warning("HL-AGI-031 operator %s answered %s, not recorded now: %s", agent, uid,
                         exc)  # fmt: skip
-        await channel.set_variable("HOTLINE_ANSWERED", "1")
+        await AGIChannel(session).set_variable("HOTLINE_ANSWERED", "1")
 
 
 class HeldSurveys:

@@ -39,24 +39,17 @@ def next_number(session: Session, day: dt.date) -> str:
 def reserve_number(session: Session, call_uniqueid: str, day: dt.date, now: dt.datetime) -> str:
     """The number reserved for a call (a new one from the day's sequence the first time);
     the number of its ticket if it already has one."""
+    reserved = select(TicketReservationRow.number).where(
+        TicketReservationRow.call_uniqueid == call_uniqueid
+    )
     found = session.scalar(
         select(TicketRow.number).where(TicketRow.call_uniqueid == call_uniqueid)
-    ) or session.scalar(
-        select(TicketReservationRow.number).where(
-            TicketReservationRow.call_uniqueid == call_uniqueid
-        )
-    )
+    ) or session.scalar(reserved)
     if found is not None:
         return found
     number = next_number(session, day)
     row = {"call_uniqueid": call_uniqueid, "number": number, "reserved_at": now}
-    insert_ignore(session, TicketReservationRow.__table__, [row], ["call_uniqueid"])  # type: ignore[arg-type]
-    # two servers reserving for one call at once: the first insert wins, its number stands
-    return (
-        session.scalar(
-            select(TicketReservationRow.number).where(
-                TicketReservationRow.call_uniqueid == call_uniqueid
-            )
-        )
-        or number
-    )
+    if insert_ignore(session, TicketReservationRow.__table__, [row], ["call_uniqueid"]) == 1:  # type: ignore[arg-type]
+        return number
+    # two servers reserved for the call at once: the first insert won, its number stands
+    return session.scalar(reserved) or number

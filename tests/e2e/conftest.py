@@ -31,10 +31,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -43,7 +43,7 @@ from ivr.asterisk import conf, local
 from ivr.config.loader import load_config
 from queueing.ami import ensure_secret_file
 from tests.conftest import free_port
-from tests.e2e.sipp import PCAP_DIR, SippCall, free_udp_port
+from tests.e2e.sipp import PCAP_DIR, Operator, SippCall, free_udp_port
 
 PROJECT = local.project_dir()
 E2E_CACHE = PROJECT / ".cache" / "e2e"
@@ -72,6 +72,22 @@ DIALLER_SETTINGS: dict[str, Any] = {
     "retry_after_seconds": 5,
     "max_attempts": 2,
 }
+
+
+T = TypeVar("T")
+
+
+def poll(fetch: Callable[[], T | None], what: Callable[[], str], timeout: float = 60.0) -> T:
+    """``fetch()`` until it returns something (not None); fail with ``what()`` after
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if value is not None:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"after {timeout}s: {what()}")
+        time.sleep(0.25)
 
 
 def _requirements() -> str | None:
@@ -393,6 +409,15 @@ class Stack:
 
     def sip_agent(self, agent_id: str) -> conf.Agent:
         return next(a for a in self.opts.agents if a.agent_id == agent_id)
+
+    def softphone(self, agent_id: str, workdir: Path, **kwargs: Any) -> Operator:
+        """Operator ``agent_id``'s softphone (a SIPp UAS under ``workdir/op<id>``),
+        registered as its PJSIP endpoint; ``kwargs`` as :meth:`Operator.start`."""
+        agent = self.sip_agent(agent_id)
+        assert agent.endpoint is not None, f"{agent_id} has no SIP account"
+        return Operator.start(
+            workdir / f"op{agent_id}", self.sip_port, agent.endpoint, agent.password, **kwargs
+        )
 
     def finish(self, sipp: SippCall, *, hang_up: bool = True) -> None:
         """Hang the call up from Asterisk's side (if asked) and check SIPp's verdict."""

@@ -28,11 +28,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import redis
@@ -42,12 +41,11 @@ from ivr.asterisk import local
 from ivr.config.loader import load_config
 from queueing import keys
 from tests.conftest import free_port
-from tests.e2e.conftest import Stack, with_options
+from tests.e2e.conftest import Stack, poll, with_options
 from tests.e2e.sipp import Operator, free_media_port, free_udp_port
 
 pytestmark = pytest.mark.asterisk
 
-T = TypeVar("T")
 
 OPERATOR = "1001"
 CALLED_BACK = "13940000001"
@@ -55,17 +53,6 @@ NOT_REACHED = "13940000002"
 # 0 at 3 s (a person), then the callback key once the offer is being played (it starts as
 # soon as the caller waits, after the transfer prompt)
 KEYS = [(3.0, "0"), (14.0, "1")]
-
-
-def poll(fetch: Callable[[], T | None], what: Callable[[], str], timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if value is not None:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"after {timeout}s: {what()}")
-        time.sleep(0.25)
 
 
 # -- phones: SIPp UAS scenarios ---------------------------------------------------------------
@@ -415,10 +402,7 @@ def test_a_caller_asks_for_a_callback_and_is_called_back_through_the_trunk(
 ) -> None:
     uid = ask_for_callback(stack, CALLED_BACK)
     citizen = Phone.start(tmp_path / "citizen", server.citizen_port, answer=True, calls=1)
-    phone = Operator.start(
-        tmp_path / "op", stack.sip_port, stack.sip_agent(OPERATOR).endpoint or "",
-        stack.sip_agent(OPERATOR).password, ring=1.0, talk=8.0,
-    )  # fmt: skip
+    phone = stack.softphone(OPERATOR, tmp_path, ring=1.0, talk=8.0)
     try:
         assert stack.login(OPERATOR)["state"] in ("ready", "reserved")
         # the operator's phone rings (AMI Originate), it answers; Asterisk dials the citizen

@@ -246,12 +246,7 @@ def test_fastagi_down_fails_over_to_the_process_script(stack: Stack, tmp_path: P
         uid = stack.wait_queued(FAILOVER)  # its ENTERQUEUE, pumped by the server
         fields = stack.channel_of(FAILOVER)
         assert fields is not None and fields[5] == "AGI" and "hotline.agi" in fields[6]
-        agent = stack.sip_agent("1003")
-        assert agent.endpoint is not None
-        phone = Operator.start(
-            tmp_path / "op1003", stack.sip_port, agent.endpoint, agent.password,
-            ring=1.0, talk=2.0,
-        )  # fmt: skip
+        phone = stack.softphone("1003", tmp_path, ring=1.0, talk=2.0)
         # ready, and at once reserved for the caller who waits
         assert stack.login("1003")["state"] in ("ready", "reserved")
         rec = stack.record(FAILOVER, process=True, timeout=90)

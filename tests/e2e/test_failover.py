@@ -29,11 +29,10 @@ import json
 import re
 import signal
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import redis
@@ -42,30 +41,16 @@ from ivr.asterisk import local
 from ivr.config.loader import load_config
 from queueing import keys
 from tests.conftest import free_port
-from tests.e2e.conftest import Stack, with_options
+from tests.e2e.conftest import Stack, poll, with_options
 from tests.e2e.sipp import Operator, SippCall
 
 pytestmark = pytest.mark.asterisk
 
-T = TypeVar("T")
 
 OPERATOR = "1001"
 SKILL = "general"
 RESTARTED = ("13910000001", "13910000002", "13910000003")  # (a)
 TAKEN_OVER = ("13920000001", "13920000002", "13920000003")  # (b)
-
-
-def poll(fetch: Callable[[], T | None], what: Callable[[], str], timeout: float) -> T:
-    """``fetch()`` until it returns something (not None); fail with ``what()`` after
-    ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if value is not None:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"after {timeout}s: {what()}")
-        time.sleep(0.25)
 
 
 class Queue:
@@ -199,17 +184,7 @@ def kept_company(stack: Stack, calls: list[SippCall], offset: int) -> None:
 
 def staff(stack: Stack, workdir: Path, login: Callable[[str], dict[str, Any]]) -> Operator:
     """Operator 1001's softphone (takes call after call), logged in as ready."""
-    agent = stack.sip_agent(OPERATOR)
-    assert agent.endpoint is not None
-    phone = Operator.start(
-        workdir / f"op{OPERATOR}",
-        stack.sip_port,
-        agent.endpoint,
-        agent.password,
-        ring=0.5,
-        talk=2.0,
-        once=False,
-    )
+    phone = stack.softphone(OPERATOR, workdir, ring=0.5, talk=2.0, once=False)
     try:
         # ready, or offered a waiting caller at once
         assert login(OPERATOR)["state"] in ("ready", "reserved")

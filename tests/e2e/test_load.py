@@ -30,17 +30,7 @@ def test_concurrent_calls_are_all_answered(stack: Stack, tmp_path: Path) -> None
     phones: dict[str, Operator] = {}
     try:
         for agent_id in OPERATORS:
-            agent = stack.sip_agent(agent_id)
-            assert agent.endpoint is not None
-            phones[agent_id] = Operator.start(
-                tmp_path / f"op{agent_id}",
-                stack.sip_port,
-                agent.endpoint,
-                agent.password,
-                ring=0.5,
-                talk=2.0,
-                once=False,
-            )
+            phones[agent_id] = stack.softphone(agent_id, tmp_path, ring=0.5, talk=2.0, once=False)
             assert stack.login(agent_id)["state"] == "ready"
         callers = [f"1370000{i:04d}" for i in range(CALLS)]
         started = time.monotonic()

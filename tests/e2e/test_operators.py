@@ -42,14 +42,7 @@ class Desk:
 
     def staff(self, agent_id: str, **kwargs: Any) -> Operator:
         agent = self.stack.sip_agent(agent_id)
-        assert agent.endpoint is not None
-        phone = Operator.start(
-            self.workdir / f"op{agent_id}",
-            self.stack.sip_port,
-            agent.endpoint,
-            agent.password,
-            **kwargs,
-        )
+        phone = self.stack.softphone(agent_id, self.workdir, **kwargs)
         self.phones[agent_id] = phone
         contacts = self.stack.rx("pjsip show contacts")
         assert f"{agent.endpoint}/sip:{agent.endpoint}@127.0.0.1:{phone.port}" in contacts

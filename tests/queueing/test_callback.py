@@ -391,11 +391,24 @@ async def test_the_dialler_waits_for_asterisk_and_its_secret_then_logs_in(
     caplog.set_level(logging.INFO, logger="queueing.callback")
     async with dialling_hub(redis_url, settings, secret_file=secret) as h:
         assert h.dialler is not None
-        await asyncio.sleep(0.5)
+        ami = h.dialler.ami
+        tries = 0
+        connect = ami.connect
+
+        async def counted() -> None:
+            nonlocal tries
+            tries += 1
+            await connect()
+
+        ami.connect = counted  # type: ignore[method-assign]
+        # several refused attempts (each problem is logged once, however often it recurs)
+        await until(lambda: tries >= 3, "the dialler to retry while Asterisk is away")
         assert not h.dialler.ready and not await h.can_dial()
         await fake.start()  # Asterisk is up, the secret is still missing
         await until(lambda: "HL-QUE-041" in caplog.text, "the missing secret to be logged")
-        await asyncio.sleep(0.3)
+        again = tries
+        await until(lambda: tries >= again + 2, "more attempts without the secret")
+        assert not h.dialler.ready
         secret.write_text(fake.secret + "\n")
         await until(lambda: h.dialler is not None and h.dialler.ready, "the login")
         assert await h.can_dial() and fake.logins == 1
