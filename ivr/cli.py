@@ -63,9 +63,10 @@ async def _serve(
     from queueing.ami import SECRET_FILE as AMI_SECRET_FILE
     from queueing.callback import CallbackDialler
     from queueing.events import QueueLogFileSink, TeeSink
+    from queueing.hub import QueueHub
     from queueing.queue import RedisQueue
     from queueing.reload import apply_queue_reload
-    from queueing.waiter import QueueHub, RedisQueueWaiter
+    from queueing.waiter import RedisQueueWaiter
 
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     holder = ConfigHolder(config_dir, settings.recordings_dir, settings.reload_status)

@@ -151,7 +151,8 @@ def main() -> int:
         from ivr.engine.menu import MenuEngine
         from ivr.tickets.db import Database, database_url
         from ivr.tickets.store import TicketNumbers
-        from queueing.waiter import QueueHub, RedisQueueWaiter
+        from queueing.hub import QueueHub
+        from queueing.waiter import RedisQueueWaiter
 
         bundle = holder.current
         queue = RedisQueue.from_url(settings.redis_url, bundle.queue.settings)

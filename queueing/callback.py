@@ -3,7 +3,7 @@
 A callback entry stays in the waiting set at its original score, so it is reached exactly
 when the caller would have been. The Lua assignment then reserves an agent for it, as for
 a live caller, and pushes the offer onto the centre's ``callbacks`` list (not a process's
-inbox: nobody holds the call). The :class:`~queueing.waiter.QueueHub` of every process whose
+inbox: nobody holds the call). The :class:`~queueing.hub.QueueHub` of every process whose
 dialler is logged in to AMI listens on that list with the same BLPOP as its inbox.
 
 Order of the legs: **the agent first**. ``Originate`` rings the agent's interface; only when

@@ -118,6 +118,43 @@ def stats(day: str, centre: str = DEFAULT_CENTRE) -> str:
     return f"{base(centre)}stats:{day}"
 
 
+def epoch(centre: str = DEFAULT_CENTRE) -> str:
+    """String: a random token set once by the first server that finds it missing. A server
+    that finds it gone (Redis restarted without persistence, FLUSHALL, a failover that lost
+    writes) or changed knows Redis forgot, and re-asserts what it knows."""
+    return f"{base(centre)}epoch"
+
+
+def reaper_at(centre: str = DEFAULT_CENTRE) -> str:
+    """String: when (ms) a reaper last ran. A long gap means every server was away: heartbeats
+    missed meanwhile are not held against the agents."""
+    return f"{base(centre)}reaper_at"
+
+
+def calls(centre: str = DEFAULT_CENTRE) -> str:
+    """Sorted set uniqueid -> lease deadline (ms) of every call a hotline server is serving
+    (in the menu, waiting, talking, in the survey), renewed by that server."""
+    return f"{base(centre)}calls"
+
+
+def call(uniqueid: str, centre: str = DEFAULT_CENTRE) -> str:
+    """Hash of one call in progress: server, attempt, done, the record so far (JSON); what
+    another server needs to close it (``server-lost``) when its own server died."""
+    return f"{base(centre)}call:{uniqueid}"
+
+
+def ticket_counter(day: str, centre: str = DEFAULT_CENTRE) -> str:
+    """Integer: the last ticket sequence number handed out on ``day`` (YYYYMMDD), seeded from
+    the database's highest number of that day."""
+    return f"{base(centre)}ticketseq:{day}"
+
+
+def ticket_numbers(centre: str = DEFAULT_CENTRE) -> str:
+    """Hash uniqueid -> the ticket number reserved for that call (so a call keeps its number
+    across re-offers and failover)."""
+    return f"{base(centre)}ticketno"
+
+
 #: The same names for Lua. ``B`` is the base prefix (ARGV[1]).
 LUA_PRELUDE = """
 local B = ARGV[1]
@@ -140,4 +177,8 @@ function K.cbretry() return B .. 'cbretry' end
 function K.diallers() return B .. 'diallers' end
 function K.events() return B .. 'events' end
 function K.stats(d) return B .. 'stats:' .. d end
+function K.epoch() return B .. 'epoch' end
+function K.reaper_at() return B .. 'reaper_at' end
+function K.calls() return B .. 'calls' end
+function K.call(u) return B .. 'call:' .. u end
 """

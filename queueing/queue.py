@@ -14,7 +14,7 @@ The short version:
   no-answer, abandon of an offered caller, end of wrap-up, login as ready). It takes the head
   caller and the best ready agent of the skill: highest level, then the longest idle. The
   offer is pushed to the inbox list of the FastAGI process that holds the caller
-  (:mod:`queueing.waiter`), which reacts at once.
+  (:mod:`queueing.hub`), which reacts at once.
 - **Crash safety**: entries hold a lease renewed by their process; a re-entering caller (same
   uniqueid, another process) keeps its entry, its place and a pending offer. The reaper
   (``tick``) ends wrap-ups, logs out agents whose heartbeat stopped and closes entries whose

@@ -55,6 +55,11 @@ class CallRecord:
     hangup_node: str | None = None
     messages: list[str] = field(default_factory=list)
     recording: str | None = None  # the operator conversation (MixMonitor), if recorded
+    # Each AGI session of one call (uniqueid) is an attempt, numbered from 1 (a re-entry after
+    # a server failure is the next one); the database merges a call's attempts in order.
+    attempt: int = 1
+    server: str = ""  # the hotline server that served this attempt
+    hangup_by: str | None = None  # caller, agent, or None when not known
     _t0: float = field(default_factory=time.monotonic, repr=False)
 
     def add(self, kind: str, node: str | None = None, detail: str = "") -> None:
