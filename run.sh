@@ -1,20 +1,51 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the hotline with embedded defaults: a local Redis under var/,
 # SQLite in var/hotline.db, a local Asterisk 22 on 127.0.0.1:5060, the FastAGI server on
-# 127.0.0.1:4573 and the HTTP API on :8080. Ctrl-C stops it (and the Asterisk).
+# 127.0.0.1:4573 and the HTTP API on :8080.
+#
+# It supervises the hotline server: a server that crashes is started again within a second,
+# while Asterisk and Redis keep running (the dialplan holds queued callers on music and tries
+# the server again meanwhile). Ctrl-C (or SIGTERM) stops the server gracefully, then stops
+# only what this script started: a Redis or an Asterisk that was already running stays.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 scripts/bootstrap.sh
 export PATH="$ROOT/.venv/bin:$PATH"
-mkdir -p var/redis
+VAR="${HOTLINE_VAR_DIR:-$ROOT/var}"
+mkdir -p "$VAR/redis"
+
+started_redis=""
+started_asterisk=""
+server_pid=""
+stopping=""
+
+cleanup() {
+  if [ -n "$started_asterisk" ]; then
+    hotline asterisk down || true
+  fi
+  if [ -n "$started_redis" ]; then
+    echo "run: stopping the redis-server it started"
+    redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
+
+stop() {
+  stopping=1
+  if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; fi
+}
+trap stop INT TERM
 
 REDIS_PORT="${HOTLINE_REDIS_PORT:-6379}"
 export HOTLINE_REDIS_URL="${HOTLINE_REDIS_URL:-redis://127.0.0.1:${REDIS_PORT}/0}"
-if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
-  echo "run: starting redis-server on 127.0.0.1:$REDIS_PORT (data in var/redis)"
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$ROOT/var/redis" \
-    --appendonly yes --daemonize yes --pidfile "$ROOT/var/redis.pid" --logfile "$ROOT/var/redis.log"
+if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+  echo "run: using the Redis already running on 127.0.0.1:$REDIS_PORT (left running at the end)"
+else
+  echo "run: starting redis-server on 127.0.0.1:$REDIS_PORT (data in $VAR/redis)"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$VAR/redis" \
+    --appendonly yes --daemonize yes --pidfile "$VAR/redis.pid" --logfile "$VAR/redis.log"
+  started_redis=1
   for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
@@ -24,19 +55,31 @@ hotline db upgrade
 
 # A local Asterisk 22 (Debian sid, in a chroot under .cache/): needs root for the chroot.
 if [ "$(id -u)" -eq 0 ] && [ -z "${HOTLINE_NO_ASTERISK:-}" ]; then
+  if ! hotline asterisk status >/dev/null 2>&1; then started_asterisk=1; fi
   hotline asterisk up --sip-port "${HOTLINE_SIP_PORT:-5060}"   # prints accounts and numbers
-  trap 'hotline asterisk down' EXIT
 else
   echo "run: no local Asterisk (it needs root for its chroot); the simulator still works"
 fi
+HTTP_PORT="${HOTLINE_HTTP_PORT:-8080}"
 cat <<MSG
 
 The hotline is starting. In another terminal, log in operator 1001 and call:
-  curl -X POST localhost:8080/agents/1001/login -H 'content-type: application/json' -d '{"ready": true}'
+  curl -X POST localhost:$HTTP_PORT/agents/1001/login -H 'content-type: application/json' -d '{"ready": true}'
   .venv/bin/hotline call --to 12345 --from 13800138000 --digits "0" --dial-status ANSWER
   .venv/bin/hotline call --to 4960000 --from 13900139000 --digits "0" (a merged legacy line)
-Queue figures: curl localhost:8080/queue/metrics    Prometheus: localhost:8080/metrics
+Queue figures: curl localhost:$HTTP_PORT/queue/metrics    Prometheus: localhost:$HTTP_PORT/metrics
 Edit config/*.yaml, then: .venv/bin/hotline reload
 
 MSG
-hotline serve --queue-wait --http-port "${HOTLINE_HTTP_PORT:-8080}"
+while [ -z "$stopping" ]; do
+  hotline serve --queue-wait --http-port "$HTTP_PORT" &
+  server_pid=$!
+  status=0
+  wait "$server_pid" || status=$?
+  # a signal interrupts wait while the server still runs: wait for it to finish stopping
+  while kill -0 "$server_pid" 2>/dev/null; do wait "$server_pid" || status=$?; done
+  server_pid=""
+  [ -n "$stopping" ] && break
+  echo "run: the hotline server ended (exit $status); starting it again in 1 s" >&2
+  sleep 1
+done
