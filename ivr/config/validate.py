@@ -75,7 +75,7 @@ from ivr.config.models import (
     QueueNode,
     TransferNode,
 )
-from ivr.config.yamlpos import Located, YamlSyntaxError, load_text
+from ivr.config.yamlpos import Located, UnreadableText, YamlSyntaxError, decode_text, load_text
 from ivr.config.yamlpos import Path as YPath
 from ivr.errors import Problem
 from queueing.config import AGENT_INTERFACE_RE, AgentsFile, QueueFile
@@ -235,10 +235,10 @@ class _Checker:
                 continue
             self.digest.update(filename.encode() + b"\0" + raw + b"\0")
             try:
-                src.located = load_text(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
+                src.located = load_text(decode_text(raw))
+            except UnreadableText as exc:
                 self.problems.append(
-                    Problem(src.name, 1, 1, f"not UTF-8 text: {exc.reason}", YAML_SYNTAX)
+                    Problem(src.name, exc.line, exc.column, exc.message, YAML_SYNTAX)
                 )
                 continue
             except YamlSyntaxError as exc:

@@ -31,6 +31,40 @@ Pos = tuple[int, int]
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 MAX_NODES = 200_000  # guards against alias bombs ("billion laughs")
+#: An admin file larger than this is refused before it is parsed: the biggest shipped file
+#: is a few KiB, and a runaway file must not stall a reload.
+MAX_FILE_BYTES = 1024 * 1024
+
+
+class UnreadableText(Exception):
+    """The bytes of an admin file cannot be read as text: too large, or not UTF-8.
+    ``line`` and ``column`` (1-based) point at the first bad byte."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(f"{line}:{column}: {message}")
+        self.message, self.line, self.column = message, line, column
+
+
+def decode_text(raw: bytes, limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of an admin file; :class:`UnreadableText` when it is over ``limit``
+    bytes or holds a byte that is not UTF-8 (at that byte's line and column)."""
+    if len(raw) > limit:
+        raise UnreadableText(
+            f"the file is {len(raw):,} bytes, over the limit of {limit:,}: "
+            "an admin file is a few KiB; check that it is the right file"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        start = before.rfind(b"\n") + 1
+        column = len(before[start:].decode("utf-8", "replace")) + 1
+        raise UnreadableText(
+            f"not UTF-8 text: byte 0x{raw[exc.start]:02x} ({exc.reason}); save the file as UTF-8",
+            line,
+            column,
+        ) from None
 
 
 class YamlSyntaxError(Exception):

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from ivr.config.yamlpos import Located, YamlSyntaxError, load_text
+from ivr.config.yamlpos import Located, UnreadableText, YamlSyntaxError, decode_text, load_text
 from ivr.errors import ConfigError, Problem
 
 CATALOGUE_FILE = Path("tickets") / "catalogue.yaml"
@@ -161,12 +161,14 @@ def _read(directory: Path) -> tuple[list[Problem], CatalogueFile | None]:
     path = directory / CATALOGUE_FILE
     name = str(path)
     try:
-        text = path.read_text("utf-8")
+        text = decode_text(path.read_bytes())
+    except UnreadableText as exc:
+        return [Problem(name, exc.line, exc.column, exc.message, CAT_FILE)], None
     except FileNotFoundError:
         return [
             Problem(name, 1, 1, f"the ticket catalogue is missing: create {path}", CAT_FILE)
         ], None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         return [Problem(name, 1, 1, f"cannot read: {exc}", CAT_FILE)], None
     try:
         located = load_text(text)
