@@ -7,6 +7,7 @@ and the running config stays in place.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -45,31 +46,51 @@ class ConfigHolder:
         self.current: ConfigBundle = load_config(directory, recordings_dir)
         self.last = ReloadResult(True, self.current.version, _now())
         self.listeners: list[ReloadListener] = []
+        self._reloading = asyncio.Lock()
         self._write_status()
 
     def reload(self) -> ReloadResult:
+        """Load, check and apply the config in this thread (the CLI, tests)."""
+        return self._apply(self._load())
+
+    async def reload_async(self) -> ReloadResult:
+        """:meth:`reload` for the running server: reading and validating the files happens
+        in a worker thread, so calls in progress never wait on a reload; only the switch to
+        the new bundle (and its listeners) runs on the event loop. Reloads run one at a
+        time, in the order asked."""
+        async with self._reloading:
+            loaded = await asyncio.to_thread(self._load)
+            return self._apply(loaded)
+
+    def _load(self) -> ConfigBundle | ReloadResult:
         try:
-            bundle = load_config(self.directory, self.recordings_dir)
+            return load_config(self.directory, self.recordings_dir)
         except ConfigError as exc:
             log.error("HL-CFG-RELOAD refused: %s", exc)
             problems = tuple(str(p) for p in exc.problems)
-            self.last = ReloadResult(False, self.current.version, _now(), problems)
+            return ReloadResult(False, self.current.version, _now(), problems)
         except Exception as exc:  # an unreadable file must never take the line down either
             log.exception("HL-CFG-RELOAD refused: could not read the config")
-            self.last = ReloadResult(False, self.current.version, _now(), (repr(exc),))
-        else:
-            old, self.current = self.current, bundle
-            log.info("config %s loaded from %s", bundle.version, self.directory)
-            notes: list[str] = []
-            for listener in self.listeners:
-                try:
-                    notes += listener(old, bundle)
-                except Exception as exc:  # a listener's bug must not undo an accepted reload
-                    log.exception("HL-CFG-RELOAD listener failed")
-                    notes.append(f"HL-CFG-099 could not apply part of the reload: {exc!r}")
-            for note in notes:
-                log.warning("%s", note)
-            self.last = ReloadResult(True, bundle.version, _now(), (), tuple(notes))
+            return ReloadResult(False, self.current.version, _now(), (repr(exc),))
+
+    def _apply(self, loaded: ConfigBundle | ReloadResult) -> ReloadResult:
+        if isinstance(loaded, ReloadResult):
+            self.last = loaded
+            self._write_status()
+            return loaded
+        bundle = loaded
+        old, self.current = self.current, bundle
+        log.info("config %s loaded from %s", bundle.version, self.directory)
+        notes: list[str] = []
+        for listener in self.listeners:
+            try:
+                notes += listener(old, bundle)
+            except Exception as exc:  # a listener's bug must not undo an accepted reload
+                log.exception("HL-CFG-RELOAD listener failed")
+                notes.append(f"HL-CFG-099 could not apply part of the reload: {exc!r}")
+        for note in notes:
+            log.warning("%s", note)
+        self.last = ReloadResult(True, bundle.version, _now(), (), tuple(notes))
         self._write_status()
         return self.last
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from ivr.engine.channel import CallInfo
 from ivr.engine.menu import MenuEngine
 from ivr.engine.store import MemoryStore
@@ -95,3 +97,40 @@ async def test_broken_config_is_refused_and_the_running_one_stays(
     menu.write_text("settings: [unclosed\n")
     assert not holder.reload().ok
     assert holder.current is running
+
+
+async def test_a_reload_never_stalls_the_event_loop(
+    config_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading and validating run in a worker thread: the loop (every call in progress) keeps
+    going while a slow reload works, and the new config is in place afterwards."""
+    import time
+
+    from ivr import runtime
+
+    holder = ConfigHolder(config_copy)
+    real = runtime.load_config
+
+    def slow_load(*args: object, **kwargs: object) -> object:
+        time.sleep(0.5)  # a huge file, a slow disk
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runtime, "load_config", slow_load)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    try:
+        await asyncio.sleep(0)
+        before = ticks
+        result = await holder.reload_async()
+        during = ticks - before
+    finally:
+        task.cancel()
+    assert result.ok
+    assert during >= 10, f"the loop ran {during} times during a 0.5 s reload"
