@@ -12,6 +12,10 @@ import asyncio
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ivr.settings import Settings
 
@@ -83,8 +87,22 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     except QueueError as exc:
         print(exc)
         return 1
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        url = args.redis_url or settings.redis_url
+        print(f"HL-QUE-070 Redis at {redact(url)} is unreachable ({exc}): start redis-server, "
+              "or point HOTLINE_REDIS_URL / --redis-url at the hotline's Redis")  # fmt: skip
+        return 1
     finally:
         await queue.close()
+
+
+def redact(url: str) -> str:
+    """The URL without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()
 
 
 def _print_status(snap: dict[str, Any]) -> None:

@@ -153,3 +153,21 @@ def test_check_config_covers_the_ticket_catalogue(config_copy: Path) -> None:
     result = hotline("check-config", str(config_copy))
     assert result.returncode == 1
     assert "catalogue.yaml:" in result.stdout and "no_such_section" in result.stdout
+
+
+def test_queue_commands_with_redis_unreachable_say_so_in_one_line() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import free_port
+
+    url = f"redis://:secret@127.0.0.1:{free_port()}/0"  # nothing listens there
+    for action in (["status"], ["agents"], ["login", "1001"]):
+        r = subprocess.run(
+            [sys.executable, "-m", "ivr.cli", "queue", "--redis-url", url, *action],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        lines = (r.stdout + r.stderr).strip().splitlines()
+        assert r.returncode == 1
+        assert len(lines) == 1 and lines[0].startswith("HL-QUE-070"), lines
+        assert "secret" not in lines[0]
