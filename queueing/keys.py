@@ -144,8 +144,9 @@ def call(uniqueid: str, centre: str = DEFAULT_CENTRE) -> str:
 
 
 def ticket_counter(day: str, centre: str = DEFAULT_CENTRE) -> str:
-    """Integer: the last ticket sequence number handed out on ``day`` (YYYYMMDD), seeded from
-    the database's highest number of that day."""
+    """Hash of the ticket numbers handed out on ``day`` (YYYYMMDD): the block claimed from the
+    database (``next`` .. ``limit``) and the one claimed ahead (``nlimit``); expires after 3
+    days (ivr/tickets/ticketno.py)."""
     return f"{base(centre)}ticketseq:{day}"
 
 

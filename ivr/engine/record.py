@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 _now = dt.datetime.now
@@ -81,6 +81,29 @@ class CallRecord:
         self.ended_at = utcnow()
         self.add("end", None, f"{outcome} {detail}".strip())
 
+    def as_dict(self) -> dict[str, Any]:
+        """What :meth:`to_dict` gives, built directly (``to_dict`` goes through
+        ``dataclasses.asdict``, which deep-copies every event: several times slower)."""
+        data: dict[str, Any] = {
+            name: getattr(self, name) for name in _FIELDS if name not in _SPECIAL
+        }
+        data["started_at"] = self.started_at.isoformat()
+        data["ended_at"] = self.ended_at.isoformat() if self.ended_at else None
+        data["events"] = [
+            {
+                "at": e.at.isoformat(),
+                "offset": e.offset,
+                "kind": e.kind,
+                "node": e.node,
+                "detail": e.detail,
+            }
+            for e in self.events
+        ]
+        data["messages"] = list(self.messages)
+        data["path"] = self.path
+        data["digits"] = self.digits
+        return data
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("_t0")
@@ -92,3 +115,7 @@ class CallRecord:
         for event in data["events"]:
             event["at"] = event["at"].isoformat()
         return data
+
+
+_FIELDS = tuple(f.name for f in fields(CallRecord) if f.name != "_t0")
+_SPECIAL = frozenset({"started_at", "ended_at", "events", "messages"})

@@ -4,7 +4,8 @@ One JSON object per line, each appended with ``fsync`` so that a crash loses not
 already handed over. Replay reads the lines back in order; a torn last line (the process
 died while writing it) is skipped with a warning, since its write was never acknowledged.
 After a complete replay the file is truncated. Replaying twice is harmless: every entry is
-written idempotently (calls by uniqueid, queue events by their key).
+written idempotently (call attempts by uniqueid and attempt number, queue events by their
+key, ticket reservations by call).
 """
 
 from __future__ import annotations

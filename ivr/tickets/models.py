@@ -7,7 +7,10 @@ time zone, so that reports group by an indexed column instead of by time-zone ar
 
 Tables:
 
-- ``call_records``: one row per call (unique ``uniqueid``), whatever became of it;
+- ``call_records``: one row per call (unique ``uniqueid``), whatever became of it: the merge
+  of its attempts (:mod:`ivr.tickets.attempts`);
+- ``call_attempts``: every AGI session (attempt) of a call as it was recorded, and the
+  ``server-lost`` records written for calls whose server died;
 - ``queue_log``: queue events, one row per event, in the spirit of Asterisk's queue_log;
 - ``tickets``: work orders (工单), with their flags and counters;
 - ``ticket_calls``: the calls a ticket came from (a ticket may gather several calls);
@@ -93,6 +96,8 @@ class CallRow(Base):
     outcome_detail: Mapped[str] = mapped_column(Text, default="")
     hangup_cause: Mapped[str] = mapped_column(String(80), default="")
     hangup_node: Mapped[str | None] = mapped_column(String(80))
+    hangup_by: Mapped[str | None] = mapped_column(String(10))  # caller | agent
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     skill: Mapped[str | None] = mapped_column(String(40))
     priority: Mapped[int | None] = mapped_column(Integer)
     queue_position: Mapped[int | None] = mapped_column(Integer)
@@ -104,6 +109,20 @@ class CallRow(Base):
     digits: Mapped[str] = mapped_column(String(200), default="")
     messages: Mapped[list[str]] = mapped_column(JSON, default=list)
     events: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class CallAttemptRow(Base):
+    """One attempt (AGI session) of a call: the record it wrote (``CallRecord.to_dict``), or a
+    synthetic one (``synthetic``) written for it by another server when its own died. A real
+    record of an attempt replaces a synthetic one, never the reverse."""
+
+    __tablename__ = "call_attempts"
+
+    uniqueid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    written_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class QueueLogRow(Base):

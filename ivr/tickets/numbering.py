@@ -5,13 +5,19 @@ can key it into the self-service lookup. The sequence comes from the ``ticket_co
 row of the day, incremented inside the ticket's own transaction: PostgreSQL locks the row
 and SQLite serializes writers, so several servers sharing one database never hand out the
 same number (the unique index on ``tickets.number`` would refuse it anyway).
+
+Numbers handed out with calls come from Redis (:mod:`ivr.tickets.ticketno`), which takes them
+in *blocks* claimed here (:func:`claim_block`): a claim moves the day's counter past the
+block, so the database's own sequence (tickets accepted without a reserved number) and every
+later claim (another Redis, or the same one after it forgot everything) start behind it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ivr.tickets.models import TicketCounterRow, TicketReservationRow, TicketRow
@@ -53,3 +59,32 @@ def reserve_number(session: Session, call_uniqueid: str, day: dt.date, now: dt.d
         return number
     # two servers reserved for the call at once: the first insert won, its number stands
     return session.scalar(reserved) or number
+
+
+def _highest(session: Session, column: Any, key: str) -> int:
+    """The highest sequence number of day ``key`` in a number column (0 if none)."""
+    top = session.scalar(select(func.max(column)).where(column >= key, column < key + ":"))
+    try:
+        return int(str(top)[len(key) :]) if top else 0
+    except ValueError:
+        return 0
+
+
+def claim_block(session: Session, day: dt.date, size: int) -> tuple[int, int]:
+    """Claim the next ``size`` sequence numbers of ``day`` for a number source outside the
+    database: returns ``(seed, limit)``, the numbers ``seed + 1 .. limit`` are the caller's.
+    The seed is the highest number the day has anywhere (its counter, its tickets, its
+    reservations), so nothing handed out before is handed out again."""
+    key = f"{day:%Y%m%d}"
+    counter = TicketCounterRow
+    insert_ignore(session, counter.__table__, [{"day": key, "last": 0}], ["day"])  # type: ignore[arg-type]
+    last = session.execute(  # locks the day's counter until commit
+        update(counter).where(counter.day == key).values(last=counter.last).returning(counter.last)
+    ).scalar_one()
+    seed = max(
+        last,
+        _highest(session, TicketRow.number, key),
+        _highest(session, TicketReservationRow.number, key),
+    )
+    session.execute(update(counter).where(counter.day == key).values(last=seed + size))
+    return seed, seed + size

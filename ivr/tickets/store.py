@@ -2,8 +2,14 @@
 
 :class:`TicketStore` is at once
 
-- a :class:`ivr.engine.store.CallStore` (``await save(record)``): one ``call_records`` row per
-  call, idempotent by ``uniqueid``;
+- a :class:`ivr.engine.store.CallStore` (``await save(record)``): each record is one attempt
+  of a call (``record.attempt``), kept in ``call_attempts``; the call's ``call_records`` row is
+  the merge of all its attempts (:mod:`ivr.tickets.attempts`), whatever order they arrive in;
+  idempotent by ``(uniqueid, attempt)``;
+- the closer of lost calls (``await lost(call)``): a call whose server died gets a synthetic
+  ``server-lost`` attempt from the snapshot Redis kept;
+- the write path of ticket numbers reserved in Redis (:mod:`ivr.tickets.ticketno`):
+  :meth:`TicketStore.note_reservation` hands one over without waiting for the database;
 - a :class:`queueing.events.QueueEventSink` (``await queue_event(event)``): one ``queue_log``
   row per event, idempotent by a key made from the event;
 - a :class:`ivr.engine.menu.TicketLookup` (``await status(number, caller)``).
@@ -29,7 +35,7 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select, update
@@ -37,10 +43,18 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from ivr.engine.record import CallRecord
+from ivr.tickets.attempts import ANSWERED, lost_entries
+from ivr.tickets.callrows import ANONYMOUS, MISSED_OUTCOMES, write_calls
 from ivr.tickets.db import Database
 from ivr.tickets.journal import Journal
 from ivr.tickets.lifecycle import STATUS_WORDS, State
-from ivr.tickets.models import CallbackTaskRow, CallRow, QueueLogRow, TicketRow
+from ivr.tickets.models import (
+    CallbackTaskRow,
+    CallRow,
+    QueueLogRow,
+    TicketReservationRow,
+    TicketRow,
+)
 from ivr.tickets.sqlutil import insert_ignore
 from queueing.events import QueueEvent
 
@@ -49,8 +63,7 @@ log = logging.getLogger(__name__)
 CALL = "call"
 QUEUE = "queue"
 SURVEY = "survey"
-ANONYMOUS = ("", "anonymous", "unknown", "0")
-MISSED_OUTCOMES = ("abandoned",)
+RESERVE = "reserve"
 BATCH = 500
 
 # Where each queue_log event keeps the seconds waited (1-based dataN), as app_queue writes it.
@@ -78,48 +91,9 @@ def _float(text: str) -> float | None:
         return None
 
 
-RECORD_FIELDS = (
-    "uniqueid",
-    "caller",
-    "caller_name",
-    "dialled",
-    "channel",
-    "config_version",
-    "line_number",
-    "line_name",
-    "line_mode",
-    "department",
-    "accessible",
-    "outcome",
-    "outcome_detail",
-    "skill",
-    "priority",
-    "queue_position",
-    "hangup_node",
-    "recording",
-)
-
-
 def record_dict(record: CallRecord) -> dict[str, Any]:
-    """What :meth:`CallRecord.to_dict` gives, built directly: ``to_dict`` goes through
-    ``dataclasses.asdict``, which deep-copies every event and cost more than the write."""
-    data: dict[str, Any] = {name: getattr(record, name) for name in RECORD_FIELDS}
-    data["started_at"] = record.started_at.isoformat()
-    data["ended_at"] = record.ended_at.isoformat() if record.ended_at else None
-    data["events"] = [
-        {
-            "at": e.at.isoformat(),
-            "offset": e.offset,
-            "kind": e.kind,
-            "node": e.node,
-            "detail": e.detail,
-        }
-        for e in record.events
-    ]
-    data["messages"] = list(record.messages)
-    data["path"] = record.path
-    data["digits"] = record.digits
-    return data
+    """What :meth:`CallRecord.to_dict` gives (built directly: :meth:`CallRecord.as_dict`)."""
+    return record.as_dict()
 
 
 def call_entry(record: CallRecord) -> dict[str, Any]:
@@ -137,51 +111,6 @@ def queue_entry(event: QueueEvent) -> dict[str, Any]:
             "event": event.event,
             "data": list(event.data),
         },
-    }
-
-
-def call_row(data: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
-    """A ``call_records`` row from :meth:`CallRecord.to_dict` output."""
-    started = _parse_time(data["started_at"])
-    assert started is not None
-    ended = _parse_time(data.get("ended_at"))
-    events = data.get("events") or []
-    survey = None
-    for e in events:
-        if e.get("kind") == "survey" and str(e.get("detail", "")).strip()[:1] in "12345":
-            survey = int(str(e["detail"]).strip()[0])
-    hangup = next((e for e in reversed(events) if e.get("kind") == "hangup"), None)
-    return {
-        "uniqueid": data["uniqueid"],
-        "caller": data.get("caller") or "",
-        "caller_name": data.get("caller_name") or "",
-        "dialled": data.get("dialled") or "",
-        "channel": data.get("channel") or "",
-        "config_version": data.get("config_version") or "",
-        "line_number": data.get("line_number"),
-        "line_name": data.get("line_name"),
-        "line_mode": data.get("line_mode"),
-        "department": data.get("department"),
-        "accessible": bool(data.get("accessible")),
-        "started_at": started,
-        "ended_at": ended,
-        "day": started.astimezone(tz).date(),
-        "duration": (ended - started).total_seconds() if ended else None,
-        "outcome": data.get("outcome") or "",
-        "outcome_detail": data.get("outcome_detail") or "",
-        "hangup_cause": (hangup or {}).get("detail", "")[:80],
-        "hangup_node": data.get("hangup_node"),
-        "skill": data.get("skill"),
-        "priority": data.get("priority"),
-        "queue_position": data.get("queue_position"),
-        "queue_wait": data.get("queue_wait"),
-        "agent": data.get("agent"),
-        "recording": data.get("recording"),
-        "survey_score": survey,
-        "path": list(data.get("path") or []),
-        "digits": (data.get("digits") or "")[:200],
-        "messages": list(data.get("messages") or []),
-        "events": events,
     }
 
 
@@ -236,6 +165,7 @@ def _missed_tasks(session: Session, uniqueids: Sequence[str]) -> None:
             c.uniqueid.in_(uniqueids),
             c.caller.notin_(ANONYMOUS),
             (c.outcome.in_(MISSED_OUTCOMES) | left),
+            c.outcome != ANSWERED,
             ~answered,
         )
     ).all()
@@ -260,47 +190,6 @@ def _missed_tasks(session: Session, uniqueids: Sequence[str]) -> None:
     )
 
 
-def _write_calls(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Call records, with what the queue already logged about them: the agent and wait of
-    the first CONNECT, and a missed-call callback task for a call that left the queue (or
-    hung up) unanswered. One query for the queue events of the whole batch, one insert."""
-    q = QueueLogRow
-    ids = [r["uniqueid"] for r in rows]
-    connects: dict[str, tuple[dt.datetime, str, float | None]] = {}
-    left: set[str] = set()
-    for callid, event, at, agent, wait in session.execute(
-        select(q.callid, q.event, q.at, q.agent, q.wait).where(
-            q.callid.in_(ids), q.event.in_(["CONNECT", "ABANDON", "EXITWITHTIMEOUT"])
-        )
-    ):
-        if event != "CONNECT":
-            left.add(callid)
-        elif callid not in connects or at < connects[callid][0]:
-            connects[callid] = (at, agent, wait)
-    tasks = []
-    for row in rows:
-        uid = row["uniqueid"]
-        if uid in connects and row["agent"] is None:
-            _, row["agent"], row["queue_wait"] = connects[uid]
-        missed = row["outcome"] in MISSED_OUTCOMES or uid in left
-        if missed and uid not in connects and row["caller"] not in ANONYMOUS:
-            tasks.append(
-                {
-                    "kind": "missed",
-                    "ref": uid,
-                    "ticket_id": None,
-                    "call_uniqueid": uid,
-                    "caller": row["caller"],
-                    "created_at": row["ended_at"] or row["started_at"],
-                    "state": "open",
-                    "attempts": 0,
-                    "result": "",
-                }
-            )
-    insert_ignore(session, CallRow.__table__, rows, ["uniqueid"], count=False)  # type: ignore[arg-type]
-    insert_ignore(session, CallbackTaskRow.__table__, tasks, ["kind", "ref"], count=False)  # type: ignore[arg-type]
-
-
 def _apply_survey(session: Session, uniqueid: str, score: int) -> None:
     session.execute(update(CallRow).where(CallRow.uniqueid == uniqueid).values(survey_score=score))
     session.execute(
@@ -319,7 +208,7 @@ def write_entries(session: Session, entries: Sequence[dict[str, Any]], tz: ZoneI
             j += 1
         group = [e["data"] for e in entries[i:j]]
         if kind == CALL:
-            _write_calls(session, [call_row(d, tz) for d in group])
+            write_calls(session, [(e["data"], bool(e.get("synthetic"))) for e in entries[i:j]], tz)
         elif kind == QUEUE:
             rows = [queue_row(d, tz) for d in group]
             insert_ignore(session, QueueLogRow.__table__, rows, ["key"])  # type: ignore[arg-type]
@@ -331,6 +220,17 @@ def write_entries(session: Session, entries: Sequence[dict[str, Any]], tz: ZoneI
         elif kind == SURVEY:
             for d in group:
                 _apply_survey(session, d["uniqueid"], int(d["score"]))
+        elif kind == RESERVE:
+            rows = [
+                {
+                    "call_uniqueid": d["uniqueid"],
+                    "number": d["number"],
+                    "reserved_at": _parse_time(d["at"]),
+                }
+                for d in group
+            ]
+            table = TicketReservationRow.__table__
+            insert_ignore(session, table, rows, ["call_uniqueid"], count=False)  # type: ignore[arg-type]
         else:
             log.error("unknown journal entry kind %r: skipped", kind)
         i = j
@@ -374,6 +274,21 @@ class TicketNumbers:
         return await reserve_ticket(self.db, self.tz, uniqueid)
 
 
+class LostCallInfo(Protocol):
+    """A live call whose server died (``queueing.queue.LostCall``)."""
+
+    @property
+    def uniqueid(self) -> str: ...
+    @property
+    def server(self) -> str: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def done(self) -> bool: ...
+    @property
+    def snapshot(self) -> str: ...
+
+
 class TicketStore:
     """CallStore + QueueEventSink + TicketLookup over the database, with a journal."""
 
@@ -406,6 +321,26 @@ class TicketStore:
     async def save_many(self, records: Sequence[CallRecord]) -> None:
         """Several call records in one transaction (bulk import, benchmarks)."""
         await self._write([call_entry(r) for r in records])
+
+    async def lost(self, call: LostCallInfo) -> None:
+        """Close a call whose server died: the snapshot it last stored becomes attempt
+        ``call.attempt`` (unless its real record is there) and attempt ``call.attempt + 1``
+        ends the call now, ``server-lost`` (or, when ``call.done``, the snapshot's outcome:
+        answered). Both are synthetic: real records of those attempts replace them."""
+        now = dt.datetime.now(dt.UTC)
+        await self._write(
+            lost_entries(call.uniqueid, call.server, call.attempt, call.done, call.snapshot, now)
+        )
+
+    def note_reservation(
+        self, uniqueid: str, number: str, at: dt.datetime | None = None
+    ) -> asyncio.Future[None]:
+        """A ticket number reserved for a call outside the database (Redis): handed to the
+        write path (database, else journal) without waiting. The future is done once it is
+        in the database or the journal."""
+        when = (at or dt.datetime.now(dt.UTC)).isoformat()
+        entry = {"kind": RESERVE, "data": {"uniqueid": uniqueid, "number": number, "at": when}}
+        return self._submit([entry])
 
     async def import_journal(self, path: Path) -> int:
         """Import the call records other processes (the process AGI script) appended to the
@@ -475,13 +410,16 @@ class TicketStore:
         """Group commit: entries handed over while a transaction is in flight wait, and are
         then written together in the next one (in the order they came). A caller returns
         once its entries are in the database or in the journal."""
+        await asyncio.shield(self._submit(entries))
+
+    def _submit(self, entries: list[dict[str, Any]]) -> asyncio.Future[None]:
         self._pending.extend(entries)
         if self._pending_done is None:
             self._pending_done = asyncio.get_running_loop().create_future()
         done = self._pending_done
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="ticket-store-flush")
-        await asyncio.shield(done)
+        return done
 
     async def _flush(self) -> None:
         while self._pending:

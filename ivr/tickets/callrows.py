@@ -1,0 +1,257 @@
+"""Writing call records: every attempt into ``call_attempts``, their merge into
+``call_records`` (:mod:`ivr.tickets.attempts`), and the missed-call tasks that follow the
+merged outcome.
+
+A batch of records (any number of calls and attempts) is one transaction with a bounded
+number of statements, whatever its size (the id lists are cut into chunks of
+:data:`CHUNK`): on PostgreSQL one statement takes a transaction-scoped advisory lock per call
+(two servers writing attempts of one call wait for each other instead of merging without
+each other's attempt; SQLite serializes writers anyway), one upsert writes the attempts, one
+query lists the call's attempts (a second one reads the attempts this batch does not carry,
+only for calls that have some), one reads what the queue logged, one upsert writes the merged
+rows, then at most one insert and one delete for the missed-call tasks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ivr.tickets.attempts import ANSWERED, LOST, Attempt, attempt_number, merge
+from ivr.tickets.models import CallAttemptRow, CallbackTaskRow, CallRow, QueueLogRow
+from ivr.tickets.sqlutil import insert_ignore
+
+ANONYMOUS = ("", "anonymous", "unknown", "0")
+MISSED_OUTCOMES = ("abandoned",)
+CHUNK = 1000
+# call_records columns the merge does not own: kept when the merge has no value for them
+# (filled from queue_log, or from TicketStore.survey)
+KEEP = ("agent", "queue_wait", "survey_score")
+
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), CHUNK):
+        yield items[i : i + CHUNK]
+
+
+def call_row(data: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
+    """A ``call_records`` row from a call's merged record (:func:`attempts.merge`; a single
+    :meth:`CallRecord.to_dict` works too)."""
+    started = _parse_time(data["started_at"])
+    assert started is not None
+    ended = _parse_time(data.get("ended_at"))
+    events = data.get("events") or []
+    survey = None
+    for e in events:
+        if e.get("kind") == "survey" and str(e.get("detail", "")).strip()[:1] in "12345":
+            survey = int(str(e["detail"]).strip()[0])
+    cause = data.get("hangup_cause")
+    if cause is None:
+        hangup = next((e for e in reversed(events) if e.get("kind") == "hangup"), None)
+        cause = (hangup or {}).get("detail", "")
+    return {
+        "uniqueid": data["uniqueid"],
+        "caller": data.get("caller") or "",
+        "caller_name": data.get("caller_name") or "",
+        "dialled": data.get("dialled") or "",
+        "channel": data.get("channel") or "",
+        "config_version": data.get("config_version") or "",
+        "line_number": data.get("line_number"),
+        "line_name": data.get("line_name"),
+        "line_mode": data.get("line_mode"),
+        "department": data.get("department"),
+        "accessible": bool(data.get("accessible")),
+        "started_at": started,
+        "ended_at": ended,
+        "day": started.astimezone(tz).date(),
+        "duration": (ended - started).total_seconds() if ended else None,
+        "outcome": data.get("outcome") or "",
+        "outcome_detail": data.get("outcome_detail") or "",
+        "hangup_cause": str(cause)[:80],
+        "hangup_node": data.get("hangup_node"),
+        "hangup_by": data.get("hangup_by"),
+        "attempts": int(data.get("attempts") or 1),
+        "skill": data.get("skill"),
+        "priority": data.get("priority"),
+        "queue_position": data.get("queue_position"),
+        "queue_wait": data.get("queue_wait"),
+        "agent": data.get("agent"),
+        "recording": data.get("recording"),
+        "survey_score": survey,
+        "path": list(data.get("path") or []),
+        "digits": (data.get("digits") or "")[:200],
+        "messages": list(data.get("messages") or []),
+        "events": events,
+    }
+
+
+def _insert(dialect: str, table: Table) -> Any:
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"database {dialect} is not supported")  # pragma: no cover
+
+
+def _statement(dialect: str, name: str) -> Any:
+    """The two upserts, built once per dialect."""
+    stmt = _STATEMENTS.get((dialect, name))
+    if stmt is not None:
+        return stmt
+    if name == "attempts":
+        table: Table = CallAttemptRow.__table__  # type: ignore[assignment]
+        ins = _insert(dialect, table)
+        # a real attempt replaces anything; a synthetic one only a synthetic one
+        stmt = ins.on_conflict_do_update(
+            index_elements=["uniqueid", "attempt"],
+            set_={c: ins.excluded[c] for c in ("data", "synthetic", "written_at")},
+            where=table.c.synthetic | ~ins.excluded.synthetic,
+        )
+    else:
+        table = CallRow.__table__  # type: ignore[assignment]
+        ins = _insert(dialect, table)
+        updates = {
+            c.name: ins.excluded[c.name] for c in table.columns if c.name not in ("id", "uniqueid")
+        }
+        for name_ in KEEP:
+            updates[name_] = func.coalesce(ins.excluded[name_], table.c[name_])
+        stmt = ins.on_conflict_do_update(index_elements=["uniqueid"], set_=updates)
+    _STATEMENTS[(dialect, name)] = stmt
+    return stmt
+
+
+def _lock(session: Session, ids: Sequence[str]) -> None:
+    """PostgreSQL: one transaction at a time merges a call (in uniqueid order: no deadlock)."""
+    session.execute(
+        text(
+            "SELECT count(pg_advisory_xact_lock(hashtextextended(u, 20251))) FROM "
+            "(SELECT u FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS t(u, n) "
+            "ORDER BY n) AS s"
+        ),
+        {"ids": list(ids)},
+    )
+
+
+def _attempts(
+    session: Session, batch: dict[tuple[str, int], tuple[dict[str, Any], bool]], ids: list[str]
+) -> dict[str, list[Attempt]]:
+    """Every attempt of the calls, as now stored: the batch's own from memory, the others
+    read back (only for the calls that have others)."""
+    a = CallAttemptRow
+    stored: list[tuple[str, int, bool]] = []
+    for part in _chunks(ids):
+        query = select(a.uniqueid, a.attempt, a.synthetic).where(a.uniqueid.in_(part))
+        stored += [(u, n, s) for u, n, s in session.execute(query)]
+    calls: dict[str, list[Attempt]] = {uid: [] for uid in ids}
+    others = set()
+    for uid, number, synthetic in stored:
+        mine = batch.get((uid, number))
+        if mine is not None and (not mine[1] or synthetic):
+            calls[uid].append(Attempt(number, mine[0], synthetic))
+        else:
+            others.add(uid)
+    if others:
+        for uid in others:
+            calls[uid] = []
+        for part in _chunks(sorted(others)):
+            for uid, number, synthetic, data in session.execute(
+                select(a.uniqueid, a.attempt, a.synthetic, a.data).where(a.uniqueid.in_(part))
+            ):
+                calls[uid].append(Attempt(number, data, synthetic))
+    return calls
+
+
+def write_calls(
+    session: Session, entries: Sequence[tuple[dict[str, Any], bool]], tz: ZoneInfo
+) -> None:
+    """Attempts ``(CallRecord.to_dict(), synthetic)`` of any calls, in one transaction."""
+    batch: dict[tuple[str, int], tuple[dict[str, Any], bool]] = {}
+    for data, synthetic in entries:
+        key = (str(data["uniqueid"]), attempt_number(data))
+        if synthetic and key in batch and not batch[key][1]:
+            continue  # never replaces a real record
+        batch[key] = (data, synthetic)
+    ids = sorted({uid for uid, _ in batch})
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        _lock(session, ids)
+    now = dt.datetime.now(dt.UTC)
+    session.execute(
+        _statement(dialect, "attempts"),
+        [
+            {"uniqueid": uid, "attempt": n, "data": d, "synthetic": s, "written_at": now}
+            for (uid, n), (d, s) in batch.items()
+        ],
+    )
+    calls = _attempts(session, batch, ids)
+    rows = [call_row(merge(calls[uid]), tz) for uid in ids]
+    _with_queue(session, rows)
+
+
+def _with_queue(session: Session, rows: list[dict[str, Any]]) -> None:
+    """The merged rows, with what the queue already logged about them (the agent and wait
+    of the first CONNECT), and the missed-call tasks (漏接回拨) that follow the merged
+    outcome: one for a caller who left the queue (or hung up, or was lost while waiting)
+    unanswered; none for an answered call (an open one an earlier attempt left is removed)."""
+    q = QueueLogRow
+    ids = [r["uniqueid"] for r in rows]
+    connects: dict[str, tuple[dt.datetime, str, float | None]] = {}
+    left: set[str] = set()
+    for part in _chunks(ids):
+        for callid, event, at, agent, wait in session.execute(
+            select(q.callid, q.event, q.at, q.agent, q.wait).where(
+                q.callid.in_(part), q.event.in_(["CONNECT", "ABANDON", "EXITWITHTIMEOUT"])
+            )
+        ):
+            if event != "CONNECT":
+                left.add(callid)
+            elif callid not in connects or at < connects[callid][0]:
+                connects[callid] = (at, agent, wait)
+    tasks, served = [], []
+    for row in rows:
+        uid = row["uniqueid"]
+        if uid in connects:
+            _, agent, wait = connects[uid]
+            row["agent"] = agent
+            row["queue_wait"] = wait if wait is not None else row["queue_wait"]
+        if row["outcome"] == ANSWERED or uid in connects:
+            if row["attempts"] > 1:
+                served.append(uid)
+            continue
+        lost_waiting = row["outcome"] == LOST and row["skill"] is not None
+        missed = row["outcome"] in MISSED_OUTCOMES or uid in left or lost_waiting
+        if missed and row["caller"] not in ANONYMOUS:
+            tasks.append(
+                {
+                    "kind": "missed",
+                    "ref": uid,
+                    "ticket_id": None,
+                    "call_uniqueid": uid,
+                    "caller": row["caller"],
+                    "created_at": row["ended_at"] or row["started_at"],
+                    "state": "open",
+                    "attempts": 0,
+                    "result": "",
+                }
+            )
+    dialect = session.get_bind().dialect.name
+    session.execute(_statement(dialect, "calls"), rows)
+    insert_ignore(session, CallbackTaskRow.__table__, tasks, ["kind", "ref"], count=False)  # type: ignore[arg-type]
+    t = CallbackTaskRow
+    for part in _chunks(served):
+        session.execute(delete(t).where(t.kind == "missed", t.state == "open", t.ref.in_(part)))
