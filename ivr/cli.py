@@ -50,6 +50,11 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
 
 # --------------------------------------------------------------------------- serve
 
+#: On a graceful stop, how long callers still in the menu may finish it (a caller who reaches
+#: the queue meanwhile is handed back at once); then their sessions end and the dialplan takes
+#: them to the next server.
+MENU_GRACE_SECONDS = 15.0
+
 
 async def _serve(
     settings: Settings, config_dir: Path, http_port: int | None = None, wait: bool = False
@@ -58,7 +63,8 @@ async def _serve(
 
     from ivr.agi.server import FastAGIServer
     from ivr.runtime import ConfigHolder
-    from ivr.service import HeldSurveys, HotlineService, Records
+    from ivr.service import HeldSurveys, HotlineService, LiveCalls, Records
+    from ivr.tickets.ticketno import RedisTicketNumbers
     from ivr.web import create_app
     from queueing.ami import SECRET_FILE as AMI_SECRET_FILE
     from queueing.callback import CallbackDialler
@@ -85,11 +91,20 @@ async def _serve(
         if options.dialler.enabled
         else None
     )
-    hub = QueueHub(queue, sink, dialler=dialler)
+    # a call whose server died and which did not come back is closed by whichever server's
+    # reaper finds it first: a `server-lost` record from what Redis knew of it
+    hub = QueueHub(queue, sink, dialler=dialler, on_lost=records.store.lost)
     holder.listeners.append(lambda old, new: apply_queue_reload(queue, hub, old.queue, new.queue))
     await hub.start()
     messages_dir = str(settings.recordings_dir / "messages")
     surveys = HeldSurveys(records.store)
+    tracker = LiveCalls(queue, hub)  # the live-call registry: every session while it runs
+    # ticket numbers for HOTLINE_TICKET from Redis (blocks claimed from the database ahead of
+    # time): no caller waits on the database
+    numbers = RedisTicketNumbers(
+        queue.client, records.store, centre=queue.centre, timezone=holder.current.hours.timezone
+    )
+    numbers.start()
     waiter = RedisQueueWaiter(
         hub,
         options=lambda: holder.current.queue,
@@ -97,7 +112,8 @@ async def _serve(
         prompt=lambda name: holder.current.prompt_path(name),
         messages_dir=messages_dir,
         calls_dir=str(settings.recordings_dir / "calls"),
-        tickets=records.store,
+        tickets=numbers,
+        tracker=tracker,
     )
     service = HotlineService(
         holder,
@@ -108,6 +124,7 @@ async def _serve(
         waiter=waiter if wait else None,
         surveys=surveys if wait else None,
         answered=hub.answered,
+        tracker=tracker,
     )
     server = FastAGIServer(service.handle, settings.agi_host, settings.agi_port)
     await server.start()
@@ -118,7 +135,14 @@ async def _serve(
         await web.TCPSite(runner, settings.agi_host, http_port).start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGHUP, holder.reload)
+    reloads: set[asyncio.Task[object]] = set()
+
+    def reload() -> None:  # read and checked off the loop: no call waits on a reload
+        task = asyncio.create_task(holder.reload_async())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     settings.pidfile.write_text(str(os.getpid()))
@@ -132,11 +156,25 @@ async def _serve(
     try:
         await stop.wait()
     finally:
+        # Graceful stop: accept no more calls; waiting callers go back to the dialplan with
+        # their places (the next server takes them), callers in the menu get a grace period,
+        # callers with an operator or in the survey finish. A second signal: stop now.
         print("hotline: stopping, letting calls in progress finish", flush=True)
-        await server.stop(grace=30.0)
+        server.stop_accepting()
+        stop.clear()
+        draining = asyncio.create_task(service.stop(menu_grace=MENU_GRACE_SECONDS))
+        hurry = asyncio.create_task(stop.wait())
+        await asyncio.wait({draining, hurry}, return_when=asyncio.FIRST_COMPLETED)
+        hurry.cancel()
+        drained = draining.done()
+        if not drained:
+            draining.cancel()
+            print("hotline: second signal, ending the calls now", flush=True)
+        await server.stop(grace=5.0 if drained else 0.0)
         if runner is not None:
             await runner.cleanup()
         await hub.stop()
+        await numbers.close()
         await queue.close()
         await records.close()
         with contextlib.suppress(FileNotFoundError):

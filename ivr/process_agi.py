@@ -2,7 +2,8 @@
 
 For Asterisk deployments that start ``agi_scripts/hotline.agi`` as a process per call, and as
 the dialplan's second line of defence when no FastAGI server answers. pyst2 signals a gone
-caller in several ways, and all of them end the call cleanly here:
+caller in several ways, and all of them end the call cleanly here (a call an earlier attempt
+served is never queued again: the engine reads the channel's state first, as on a server):
 
 - ``ValueError`` when Asterisk sends a ``HANGUP`` line or closes stdin (EOF): pyst2 parses
   the reply code with ``int('')``;
@@ -101,6 +102,18 @@ class Pyst2Channel:
     async def set_variable(self, name: str, value: str) -> None:
         await self._run(self.agi.set_variable, name, value)
 
+    async def evaluate(self, expression: str) -> str:
+        """``GET FULL VARIABLE`` (runs on a hung-up channel too)."""
+        value: str = await self._run(self.agi.get_full_variable, expression)
+        return value or ""
+
+    async def caller_present(self) -> bool:
+        try:
+            status: int = await self._run(self.agi.channel_status)
+        except AGIHangup:
+            return False
+        return status > 0
+
     async def music_on_hold(self, on: bool, moh_class: str = "default") -> None:
         if on:
             await self._execute("SET MUSIC", "on", moh_class)
@@ -149,6 +162,7 @@ def main() -> int:
 
     async def run() -> None:
         from ivr.engine.menu import MenuEngine
+        from ivr.service import LiveCalls
         from ivr.tickets.db import Database, database_url
         from ivr.tickets.store import TicketNumbers
         from queueing.hub import QueueHub
@@ -160,6 +174,7 @@ def main() -> int:
         # callback offer, the operator's Dial), held by this process: no reaper and no event
         # pump here (the servers do both; events wait in Redis meanwhile).
         hub = QueueHub(queue, reaper=False)
+        tracker = LiveCalls(queue, hub)  # the live-call registry, as on a server
         waiter = RedisQueueWaiter(
             hub,
             options=bundle.queue,
@@ -167,6 +182,7 @@ def main() -> int:
             messages_dir=str(settings.recordings_dir / "messages"),
             calls_dir=str(settings.recordings_dir / "calls"),
             tickets=TicketNumbers(Database(database_url(settings.var_dir)), bundle.hours.timezone),
+            tracker=tracker,
         )
         await hub.start()
         try:
@@ -176,6 +192,8 @@ def main() -> int:
                 JournalStore(settings.journal),
                 messages_dir=str(settings.recordings_dir / "messages"),
                 waiter=waiter,
+                server=queue.server,
+                tracker=tracker,
             )
             await engine.run(Pyst2Channel(agi), info)
         finally:

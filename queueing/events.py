@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -69,3 +70,98 @@ class TeeSink:
     async def queue_event(self, event: QueueEvent) -> None:
         for sink in self.sinks:
             await sink.queue_event(event)
+
+
+def _text(v: object) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def stream_id(raw: object) -> tuple[int, int]:
+    """A stream id (``ms-seq``) as a pair that sorts as Redis does."""
+    ms, _, seq = _text(raw).partition("-")
+    return int(ms), int(seq or 0)
+
+
+def make_event(
+    at_ms: int, callid: str, queue: str, agent: str, event: str, data: str
+) -> QueueEvent:
+    return QueueEvent(
+        at=dt.datetime.fromtimestamp(at_ms / 1000, dt.UTC),
+        callid=callid,
+        queue=queue,
+        agent=agent,
+        event=event,
+        data=tuple(data.split("|")) if data else (),
+    )
+
+
+class EventJournal:
+    """The events this process appended to the Redis stream, kept (in order, by stream id)
+    until the event sink has them: delivered by this process's pump, or acknowledged by the
+    sink's consumer group (any server's pump). When Redis forgot (restarted without
+    persistence, FLUSHALL, a failover that lost writes), those not yet delivered are handed
+    to the sink from here. Bounded: past ``maxlen`` the oldest are dropped (and counted).
+
+    :meth:`add` only keeps the script's reply (on every queue operation's path); it is read
+    into events when the journal is next looked at (by the pump, about once a second)."""
+
+    def __init__(self, maxlen: int = 100_000) -> None:
+        self.maxlen = maxlen
+        self._raw: list[tuple[int, bytes | str]] = []  # (time ms, the script's event text)
+        # stream id -> (time ms, callid, queue, agent, event, data)
+        self._rows: OrderedDict[str, tuple[int, str, str, str, str, str]] = OrderedDict()
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        self._read()
+        return len(self._rows)
+
+    def add(self, at_ms: int, text: bytes | str) -> None:
+        """``text``: the events of one operation, as the script returns them (events
+        separated by \\x1e, their stream id, callid, queue, agent, event, data by \\x1f)."""
+        self._raw.append((at_ms, text))
+        if len(self._raw) > self.maxlen:
+            self._read()
+
+    def _read(self) -> None:
+        if not self._raw:
+            return
+        raw, self._raw = self._raw, []
+        rows = self._rows
+        for at_ms, text in raw:
+            blob = text.decode() if isinstance(text, bytes) else text
+            for one in blob.split("\x1e"):
+                f = one.split("\x1f")
+                rows[f[0]] = (at_ms, f[1], f[2], f[3], f[4], f[5])
+        while len(rows) > self.maxlen:
+            rows.popitem(last=False)
+            self.dropped += 1
+
+    def delivered(self, msg_id: object, callid: str, event: str) -> None:
+        """The sink has this one (this process's pump delivered it)."""
+        self._read()
+        key = _text(msg_id)
+        row = self._rows.get(key)
+        if row is not None and row[1] == callid and row[4] == event:
+            del self._rows[key]
+
+    def acknowledged(self, upto: tuple[int, int], *, inclusive: bool) -> int:
+        """Every event up to the stream id ``upto`` is acknowledged: forget them."""
+        self._read()
+        n = 0
+        rows = self._rows
+        while rows:
+            sid = stream_id(next(iter(rows)))
+            if sid > upto or (sid == upto and not inclusive):
+                break
+            rows.popitem(last=False)
+            n += 1
+        return n
+
+    def pending(self) -> list[tuple[str, QueueEvent]]:
+        """The events not known to be delivered, oldest first, with their stream ids."""
+        self._read()
+        return [(msg_id, make_event(*row)) for msg_id, row in self._rows.items()]
+
+    def forget(self, msg_id: object) -> None:
+        self._rows.pop(_text(msg_id), None)

@@ -32,6 +32,7 @@ import os
 import socket
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -44,6 +45,9 @@ from redis.exceptions import NoScriptError, ResponseError
 from ivr.errors import HotlineError
 from queueing import keys
 from queueing.config import AgentSpec, QueueSettings
+from queueing.events import EventJournal
+
+_FATE_MAX = 20_000  # callers whose fate is remembered (see RedisQueue.fate)
 
 # Strict ordering (priority_seconds: null): priority first, then enqueue time in ms.
 _PRIORITY_SPAN = 10**13  # larger than any epoch-milliseconds value until the year 2286
@@ -150,10 +154,60 @@ class AgentState:
 
 
 @dataclass(frozen=True)
+class LiveCall:
+    """What Redis knew of a call when this server registered it (``call_started``)."""
+
+    server: str  # the server that held the call before this one ("" if new)
+    attempt: int  # the attempt number that server registered (0 if new)
+    done: bool  # an operator already answered it (or it was otherwise served)
+    agent: str  # the agent that answered, "" if none
+    # the record of the earlier attempt as that server last stored it (JSON, "" if none): the
+    # path before the break, when that server died before it could write the record itself
+    snapshot: str = ""
+
+
+@dataclass(frozen=True)
+class LostCall:
+    """A live call whose server died and which did not come back: to be closed."""
+
+    uniqueid: str
+    server: str
+    attempt: int
+    done: bool
+    snapshot: str  # JSON text the last call_started/call_note stored ("" if none)
+
+
+@dataclass(frozen=True)
+class AgentMirror:
+    """A logged-in agent as a server remembers it, to re-create it when Redis forgot."""
+
+    id: str
+    name: str
+    interface: str
+    skills: str  # "a:5,b:3"
+    state: str
+    reason: str
+    idle_since: str  # epoch ms
+    call: str
+
+
+@dataclass(frozen=True)
 class TickResult:
     wrapups: int
     logouts: int
     reaped: int
+    lost: tuple[LostCall, ...] = ()  # live calls taken by this reaper, to be closed
+    epoch: str = ""  # the epoch token in Redis now ("" when not asked)
+    forgot: bool = False  # the epoch was missing or not the one asked about: Redis forgot
+    agents: tuple[AgentMirror, ...] | None = None  # the logged-in agents, when asked
+
+
+@dataclass
+class _Live:
+    attempt: int
+    snapshot: str
+    done: bool
+    agent: str
 
 
 class QueueGateway(Protocol):
@@ -166,6 +220,17 @@ def _script(name: str) -> str:
 
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _lost_calls(flat: list[Any]) -> Iterable[LostCall]:
+    for i in range(0, len(flat), 5):
+        uid, server, attempt, done, snapshot = (_s(x) for x in flat[i : i + 5])
+        yield LostCall(uid, server, int(attempt or 0), done == "1", snapshot)
+
+
+def _mirror(flat: list[Any]) -> Iterable[AgentMirror]:
+    for i in range(0, len(flat), 8):
+        yield AgentMirror(*(_s(x) for x in flat[i : i + 8]))
 
 
 def default_server_id() -> str:
@@ -181,7 +246,15 @@ class RedisQueue:
     clock: Callable[[], float] = time.time
     server: str = field(default_factory=default_server_id)
 
+    #: events this process wrote, until the sink has them (set by the hub that pumps them)
+    journal: EventJournal | None = None
+
     def __post_init__(self) -> None:
+        self.live: dict[str, _Live] = {}  # live calls registered here (call_started)
+        # what became of callers this process handled: "closed" (completed, abandoned, left,
+        # callback) or "skill:NAME" (moved), so that a re-assertion after Redis forgot does
+        # not bring a closed caller back, and puts a moved one in its new skill
+        self.fate: OrderedDict[str, str] = OrderedDict()
         self.centre = self.settings.centre
         self.base = keys.base(self.centre)
         self.events_key = keys.events(self.centre)
@@ -227,19 +300,30 @@ class RedisQueue:
 
     async def _call(self, op: str, *args: str | int | float) -> Any:
         t = self.clock()
-        argv = (self.events_key, self.base, op, int(t * 1000), self._today(t), *args)
+        now_ms = int(t * 1000)
+        argv = (self.events_key, self.base, op, now_ms, self._today(t), *args)
         try:
             try:
-                return await self.client.evalsha(self._sha, 1, *argv)
+                reply = await self.client.evalsha(self._sha, 1, *argv)
             except NoScriptError:  # a restarted or flushed server: load it and go on
                 self._sha = await self.client.script_load(self._lua)
-                return await self.client.evalsha(self._sha, 1, *argv)
+                reply = await self.client.evalsha(self._sha, 1, *argv)
         except ResponseError as exc:
             text = str(exc)
             if text.startswith("HL-QUE-"):
                 code, _, message = text.partition(" ")
                 raise QueueError(message, code=code) from None
             raise
+        # {events, result}: the events this operation appended to the stream
+        if reply[0] and self.journal is not None:
+            self.journal.add(now_ms, reply[0])
+        return reply[1] if len(reply) > 1 else None
+
+    def _fated(self, uniqueid: str, fate: str = "closed") -> None:
+        self.fate[uniqueid] = fate
+        self.fate.move_to_end(uniqueid)
+        if len(self.fate) > _FATE_MAX:
+            self.fate.popitem(last=False)
 
     # -- callers --------------------------------------------------------------------------
 
@@ -288,6 +372,7 @@ class RedisQueue:
         that its desk needs no second read."""
         wrapup = self._ms(self.settings.wrapup_seconds)
         raw = await self._call("complete", uniqueid, agent, wrapup, who)
+        self._fated(uniqueid)
         state, _, next_call = _s(raw).partition("\t")  # "reserved TAB uniqueid"
         return AfterCall(state, next_call)
 
@@ -300,6 +385,7 @@ class RedisQueue:
     async def abandon(self, uniqueid: str, reason: str = "hangup") -> float | None:
         """The caller left. Returns the wait in seconds, None if the caller was not queued."""
         wait_ms = int(await self._call("abandon", uniqueid, reason))
+        self._fated(uniqueid)
         return None if wait_ms < 0 else wait_ms / 1000
 
     async def request_callback(self, uniqueid: str, key: str = "1") -> CallbackResult:
@@ -309,25 +395,32 @@ class RedisQueue:
         status, ref, pos = await self._call(
             "callback", uniqueid, key, self._ms(self.settings.lease_seconds)
         )
-        return CallbackResult(_s(status), _s(ref), int(pos))
+        result = CallbackResult(_s(status), _s(ref), int(pos))
+        if result.ok:
+            self._fated(uniqueid)
+        return result
 
     async def move(self, uniqueid: str, skill: str, reason: str) -> QueuePlace:
         """Overflow by widening: the waiting caller moves to ``skill`` with its score."""
         pos, state, agent = await self._call("move", uniqueid, skill, reason)
+        self._fated(uniqueid, f"skill:{skill}")
         return QueuePlace(int(pos), True, _s(state), _s(agent), skill)
 
     async def leave(self, uniqueid: str, action: str, target: str, reason: str) -> float | None:
         """The caller leaves the queue by an overflow rule (OVERFLOW, not ABANDON). Returns
         the wait in seconds, None if the caller was not queued."""
         wait_ms = int(await self._call("leave", uniqueid, action, target, reason))
+        self._fated(uniqueid)
         return None if wait_ms < 0 else wait_ms / 1000
 
-    async def renew(self, uniqueids: Iterable[str]) -> int:
-        """Renew the leases of these callers (all of one process, in one round trip)."""
-        ids = list(uniqueids)
-        if not ids:
+    async def renew(self, uniqueids: Iterable[str], calls: Iterable[str] = ()) -> int:
+        """Renew the leases of these callers and of these live calls (all of one process,
+        in one round trip)."""
+        ids, live = list(uniqueids), list(calls)
+        if not ids and not live:
             return 0
-        return int(await self._call("renew", self._ms(self.settings.lease_seconds), *ids))
+        lease = self._ms(self.settings.lease_seconds)
+        return int(await self._call("renew", lease, len(ids), *ids, *live))
 
     async def wait_info(self, uniqueid: str) -> WaitInfo:
         pos, state, skill, agent, staffed, completed, talk_ms, waiting = await self._call(
@@ -405,11 +498,121 @@ class RedisQueue:
 
     # -- housekeeping and metrics ----------------------------------------------------------
 
-    async def tick(self, limit: int = 500) -> TickResult:
+    async def tick(
+        self, limit: int = 500, *, lost: int = 0, epoch: str = "", mirror: bool = False
+    ) -> TickResult:
         """The reaper: end due wrap-ups, log out agents whose heartbeat stopped, close entries
-        whose lease expired. Safe to run on every server at once."""
-        w, lo, r = await self._call("tick", limit)
-        return TickResult(int(w), int(lo), int(r))
+        whose lease expired; take up to ``lost`` live calls whose lease expired (each goes
+        to exactly one caller of tick). Safe to run on every server at once. ``limit`` 0:
+        no reaping. A gap of more than max(5 s, 3 ticks) since the last reaper ran means
+        every server was away: each heartbeat deadline then gets a full interval again.
+
+        ``epoch``: the epoch token this server knows; the result says whether Redis forgot
+        (the token missing - a new one is set - or another). ``mirror``: also list the
+        logged-in agents."""
+        gap = max(5000, 3 * self._ms(self.settings.tick_seconds))
+        hb = self._ms(self.settings.heartbeat_seconds)
+        fresh = uuid.uuid4().hex if epoch else ""
+        w, lo, r, status, token, flat, agents = await self._call(
+            "tick", limit, lost, gap, hb, epoch, fresh, 1 if mirror else 0
+        )
+        return TickResult(
+            int(w),
+            int(lo),
+            int(r),
+            lost=tuple(_lost_calls(flat)),
+            epoch=_s(token),
+            forgot=_s(status) in ("missing", "changed"),
+            agents=tuple(_mirror(agents)) if mirror else None,
+        )
+
+    async def epoch(self) -> str:
+        """The epoch token in Redis, set to a new one when missing."""
+        fresh = uuid.uuid4().hex
+        _, token = await self._call("epoch", fresh, fresh)
+        return _s(token)
+
+    # -- live calls (what another server needs to close a call whose server died) -----------
+
+    async def call_started(self, uniqueid: str, attempt: int, snapshot: str) -> LiveCall:
+        """Register the call as served by this server (lease ``lease_seconds``, renewed by
+        the hub while tracked). Returns what was known of it before."""
+        server, prev, done, agent, before = await self._call(
+            "call_start",
+            uniqueid,
+            self.server,
+            attempt,
+            self._ms(self.settings.lease_seconds),
+            snapshot,
+        )
+        was = LiveCall(_s(server), int(prev), _s(done) == "1", _s(agent), _s(before))
+        self.live[uniqueid] = _Live(attempt, snapshot, was.done, was.agent)
+        return was
+
+    async def call_note(self, uniqueid: str, snapshot: str, *, done: bool = False) -> None:
+        """Update the stored snapshot; ``done`` marks the call served (sticky)."""
+        memo = self.live.get(uniqueid)
+        if memo is not None:
+            memo.snapshot = snapshot
+            memo.done = memo.done or done
+        await self._call("call_note", uniqueid, snapshot, 1 if done else 0)
+
+    async def call_ended(self, uniqueid: str) -> None:
+        """The call's record is safely stored: forget it."""
+        self.live.pop(uniqueid, None)
+        await self._call("call_end", uniqueid)
+
+    async def restore(
+        self,
+        *,
+        callers: Iterable[QueueRequest] = (),
+        bridged: Iterable[tuple[QueueRequest, str]] = (),
+        calls: Iterable[LostCall] = (),
+        agents: Iterable[AgentMirror] = (),
+        lease_seconds: float | None = None,
+    ) -> tuple[int, int, int, int]:
+        """Re-assert what this server knows after Redis forgot: waiting callers (original
+        places), callers talking to an agent, live calls, logged-in agents (in their state,
+        ready agents then take the head callers). Each is created only when missing; no
+        event, no counter. One round trip. Returns how many of each were re-created."""
+        pm = self.settings.priority_ms()
+
+        def full(r: QueueRequest) -> list[str]:
+            at = str(int(r.enqueued_at * 1000))
+            fate = self.fate.get(r.uniqueid, "")
+            skill = fate[6:] if fate.startswith("skill:") else r.skill
+            row = [r.uniqueid, str(r.score(pm)), skill, at, r.caller, r.line]
+            return [*row, str(r.priority), repr(r.enqueued_at)]
+
+        def agent_of(uniqueid: str) -> str:
+            memo = self.live.get(uniqueid)
+            return "" if memo is None else memo.agent
+
+        lease = self.settings.lease_seconds if lease_seconds is None else lease_seconds
+        payload = {
+            "server": self.server,
+            "lease_ms": str(self._ms(lease)),
+            "heartbeat_ms": str(self._ms(self.settings.heartbeat_seconds)),
+            "callers": [full(r) for r in callers],
+            "bridged": [[*full(r), agent] for r, agent in bridged],
+            "calls": [
+                [
+                    c.uniqueid,
+                    c.server,
+                    str(c.attempt),
+                    "1" if c.done else "0",
+                    agent_of(c.uniqueid),
+                    c.snapshot,
+                ]
+                for c in calls
+            ],
+            "agents": [
+                [a.id, a.name, a.interface, a.skills, a.state, a.reason, a.idle_since, a.call]
+                for a in agents
+            ],
+        }
+        n = await self._call("restore", json.dumps(payload))
+        return int(n[0]), int(n[1]), int(n[2]), int(n[3])
 
     async def snapshot(self) -> dict[str, Any]:
         """The live picture: per skill waiting, longest wait, agents by state, today's

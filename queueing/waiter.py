@@ -14,18 +14,35 @@ with the ring timeout. ANSWER: CONNECT at the moment the agent answered (from
 ``ANSWEREDTIME``), then COMPLETE; the agent goes to wrap-up. NOANSWER, BUSY, CHANUNAVAIL,
 CONGESTION: RINGNOANSWER, the agent is paused "no answer" and the caller is back at its
 original place, waiting again. A hangup while waiting: ABANDON with the wait time.
+
+Nobody is served twice: once the operator answered, the call is marked done on the channel
+(``HOTLINE_DONE=1``) and in the live-call registry before the survey; after the survey,
+``HOTLINE_SURVEYED=1``. A re-entry of such a call only takes the survey if it was not taken
+(:meth:`RedisQueueWaiter.survey`).
+
+Redis away for a while (a restart, a failover): the waiting caller keeps its music and its
+place; the loop tries again each chunk, and gives up (the session ends, the dialplan takes
+the caller on) only after ``redis_patience`` seconds. A server that stops hands its waiting
+callers back (:meth:`RedisQueueWaiter.hand_back`): their sessions end without HOTLINE_DONE
+and their entries stay in Redis for the next server (their leases renewed until the stopping
+process exits).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ivr.engine.attempt import CallTracker, ChannelState, HandedBack
 from ivr.engine.channel import Channel
 from ivr.engine.record import CallRecord
 from ivr.errors import AGIHangup
@@ -34,6 +51,10 @@ from queueing.hub import QueueHub
 from queueing.queue import Offer, QueuePlace, QueueRequest, WaitInfo
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Redis unreachable for now: retried, the caller keeps its music and its place
+REDIS_AWAY = (RedisConnectionError, RedisTimeoutError)
 
 __all__ = ["QueueHub", "RedisQueueWaiter", "SurveySink", "TicketNumbers"]
 
@@ -85,6 +106,7 @@ class _Wait:
     skills_tried: set[str] = field(default_factory=set)
     overflowed: set[str] = field(default_factory=set)
     music: bool = False
+    redis_away_since: float | None = None  # monotonic time Redis was first found away
 
 
 class RedisQueueWaiter:
@@ -108,6 +130,8 @@ class RedisQueueWaiter:
         calls_dir: str | None = None,
         callbacks: bool | None = None,
         tickets: TicketNumbers | None = None,
+        tracker: CallTracker | None = None,
+        redis_patience: float = 60.0,
     ) -> None:
         self.hub = hub
         self.queue = hub.queue
@@ -124,6 +148,10 @@ class RedisQueueWaiter:
         self.messages_dir = messages_dir
         self.calls_dir = calls_dir  # where operator conversations are recorded; None: not
         self.tickets = tickets  # ticket numbers for HOTLINE_TICKET; None: not set
+        self.tracker = tracker  # the live-call registry (offer, answer); None: none
+        # how long a waiting caller keeps its music while Redis is unreachable
+        self.redis_patience = redis_patience
+        self.handing_back = False  # the server stops: waiting callers go back to the dialplan
         # not told: callbacks when queue.yaml enables the dialler, and only while a dialler
         # is logged in to AMI (so that a callback is not promised when none can be dialled)
         self._ask_diallers = callbacks is None
@@ -139,14 +167,24 @@ class RedisQueueWaiter:
     def settings(self) -> QueueSettings:
         return self._options().settings
 
+    def hand_back(self) -> None:
+        """The server stops: every waiting caller's session ends within a wait chunk, without
+        HOTLINE_DONE and without ABANDON (its entry stays for the next server); callers
+        already put through to an operator, or in the survey, finish as usual."""
+        self.handing_back = True
+
     async def wait(
         self, channel: Channel, request: QueueRequest, place: QueuePlace, record: CallRecord
     ) -> None:
         uid = request.uniqueid
-        offers = self.hub.register(uid)
+        # with the request, the hub re-asserts the entry should Redis forget it
+        offers = self.hub.register(uid, request)
+        if self.handing_back:
+            raise HandedBack(uid)  # still registered: see below
         w = _Wait(channel, request, record, offers, place.skill or request.skill)
         w.skills_tried.add(w.skill)
         connected = False
+        handed_back = False
         try:
             if place.state == "connected":
                 # the process that bridged this call died; the call has ended since
@@ -155,13 +193,38 @@ class RedisQueueWaiter:
             connected = await self._wait(w)
         except AGIHangup:
             if not connected and not w.left:
-                wait = await self.queue.abandon(uid, "hangup")
+                wait = await self._patiently(
+                    lambda: self.queue.abandon(uid, "hangup"), f"abandon of {uid}", 5.0
+                )
                 record.add("abandon", None, f"waited {wait or 0:.0f}s")
             raise
+        except HandedBack:
+            handed_back = True
+            raise
         finally:
-            self.hub.unregister(uid)
-        if connected:
-            await self._survey(w)
+            # A caller handed back stays registered: the hub renews its place (lease) until
+            # this process exits, however long the calls in progress take to finish, so
+            # that the next server finds it where it was; an offer made meanwhile is made
+            # again to the server the caller comes back on (RESUME).
+            if not handed_back:
+                self.hub.unregister(uid)
+        if connected and record.outcome == "answered" and record.hangup_by != "caller":
+            await self.survey(channel, uid, record)
+
+    async def _patiently(
+        self, op: Callable[[], Awaitable[T]], what: str, patience: float
+    ) -> T | None:
+        """Run a queue operation, trying again for ``patience`` seconds while Redis is
+        unreachable; None (logged) when it stayed away."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                return await op()
+            except REDIS_AWAY as exc:
+                if time.monotonic() >= deadline:
+                    log.error("HL-QUE-027 %s not recorded: Redis unreachable (%s)", what, exc)
+                    return None
+                await asyncio.sleep(0.5)
 
     async def _music(self, w: _Wait, on: bool) -> None:
         if w.music != on:
@@ -190,11 +253,14 @@ class RedisQueueWaiter:
                     return True
                 next_announce = self.clock()  # back in the queue: tell the caller where
                 continue
+            if self.handing_back:
+                w.record.add("handed_back", None, w.skill)
+                raise HandedBack(w.request.uniqueid)
             now = self.clock()
             if now >= min(next_policy, next_announce):
-                info = await self.queue.wait_info(w.request.uniqueid)
+                info = await self._wait_info(w)
                 next_policy = now + POLICY_SECONDS
-                if info.state == "waiting":
+                if info is not None and info.state == "waiting":
                     w.skill = info.skill or w.skill
                     waited = waited_before + now - started
                     rule = self.options.overflow.get(w.skill)
@@ -231,6 +297,28 @@ class RedisQueueWaiter:
             digit = await w.channel.wait_digit(s.wait_chunk_seconds)
             if digit and cb_offered and digit == cb.key and await self._callback(w, digit):
                 return False
+
+    async def _wait_info(self, w: _Wait) -> WaitInfo | None:
+        """The caller's place; None while Redis is unreachable (the caller keeps its music;
+        after ``redis_patience`` seconds of it the error goes up and the dialplan takes the
+        caller on)."""
+        try:
+            info = await self.queue.wait_info(w.request.uniqueid)
+        except REDIS_AWAY as exc:
+            now = time.monotonic()
+            if w.redis_away_since is None:
+                w.redis_away_since = now
+                log.warning("HL-QUE-026 Redis unreachable (%s): %s keeps its music and its "
+                            "place; trying again", exc, w.request.uniqueid)  # fmt: skip
+            elif now - w.redis_away_since > self.redis_patience:
+                log.error("HL-QUE-028 Redis unreachable for %.0f s: %s goes on in the dialplan",
+                          now - w.redis_away_since, w.request.uniqueid)  # fmt: skip
+                raise
+            return None
+        if w.redis_away_since is not None:
+            log.info("Redis is back: %s waits on", w.request.uniqueid)
+            w.redis_away_since = None
+        return info
 
     async def _can_call_back(self) -> bool:
         if not self.callbacks:
@@ -312,27 +400,28 @@ class RedisQueueWaiter:
         w.record.add("message", None, f"{rec.path} {rec.ended_by}")
         return True
 
-    async def _survey(self, w: _Wait) -> None:
-        """After an answered call, if the caller is still there: 1..5 on the keypad."""
+    async def survey(self, channel: Channel, uniqueid: str, record: CallRecord) -> None:
+        """After an answered call, if the caller is still there: 1..5 on the keypad. Then
+        ``HOTLINE_SURVEYED=1`` on the channel, so that a re-entry does not ask again."""
         sv = self.options.survey
         if not sv.enabled or self.survey_sink is None:
             return
-        uid = w.request.uniqueid
         try:
-            digit = await w.channel.play(self.prompt(sv.question_prompt), SURVEY_KEYS)
+            digit = await channel.play(self.prompt(sv.question_prompt), SURVEY_KEYS)
             if not digit:
-                digit = await w.channel.wait_digit(sv.timeout_seconds)
+                digit = await channel.wait_digit(sv.timeout_seconds)
             if not digit or digit not in SURVEY_KEYS:
-                w.record.add("survey", None, "no answer")
-                return
-            w.record.add("survey", None, digit)
-            try:
-                await self.survey_sink.survey(uid, int(digit))
-            except Exception:
-                log.exception("HL-QUE-025 survey of %s could not be stored", uid)
-            await w.channel.play(self.prompt(sv.thanks_prompt))
+                record.add("survey", None, "no answer")
+            else:
+                record.add("survey", None, digit)
+                try:
+                    await self.survey_sink.survey(uniqueid, int(digit))
+                except Exception:
+                    log.exception("HL-QUE-025 survey of %s could not be stored", uniqueid)
+                await channel.play(self.prompt(sv.thanks_prompt))
+            await channel.set_variable("HOTLINE_SURVEYED", "1")
         except AGIHangup:
-            w.record.add("survey", None, "hung up")
+            record.add("survey", None, "hung up")
 
     async def _announce(self, channel: Channel, info: WaitInfo, record: CallRecord) -> None:
         ann = self.settings.announce
@@ -358,6 +447,8 @@ class RedisQueueWaiter:
         channel, request, record = w.channel, w.request, w.record
         uid = request.uniqueid
         record.add("offer", None, f"{offer.agent} {offer.interface}")
+        if self.tracker is not None:
+            await self.tracker.note(record)
         waited = max(0, round(time.time() - request.enqueued_at))
         await channel.set_variable("HOTLINE_AGENT", offer.agent)
         await channel.set_variable("HOTLINE_QUEUE_WAIT", str(waited))
@@ -380,10 +471,7 @@ class RedisQueueWaiter:
         result = await channel.dial(offer.interface, s.ring_timeout, options)
         record.add("dial", None, f"{offer.interface} {result.status}")
         if result.answered:
-            # ANSWEREDTIME is the talk time: the agent answered that long before Dial returned
-            answered_at = max(dialled_at, self.queue.clock() - result.answered_seconds)
-            await self.queue.connect(uid, offer.agent, answered_at)
-            await self._complete(uid, offer.agent, record)
+            await self._answered(w, offer, dialled_at, result.answered_seconds)
             return True
         if result.status in NOT_ANSWERED:
             await self.queue.no_answer(uid, offer.agent, result.status or "NOANSWER")
@@ -392,10 +480,42 @@ class RedisQueueWaiter:
         # CANCEL: the caller hung up while the agent rang
         raise AGIHangup(f"caller hung up while {offer.agent} rang ({result.status})")
 
-    async def _complete(self, uid: str, agent: str, record: CallRecord) -> None:
-        state = await self.queue.complete(uid, agent, "caller")
+    async def _answered(
+        self, w: _Wait, offer: Offer, dialled_at: float, answered_seconds: float
+    ) -> None:
+        """The operator answered and the conversation is over: the call is done (on the
+        channel and in the registry) before anything else happens, then CONNECT and the
+        COMPLETE of whoever hung up."""
+        channel, record, uid, agent = w.channel, w.record, w.request.uniqueid, offer.agent
         record.finish("answered", agent)
-        log.debug("call %s with %s complete, agent now %s", uid, agent, state)
+        with contextlib.suppress(AGIHangup):  # SET VARIABLE runs on a hung-up channel too
+            await channel.set_variable("HOTLINE_DONE", "1")
+        present: bool | None = None
+        if isinstance(channel, ChannelState):
+            with contextlib.suppress(AGIHangup):
+                present = await channel.caller_present()
+            if present is None:
+                present = False
+            record.hangup_by = "agent" if present else "caller"
+        if self.tracker is not None:
+            await self.tracker.note(record, done=True)
+        self.hub.bridged(uid, agent)  # re-asserted as connected should Redis forget it
+        # ANSWEREDTIME is the talk time: the agent answered that long before Dial returned
+        answered_at = max(dialled_at, self.queue.clock() - answered_seconds)
+        await self._patiently(
+            lambda: self.queue.connect(uid, agent, answered_at), f"CONNECT of {uid}", 10.0
+        )
+        await self._complete(uid, agent, record, "agent" if present else "caller")
+
+    async def _complete(
+        self, uid: str, agent: str, record: CallRecord, who: str = "caller"
+    ) -> None:
+        state = await self._patiently(
+            lambda: self.queue.complete(uid, agent, who), f"COMPLETE of {uid}", 10.0
+        )
+        if record.outcome != "answered":
+            record.finish("answered", agent)
+        log.debug("call %s with %s complete (%s hung up), agent now %s", uid, agent, who, state)
 
 
 def _overflow_reason(rule: OverflowRule, info: WaitInfo, waited: float) -> str | None:

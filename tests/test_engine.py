@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from ivr.config.bundle import ConfigBundle
 from ivr.config.models import (
@@ -16,11 +20,12 @@ from ivr.config.models import (
     QueueNode,
     TransferNode,
 )
+from ivr.engine.attempt import STATE_EXPRESSION, HandedBack, LiveInfo
 from ivr.engine.channel import CallInfo
 from ivr.engine.menu import MenuEngine
 from ivr.engine.record import CallRecord
 from ivr.engine.store import MemoryStore
-from queueing.queue import RedisQueue
+from queueing.queue import QueuePlace, QueueRequest, RedisQueue
 from tests.fakes import FakeChannel
 
 STRANGER = "13700000001"
@@ -384,3 +389,182 @@ async def test_a_caller_back_from_a_failed_server_resumes_its_place(
         FakeChannel(keys="0"), CallInfo("new.1", STRANGER, arguments=("", "", ""))
     )
     assert first.path == ["main", "operator"]
+
+
+# ------------------------------------------------------------------ attempts and re-entries
+
+
+@dataclass
+class StateChannel(FakeChannel):
+    """A channel that keeps its variables across sessions (as Asterisk keeps them on the
+    channel between two AGI() of one call) and answers GET FULL VARIABLE."""
+
+    present: bool = True
+    evaluated: list[str] = field(default_factory=list)
+
+    async def evaluate(self, expression: str) -> str:
+        self.evaluated.append(expression)
+        return re.sub(r"\$\{([^}]*)\}", lambda m: self.variables.get(m.group(1), ""), expression)
+
+    async def caller_present(self) -> bool:
+        return self.present
+
+    def again(self, keys: str = "") -> StateChannel:
+        """The next AGI session of the same call: same channel variables."""
+        return StateChannel(keys=keys, variables=dict(self.variables), present=self.present)
+
+
+class SurveyWaiter:
+    """A waiter that only records what the engine asks of it."""
+
+    def __init__(self) -> None:
+        self.waits: list[str] = []
+        self.surveys: list[str] = []
+
+    async def wait(self, channel: Any, request: Any, place: Any, record: CallRecord) -> None:
+        self.waits.append(record.uniqueid)
+
+    async def survey(self, channel: Any, uniqueid: str, record: CallRecord) -> None:
+        self.surveys.append(uniqueid)
+        await channel.set_variable("HOTLINE_SURVEYED", "1")
+
+
+async def test_a_plain_reentry_resumes_the_queue_place_from_the_channel(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    """A re-entering call (a bare AGI(), no arguments) finds its place from the channel's
+    variables, read in one round trip; each session is the next attempt."""
+    ch = StateChannel(keys="0")
+    first = await MenuEngine(config, queue, MemoryStore(), server="s1").run(ch, info(uid="p.1"))
+    await call(config, queue, FakeChannel(keys="0"), uid="p.2")
+    assert (first.attempt, first.server, first.queue_position) == (1, "s1", 1)
+    assert ch.evaluated == [STATE_EXPRESSION] and ch.variables["HOTLINE_SESSION"] == "1"
+    again = ch.again()
+    second = await MenuEngine(config, queue, MemoryStore(), server="s2").run(again, info(uid="p.1"))
+    assert (second.attempt, second.server) == (2, "s2")
+    assert second.path == [] and again.played == [], "no menu again"
+    assert second.queue_position == 1, "its original place"
+    assert again.variables["HOTLINE_SESSION"] == "2"
+
+
+async def test_a_reentry_finds_its_place_in_redis_when_the_channel_cannot_tell(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    """The session broke off between the enqueue and the channel variables: the queue's
+    entry of the uniqueid tells the skill and priority."""
+    await call(config, queue, FakeChannel(keys="0"), uid="q.1")
+    ch = StateChannel(variables={"HOTLINE_SESSION": "1"})
+    record = await MenuEngine(config, queue, MemoryStore()).run(ch, info(uid="q.1"))
+    assert record.attempt == 2 and record.path == [] and record.queue_position == 1
+    assert ("resume", "general p0") in [(e.kind, e.detail) for e in record.events]
+    # a first attempt is never looked up: the menu as usual
+    fresh = await MenuEngine(config, queue, MemoryStore()).run(
+        StateChannel(keys="0"), info(uid="q.2")
+    )
+    assert fresh.path == ["main", "operator"]
+
+
+@pytest.mark.parametrize(
+    "left",
+    [
+        {"HOTLINE_DONE": "1", "HOTLINE_ROUTE": "queue", "HOTLINE_AGENT": "1001"},
+        # the session died after the operator's Dial returned, before it could say so
+        {"HOTLINE_ROUTE": "queue", "DIALSTATUS": "ANSWER", "HOTLINE_AGENT": "1001"},
+    ],
+)
+async def test_a_served_call_is_never_queued_again_only_surveyed(
+    config: ConfigBundle, queue: RedisQueue, left: dict[str, str]
+) -> None:
+    waiter = SurveyWaiter()
+    engine = MenuEngine(config, queue, MemoryStore(), waiter=waiter)
+    ch = StateChannel(variables={"HOTLINE_SESSION": "1", "HOTLINE_SKILL": "general", **left})
+    record = await engine.run(ch, info(uid="s.1"))
+    assert waiter.waits == [] and await queue.waiting("general") == []
+    assert waiter.surveys == ["s.1"], "the survey it did not take"
+    assert (record.outcome, record.outcome_detail, record.path) == ("answered", "1001", [])
+    assert ch.variables["HOTLINE_DONE"] == "1" and ch.played == [] and ch.dialled == []
+    # surveyed already: nothing at all, the call ends
+    again = ch.again()
+    record = await engine.run(again, info(uid="s.1"))
+    assert waiter.surveys == ["s.1"] and waiter.waits == []
+    assert record.attempt == 3 and record.outcome == "answered"
+    assert again.played == [] and again.variables["HOTLINE_DONE"] == "1"
+
+
+async def test_old_dialplans_route_arguments_still_resume(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    await call(config, queue, FakeChannel(keys="0"), uid="o.1")
+    ch = StateChannel()
+    args = ("queue", "general", "0")
+    record = await MenuEngine(config, queue, MemoryStore()).run(
+        ch, CallInfo("o.1", STRANGER, dnid="12345", arguments=args)
+    )
+    assert record.path == [] and record.queue_position == 1
+
+
+async def test_a_handed_back_caller_keeps_its_place_for_the_next_server(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    class Stopping:
+        async def wait(self, *args: object) -> None:
+            raise HandedBack("h.1")
+
+    ch = StateChannel(keys="0")
+    store = MemoryStore()
+    record = await MenuEngine(config, queue, store, waiter=Stopping()).run(ch, info(uid="h.1"))
+    assert record.outcome == "handed-back" and store.records == [record]
+    assert "HOTLINE_DONE" not in ch.variables and ch.variables["HOTLINE_HELD"] == "1"
+    assert await queue.waiting("general") == ["h.1"], "the place stays for the next server"
+
+
+async def test_the_enqueue_waits_with_music_while_redis_is_away(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    class Flaky:
+        def __init__(self, failures: int) -> None:
+            self.failures = failures
+
+        async def enqueue(self, request: QueueRequest) -> QueuePlace:
+            if self.failures:
+                self.failures -= 1
+                raise RedisConnectionError("Connection refused")
+            return await queue.enqueue(request)
+
+    ch = StateChannel(keys="0")
+    record = await MenuEngine(config, Flaky(2), MemoryStore()).run(ch, info(uid="f.1"))
+    assert record.outcome == "queue" and record.queue_position == 1
+    assert ch.music == "", "music while it waited, off again once placed"
+    gone = StateChannel(keys="0")
+    engine = MenuEngine(config, Flaky(1000), MemoryStore(), redis_patience=0.0)
+    with pytest.raises(RedisConnectionError):
+        await engine.run(gone, info(uid="f.2"))
+    assert "HOTLINE_DONE" not in gone.variables, "the dialplan takes the caller on"
+
+
+async def test_live_calls_are_registered_noted_and_ended(
+    config: ConfigBundle, queue: RedisQueue
+) -> None:
+    class Tracker:
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, str, int, str]] = []
+
+        async def started(self, record: CallRecord) -> LiveInfo | None:
+            self.seen.append(("started", record.uniqueid, record.attempt, record.outcome))
+            return None
+
+        async def note(self, record: CallRecord, *, done: bool = False) -> None:
+            self.seen.append(("note", record.uniqueid, record.attempt, record.outcome))
+
+        async def ended(self, record: CallRecord, *, finished: bool) -> None:
+            self.seen.append(("ended" if finished else "left", record.uniqueid, 0, ""))
+
+    tracker = Tracker()
+    engine = MenuEngine(config, queue, MemoryStore(), tracker=tracker)
+    await engine.run(StateChannel(keys="0"), info(uid="t.1"))
+    assert tracker.seen == [
+        ("started", "t.1", 1, "in_progress"),
+        ("note", "t.1", 1, "queue"),
+        ("ended", "t.1", 0, ""),
+    ]
+    assert engine.live == {}

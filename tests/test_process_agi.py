@@ -118,7 +118,10 @@ def test_a_call_through_the_pipe_reaches_an_operator(config_copy: Path, redis_ur
     )
     code, commands, records = run_script(config_copy, redis_url, fake)
     assert code == 0
-    assert commands[0] == "ANSWER"
+    # the call's state first (one round trip), then the attempt number, then the call
+    assert commands[0].startswith('GET FULL VARIABLE "${HOTLINE_SESSION}|${HOTLINE_DONE}|')
+    assert commands[1:3] == ['SET VARIABLE "HOTLINE_SESSION" "1"', "ANSWER"]
+    assert records[0]["attempt"] == 1
     assert fake.result.variables["HOTLINE_ROUTE"] == "queue"
     assert fake.result.variables["HOTLINE_SKILL"] == "general"
     assert fake.result.variables["HOTLINE_AGENT"] == "p1"

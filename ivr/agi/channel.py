@@ -13,6 +13,9 @@ Reply meanings follow res_agi.c (Asterisk 22):
   endpos=N`` (what was said is kept), ``(writefile)``/``(randomerror)``/``(waitfor)`` on errors.
 * ``EXEC Dial``: ``200 result=0``, or -1 when the caller hung up, -2 when Dial is missing;
   the outcome is in ``DIALSTATUS`` and ``ANSWEREDTIME`` (both readable after a hangup).
+* ``GET FULL VARIABLE <expr>``: ``200 result=1 (<expr substituted>)``, unset variables empty;
+  one quoted argument (an unquoted blank splits it: 520). Runs on a hung-up channel, as do
+  ``SET VARIABLE`` and ``GET VARIABLE``; ``CHANNEL STATUS`` does not (511).
 """
 
 from __future__ import annotations
@@ -153,7 +156,23 @@ class AGIChannel:
         raise AGICommandError(f"unexpected RECORD FILE reply: {reply}")
 
     async def set_variable(self, name: str, value: str) -> None:
-        await self.session.command("SET VARIABLE", name, value)
+        # res_agi runs SET VARIABLE on a hung-up channel too: HOTLINE_DONE after a hangup
+        await self.session.command("SET VARIABLE", name, value, after_hangup=True)
+
+    async def evaluate(self, expression: str) -> str:
+        """``GET FULL VARIABLE``: ``expression`` with its ``${...}`` substituted."""
+        reply = await self.session.command("GET FULL VARIABLE", expression, after_hangup=True)
+        return reply.data or "" if reply.result == "1" else ""
+
+    async def caller_present(self) -> bool:
+        """Whether the caller's channel is still up (not hung up)."""
+        if self.session.hung_up:
+            return False
+        try:
+            reply = await self.session.command("CHANNEL STATUS")
+        except AGIHangup:
+            return False
+        return (reply.result_int or 0) > 0
 
     async def get_variable(self, name: str, *, after_hangup: bool = False) -> str | None:
         """A channel variable's value, None when it is not set."""

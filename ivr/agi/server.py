@@ -570,6 +570,15 @@ class FastAGIServer:
             await self.stop(grace=0.0)
             raise
 
+    def stop_accepting(self) -> None:
+        """Accept no more calls (a graceful stop begins); calls in progress go on. Asterisk
+        then finds the port closed and goes on to the next FastAGI server."""
+        self._stopping = True
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._conns):  # still no complete header
+            conn._drop()
+
     async def stop(self, grace: float = 5.0) -> None:
         """Stop accepting; let calls in progress run up to ``grace`` seconds, then cancel them."""
         self._stopping = True

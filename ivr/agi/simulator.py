@@ -18,6 +18,11 @@ which still run. ``hangup_during=N``: the caller hangs up during the N-th comman
 that waits on the channel (playback, WAIT FOR DIGIT, GET DATA, RECORD FILE, EXEC Dial ...)
 then ends with its hangup result (``200 result=-1``, ``(hangup)`` for RECORD FILE) and
 ``HANGUP`` follows, as recorded from Asterisk 22 (tests/fixtures/agi/hangup_during_command).
+``caller_leaves_call``: the caller hangs up during an answered Dial (else the operator does,
+and the caller's channel stays up).
+
+A re-entry (the dialplan's next ``AGI()`` of the same call) is a new session with the same
+``uniqueid`` and the channel's variables of the session before (``SimResult.channel``).
 
 When the script closes the connection, Asterisk writes a last ``HANGUP`` and closes.
 """
@@ -238,7 +243,10 @@ class SimResult:
     replies: list[list[str]] = field(default_factory=list)
     played: list[str] = field(default_factory=list)
     recorded: list[str] = field(default_factory=list)
-    variables: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)  # set by the script
+    #: every channel variable at the end (also DIALSTATUS ...): pass it as ``variables`` to the
+    #: next session of the same call, as Asterisk keeps them on the channel between two AGI()
+    channel: dict[str, str] = field(default_factory=dict)
     dialled: list[str] = field(default_factory=list)
     digits_left: str = ""
     hangup_sent: bool = False
@@ -272,6 +280,7 @@ class FakeAsterisk:
         unwritable: Collection[str] = (),
         variables: dict[str, str] | None = None,
         database: dict[str, str] | None = None,
+        caller_leaves_call: bool = False,
         host: str = "127.0.0.1",
         port: int = 4573,
         language: str = "en",
@@ -298,6 +307,8 @@ class FakeAsterisk:
         self.context = context
         self.result = SimResult()
         self.vars: dict[str, str] = dict(variables or {})
+        self.result.channel = self.vars
+        self.caller_leaves_call = caller_leaves_call
         self.answered = False
         self.dead = False
         self.hangup_by = ""
@@ -572,6 +583,8 @@ class FakeAsterisk:
             self.vars["ANSWEREDTIME"] = str(self.answered_seconds) if answered else ""
             self.vars["HANGUPCAUSE"] = "16" if answered else "19"
             # Dial returns -1 after a bridged call although the caller's channel is still up
+            if answered and self.caller_leaves_call:
+                return ["200 result=-1", *self.hang_up()]
             return ["200 result=-1" if answered else "200 result=0"]
         if lower in ("playback", "background"):
             files = [f for f in data.split(",", 1)[0].split("&") if f]
@@ -615,6 +628,7 @@ async def simulate_call(
     unwritable: Collection[str] = (),
     variables: dict[str, str] | None = None,
     database: dict[str, str] | None = None,
+    caller_leaves_call: bool = False,
     timeout: float = 60.0,
 ) -> SimResult:
     """Connect to a FastAGI server as Asterisk would and play one call to its end.
@@ -641,6 +655,7 @@ async def simulate_call(
         unwritable=unwritable,
         variables=variables,
         database=database,
+        caller_leaves_call=caller_leaves_call,
         host=host,
         port=port,
     )

@@ -9,12 +9,17 @@ Rules it keeps whatever the config says:
 - the operator key reaches a person and the emergency key reaches the emergency menu from any
   menu;
 - callers on the accessibility list skip the menu and get priority;
-- a caller re-entering after a server failure (the dialplan passes the route it had, see
-  :func:`resume_args`) skips the menu and resumes its place in the queue.
+- a caller re-entering after a server failure skips the menu and resumes its place in the
+  queue: the engine finds it from the channel's variables (:mod:`ivr.engine.attempt`), from
+  the queue's entry of its uniqueid, or from the route arguments older dialplans pass (see
+  :func:`resume_args`);
+- a call that was served (an operator answered) is never queued or put through again: a
+  re-entry only takes the survey if it was not taken, then ends.
 
-When the engine has served the call to its end it sets ``HOTLINE_DONE=1``; the dialplan's
-failover moves a call whose session ended without it to the next server (a caller merely
-handed to the queue, with no waiter to keep it company, is not done either).
+When the engine has served the call to its end it sets ``HOTLINE_DONE=1``; the dialplan
+re-enters a call whose session ended without it (a caller merely handed to the queue, with no
+waiter to keep it company, is not done either). Each session is an attempt, numbered on the
+channel (``HOTLINE_SESSION``) and in the record (``record.attempt``).
 
 It records every step in a :class:`CallRecord` and hands it to a :class:`CallStore`, also when
 the caller hangs up or the session is cancelled.
@@ -22,13 +27,17 @@ the caller hangs up or the session is cancelled.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ivr.config.bundle import ConfigBundle, Route
 from ivr.config.models import (
@@ -41,6 +50,14 @@ from ivr.config.models import (
     QueueNode,
     TransferNode,
 )
+from ivr.engine.attempt import (
+    CallState,
+    CallTracker,
+    HandedBack,
+    LiveInfo,
+    queue_place,
+    read_state,
+)
 from ivr.engine.channel import CallInfo, Channel
 from ivr.engine.record import CallRecord, utcnow
 from ivr.engine.store import CallStore
@@ -51,6 +68,8 @@ log = logging.getLogger(__name__)
 
 ALL_KEYS = "0123456789*#"
 MAX_STEPS = 200  # node entries per call before the engine hands the caller to a person
+#: Redis unreachable: the queue may be back in a moment (a restart, a failover)
+REDIS_AWAY = (RedisConnectionError, RedisTimeoutError)
 
 
 def resume_args(arguments: tuple[str, ...]) -> tuple[str, int] | None:
@@ -92,6 +111,14 @@ class QueueWaiter(Protocol):
     ) -> None: ...
 
 
+@runtime_checkable
+class SurveyTaker(Protocol):
+    """A waiter that can take the survey of a call an operator answered in an earlier
+    attempt (:meth:`queueing.waiter.RedisQueueWaiter.survey`)."""
+
+    async def survey(self, channel: Channel, uniqueid: str, record: CallRecord) -> None: ...
+
+
 @dataclass
 class _Hop:
     """The next node to enter; ``skill``/``priority`` override the queue node's."""
@@ -109,11 +136,22 @@ class MenuEngine:
         clock: Callable[[], dt.datetime] | None = None,
         messages_dir: str = "recordings/messages",
         waiter: QueueWaiter | None = None,
+        *,
+        server: str = "",
+        tracker: CallTracker | None = None,
+        live: dict[str, CallRecord] | None = None,
+        redis_patience: float = 60.0,
     ) -> None:
         self.config = config
         self.queue = queue
         self.store = store
         self.waiter = waiter
+        self.server = server  # this server's id, on every record
+        self.tracker = tracker  # the live-call registry; None: none
+        self.live = live if live is not None else {}  # the calls in progress, by uniqueid
+        # how long the enqueue at the end of the menu retries (with music) while Redis is away
+        self.redis_patience = redis_patience
+        self.stopping = False  # the server is stopping: a cancelled call is handed back
         self.tickets = tickets or NoTickets()
         self.clock = clock or (lambda: dt.datetime.now(ZoneInfo(config.hours.timezone)))
         self.messages_dir = messages_dir
@@ -136,14 +174,12 @@ class MenuEngine:
             line_mode=line.mode.value if line else None,
             department=line.department if line else None,
             accessible=cfg.is_accessible(info.caller),
+            server=self.server,
         )
         call = _Call(self, channel, record, route)
+        self.live[record.uniqueid] = record
         try:
-            resume = resume_args(info.arguments)
-            if resume is not None:
-                await call.resume(*resume)
-            else:
-                await call.run()
+            await self._attempt(call, info)
             if record.outcome != "queue":
                 # Served to the end. A caller only handed to the queue (no waiter here) is
                 # not: the dialplan takes it on (next server, or its static queue).
@@ -157,15 +193,52 @@ class MenuEngine:
                 record.finish("abandoned", f"waiting for {record.skill}")
             else:  # answered, transferred ...: the outcome stands, the call is over
                 record.ended_at = utcnow()
+        except HandedBack:
+            # the server stops: the caller keeps its place for the next server
+            record.finish("handed-back", f"waiting for {record.skill}")
         except BaseException as exc:
             # Cancellation and crashes still leave a complete record; they are re-raised.
-            record.add("error", call.node, type(exc).__name__)
             record.hangup_node = call.node
-            record.finish("error", type(exc).__name__)
-            await self._save(record)
+            if self.stopping and isinstance(exc, asyncio.CancelledError):
+                record.finish("handed-back", f"at {call.node or 'start'}")
+            else:
+                record.add("error", call.node, type(exc).__name__)
+                record.finish("error", type(exc).__name__)
+            await self._done(record)
             raise
-        await self._save(record)
+        await self._done(record)
         return record
+
+    async def _attempt(self, call: _Call, info: CallInfo) -> None:
+        """Which attempt this is, and where the call goes on: the menu, its queue place, or
+        (served before) the survey or nothing."""
+        record, channel = call.record, call.ch
+        state = await read_state(channel)
+        if state is not None:
+            record.attempt = state.session + 1
+            await channel.set_variable("HOTLINE_SESSION", str(record.attempt))
+        live = await self.tracker.started(record) if self.tracker is not None else None
+        if live is not None and state is None and live.attempt:
+            record.attempt = live.attempt + 1  # a channel that cannot tell (process script)
+        if (state is not None and state.served) or (live is not None and live.done):
+            await call.served_before(state or CallState(), live)
+            return
+        resume = resume_args(info.arguments)
+        if resume is None and state is not None and state.route == "queue" and state.skill:
+            resume = state.skill, state.priority
+        if resume is None and (record.attempt > 1 or (live is not None and live.attempt > 0)):
+            resume = await queue_place(self.queue, record.uniqueid)
+        if resume is not None:
+            await call.resume(*resume)
+        else:
+            await call.run()
+
+    async def _done(self, record: CallRecord) -> None:
+        await self._save(record)
+        self.live.pop(record.uniqueid, None)
+        if self.tracker is not None:
+            finished = record.outcome not in ("handed-back", "error")
+            await self.tracker.ended(record, finished=finished)
 
     async def _save(self, record: CallRecord) -> None:
         try:
@@ -238,6 +311,21 @@ class _Call:
             await self.enqueue(self.line_skill, self.settings.default_priority, "line")
             return
         await self.walk(start)
+
+    async def served_before(self, state: CallState, live: LiveInfo | None) -> None:
+        """An earlier attempt served the call (an operator answered, or a transfer): never
+        the queue or the menu again. The survey, if it was not taken and the caller is still
+        there; then the call ends (HOTLINE_DONE)."""
+        rec = self.record
+        agent = state.agent or (live.agent if live is not None else "")
+        rec.add("resume", None, f"served {agent}".strip())
+        waiter = self.engine.waiter
+        if agent:
+            rec.finish("answered", agent)
+            if not state.surveyed and isinstance(waiter, SurveyTaker):
+                await waiter.survey(self.ch, rec.uniqueid, rec)
+        else:
+            rec.finish(state.route or "served", "")
 
     async def resume(self, skill: str, priority: int) -> None:
         """Back from a failed server: no menu again, straight back to the queue place (the
@@ -414,7 +502,7 @@ class _Call:
             priority=priority,
             enqueued_at=time.time(),
         )
-        place = await self.engine.queue.enqueue(request)
+        place = await self._enqueue(request)
         rec.queue_position = place.position
         rec.add("queue", self.node, f"{skill} p{priority} #{place.position} ({reason})")
         # From here a caller who hangs up has abandoned the queue.
@@ -429,5 +517,35 @@ class _Call:
             # servers again for it. Not held: the dialplan takes the caller on at once.
             HOTLINE_HELD="1" if self.engine.waiter is not None else "",
         )
+        if self.engine.tracker is not None:
+            await self.engine.tracker.note(rec)
         if self.engine.waiter is not None:
             await self.engine.waiter.wait(self.ch, request, place, rec)
+
+    async def _enqueue(self, request: QueueRequest) -> QueuePlace:
+        """Place the caller; while Redis is away (a restart, a failover), the caller hears
+        music and the enqueue is tried again each second, up to ``redis_patience``."""
+        music = False
+        deadline: float | None = None
+        while True:
+            try:
+                place = await self.engine.queue.enqueue(request)
+                break
+            except REDIS_AWAY as exc:
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self.engine.redis_patience
+                    log.warning("HL-ENG-004 the queue is unreachable (%s); %s waits with "
+                                "music, trying again for %.0f s", exc, request.uniqueid,
+                                self.engine.redis_patience)  # fmt: skip
+                if now >= deadline:
+                    log.error("HL-ENG-005 the queue stayed unreachable; %s goes on in the "
+                              "dialplan", request.uniqueid)  # fmt: skip
+                    raise
+                if not music:
+                    await self.ch.music_on_hold(True, self.cfg.queue.settings.moh_class)
+                    music = True
+                await self.ch.wait_digit(1.0)
+        if music:
+            await self.ch.music_on_hold(False)
+        return place

@@ -5,7 +5,9 @@ after a server restart, a Redis restart or a graceful hand-back is the next numb
 attempt is kept as it was recorded in ``call_attempts``; the ``call_records`` row is the merge
 of all attempts of the call, recomputed whenever one arrives, whatever order they arrive in
 (so a late write of an earlier attempt never overwrites a later one). A *synthetic* attempt is
-one another server wrote for a call whose server died (:func:`lost_entries`): a real record of
+one another server wrote for a call whose server died: to close a call that did not come back
+(:func:`lost_entries`), or, when it did come back, the attempt the dead server never recorded,
+from its last snapshot in the live-call registry (:func:`snapshot_entry`). A real record of
 the same attempt number replaces it, never the reverse.
 
 The merge rules, attempts taken in attempt order:
@@ -158,6 +160,30 @@ def _outcome_source(ordered: Sequence[Attempt]) -> Attempt:
 # ------------------------------------------------------------------------- lost calls
 
 
+def _snapshot(text: str) -> dict[str, Any]:
+    """A snapshot of the live-call registry (``CallRecord.to_dict`` as JSON); {} if unusable."""
+    try:
+        snap = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return snap if isinstance(snap, dict) else {}
+
+
+def _snapshot_entry(uniqueid: str, attempt: int, snap: dict[str, Any]) -> dict[str, Any] | None:
+    if not snap.get("started_at"):
+        return None
+    data = {**snap, "uniqueid": uniqueid, "attempt": attempt}
+    return {"kind": "call", "data": data, "synthetic": True}
+
+
+def snapshot_entry(uniqueid: str, attempt: int, snapshot: str) -> dict[str, Any] | None:
+    """The synthetic attempt ``attempt`` of a call from the snapshot its server last stored
+    in the live-call registry (journal entry, kind ``call``), for an attempt whose server
+    died before it wrote the record (a real record of it replaces this one, never the
+    reverse); None when the snapshot says nothing usable."""
+    return _snapshot_entry(uniqueid, attempt, _snapshot(snapshot))
+
+
 def lost_entries(
     uniqueid: str, server: str, attempt: int, done: bool, snapshot: str, now: dt.datetime
 ) -> list[dict[str, Any]]:
@@ -166,17 +192,12 @@ def lost_entries(
     attempt's real record is already there), and attempt ``attempt + 1`` that ends the call
     now: ``server-lost``, or - when the call was ``done`` (an operator answered it) - the
     snapshot's outcome (``answered`` when the snapshot had not got that far)."""
-    try:
-        snap = json.loads(snapshot) if snapshot else {}
-    except ValueError:
-        snap = {}
-    if not isinstance(snap, dict):
-        snap = {}
+    snap = _snapshot(snapshot)
     at = now.isoformat()
     entries: list[dict[str, Any]] = []
-    if snap.get("started_at"):
-        snap = {**snap, "uniqueid": uniqueid, "attempt": attempt}
-        entries.append({"kind": "call", "data": snap, "synthetic": True})
+    earlier = _snapshot_entry(uniqueid, attempt, snap)
+    if earlier is not None:
+        entries.append(earlier)
     outcome, detail = LOST, f"server {server or '?'} stopped serving the call"
     if done:
         outcome = snap.get("outcome") or ANSWERED

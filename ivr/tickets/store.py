@@ -7,7 +7,9 @@
   the merge of all its attempts (:mod:`ivr.tickets.attempts`), whatever order they arrive in;
   idempotent by ``(uniqueid, attempt)``;
 - the closer of lost calls (``await lost(call)``): a call whose server died gets a synthetic
-  ``server-lost`` attempt from the snapshot Redis kept;
+  ``server-lost`` attempt from the snapshot Redis kept; a call that came back after its
+  server died gets the attempt that server never recorded, from the same snapshot
+  (``await earlier_attempt(uniqueid, attempt, snapshot)``);
 - the write path of ticket numbers reserved in Redis (:mod:`ivr.tickets.ticketno`):
   :meth:`TicketStore.note_reservation` hands one over without waiting for the database;
 - a :class:`queueing.events.QueueEventSink` (``await queue_event(event)``): one ``queue_log``
@@ -43,7 +45,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from ivr.engine.record import CallRecord
-from ivr.tickets.attempts import ANSWERED, lost_entries
+from ivr.tickets.attempts import ANSWERED, lost_entries, snapshot_entry
 from ivr.tickets.callrows import ANONYMOUS, MISSED_OUTCOMES, write_calls
 from ivr.tickets.db import Database
 from ivr.tickets.journal import Journal
@@ -331,6 +333,16 @@ class TicketStore:
         await self._write(
             lost_entries(call.uniqueid, call.server, call.attempt, call.done, call.snapshot, now)
         )
+
+    async def earlier_attempt(self, uniqueid: str, attempt: int, snapshot: str) -> None:
+        """A call re-entered after the server of its attempt ``attempt`` died before writing
+        that attempt's record: the snapshot that server last stored in the live-call registry
+        (``CallRecord.to_dict`` as JSON) becomes that attempt, synthetic (its real record,
+        should it arrive late, replaces it; an existing real one stays). Nothing is written
+        for an empty or unusable snapshot."""
+        entry = snapshot_entry(uniqueid, attempt, snapshot)
+        if entry is not None:
+            await self._write([entry])
 
     def note_reservation(
         self, uniqueid: str, number: str, at: dt.datetime | None = None

@@ -133,6 +133,7 @@ class RedisTicketNumbers:
         self.block = block
         self.clock = clock
         self._claim: asyncio.Task[None] | None = None
+        self._ahead: asyncio.Task[None] | None = None
         self._failed_until = 0.0  # no new claim before (after a failed one)
         self._warned = False
         self._purged = ""
@@ -266,7 +267,36 @@ class RedisTicketNumbers:
         except RedisError as exc:
             log.info("ticket numbers: purge of old calls put off: %s", exc)
 
+    def start(self, every: float = 30.0) -> None:
+        """Keep a block claimed ahead: for today at once, and for tomorrow in the last hour
+        of the day, so that a database that is away when calls come does not cost them their
+        numbers (the database is needed when a block is claimed, not when a number is
+        handed out)."""
+        if self._ahead is None:
+            self._ahead = asyncio.create_task(self._keep_ahead(every), name="ticket-blocks-ahead")
+
+    async def _keep_ahead(self, every: float) -> None:
+        while True:
+            now = dt.datetime.fromtimestamp(self.clock(), self.tz)
+            days = [now.date()]
+            if now.hour == 23:
+                days.append(now.date() + dt.timedelta(days=1))
+            for day in days:
+                try:
+                    key = keys.ticket_counter(f"{day:%Y%m%d}", self.centre)
+                    if await self.client.hget(key, "limit") is None:
+                        task = self._start_claim(day)
+                        if task is not None:
+                            await asyncio.gather(task, return_exceptions=True)
+                except (RedisError, OSError) as exc:
+                    log.info("ticket numbers: block ahead put off, Redis unavailable: %s", exc)
+            await asyncio.sleep(every)
+
     async def close(self) -> None:
+        if self._ahead is not None:
+            self._ahead.cancel()
+            await asyncio.gather(self._ahead, return_exceptions=True)
+            self._ahead = None
         for task in [self._claim, *self._tasks]:
             if task is not None and not task.done():
                 task.cancel()

@@ -2,7 +2,12 @@
 -- Key names come from queueing/keys.py (LUA_PRELUDE, prepended when the script is loaded).
 -- KEYS[1] events stream; ARGV[1] key prefix, ARGV[2] operation, ARGV[3] now (epoch ms),
 -- ARGV[4] today (YYYY-MM-DD, local), ARGV[5..] the operation's arguments.
--- Errors are returned as "HL-QUE-nnn message" error replies.
+-- Errors are returned as "HL-QUE-nnn message" error replies. Any other reply is
+-- {events, result}: every event the operation appended to the stream, in one string (one
+-- string is much cheaper for the client to read than six per event): events separated by
+-- \30, each stream id, callid, queue, agent, event, data separated by \31; their time is
+-- ``now``. The server keeps them in its journal until the event sink has them (Redis may
+-- forget them).
 --
 -- Invariant kept by every operation: for every skill, the waiting set and the ready set are
 -- never both non-empty (a match is assigned at once, in the operation that made it possible).
@@ -26,11 +31,14 @@ end
 
 local function fail(code, msg) return redis.error_reply(code .. ' ' .. msg) end
 
+local EV = {}
 local function emit(callid, queue, agent, event, ...)
   local parts = {...}
   for i = 1, #parts do parts[i] = tostring(parts[i]) end
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', EVENTS_MAX, '*', 'at', NOW_S, 'callid', callid,
-    'queue', queue, 'agent', agent, 'event', event, 'data', table.concat(parts, '|'))
+  local data = table.concat(parts, '|')
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', EVENTS_MAX, '*', 'at', NOW_S,
+    'callid', callid, 'queue', queue, 'agent', agent, 'event', event, 'data', data)
+  EV[#EV + 1] = table.concat({id, callid, queue, agent, event, data}, '\31')
 end
 
 -- Today's counter ``skill:field`` += n. The day's hash expires after STATS_TTL; the expiry
@@ -249,6 +257,10 @@ function ops.connect()
   end
   redis.call('HSET', e, 'state', 'connected', 'connected_at', S(at))
   redis.call('HSET', K.agent(id), 'state', 'busy', 'since', S(at))
+  -- the call is served: a server that takes it over (or closes it as lost) must know
+  if redis.call('EXISTS', K.call(uid)) == 1 then
+    redis.call('HSET', K.call(uid), 'done', '1', 'agent', id)
+  end
   local wait = at - tonumber(st[4])
   stat(st[3], 'answered', 1)
   stat(st[3], 'wait_ms', math.floor(wait))
@@ -448,17 +460,26 @@ function ops.heartbeat()
   local id, hb = A[1], tonumber(A[2])
   local state = agent_state(id)
   if state == 'offline' then return fail('HL-QUE-002', 'agent ' .. id .. ' is not logged in') end
-  if redis.call('HGET', K.agent(id), 'pending') ~= 'logout' then
+  local p = redis.call('HMGET', K.agent(id), 'pending', 'pending_reason')
+  if p[1] == 'logout' and p[2] == 'heartbeat' then
+    -- marked by the reaper while on a call, and the desk is there after all
+    redis.call('HSET', K.agent(id), 'pending', '', 'pending_reason', '')
+    p[1] = ''
+  end
+  if p[1] ~= 'logout' then
     redis.call('ZADD', K.heartbeats(), S(now + hb), id)
   end
   return state
 end
 
--- lease_ms, uid...
+-- lease_ms, number of callers n, n callers' uids, then live calls' uids (only those still
+-- registered: a call already taken as lost stays lost)
 function ops.renew()
   local lease = S(now + tonumber(A[1]))
+  local last = 2 + tonumber(A[2])
   local n = 0
-  for i = 2, #A do n = n + redis.call('ZADD', K.leases(), 'XX', 'CH', lease, A[i]) end
+  for i = 3, last do n = n + redis.call('ZADD', K.leases(), 'XX', 'CH', lease, A[i]) end
+  for i = last + 1, #A do n = n + redis.call('ZADD', K.calls(), 'XX', 'CH', lease, A[i]) end
   return n
 end
 
@@ -632,9 +653,77 @@ function ops.dialler()
   return redis.call('ZCARD', K.diallers())
 end
 
--- max per kind: finished wrap-ups, expired heartbeats, expired leases (the reaper)
+-- Whether Redis still holds what the servers told it: ``token`` is the epoch this server
+-- knows ('' = do not check). When the epoch is missing, Redis forgot everything: ``fresh``
+-- becomes the new one. Returns the status (ok, missing, changed, skip) and the epoch now.
+local function check_epoch(token, fresh)
+  if token == '' then return 'skip', '' end
+  local cur = redis.call('GET', K.epoch())
+  if not cur then
+    redis.call('SET', K.epoch(), fresh)
+    return 'missing', fresh
+  end
+  if cur ~= token then return 'changed', cur end
+  return 'ok', cur
+end
+
+-- Every server was away for longer than ``gap_ms`` (no reaper ran; or none ever did): the
+-- heartbeats the desks could not send meanwhile are not held against the agents; each gets
+-- a full interval.
+local function forgive_heartbeats(gap, hb)
+  local last = tonumber(redis.call('GET', K.reaper_at()) or '')
+  if not last or now - last > gap then
+    local until_s = S(now + hb)
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.heartbeats(), '-inf', '(' .. until_s)) do
+      redis.call('ZADD', K.heartbeats(), until_s, id)
+    end
+  end
+  if not last or now > last then redis.call('SET', K.reaper_at(), NOW_S) end
+end
+
+-- Live calls whose lease expired (their server died, and no server took them again): each
+-- is taken by exactly one reaper, which closes it (``server-lost``) from what it holds.
+local function take_lost(max)
+  local out = {}
+  for _, uid in ipairs(redis.call('ZRANGEBYSCORE', K.calls(), '-inf', S(now), 'LIMIT', 0, max)) do
+    local h = redis.call('HMGET', K.call(uid), 'server', 'attempt', 'done', 'snapshot')
+    redis.call('ZREM', K.calls(), uid)
+    redis.call('DEL', K.call(uid))
+    out[#out + 1] = uid
+    out[#out + 1] = h[1] or ''
+    out[#out + 1] = h[2] or '0'
+    out[#out + 1] = h[3] or '0'
+    out[#out + 1] = h[4] or ''
+  end
+  return out
+end
+
+-- The logged-in agents, for the servers' mirror (re-created from it when Redis forgot):
+-- id, name, interface, skills, state, reason, idle_since, call; eight strings each, flat.
+local function agents_list()
+  local out = {}
+  for _, id in ipairs(redis.call('SMEMBERS', K.agents())) do
+    local h = redis.call('HMGET', K.agent(id), 'name', 'interface', 'skills', 'state', 'reason',
+      'idle_since', 'call')
+    out[#out + 1] = id
+    for i = 1, 7 do out[#out + 1] = h[i] or '' end
+  end
+  return out
+end
+
+-- The reaper and the servers' watch on Redis, one round trip a tick. max per kind (0: no
+-- reaping, only the epoch check); lost_max: live calls to take (0: this server does not
+-- close lost calls); gap_ms, heartbeat_ms; epoch token, fresh token; mirror (1: list the
+-- agents) -> {wrapups, logouts, reaped, epoch status, epoch, lost calls, agents}
 function ops.tick()
-  local max = tonumber(A[1])
+  local max, lost_max, gap, hb = tonumber(A[1]), tonumber(A[2]), tonumber(A[3]), tonumber(A[4])
+  local status, epoch = check_epoch(A[5], A[6])
+  local agents = {}
+  if A[7] == '1' then agents = agents_list() end
+  local lost = {}
+  if lost_max > 0 then lost = take_lost(lost_max) end
+  if max == 0 then return {0, 0, 0, status, epoch, lost, agents} end
+  forgive_heartbeats(gap, hb)
   local wrapups, logouts, reaped = 0, 0, 0
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.wrapup(), '-inf', S(now), 'LIMIT', 0, max)) do
     redis.call('ZREM', K.wrapup(), id)
@@ -686,7 +775,13 @@ function ops.tick()
     reaped = reaped + 1
   end
   due_callbacks(max)
-  return {wrapups, logouts, reaped}
+  return {wrapups, logouts, reaped, status, epoch, lost, agents}
+end
+
+-- token, fresh: the epoch now (set to ``fresh`` when missing), and whether it was missing
+function ops.epoch()
+  local status, epoch = check_epoch(A[1], A[2])
+  return {status, epoch}
 end
 
 -- uid -> {position, state, skill, agent, staffed, completed today, talk ms today, waiting}
@@ -732,6 +827,132 @@ function ops.snapshot()
   return cjson.encode(out)
 end
 
+-- live calls -----------------------------------------------------------------------------
+
+-- uid, server, attempt, lease_ms, snapshot -> what was known of the call before: {server,
+-- attempt, done, agent, snapshot} ('' and 0 when new). ``done`` is sticky: once served, always served.
+function ops.call_start()
+  local uid, server, attempt, lease, snap = A[1], A[2], A[3], tonumber(A[4]), A[5]
+  local c = K.call(uid)
+  local h = redis.call('HMGET', c, 'server', 'attempt', 'done', 'agent', 'snapshot')
+  redis.call('HSET', c, 'server', server, 'attempt', attempt, 'snapshot', snap, 'done',
+    h[3] or '0', 'agent', h[4] or '')
+  redis.call('ZADD', K.calls(), S(now + lease), uid)
+  return {h[1] or '', h[2] or '0', h[3] or '0', h[4] or '', h[5] or ''}
+end
+
+-- uid, snapshot, done (1: served; never unset) -> 1, or 0 when the call is not registered
+function ops.call_note()
+  local uid, snap, done = A[1], A[2], A[3]
+  local c = K.call(uid)
+  if redis.call('EXISTS', c) == 0 then return 0 end
+  redis.call('HSET', c, 'snapshot', snap)
+  if done == '1' then
+    redis.call('HSET', c, 'done', '1')
+    if (redis.call('HGET', c, 'agent') or '') == '' then
+      local e = redis.call('HMGET', K.entry(uid), 'state', 'agent')
+      if e[1] == 'connected' then redis.call('HSET', c, 'agent', e[2]) end
+    end
+  end
+  return 1
+end
+
+-- uid: the call's record is stored; forget it
+function ops.call_end()
+  redis.call('ZREM', K.calls(), A[1])
+  return redis.call('DEL', K.call(A[1]))
+end
+
+-- Redis forgot (or a lost call could not be closed): a server re-asserts what it knows, as
+-- JSON {server, lease_ms, heartbeat_ms, callers, bridged, calls, agents}. Each thing is
+-- created only when missing; no event, no counter. Callers first (with their original
+-- scores and enqueue times), then the agents, so that assignment takes the head callers.
+-- callers: [uid, score, skill, enqueued_ms, caller, line, priority, enqueued_at]
+-- bridged: the same and the agent talking to the caller (9th)
+-- calls: [uid, server, attempt, done, agent, snapshot]
+-- agents: [id, name, interface, skills, state, reason, idle_since, call]
+-- -> {callers, bridged, calls, agents} re-created
+function ops.restore()
+  local R = cjson.decode(A[1])
+  local lease, hb = tonumber(R.lease_ms), tonumber(R.heartbeat_ms)
+  local done = {0, 0, 0, 0}
+  local function put_entry(c, state, id)
+    local uid, e = c[1], K.entry(c[1])
+    redis.call('ZADD', K.leases(), S(now + lease), uid)
+    if redis.call('EXISTS', e) == 1 then return false end
+    redis.call('HSET', e, 'state', state, 'server', R.server, 'score', c[2], 'agent', id,
+      'skill', c[3], 'enqueued_ms', c[4], 'uniqueid', uid, 'caller', c[5], 'line', c[6],
+      'priority', c[7], 'enqueued_at', c[8], 'position', '', 'restored_at', NOW_S)
+    redis.call('SADD', K.skills(), c[3])
+    return true
+  end
+  for _, c in ipairs(R.callers or {}) do
+    if put_entry(c, 'waiting', '') then
+      redis.call('ZADD', K.waiting(c[3]), c[2], c[1])
+      redis.call('ZADD', K.arrivals(c[3]), c[4], c[1])
+      done[1] = done[1] + 1
+    end
+  end
+  for _, c in ipairs(R.bridged or {}) do
+    local id = c[9]
+    if put_entry(c, 'connected', id) then
+      redis.call('HSET', K.entry(c[1]), 'offered_at', NOW_S, 'connected_at', NOW_S)
+      done[2] = done[2] + 1
+      -- an agent another server re-created as ready is on this call
+      if agent_state(id) == 'ready' then
+        unready(id)
+        redis.call('HSET', K.agent(id), 'state', 'busy', 'since', NOW_S, 'call', c[1])
+      end
+    end
+  end
+  for _, c in ipairs(R.calls or {}) do
+    local k = K.call(c[1])
+    if redis.call('EXISTS', k) == 0 then
+      redis.call('HSET', k, 'server', c[2], 'attempt', c[3], 'done', c[4], 'agent', c[5],
+        'snapshot', c[6])
+      redis.call('ZADD', K.calls(), S(now + lease), c[1])
+      done[3] = done[3] + 1
+    end
+  end
+  for _, a in ipairs(R.agents or {}) do
+    local id = a[1]
+    if redis.call('SISMEMBER', K.agents(), id) == 0 then
+      local k = K.agent(id)
+      redis.call('DEL', k)
+      redis.call('HSET', k, 'id', id, 'name', a[2], 'interface', a[3], 'skills', a[4],
+        'state', 'paused', 'reason', a[6], 'since', NOW_S, 'idle_since', a[7], 'call', '',
+        'pending', '', 'pending_reason', '', 'login_at', NOW_S)
+      forget_skills(id)
+      redis.call('SADD', K.agents(), id)
+      for _, sk in ipairs(skills_of(id)) do redis.call('SADD', K.skills(), sk[1]) end
+      redis.call('ZADD', K.heartbeats(), S(now + hb), id)
+      local state, call = a[5], a[8]
+      if (state == 'busy' or state == 'reserved') and call ~= '' then
+        local e = redis.call('HMGET', K.entry(call), 'state', 'agent')
+        if e[2] == id and (e[1] == 'connected' or e[1] == 'offered') then
+          if e[1] == 'connected' then state = 'busy' else state = 'reserved' end
+          redis.call('HSET', k, 'state', state, 'call', call)
+          staff(id, true)
+        else
+          state = 'ready'
+        end
+      end
+      if state == 'ready' or state == 'wrapup' or state == 'busy' or state == 'reserved' then
+        if agent_state(id) == 'paused' then
+          staff(id, true)
+          set_ready(id, tonumber(a[7]) or now)
+        end
+      end
+      done[4] = done[4] + 1
+    end
+  end
+  -- whatever became possible: ready agents take the waiting callers
+  for _, skill in ipairs(redis.call('SMEMBERS', K.skills())) do assign(skill) end
+  return done
+end
+
 local f = ops[op]
 if not f then return fail('HL-QUE-001', 'unknown queue operation ' .. tostring(op)) end
-return f()
+local result = f()
+if type(result) == 'table' and result.err then return result end
+return {table.concat(EV, '\30'), result}

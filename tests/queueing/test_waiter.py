@@ -7,11 +7,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from ivr.config.bundle import ConfigBundle
+from ivr.engine.attempt import HandedBack
 from ivr.engine.channel import CallInfo
 from ivr.engine.menu import MenuEngine
 from ivr.engine.record import CallRecord
@@ -217,3 +221,139 @@ async def test_crash_mid_wait_and_reentry_on_another_server(redis_url: str) -> N
     assert ch2.dialled == ["PJSIP/a1"] and record.outcome == "answered"
     await s2.stop()
     await s2.queue.close()
+
+
+# ------------------------------------------------------------ served once, Redis away, stop
+
+
+@dataclass
+class LiveChannel(WaitingChannel):
+    """A waiting channel that can tell whether the caller is still there after the call,
+    and notes in order what happened (variables set, prompts played)."""
+
+    present: bool = True
+    steps: list[str] = field(default_factory=list)
+
+    async def caller_present(self) -> bool:
+        return self.present and not self.hung_up
+
+    async def evaluate(self, expression: str) -> str:
+        return ""
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await super().set_variable(name, value)
+        self.steps.append(f"{name}={value}")
+
+    async def play(self, prompt: str, escape_digits: str = "") -> str:
+        key = await super().play(prompt, escape_digits)
+        self.steps.append(prompt.rsplit("/", 1)[-1])
+        return key
+
+
+class Notes:
+    """A live-call registry that notes what it was told."""
+
+    def __init__(self) -> None:
+        self.notes: list[tuple[str, bool]] = []
+
+    async def started(self, record: CallRecord) -> None:
+        return None
+
+    async def note(self, record: CallRecord, *, done: bool = False) -> None:
+        self.notes.append((record.outcome, done))
+
+    async def ended(self, record: CallRecord, *, finished: bool) -> None:
+        pass
+
+
+class Scores:
+    async def survey(self, uniqueid: str, score: int) -> None:
+        pass
+
+
+@pytest.mark.parametrize("agent_hangs_up", [True, False])
+async def test_an_answered_call_is_done_before_the_survey(
+    hub: QueueHub, agent_hangs_up: bool
+) -> None:
+    notes = Notes()
+    waiter = RedisQueueWaiter(hub, survey=Scores(), tracker=notes)
+    ch = LiveChannel(press={"survey_question": "5"}, present=agent_hangs_up)
+    await hub.queue.login(agent("a1"), ready=True)
+    request, place = await queued(hub, "d1")
+    record = record_for("d1")
+    await asyncio.wait_for(waiter.wait(ch, request, place, record), 10)  # type: ignore[arg-type]
+    assert [done for _, done in notes.notes] == [False, True], "the offer, then done"
+    assert notes.notes[-1][0] == "answered"
+    if agent_hangs_up:
+        assert ch.steps.index("HOTLINE_DONE=1") < ch.steps.index("survey_question")
+        assert ch.steps[-2:] == ["survey_thanks", "HOTLINE_SURVEYED=1"]
+    else:  # the caller hung up with the operator: no survey
+        assert "HOTLINE_DONE=1" in ch.steps and "survey_question" not in ch.steps
+    assert record.hangup_by == ("agent" if agent_hangs_up else "caller")
+    assert hub.pump is not None
+    await hub.pump.drain()
+    sink = hub.sink
+    assert isinstance(sink, MemoryEventSink)
+    names = [e.event for e in sink.events if e.callid == "d1"]
+    assert names[-1] == ("COMPLETEAGENT" if agent_hangs_up else "COMPLETECALLER")
+
+
+async def test_redis_away_keeps_the_caller_waiting_with_music(
+    hub: QueueHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis unreachable for a while: the caller keeps its music and its place, and is put
+    through once Redis is back; past the patience the session gives up (the dialplan takes
+    the caller on)."""
+    away = {"n": 3}
+    real = hub.queue.wait_info
+
+    async def flaky(uid: str) -> Any:
+        if away["n"] > 0:
+            away["n"] -= 1
+            raise RedisConnectionError("Connection refused")
+        return await real(uid)
+
+    monkeypatch.setattr(hub.queue, "wait_info", flaky)
+    monkeypatch.setattr("queueing.waiter.POLICY_SECONDS", 0.0)
+    waiter = RedisQueueWaiter(hub)
+    ch = WaitingChannel()
+    request, place = await queued(hub, "r1")
+    task = asyncio.create_task(waiter.wait(ch, request, place, record_for("r1")))  # type: ignore[arg-type]
+    await until(lambda: away["n"] == 0 and ch.waits >= 5, "Redis to come back")
+    assert ch.music == [True], "music all along"
+    await hub.queue.login(agent("a1"), ready=True)
+    await asyncio.wait_for(task, 10)
+    assert ch.dialled == ["PJSIP/a1"]
+
+    await hub.queue.logout("a1")
+    away["n"] = 10**6
+    impatient = RedisQueueWaiter(hub, redis_patience=0.0)
+    request, place = await queued(hub, "r2")
+    with pytest.raises(RedisConnectionError):
+        await asyncio.wait_for(
+            impatient.wait(WaitingChannel(), request, place, record_for("r2")),  # type: ignore[arg-type]
+            10,
+        )
+
+
+async def test_hand_back_leaves_the_place_for_the_next_server(hub: QueueHub) -> None:
+    waiter = RedisQueueWaiter(hub)
+    ch = WaitingChannel()
+    request, place = await queued(hub, "b1")
+    record = record_for("b1")
+    task = asyncio.create_task(waiter.wait(ch, request, place, record))  # type: ignore[arg-type]
+    await until(lambda: ch.waits >= 2, "the caller to wait")
+    waiter.hand_back()
+    with pytest.raises(HandedBack):
+        await asyncio.wait_for(task, 10)
+    assert await hub.queue.waiting("general") == ["b1"]
+    assert (await hub.queue.entry("b1"))["state"] == "waiting"
+    assert hub.pump is not None
+    await hub.pump.drain()
+    sink = hub.sink
+    assert isinstance(sink, MemoryEventSink)
+    assert [e.event for e in sink.events if e.callid == "b1"] == ["ENTERQUEUE"], "no ABANDON"
+    # a caller who reaches the queue while the server stops is handed back at once
+    request, place = await queued(hub, "b2")
+    with pytest.raises(HandedBack):
+        await waiter.wait(WaitingChannel(), request, place, record_for("b2"))  # type: ignore[arg-type]

@@ -5,12 +5,14 @@ database once it is back. Real Redis, SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis.asyncio as aioredis
@@ -22,6 +24,7 @@ from ivr.tickets.models import TicketReservationRow
 from ivr.tickets.service import TicketService
 from ivr.tickets.store import TicketStore
 from ivr.tickets.ticketno import RedisTicketNumbers
+from queueing import keys
 from tests.tickets.conftest import Clock
 
 
@@ -166,3 +169,25 @@ async def until_claim_allowed(source: RedisTicketNumbers, uid: str) -> None:
     while await source.reserve_ticket(uid) is None:
         assert time.monotonic() < deadline, "no number once the database is back"
         await asyncio.sleep(0.1)
+
+
+async def test_a_block_is_claimed_ahead_so_the_first_call_of_an_outage_has_a_number(
+    client: aioredis.Redis, store: TicketStore, db: Database, clock: Clock
+) -> None:
+    source = numbers_for(client, store, clock, db_timeout=0.3)
+    source.start(every=0.1)
+    try:
+        today = dt.datetime.fromtimestamp(clock.now.timestamp(), ZoneInfo("Asia/Shanghai"))
+        key = keys.ticket_counter(f"{today:%Y%m%d}")
+
+        async def claimed() -> bool:
+            return await client.hget(key, "limit") is not None
+
+        deadline = time.monotonic() + 30
+        while not await claimed():
+            assert time.monotonic() < deadline, "no block claimed ahead"
+            await asyncio.sleep(0.05)
+        with locked(db):  # no call has asked for a number yet, and the database is away
+            assert await source.reserve_ticket("first") is not None
+    finally:
+        await source.close()
