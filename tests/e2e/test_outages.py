@@ -185,6 +185,42 @@ def test_redis_forgets_and_the_hotline_does_not(own: Stack, tmp_path: Path) -> N
         phone.stop()
 
 
+@pytest.mark.parametrize("own", ["restart without persistence"], indirect=True)
+def test_a_caller_whose_server_died_is_closed_as_server_lost(own: Stack, tmp_path: Path) -> None:
+    """The caller waits; its server is killed; the caller hangs up on the music before any
+    server takes it back. A second server (same Redis, same database) closes the call with a
+    `server-lost` record within a minute, from what Redis knew of it."""
+    second = own.start_server(
+        tmp_path / "var-second", free_port(), free_port(), log_name=f"serve-{tmp_path.name}-2.log",
+        database_url=f"sqlite:///{own.var / 'hotline.db'}",
+    )  # fmt: skip
+    number = "13930000099"
+    try:
+        sipp = own.call(LINE, number)
+        uid = own.wait_queued(number, timeout=60)
+        own.server.send_signal(signal.SIGKILL)
+        own.server.wait(10)
+        own.hangup(number)  # the caller gives up while the dialplan tries the server again
+        own.finish(sipp, hang_up=False)
+
+        def lost() -> list[dict[str, Any]] | None:
+            rows = own.query("SELECT * FROM call_records WHERE uniqueid = ?", uid)
+            return rows if rows and rows[0]["outcome"] == "server-lost" else None
+
+        rows = poll(lost, lambda: f"a server-lost record of {uid}", 90)
+        assert len(rows) == 1 and rows[0]["caller"] == number
+        assert rows[0]["skill"] == SKILL  # what Redis knew of the call: it was in the queue
+        events = own.wait_events(uid, {"ENTERQUEUE", "ABANDON"})
+        assert events.count("ABANDON") == 1 and "CONNECT" not in events
+    finally:
+        if second.poll() is None:
+            second.send_signal(signal.SIGTERM)
+            try:
+                second.wait(40)
+            except subprocess.TimeoutExpired:
+                second.kill()
+
+
 def test_calls_are_put_through_while_the_database_is_locked(stack: Stack, tmp_path: Path) -> None:
     stack.wait_queue_empty()
     phones: dict[str, Operator] = {}
