@@ -15,6 +15,7 @@ docs/asterisk.md show it. The test calls reach it through a number of their own.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,18 +111,6 @@ def records_of(stack: Stack, caller: str) -> list[dict[str, object]]:
     return stack.query("SELECT * FROM call_records WHERE caller = ? ORDER BY id", caller)
 
 
-def merged_records(stack: Stack) -> bool:
-    """Whether a killed attempt's part of the record can be there: the live-call registry
-    (RedisQueue.call_started, with the snapshot of the attempt that broke off) and a database
-    that keeps every attempt of a call and merges them."""
-    from queueing.queue import LiveCall
-
-    rows = stack.query("SELECT name FROM sqlite_master WHERE type = 'table'")
-    merged = any("attempt" in str(r["name"]) for r in rows)
-    # the attempt that re-registers the call must get the snapshot of the one that broke off
-    return merged and "snapshot" in getattr(LiveCall, "__dataclass_fields__", {})
-
-
 def wait_all_answered(stack: Stack, callers: tuple[str, ...], uids: list[str]) -> None:
     poll(
         lambda: True if len(connects(stack, uids)) >= len(uids) else None,
@@ -176,10 +165,10 @@ def test_killed_server_plain_reentry_ten_callers_in_order(
             rows = records_of(stack, caller)
             assert len(rows) == 1, rows
             assert rows[0]["outcome"] == "answered", rows
-            if merged_records(stack):
-                # PENDING (live-call registry + attempt merge): the record of the call holds
-                # the menu of attempt 1, which SIGKILL cut off, from its Redis snapshot
-                assert str(rows[0]["path"]).startswith('["main"'), rows[0]["path"]
+            # attempt 1, which SIGKILL cut off, is in the record from its Redis snapshot
+            path = json.loads(str(rows[0]["path"]))
+            assert path[:2] == ["main", "operator"], path
+            assert rows[0]["attempts"] == 2, rows
         lines = stack.log_since(offset, f"admin {ADMIN_NUMBER} ")
         assert lines, "the admin's context re-entered the AGI"
     finally:
