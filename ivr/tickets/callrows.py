@@ -199,8 +199,21 @@ def write_calls(
         ],
     )
     calls = _attempts(session, batch, ids)
-    rows = [call_row(merge(calls[uid]), tz) for uid in ids]
-    _with_queue(session, rows)
+    # A call whose only attempts are snapshots of broken sessions (written by the server that
+    # took the call over, while it still serves it) gets no call_records row yet: the row is
+    # the call's record, written once a session ends it or a server closes it as lost.
+    rows = [call_row(merge(calls[uid]), tz) for uid in ids if _has_end(calls[uid])]
+    if rows:
+        _with_queue(session, rows)
+
+
+def _has_end(attempts: Sequence[Attempt]) -> bool:
+    """A real attempt (a session that wrote its own record), or the marker with which a
+    server closed a lost call."""
+    return any(
+        not a.synthetic or any(e.get("kind") == "lost" for e in a.data.get("events") or [])
+        for a in attempts
+    )
 
 
 def _with_queue(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -164,3 +164,16 @@ async def test_a_re_entered_call_gets_its_killed_attempt_through_the_service(
     row = call(db)
     assert row.outcome == "answered" and row.attempts == 2
     assert row.path == ["main", "operator", "operator"]
+
+
+async def test_no_call_record_while_the_call_is_still_being_served(
+    store: TicketStore, db: Database
+) -> None:
+    """The snapshot of the broken attempt alone is not the call's record: the call is still
+    in progress on the server that took it over; its row comes when that session ends."""
+    await store.earlier_attempt(UID, 1, waiting_snapshot())
+    assert attempts(db) == [(1, True, "queue")]
+    with db.session() as session:
+        assert session.scalars(select(CallRow).where(CallRow.uniqueid == UID)).first() is None
+    await store.save(record(2, "answered", "operator"))
+    assert call(db).outcome == "answered"
