@@ -371,12 +371,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_prompts_build)
 
     from ivr.asterisk import commands as asterisk_commands
+    from ivr.backup import commands as backup_commands
     from ivr.tickets import commands as ticket_commands
     from queueing import commands as queue_commands
 
     queue_commands.register(sub)
     ticket_commands.register(sub)
     asterisk_commands.register(sub)
+    backup_commands.register(sub)
     return parser
 
 

@@ -224,13 +224,20 @@ def process_agi_for(settings: Settings, config_dir: Path | None = None) -> Proce
         recordings_dir=settings.recordings_dir,
         var_dir=settings.var_dir,
         redis_url=settings.redis_url,
+        database_url=os.environ.get("HOTLINE_DATABASE_URL") or None,
     )
 
 
 def process_agi_for_paths(
-    *, config_dir: Path, recordings_dir: Path, var_dir: Path, redis_url: str
+    *,
+    config_dir: Path,
+    recordings_dir: Path,
+    var_dir: Path,
+    redis_url: str,
+    database_url: str | None = None,
 ) -> ProcessAGI:
-    """The process script of this checkout with explicit HOTLINE_* settings."""
+    """The process script of this checkout with explicit HOTLINE_* settings (the database:
+    ``database_url``, else SQLite in ``var_dir``, as for the server)."""
     project = project_dir()
     venv_python = project / ".venv" / "bin" / "python"
     python = venv_python if venv_python.exists() else Path(sys.executable)
@@ -242,6 +249,7 @@ def process_agi_for_paths(
             "HOTLINE_RECORDINGS_DIR": str(recordings_dir.resolve()),
             "HOTLINE_VAR_DIR": str(var_dir.resolve()),
             "HOTLINE_REDIS_URL": redis_url,
+            **({"HOTLINE_DATABASE_URL": database_url} if database_url else {}),
         },
     )
 

@@ -18,6 +18,7 @@ from ivr.asterisk import conf, local
 from ivr.asterisk.local import AsteriskConfigError
 from ivr.config.bundle import ConfigBundle
 from ivr.config.loader import check_config, load_config
+from ivr.settings import Settings
 from queueing.ami import find_secret
 
 HOTLINE = [sys.executable, "-m", "ivr.cli"]
@@ -62,6 +63,19 @@ def test_globals_list_the_fastagi_hosts_in_order_and_the_process_script(
     )
     off = conf.generate(config, opts(process_agi=None))["hotline-globals.conf"]
     assert "HOTLINE_PROCESS_ENABLED=0\n" in off
+
+
+def test_the_process_script_uses_the_servers_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """On a PostgreSQL install the fallback script writes to the same database as the
+    servers, not to a SQLite file of its own."""
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", "postgresql://hotline@db/hotline")
+    monkeypatch.setenv("HOTLINE_VAR_DIR", str(tmp_path))
+    process = conf.process_agi_for(Settings.from_env())
+    assert process.env["HOTLINE_DATABASE_URL"] == "postgresql://hotline@db/hotline"
+    monkeypatch.delenv("HOTLINE_DATABASE_URL")
+    assert "HOTLINE_DATABASE_URL" not in conf.process_agi_for(Settings.from_env()).env
 
 
 def test_a_held_queued_caller_retries_the_fastagi_hosts_within_its_lease(
