@@ -34,6 +34,7 @@ from ivr.settings import Settings
 from ivr.tickets.catalogue import load_catalogue
 from ivr.tickets.db import Database, database_url
 from ivr.tickets.deadlines import Deadlines, calendar_from_config
+from ivr.tickets.errors import DatabaseUnavailable
 from ivr.tickets.service import TicketService
 from ivr.tickets.store import TicketStore, is_unavailable
 from queueing.hub import QueueHub
@@ -361,6 +362,9 @@ class Records:
         while True:
             try:
                 await asyncio.to_thread(self.sweeper.sweep)
+            except DatabaseUnavailable as exc:  # an outage: one line, no traceback
+                log.warning("HL-SRV-003 ticket sweep put off, %s; trying again in %.0f s",
+                            exc, every)  # fmt: skip
             except Exception:
                 log.exception("HL-SRV-003 ticket sweep failed; trying again in %.0f s", every)
             await asyncio.sleep(every)

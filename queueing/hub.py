@@ -276,7 +276,9 @@ class QueueHub:
         one round trip. When Redis forgot, the hub re-asserts what it knows
         (:meth:`restore_now`)."""
         if mirror is None:
-            mirror = time.monotonic() >= self._next_mirror
+            mirror = time.monotonic() >= self._next_mirror or self.queue.agents_changed
+        if mirror:
+            self.queue.agents_changed = False
         result = await self.queue.tick(
             500 if self.reaper else 0,
             lost=LOST_MAX if self.reaper and self.on_lost is not None else 0,

@@ -131,6 +131,9 @@ class RedisQueue:
     journal: EventJournal | None = None
 
     def __post_init__(self) -> None:
+        # an agent was logged in, readied, paused or logged out through this client: the
+        # hub refreshes its mirror of the operators at its next tick, not a few seconds later
+        self.agents_changed = False
         self.live: dict[str, _Live] = {}  # live calls registered here (call_started)
         # what became of callers this process handled: "closed" (completed, abandoned, left,
         # callback) or "skill:NAME" (moved), so that a re-assertion after Redis forgot does
@@ -328,6 +331,7 @@ class RedisQueue:
     async def login(self, agent: AgentSpec, *, ready: bool = False) -> str:
         """Log an agent in (paused, reason ``login``, unless ``ready``). Logging in again
         refreshes the heartbeat and takes new skills and interface. Returns the state."""
+        self.agents_changed = True
         return _s(
             await self._call(
                 "login",
@@ -342,14 +346,17 @@ class RedisQueue:
 
     async def ready(self, agent_id: str) -> str:
         """Ready for calls (ends a pause or the wrap-up early); may be offered a call at once."""
+        self.agents_changed = True
         return _s(await self._call("ready", agent_id))
 
     async def pause(self, agent_id: str, reason: str = "pause") -> str:
         """Pause now, or after the current call (returns ``reserved``/``busy`` then)."""
+        self.agents_changed = True
         return _s(await self._call("pause", agent_id, reason))
 
     async def logout(self, agent_id: str, reason: str = "logout") -> str:
         """Log out now, or after the current call."""
+        self.agents_changed = True
         return _s(await self._call("logout", agent_id, reason))
 
     async def heartbeat(self, agent_id: str) -> str:
