@@ -51,6 +51,8 @@ from queueing.hub import QueueHub
 from queueing.queue import Offer, QueuePlace, QueueRequest, WaitInfo
 
 log = logging.getLogger(__name__)
+
+_MISSING_GOSUB: set[str] = set()  # answered-gosub contexts found missing (warned once each)
 T = TypeVar("T")
 
 #: Redis unreachable for now: retried, the caller keeps its music and its place
@@ -107,6 +109,7 @@ class _Wait:
     overflowed: set[str] = field(default_factory=set)
     music: bool = False
     redis_away_since: float | None = None  # monotonic time Redis was first found away
+    gosub: bool | None = None  # the dialplan has the answered gosub's context (None: not asked)
 
 
 class RedisQueueWaiter:
@@ -465,7 +468,7 @@ class RedisQueueWaiter:
             await channel.start_recording(record.recording)
         dialled_at = self.queue.clock()
         options = s.dial_options
-        if s.answered_gosub:
+        if s.answered_gosub and await self._has_gosub(w, s.answered_gosub):
             # run on the operator's channel when it answers: CONNECT at the live moment
             options += f"U({s.answered_gosub}^{uid}^{offer.agent})"
         result = await channel.dial(offer.interface, s.ring_timeout, options)
@@ -506,6 +509,26 @@ class RedisQueueWaiter:
             lambda: self.queue.connect(uid, agent, answered_at), f"CONNECT of {uid}", 10.0
         )
         await self._complete(uid, agent, record, "agent" if present else "caller")
+
+    async def _has_gosub(self, w: _Wait, context: str) -> bool:
+        """Whether the dialplan has ``context`` (asked once per call, in the round trip of a
+        ``GET FULL VARIABLE``): a dialplan of the admin's own without it would log an
+        Asterisk ERROR on every answered call. Without it the answer is recorded when Dial
+        returns."""
+        if w.gosub is None:
+            w.gosub = True
+            if isinstance(w.channel, ChannelState):
+                found = await w.channel.evaluate(f"${{DIALPLAN_EXISTS({context},s,1)}}")
+                w.gosub = found.strip() != "0"
+                if not w.gosub and context not in _MISSING_GOSUB:
+                    _MISSING_GOSUB.add(context)
+                    log.warning(
+                        "HL-QUE-071 the dialplan has no [%s] (queue.yaml answered_gosub): the "
+                        "operator's answer is recorded when Dial returns, not at once; add the "
+                        "context (docs/asterisk.md) or set answered_gosub: null",
+                        context,
+                    )
+        return w.gosub
 
     async def _complete(
         self, uid: str, agent: str, record: CallRecord, who: str = "caller"

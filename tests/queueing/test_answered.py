@@ -7,8 +7,11 @@ the queue record CONNECT. So the operator shows as busy during the whole convers
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
+
+import pytest
 
 from ivr.agi.server import FastAGIServer
 from ivr.agi.simulator import simulate_call
@@ -16,6 +19,7 @@ from ivr.engine.channel import DialResult
 from ivr.engine.store import MemoryStore
 from ivr.runtime import ConfigHolder
 from ivr.service import HotlineService
+from queueing import waiter as waiter_module
 from queueing.config import QueueFile
 from queueing.events import MemoryEventSink
 from queueing.queue import QueueRequest, RedisQueue
@@ -93,6 +97,42 @@ async def test_no_gosub_when_the_setting_is_off(hub: QueueHub) -> None:
     await hub.queue.login(agent("a2"), ready=True)
     await asyncio.wait_for(waiter.wait(ch, request, place, record_for("c2")), 10)  # type: ignore[arg-type]
     assert seen == ["t"]
+
+
+async def test_no_gosub_when_the_dialplan_lacks_its_context(
+    hub: QueueHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An admin's own dialplan without [hotline-answered]: the Dial gets no U() (Asterisk
+    would log an ERROR on every answered call), the answer is recorded when Dial returns,
+    and the hotline says once what to do."""
+    waiter_module._MISSING_GOSUB.clear()
+    waiter = RedisQueueWaiter(hub, options=QueueFile(settings=SETTINGS))
+    seen: list[str] = []
+    asked: list[str] = []
+
+    class NoContext(WaitingChannel):
+        async def evaluate(self, expression: str) -> str:
+            asked.append(expression)
+            return "0" if "DIALPLAN_EXISTS" in expression else ""
+
+        async def caller_present(self) -> bool:
+            return False
+
+        async def dial(self, dialstring: str, timeout: float, options: str = "") -> DialResult:
+            seen.append(options)
+            return await super().dial(dialstring, timeout, options)
+
+    for uid in ("c3", "c4"):
+        ch = NoContext(dial_results=["ANSWER"])
+        request = QueueRequest(uid, "13800000000", "12345", "general", 0, time.time())
+        place = await hub.queue.enqueue(request)
+        await hub.queue.login(agent("a3"), ready=True)
+        record = record_for(uid)
+        with caplog.at_level(logging.WARNING):
+            await asyncio.wait_for(waiter.wait(ch, request, place, record), 10)  # type: ignore[arg-type]
+        assert record.outcome == "answered"
+    assert seen == ["", ""] and asked == ["${DIALPLAN_EXISTS(hotline-answered,s,1)}"] * 2
+    assert sum("HL-QUE-071" in r.getMessage() for r in caplog.records) == 1  # said once
 
 
 async def test_the_answered_request_reaches_the_queue_through_the_server(
