@@ -61,6 +61,7 @@ async def _serve(
 ) -> None:
     from aiohttp import web
 
+    from ivr import runinfo
     from ivr.agi.server import FastAGIServer
     from ivr.runtime import ConfigHolder
     from ivr.service import HeldSurveys, HotlineService, LiveCalls, Records
@@ -146,6 +147,17 @@ async def _serve(
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     settings.pidfile.write_text(str(os.getpid()))
+    # what `hotline asterisk reload` / `asterisk-conf` generate the dialplan for
+    runinfo.write(
+        settings,
+        runinfo.RunningServer(
+            os.getpid(),
+            f"agi://{settings.agi_host}:{server.port}/hotline",
+            http_port,
+            settings.redis_url,
+            os.environ.get("HOTLINE_DATABASE_URL") or None,
+        ),
+    )
     http = f", HTTP on http://{settings.agi_host}:{http_port}/" if http_port is not None else ""
     print(
         f"hotline: FastAGI on agi://{settings.agi_host}:{server.port}/hotline{http}, "
@@ -177,6 +189,7 @@ async def _serve(
         await numbers.close()
         await queue.close()
         await records.close()
+        runinfo.remove(settings)
         with contextlib.suppress(FileNotFoundError):
             settings.pidfile.unlink()
 

@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ivr import runinfo
 from ivr.asterisk import conf, local
 from ivr.settings import Settings
 
@@ -107,6 +109,7 @@ class Built:
     files: dict[str, str]
     opts: conf.ConfOptions
     summary: str
+    source: str = ""  # which hotline server the dialplan was generated for, and why
 
 
 def build(args: argparse.Namespace, settings: Settings, *, dev: bool, static: bool = True) -> Built:
@@ -117,8 +120,9 @@ def build(args: argparse.Namespace, settings: Settings, *, dev: bool, static: bo
     bundle = load_config(config_dir, settings.recordings_dir)
     secrets_file = settings.var_dir / SECRETS
     agents, source = conf.load_agents(bundle, secrets_file, dev=dev)
+    settings, agi_urls, used = _target(args, settings)
     opts = conf.ConfOptions(
-        agi_urls=tuple(args.agi) or conf.default_agi_urls(settings),
+        agi_urls=agi_urls,
         sip_bind=args.sip_bind,
         sip_port=args.sip_port,
         carrier_match=tuple(args.carrier_match) or ("127.0.0.1",),
@@ -132,7 +136,33 @@ def build(args: argparse.Namespace, settings: Settings, *, dev: bool, static: bo
     )
     files = conf.static_files() if static else {}
     files.update(conf.generate(bundle, opts))
-    return Built(files, opts, conf.numbers_summary(bundle))
+    return Built(files, opts, conf.numbers_summary(bundle), used)
+
+
+def _target(args: argparse.Namespace, settings: Settings) -> tuple[Settings, tuple[str, ...], str]:
+    """The FastAGI URLs (and the Redis of the process-AGI layer) to generate for: ``--agi``,
+    else ``$HOTLINE_AGI_URLS``, else the hotline server running from this var directory
+    (var/server.json), else this shell's ``HOTLINE_AGI_HOST``/``PORT``; and a line saying
+    which."""
+    if args.agi:
+        return settings, tuple(args.agi), "FastAGI from --agi"
+    if os.environ.get("HOTLINE_AGI_URLS"):
+        return settings, conf.default_agi_urls(settings), "FastAGI from $HOTLINE_AGI_URLS"
+    running = runinfo.read(settings)
+    if running is not None:
+        settings = dataclasses.replace(settings, redis_url=running.redis_url)
+        return (
+            settings,
+            (running.agi_url,),
+            f"FastAGI and Redis of the hotline server running as pid {running.pid} "
+            f"({runinfo.path(settings)})",
+        )
+    return (
+        settings,
+        conf.default_agi_urls(settings),
+        "FastAGI from this shell's HOTLINE_AGI_HOST/HOTLINE_AGI_PORT (no hotline server runs "
+        f"from {settings.var_dir})",
+    )
 
 
 def cmd_asterisk_conf(args: argparse.Namespace, settings: Settings) -> int:
@@ -141,6 +171,7 @@ def cmd_asterisk_conf(args: argparse.Namespace, settings: Settings) -> int:
     for path in conf.write(out, built.files):
         print(f"wrote {path}")
     print(f"FastAGI: {', '.join(built.opts.agi_urls)}; {built.opts.agents_source}")
+    print(f"generated for: {built.source}")
     print(ami_note(built, settings))
     return 0
 
@@ -235,6 +266,7 @@ def cmd_asterisk_up(args: argparse.Namespace, settings: Settings) -> int:
         print(f"asterisk: {ast.version()}")
         print(f"asterisk: running (pid {ast.pid}), log {ast.log_path}")
     print(softphone_help(built))
+    print(f"asterisk: dialplan generated for {built.source}")
     print(ami_note(built, settings))
     return 0
 
@@ -278,6 +310,7 @@ def cmd_asterisk_reload(args: argparse.Namespace, settings: Settings) -> int:
     for line in problems:
         print(line)
     print("asterisk: config reloaded" + (f" with {len(problems)} problem(s)" if problems else ""))
+    print(f"asterisk: FastAGI {', '.join(built.opts.agi_urls)}: {built.source}")
     return 1 if problems else 0
 
 
