@@ -126,6 +126,7 @@ async def _serve(
         surveys=surveys if wait else None,
         answered=hub.answered,
         tracker=tracker,
+        paths=settings.for_asterisk,
     )
     server = FastAGIServer(service.handle, settings.agi_host, settings.agi_port)
     await server.start()

@@ -62,6 +62,7 @@ class HotlineService:
         *,
         tracker: LiveCalls | None = None,
         redis_patience: float = 60.0,
+        paths: Callable[[str], str] | None = None,
     ) -> None:
         self.holder = holder
         self.queue = queue
@@ -76,6 +77,7 @@ class HotlineService:
             # attempts of dead servers come back into the call records through this store
             tracker.earlier = store
         self.redis_patience = redis_patience
+        self.paths = paths  # a file path as Asterisk sees it (Settings.for_asterisk)
         self.server = str(getattr(queue, "server", ""))
         self.live: dict[str, CallRecord] = {}  # the calls in progress (all engines)
         self._sessions: dict[str, asyncio.Task[Any]] = {}
@@ -111,7 +113,7 @@ class HotlineService:
         if task is not None:
             self._sessions[info.uniqueid] = task
         try:
-            await engine.run(AGIChannel(session), info)
+            await engine.run(AGIChannel(session, paths=self.paths), info)
         finally:
             if self._sessions.get(info.uniqueid) is task:
                 del self._sessions[info.uniqueid]

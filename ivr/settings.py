@@ -17,6 +17,10 @@ class Settings:
     redis_url: str
     agi_host: str
     agi_port: int
+    # Where Asterisk sees recordings_dir (prompts, messages, operator conversations), when it
+    # runs on another host or in a container and mounts the shared storage elsewhere; None:
+    # at the same path (one box, or the same mount point everywhere).
+    asterisk_recordings_dir: Path | None = None
 
     @property
     def pidfile(self) -> Path:
@@ -41,4 +45,18 @@ class Settings:
             redis_url=env("HOTLINE_REDIS_URL", "redis://127.0.0.1:6379/0"),
             agi_host=env("HOTLINE_AGI_HOST", "127.0.0.1"),
             agi_port=int(env("HOTLINE_AGI_PORT", "4573")),
+            asterisk_recordings_dir=(
+                Path(env("HOTLINE_ASTERISK_RECORDINGS_DIR", ""))
+                if env("HOTLINE_ASTERISK_RECORDINGS_DIR")
+                else None
+            ),
         )
+
+    def for_asterisk(self, path: str) -> str:
+        """``path`` (a file under recordings_dir, as this host sees it) as Asterisk sees it."""
+        if self.asterisk_recordings_dir is None:
+            return path
+        for local in {str(self.recordings_dir), str(self.recordings_dir.resolve())}:
+            if path == local or path.startswith(local.rstrip("/") + "/"):
+                return str(self.asterisk_recordings_dir) + path[len(local.rstrip("/")) :]
+        return path

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from ivr.agi.protocol import AGIReply, header_args
 from ivr.agi.server import AGISession
@@ -86,11 +87,18 @@ class AGIChannel:
     """
 
     def __init__(
-        self, session: AGISession, *, margin: float = 10.0, play_timeout: float = 900.0
+        self,
+        session: AGISession,
+        *,
+        margin: float = 10.0,
+        play_timeout: float = 900.0,
+        paths: Callable[[str], str] | None = None,
     ) -> None:
         self.session = session
         self.margin = margin
         self.play_timeout = play_timeout
+        # a file path as this host sees it -> as Asterisk sees it (Settings.for_asterisk)
+        self.paths: Callable[[str], str] = paths or (lambda path: path)
 
     async def music_on_hold(self, on: bool, moh_class: str = "default") -> None:
         if on:
@@ -105,7 +113,7 @@ class AGIChannel:
 
     async def play(self, prompt: str, escape_digits: str = "") -> str:
         reply = await self.session.command(
-            "STREAM FILE", prompt, escape_digits, timeout=self.play_timeout
+            "STREAM FILE", self.paths(prompt), escape_digits, timeout=self.play_timeout
         )
         r = _digit(reply)
         if r > 0:
@@ -130,7 +138,7 @@ class AGIChannel:
         self, path: str, fmt: str, escape_digits: str, max_seconds: float, silence_seconds: float
     ) -> RecordResult:
         ms = int(max_seconds * 1000) if max_seconds > 0 else -1
-        args = [path, fmt, escape_digits, str(ms)]
+        args = [self.paths(path), fmt, escape_digits, str(ms)]
         if silence_seconds > 0:
             # res_agi takes whole seconds (atoi); "s=" also tells it not to beep.
             args.append(f"s={max(1, round(silence_seconds))}")
@@ -181,7 +189,7 @@ class AGIChannel:
 
     async def start_recording(self, path: str) -> None:
         # MixMonitor, option b: record only while bridged to the operator.
-        reply = await self.session.command("EXEC", "MixMonitor", f"{path},b")
+        reply = await self.session.command("EXEC", "MixMonitor", f"{self.paths(path)},b")
         if _digit(reply) == -2:
             raise AGICommandError(f"the MixMonitor application is not available: {reply}")
 

@@ -128,7 +128,7 @@ def build(args: argparse.Namespace, settings: Settings, *, dev: bool, static: bo
         carrier_match=tuple(args.carrier_match) or ("127.0.0.1",),
         carrier_contact=args.carrier_contact,
         process_agi=None if args.no_process_agi else conf.process_agi_for(settings, config_dir),
-        moh_dir=settings.recordings_dir.resolve() / "moh",
+        moh_dir=Path(settings.for_asterisk(str(settings.recordings_dir.resolve() / "moh"))),
         agents=tuple(agents),
         agents_source=source,
         dev_caller_password=conf.dev_caller_password(secrets_file) if dev else None,

@@ -1,0 +1,71 @@
+"""Asterisk on another host (or in a container) mounts the shared recordings storage under
+its own path: ``HOTLINE_ASTERISK_RECORDINGS_DIR``. The prompts it plays, the messages it
+records and the operator conversations it records (MixMonitor) are sent under that path;
+the record keeps the path as the hotline host sees it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ivr.agi.channel import AGIChannel
+from ivr.agi.protocol import AGIReply
+from ivr.settings import Settings
+
+
+class Session:
+    """Records the commands; answers each like Asterisk would for a quiet caller."""
+
+    hung_up = False
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, ...]] = []
+
+    async def command(self, cmd: str, *args: str, **kw: Any) -> AGIReply:
+        self.sent.append((cmd, *args))
+        if cmd == "RECORD FILE":
+            return AGIReply(200, "0", "timeout", endpos=8000)
+        return AGIReply(200, "0")
+
+
+def settings(monkeypatch: pytest.MonkeyPatch, recordings: Path, remote: str | None) -> Settings:
+    monkeypatch.setenv("HOTLINE_RECORDINGS_DIR", str(recordings))
+    if remote is None:
+        monkeypatch.delenv("HOTLINE_ASTERISK_RECORDINGS_DIR", raising=False)
+    else:
+        monkeypatch.setenv("HOTLINE_ASTERISK_RECORDINGS_DIR", remote)
+    return Settings.from_env()
+
+
+async def test_paths_are_sent_as_asterisk_sees_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    local = tmp_path / "recordings"
+    s = settings(monkeypatch, local, "/srv/hotline/recordings")
+    session = Session()
+    ch = AGIChannel(session, paths=s.for_asterisk)  # type: ignore[arg-type]
+    await ch.play(f"{local}/prompts/welcome")
+    result = await ch.record(f"{local}/messages/20261203/1.1", "wav", "#", 60, 5)
+    await ch.start_recording(f"{local}/calls/20261203/1.1.wav")
+    await ch.play("digits/5")  # Asterisk's own sounds stay as they are
+    assert session.sent[0] == ("STREAM FILE", "/srv/hotline/recordings/prompts/welcome", "")
+    assert session.sent[1][:2] == ("RECORD FILE", "/srv/hotline/recordings/messages/20261203/1.1")
+    assert session.sent[2] == (
+        "EXEC",
+        "MixMonitor",
+        "/srv/hotline/recordings/calls/20261203/1.1.wav,b",
+    )
+    assert session.sent[3] == ("STREAM FILE", "digits/5", "")
+    assert result.path == f"{local}/messages/20261203/1.1.wav"  # the record: this host's path
+
+
+def test_without_the_setting_paths_are_unchanged(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    s = settings(monkeypatch, tmp_path / "recordings", None)
+    path = f"{tmp_path}/recordings/prompts/welcome"
+    assert s.for_asterisk(path) == path
+    other = settings(monkeypatch, tmp_path / "recordings", "/srv/r")
+    assert other.for_asterisk(f"{tmp_path}/recordings-old/x") == f"{tmp_path}/recordings-old/x"
