@@ -8,7 +8,15 @@ served is never queued again: the engine reads the channel's state first, as on 
 - ``ValueError`` when Asterisk sends a ``HANGUP`` line or closes stdin (EOF): pyst2 parses
   the reply code with ``int('')``;
 - ``AGISIGHUPHangup`` after Asterisk's SIGHUP, ``AGIResultHangup``, ``AGISIGPIPEHangup``;
-- ``AGIUnknownError`` for a ``511`` reply (command on a dead channel).
+- ``AGIUnknownError`` for a ``511`` reply (command on a dead channel);
+- ``AGIAppError`` for ``result=-1`` (``WAIT FOR DIGIT``, ``STREAM FILE``, ``RECORD FILE``
+  ... when the caller hangs up during the command): the channel is asked whether the caller
+  is still there (``CHANNEL STATUS``), and a gone caller ends the call as a hangup, so that a
+  caller who hangs up while waiting is recorded as ``abandoned`` and leaves the queue at once.
+
+It is the same hotline as a server: the survey after an answered call (the score goes on the
+call record as a ``survey`` event, which sets the call's ``survey_score`` when the record is
+imported), and the reaper (:class:`ScriptHub`) ends wrap-ups while no server runs one.
 
 pyst2 installs a SIGHUP handler, so this runs in the main thread only.
 """
@@ -30,6 +38,9 @@ from asterisk import agi as pyst2
 from ivr.agi.channel import call_info_from_env
 from ivr.engine.channel import DialResult, RecordResult
 from ivr.errors import AGIHangup
+from queueing import keys
+from queueing.hub import QueueHub
+from queueing.queue import RedisQueue, TickResult
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,6 +52,57 @@ def _gone(exc: BaseException) -> bool:
     return isinstance(exc, pyst2.AGIUnknownError) and bool(exc.args) and exc.args[0] == 511
 
 
+def server_gap_ms(queue: RedisQueue) -> int:
+    """How long no reaper may have run before every server counts as away: the gap after
+    which :meth:`RedisQueue.tick` forgives the operators the heartbeats they could not send
+    (the same formula)."""
+    return max(5000, 3 * int(queue.settings.tick_seconds * 1000))
+
+
+class ScriptHub(QueueHub):
+    """The process script's hub: offers, leases and the epoch watch as on a server, and the
+    reaper (wrap-ups, leases, heartbeats) only while no server runs one.
+
+    A tick reaps only when the last reaper (any process's) ran more than
+    :func:`server_gap_ms` ago. While a server runs, its reaper does the work; while none
+    runs, the scripts holding calls reap about every ``max(5 s, 3 ticks)``, and each of
+    their reaper runs comes after such a gap, so the operators' heartbeat deadlines (their
+    desks talk to the servers, which are away) are pushed on, never judged: nobody is logged
+    out for heartbeats only the servers could receive. A wrap-up ends at most that long after
+    it is due. Lost calls are never taken (no ``on_lost``: the servers close those)."""
+
+    def __init__(self, queue: RedisQueue) -> None:
+        super().__init__(queue, reaper=False)
+        self.reaped = 0  # ticks that reaped
+
+    async def no_server_reaps(self) -> bool:
+        """No reaper ran for longer than :func:`server_gap_ms` (one GET)."""
+        raw = await self.queue.client.get(keys.reaper_at(self.queue.centre))
+        if raw is None:
+            return True  # no reaper ever ran
+        try:
+            last = int(raw)
+        except ValueError:
+            return True  # unreadable: a reaper run sets it anew
+        return self.queue.now_ms() - last > server_gap_ms(self.queue)
+
+    async def tick_now(self, *, mirror: bool | None = None) -> TickResult:
+        self.reaper = await self.no_server_reaps()
+        result = await super().tick_now(mirror=mirror)
+        if self.reaper:
+            self.reaped += 1
+        return result
+
+
+class RecordedSurvey:
+    """The survey sink of the process script (:class:`queueing.waiter.SurveySink`): the
+    waiter puts the score on the call record (a ``survey`` event), and the import of
+    ``var/calls.jsonl`` by the servers sets the call's ``survey_score`` from it."""
+
+    async def survey(self, uniqueid: str, score: int) -> None:
+        log.info("call %s: survey %d (on its call record)", uniqueid, score)
+
+
 class Pyst2Channel:
     """The :class:`ivr.engine.channel.Channel` interface over a pyst2 ``AGI`` object.
 
@@ -50,21 +112,32 @@ class Pyst2Channel:
     def __init__(self, agi: Any) -> None:
         self.agi = agi
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _run(self, fn: Callable[..., T], *args: Any, failed: bool = True) -> T:
+        """Run a pyst2 call in a worker thread. A gone caller raises :class:`AGIHangup`; so
+        does a failed command (``result=-1``, pyst2's ``AGIAppError``) once the channel says
+        the caller is gone, unless ``failed`` is False (the caller handles ``-1`` itself)."""
         try:
             return await asyncio.to_thread(fn, *args)
         except Exception as exc:
-            if _gone(exc):
+            if _gone(exc) or (
+                failed and isinstance(exc, pyst2.AGIAppError) and not await self.caller_present()
+            ):
                 raise AGIHangup(f"caller gone ({type(exc).__name__}: {exc})") from exc
             raise
 
-    async def _execute(self, command: str, *args: Any) -> dict[str, tuple[str, str]]:
+    async def _execute(
+        self, command: str, *args: Any, failed: bool = True
+    ) -> dict[str, tuple[str, str]]:
         """``AGI.execute``, skipping the ``100 result=0 Trying...`` line some commands send."""
         try:
-            result: dict[str, tuple[str, str]] = await self._run(self.agi.execute, command, *args)
+            result: dict[str, tuple[str, str]] = await self._run(
+                self.agi.execute, command, *args, failed=failed
+            )
         except pyst2.AGIUnknownError as exc:
             if exc.args and exc.args[0] == 100:
-                follow: dict[str, tuple[str, str]] = await self._run(self.agi.get_result)
+                follow: dict[str, tuple[str, str]] = await self._run(
+                    self.agi.get_result, failed=failed
+                )
                 return follow
             raise
         return result
@@ -76,7 +149,7 @@ class Pyst2Channel:
         try:
             result = await self._execute("STREAM FILE", f'"{prompt}"', f'"{escape_digits}"', 0)
         except pyst2.AGIAppError:
-            # result=-1: the file could not be played (the caller, if gone, is caught next).
+            # result=-1 with the caller still there: the file could not be played
             log.warning("HL-AGI-010 could not play %s", prompt)
             return ""
         code = result["result"][0]
@@ -109,9 +182,9 @@ class Pyst2Channel:
 
     async def caller_present(self) -> bool:
         try:
-            status: int = await self._run(self.agi.channel_status)
-        except AGIHangup:
-            return False
+            status: int = await self._run(self.agi.channel_status, failed=False)
+        except (AGIHangup, pyst2.AGIAppError):
+            return False  # 511 (dead channel), SIGHUP, or -1 (no such channel)
         return status > 0
 
     async def music_on_hold(self, on: bool, moh_class: str = "default") -> None:
@@ -128,7 +201,7 @@ class Pyst2Channel:
         with contextlib.suppress(pyst2.AGIAppError):
             # Dial returns -1 (pyst2 raises) after a bridged call and when the caller hangs
             # up; DIALSTATUS tells which, and GET VARIABLE still works on a dead channel.
-            await self._execute("EXEC", "Dial", f'"{data}"')
+            await self._execute("EXEC", "Dial", f'"{data}"', failed=False)
         status: str = await self._run(self.agi.get_variable, "DIALSTATUS") or "CANCEL"
         seconds = 0.0
         if status == "ANSWER":
@@ -142,7 +215,6 @@ def main() -> int:
     from ivr.engine.store import JournalStore
     from ivr.runtime import ConfigHolder
     from ivr.settings import Settings
-    from queueing.queue import RedisQueue
 
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="hotline.agi %(levelname)s %(message)s"
@@ -165,15 +237,15 @@ def main() -> int:
         from ivr.service import LiveCalls
         from ivr.tickets.db import Database, database_url
         from ivr.tickets.store import TicketNumbers
-        from queueing.hub import QueueHub
         from queueing.waiter import RedisQueueWaiter
 
         bundle = holder.current
         queue = RedisQueue.from_url(settings.redis_url, bundle.queue.settings)
         # The caller waits in the Redis queue as with a FastAGI server (music, position,
-        # callback offer, the operator's Dial), held by this process: no reaper and no event
-        # pump here (the servers do both; events wait in Redis meanwhile).
-        hub = QueueHub(queue, reaper=False)
+        # callback offer, the operator's Dial, the survey), held by this process. The
+        # reaper runs here only while no server runs one; no event pump (events wait in
+        # Redis for the servers) and no closing of lost calls (the servers do that).
+        hub = ScriptHub(queue)
         tracker = LiveCalls(queue, hub)  # the live-call registry, as on a server
         waiter = RedisQueueWaiter(
             hub,
@@ -183,6 +255,7 @@ def main() -> int:
             calls_dir=str(settings.recordings_dir / "calls"),
             tickets=TicketNumbers(Database(database_url(settings.var_dir)), bundle.hours.timezone),
             tracker=tracker,
+            survey=RecordedSurvey(),
         )
         await hub.start()
         try:

@@ -9,13 +9,19 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
 from ivr.agi.simulator import FakeAsterisk
+from ivr.process_agi import ScriptHub
+from ivr.tickets.callrows import call_row
+from queueing import keys
 from queueing.config import AgentSpec, QueueSettings
+from queueing.model import QueueRequest
 from queueing.queue import RedisQueue
 
 SCRIPT = Path(__file__).resolve().parent.parent / "agi_scripts" / "hotline.agi"
@@ -29,9 +35,16 @@ def run_script(
     header: bytes | None = None,
     after: int | None = None,
     how: str = "",
+    press: dict[str, str] | None = None,
+    hangup_when: Callable[[list[str]], bool] | None = None,
 ) -> tuple[int, list[str], list[dict[str, Any]]]:
     """Run one call. After ``after`` commands the caller goes: ``how`` is ``sighup`` (what
-    Asterisk does for process AGI), ``hangup-line`` or ``eof``."""
+    Asterisk does for process AGI), ``hangup-line`` or ``eof``. ``press``: the caller presses
+    the key during the first command containing the text. ``hangup_when(commands)`` true:
+    the caller hangs up during the last command, as on Asterisk 22 with process AGI (the
+    command's hangup reply, then SIGHUP; then only commands allowed on a dead channel run)."""
+    press = dict(press or {})
+    hung_up = False
     var = config_dir.parent / "var"
     env = dict(
         os.environ,
@@ -66,7 +79,18 @@ def run_script(
                 continue
             if how == "sighup" and len(commands) == after + 1:
                 proc.send_signal(signal.SIGHUP)
-        reply = fake.respond(line)
+        for text in [t for t in press if t in line]:
+            fake.digits.insert(0, press.pop(text))
+        if hangup_when is not None and not hung_up and hangup_when(commands):
+            hung_up = True
+            fake.hangup_during = fake.count + 1
+            # process AGI gets no HANGUP line: SIGHUP once the reply is written
+            reply = [r for r in fake.respond(line) if r != "HANGUP"]
+            proc.stdin.write("".join(r + "\n" for r in reply).encode())
+            proc.stdin.flush()
+            proc.send_signal(signal.SIGHUP)
+            continue
+        reply = [r for r in fake.respond(line) if not (hung_up and r == "HANGUP")]
         if after is not None and len(commands) > after and how == "sighup":
             # The channel is gone: Asterisk refuses commands that need it.
             reply = ["511 Command Not Permitted on a dead channel or intercept routine"]
@@ -184,3 +208,109 @@ def test_eof_before_the_header_ends(config_copy: Path, redis_url: str) -> None:
     assert code == 0
     assert commands == []
     assert records == []
+
+
+def _events(redis_url: str) -> list[dict[str, str]]:
+    """The queue events still in Redis (the servers' pump takes them to queue_log)."""
+
+    async def read() -> list[dict[str, str]]:
+        client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        try:
+            entries = await client.xrange(keys.events(QueueSettings().centre)) or []
+            return [{str(k): str(v) for k, v in (f or {}).items()} for _, f in entries]
+        finally:
+            await client.aclose()
+
+    return asyncio.run(read())
+
+
+def test_the_survey_after_an_answered_call(config_copy: Path, redis_url: str) -> None:
+    """The caller stays on the line after the operator hung up: the survey question, a key,
+    the thanks; the score is on the call record, which gives the call's survey_score."""
+    _queue(redis_url, staff=True)
+    fake = FakeAsterisk(
+        to="12345", caller="13800138006", digits="0", script="", dial_status="ANSWER"
+    )
+    code, commands, records = run_script(
+        config_copy, redis_url, fake, press={"survey_question": "4"}
+    )
+    assert code == 0
+    assert fake.result.variables["HOTLINE_SURVEYED"] == "1"
+    assert any("survey_thanks" in c for c in commands)
+    record = records[-1]
+    assert record["outcome"] == "answered" and record["hangup_by"] == "agent"
+    assert ("survey", "4") in [(e["kind"], e["detail"]) for e in record["events"]]
+    assert call_row(record, ZoneInfo("Asia/Shanghai"))["survey_score"] == 4
+
+
+def test_a_caller_hanging_up_while_waiting_abandons(config_copy: Path, redis_url: str) -> None:
+    """The operator is busy with another caller; ours hangs up during its wait (WAIT FOR
+    DIGIT ends with -1, then SIGHUP): abandoned, out of the queue at once with ABANDON."""
+    q = _queue(redis_url, staff=True)
+
+    async def occupy() -> None:
+        q.client = aioredis.Redis.from_url(redis_url)
+        other = QueueRequest("other.1", "13900000000", "12345", "general", 0, 1.0)
+        await q.enqueue(other)  # p1 is reserved for it
+        await q.client.aclose()
+
+    asyncio.run(occupy())
+    fake = FakeAsterisk(to="12345", caller="13800138007", digits="0", script="")
+
+    def waiting(commands: list[str]) -> bool:
+        music = any(c.startswith("SET MUSIC on") for c in commands)
+        return music and commands[-1].startswith("WAIT FOR DIGIT")
+
+    code, _, records = run_script(config_copy, redis_url, fake, hangup_when=waiting)
+    assert code == 0
+    record = records[-1]
+    assert record["outcome"] == "abandoned", record
+    assert "abandon" in [e["kind"] for e in record["events"]]
+    abandons = [e for e in _events(redis_url) if e["event"] == "ABANDON"]
+    assert [e["callid"] for e in abandons] == [fake.uniqueid]
+    assert not asyncio.run(_entry(redis_url, fake.uniqueid))
+    assert _agent_state(redis_url, "p1") == "reserved"  # still for the other caller
+
+
+async def _entry(redis_url: str, uniqueid: str) -> bool:
+    """Whether the caller has an entry in the Redis queue."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        return bool(await client.exists(keys.entry(uniqueid, QueueSettings().centre)))
+    finally:
+        await client.aclose()
+
+
+def test_the_script_reaps_only_while_no_server_does(redis_url: str) -> None:
+    """Wrap-ups end while no server's reaper runs; while one runs, the script leaves it the
+    work; the operators' heartbeats (their desks talk to the servers) are never judged by
+    a script."""
+
+    async def run() -> None:
+        client = aioredis.Redis.from_url(redis_url)
+        await client.flushdb()
+        now = [1_700_000_000.0]
+        q = RedisQueue(client, QueueSettings(wrapup_seconds=10), lambda: now[0], "script")
+        spec = AgentSpec(id="p1", name="p1", interface="PJSIP/p1", skills={"general": 5})
+        await q.login(spec, ready=True)  # heartbeat due in 60 s
+        await q.enqueue(QueueRequest("c1", "13800000000", "12345", "general", 0, now[0]))
+        await q.connect("c1", "p1")
+        assert await q.complete("c1", "p1") == "wrapup"  # due at +10 s
+        hub = ScriptHub(q)
+        start = now[0]
+        now[0] = start + 9
+        await q.tick()  # a server's reaper: nothing due yet
+        now[0] = start + 11
+        await hub.tick_now()
+        assert (await q.agent("p1")).state == "wrapup"  # the server reaps, 2 s ago
+        now[0] = start + 15
+        await hub.tick_now()  # 6 s without a server: the script reaps
+        assert (await q.agent("p1")).state == "ready"
+        for later in (200, 202, 208, 214, 290):  # long past the heartbeat deadline
+            now[0] = start + later
+            await hub.tick_now()
+            assert (await q.agent("p1")).state == "ready", later
+        assert hub.reaped == 5  # all but +202: a reaper had run 2 s before
+        await client.aclose()
+
+    asyncio.run(run())

@@ -19,12 +19,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ivr.tickets.attempts import ANSWERED, LOST, Attempt, attempt_number, merge
-from ivr.tickets.models import CallAttemptRow, CallbackTaskRow, CallRow, QueueLogRow
+from ivr.tickets.models import CallAttemptRow, CallbackTaskRow, CallRow, QueueLogRow, TicketRow
 from ivr.tickets.sqlutil import insert_ignore
 
 ANONYMOUS = ("", "anonymous", "unknown", "0")
@@ -268,3 +268,15 @@ def _with_queue(session: Session, rows: list[dict[str, Any]]) -> None:
     t = CallbackTaskRow
     for part in _chunks(served):
         session.execute(delete(t).where(t.kind == "missed", t.state == "open", t.ref.in_(part)))
+    # a survey in a record that arrives after its ticket was accepted (the process script's
+    # journal, a replay) reaches the ticket too; a score already on the ticket stands
+    scored = [r["uniqueid"] for r in rows if r["survey_score"] is not None]
+    k, c = TicketRow, CallRow
+    score = select(c.survey_score).where(c.uniqueid == k.call_uniqueid).scalar_subquery()
+    for part in _chunks(scored):
+        session.execute(
+            update(k)
+            .where(k.call_uniqueid.in_(part), k.survey_score.is_(None))
+            .values(survey_score=score)
+            .execution_options(synchronize_session=False)
+        )

@@ -232,6 +232,21 @@ async def test_survey_lands_on_call_and_ticket(store: TicketStore, service: Tick
     assert service.get(ticket.number).survey_score == 5
 
 
+async def test_a_survey_in_a_late_record_reaches_the_accepted_ticket(
+    store: TicketStore, service: TicketService
+) -> None:
+    """The process script's record (its journal, imported later) carries the survey as an
+    event; the ticket the operator accepted meanwhile gets the score when it arrives."""
+    ticket = service.accept(
+        caller="13900000000", type="consult", category="dogs", actor="op",
+        call_uniqueid="1758852000.7",
+    )  # fmt: skip
+    late = record(7)
+    late.add("survey", None, "4")
+    await store.save(late)
+    assert service.get(ticket.number).survey_score == 4
+
+
 def test_record_dict_carries_what_to_dict_does() -> None:
     """The store's fast serialisation must not drop a field of the call record."""
     from ivr.engine.record import CallRecord
