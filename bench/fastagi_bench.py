@@ -341,11 +341,19 @@ def process_agi(calls: int, commands_expected: int, cpus: set[int] | None) -> di
             seen = 0
             for line in proc.stdout:
                 seen += 1
-                proc.stdin.write(reply_for(line))
+                if seen <= commands_expected:
+                    proc.stdin.write(reply_for(line))
+                else:
+                    # the menu's commands are done and the script keeps the caller company in
+                    # the queue (the FastAGI servers measured hand it over): the caller hangs
+                    # up, as Asterisk tells a process script
+                    if seen == commands_expected + 1:
+                        proc.stdin.write(b"HANGUP\n")
+                    proc.stdin.write(b"511 Command Not Permitted on a dead channel\n")
                 proc.stdin.flush()
             proc.stdin.close()
             proc.wait()
-            if seen != commands_expected:
+            if seen < commands_expected:
                 raise RuntimeError(
                     f"process AGI sent {seen} commands, expected {commands_expected}"
                 )

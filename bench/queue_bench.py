@@ -279,7 +279,12 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=6, help="alternating throughput rounds")
     parser.add_argument("--round-seconds", type=float, default=1.0)
+    parser.add_argument(
+        "--quick", action="store_true", help="a short smoke run (the test suite runs it)"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.waiting, args.agents, args.rounds, args.round_seconds = 500, 100, 2, 0.3
 
     def go(url: str) -> int:
         return asyncio.run(
