@@ -40,7 +40,11 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from queueing import keys
 from queueing.config import AgentSpec, QueueSettings
@@ -151,7 +155,14 @@ class RedisQueue:
 
     @classmethod
     def from_url(cls, url: str, settings: QueueSettings | None = None) -> RedisQueue:
-        return cls(aioredis.Redis.from_url(url), settings or QueueSettings())
+        # A command on a pooled connection that a Redis restart broke is sent again on a
+        # fresh one (redis-py's from_url retries nothing): after a restart the first request
+        # of each connection does not fail.
+        retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 3)
+        client = aioredis.Redis.from_url(
+            url, retry=retry, retry_on_error=[RedisConnectionError, RedisTimeoutError]
+        )
+        return cls(client, settings or QueueSettings())
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -19,6 +19,7 @@ reaper logs the agent out.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -27,9 +28,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from queueing.config import AgentsFile, AgentSpec
 from queueing.queue import AgentState, QueueError, RedisQueue
+
+log = logging.getLogger(__name__)
 
 QUEUE_KEY: web.AppKey[RedisQueue] = web.AppKey("queue", RedisQueue)
 AGENTS_KEY: web.AppKey[Callable[[], AgentsFile]] = web.AppKey("agents")
@@ -111,6 +116,9 @@ async def _queue_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return await handler(request)
     except QueueError as exc:
         return _error(409, exc.code, exc.message)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        log.warning("HL-WEB-002 %s %s: Redis unreachable: %s", request.method, request.path, exc)
+        return _error(503, "HL-WEB-002", "the operator queue (Redis) is unreachable; try again")
 
 
 # -- agent endpoints ------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -88,3 +89,27 @@ async def test_openapi_documents_every_route(http: TestClient) -> None:  # type:
                     )
                     if ref:
                         assert ref.rsplit("/", 1)[-1] in doc["components"]["schemas"]
+
+
+async def test_redis_restarted_or_away_is_a_503_not_a_traceback(tmp_path: Path) -> None:
+    """The desk's request after a Redis restart goes through (a broken pooled connection is
+    retried on a fresh one); with Redis away it gets 503 and a stable id."""
+    from tests.queueing.own_redis import OwnRedis
+
+    rds = OwnRedis(tmp_path).start()
+    queue = RedisQueue.from_url(rds.url)
+    client = TestClient(TestServer(create_app(queue, AGENTS)))
+    await client.start_server()
+    try:
+        assert (await client.post("/agents/1001/login", json={"ready": True})).status == 200
+        rds.restart()  # every pooled connection is now broken
+        resp = await client.post("/agents/1001/login", json={"ready": True})
+        assert resp.status == 200, await resp.text()
+        rds.stop()
+        resp = await client.get("/agents/1001")
+        assert resp.status == 503
+        assert (await resp.json())["error"] == "HL-WEB-002"
+    finally:
+        await client.close()
+        await queue.close()
+        rds.stop()
