@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -35,6 +34,7 @@ from queueing import keys
 from tests.conftest import free_port
 from tests.e2e.conftest import Stack, poll, with_options
 from tests.e2e.sipp import Operator
+from tests.queueing.own_redis import OwnRedis
 
 pytestmark = pytest.mark.asterisk
 
@@ -43,57 +43,15 @@ CALLERS = ("13930000001", "13930000002", "13930000003")
 OPERATORS = ("1001", "1002", "1003", "1004")
 
 
-class RedisServer:
-    """A redis-server of the test's own, which the test stops, crashes and restarts."""
-
-    def __init__(self, workdir: Path, *, aof: bool) -> None:
-        self.workdir, self.aof, self.port = workdir, aof, free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-        workdir.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        server = shutil.which("redis-server")
-        assert server is not None
-        persistence = (
-            ["--appendonly", "yes", "--appendfsync", "always"] if self.aof
-            else ["--appendonly", "no"]
-        )  # fmt: skip
-        self.proc = subprocess.Popen(
-            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-             str(self.workdir), "--save", "", *persistence],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis(port=self.port)
-        try:
-            poll(lambda: _pings(client), lambda: "redis-server did not start", 20)
-        finally:
-            client.close()
-        return self
-
-    def crash(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-
-def _pings(client: redis.Redis) -> bool | None:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return None
-
-
 @pytest.fixture
 def own(stack: Stack, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
     """The stack with a hotline server and a redis-server of this test's own; Asterisk sends
     its calls to that server until the test ends."""
     stack.wait_queue_empty()
     aof = request.param == "crash with AOF"
-    rds = RedisServer(tmp_path / "redis", aof=aof).start()
+    rds = OwnRedis(tmp_path / "redis", appendonly=aof)
+    rds.workdir.mkdir(parents=True, exist_ok=True)
+    rds.start()
     var, agi, http = tmp_path / "var", free_port(), free_port()
     mine = dataclasses.replace(stack, redis_url=rds.url)
     mine = dataclasses.replace(
@@ -119,14 +77,14 @@ def own(stack: Stack, tmp_path: Path, request: pytest.FixtureRequest) -> Iterato
                 mine.server.wait(40)
             except subprocess.TimeoutExpired:
                 mine.server.kill()
-        rds.crash()
+        rds.stop()
 
 
 @pytest.mark.parametrize(
     "own", ["FLUSHALL", "restart without persistence", "crash with AOF"], indirect=True
 )
 def test_redis_forgets_and_the_hotline_does_not(own: Stack, tmp_path: Path) -> None:
-    rds: RedisServer = own.redis_server  # type: ignore[attr-defined]
+    rds: OwnRedis = own.redis_server  # type: ignore[attr-defined]
     centre = load_config(own.config_dir, own.recordings).queue.settings.centre
     phone = own.softphone("1003", tmp_path, ring=0.5, talk=2.0, once=False)
     try:
@@ -148,9 +106,10 @@ def test_redis_forgets_and_the_hotline_does_not(own: Stack, tmp_path: Path) -> N
             else:
                 if mode == "restart without persistence":
                     client.shutdown(nosave=True)
-                    rds.proc.wait(10)  # type: ignore[union-attr]
+                    assert rds.proc is not None
+                    rds.proc.wait(10)
                 else:
-                    rds.crash()
+                    rds.stop()  # SIGKILL: a crash
                 time.sleep(3.0)  # Redis is away for a few seconds
                 rds.start()
 
