@@ -97,7 +97,6 @@ async def _serve(
     hub = QueueHub(queue, sink, dialler=dialler, on_lost=records.store.lost)
     holder.listeners.append(lambda old, new: apply_queue_reload(queue, hub, old.queue, new.queue))
     await hub.start()
-    messages_dir = str(settings.recordings_dir / "messages")
     surveys = HeldSurveys(records.store)
     tracker = LiveCalls(queue, hub)  # the live-call registry: every session while it runs
     # ticket numbers for HOTLINE_TICKET from Redis (blocks claimed from the database ahead of
@@ -111,8 +110,7 @@ async def _serve(
         options=lambda: holder.current.queue,
         survey=surveys,
         prompt=lambda name: holder.current.prompt_path(name),
-        messages_dir=messages_dir,
-        calls_dir=str(settings.recordings_dir / "calls"),
+        record_calls=True,
         tickets=numbers,
         tracker=tracker,
     )
@@ -121,12 +119,12 @@ async def _serve(
         queue,
         records.store,
         records.store,
-        messages_dir=messages_dir,
         waiter=waiter if wait else None,
         surveys=surveys if wait else None,
         answered=hub.answered,
         tracker=tracker,
         paths=settings.for_asterisk,
+        recordings=settings.recording_for_asterisk,
     )
     server = FastAGIServer(service.handle, settings.agi_host, settings.agi_port)
     await server.start()

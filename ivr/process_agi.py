@@ -109,8 +109,17 @@ class Pyst2Channel:
     pyst2 is blocking: each command runs in a worker thread, one at a time, so that the event
     loop stays free for the queue hub (offers, lease renewal) while the caller listens."""
 
-    def __init__(self, agi: Any) -> None:
+    def __init__(
+        self,
+        agi: Any,
+        paths: Callable[[str], str] | None = None,
+        recordings: Callable[[str], str] | None = None,
+    ) -> None:
         self.agi = agi
+        # as in ivr.agi.channel.AGIChannel: a prompt's and a recording's path as Asterisk
+        # sees it (this script runs on Asterisk's host)
+        self.paths: Callable[[str], str] = paths or (lambda path: path)
+        self.recordings: Callable[[str], str] = recordings or self.paths
 
     async def _run(self, fn: Callable[..., T], *args: Any, failed: bool = True) -> T:
         """Run a pyst2 call in a worker thread. A gone caller raises :class:`AGIHangup`; so
@@ -147,7 +156,9 @@ class Pyst2Channel:
 
     async def play(self, prompt: str, escape_digits: str = "") -> str:
         try:
-            result = await self._execute("STREAM FILE", f'"{prompt}"', f'"{escape_digits}"', 0)
+            result = await self._execute(
+                "STREAM FILE", f'"{self.paths(prompt)}"', f'"{escape_digits}"', 0
+            )
         except pyst2.AGIAppError:
             # result=-1 with the caller still there: the file could not be played
             log.warning("HL-AGI-010 could not play %s", prompt)
@@ -162,8 +173,9 @@ class Pyst2Channel:
     async def record(
         self, path: str, fmt: str, escape_digits: str, max_seconds: float, silence_seconds: float
     ) -> RecordResult:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        args: list[Any] = [f'"{path}"', fmt, f'"{escape_digits}"', int(max_seconds * 1000)]
+        where = self.recordings(path)
+        Path(where).parent.mkdir(parents=True, exist_ok=True)
+        args: list[Any] = [f'"{where}"', fmt, f'"{escape_digits}"', int(max_seconds * 1000)]
         if silence_seconds:
             args += ["0", "beep", f"s={int(silence_seconds)}"]
         result = await self._execute("RECORD FILE", *args)
@@ -194,7 +206,7 @@ class Pyst2Channel:
             await self._execute("SET MUSIC", "off")
 
     async def start_recording(self, path: str) -> None:
-        await self._execute("EXEC", "MixMonitor", f'"{path},b"')
+        await self._execute("EXEC", "MixMonitor", f'"{self.recordings(path)},b"')
 
     async def dial(self, dialstring: str, timeout: float, options: str = "") -> DialResult:
         data = f"{dialstring},{max(0, round(timeout))}" + (f",{options}" if options else "")
@@ -251,8 +263,7 @@ def main() -> int:
             hub,
             options=bundle.queue,
             prompt=bundle.prompt_path,
-            messages_dir=str(settings.recordings_dir / "messages"),
-            calls_dir=str(settings.recordings_dir / "calls"),
+            record_calls=True,
             tickets=TicketNumbers(Database(database_url(settings.var_dir)), bundle.hours.timezone),
             tracker=tracker,
             survey=RecordedSurvey(),
@@ -263,12 +274,13 @@ def main() -> int:
                 bundle,
                 queue,
                 JournalStore(settings.journal),
-                messages_dir=str(settings.recordings_dir / "messages"),
                 waiter=waiter,
                 server=queue.server,
                 tracker=tracker,
             )
-            await engine.run(Pyst2Channel(agi), info)
+            await engine.run(
+                Pyst2Channel(agi, settings.for_asterisk, settings.recording_for_asterisk), info
+            )
         finally:
             await hub.stop()
             await queue.close()

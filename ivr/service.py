@@ -55,7 +55,6 @@ class HotlineService:
         queue: QueueGateway,
         store: CallStore,
         tickets: TicketLookup | None = None,
-        messages_dir: str = "recordings/messages",
         waiter: QueueWaiter | None = None,
         surveys: HeldSurveys | None = None,
         answered: Callable[[str, str], Awaitable[None]] | None = None,
@@ -63,12 +62,12 @@ class HotlineService:
         tracker: LiveCalls | None = None,
         redis_patience: float = 60.0,
         paths: Callable[[str], str] | None = None,
+        recordings: Callable[[str], str] | None = None,
     ) -> None:
         self.holder = holder
         self.queue = queue
         self.store = store
         self.tickets = tickets
-        self.messages_dir = messages_dir
         self.waiter = waiter  # keeps queued callers company (queueing.waiter); None: hand off
         self.surveys = surveys  # survey scores, written once the call record is saved
         self.answered = answered  # an operator answered a queued caller (CONNECT, live)
@@ -77,7 +76,8 @@ class HotlineService:
             # attempts of dead servers come back into the call records through this store
             tracker.earlier = store
         self.redis_patience = redis_patience
-        self.paths = paths  # a file path as Asterisk sees it (Settings.for_asterisk)
+        self.paths = paths  # a prompt's path as Asterisk sees it (Settings.for_asterisk)
+        self.recordings = recordings  # a recording's (Settings.recording_for_asterisk)
         self.server = str(getattr(queue, "server", ""))
         self.live: dict[str, CallRecord] = {}  # the calls in progress (all engines)
         self._sessions: dict[str, asyncio.Task[Any]] = {}
@@ -92,7 +92,6 @@ class HotlineService:
                 self.queue,
                 self.store,
                 self.tickets,
-                messages_dir=self.messages_dir,
                 waiter=self.waiter,
                 server=self.server,
                 tracker=self.tracker,
@@ -113,7 +112,9 @@ class HotlineService:
         if task is not None:
             self._sessions[info.uniqueid] = task
         try:
-            await engine.run(AGIChannel(session, paths=self.paths), info)
+            await engine.run(
+                AGIChannel(session, paths=self.paths, recordings=self.recordings), info
+            )
         finally:
             if self._sessions.get(info.uniqueid) is task:
                 del self._sessions[info.uniqueid]

@@ -52,8 +52,21 @@ class Settings:
             ),
         )
 
+    def local_path(self, path: str) -> str:
+        """``path`` as this host sees it: a relative one (what call records store, e.g.
+        ``messages/20261203/1.1.wav``) lies under recordings_dir."""
+        if os.path.isabs(path):
+            return path
+        return str(self.recordings_dir.resolve() / path)
+
+    def recording_for_asterisk(self, path: str) -> str:
+        """A recording's ``path`` (relative to recordings_dir, as call records store it) as
+        Asterisk sees it."""
+        return self.for_asterisk(self.local_path(path))
+
     def for_asterisk(self, path: str) -> str:
-        """``path`` (a file under recordings_dir, as this host sees it) as Asterisk sees it."""
+        """``path`` (a file under recordings_dir, as this host sees it) as Asterisk sees it;
+        a relative path (Asterisk's own sounds, ``digits/5``) is left alone."""
         if self.asterisk_recordings_dir is None:
             return path
         for local in {str(self.recordings_dir), str(self.recordings_dir.resolve())}:

@@ -44,7 +44,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ivr.engine.attempt import CallTracker, ChannelState, HandedBack
 from ivr.engine.channel import Channel
-from ivr.engine.record import CallRecord
+from ivr.engine.record import CallRecord, recording_name
 from ivr.errors import AGIHangup
 from queueing.config import OverflowRule, QueueFile, QueueSettings
 from queueing.hub import QueueHub
@@ -129,8 +129,7 @@ class RedisQueueWaiter:
         options: QueueFile | Callable[[], QueueFile] | None = None,
         survey: SurveySink | None = None,
         prompt: Callable[[str], str] = lambda name: name,
-        messages_dir: str = "recordings/messages",
-        calls_dir: str | None = None,
+        record_calls: bool = False,
         callbacks: bool | None = None,
         tickets: TicketNumbers | None = None,
         tracker: CallTracker | None = None,
@@ -148,8 +147,7 @@ class RedisQueueWaiter:
             self._options = options
         self.survey_sink = survey
         self.prompt = prompt
-        self.messages_dir = messages_dir
-        self.calls_dir = calls_dir  # where operator conversations are recorded; None: not
+        self.record_calls = record_calls  # MixMonitor the operator conversation
         self.tickets = tickets  # ticket numbers for HOTLINE_TICKET; None: not set
         self.tracker = tracker  # the live-call registry (offer, answer); None: none
         # how long a waiting caller keeps its music while Redis is unreachable
@@ -397,7 +395,7 @@ class RedisQueueWaiter:
         await w.channel.set_variable("HOTLINE_ROUTE", "message")
         if rule.prompt:
             await w.channel.play(self.prompt(rule.prompt))
-        path = f"{self.messages_dir}/{time.strftime('%Y%m%d')}/{uid}"
+        path = recording_name("messages", uid)
         rec = await w.channel.record(path, "wav", "#", rule.message_seconds, 5.0)
         w.record.messages.append(rec.path)
         w.record.add("message", None, f"{rec.path} {rec.ended_by}")
@@ -462,9 +460,9 @@ class RedisQueueWaiter:
                 await channel.set_variable("HOTLINE_TICKET", ticket)
                 if ("ticket", ticket) not in ((e.kind, e.detail) for e in record.events):
                     record.add("ticket", None, ticket)
-        if self.calls_dir is not None and record.recording is None:
+        if self.record_calls and record.recording is None:
             # Once per call: a caller offered to a second operator stays in one recording.
-            record.recording = f"{self.calls_dir}/{time.strftime('%Y%m%d')}/{uid}.wav"
+            record.recording = recording_name("calls", uid) + ".wav"
             await channel.start_recording(record.recording)
         dialled_at = self.queue.clock()
         options = s.dial_options

@@ -45,10 +45,13 @@ async def test_paths_are_sent_as_asterisk_sees_them(
     local = tmp_path / "recordings"
     s = settings(monkeypatch, local, "/srv/hotline/recordings")
     session = Session()
-    ch = AGIChannel(session, paths=s.for_asterisk)  # type: ignore[arg-type]
+    ch = AGIChannel(  # type: ignore[arg-type]
+        session, paths=s.for_asterisk, recordings=s.recording_for_asterisk
+    )
     await ch.play(f"{local}/prompts/welcome")
-    result = await ch.record(f"{local}/messages/20261203/1.1", "wav", "#", 60, 5)
-    await ch.start_recording(f"{local}/calls/20261203/1.1.wav")
+    # recordings are named relative to the recordings root, as the records keep them
+    result = await ch.record("messages/20261203/1.1", "wav", "#", 60, 5)
+    await ch.start_recording("calls/20261203/1.1.wav")
     await ch.play("digits/5")  # Asterisk's own sounds stay as they are
     assert session.sent[0] == ("STREAM FILE", "/srv/hotline/recordings/prompts/welcome", "")
     assert session.sent[1][:2] == ("RECORD FILE", "/srv/hotline/recordings/messages/20261203/1.1")
@@ -58,7 +61,7 @@ async def test_paths_are_sent_as_asterisk_sees_them(
         "/srv/hotline/recordings/calls/20261203/1.1.wav,b",
     )
     assert session.sent[3] == ("STREAM FILE", "digits/5", "")
-    assert result.path == f"{local}/messages/20261203/1.1.wav"  # the record: this host's path
+    assert result.path == "messages/20261203/1.1.wav"  # the record: relative to the root
 
 
 def test_without_the_setting_paths_are_unchanged(
@@ -69,3 +72,27 @@ def test_without_the_setting_paths_are_unchanged(
     assert s.for_asterisk(path) == path
     other = settings(monkeypatch, tmp_path / "recordings", "/srv/r")
     assert other.for_asterisk(f"{tmp_path}/recordings-old/x") == f"{tmp_path}/recordings-old/x"
+
+
+def test_a_recording_named_in_a_record_is_found_under_the_root(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    s = settings(monkeypatch, tmp_path / "recordings", None)
+    root = (tmp_path / "recordings").resolve()
+    assert s.recording_for_asterisk("calls/20261203/1.1.wav") == f"{root}/calls/20261203/1.1.wav"
+    assert s.local_path("messages/20261203/1.1.wav") == f"{root}/messages/20261203/1.1.wav"
+    remote = settings(monkeypatch, tmp_path / "recordings", "/srv/r")
+    assert (
+        remote.recording_for_asterisk("calls/20261203/1.1.wav") == "/srv/r/calls/20261203/1.1.wav"
+    )
+
+
+def test_recordings_are_filed_under_the_beijing_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from ivr.engine import record
+
+    # 2026-12-03 23:30 UTC is 07:30 on 12-04 in Beijing, whatever the host's clock says
+    at = dt.datetime(2026, 12, 3, 23, 30, tzinfo=dt.UTC)
+    monkeypatch.setattr(record, "_now", lambda tz=None: at.astimezone(tz))
+    assert record.recording_name("calls", "1.1") == "calls/20261204/1.1"

@@ -93,12 +93,16 @@ class AGIChannel:
         margin: float = 10.0,
         play_timeout: float = 900.0,
         paths: Callable[[str], str] | None = None,
+        recordings: Callable[[str], str] | None = None,
     ) -> None:
         self.session = session
         self.margin = margin
         self.play_timeout = play_timeout
-        # a file path as this host sees it -> as Asterisk sees it (Settings.for_asterisk)
+        # a prompt's path as this host sees it -> as Asterisk sees it (Settings.for_asterisk)
         self.paths: Callable[[str], str] = paths or (lambda path: path)
+        # a recording's path as records keep it (relative to the recordings root) -> as
+        # Asterisk sees it (Settings.recording_for_asterisk); the record keeps the former
+        self.recordings: Callable[[str], str] = recordings or self.paths
 
     async def music_on_hold(self, on: bool, moh_class: str = "default") -> None:
         if on:
@@ -138,7 +142,7 @@ class AGIChannel:
         self, path: str, fmt: str, escape_digits: str, max_seconds: float, silence_seconds: float
     ) -> RecordResult:
         ms = int(max_seconds * 1000) if max_seconds > 0 else -1
-        args = [self.paths(path), fmt, escape_digits, str(ms)]
+        args = [self.recordings(path), fmt, escape_digits, str(ms)]
         if silence_seconds > 0:
             # res_agi takes whole seconds (atoi); "s=" also tells it not to beep.
             args.append(f"s={max(1, round(silence_seconds))}")
@@ -189,7 +193,7 @@ class AGIChannel:
 
     async def start_recording(self, path: str) -> None:
         # MixMonitor, option b: record only while bridged to the operator.
-        reply = await self.session.command("EXEC", "MixMonitor", f"{self.paths(path)},b")
+        reply = await self.session.command("EXEC", "MixMonitor", f"{self.recordings(path)},b")
         if _digit(reply) == -2:
             raise AGICommandError(f"the MixMonitor application is not available: {reply}")
 

@@ -59,7 +59,7 @@ from ivr.engine.attempt import (
     read_state,
 )
 from ivr.engine.channel import CallInfo, Channel
-from ivr.engine.record import CallRecord, utcnow
+from ivr.engine.record import CallRecord, recording_name, utcnow
 from ivr.engine.store import CallStore
 from ivr.errors import AGIHangup
 from queueing.queue import QueueGateway, QueuePlace, QueueRequest
@@ -134,7 +134,6 @@ class MenuEngine:
         store: CallStore,
         tickets: TicketLookup | None = None,
         clock: Callable[[], dt.datetime] | None = None,
-        messages_dir: str = "recordings/messages",
         waiter: QueueWaiter | None = None,
         *,
         server: str = "",
@@ -154,7 +153,6 @@ class MenuEngine:
         self.stopping = False  # the server is stopping: a cancelled call is handed back
         self.tickets = tickets or NoTickets()
         self.clock = clock or (lambda: dt.datetime.now(ZoneInfo(config.hours.timezone)))
-        self.messages_dir = messages_dir
 
     # ------------------------------------------------------------------------- entry point
 
@@ -484,8 +482,7 @@ class _Call:
 
     async def message(self, node: MessageNode) -> str:
         await self.play(node.prompt)
-        stamp = time.strftime("%Y%m%d")
-        path = f"{self.engine.messages_dir}/{stamp}/{self.record.uniqueid}"
+        path = recording_name("messages", self.record.uniqueid)
         result = await self.ch.record(path, "wav", "#", node.max_seconds, node.silence_seconds)
         self.record.messages.append(f"{result.path}")
         self.record.add("message", self.node, f"{result.path} {result.ended_by}")

@@ -21,6 +21,19 @@ def utcnow() -> dt.datetime:
     return _now(_UTC)
 
 
+#: China keeps one offset all year (no daylight saving): the day a recording is filed under.
+BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def recording_name(kind: str, uniqueid: str) -> str:
+    """Where a call's ``kind`` of recording goes (``calls``: the operator conversation,
+    ``messages``: a voice message), relative to the recordings root and without its
+    extension: ``calls/20261203/1764740000.12``. Records store this relative path, so that
+    an Asterisk mounting the recordings elsewhere and a restored backup still find the file;
+    the day folder is the Beijing date whatever the host's clock says."""
+    return f"{kind}/{_now(BEIJING).strftime('%Y%m%d')}/{uniqueid}"
+
+
 @dataclass(frozen=True, slots=True)
 class CallEvent:
     at: dt.datetime
@@ -53,8 +66,10 @@ class CallRecord:
     priority: int | None = None
     queue_position: int | None = None
     hangup_node: str | None = None
+    # voice messages and the operator conversation (MixMonitor), relative to the recordings
+    # root (recording_name)
     messages: list[str] = field(default_factory=list)
-    recording: str | None = None  # the operator conversation (MixMonitor), if recorded
+    recording: str | None = None
     # Each AGI session of one call (uniqueid) is an attempt, numbered from 1 (a re-entry after
     # a server failure is the next one); the database merges a call's attempts in order.
     attempt: int = 1

@@ -89,7 +89,9 @@ def test_silent_caller_reaches_a_ready_operator_who_answers(stack: Stack, desk: 
     assert phone.wait(30) == 0, phone.errors()
     stack.finish(sipp, hang_up=False)  # the hotline hung up after the survey
     # MixMonitor recorded the conversation (both sides) where the call record says
-    wav = Path(rec["recording"])
+    # the record keeps the path relative to the recordings root
+    assert rec["recording"] == f"calls/{rec['recording'].split('/')[1]}/{uid}.wav"
+    wav = stack.recordings / rec["recording"]
     assert wav.parent == stack.recordings / "calls" / wav.parent.name and wav.name == f"{uid}.wav"
     assert _poll(lambda: (wav.exists() and wav.stat().st_size > 44) or None, 15), wav
     with wave.open(str(wav)) as w:
