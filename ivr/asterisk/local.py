@@ -256,7 +256,9 @@ def _unescape_mount(path: str) -> str:
 
 
 def mounts_under(root: Path) -> list[Path]:
-    """Mount points at or below ``root``, deepest first (the order to unmount them in)."""
+    """Mount points below ``root``, deepest first (the order to unmount them in). ``root``
+    itself may be a mount point of the admin's (its own disk, an overlay): that one is not
+    ours to unmount."""
     root = _root(root)
     found: list[Path] = []
     with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
@@ -265,7 +267,7 @@ def mounts_under(root: Path) -> list[Path]:
             if len(fields) < 5:
                 continue
             point = Path(_unescape_mount(fields[4]))
-            if point == root or root in point.parents:
+            if root in point.parents:
                 found.append(point)
     # deepest first; for the same point mounted twice, both entries are kept
     return sorted(found, key=lambda p: len(p.parts), reverse=True)
@@ -780,6 +782,12 @@ def start(
         }
         (root / STATE_NAME).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
         _wait_booted(root, popen, log_path, timeout)
+    except OSError as e:  # a file in the root that cannot be written, a missing directory
+        try:
+            stop(root, timeout=10.0)
+        finally:
+            _unmount_all(root)
+        raise AsteriskStartError(f"Asterisk could not be started in {root}: {e}") from e
     except BaseException:
         try:
             stop(root, timeout=10.0)
