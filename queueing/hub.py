@@ -127,6 +127,11 @@ class QueueHub:
             q.put_nowait(early[0])
         return q
 
+    def has_offer(self, uniqueid: str) -> bool:
+        """Whether an offer for this registered caller waits to be taken."""
+        q = self._waiting.get(uniqueid)
+        return q is not None and not q.empty()
+
     def unregister(self, uniqueid: str) -> None:
         self._waiting.pop(uniqueid, None)
         self._requests.pop(uniqueid, None)

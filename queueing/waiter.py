@@ -174,6 +174,36 @@ class RedisQueueWaiter:
         already put through to an operator, or in the survey, finish as usual."""
         self.handing_back = True
 
+    # -- the caller's place while the menu plays (placed when the call is answered) --------
+
+    def hold(self, request: QueueRequest) -> None:
+        """The caller was placed in the queue at answer and now hears the menu: offers for
+        it collect from now on (:meth:`offer_waiting`), and :meth:`wait` takes them over."""
+        self.hub.register(request.uniqueid, request)
+
+    def offer_waiting(self, uniqueid: str) -> bool:
+        """An operator is reserved for this held caller: end the menu and call :meth:`wait`."""
+        return self.hub.has_offer(uniqueid)
+
+    async def move(self, uniqueid: str, skill: str, reason: str) -> QueuePlace:
+        """A key picked another skill: the caller moves there keeping its enqueue time."""
+        return await self.queue.move(uniqueid, skill, reason)
+
+    async def leave(self, uniqueid: str, target: str, reason: str) -> None:
+        """A key chose self-service (lookup, message, a transfer): out of the queue; an
+        operator reserved meanwhile is offered the next caller."""
+        self.hub.unregister(uniqueid)
+        await self._patiently(
+            lambda: self.queue.leave(uniqueid, "key", target, reason), f"leave of {uniqueid}", 5.0
+        )
+
+    async def abandon(self, uniqueid: str) -> float | None:
+        """The caller hung up during the menu while holding its place: ABANDON."""
+        self.hub.unregister(uniqueid)
+        return await self._patiently(
+            lambda: self.queue.abandon(uniqueid, "hangup"), f"abandon of {uniqueid}", 5.0
+        )
+
     async def wait(
         self, channel: Channel, request: QueueRequest, place: QueuePlace, record: CallRecord
     ) -> None:
