@@ -130,7 +130,11 @@ async def _serve(
     await server.start()
     runner: web.AppRunner | None = None
     if http_port is not None:
-        runner = web.AppRunner(create_app(queue, lambda: holder.current.agents))
+        # a stop waits at most 5 s for open HTTP requests (aiohttp's default is 60 s, which
+        # a supervisor's restart would wait out)
+        runner = web.AppRunner(
+            create_app(queue, lambda: holder.current.agents), shutdown_timeout=5.0
+        )
         await runner.setup()
         await web.TCPSite(runner, settings.agi_host, http_port).start()
     loop = asyncio.get_running_loop()
