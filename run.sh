@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets everything up and runs the hotline with embedded defaults: a local Redis under var/,
-# SQLite in var/hotline.db, a local Asterisk 22 on 127.0.0.1:5060, the FastAGI server on
-# 127.0.0.1:4573 and the HTTP API on :8080.
+# Sets everything up and runs the hotline with embedded defaults: a local Redis under var/ on
+# 127.0.0.1:6379 (HOTLINE_REDIS_PORT), SQLite in var/hotline.db, a local Asterisk 22 with SIP on
+# 127.0.0.1:5060 (HOTLINE_SIP_PORT; as root only), the FastAGI server on 127.0.0.1:4573
+# (HOTLINE_AGI_PORT) and the HTTP API on 127.0.0.1:8080 (HOTLINE_HTTP_PORT).
 #
 # It supervises the hotline server: a server that crashes is started again within a second,
 # while Asterisk and Redis keep running (the dialplan holds queued callers on music and tries
@@ -61,14 +62,26 @@ else
   echo "run: no local Asterisk (it needs root for its chroot); the simulator still works"
 fi
 HTTP_PORT="${HOTLINE_HTTP_PORT:-8080}"
+AGI_PORT="${HOTLINE_AGI_PORT:-4573}"
+# the operator heartbeat timeout of config/queue.yaml (settings.heartbeat_seconds, default 60)
+HEARTBEAT="$(awk '/^ *heartbeat_seconds:/ {print $2; exit}' "${HOTLINE_CONFIG_DIR:-$ROOT/config}/queue.yaml" 2>/dev/null || true)"
+HEARTBEAT="${HEARTBEAT:-60}"
+API="http://127.0.0.1:$HTTP_PORT"
 cat <<MSG
 
-The hotline is starting. In another terminal, log in operator 1001 and call:
-  curl -X POST localhost:$HTTP_PORT/agents/1001/login -H 'content-type: application/json' -d '{"ready": true}'
+The hotline is starting: FastAGI on 127.0.0.1:$AGI_PORT, HTTP API on $API, Redis on
+127.0.0.1:$REDIS_PORT. In another terminal, log in operator 1001 (王丽: 12345 and every merged
+line) and call 12345:
+  curl -X POST $API/agents/1001/login -H 'content-type: application/json' -d '{"ready": true}'
   .venv/bin/hotline call --to 12345 --from 13800138000 --digits "0" --dial-status ANSWER
-  .venv/bin/hotline call --to 4960000 --from 13900139000 --digits "0" (a merged legacy line)
-Queue figures: curl localhost:$HTTP_PORT/queue/metrics    Prometheus: localhost:$HTTP_PORT/metrics
-Edit config/*.yaml, then: .venv/bin/hotline reload
+An operator logged in with curl is logged out after ${HEARTBEAT} s without a heartbeat; keep it in:
+  while curl -fsS -X POST $API/agents/1001/heartbeat >/dev/null; do sleep 20; done &
+A merged legacy line (4960000 热力公司, skill heating: operators 1004 and 1005; the general
+operators take its callers when nobody of heating is ready):
+  curl -X POST $API/agents/1004/login -H 'content-type: application/json' -d '{"ready": true}'
+  .venv/bin/hotline call --to 4960000 --from 13900139000 --dial-status ANSWER
+Queue figures: curl $API/queue/metrics    Prometheus: $API/metrics    Operators: curl $API/agents
+Edit config/*.yaml, then: .venv/bin/hotline reload (it also rebuilds the prompts whose text changed)
 
 MSG
 while [ -z "$stopping" ]; do

@@ -44,7 +44,17 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     if problems:
         print(f"{len(problems)} problem(s) in {directory}", file=sys.stderr)
         return 1
-    print(f"{directory}: OK")
+    from ivr.config.validate import validate_directory
+
+    checked = validate_directory(directory, recordings or directory.parent / "recordings")
+    for warning in checked.warnings:  # worth fixing, but the line runs
+        print(f"warning: {warning}")
+    if checked.timing is not None and args.verbose:
+        worst = checked.timing.worst()
+        if worst is not None:
+            print(f"longest time to a person: line {worst.line}, {worst.path}: {worst.describe()}")
+    warned = f" ({len(checked.warnings)} warning(s))" if checked.warnings else ""
+    print(f"{directory}: OK{warned}")
     return 0
 
 
@@ -110,6 +120,7 @@ async def _serve(
         options=lambda: holder.current.queue,
         survey=surveys,
         prompt=lambda name: holder.current.prompt_path(name),
+        pieces=lambda name: holder.current.prompt_pieces(name),
         record_calls=True,
         tickets=numbers,
         tracker=tracker,
@@ -246,6 +257,10 @@ def cmd_reload(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"reloaded: config {status['version']} is running")
                 for note in status.get("notes", []):
                     print(note)
+                for name in status.get("prompts", []):
+                    print(f"prompt rebuilt: {name}")
+                for warning in status.get("warnings", []):
+                    print(f"warning: {warning}")
                 return 0
             print("reload refused by the server; still running", status["version"])
             for problem in status["problems"]:
@@ -305,8 +320,12 @@ def cmd_call(args: argparse.Namespace, settings: Settings) -> int:
         bundle = load_config(_config_dir(args.config, settings), settings.recordings_dir)
         texts = {name: p.text or "" for name, p in bundle.menu.prompts.items()}
     print(f"call {args.caller} -> {args.to}, keys {args.digits!r}")
+    from ivr.config.audio import PIECES_DIR, prompt_of
+
     for played in result.played:
-        name = played.rsplit("/", 1)[-1]
+        if f"/{PIECES_DIR}/" in played and not played.rsplit("/", 1)[-1].startswith("01"):
+            continue  # the next piece of a prompt already shown
+        name = prompt_of(played)
         print(f"  hears  {name}: {texts.get(name, '')}")
     for dialled in result.dialled:
         print(f"  dial   {dialled}")

@@ -263,6 +263,7 @@ def main() -> int:
             hub,
             options=bundle.queue,
             prompt=bundle.prompt_path,
+            pieces=bundle.prompt_pieces,
             record_calls=True,
             tickets=TicketNumbers(Database(database_url(settings.var_dir)), bundle.hours.timezone),
             tracker=tracker,

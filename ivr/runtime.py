@@ -3,6 +3,12 @@
 New calls take :attr:`ConfigHolder.current`; a call keeps the bundle it started with, so a
 reload never changes a call in progress. An invalid config is refused, the reason is logged,
 and the running config stays in place.
+
+Before a new config is swapped in, the prompts whose text changed (or that were never built)
+are spoken again and cut into pieces (:func:`ivr.prompts.build_prompts`), in the same worker
+thread as the loading; a prompt that cannot be built is a warning (HL-PRM-002), never a
+refused reload: the old audio keeps playing. The warnings of the new config
+(:mod:`ivr.config.warn`: a path to a person over 15 s ...) are logged and kept in the status.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from pathlib import Path
 
 from ivr.config.bundle import ConfigBundle
 from ivr.config.loader import load_config
+from ivr.config.warn import config_warnings
 from ivr.errors import ConfigError
+from ivr.prompts import build_prompts, changed_prompts
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +38,8 @@ class ReloadResult:
     at: str
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # accepted, but some of it waits for a restart
+    warnings: tuple[str, ...] = ()  # accepted; the config's warnings (ivr.config.warn), HL-PRM-002
+    prompts: tuple[str, ...] = ()  # prompts spoken again or cut again for this config
 
 
 #: Told of every accepted reload (old bundle, new bundle); returns notes for the status.
@@ -62,9 +72,9 @@ class ConfigHolder:
             loaded = await asyncio.to_thread(self._load)
             return self._apply(loaded)
 
-    def _load(self) -> ConfigBundle | ReloadResult:
+    def _load(self) -> _Loaded | ReloadResult:
         try:
-            return load_config(self.directory, self.recordings_dir)
+            bundle = load_config(self.directory, self.recordings_dir)
         except ConfigError as exc:
             log.error("HL-CFG-RELOAD refused: %s", exc)
             problems = tuple(str(p) for p in exc.problems)
@@ -72,13 +82,19 @@ class ConfigHolder:
         except Exception as exc:  # an unreadable file must never take the line down either
             log.exception("HL-CFG-RELOAD refused: could not read the config")
             return ReloadResult(False, self.current.version, _now(), (repr(exc),))
+        built, warnings = rebuild_prompts(bundle)
+        try:
+            warnings += [str(w) for w in config_warnings(bundle)]
+        except Exception:  # a bug in a warning must not refuse a good config
+            log.exception("HL-CFG-RELOAD could not compute the config's warnings")
+        return _Loaded(bundle, tuple(built), tuple(warnings))
 
-    def _apply(self, loaded: ConfigBundle | ReloadResult) -> ReloadResult:
+    def _apply(self, loaded: _Loaded | ReloadResult) -> ReloadResult:
         if isinstance(loaded, ReloadResult):
             self.last = loaded
             self._write_status()
             return loaded
-        bundle = loaded
+        bundle = loaded.bundle
         old, self.current = self.current, bundle
         log.info("config %s loaded from %s", bundle.version, self.directory)
         notes: list[str] = []
@@ -90,7 +106,11 @@ class ConfigHolder:
                 notes.append(f"HL-CFG-099 could not apply part of the reload: {exc!r}")
         for note in notes:
             log.warning("%s", note)
-        self.last = ReloadResult(True, bundle.version, _now(), (), tuple(notes))
+        for warning in loaded.warnings:
+            log.warning("%s", warning)
+        self.last = ReloadResult(
+            True, bundle.version, _now(), (), tuple(notes), loaded.warnings, loaded.prompts
+        )
         self._write_status()
         return self.last
 
@@ -101,6 +121,33 @@ class ConfigHolder:
         tmp = self.status_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.last.__dict__, ensure_ascii=False, indent=1))
         os.replace(tmp, self.status_file)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    bundle: ConfigBundle
+    prompts: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def rebuild_prompts(bundle: ConfigBundle) -> tuple[list[str], list[str]]:
+    """Speak again (and cut again) the prompts of ``bundle`` whose text or recording changed.
+    Returns the prompts rebuilt and the warnings (HL-PRM-002 when building failed: the old
+    audio, or none, keeps playing; the reload goes on)."""
+    try:
+        names = changed_prompts(bundle)
+        if not names:
+            return [], []
+        report = build_prompts(bundle, names=names)
+    except Exception as exc:
+        log.warning("HL-PRM-002 could not rebuild the prompts: %s", exc)
+        return [], [
+            f"HL-PRM-002 could not rebuild the changed prompts ({exc}); the old audio keeps "
+            "playing: fix it (apt-get install espeak-ng sox), then run hotline prompts build"
+        ]
+    done = sorted({*report.built, *report.cut})
+    log.info("prompts rebuilt for the new config: %s", ", ".join(done) or "none")
+    return done, []
 
 
 def _now() -> str:

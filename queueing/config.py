@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator
 
 Skill = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 AgentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
@@ -138,9 +138,15 @@ class OverflowRule(_Strict):
     """What happens to a skill's callers when nobody can take them. Any condition set
     triggers the action; the caller is never dropped."""
 
-    no_agents: bool = Field(True, description="no agent staffed (logged in, not paused)")
+    no_agents: bool = Field(
+        True,
+        description="nobody logged in for the skill: operators logged in but paused count as "
+        "there (they come back; max_wait_seconds still applies)",
+    )
     max_waiting: int | None = Field(None, ge=1, description="more callers waiting than this")
-    max_wait_seconds: float | None = Field(None, gt=0, description="waited longer than this")
+    max_wait_seconds: float | None = Field(
+        None, gt=0, description="waited longer than this (since the call was answered)"
+    )
     action: Literal["widen", "message", "callback", "transfer"]
     skill: Skill | None = Field(None, description="widen: the fallback skill")
     dial: str | None = Field(None, description="transfer: the sub-centre dial string")
@@ -203,12 +209,85 @@ class DiallerSettings(_Strict):
         return value
 
 
+class WidenSettings(_Strict):
+    """Every line reaches a person: a caller whose skill has nobody ready moves to the
+    general operators (keeping its place by enqueue time). Callers of 12345 and of merged
+    lines always may; callers of a parallel line (双号并行, served by the department's own
+    seats) only when the line is listed in ``parallel_lines``. A skill with a rule of its own
+    in ``overflow`` follows that rule instead."""
+
+    after_seconds: float | None = Field(
+        5.0,
+        ge=0,
+        le=600,
+        description="widen once the caller has waited this long since the answer with nobody "
+        "ready in its skill (at once when nobody is logged in for it); null: never",
+    )
+    skill: Skill = Field("general", description="the general operators' skill")
+    parallel_lines: list[Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{3,20}$")]] = Field(
+        default_factory=list, description="parallel lines (lines.yaml numbers) that widen too"
+    )
+
+
+class MessageSettings(_Strict):
+    """The voice message a queued caller leaves (an overflow ``message``, a callback that
+    cannot be registered, a caller with no number to call back): the prompt asks for it
+    before the recording; each message becomes a 留言 task."""
+
+    prompt: PromptName = Field(
+        "queue_overflow_message", description="asks for the message, played before the tone"
+    )
+    thanks_prompt: PromptName | None = Field("message_thanks", description="after the recording")
+    max_seconds: float = Field(120.0, ge=5, le=600, description="recording limit")
+    silence_seconds: float = Field(5.0, ge=0, le=60, description="silence that ends it")
+    no_number_after_seconds: float | None = Field(
+        300.0,
+        gt=0,
+        le=7200,
+        description="a caller with no number to call back (a SIP name) waits at most this "
+        "long, then leaves a message; null: as long as the overflow rules let it",
+    )
+
+
 class QueueFile(_Strict):
     settings: QueueSettings = Field(default_factory=QueueSettings)
     callback: CallbackSettings = Field(default_factory=CallbackSettings)
     survey: SurveySettings = Field(default_factory=SurveySettings)
     overflow: dict[Skill, OverflowRule] = Field(default_factory=dict)
+    widen: WidenSettings = Field(default_factory=WidenSettings)
+    message: MessageSettings = Field(default_factory=MessageSettings)
     dialler: DiallerSettings = Field(default_factory=DiallerSettings)
+    # numbers (normalized, aliases included) of the parallel lines that do not widen; filled
+    # from lines.yaml by the config loader (:meth:`with_lines`), never written in queue.yaml
+    _no_widen: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    def with_lines(self, parallel: dict[str, list[str]]) -> QueueFile:
+        """This file knowing lines.yaml: ``parallel`` maps each parallel line's number to all
+        its numbers (normalized as calls are routed: the number and its aliases)."""
+        listed = {n.lstrip("+") for n in self.widen.parallel_lines}
+        out = self.model_copy()
+        out._no_widen = frozenset(
+            n
+            for number, numbers in parallel.items()
+            if not listed & {number, *numbers}
+            for n in (number, *numbers)
+        )
+        return out
+
+    def rule_for(self, skill: str, line: str) -> OverflowRule | None:
+        """The overflow rule of ``skill`` for a caller of ``line`` (the dialled number as
+        routed): the skill's own rule, else the default widening (``widen``); a caller of a
+        parallel line that does not widen stays with its own seats, and leaves a message
+        only when nobody at all is logged in for them."""
+        rule = self.overflow.get(skill)
+        if rule is not None:
+            return rule
+        w = self.widen
+        if line in self._no_widen:
+            return _NOBODY_THERE
+        if w.after_seconds is None or skill == w.skill:
+            return None
+        return _widen_rule(w.skill, w.after_seconds)
 
     def prompt_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Every menu.yaml prompt referenced, with its place in the file."""
@@ -217,13 +296,36 @@ class QueueFile(_Strict):
             (("callback", "confirm_prompt"), self.callback.confirm_prompt),
             (("survey", "question_prompt"), self.survey.question_prompt),
             (("survey", "thanks_prompt"), self.survey.thanks_prompt),
+            (("message", "prompt"), self.message.prompt),
         ]
+        if self.message.thanks_prompt:
+            out.append((("message", "thanks_prompt"), self.message.thanks_prompt))
         for skill, rule in self.overflow.items():
             if rule.prompt:
                 out.append((("overflow", skill, "prompt"), rule.prompt))
         if self.dialler.noanswer_prompt:
             out.append((("dialler", "noanswer_prompt"), self.dialler.noanswer_prompt))
         return out
+
+
+_WIDEN_RULES: dict[tuple[str, float], OverflowRule] = {}
+#: a parallel line's callers when nobody is logged in for their seats: a message (the message
+#: prompt, then the recording), never a wait with no end
+_NOBODY_THERE = OverflowRule(no_agents=True, action="message", prompt=None)
+
+
+def _widen_rule(skill: str, after: float) -> OverflowRule:
+    """The default widening as an overflow rule (built once per setting)."""
+    rule = _WIDEN_RULES.get((skill, after))
+    if rule is None:
+        rule = _WIDEN_RULES[(skill, after)] = OverflowRule(
+            no_agents=True,
+            max_wait_seconds=max(after, 0.001),  # 0: at once
+            action="widen",
+            skill=skill,
+            prompt=None,
+        )
+    return rule
 
 
 class AgentsFile(_Strict):

@@ -96,6 +96,9 @@ class WaitInfo:
     staffed: int  # agents logged in and not paused for the skill
     waiting: int
     eta_seconds: float | None  # None when nobody is staffed
+    # some agent is logged in for the skill, paused ones included (they come back): the
+    # overflow rules' "nobody there" (no_agents) is ``not present``
+    present: bool = True
 
 
 @dataclass(frozen=True)

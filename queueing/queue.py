@@ -295,15 +295,25 @@ class RedisQueue:
             self._fated(uniqueid)
         return result
 
-    async def move(self, uniqueid: str, skill: str, reason: str) -> QueuePlace:
-        """Overflow by widening: the waiting caller moves to ``skill`` with its score."""
-        pos, state, agent = await self._call("move", uniqueid, skill, reason)
-        self._fated(uniqueid, f"skill:{skill}")
+    async def move(
+        self, uniqueid: str, skill: str, reason: str, *, from_skill: str = ""
+    ) -> QueuePlace:
+        """Overflow by widening (or a key that picked another skill): the waiting caller
+        moves to ``skill`` with its score. With ``from_skill``, only while it is still in
+        that skill: otherwise nothing changes and the state is ``moved`` (the place's skill
+        is then the one it is in)."""
+        pos, state, agent = await self._call("move", uniqueid, skill, reason, from_skill)
+        if _s(state) == "moved":
+            return QueuePlace(int(pos), True, "moved", "", "")
+        if _s(state) in ("waiting", "offered"):
+            self._fated(uniqueid, f"skill:{skill}")
         return QueuePlace(int(pos), True, _s(state), _s(agent), skill)
 
     async def leave(self, uniqueid: str, action: str, target: str, reason: str) -> float | None:
-        """The caller leaves the queue by an overflow rule (OVERFLOW, not ABANDON). Returns
-        the wait in seconds, None if the caller was not queued."""
+        """The caller leaves the queue by an overflow rule (OVERFLOW, not ABANDON), or by a
+        self-service key in the menu (``action`` ``key``: EXITWITHKEY, no longer counted as
+        offered to the operators). Returns the wait in seconds, None if the caller was not
+        queued."""
         wait_ms = int(await self._call("leave", uniqueid, action, target, reason))
         self._fated(uniqueid)
         return None if wait_ms < 0 else wait_ms / 1000
@@ -318,7 +328,7 @@ class RedisQueue:
         return int(await self._call("renew", lease, len(ids), *ids, *live))
 
     async def wait_info(self, uniqueid: str) -> WaitInfo:
-        pos, state, skill, agent, staffed, completed, talk_ms, waiting = await self._call(
+        pos, state, skill, agent, staffed, completed, talk_ms, waiting, there = await self._call(
             "position", uniqueid
         )
         staffed, pos = int(staffed), int(pos)
@@ -327,7 +337,9 @@ class RedisQueue:
         else:
             handle = self.settings.default_handle_seconds
         eta = None if staffed == 0 else pos * handle / staffed
-        return WaitInfo(pos, _s(state), _s(skill), _s(agent), staffed, int(waiting), eta)
+        return WaitInfo(
+            pos, _s(state), _s(skill), _s(agent), staffed, int(waiting), eta, int(there) == 1
+        )
 
     async def waiting(self, skill: str) -> list[str]:
         members = await self.client.zrange(keys.waiting(skill, self.centre), 0, -1)

@@ -1,7 +1,16 @@
 """Keeping a queued caller company, and putting it through to the agent.
 
 The per-process part (offers listener, leases, reaper, event pump) is
-:class:`queueing.hub.QueueHub`; this module is the per-call part.
+:class:`queueing.hub.QueueHub`; this module is the per-call part, with two base classes of
+its own: :mod:`queueing.overflow` (the overflow actions, the voice message, the callback,
+the widening of a caller held while the menu plays) and :mod:`queueing.bridge` (dialling
+the operator, CONNECT, COMPLETE).
+
+The caller's place is held from the answer (:meth:`RedisQueueWaiter.hold`): while the menu
+plays, offers collect for it and its skill may widen; :meth:`RedisQueueWaiter.wait` takes over
+when the menu is done (or an operator was reserved). The waiter's own prompts (announcements,
+the callback offer, overflow prompts) play piece by piece (``pieces``): an operator reserved
+meanwhile ends them between two pieces, never kept waiting behind a long prompt.
 
 :class:`RedisQueueWaiter` is the menu engine's :class:`~ivr.engine.menu.QueueWaiter`. A FastAGI
 session cannot be interrupted while a command runs, so it plays music on hold and loops on
@@ -31,37 +40,39 @@ process exits).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from collections.abc import Callable
+from typing import Protocol
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
-from ivr.engine.attempt import CallTracker, ChannelState, HandedBack
+from ivr.engine.attempt import CallTracker, HandedBack
 from ivr.engine.channel import Channel
-from ivr.engine.record import CallRecord, recording_name
+from ivr.engine.record import CallRecord
 from ivr.errors import AGIHangup
-from queueing.config import OverflowRule, QueueFile, QueueSettings
+from queueing.bridge import Bridging, TicketNumbers
+from queueing.config import QueueFile
 from queueing.hub import QueueHub
-from queueing.queue import Offer, QueuePlace, QueueRequest, WaitInfo
+from queueing.overflow import (
+    REDIS_AWAY,
+    Held,
+    Wait,
+    overflow_reason,
+    usable_number,
+)
+from queueing.queue import QueuePlace, QueueRequest, WaitInfo
 
 log = logging.getLogger(__name__)
 
-_MISSING_GOSUB: set[str] = set()  # answered-gosub contexts found missing (warned once each)
-T = TypeVar("T")
 
-#: Redis unreachable for now: retried, the caller keeps its music and its place
-REDIS_AWAY = (RedisConnectionError, RedisTimeoutError)
-
-__all__ = ["QueueHub", "RedisQueueWaiter", "SurveySink", "TicketNumbers"]
-
-# Dial statuses after which the caller goes back to its place.
-NOT_ANSWERED = {"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION", "DONTCALL", "TORTURE", ""}
+__all__ = [
+    "REDIS_AWAY",
+    "QueueHub",
+    "RedisQueueWaiter",
+    "SurveySink",
+    "TicketNumbers",
+    "number_prompts",
+    "usable_number",
+]
 
 #: How often a waiting session looks at its place for the callback offer and overflow rules
 #: (one round trip; offers themselves arrive at once through the hub).
@@ -75,12 +86,6 @@ class SurveySink(Protocol):
     async def survey(self, uniqueid: str, score: int) -> None: ...
 
 
-class TicketNumbers(Protocol):
-    """Hands out the ticket number a call carries to its operator (the ticket store)."""
-
-    async def reserve_ticket(self, uniqueid: str) -> str | None: ...
-
-
 def number_prompts(n: int) -> list[str]:
     """Asterisk core ``digits/`` files saying ``n`` (0..99)."""
     n = max(0, min(99, n))
@@ -89,37 +94,16 @@ def number_prompts(n: int) -> list[str]:
     return [f"digits/{n - n % 10}", f"digits/{n % 10}"]
 
 
-def usable_number(caller: str) -> bool:
-    """A number a callback can be dialled to."""
-    digits = caller.lstrip("+")
-    return len(digits) >= 3 and digits.isdigit()
-
-
-@dataclass
-class _Wait:
-    """One caller's wait."""
-
-    channel: Channel
-    request: QueueRequest
-    record: CallRecord
-    offers: asyncio.Queue[Offer]
-    skill: str
-    left: bool = False  # the entry is no longer this session's (callback, overflow exit)
-    skills_tried: set[str] = field(default_factory=set)
-    overflowed: set[str] = field(default_factory=set)
-    music: bool = False
-    redis_away_since: float | None = None  # monotonic time Redis was first found away
-    gosub: bool | None = None  # the dialplan has the answered gosub's context (None: not asked)
-
-
-class RedisQueueWaiter:
+class RedisQueueWaiter(Bridging):
     """The menu engine's queue waiter, on a :class:`QueueHub`.
 
     ``options`` is queue.yaml (callback offer, survey, overflow rules), or a function that
     returns the current one (a reload then applies to the next decision); ``survey`` receives
-    the keypad survey; ``prompt`` turns a menu.yaml prompt name into the file to play;
-    ``callbacks`` says whether a callback can be offered (default: the dialler is enabled in
-    queue.yaml, or this hub has one)."""
+    the keypad survey; ``prompt`` turns a menu.yaml prompt name into the file to play, and
+    ``pieces`` into the files to play in turn (each short: between two of them an operator
+    reserved for the caller ends the prompt; default ``[prompt(name)]``); ``callbacks`` says
+    whether a callback can be offered (default: the dialler is enabled in queue.yaml, or this
+    hub has one)."""
 
     def __init__(
         self,
@@ -129,6 +113,7 @@ class RedisQueueWaiter:
         options: QueueFile | Callable[[], QueueFile] | None = None,
         survey: SurveySink | None = None,
         prompt: Callable[[str], str] = lambda name: name,
+        pieces: Callable[[str], list[str]] | None = None,
         record_calls: bool = False,
         callbacks: bool | None = None,
         tickets: TicketNumbers | None = None,
@@ -147,6 +132,9 @@ class RedisQueueWaiter:
             self._options = options
         self.survey_sink = survey
         self.prompt = prompt
+        self.pieces = pieces if pieces is not None else lambda name: [self.prompt(name)]
+        self._held: dict[str, Held] = {}  # callers held while the menu plays
+        self._hold_tasks: set[asyncio.Task[None]] = set()
         self.record_calls = record_calls  # MixMonitor the operator conversation
         self.tickets = tickets  # ticket numbers for HOTLINE_TICKET; None: not set
         self.tracker = tracker  # the live-call registry (offer, answer); None: none
@@ -164,10 +152,6 @@ class RedisQueueWaiter:
     def options(self) -> QueueFile:
         return self._options()
 
-    @property
-    def settings(self) -> QueueSettings:
-        return self._options().settings
-
     def hand_back(self) -> None:
         """The server stops: every waiting caller's session ends within a wait chunk, without
         HOTLINE_DONE and without ABANDON (its entry stays for the next server); callers
@@ -178,8 +162,10 @@ class RedisQueueWaiter:
 
     def hold(self, request: QueueRequest) -> None:
         """The caller was placed in the queue at answer and now hears the menu: offers for
-        it collect from now on (:meth:`offer_waiting`), and :meth:`wait` takes them over."""
+        it collect from now on (:meth:`offer_waiting`), and :meth:`wait` takes them over.
+        Meanwhile its skill may widen (every line reaches a person)."""
         self.hub.register(request.uniqueid, request)
+        self.start_holding(request)
 
     def offer_waiting(self, uniqueid: str) -> bool:
         """An operator is reserved for this held caller: end the menu and call :meth:`wait`."""
@@ -187,11 +173,14 @@ class RedisQueueWaiter:
 
     async def move(self, uniqueid: str, skill: str, reason: str) -> QueuePlace:
         """A key picked another skill: the caller moves there keeping its enqueue time."""
+        self.held_moved(uniqueid, skill)
         return await self.queue.move(uniqueid, skill, reason)
 
     async def leave(self, uniqueid: str, target: str, reason: str) -> None:
-        """A key chose self-service (lookup, message, a transfer): out of the queue; an
+        """A key chose self-service (lookup, message, a transfer): out of the queue
+        (EXITWITHKEY: ``reason`` is what the caller chose, ``target`` the menu node); an
         operator reserved meanwhile is offered the next caller."""
+        self.stop_holding(uniqueid)
         self.hub.unregister(uniqueid)
         await self._patiently(
             lambda: self.queue.leave(uniqueid, "key", target, reason), f"leave of {uniqueid}", 5.0
@@ -199,6 +188,7 @@ class RedisQueueWaiter:
 
     async def abandon(self, uniqueid: str) -> float | None:
         """The caller hung up during the menu while holding its place: ABANDON."""
+        self.stop_holding(uniqueid)
         self.hub.unregister(uniqueid)
         return await self._patiently(
             lambda: self.queue.abandon(uniqueid, "hangup"), f"abandon of {uniqueid}", 5.0
@@ -208,12 +198,19 @@ class RedisQueueWaiter:
         self, channel: Channel, request: QueueRequest, place: QueuePlace, record: CallRecord
     ) -> None:
         uid = request.uniqueid
+        held = self.stop_holding(uid)
         # with the request, the hub re-asserts the entry should Redis forget it
         offers = self.hub.register(uid, request)
         if self.handing_back:
             raise HandedBack(uid)  # still registered: see below
-        w = _Wait(channel, request, record, offers, place.skill or request.skill)
+        w = Wait(channel, request, record, offers, place.skill or request.skill)
         w.skills_tried.add(w.skill)
+        if held is not None:
+            for what in held.widened:  # widened while the menu played
+                record.add("overflow", None, what)
+            if held.widened:
+                w.skill = record.skill = held.skill
+                w.skills_tried |= held.tried | {held.skill}
         connected = False
         handed_back = False
         try:
@@ -242,27 +239,7 @@ class RedisQueueWaiter:
         if connected and record.outcome == "answered" and record.hangup_by != "caller":
             await self.survey(channel, uid, record)
 
-    async def _patiently(
-        self, op: Callable[[], Awaitable[T]], what: str, patience: float
-    ) -> T | None:
-        """Run a queue operation, trying again for ``patience`` seconds while Redis is
-        unreachable; None (logged) when it stayed away."""
-        deadline = time.monotonic() + patience
-        while True:
-            try:
-                return await op()
-            except REDIS_AWAY as exc:
-                if time.monotonic() >= deadline:
-                    log.error("HL-QUE-027 %s not recorded: Redis unreachable (%s)", what, exc)
-                    return None
-                await asyncio.sleep(0.5)
-
-    async def _music(self, w: _Wait, on: bool) -> None:
-        if w.music != on:
-            await w.channel.music_on_hold(on, self.settings.moh_class)
-            w.music = on
-
-    async def _wait(self, w: _Wait) -> bool:
+    async def _wait(self, w: Wait) -> bool:
         """True when an agent answered; False when the caller left the queue another way
         (callback, message, sub-centre)."""
         s = self.settings
@@ -273,7 +250,8 @@ class RedisQueueWaiter:
         next_announce = started + ann.first_after_seconds
         next_policy = started
         next_cb_offer = started + max(0.0, cb.offer_after_seconds - waited_before)
-        can_callback = self.callbacks and cb.enabled and usable_number(w.request.caller)
+        number = usable_number(w.request.caller)
+        can_callback = self.callbacks and cb.enabled and number
         cb_offered = False
         last_said: tuple[int, int] | None = None
         while True:
@@ -294,10 +272,22 @@ class RedisQueueWaiter:
                 if info is not None and info.state == "waiting":
                     w.skill = info.skill or w.skill
                     waited = waited_before + now - started
-                    rule = self.options.overflow.get(w.skill)
-                    reason = None if rule is None else _overflow_reason(rule, info, waited)
+                    rule = self.options.rule_for(w.skill, w.request.line)
+                    reason = None if rule is None else overflow_reason(rule, info, waited)
                     if rule is not None and reason and w.skill not in w.overflowed:
-                        if await self._overflow(w, rule, reason):
+                        if await self.overflow(w, rule, reason):
+                            return False
+                        continue
+                    if rule is not None and rule.max_wait_seconds is not None:
+                        # a longest wait due before the next reading: read then
+                        due = rule.max_wait_seconds - waited
+                        if 0 < due < POLICY_SECONDS:
+                            next_policy = now + due + 0.05
+                    no_number = self.options.message.no_number_after_seconds
+                    if not number and no_number is not None and waited >= no_number:
+                        # nobody can call this caller back: after the longest wait, a message
+                        w.record.add("overflow", None, f"{w.skill} message (no_number)")
+                        if await self.take_message(w, "no_number"):
                             return False
                         continue
                     long_queue = (
@@ -309,27 +299,28 @@ class RedisQueueWaiter:
                         and (long_queue or waited >= cb.offer_after_seconds)
                         and await self._can_call_back()
                     ):
-                        await self._music(w, False)
                         w.record.add("callback_offer", None, f"position {info.position}")
-                        key = await w.channel.play(self.prompt(cb.offer_prompt), cb.key)
+                        key = await self.say(w, cb.offer_prompt, cb.key)
                         cb_offered = True
                         next_cb_offer = now + cb.repeat_seconds
-                        if key == cb.key and await self._callback(w, cb.key):
+                        if key == cb.key and await self.callback(w, cb.key):
                             return False
                         continue
                     if (ann.position or ann.estimate) and now >= next_announce:
                         said = _said(info)
                         if said != last_said:
                             await self._music(w, False)
-                            await self._announce(w.channel, info, w.record)
+                            await self._announce(w, info)
                             last_said = said
                         next_announce = now + ann.interval_seconds
+            if not w.offers.empty():
+                continue
             await self._music(w, True)
             digit = await w.channel.wait_digit(s.wait_chunk_seconds)
-            if digit and cb_offered and digit == cb.key and await self._callback(w, digit):
+            if digit and cb_offered and digit == cb.key and await self.callback(w, digit):
                 return False
 
-    async def _wait_info(self, w: _Wait) -> WaitInfo | None:
+    async def _wait_info(self, w: Wait) -> WaitInfo | None:
         """The caller's place; None while Redis is unreachable (the caller keeps its music;
         after ``redis_patience`` seconds of it the error goes up and the dialplan takes the
         caller on)."""
@@ -356,81 +347,6 @@ class RedisQueueWaiter:
             return False
         return not self._ask_diallers or await self.hub.can_dial()
 
-    async def _callback(self, w: _Wait, key: str, prompt: str | None = None) -> bool:
-        """Turn the caller into a callback entry; False if an agent was reserved meanwhile."""
-        uid = w.request.uniqueid
-        result = await self.queue.request_callback(uid, key)
-        if not result.ok:
-            return False
-        w.left = True
-        detail = "" if result.status == "callback" else f"merged into {result.ref}"
-        w.record.add("callback", None, f"position {result.position} {detail}".strip())
-        w.record.finish("callback", w.skill)
-        await self._music(w, False)
-        await w.channel.set_variable("HOTLINE_ROUTE", "callback")
-        await w.channel.play(self.prompt(prompt or self.options.callback.confirm_prompt))
-        return True
-
-    async def _overflow(self, w: _Wait, rule: OverflowRule, reason: str) -> bool:
-        """Apply an overflow rule; True when the caller left the queue."""
-        uid = w.request.uniqueid
-        w.overflowed.add(w.skill)
-        action = rule.action
-        if action == "callback" and not (
-            usable_number(w.request.caller) and await self._can_call_back()
-        ):
-            action = "message"  # nobody could call back: the caller is never dropped
-        w.record.add("overflow", None, f"{w.skill} {action} ({reason})")
-        if action == "widen":
-            assert rule.skill is not None
-            if rule.skill in w.skills_tried:
-                return False
-            if rule.prompt:
-                await self._music(w, False)
-                await w.channel.play(self.prompt(rule.prompt))
-            place = await self.queue.move(uid, rule.skill, reason)
-            if place.state == "waiting" or place.state == "offered":
-                w.skills_tried.add(rule.skill)
-                w.skill = rule.skill
-                w.record.skill = rule.skill
-            return False
-        if action == "callback":
-            return await self._callback(w, "overflow", rule.prompt)
-        await self._music(w, False)
-        if action == "transfer":
-            assert rule.dial is not None
-            if await self.queue.leave(uid, "transfer", rule.dial, reason) is None:
-                return False  # connected meanwhile (cannot happen while we wait) or gone
-            w.left = True
-            if rule.prompt:
-                await w.channel.play(self.prompt(rule.prompt))
-            await w.channel.set_variable("HOTLINE_ROUTE", "subcentre")
-            await w.channel.set_variable("HOTLINE_TRANSFER", rule.dial)
-            result = await w.channel.dial(rule.dial, self.settings.ring_timeout, "")
-            w.record.add("dial", None, f"{rule.dial} {result.status}")
-            if result.answered:
-                w.record.finish("transfer", rule.dial)
-                return True
-            # the sub-centre did not answer: back to the original place (same score)
-            request = dataclasses.replace(w.request, skill=w.skill)
-            await self.queue.enqueue(request)
-            w.left = False
-            await w.channel.set_variable("HOTLINE_ROUTE", "queue")
-            return False
-        # message: the recording becomes a ticket through the call record
-        if await self.queue.leave(uid, "message", "", reason) is None:
-            return False
-        w.left = True
-        w.record.finish("message", w.skill)
-        await w.channel.set_variable("HOTLINE_ROUTE", "message")
-        if rule.prompt:
-            await w.channel.play(self.prompt(rule.prompt))
-        path = recording_name("messages", uid)
-        rec = await w.channel.record(path, "wav", "#", rule.message_seconds, 5.0)
-        w.record.messages.append(rec.path)
-        w.record.add("message", None, f"{rec.path} {rec.ended_by}")
-        return True
-
     async def survey(self, channel: Channel, uniqueid: str, record: CallRecord) -> None:
         """After an answered call, if the caller is still there: 1..5 on the keypad. Then
         ``HOTLINE_SURVEYED=1`` on the channel, so that a re-entry does not ask again."""
@@ -438,7 +354,7 @@ class RedisQueueWaiter:
         if not sv.enabled or self.survey_sink is None:
             return
         try:
-            digit = await channel.play(self.prompt(sv.question_prompt), SURVEY_KEYS)
+            digit = await self._play_all(channel, sv.question_prompt, SURVEY_KEYS)
             if not digit:
                 digit = await channel.wait_digit(sv.timeout_seconds)
             if not digit or digit not in SURVEY_KEYS:
@@ -449,12 +365,22 @@ class RedisQueueWaiter:
                     await self.survey_sink.survey(uniqueid, int(digit))
                 except Exception:
                     log.exception("HL-QUE-025 survey of %s could not be stored", uniqueid)
-                await channel.play(self.prompt(sv.thanks_prompt))
+                await self._play_all(channel, sv.thanks_prompt)
             await channel.set_variable("HOTLINE_SURVEYED", "1")
         except AGIHangup:
             record.add("survey", None, "hung up")
 
-    async def _announce(self, channel: Channel, info: WaitInfo, record: CallRecord) -> None:
+    async def _play_all(self, channel: Channel, name: str, escape: str = "") -> str:
+        """A prompt's pieces to the end (no operator can be waiting: after the call)."""
+        for piece in self.pieces(name):
+            key = await channel.play(piece, escape)
+            if key:
+                return key
+        return ""
+
+    async def _announce(self, w: Wait, info: WaitInfo) -> None:
+        """Position and estimated wait (Asterisk's core sounds, each a piece of its own: an
+        operator reserved meanwhile ends the announcement)."""
         ann = self.settings.announce
         prompts: list[str] = []
         if ann.position and info.position <= ann.max_position:
@@ -469,114 +395,8 @@ class RedisQueueWaiter:
             else:
                 prompts += [ann.hold_time, *number_prompts(minutes), ann.minutes]
         eta = "?" if info.eta_seconds is None else f"{info.eta_seconds:.0f}s"
-        record.add("announce", None, f"position {info.position} eta {eta}")
-        for prompt in prompts:
-            await channel.play(prompt)
-
-    async def _bridge(self, w: _Wait, offer: Offer) -> bool:
-        s = self.settings
-        channel, request, record = w.channel, w.request, w.record
-        uid = request.uniqueid
-        record.add("offer", None, f"{offer.agent} {offer.interface}")
-        if self.tracker is not None:
-            await self.tracker.note(record)
-        waited = max(0, round(time.time() - request.enqueued_at))
-        await channel.set_variable("HOTLINE_AGENT", offer.agent)
-        await channel.set_variable("HOTLINE_QUEUE_WAIT", str(waited))
-        if self.tickets is not None:
-            # the ticket number the operator's desk shows, and the ticket accepted takes
-            ticket = await self.tickets.reserve_ticket(uid)
-            if ticket:
-                await channel.set_variable("HOTLINE_TICKET", ticket)
-                if ("ticket", ticket) not in ((e.kind, e.detail) for e in record.events):
-                    record.add("ticket", None, ticket)
-        if self.record_calls and record.recording is None:
-            # Once per call: a caller offered to a second operator stays in one recording.
-            record.recording = recording_name("calls", uid) + ".wav"
-            await channel.start_recording(record.recording)
-        dialled_at = self.queue.clock()
-        options = s.dial_options
-        if s.answered_gosub and await self._has_gosub(w, s.answered_gosub):
-            # run on the operator's channel when it answers: CONNECT at the live moment
-            options += f"U({s.answered_gosub}^{uid}^{offer.agent})"
-        result = await channel.dial(offer.interface, s.ring_timeout, options)
-        record.add("dial", None, f"{offer.interface} {result.status}")
-        if result.answered:
-            await self._answered(w, offer, dialled_at, result.answered_seconds)
-            return True
-        if result.status in NOT_ANSWERED:
-            await self.queue.no_answer(uid, offer.agent, result.status or "NOANSWER")
-            record.add("noanswer", None, offer.agent)
-            return False
-        # CANCEL: the caller hung up while the agent rang
-        raise AGIHangup(f"caller hung up while {offer.agent} rang ({result.status})")
-
-    async def _answered(
-        self, w: _Wait, offer: Offer, dialled_at: float, answered_seconds: float
-    ) -> None:
-        """The operator answered and the conversation is over: the call is done (on the
-        channel and in the registry) before anything else happens, then CONNECT and the
-        COMPLETE of whoever hung up."""
-        channel, record, uid, agent = w.channel, w.record, w.request.uniqueid, offer.agent
-        record.finish("answered", agent)
-        with contextlib.suppress(AGIHangup):  # SET VARIABLE runs on a hung-up channel too
-            await channel.set_variable("HOTLINE_DONE", "1")
-        present: bool | None = None
-        if isinstance(channel, ChannelState):
-            with contextlib.suppress(AGIHangup):
-                present = await channel.caller_present()
-            if present is None:
-                present = False
-            record.hangup_by = "agent" if present else "caller"
-        if self.tracker is not None:
-            await self.tracker.note(record, done=True)
-        self.hub.bridged(uid, agent)  # re-asserted as connected should Redis forget it
-        # ANSWEREDTIME is the talk time: the agent answered that long before Dial returned
-        answered_at = max(dialled_at, self.queue.clock() - answered_seconds)
-        await self._patiently(
-            lambda: self.queue.connect(uid, agent, answered_at), f"CONNECT of {uid}", 10.0
-        )
-        await self._complete(uid, agent, record, "agent" if present else "caller")
-
-    async def _has_gosub(self, w: _Wait, context: str) -> bool:
-        """Whether the dialplan has ``context`` (asked once per call, in the round trip of a
-        ``GET FULL VARIABLE``): a dialplan of the admin's own without it would log an
-        Asterisk ERROR on every answered call. Without it the answer is recorded when Dial
-        returns."""
-        if w.gosub is None:
-            w.gosub = True
-            if isinstance(w.channel, ChannelState):
-                found = await w.channel.evaluate(f"${{DIALPLAN_EXISTS({context},s,1)}}")
-                w.gosub = found.strip() != "0"
-                if not w.gosub and context not in _MISSING_GOSUB:
-                    _MISSING_GOSUB.add(context)
-                    log.warning(
-                        "HL-QUE-071 the dialplan has no [%s] (queue.yaml answered_gosub): the "
-                        "operator's answer is recorded when Dial returns, not at once; add the "
-                        "context (docs/asterisk.md) or set answered_gosub: null",
-                        context,
-                    )
-        return w.gosub
-
-    async def _complete(
-        self, uid: str, agent: str, record: CallRecord, who: str = "caller"
-    ) -> None:
-        state = await self._patiently(
-            lambda: self.queue.complete(uid, agent, who), f"COMPLETE of {uid}", 10.0
-        )
-        if record.outcome != "answered":
-            record.finish("answered", agent)
-        log.debug("call %s with %s complete (%s hung up), agent now %s", uid, agent, who, state)
-
-
-def _overflow_reason(rule: OverflowRule, info: WaitInfo, waited: float) -> str | None:
-    if rule.no_agents and info.staffed == 0:
-        return "no_agents"
-    if rule.max_waiting is not None and info.waiting > rule.max_waiting:
-        return "waiting"
-    if rule.max_wait_seconds is not None and waited > rule.max_wait_seconds:
-        return "wait"
-    return None
+        w.record.add("announce", None, f"position {info.position} eta {eta}")
+        await self.say_files(w, prompts)
 
 
 def _said(info: WaitInfo) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ivr.config.audio import PIECES_DIR, prompt_of
 from ivr.engine.channel import DialResult, RecordResult
 from ivr.errors import AGIHangup
 
@@ -42,8 +43,12 @@ class FakeChannel:
         self.answered = True
 
     async def play(self, prompt: str, escape_digits: str = "") -> str:
+        """A prompt built in pieces (``hotline prompts build``) plays as one: its first piece
+        is the prompt (named, and where a key is pressed), the others pass silently."""
+        if f"/{PIECES_DIR}/" in prompt and not prompt.rsplit("/", 1)[-1].startswith("01"):
+            return ""
         self._step()
-        self.played.append(prompt.rsplit("/", 1)[-1])
+        self.played.append(prompt_of(prompt))
         return self._next_key() if escape_digits else ""
 
     async def wait_digit(self, timeout: float) -> str:

@@ -75,10 +75,10 @@ def test_menu_follows_the_national_rule(bundle: ConfigBundle) -> None:
     main = menu.nodes[s.entry]
     assert isinstance(main, MenuNode)
     assert main.on_no_input in (None, s.fallback)
-    assert "人工服务请按0，或直接等待" in bundle.prompt_text("main_menu")
-    assert bundle.prompt_text("line_moved") == (
-        "您拨打的号码已并入12345政务服务便民热线，正在为您转接。"
-    )
+    assert "请稍候，马上为您接通人工" in bundle.prompt_text("main_menu")  # waiting is enough
+    assert bundle.prompt_text("line_moved") == "原号码已并入12345。"
+    assert s.notice == ["call_recorded"]
+    assert bundle.prompt_text("call_recorded") == "通话将录音。"
     emergency_text = bundle.prompt_text("emergency_menu")
     for word in ("报警请按1", "火警请按2", "急救请按3", "交通事故请按4"):
         assert word in emergency_text

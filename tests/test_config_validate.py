@@ -8,11 +8,13 @@ on line numbers of the shipped files).
 from __future__ import annotations
 
 import shutil
+import wave
 from pathlib import Path
 
 import pytest
 
 from ivr.config.loader import check_config, load_config
+from ivr.config.validate import validate_directory
 from ivr.errors import ConfigError, Problem
 
 SHIPPED = Path(__file__).resolve().parent.parent / "config"
@@ -548,3 +550,97 @@ def test_union_value_gives_one_problem(cfg: Cfg) -> None:
     assert [p.code for p in problems] == ["HL-CFG-005"]
     problem = cfg.expect("HL-CFG-005", "hours.yaml", "weekdays")
     assert "'workdays' or 'everyday'; or Input should be a valid list" in problem.message
+
+
+# -- warnings: the config loads, but a promise may not be kept ----------------------------
+
+
+def warnings_of(cfg: Cfg) -> list[Problem]:
+    result = validate_directory(cfg.dir, cfg.dir.parent / "recordings")
+    assert result.problems == [], [str(p) for p in result.problems]
+    return result.warnings
+
+
+def expect_warning(cfg: Cfg, code: str, name: str, needle: str, skip: int = 0) -> Problem:
+    """The warning at ``needle`` (``skip`` characters into it)."""
+    line, column = cfg.pos(name, needle)
+    column += skip
+    found = [w for w in warnings_of(cfg) if w.code == code]
+    assert found, f"no {code}"
+    where = [w for w in found if w.file == str(cfg.dir / name) and w.line == line]
+    assert where, f"{code} not at {name}:{line}: {[str(w) for w in found]}"
+    assert where[0].column == column, str(where[0])
+    return where[0]
+
+
+def test_shipped_config_has_no_warnings() -> None:
+    result = validate_directory(SHIPPED, SHIPPED.parent / "recordings")
+    assert result.problems == [] and result.warnings == [], [str(w) for w in result.warnings]
+
+
+def test_notice_names_a_prompt(cfg: Cfg) -> None:
+    cfg.replace("menu.yaml", "notice: [call_recorded]", "notice: [call_recorded, no_such]")
+    problem = cfg.expect("HL-CFG-011", "menu.yaml", "no_such")
+    assert "settings.notice" in problem.message
+
+
+def test_notice_defaults_to_the_recording_notice(cfg: Cfg) -> None:
+    cfg.replace("menu.yaml", "  notice: [call_recorded]", "")
+    assert load_config(cfg.dir).menu.settings.notice == ["call_recorded"]
+    text = cfg.read("menu.yaml")
+    start = text.index("  call_recorded:\n")
+    cfg.write("menu.yaml", text[:start] + text[text.index("  line_moved:", start) :])
+    problem = cfg.expect("HL-CFG-011", "menu.yaml", "settings:")
+    assert "settings.notice: no prompt named 'call_recorded'" in problem.message
+
+
+def test_skill_nobody_serves(cfg: Cfg) -> None:
+    # a parallel line (it does not widen) for a department whose skill no operator has
+    cfg.replace(
+        "lines.yaml",
+        "    department: labour_inspection\n    mode: merged\n",
+        "    department: labour_inspection\n    mode: parallel\n",
+    )
+    warning = expect_warning(cfg, "HL-CFG-092", "lines.yaml", "labour_inspection")
+    assert "'labour_inspection'" in warning.message and "line 6963110" in warning.message
+    assert "does not widen" in warning.message
+
+
+def test_skill_only_one_operator_serves(cfg: Cfg) -> None:
+    cfg.replace("agents.yaml", "dialect: 9, social_security: 5,", "dialect: 9,")
+    warning = expect_warning(cfg, "HL-CFG-093", "menu.yaml", "skill: social_security", 7)
+    assert "only operator 1003" in warning.message and "line 12333" in warning.message
+
+
+def test_a_merged_line_widens_to_the_general_operators(cfg: Cfg) -> None:
+    # medical_insurance has one specialist, but its merged line widens: no warning
+    assert not [w for w in warnings_of(cfg) if "medical_insurance" in w.message]
+
+
+def test_operator_the_local_asterisk_cannot_ring(cfg: Cfg) -> None:
+    cfg.replace("agents.yaml", "interface: PJSIP/1002", "interface: PJSIP/2002")
+    cfg.replace("agents.yaml", "interface: Local/1005@operators", "interface: Local/1005@desk")
+    cfg.replace("agents.yaml", "interface: PJSIP/1004", "interface: SIP/1004")
+    warning = expect_warning(cfg, "HL-CFG-094", "agents.yaml", "PJSIP/2002")
+    assert "agent '1002'" in warning.message and "'2002'" in warning.message
+    warning = expect_warning(cfg, "HL-CFG-094", "agents.yaml", "Local/1005@desk")
+    assert "context 'desk'" in warning.message
+    expect_warning(cfg, "HL-CFG-094", "agents.yaml", "SIP/1004")
+
+
+def test_studio_recording_in_the_wrong_format(cfg: Cfg) -> None:
+    studio = cfg.dir.parent / "recordings" / "studio"
+    studio.mkdir(parents=True)
+    with wave.open(str(studio / "welcome.wav"), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(44100)
+        w.writeframes(b"\0" * 4 * 4410)
+    warning = expect_warning(cfg, "HL-CFG-095", "menu.yaml", "welcome:")
+    assert "44100 Hz, 2 channel(s)" in warning.message
+
+
+def test_warnings_do_not_refuse_the_config(cfg: Cfg) -> None:
+    cfg.replace("agents.yaml", "interface: PJSIP/1002", "interface: PJSIP/2002")
+    assert cfg.problems() == []
+    load_config(cfg.dir)

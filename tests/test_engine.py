@@ -78,8 +78,10 @@ async def test_operator_key_reaches_a_person_at_once(
     assert record.outcome == "queue"
     assert record.path == [config.menu.settings.entry, config.menu.settings.fallback]
     assert record.digits == config.menu.settings.operator_key
-    # The key interrupted the first prompt: the caller did not sit through the menu.
-    assert ch.played[0] == config.menu.nodes[config.menu.settings.entry].prompt[0]
+    # The key interrupted the first prompt (the recording notice) and counted: the caller
+    # did not sit through the welcome or the menu.
+    assert ch.played[0] == config.menu.settings.notice[0]
+    assert not set(config.menu.nodes[config.menu.settings.entry].prompt) & set(ch.played)
 
 
 async def test_repeated_wrong_keys_reach_a_person(config: ConfigBundle, queue: RedisQueue) -> None:
@@ -326,10 +328,13 @@ async def test_a_retry_replays_the_menu_not_the_welcome(
     entry = config.menu.nodes[config.menu.settings.entry]
     assert isinstance(entry, MenuNode) and entry.reprompt
     wrong = next(k for k in "123456789#" if k not in entry.options)
-    ch = FakeChannel(keys=wrong)  # a wrong key during the welcome, then silence
+    # nothing during the recording notice, a wrong key during the welcome, then silence
+    ch = FakeChannel(keys="." + wrong)
     record = await call(config, queue, ch)
     assert record.outcome == "queue"
-    assert ch.played[:3] == [entry.prompt[0], config.menu.settings.invalid_prompt, *entry.reprompt]
+    notice = config.menu.settings.notice[0]
+    invalid = config.menu.settings.invalid_prompt
+    assert ch.played[:4] == [notice, entry.prompt[0], invalid, *entry.reprompt]
     assert ch.played.count(entry.prompt[0]) == 1
 
 

@@ -4,13 +4,16 @@ the one they started with, and a broken config is refused while the running one 
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 
 import pytest
 
+from ivr.config.loader import load_config
 from ivr.engine.channel import CallInfo
 from ivr.engine.menu import MenuEngine
 from ivr.engine.store import MemoryStore
+from ivr.prompts import build_prompts
 from ivr.runtime import ConfigHolder
 from queueing.queue import RedisQueue
 from tests.fakes import FakeChannel
@@ -134,3 +137,57 @@ async def test_a_reload_never_stalls_the_event_loop(
         task.cancel()
     assert result.ok
     assert during >= 10, f"the loop ran {during} times during a 0.5 s reload"
+
+
+needs_espeak = pytest.mark.skipif(
+    not (shutil.which("espeak-ng") and shutil.which("sox")),
+    reason="espeak-ng and sox are installed by ./test.sh",
+)
+
+
+@needs_espeak
+def test_reload_rebuilds_the_prompts_whose_text_changed(config_copy: Path) -> None:
+    recordings = config_copy.parent / "recordings"
+    build_prompts(load_config(config_copy, recordings))
+    status = config_copy.parent / "var" / "reload-status.json"
+    holder = ConfigHolder(config_copy, recordings, status)
+    menu = config_copy / "menu.yaml"
+    menu.write_text(menu.read_text().replace("您好，欢迎致电12345。", "欢迎致电12345热线。", 1))
+    old_wav = (recordings / "prompts" / "welcome.wav").read_bytes()
+
+    result = holder.reload()
+    assert result.ok and result.prompts == ("welcome",) and result.warnings == ()
+    bundle = holder.current
+    assert bundle.prompt_current("welcome")
+    assert (recordings / "prompts" / "welcome.wav").read_bytes() != old_wav
+    assert "欢迎致电12345热线" in (recordings / "prompts" / "welcome.txt").read_text()
+    pieces = bundle.prompt_pieces("welcome")
+    assert pieces == [str(recordings / "prompts" / "pieces" / "welcome" / f"0{i}") for i in (1, 2)]
+    assert '"prompts": [\n  "welcome"\n ]' in status.read_text()
+
+    again = holder.reload()
+    assert again.ok and again.prompts == ()
+
+
+@needs_espeak
+def test_a_prompt_that_cannot_be_built_is_a_warning_not_a_refusal(
+    config_copy: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    holder = ConfigHolder(config_copy, config_copy.parent / "recordings")
+    set_operator_skill(config_copy, "reloaded")
+    monkeypatch.setenv("PATH", "/nonexistent")  # no espeak-ng, no sox
+    result = holder.reload()
+    assert result.ok and holder.current.version == result.version
+    assert result.prompts == ()
+    assert len(result.warnings) == 1 and result.warnings[0].startswith("HL-PRM-002 ")
+    assert "hotline prompts build" in result.warnings[0]
+    assert any(r.getMessage().startswith("HL-PRM-002") for r in caplog.records)
+
+
+def test_a_reload_reports_the_configs_warnings(config_copy: Path) -> None:
+    holder = ConfigHolder(config_copy, config_copy.parent / "recordings")
+    agents = config_copy / "agents.yaml"
+    agents.write_text(agents.read_text().replace("PJSIP/1002", "PJSIP/2002", 1))
+    result = holder.reload()
+    assert result.ok
+    assert [w for w in result.warnings if "HL-CFG-094" in w and "agent '1002'" in w]

@@ -37,6 +37,7 @@ def test_run_sh_restarts_a_crashed_server_and_stops_what_it_started(tmp_path: Pa
         os.environ,
         HOTLINE_NO_ASTERISK="1",
         HOTLINE_VAR_DIR=str(var),
+        HOTLINE_RECORDINGS_DIR=str(tmp_path / "recordings"),  # its prompts, not the checkout's
         HOTLINE_REDIS_PORT=str(redis_port),
         HOTLINE_HTTP_PORT=str(http_port),
         HOTLINE_AGI_PORT=str(free_port()),

@@ -144,7 +144,8 @@ class AGIChannel:
         ms = int(max_seconds * 1000) if max_seconds > 0 else -1
         args = [self.recordings(path), fmt, escape_digits, str(ms)]
         if silence_seconds > 0:
-            # res_agi takes whole seconds (atoi); "s=" also tells it not to beep.
+            # res_agi takes whole seconds (atoi); an argument with "=" is not taken for BEEP,
+            # so no beep is played: the prompts say "请现在留言", not "after the tone".
             args.append(f"s={max(1, round(silence_seconds))}")
         deadline = max_seconds + self.margin if max_seconds > 0 else None
         started = time.monotonic()

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ivr.config.audio import audio_seconds, current_pieces, text_stamp
 from ivr.config.calendar import BusinessCalendar
 from ivr.config.models import (
     AccessibilityFile,
@@ -71,6 +72,7 @@ class ConfigBundle:
     _by_number: dict[str, Line] = field(default_factory=dict, repr=False)
     _accessible: frozenset[str] = field(default_factory=frozenset, repr=False)
     _prompt_paths: dict[str, str] = field(default_factory=dict, repr=False)
+    _prompt_pieces: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         area = self.lines.hotline.area_code
@@ -142,6 +144,53 @@ class ConfigBundle:
         if prompt is not None and prompt.file:
             return str((self.directory / prompt.file).with_suffix(""))
         return str(self.recordings_dir / "prompts" / name)
+
+    def prompt_source(self, name: str) -> Path | None:
+        """The audio file (with its extension) that plays for a prompt; None when there is
+        none yet (a generated prompt not built)."""
+        studio = self.studio_file(name)
+        if studio is not None:
+            return studio
+        prompt = self.menu.prompts.get(name)
+        if prompt is not None and prompt.file:
+            path = self.directory / prompt.file
+        else:
+            path = self.recordings_dir / "prompts" / f"{name}.wav"
+        return path if path.is_file() else None
+
+    def prompt_pieces(self, name: str) -> list[str]:
+        """The files to play for a prompt, in order, as :meth:`prompt_path` gives them
+        (absolute, without extension): its pieces of at most 2 s when ``hotline prompts
+        build`` cut the file that plays now, else ``[prompt_path(name)]``. Resolved once per
+        bundle, like :meth:`prompt_path`."""
+        pieces = self._prompt_pieces.get(name)
+        if pieces is None:
+            source = self.prompt_source(name)
+            found = current_pieces(self.recordings_dir, name, source) if source else []
+            pieces = [str(p.with_suffix("")) for p in found] or [self.prompt_path(name)]
+            self._prompt_pieces[name] = pieces
+        return list(pieces)
+
+    def prompt_seconds(self, name: str) -> float | None:
+        """How long the file that would play for a prompt lasts; None when there is no file
+        or its length cannot be told (an mp3)."""
+        source = self.prompt_source(name)
+        return audio_seconds(source) if source is not None else None
+
+    def prompt_current(self, name: str) -> bool:
+        """The file that would play is this config's: a recording, or a prompt generated
+        from its present text (``hotline prompts build`` has run since it changed)."""
+        source = self.prompt_source(name)
+        if source is None:
+            return False
+        prompt = self.menu.prompts.get(name)
+        if self.studio_file(name) is not None or prompt is None or prompt.file or not prompt.text:
+            return True
+        stamp = source.with_suffix(".txt")
+        try:
+            return stamp.read_text() == text_stamp(prompt.text)
+        except OSError:
+            return False
 
     def prompt_text(self, name: str) -> str:
         prompt = self.menu.prompts.get(name)

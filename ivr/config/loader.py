@@ -15,8 +15,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from ivr.config.bundle import ConfigBundle
+from ivr.config.bundle import ConfigBundle, normalize_number
 from ivr.config.calendar import BusinessCalendar
+from ivr.config.models import LineMode, LinesFile
 from ivr.config.validate import validate_directory
 from ivr.errors import ConfigError, Problem
 from queueing.config import AgentsFile, QueueFile
@@ -58,6 +59,21 @@ def load_config(directory: Path, recordings_dir: Path | None = None) -> ConfigBu
         version=result.version,
         loaded_at=dt.datetime.now(dt.UTC),
         calendar=BusinessCalendar(result.hours),
-        queue=result.queue or QueueFile(),
+        queue=(result.queue or QueueFile()).with_lines(parallel_lines(result.lines)),
         agents=result.agents or AgentsFile(),
     )
+
+
+def parallel_lines(lines: LinesFile) -> dict[str, list[str]]:
+    """Each parallel line's number -> all its numbers, normalized as calls are routed (the
+    queue's default widening leaves these lines' callers with their own seats unless
+    queue.yaml ``widen.parallel_lines`` lists them)."""
+    area = lines.hotline.area_code
+    return {
+        normalize_number(line.number, area): sorted(
+            {normalize_number(n, area) for n in (line.number, *line.aliases)}
+            | {line.number, *line.aliases}
+        )
+        for line in lines.lines
+        if line.mode is LineMode.PARALLEL
+    }

@@ -54,6 +54,11 @@ class Settings(Strict):
     fallback: NodeId = Field("operator", description="node for silence and repeated mistakes")
     emergency: NodeId = "emergency"
     invalid_prompt: str = "invalid"
+    notice: list[str] = Field(
+        default_factory=lambda: ["call_recorded"],
+        description="prompts every caller hears to the end before an operator is connected "
+        "(after a line's announcement); keep them short",
+    )
     default_skill: Skill = "general"
     default_priority: int = Field(0, ge=0, le=100)
 

@@ -43,82 +43,61 @@ HL-CFG-084  a queue.yaml overflow rule that cannot work: an unknown skill (the r
             whose conditions are all off
 =========== ==================================================================================
 
-The entry point is :func:`validate_directory`; :mod:`ivr.config.loader` wraps it.
+A config without problems may still get warnings (HL-CFG-090 ... 095: a path to a person over
+15 s, a long announcement, a skill nobody or only one operator serves, an operator the local
+Asterisk cannot ring, a studio recording in the wrong format): :mod:`ivr.config.warn`. They are
+in :attr:`Validated.warnings`, with the 15-second figures in :attr:`Validated.timing`.
+
+The entry point is :func:`validate_directory`; :mod:`ivr.config.loader` wraps it. This module
+reads the files into their models; the checks are in :mod:`ivr.config.validate_menu`
+(menu.yaml) and :mod:`ivr.config.validate_files` (the other files, and across files), on the
+reporting of :mod:`ivr.config.validate_base` (where the codes are defined).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Container, Iterable, Iterator
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ValidationError
 
-from ivr.config.bundle import normalize_number
-from ivr.config.calendar import parse_range
+from ivr.config.bundle import ConfigBundle
+from ivr.config.calendar import BusinessCalendar
 from ivr.config.models import (
-    DIAL_STRING_RE,
     AccessibilityFile,
     DepartmentsFile,
     HoursFile,
-    HoursNode,
-    LineMode,
     LinesFile,
-    LookupNode,
     MenuFile,
-    MenuNode,
-    MessageNode,
-    PlayNode,
-    QueueNode,
-    TransferNode,
 )
-from ivr.config.yamlpos import Located, UnreadableText, YamlSyntaxError, decode_text, load_text
+from ivr.config.timing import Timing, time_to_person
+from ivr.config.validate_base import (
+    ACCESSIBILITY,
+    AGENTS,
+    DEPARTMENTS,
+    DUPLICATE_DTMF,
+    DUPLICATE_KEY,
+    FILE_MISSING,
+    HOURS,
+    LINES,
+    MENU,
+    MISSING_KEY,
+    QUEUE,
+    UNKNOWN_KEY,
+    WRONG_VALUE,
+    YAML_SYNTAX,
+    Source,
+    dotted,
+)
+from ivr.config.validate_files import FileChecks
+from ivr.config.validate_menu import MenuChecks
+from ivr.config.warn import config_warnings
 from ivr.config.yamlpos import Path as YPath
+from ivr.config.yamlpos import UnreadableText, YamlSyntaxError, decode_text, load_text
 from ivr.errors import Problem
-from queueing.config import AGENT_INTERFACE_RE, AgentsFile, QueueFile
-
-YAML_SYNTAX = "HL-CFG-001"
-FILE_MISSING = "HL-CFG-002"
-DUPLICATE_KEY = "HL-CFG-003"
-UNKNOWN_KEY = "HL-CFG-004"
-WRONG_VALUE = "HL-CFG-005"
-MISSING_KEY = "HL-CFG-006"
-UNKNOWN_NODE = "HL-CFG-010"
-UNKNOWN_PROMPT = "HL-CFG-011"
-UNKNOWN_DEPARTMENT = "HL-CFG-012"
-UNKNOWN_SCHEDULE = "HL-CFG-013"
-UNKNOWN_EMERGENCY = "HL-CFG-014"
-DUPLICATE_DTMF = "HL-CFG-020"
-RESERVED_KEY = "HL-CFG-021"
-AMBIGUOUS_KEY = "HL-CFG-022"
-UNREACHABLE = "HL-CFG-030"
-FALLBACK_NO_PERSON = "HL-CFG-031"
-LOOP_NO_PERSON = "HL-CFG-032"
-PROMPT_FILE_MISSING = "HL-CFG-040"
-PROMPT_EMPTY = "HL-CFG-041"
-DUPLICATE_NUMBER = "HL-CFG-050"
-BAD_DIAL = "HL-CFG-060"
-SUBCENTRE_NO_TRANSFER = "HL-CFG-061"
-TRANSFER_TARGET = "HL-CFG-062"
-BAD_TIME_RANGE = "HL-CFG-070"
-BAD_TIMEZONE = "HL-CFG-071"
-DUPLICATE_OVERRIDE = "HL-CFG-072"
-DUPLICATE_AGENT = "HL-CFG-080"
-UNKNOWN_SKILL = "HL-CFG-081"
-BAD_INTERFACE = "HL-CFG-082"
-DUPLICATE_SIP_USER = "HL-CFG-083"
-BAD_OVERFLOW = "HL-CFG-084"
-
-MENU = "menu"
-LINES = "lines"
-DEPARTMENTS = "departments"
-HOURS = "hours"
-ACCESSIBILITY = "accessibility"
-QUEUE = "queue"
-AGENTS = "agents"
+from queueing.config import AgentsFile, QueueFile
 
 # Named collections whose broken entries can be left out to check the rest (see salvage).
 SALVAGE: dict[str, set[str]] = {
@@ -140,15 +119,6 @@ FILES: dict[str, tuple[str, type[BaseModel], bool]] = {
 
 
 @dataclass
-class Source:
-    """One admin file: its display name, parsed data with positions, and model."""
-
-    name: str
-    located: Located = field(default_factory=lambda: Located(data=None))
-    model: Any = None
-
-
-@dataclass
 class Validated:
     """The outcome of :func:`validate_directory`. Models are ``None`` when refused."""
 
@@ -161,10 +131,30 @@ class Validated:
     accessibility: AccessibilityFile | None = None
     queue: QueueFile | None = None
     agents: AgentsFile | None = None
+    #: a config without problems may still have warnings (:mod:`ivr.config.warn`)
+    warnings: list[Problem] = field(default_factory=list)
+    #: the 15-second figures of every line and path (:mod:`ivr.config.timing`)
+    timing: Timing | None = None
 
-
-def dotted(path: Iterable[object]) -> str:
-    return ".".join(str(p) for p in path) or "(top)"
+    def bundle(self, directory: Path, recordings_dir: Path) -> ConfigBundle:
+        """The config as the hotline runs it; only for a result without problems."""
+        assert not self.problems and self.menu is not None and self.lines is not None
+        assert self.departments is not None and self.hours is not None
+        assert self.accessibility is not None
+        return ConfigBundle(
+            directory=directory,
+            recordings_dir=recordings_dir,
+            menu=self.menu,
+            lines=self.lines,
+            departments=self.departments,
+            hours=self.hours,
+            accessibility=self.accessibility,
+            version=self.version,
+            loaded_at=dt.datetime.now(dt.UTC),
+            calendar=BusinessCalendar(self.hours),
+            queue=self.queue or QueueFile(),
+            agents=self.agents or AgentsFile(),
+        )
 
 
 def _resolve(data: Any, loc: tuple[int | str, ...]) -> tuple[YPath, bool]:
@@ -184,26 +174,9 @@ def _resolve(data: Any, loc: tuple[int | str, ...]) -> tuple[YPath, bool]:
     return tuple(path), False
 
 
-class _Checker:
-    def __init__(self, directory: Path, recordings_dir: Path) -> None:
-        self.directory = directory
-        self.recordings_dir = recordings_dir
-        self.problems: list[Problem] = []
-        self.sources: dict[str, Source] = {}
-        self.digest = hashlib.sha256()
-        self.broken: dict[tuple[str, str], set[str]] = {}
-
-    # -- reporting -----------------------------------------------------------------------
-
-    def add(self, key: str, path: YPath, message: str, code: str, *, at_key: bool = False) -> None:
-        src = self.sources[key]
-        line, column = src.located.key_pos(path) if at_key else src.located.value_pos(path)
-        self.problems.append(Problem(src.name, line, column, message, code))
-
-    def where(self, key: str, path: YPath, *, at_key: bool = False) -> str:
-        src = self.sources[key]
-        line, column = src.located.key_pos(path) if at_key else src.located.value_pos(path)
-        return f"{src.name}:{line}:{column}"
+class _Checker(MenuChecks, FileChecks):
+    """Reads every admin file, then runs every check (:mod:`ivr.config.validate_menu`,
+    :mod:`ivr.config.validate_files`)."""
 
     # -- reading and models --------------------------------------------------------------
 
@@ -280,10 +253,6 @@ class _Checker:
             return model.model_validate(pruned)
         except ValidationError:
             return None
-
-    def known(self, key: str, section: str, name: str, present: Container[str]) -> bool:
-        """``name`` is defined, or defined but broken (and reported already)."""
-        return name in present or name in self.broken.get((key, section), set())
 
     def duplicates(self, key: str) -> None:
         src = self.sources[key]
@@ -406,579 +375,14 @@ class _Checker:
             agents=agents,
         )
 
-    def check_dial(self, key: str, path: YPath, dial: str) -> None:
-        if not DIAL_STRING_RE.match(dial):
-            self.add(
-                key,
-                path,
-                f"{dotted(path)}: {dial!r} is not an Asterisk dial string "
-                "(TECH/resource, e.g. PJSIP/110@carrier)",
-                BAD_DIAL,
-            )
-
-    def check_menu(self, menu: MenuFile, departments: DepartmentsFile | None) -> None:
-        s = menu.settings
-        nodes = menu.nodes
-        settings_ok = (MENU, "settings") not in self.broken
-        for name in ("entry", "fallback", "emergency"):
-            target = getattr(s, name)
-            if settings_ok and not self.known(MENU, "nodes", target, nodes):
-                self.add(
-                    MENU,
-                    ("settings", name),
-                    f"settings.{name}: no node named {target!r}",
-                    UNKNOWN_NODE,
-                )
-        if settings_ok and not self.known(MENU, "prompts", s.invalid_prompt, menu.prompts):
-            self.add(
-                MENU,
-                ("settings", "invalid_prompt"),
-                f"settings.invalid_prompt: no prompt named {s.invalid_prompt!r}",
-                UNKNOWN_PROMPT,
-            )
-        for pname, prompt in menu.prompts.items():
-            if not prompt.text and not prompt.file:
-                self.add(
-                    MENU,
-                    ("prompts", pname),
-                    f"prompt {pname!r} has neither text nor file",
-                    PROMPT_EMPTY,
-                    at_key=True,
-                )
-            if prompt.file and not (self.directory / prompt.file).is_file():
-                self.add(
-                    MENU,
-                    ("prompts", pname, "file"),
-                    f"prompt {pname!r}: audio file {prompt.file!r} not found in {self.directory}",
-                    PROMPT_FILE_MISSING,
-                )
-        for ename, dial in menu.emergency_lines.items():
-            self.check_dial(MENU, ("emergency_lines", ename), dial)
-
-        reserved = {s.operator_key: "the operator key"}
-        if s.emergency_key:
-            reserved[s.emergency_key] = "the emergency key"
-        for node_id, node in nodes.items():
-            base: YPath = ("nodes", node_id)
-            prompt_lists = [("prompt", node.prompt)]
-            if isinstance(node, MenuNode) and node.reprompt is not None:
-                prompt_lists.append(("reprompt", node.reprompt))
-            for key, names in prompt_lists:
-                for i, pname in enumerate(names):
-                    if not self.known(MENU, "prompts", pname, menu.prompts):
-                        self.add(
-                            MENU,
-                            (*base, key, i),
-                            f"node {node_id!r}: no prompt named {pname!r}",
-                            UNKNOWN_PROMPT,
-                        )
-            for target, tpath in self.targets(node_id, node):
-                if not self.known(MENU, "nodes", target, nodes):
-                    self.add(
-                        MENU,
-                        tpath,
-                        f"node {node_id!r}: {dotted(tpath[2:])} points to {target!r}, "
-                        "which is not a node",
-                        UNKNOWN_NODE,
-                    )
-            if isinstance(node, MenuNode):
-                self.check_keys(node_id, node, reserved)
-            elif isinstance(node, HoursNode):
-                if departments is not None and not self.known(
-                    DEPARTMENTS, "departments", node.department, departments.departments
-                ):
-                    self.add(
-                        MENU,
-                        (*base, "department"),
-                        f"node {node_id!r}: no department named {node.department!r}",
-                        UNKNOWN_DEPARTMENT,
-                    )
-            elif isinstance(node, TransferNode):
-                if (node.dial is None) == (node.emergency is None):
-                    self.add(
-                        MENU,
-                        base,
-                        f"transfer node {node_id!r} needs exactly one of 'dial' and 'emergency'",
-                        TRANSFER_TARGET,
-                        at_key=True,
-                    )
-                if node.dial is not None:
-                    self.check_dial(MENU, (*base, "dial"), node.dial)
-                if node.emergency is not None and not self.known(
-                    MENU, "emergency_lines", node.emergency, menu.emergency_lines
-                ):
-                    self.add(
-                        MENU,
-                        (*base, "emergency"),
-                        f"node {node_id!r}: no emergency line {node.emergency!r} in "
-                        "emergency_lines",
-                        UNKNOWN_EMERGENCY,
-                    )
-        if not any(k == MENU for k, _ in self.broken):
-            self.check_graph(menu)  # a graph with holes would give misleading reports
-
-    def check_keys(self, node_id: str, node: MenuNode, reserved: dict[str, str]) -> None:
-        keys = list(node.options)
-        for key in keys:
-            kpath: YPath = ("nodes", node_id, "options", key)
-            if key in reserved:
-                self.add(
-                    MENU,
-                    kpath,
-                    f"menu {node_id!r}: key {key!r} is {reserved[key]} and cannot be an option",
-                    RESERVED_KEY,
-                    at_key=True,
-                )
-                continue
-            for other in [*keys, *reserved]:
-                if other != key and other.startswith(key):
-                    whose = reserved.get(other, "option")
-                    self.add(
-                        MENU,
-                        kpath,
-                        f"menu {node_id!r}: key {key!r} is a prefix of {other!r} ({whose}); "
-                        "a caller could never dial the longer one",
-                        AMBIGUOUS_KEY,
-                        at_key=True,
-                    )
-
-    def targets(self, node_id: str, node: Any) -> Iterator[tuple[str, YPath]]:
-        """Explicit node references of one node, with the path of each."""
-        base: YPath = ("nodes", node_id)
-        if isinstance(node, MenuNode):
-            for key, target in node.options.items():
-                yield target, (*base, "options", key)
-            if node.on_no_input:
-                yield node.on_no_input, (*base, "on_no_input")
-            if node.on_invalid:
-                yield node.on_invalid, (*base, "on_invalid")
-        elif isinstance(node, PlayNode | LookupNode | MessageNode):
-            yield node.next, (*base, "next")
-        elif isinstance(node, TransferNode):
-            if node.on_fail:
-                yield node.on_fail, (*base, "on_fail")
-        elif isinstance(node, HoursNode):
-            yield node.open, (*base, "open")
-            yield node.closed, (*base, "closed")
-
-    def edges(self, menu: MenuFile) -> dict[str, set[str]]:
-        """Every way a call can move: explicit targets plus the defaults (silence, mistakes
-        and the operator key go to settings.fallback; the emergency key to settings.emergency;
-        a failed transfer to settings.fallback)."""
-        s = menu.settings
-        graph: dict[str, set[str]] = {}
-        for node_id, node in menu.nodes.items():
-            out = {t for t, _ in self.targets(node_id, node)}
-            if isinstance(node, MenuNode):
-                out.add(s.fallback)  # operator key; also silence/mistakes by default
-                if s.emergency_key:
-                    out.add(s.emergency)
-            elif isinstance(node, TransferNode) and not node.on_fail:
-                out.add(s.fallback)
-            graph[node_id] = {t for t in out if t in menu.nodes}
-        return graph
-
-    def check_graph(self, menu: MenuFile) -> None:
-        s = menu.settings
-        nodes = menu.nodes
-        graph = self.edges(menu)
-        lines: LinesFile | None = self.sources[LINES].model
-        roots = [s.entry, s.fallback, s.emergency]
-        if lines is not None:
-            roots += [line.entry for line in lines.lines if line.entry]
-        seen: set[str] = set()
-        todo = [r for r in roots if r in nodes]
-        while todo:
-            n = todo.pop()
-            if n not in seen:
-                seen.add(n)
-                todo.extend(graph[n])
-        for node_id in nodes:
-            if node_id not in seen:
-                self.add(
-                    MENU,
-                    ("nodes", node_id),
-                    f"node {node_id!r} cannot be reached from settings.entry, settings.fallback, "
-                    "settings.emergency or any line's entry",
-                    UNREACHABLE,
-                    at_key=True,
-                )
-
-        if s.fallback in nodes and not self.reaches_person(menu, s.fallback, set()):
-            self.add(
-                MENU,
-                ("settings", "fallback"),
-                f"settings.fallback: node {s.fallback!r} does not lead to a person without caller "
-                "input; it must be a queue node, or a play/hours node leading to one",
-                FALLBACK_NO_PERSON,
-            )
-
-        # Nodes that can reach a queue node (a person), by walking the edges backwards.
-        reverse: dict[str, set[str]] = {n: set() for n in nodes}
-        for n, outs in graph.items():
-            for t in outs:
-                reverse[t].add(n)
-        escapes = {n for n, node in nodes.items() if isinstance(node, QueueNode)}
-        todo = list(escapes)
-        while todo:
-            for p in reverse[todo.pop()]:
-                if p not in escapes:
-                    escapes.add(p)
-                    todo.append(p)
-        stuck = {n: {t for t in graph[n] if t not in escapes} for n in nodes if n not in escapes}
-        order = list(nodes)
-        for component in _sccs(stuck):
-            cyclic = len(component) > 1 or any(n in stuck[n] for n in component)
-            if not cyclic:
-                continue
-            members = sorted(component, key=order.index)
-            self.add(
-                MENU,
-                ("nodes", members[0]),
-                f"nodes {', '.join(members)} form a loop with no way out to a person "
-                "(none of them leads to a queue node)",
-                LOOP_NO_PERSON,
-                at_key=True,
-            )
-
-    def reaches_person(self, menu: MenuFile, node_id: str, visiting: set[str]) -> bool:
-        """Whether ``node_id`` reaches a queue node with no key pressed."""
-        node = menu.nodes.get(node_id)
-        if node is None or node_id in visiting:
-            return False
-        visiting = visiting | {node_id}
-        if isinstance(node, QueueNode):
-            return True
-        if isinstance(node, PlayNode):
-            return self.reaches_person(menu, node.next, visiting)
-        if isinstance(node, HoursNode):
-            return self.reaches_person(menu, node.open, visiting) and self.reaches_person(
-                menu, node.closed, visiting
-            )
-        if isinstance(node, TransferNode):
-            on_fail = node.on_fail or menu.settings.fallback
-            return self.reaches_person(menu, on_fail, visiting)
-        return False  # menu, lookup and message nodes wait for the caller
-
-    def check_lines(
-        self, lines: LinesFile, menu: MenuFile | None, departments: DepartmentsFile | None
-    ) -> None:
-        area = lines.hotline.area_code
-        seen: dict[str, tuple[YPath, str]] = {}
-
-        def number(path: YPath, raw: str) -> None:
-            norm = normalize_number(raw, area)
-            if norm in seen:
-                first_path, first_raw = seen[norm]
-                self.add(
-                    LINES,
-                    path,
-                    f"number {raw!r} is listed twice: it is {first_raw!r} at "
-                    f"{self.where(LINES, first_path)} (both are {norm})",
-                    DUPLICATE_NUMBER,
-                )
-            else:
-                seen[norm] = (path, raw)
-
-        number(("hotline", "number"), lines.hotline.number)
-        for i, alias in enumerate(lines.hotline.aliases):
-            number(("hotline", "aliases", i), alias)
-        for i, line in enumerate(lines.lines):
-            base: YPath = ("lines", i)
-            number((*base, "number"), line.number)
-            for j, alias in enumerate(line.aliases):
-                number((*base, "aliases", j), alias)
-            if departments is not None and not self.known(
-                DEPARTMENTS, "departments", line.department, departments.departments
-            ):
-                self.add(
-                    LINES,
-                    (*base, "department"),
-                    f"line {line.number}: no department named {line.department!r} "
-                    "in departments.yaml",
-                    UNKNOWN_DEPARTMENT,
-                )
-            if menu is not None:
-                if line.entry and not self.known(MENU, "nodes", line.entry, menu.nodes):
-                    self.add(
-                        LINES,
-                        (*base, "entry"),
-                        f"line {line.number}: entry {line.entry!r} is not a node in menu.yaml",
-                        UNKNOWN_NODE,
-                    )
-                if line.announcement and (MENU, "prompts") in self.broken:
-                    pass  # the prompt may be one of the broken ones
-                elif line.announcement and line.announcement not in menu.prompts:
-                    self.add(
-                        LINES,
-                        (*base, "announcement"),
-                        f"line {line.number}: no prompt named {line.announcement!r} in menu.yaml",
-                        UNKNOWN_PROMPT,
-                    )
-                elif (
-                    line.mode is LineMode.MERGED
-                    and not line.announcement
-                    and "line_moved" not in menu.prompts
-                ):
-                    self.add(
-                        LINES,
-                        (*base, "mode"),
-                        f"line {line.number} is merged and has no announcement, but menu.yaml "
-                        "has no 'line_moved' prompt",
-                        UNKNOWN_PROMPT,
-                    )
-            if line.mode is LineMode.SUBCENTRE and not line.transfer:
-                self.add(
-                    LINES,
-                    (*base, "mode"),
-                    f"line {line.number} is a subcentre line but has no 'transfer' dial string",
-                    SUBCENTRE_NO_TRANSFER,
-                )
-            if line.transfer:
-                self.check_dial(LINES, (*base, "transfer"), line.transfer)
-
-    def check_departments(self, departments: DepartmentsFile, hours: HoursFile) -> None:
-        for name, dept in departments.departments.items():
-            if dept.hours is not None and not self.known(
-                HOURS, "schedules", dept.hours, hours.schedules
-            ):
-                self.add(
-                    DEPARTMENTS,
-                    ("departments", name, "hours"),
-                    f"department {name!r}: no schedule named {dept.hours!r} in hours.yaml",
-                    UNKNOWN_SCHEDULE,
-                )
-
-    def check_hours(self, hours: HoursFile) -> None:
-        try:
-            ZoneInfo(hours.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            self.add(
-                HOURS,
-                ("timezone",),
-                f"timezone: unknown time zone {hours.timezone!r} (e.g. Asia/Shanghai)",
-                BAD_TIMEZONE,
-            )
-        for name, schedule in hours.schedules.items():
-            for i, text in enumerate(schedule.open):
-                start, end = parse_range(text)
-                if end <= start or end > 24 * 60:
-                    self.add(
-                        HOURS,
-                        ("schedules", name, "open", i),
-                        f"schedule {name!r}: time range {text!r} must end after it starts "
-                        "and no later than 24:00",
-                        BAD_TIME_RANGE,
-                    )
-        first: dict[object, int] = {}
-        for i, override in enumerate(hours.overrides):
-            if override.date in first:
-                self.add(
-                    HOURS,
-                    ("overrides", i, "date"),
-                    f"date {override.date} is overridden twice (first at "
-                    f"{self.where(HOURS, ('overrides', first[override.date], 'date'))})",
-                    DUPLICATE_OVERRIDE,
-                )
-            else:
-                first[override.date] = i
-
-    def check_accessibility(self, accessibility: AccessibilityFile, area: str | None) -> None:
-        seen: dict[str, int] = {}
-        for i, caller in enumerate(accessibility.callers):
-            norm = normalize_number(caller.number, area)
-            if norm in seen:
-                self.add(
-                    ACCESSIBILITY,
-                    ("callers", i, "number"),
-                    f"number {caller.number!r} is listed twice (first at "
-                    f"{self.where(ACCESSIBILITY, ('callers', seen[norm], 'number'))})",
-                    DUPLICATE_NUMBER,
-                )
-            else:
-                seen[norm] = i
-
-    # -- queue.yaml and agents.yaml (the operator queue, queueing/) ----------------------------
-
-    def check_queue(self, queue: QueueFile, menu: MenuFile | None, skills: set[str] | None) -> None:
-        if menu is not None:
-            for path, name in queue.prompt_refs():
-                if not self.known(MENU, "prompts", name, menu.prompts):
-                    self.add(
-                        QUEUE,
-                        path,
-                        f"{dotted(path)}: no prompt named {name!r} in menu.yaml prompts",
-                        UNKNOWN_PROMPT,
-                    )
-        for skill, rule in queue.overflow.items():
-            base: YPath = ("overflow", skill)
-            if skills is not None and skill not in skills:
-                self.add(
-                    QUEUE,
-                    base,
-                    f"overflow: no queue uses skill {skill!r} (known: {', '.join(sorted(skills))})",
-                    BAD_OVERFLOW,
-                    at_key=True,
-                )
-            if not (rule.no_agents or rule.max_waiting or rule.max_wait_seconds):
-                self.add(
-                    QUEUE,
-                    base,
-                    f"overflow.{skill}: no condition is on (no_agents, max_waiting, "
-                    "max_wait_seconds): the rule would never apply",
-                    BAD_OVERFLOW,
-                    at_key=True,
-                )
-            if rule.action == "widen":
-                if rule.skill is None:
-                    self.add(
-                        QUEUE,
-                        (*base, "action"),
-                        f"overflow.{skill}: action widen needs 'skill' (the fallback skill)",
-                        BAD_OVERFLOW,
-                    )
-                elif rule.skill == skill or (skills is not None and rule.skill not in skills):
-                    self.add(
-                        QUEUE,
-                        (*base, "skill"),
-                        f"overflow.{skill}.skill: {rule.skill!r} is not another skill a queue uses",
-                        BAD_OVERFLOW,
-                    )
-            if rule.action == "transfer":
-                if rule.dial is None:
-                    self.add(
-                        QUEUE,
-                        (*base, "action"),
-                        f"overflow.{skill}: action transfer needs 'dial' (the sub-centre)",
-                        BAD_OVERFLOW,
-                    )
-                else:
-                    self.check_dial(QUEUE, (*base, "dial"), rule.dial)
-        try:
-            ZoneInfo(queue.settings.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            self.add(
-                QUEUE,
-                ("settings", "timezone"),
-                f"settings.timezone: unknown time zone {queue.settings.timezone!r} "
-                "(use an IANA name such as Asia/Shanghai)",
-                BAD_TIMEZONE,
-            )
-
-    @staticmethod
-    def queue_skills(
-        menu: MenuFile | None,
-        lines: LinesFile | None,
-        departments: DepartmentsFile | None,
-        accessibility: AccessibilityFile | None,
-    ) -> set[str] | None:
-        """Every skill a caller can be queued for; None when a file it needs is broken."""
-        if menu is None or lines is None or departments is None:
-            return None
-        skills = {menu.settings.default_skill}
-        skills |= {n.skill for n in menu.nodes.values() if isinstance(n, QueueNode) and n.skill}
-        skills |= {line.skill for line in lines.lines if line.skill}
-        skills |= {d.skill for d in departments.departments.values()}
-        if accessibility is not None and accessibility.skill:
-            skills.add(accessibility.skill)
-        return skills
-
-    def check_agents(self, agents: AgentsFile, skills: set[str] | None) -> None:
-        seen: dict[str, int] = {}
-        users: dict[str, int] = {}
-        for i, spec in enumerate(agents.agents):
-            if spec.id in seen:
-                first = self.where(AGENTS, ("agents", seen[spec.id], "id"))
-                self.add(
-                    AGENTS,
-                    ("agents", i, "id"),
-                    f"agents[{i}]: agent id {spec.id!r} is given twice (first at {first})",
-                    DUPLICATE_AGENT,
-                )
-            else:
-                seen[spec.id] = i
-            if not AGENT_INTERFACE_RE.match(spec.interface):
-                self.add(
-                    AGENTS,
-                    ("agents", i, "interface"),
-                    f"agents[{i}].interface: {spec.interface!r} is not one Asterisk dial string "
-                    "(TECH/resource, e.g. PJSIP/1001 or Local/1001@operators)",
-                    BAD_INTERFACE,
-                )
-            if skills is not None:
-                for skill in spec.skills:
-                    if skill not in skills:
-                        self.add(
-                            AGENTS,
-                            ("agents", i, "skills", skill),
-                            f"agent {spec.id!r}: no queue uses skill {skill!r} (known: "
-                            f"{', '.join(sorted(skills))})",
-                            UNKNOWN_SKILL,
-                            at_key=True,
-                        )
-            if spec.sip is not None:
-                if spec.sip.username in users:
-                    first = self.where(AGENTS, ("agents", users[spec.sip.username], "sip"))
-                    self.add(
-                        AGENTS,
-                        ("agents", i, "sip", "username"),
-                        f"agent {spec.id!r}: SIP username {spec.sip.username!r} is given twice "
-                        f"(first at {first})",
-                        DUPLICATE_SIP_USER,
-                    )
-                else:
-                    users[spec.sip.username] = i
-
-
-def _sccs(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components (Tarjan, iterative) of ``graph``'s nodes."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    result: list[list[str]] = []
-    counter = 0
-    for root in graph:
-        if root in index:
-            continue
-        work: list[tuple[str, Iterator[str]]] = [(root, iter(sorted(graph[root])))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            v, it = work[-1]
-            advanced = False
-            for w in it:
-                if w not in graph:
-                    continue
-                if w not in index:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on_stack.add(w)
-                    work.append((w, iter(sorted(graph[w]))))
-                    advanced = True
-                    break
-                if w in on_stack:
-                    low[v] = min(low[v], index[w])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[v])
-            if low[v] == index[v]:
-                component = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    component.append(w)
-                    if w == v:
-                        break
-                result.append(component)
-    return result
-
 
 def validate_directory(directory: Path, recordings_dir: Path) -> Validated:
-    """Read and check every admin file in ``directory``; collect all problems."""
-    return _Checker(directory, recordings_dir).run()
+    """Read and check every admin file in ``directory``; collect all problems, and when
+    there are none, the warnings (:mod:`ivr.config.warn`, with the built prompts in
+    ``recordings_dir``)."""
+    result = _Checker(directory, recordings_dir).run()
+    if not result.problems:
+        bundle = result.bundle(directory, recordings_dir)
+        result.timing = time_to_person(bundle)
+        result.warnings = config_warnings(bundle, result.timing)
+    return result

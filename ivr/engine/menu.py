@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ from ivr.engine.attempt import (
     read_state,
 )
 from ivr.engine.channel import CallInfo, Channel
+from ivr.engine.place import HeldPlace, OfferArrived, PlaceHolder
 from ivr.engine.record import CallRecord, recording_name, utcnow
 from ivr.engine.store import CallStore
 from ivr.errors import AGIHangup
@@ -257,16 +259,41 @@ class _Call:
         self.node: str | None = None
         self.settings = self.cfg.menu.settings
         self.line_skill = self.cfg.line_skill(route.line)
+        self.held: HeldPlace | None = None  # the queue place held while the menu plays
+        self.waiting = False  # handed to the waiter (it deals with a hangup from then on)
+        self.pending_key = ""  # a key pressed during a must-hear notice: the menu's first
 
     # ------------------------------------------------------------------------- helpers
 
-    async def play(self, prompts: list[str], escape: str = "") -> str:
+    async def play(self, prompts: list[str], escape: str = "", *, must_hear: bool = False) -> str:
+        """Play ``prompts`` piece by piece; a key in ``escape`` ends them. While the caller
+        holds a queue place, an operator reserved for it ends them between two pieces
+        (:class:`OfferArrived`), unless they are ``must_hear``."""
         for name in prompts:
             self.record.add("prompt", self.node, name)
-            digit = await self.ch.play(self.cfg.prompt_path(name), escape)
-            if digit:
-                return digit
+            for piece in self.cfg.prompt_pieces(name):
+                if self.held is not None and not must_hear:
+                    self.held.check()
+                digit = await self.ch.play(piece, escape)
+                if digit:
+                    return digit
         return ""
+
+    async def wait_key(self, timeout: float) -> str:
+        """Wait for a key with music (never silence); while a place is held, an operator
+        reserved for the caller ends the wait within a second."""
+        await self.ch.music_on_hold(True, self.cfg.queue.settings.moh_class)
+        try:
+            steps = max(1, math.ceil(timeout))
+            for _ in range(steps):
+                if self.held is not None:
+                    self.held.check()
+                digit = await self.ch.wait_digit(timeout / steps)
+                if digit:
+                    return digit
+            return ""
+        finally:
+            await self.ch.music_on_hold(False)
 
     async def set_vars(self, **values: str | int) -> None:
         for name, value in values.items():
@@ -275,38 +302,61 @@ class _Call:
     # ------------------------------------------------------------------------- the walk
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        except OfferArrived:
+            await self.take_offer()
+        except AGIHangup:
+            if self.held is not None and not self.waiting:
+                waited = await self.held.abandon()
+                self.record.add("abandon", self.node, f"waited {waited or 0:.0f}s (menu)")
+            raise
+        if self.held is not None and not self.waiting:
+            # the walk ended without a person or self-service (a play node with no next)
+            await self.held.leave(self.node or "menu", "menu-end")
+            self.held = None
+
+    async def _run(self) -> None:
         rec, route, line = self.record, self.route, self.route.line
         await self.ch.answer()
+        answered_at = time.time()
         await self.set_vars(
             HOTLINE_UNIQUEID=rec.uniqueid,
             HOTLINE_LINE=route.number,
             HOTLINE_LINE_MODE=line.mode.value if line else "hotline",
         )
+        skill, priority, reason = self.line_skill, self.settings.default_priority, "line"
         if rec.accessible:
             # Elderly and disabled callers skip the menu and get priority.
             rec.add("accessible", None, rec.caller)
             acc = self.cfg.accessibility
-            await self.enqueue(acc.skill or self.line_skill, acc.priority, "accessibility")
-            return
-        start: str | None = self.settings.entry
-        if line is not None:
+            skill, priority, reason = acc.skill or self.line_skill, acc.priority, "accessibility"
+        start: str | None = None if rec.accessible else self.settings.entry
+        notices: list[str] = list(self.settings.notice)
+        if line is not None and line.mode is LineMode.SUBCENTRE and not rec.accessible:
+            # another centre answers: its announcement, then the transfer (no place held)
+            if line.announcement:
+                await self.play([line.announcement])
+            assert line.transfer is not None  # validation guarantees it
+            if await self.transfer(line.transfer, 30.0, "subcentre"):
+                return
+            start = line.entry
+        elif line is not None:
+            if not rec.accessible:
+                start = line.entry or start if line.mode is LineMode.MERGED else line.entry
+            announcement = line.announcement
             if line.mode is LineMode.MERGED:
-                await self.play([line.announcement or "line_moved"])
-                start = line.entry or self.settings.entry
-            elif line.mode is LineMode.PARALLEL:
-                if line.announcement:
-                    await self.play([line.announcement])
-                start = line.entry
-            elif line.mode is LineMode.SUBCENTRE:
-                if line.announcement:
-                    await self.play([line.announcement])
-                assert line.transfer is not None  # validation guarantees it
-                if await self.transfer(line.transfer, 30.0, "subcentre"):
-                    return
-                start = line.entry
+                announcement = announcement or "line_moved"
+            notices = ([announcement] if announcement else []) + notices
+        if isinstance(self.engine.waiter, PlaceHolder):
+            # a place from the first second: the notices and the menu play while it waits
+            await self.hold(self.engine.waiter, skill, priority, answered_at)
+        if notices:
+            # must-hear: played to the end before an operator is connected; a key counts
+            self.pending_key = await self.play(notices, ALL_KEYS, must_hear=True)
         if start is None:
-            # The department's own seat group answers.
-            await self.enqueue(self.line_skill, self.settings.default_priority, "line")
+            # Straight to a person: priority callers, or the department's own seat group.
+            await self.enqueue(skill, priority, reason)
             return
         await self.walk(start)
 
@@ -345,17 +395,26 @@ class _Call:
                 await self.play(node.prompt)
                 nxt = node.next
             elif isinstance(node, QueueNode):
-                await self.play(node.prompt)
                 priority = node.priority
                 if priority is None:
                     priority = self.settings.default_priority
-                await self.enqueue(node.skill or self.line_skill, priority, current)
+                skill = node.skill or self.line_skill
+                if self.held is not None:
+                    # the key picked this skill: moved before its prompt, so that only an
+                    # operator of this skill can end the prompt
+                    await self.held.move(skill, priority, current)
+                    self.record.skill, self.record.priority = skill, priority
+                await self.play(node.prompt)
+                await self.enqueue(skill, priority, current)
                 return
             elif isinstance(node, TransferNode):
+                await self.release(current, "emergency" if node.emergency else "transfer")
                 nxt = await self.transfer_node(node)
             elif isinstance(node, LookupNode):
+                await self.release(current, "lookup")
                 nxt = await self.lookup(node)
             elif isinstance(node, MessageNode):
+                await self.release(current, "message")
                 nxt = await self.message(node)
             elif isinstance(node, HoursNode):
                 is_open = self.cfg.department_open(node.department, self.engine.clock())
@@ -390,9 +449,12 @@ class _Call:
     async def collect(self, prompts: list[str], keys: set[str], timeout: float) -> str:
         """Play the prompts, interruptible by any key; then wait for a key. Keys longer than
         one digit (``*9``) are read on with the inter-digit timeout while they are a prefix."""
-        digit = await self.play(prompts, ALL_KEYS)
+        if self.pending_key:  # pressed during a must-hear notice
+            digit, self.pending_key = self.pending_key, ""
+        else:
+            digit = await self.play(prompts, ALL_KEYS)
         if not digit:
-            digit = await self.ch.wait_digit(timeout)
+            digit = await self.wait_key(timeout)
         if not digit:
             return ""
         buf = digit
@@ -488,9 +550,58 @@ class _Call:
         self.record.add("message", self.node, f"{result.path} {result.ended_by}")
         return node.next
 
+    async def hold(self, holder: PlaceHolder, skill: str, priority: int, at: float) -> None:
+        """Place the caller now (``at``: the answer); the menu plays while it waits."""
+        rec = self.record
+        request = QueueRequest(
+            uniqueid=rec.uniqueid,
+            caller=rec.caller,
+            line=rec.dialled,
+            skill=skill,
+            priority=priority,
+            enqueued_at=at,
+        )
+        place = await self._enqueue(request)
+        holder.hold(request)
+        self.held = HeldPlace(holder, request, place)
+        rec.skill, rec.priority, rec.queue_position = (
+            request.skill,
+            request.priority,
+            place.position,
+        )
+        rec.add("queue", None, f"{request.skill} p{request.priority} #{place.position} (answer)")
+        # From here a caller who hangs up has abandoned the queue.
+        rec.finish("queue", request.skill)
+        await self._announce_place(request, place)
+
+    async def release(self, target: str, reason: str) -> None:
+        """Self-service (a lookup, a message, a transfer): the caller leaves the queue."""
+        if self.held is not None:
+            held, self.held = self.held, None
+            await held.leave(target, reason)
+            self.record.add("queue_left", self.node, reason)
+            self.record.outcome, self.record.outcome_detail = "in_progress", ""
+            await self.set_vars(HOTLINE_ROUTE="menu", HOTLINE_HELD="")
+
+    async def take_offer(self) -> None:
+        """An operator was reserved while the menu played: to the waiter, which rings it."""
+        held = self.held
+        assert held is not None
+        self.record.add("offer", self.node, "during the menu")
+        await self._wait(held.request, held.place)
+
     async def enqueue(self, skill: str, priority: int, reason: str) -> None:
         rec = self.record
         rec.skill, rec.priority = skill, priority
+        if self.held is not None:
+            # already waiting since the answer: a key may have picked another skill
+            await self.held.move(skill, priority, reason)
+            rec.queue_position = self.held.place.position
+            rec.add("queue", self.node, f"{skill} p{priority} ({reason}, held since answer)")
+            rec.finish("queue", skill)
+            await self._announce_place(self.held.request, self.held.place)
+            await self._wait(self.held.request, self.held.place)
+            return
         request = QueueRequest(
             uniqueid=rec.uniqueid,
             caller=rec.caller,
@@ -504,10 +615,15 @@ class _Call:
         rec.add("queue", self.node, f"{skill} p{priority} #{place.position} ({reason})")
         # From here a caller who hangs up has abandoned the queue.
         rec.finish("queue", skill)
+        await self._announce_place(request, place)
+        if self.engine.waiter is not None:
+            await self._wait(request, place)
+
+    async def _announce_place(self, request: QueueRequest, place: QueuePlace) -> None:
         await self.set_vars(
             HOTLINE_ROUTE="queue",
-            HOTLINE_SKILL=skill,
-            HOTLINE_PRIORITY=priority,
+            HOTLINE_SKILL=request.skill,
+            HOTLINE_PRIORITY=request.priority,
             HOTLINE_POSITION=place.position,
             # Held by our waiter: a session that breaks off now (the server died) leaves the
             # caller's place in Redis for the lease, and the dialplan tries the FastAGI
@@ -515,9 +631,12 @@ class _Call:
             HOTLINE_HELD="1" if self.engine.waiter is not None else "",
         )
         if self.engine.tracker is not None:
-            await self.engine.tracker.note(rec)
-        if self.engine.waiter is not None:
-            await self.engine.waiter.wait(self.ch, request, place, rec)
+            await self.engine.tracker.note(self.record)
+
+    async def _wait(self, request: QueueRequest, place: QueuePlace) -> None:
+        assert self.engine.waiter is not None
+        self.waiting = True
+        await self.engine.waiter.wait(self.ch, request, place, self.record)
 
     async def _enqueue(self, request: QueueRequest) -> QueuePlace:
         """Place the caller; while Redis is away (a restart, a failover), the caller hears

@@ -9,7 +9,8 @@ number of statements, whatever its size (the id lists are cut into chunks of
 each other's attempt; SQLite serializes writers anyway), one upsert writes the attempts, one
 query lists the call's attempts (a second one reads the attempts this batch does not carry,
 only for calls that have some), one reads what the queue logged, one upsert writes the merged
-rows, then at most one insert and one delete for the missed-call tasks.
+rows, then at most one insert and one delete for the tasks (:mod:`ivr.tickets.tasks`: voice
+messages, promised callbacks, missed calls).
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ from sqlalchemy.orm import Session
 from ivr.tickets.attempts import ANSWERED, LOST, Attempt, attempt_number, merge
 from ivr.tickets.models import CallAttemptRow, CallbackTaskRow, CallRow, QueueLogRow, TicketRow
 from ivr.tickets.sqlutil import insert_ignore
+from ivr.tickets.tasks import (
+    MISSED,
+    callback_task,
+    close_called_back,
+    message_tasks,
+    promised_callback,
+    task_row,
+)
 
 ANONYMOUS = ("", "anonymous", "unknown", "0")
 MISSED_OUTCOMES = ("abandoned",)
@@ -235,13 +244,21 @@ def _with_queue(session: Session, rows: list[dict[str, Any]]) -> None:
                 left.add(callid)
             elif callid not in connects or at < connects[callid][0]:
                 connects[callid] = (at, agent, wait)
-    tasks, served = [], []
+    tasks: list[dict[str, Any]] = []
+    served, called_back = [], []
     for row in rows:
         uid = row["uniqueid"]
+        tasks += message_tasks(row)  # every voice message, answered call or not
         if uid in connects:
             _, agent, wait = connects[uid]
             row["agent"] = agent
             row["queue_wait"] = wait if wait is not None else row["queue_wait"]
+        if promised_callback(row):
+            if row["caller"] not in ANONYMOUS:
+                tasks.append(callback_task(row, connects.get(uid)))
+                if uid in connects:
+                    called_back.append(uid)
+            continue
         if row["outcome"] == ANSWERED or uid in connects:
             if row["attempts"] > 1:
                 served.append(uid)
@@ -249,22 +266,13 @@ def _with_queue(session: Session, rows: list[dict[str, Any]]) -> None:
         lost_waiting = row["outcome"] == LOST and row["skill"] is not None
         missed = row["outcome"] in MISSED_OUTCOMES or uid in left or lost_waiting
         if missed and row["caller"] not in ANONYMOUS:
-            tasks.append(
-                {
-                    "kind": "missed",
-                    "ref": uid,
-                    "ticket_id": None,
-                    "call_uniqueid": uid,
-                    "caller": row["caller"],
-                    "created_at": row["ended_at"] or row["started_at"],
-                    "state": "open",
-                    "attempts": 0,
-                    "result": "",
-                }
-            )
+            when = row["ended_at"] or row["started_at"]
+            tasks.append(task_row(MISSED, uid, uid, row["caller"], when))
     dialect = session.get_bind().dialect.name
     session.execute(_statement(dialect, "calls"), rows)
     insert_ignore(session, CallbackTaskRow.__table__, tasks, ["kind", "ref"], count=False)  # type: ignore[arg-type]
+    if called_back:  # a task an earlier import left open: done now
+        close_called_back(session, called_back)
     t = CallbackTaskRow
     for part in _chunks(served):
         session.execute(delete(t).where(t.kind == "missed", t.state == "open", t.ref.in_(part)))

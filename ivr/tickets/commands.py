@@ -14,8 +14,9 @@
 - ``hotline tickets supervised``: the supervised tickets for the hotline office;
 - ``hotline tickets show NUMBER``: a ticket and its audit trail;
 - ``hotline tickets replay``: write the local journal to the database;
-- ``hotline callbacks list [--kind survey|missed] [--open]``, ``callbacks done ID --result``,
-  ``callbacks attempt ID --result``: 回访 and missed-call call-backs.
+- ``hotline callbacks list [--kind survey|missed|message] [--open]``, ``callbacks done ID
+  --result``, ``callbacks attempt ID --result``: 回访, missed-call call-backs (promised
+  callbacks too) and voice messages (留言, with their recordings).
 
 Every refusal is printed as ``[HL-TKT-...] message`` on stderr with exit status 1.
 """
@@ -598,8 +599,8 @@ def cmd_accept(args: argparse.Namespace, settings: Settings) -> int:
 
 # ----------------------------------------------------------------------------- callbacks
 
-KINDS = {"survey": "visit", "visit": "visit", "missed": "missed"}
-KIND_NAMES = {"visit": "survey 回访", "missed": "missed 漏接回拨"}
+KINDS = {"survey": "visit", "visit": "visit", "missed": "missed", "message": "message"}
+KIND_NAMES = {"visit": "survey 回访", "missed": "missed 漏接回拨", "message": "message 留言"}
 
 
 def cmd_callbacks_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -616,7 +617,7 @@ def cmd_callbacks_list(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(
         table(
-            ["id", "kind", "ticket/call", "caller", "created", "state", "tries", "result"],
+            ["id", "kind", "ticket/call", "caller", "created", "state", "tries", "note", "result"],
             [
                 [
                     str(t.id),
@@ -626,6 +627,7 @@ def cmd_callbacks_list(args: argparse.Namespace, settings: Settings) -> int:
                     _local(service, t.created_at),
                     t.state,
                     str(t.attempts),
+                    " ".join(x for x in (t.note, t.recording) if x) or "-",
                     t.result or "-",
                 ]
                 for t in rows
@@ -641,6 +643,11 @@ def cmd_callbacks_list(args: argparse.Namespace, settings: Settings) -> int:
 def _describe(task: Any) -> str:
     if task.kind == "visit":
         return f"callback task {task.id} (回访 of ticket {task.ref}, caller {task.caller})"
+    if task.kind == "message":
+        return (
+            f"callback task {task.id} (留言 of call {task.ref}, caller {task.caller}, "
+            f"recording {task.recording or '-'})"
+        )
     return f"callback task {task.id} (漏接回拨 of call {task.ref}, caller {task.caller})"
 
 
@@ -835,12 +842,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     common(p, config=False)
     p.set_defaults(func=_run(cmd_replay))
 
-    c = sub.add_parser("callbacks", help="回访 surveys and missed-call call-backs").add_subparsers(
-        dest="callbacks_command", required=True, metavar="ACTION"
-    )
+    c = sub.add_parser(
+        "callbacks", help="回访 surveys, missed-call call-backs and voice messages (留言)"
+    ).add_subparsers(dest="callbacks_command", required=True, metavar="ACTION")
     p = c.add_parser("list", help="callback tasks as a table, oldest first")
     p.add_argument(
-        "--kind", choices=["survey", "missed"], help="survey (回访) or missed (漏接回拨)"
+        "--kind",
+        choices=["survey", "missed", "message"],
+        help="survey (回访), missed (漏接回拨, promised callbacks too) or message (留言)",
     )
     p.add_argument("--open", action="store_true", help="only the open ones")
     p.add_argument("--limit", type=int, default=50, help="at most this many rows (50)")

@@ -16,7 +16,8 @@ Tables:
 - ``ticket_calls``: the calls a ticket came from (a ticket may gather several calls);
 - ``ticket_events``: the audit trail of every transition (who, when, from, to, note);
 - ``supervisions``: 督办 records, one per ticket and reason;
-- ``callback_tasks``: 回访 after a finished ticket, and call-backs of missed calls;
+- ``callback_tasks``: 回访 after a finished ticket, call-backs of missed calls and of promised
+  callbacks (漏接回拨), and voice messages (留言);
 - ``ticket_counters``: per-day sequence numbers for readable ticket numbers.
 """
 
@@ -251,8 +252,10 @@ class CallbackTaskRow(Base):
     __table_args__ = (UniqueConstraint("kind", "ref"), Index("ix_callback_state", "state"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # visit (回访) | missed (漏接回拨)
-    ref: Mapped[str] = mapped_column(String(64))  # ticket number or call uniqueid
+    # visit (回访) | missed (漏接回拨: left the queue unanswered, or a promised callback) |
+    # message (留言: a voice message, ``recording``)
+    kind: Mapped[str] = mapped_column(String(20))
+    ref: Mapped[str] = mapped_column(String(64))  # ticket number, call uniqueid (/N: message N)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     call_uniqueid: Mapped[str | None] = mapped_column(String(64))
     caller: Mapped[str] = mapped_column(String(40))
@@ -261,6 +264,9 @@ class CallbackTaskRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     result: Mapped[str] = mapped_column(Text, default="")
+    # the voice message (relative to the recordings root: messages/20261203/UID.wav)
+    recording: Mapped[str | None] = mapped_column(String(255))
+    note: Mapped[str] = mapped_column(String(255), default="", server_default=text("''"))
 
 
 class TicketReservationRow(Base):

@@ -675,9 +675,11 @@ class TicketService:
             return self.close_task(task_id, result, now=now)  # refused, with the details
         if task.kind != "visit":
             if satisfaction is not None or solved is not None:
+                what = "a voice message (留言)" if task.kind == "message" else "a missed-call "
+                what = what if task.kind == "message" else what + "callback (漏接回拨)"
                 raise BadTicketInput(
-                    f"callback task {task_id} is a missed-call callback (漏接回拨): no "
-                    "satisfaction or solved here; accept a ticket if the citizen has a request"
+                    f"callback task {task_id} is {what}: no satisfaction or solved here; "
+                    "accept a ticket if the citizen has a request"
                 )
             return self.close_task(task_id, result, now=now)
         if satisfaction is None:

@@ -58,6 +58,7 @@ from ivr.tickets.models import (
     TicketRow,
 )
 from ivr.tickets.sqlutil import insert_ignore
+from ivr.tickets.tasks import callbacks_gave_up, close_called_back
 from queueing.events import QueueEvent
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,11 @@ def _missed_tasks(session: Session, uniqueids: Sequence[str]) -> None:
     )
 
 
+def _dialler_gave_up(row: dict[str, Any]) -> bool:
+    """ABANDON|position|origposition|wait|callback: the dialler's last attempt failed."""
+    return bool(row["event"] == "ABANDON" and row["data4"] == "callback")
+
+
 def _apply_survey(session: Session, uniqueid: str, score: int) -> None:
     session.execute(update(CallRow).where(CallRow.uniqueid == uniqueid).values(survey_score=score))
     session.execute(
@@ -217,8 +223,12 @@ def write_entries(session: Session, entries: Sequence[dict[str, Any]], tz: ZoneI
             calls = sorted({r["callid"] for r in rows if r["callid"] != "NONE"})
             if any(r["event"] == "CONNECT" for r in rows):
                 _fill_from_queue(session, calls)
+                close_called_back(session, calls)  # a promised callback got through
             if any(r["event"] in ("ABANDON", "EXITWITHTIMEOUT") for r in rows):
                 _missed_tasks(session, calls)
+                gave_up = [r["callid"] for r in rows if _dialler_gave_up(r)]
+                if gave_up:
+                    callbacks_gave_up(session, gave_up)
         elif kind == SURVEY:
             for d in group:
                 _apply_survey(session, d["uniqueid"], int(d["score"]))

@@ -338,7 +338,15 @@ local function abandon(uid, reason, action, target)
   forget_callback(uid)
   redis.call('DEL', e)
   local wait = now - tonumber(st[4])
-  if action then
+  if action == 'key' then
+    -- self-service chosen in the menu (a lookup, a message, a transfer): not a caller for a
+    -- person after all; as Asterisk's EXITWITHKEY (choice|position|origposition|waittime),
+    -- with the menu node it went to
+    stat(skill, 'offered', -1)
+    stat(skill, 'selfservice', 1)
+    emit(uid, skill, 'NONE', 'EXITWITHKEY', reason, pos, st[5] or '', math.floor(wait / 1000),
+      target or '')
+  elseif action then
     stat(skill, 'overflowed', 1)
     emit(uid, skill, 'NONE', 'OVERFLOW', action, target or '', reason, math.floor(wait / 1000))
   else
@@ -523,13 +531,18 @@ function ops.callback()
   return {'callback', uid, pos}
 end
 
--- uid, new skill, reason: overflow by widening the skill; the caller keeps its score
+-- uid, new skill, reason[, from]: overflow by widening the skill (or a key that picked
+-- another skill); the caller keeps its score. With ``from``, only a caller still in that
+-- skill moves (a widening decided on a reading the menu may have overtaken).
 function ops.move()
   local uid, to, reason = A[1], A[2], A[3]
   local e = K.entry(uid)
   local st = redis.call('HMGET', e, 'state', 'skill', 'score', 'enqueued_ms')
   if st[1] ~= 'waiting' then return {0, st[1] or 'gone', ''} end
   local from = st[2]
+  if A[4] and A[4] ~= '' and A[4] ~= from then
+    return {position(uid, from), 'moved', ''}
+  end
   if from ~= to then
     redis.call('ZREM', K.waiting(from), uid)
     redis.call('ZREM', K.arrivals(from), uid)
@@ -784,15 +797,30 @@ function ops.epoch()
   return {status, epoch}
 end
 
--- uid -> {position, state, skill, agent, staffed, completed today, talk ms today, waiting}
+-- Whether any agent is logged in for ``skill``, paused ones included (they come back).
+-- Only asked when nobody is staffed for it: then every logged-in agent is looked at.
+local function present(skill)
+  for _, id in ipairs(redis.call('SMEMBERS', K.agents())) do
+    for _, sk in ipairs(skills_of(id)) do
+      if sk[1] == skill then return 1 end
+    end
+  end
+  return 0
+end
+
+-- uid -> {position, state, skill, agent, staffed, completed today, talk ms today, waiting,
+-- present (1: some agent logged in for the skill, paused or not)}
 function ops.position()
   local uid = A[1]
   local st = redis.call('HMGET', K.entry(uid), 'state', 'skill', 'agent')
-  if not st[1] then return {0, 'gone', '', '', 0, 0, 0, 0} end
+  if not st[1] then return {0, 'gone', '', '', 0, 0, 0, 0, 0} end
   local skill = st[2]
   local h = redis.call('HMGET', K.stats(day), skill .. ':completed', skill .. ':talk_ms')
-  return {position(uid, skill), st[1], skill, st[3] or '', redis.call('SCARD', K.staffed(skill)),
-    tonumber(h[1] or '0'), tonumber(h[2] or '0'), redis.call('ZCARD', K.waiting(skill))}
+  local staffed = redis.call('SCARD', K.staffed(skill))
+  local there = 1
+  if staffed == 0 then there = present(skill) end
+  return {position(uid, skill), st[1], skill, st[3] or '', staffed,
+    tonumber(h[1] or '0'), tonumber(h[2] or '0'), redis.call('ZCARD', K.waiting(skill)), there}
 end
 
 -- the live picture, as JSON
@@ -808,7 +836,7 @@ function ops.snapshot()
     if #oldest > 0 then longest = now - tonumber(oldest[2]) end
     local today = {}
     for _, f in ipairs({'offered', 'answered', 'abandoned', 'answered_in_sl', 'wait_ms', 'completed', 'talk_ms',
-      'callbacks', 'overflowed'}) do
+      'callbacks', 'overflowed', 'selfservice'}) do
       today[f] = sm[s .. ':' .. f] or 0
     end
     out.skills[s] = {waiting = redis.call('ZCARD', K.waiting(s)), longest_wait_ms = longest,

@@ -77,6 +77,7 @@ def test_a_killed_server_leaves_asterisk_running_and_comes_back(
             os.environ,
             HOTLINE_ASTERISK_ROOT=str(root),
             HOTLINE_VAR_DIR=str(var),
+            HOTLINE_RECORDINGS_DIR=str(tmp_path / "recordings"),  # not the checkout's
             HOTLINE_REDIS_PORT=str(redis_port),
             HOTLINE_HTTP_PORT=str(http_port),
             HOTLINE_AGI_PORT=str(free_port()),

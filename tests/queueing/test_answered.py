@@ -19,7 +19,7 @@ from ivr.engine.channel import DialResult
 from ivr.engine.store import MemoryStore
 from ivr.runtime import ConfigHolder
 from ivr.service import HotlineService
-from queueing import waiter as waiter_module
+from queueing import bridge as bridge_module
 from queueing.config import QueueFile
 from queueing.events import MemoryEventSink
 from queueing.queue import QueueRequest, RedisQueue
@@ -105,7 +105,7 @@ async def test_no_gosub_when_the_dialplan_lacks_its_context(
     """An admin's own dialplan without [hotline-answered]: the Dial gets no U() (Asterisk
     would log an ERROR on every answered call), the answer is recorded when Dial returns,
     and the hotline says once what to do."""
-    waiter_module._MISSING_GOSUB.clear()
+    bridge_module._MISSING_GOSUB.clear()
     waiter = RedisQueueWaiter(hub, options=QueueFile(settings=SETTINGS))
     seen: list[str] = []
     asked: list[str] = []

@@ -71,7 +71,9 @@ async def test_message_when_the_queue_is_too_long(hub: QueueHub) -> None:
     record = record_for("c1")
     await asyncio.wait_for(w.wait(ch, r, await hub.queue.enqueue(r), record), 10)  # type: ignore[arg-type]
     assert record.outcome == "message" and len(record.messages) == 1
-    assert ch.recorded == record.messages and ch.played == ["queue_overflow"]
+    # the message prompt (not the rule's default "another arrangement"), then thanks
+    assert ch.recorded == record.messages
+    assert ch.played == ["queue_overflow_message", "message_thanks"]
     assert await hub.queue.entry("c1") == {}
     assert [e[1] for e in await events(hub.queue, "c1")] == ["ENTERQUEUE", "OVERFLOW"]
 

@@ -391,6 +391,7 @@ async def test_callbacks_list_done_and_attempt(cli: Run, db: Database, tmp_path:
         "created",
         "state",
         "tries",
+        "note",
         "result",
     ]
     rows = {line.split()[3]: line.split() for line in lines[2:-1]}

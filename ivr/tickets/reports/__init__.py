@@ -13,8 +13,12 @@ Counting rules (as the seed counts):
 - *by category*: top-level categories with their share of the accepted tickets outside the
   special topics (专项, e.g. 疫情), which are counted by type on their own, as the seed does;
 - *departments*: tickets dispatched to each department (件数) and finished (办结);
-- queue figures from ``queue_log``: offered (ENTERQUEUE), answered (CONNECT), answered within
-  15 s, average wait of answered calls, abandoned (ABANDON) and timed out (EXITWITHTIMEOUT).
+- queue figures from ``queue_log``: offered (ENTERQUEUE, less the callers who then chose
+  self-service in the menu: EXITWITHKEY, since callers hold a place from the answer),
+  answered (CONNECT), answered within 15 s, average wait of answered calls, abandoned
+  (ABANDON) and timed out (EXITWITHTIMEOUT);
+- *tasks* (任务) the calls of the period left for the operators: voice messages (留言) and
+  missed-call callbacks (漏接回拨, promised callbacks included), how many and how many done.
 """
 
 from __future__ import annotations
@@ -33,7 +37,14 @@ from ivr.tickets.catalogue import Catalogue
 from ivr.tickets.db import Database
 from ivr.tickets.errors import BadTicketInput
 from ivr.tickets.lifecycle import DONE, OPEN, State
-from ivr.tickets.models import FLAGGED, CallRow, QueueLogRow, SupervisionRow, TicketRow
+from ivr.tickets.models import (
+    FLAGGED,
+    CallbackTaskRow,
+    CallRow,
+    QueueLogRow,
+    SupervisionRow,
+    TicketRow,
+)
 from ivr.tickets.service import SATISFACTION
 
 ANSWER_TARGET_SECONDS = 15
@@ -98,6 +109,7 @@ class QueueFigures:
     average_wait: float | None = None
     abandoned: int = 0
     timed_out: int = 0
+    self_service: int = 0  # placed at answer, then chose self-service in the menu
 
     @property
     def answer_rate(self) -> float | None:
@@ -106,6 +118,18 @@ class QueueFigures:
     @property
     def in_target_rate(self) -> float | None:
         return self.answered_in_target / self.answered if self.answered else None
+
+
+#: the task kinds a report counts, in its order
+TASK_KINDS = (("message", "留言"), ("missed", "漏接回拨"))
+
+
+@dataclass(frozen=True)
+class TaskFigures:
+    kind: str
+    name: str
+    created: int
+    done: int
 
 
 @dataclass
@@ -128,6 +152,7 @@ class Report:
     satisfaction: list[tuple[int, str, int]] = field(default_factory=list)
     queue: QueueFigures = field(default_factory=QueueFigures)
     daily: list[tuple[dt.date, int, int]] = field(default_factory=list)
+    tasks: list[TaskFigures] = field(default_factory=list)
 
     @property
     def in_progress(self) -> int:
@@ -208,7 +233,10 @@ def _queue(s: Session, period: Period) -> QueueFigures:
     counts = dict(
         s.execute(
             select(q.event, func.count())
-            .where(q.event.in_(["ENTERQUEUE", "ABANDON", "EXITWITHTIMEOUT"]), _in(q.day, period))
+            .where(
+                q.event.in_(["ENTERQUEUE", "ABANDON", "EXITWITHTIMEOUT", "EXITWITHKEY"]),
+                _in(q.day, period),
+            )
             .group_by(q.event)
         ).all()
     )
@@ -219,14 +247,34 @@ def _queue(s: Session, period: Period) -> QueueFigures:
             func.avg(q.wait),
         ).where(q.event == "CONNECT", _in(q.day, period))
     ).one()
+    self_service = int(counts.get("EXITWITHKEY", 0))
     return QueueFigures(
-        offered=int(counts.get("ENTERQUEUE", 0)),
+        offered=int(counts.get("ENTERQUEUE", 0)) - self_service,
+        self_service=self_service,
         answered=int(answered or 0),
         answered_in_target=int(in_target or 0),
         average_wait=float(wait) if wait is not None else None,
         abandoned=int(counts.get("ABANDON", 0)),
         timed_out=int(counts.get("EXITWITHTIMEOUT", 0)),
     )
+
+
+def _tasks(s: Session, period: Period) -> list[TaskFigures]:
+    """Tasks left by the period's calls (by the call's local day), per kind: all, done."""
+    t, c = CallbackTaskRow, CallRow
+    counts: dict[str, list[int]] = {}
+    for kind, state, n in s.execute(
+        select(t.kind, t.state, func.count())
+        .select_from(t)
+        .join(c, c.uniqueid == t.call_uniqueid)
+        .where(_in(c.day, period), t.kind.in_([k for k, _ in TASK_KINDS]))
+        .group_by(t.kind, t.state)
+    ).all():
+        pair = counts.setdefault(str(kind), [0, 0])
+        pair[0] += int(n)
+        if state == "done":
+            pair[1] += int(n)
+    return [TaskFigures(kind, name, *counts.get(kind, [0, 0])) for kind, name in TASK_KINDS]
 
 
 def _calls_by_day(s: Session, period: Period) -> dict[dt.date, int]:
@@ -254,8 +302,10 @@ def build_report(
         f_flags = pool.submit(run, _ticket_flags)
         f_queue = pool.submit(run, _queue)
         f_calls = pool.submit(run, _calls_by_day)
+        f_tasks = pool.submit(run, _tasks)
         counts, flags = f_counts.result(), f_flags.result()
         report.queue, calls_by_day = f_queue.result(), f_calls.result()
+        report.tasks = f_tasks.result()
 
     # -- add up the grouped counts (a few thousand rows, not tickets) ---------------------
     done = {x.value for x in DONE}
@@ -339,4 +389,4 @@ def build_report(
     return report
 
 
-__all__ = ["Period", "QueueFigures", "Report", "build_report", "parse_period"]
+__all__ = ["Period", "QueueFigures", "Report", "TaskFigures", "build_report", "parse_period"]

@@ -102,7 +102,15 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
                 ["平均等待（秒）", wait],
                 ["放弃（个）", str(q.abandoned)],
                 ["排队超时（个）", str(q.timed_out)],
+                ["菜单中选择自助服务（个）", str(q.self_service)],
             ],
+        )
+    )
+    out.append(
+        (
+            "留言与回拨任务",
+            ["任务", "生成（件）", "已处理（件）", "待处理（件）"],
+            [[t.name, str(t.created), str(t.done), str(t.created - t.done)] for t in r.tasks],
         )
     )
     return out

@@ -1,0 +1,159 @@
+"""Putting a waiting caller through to the operator reserved for it (a base class of
+:class:`queueing.waiter.RedisQueueWaiter`).
+
+Music off, ``HOTLINE_AGENT``, ``HOTLINE_QUEUE_WAIT`` (and ``HOTLINE_TICKET`` when the record
+knows one), then the agent's interface is dialled with the ring timeout. ANSWER: the call is
+done (``HOTLINE_DONE=1`` on the channel, the live-call registry) before anything else, CONNECT
+at the moment the agent answered (``ANSWEREDTIME``), then COMPLETE of whoever hung up.
+NOANSWER, BUSY, CHANUNAVAIL, CONGESTION: RINGNOANSWER, the agent is paused "no answer" and the
+caller is back at its original place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+from ivr.engine.attempt import CallTracker, ChannelState
+from ivr.engine.record import CallRecord, recording_name
+from ivr.errors import AGIHangup
+from queueing.hub import QueueHub
+from queueing.overflow import REDIS_AWAY, OverflowActions, Wait
+from queueing.queue import Offer
+
+log = logging.getLogger(__name__)
+
+_MISSING_GOSUB: set[str] = set()  # answered-gosub contexts found missing (warned once each)
+T = TypeVar("T")
+
+# Dial statuses after which the caller goes back to its place.
+NOT_ANSWERED = {"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION", "DONTCALL", "TORTURE", ""}
+
+
+class TicketNumbers(Protocol):
+    """Hands out the ticket number a call carries to its operator (the ticket store)."""
+
+    async def reserve_ticket(self, uniqueid: str) -> str | None: ...
+
+
+class Bridging(OverflowActions):
+    """Dial, answer, complete; the waiter supplies the hub, tickets, tracker and settings."""
+
+    hub: QueueHub
+    tickets: TicketNumbers | None
+    tracker: CallTracker | None
+    record_calls: bool
+
+    async def _patiently(
+        self, op: Callable[[], Awaitable[T]], what: str, patience: float
+    ) -> T | None:
+        """Run a queue operation, trying again for ``patience`` seconds while Redis is
+        unreachable; None (logged) when it stayed away."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                return await op()
+            except REDIS_AWAY as exc:
+                if time.monotonic() >= deadline:
+                    log.error("HL-QUE-027 %s not recorded: Redis unreachable (%s)", what, exc)
+                    return None
+                await asyncio.sleep(0.5)
+
+    async def _bridge(self, w: Wait, offer: Offer) -> bool:
+        s = self.settings
+        channel, request, record = w.channel, w.request, w.record
+        uid = request.uniqueid
+        record.add("offer", None, f"{offer.agent} {offer.interface}")
+        if self.tracker is not None:
+            await self.tracker.note(record)
+        waited = max(0, round(time.time() - request.enqueued_at))
+        await channel.set_variable("HOTLINE_AGENT", offer.agent)
+        await channel.set_variable("HOTLINE_QUEUE_WAIT", str(waited))
+        if self.tickets is not None:
+            # the ticket number the operator's desk shows, and the ticket accepted takes
+            ticket = await self.tickets.reserve_ticket(uid)
+            if ticket:
+                await channel.set_variable("HOTLINE_TICKET", ticket)
+                if ("ticket", ticket) not in ((e.kind, e.detail) for e in record.events):
+                    record.add("ticket", None, ticket)
+        if self.record_calls and record.recording is None:
+            # Once per call: a caller offered to a second operator stays in one recording.
+            record.recording = recording_name("calls", uid) + ".wav"
+            await channel.start_recording(record.recording)
+        dialled_at = self.queue.clock()
+        options = s.dial_options
+        if s.answered_gosub and await self._has_gosub(w, s.answered_gosub):
+            # run on the operator's channel when it answers: CONNECT at the live moment
+            options += f"U({s.answered_gosub}^{uid}^{offer.agent})"
+        result = await channel.dial(offer.interface, s.ring_timeout, options)
+        record.add("dial", None, f"{offer.interface} {result.status}")
+        if result.answered:
+            await self._answered(w, offer, dialled_at, result.answered_seconds)
+            return True
+        if result.status in NOT_ANSWERED:
+            await self.queue.no_answer(uid, offer.agent, result.status or "NOANSWER")
+            record.add("noanswer", None, offer.agent)
+            return False
+        # CANCEL: the caller hung up while the agent rang
+        raise AGIHangup(f"caller hung up while {offer.agent} rang ({result.status})")
+
+    async def _answered(
+        self, w: Wait, offer: Offer, dialled_at: float, answered_seconds: float
+    ) -> None:
+        """The operator answered and the conversation is over: the call is done (on the
+        channel and in the registry) before anything else happens, then CONNECT and the
+        COMPLETE of whoever hung up."""
+        channel, record, uid, agent = w.channel, w.record, w.request.uniqueid, offer.agent
+        record.finish("answered", agent)
+        with contextlib.suppress(AGIHangup):  # SET VARIABLE runs on a hung-up channel too
+            await channel.set_variable("HOTLINE_DONE", "1")
+        present: bool | None = None
+        if isinstance(channel, ChannelState):
+            with contextlib.suppress(AGIHangup):
+                present = await channel.caller_present()
+            if present is None:
+                present = False
+            record.hangup_by = "agent" if present else "caller"
+        if self.tracker is not None:
+            await self.tracker.note(record, done=True)
+        self.hub.bridged(uid, agent)  # re-asserted as connected should Redis forget it
+        # ANSWEREDTIME is the talk time: the agent answered that long before Dial returned
+        answered_at = max(dialled_at, self.queue.clock() - answered_seconds)
+        await self._patiently(
+            lambda: self.queue.connect(uid, agent, answered_at), f"CONNECT of {uid}", 10.0
+        )
+        await self._complete(uid, agent, record, "agent" if present else "caller")
+
+    async def _has_gosub(self, w: Wait, context: str) -> bool:
+        """Whether the dialplan has ``context`` (asked once per call, in the round trip of a
+        ``GET FULL VARIABLE``): a dialplan of the admin's own without it would log an
+        Asterisk ERROR on every answered call. Without it the answer is recorded when Dial
+        returns."""
+        if w.gosub is None:
+            w.gosub = True
+            if isinstance(w.channel, ChannelState):
+                found = await w.channel.evaluate(f"${{DIALPLAN_EXISTS({context},s,1)}}")
+                w.gosub = found.strip() != "0"
+                if not w.gosub and context not in _MISSING_GOSUB:
+                    _MISSING_GOSUB.add(context)
+                    log.warning(
+                        "HL-QUE-071 the dialplan has no [%s] (queue.yaml answered_gosub): the "
+                        "operator's answer is recorded when Dial returns, not at once; add the "
+                        "context (docs/asterisk.md) or set answered_gosub: null",
+                        context,
+                    )
+        return w.gosub
+
+    async def _complete(
+        self, uid: str, agent: str, record: CallRecord, who: str = "caller"
+    ) -> None:
+        state = await self._patiently(
+            lambda: self.queue.complete(uid, agent, who), f"COMPLETE of {uid}", 10.0
+        )
+        if record.outcome != "answered":
+            record.finish("answered", agent)
+        log.debug("call %s with %s complete (%s hung up), agent now %s", uid, agent, who, state)
