@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,8 +62,12 @@ class Settings:
 
     def recording_for_asterisk(self, path: str) -> str:
         """A recording's ``path`` (relative to recordings_dir, as call records store it) as
-        Asterisk sees it."""
-        return self.for_asterisk(self.local_path(path))
+        Asterisk sees it. Its day folder is made here first: Asterisk's ``RECORD FILE`` does
+        not create folders (MixMonitor does), and the recordings are shared with it."""
+        local = self.local_path(path)
+        with contextlib.suppress(OSError):  # Asterisk then says it cannot write: logged
+            Path(local).parent.mkdir(parents=True, exist_ok=True)
+        return self.for_asterisk(local)
 
     def for_asterisk(self, path: str) -> str:
         """``path`` (a file under recordings_dir, as this host sees it) as Asterisk sees it;

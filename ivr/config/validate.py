@@ -63,12 +63,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ivr.config.bundle import ConfigBundle
+from ivr.config.bundle import ConfigBundle, normalize_number
 from ivr.config.calendar import BusinessCalendar
 from ivr.config.models import (
     AccessibilityFile,
     DepartmentsFile,
     HoursFile,
+    LineMode,
     LinesFile,
     MenuFile,
 )
@@ -152,7 +153,7 @@ class Validated:
             version=self.version,
             loaded_at=dt.datetime.now(dt.UTC),
             calendar=BusinessCalendar(self.hours),
-            queue=self.queue or QueueFile(),
+            queue=(self.queue or QueueFile()).with_lines(parallel_lines(self.lines)),
             agents=self.agents or AgentsFile(),
         )
 
@@ -386,3 +387,18 @@ def validate_directory(directory: Path, recordings_dir: Path) -> Validated:
         result.timing = time_to_person(bundle)
         result.warnings = config_warnings(bundle, result.timing)
     return result
+
+
+def parallel_lines(lines: LinesFile) -> dict[str, list[str]]:
+    """Each parallel line's number -> all its numbers, normalized as calls are routed (the
+    queue's default widening leaves these lines' callers with their own seats unless
+    queue.yaml ``widen.parallel_lines`` lists them)."""
+    area = lines.hotline.area_code
+    return {
+        normalize_number(line.number, area): sorted(
+            {normalize_number(n, area) for n in (line.number, *line.aliases)}
+            | {line.number, *line.aliases}
+        )
+        for line in lines.lines
+        if line.mode is LineMode.PARALLEL
+    }

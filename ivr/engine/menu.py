@@ -553,14 +553,7 @@ class _Call:
     async def hold(self, holder: PlaceHolder, skill: str, priority: int, at: float) -> None:
         """Place the caller now (``at``: the answer); the menu plays while it waits."""
         rec = self.record
-        request = QueueRequest(
-            uniqueid=rec.uniqueid,
-            caller=rec.caller,
-            line=rec.dialled,
-            skill=skill,
-            priority=priority,
-            enqueued_at=at,
-        )
+        request = self._request(skill, priority, at)
         place = await self._enqueue(request)
         holder.hold(request)
         self.held = HeldPlace(holder, request, place)
@@ -588,6 +581,7 @@ class _Call:
         held = self.held
         assert held is not None
         self.record.add("offer", self.node, "during the menu")
+        await self._announce_place(held.request, held.place)
         await self._wait(held.request, held.place)
 
     async def enqueue(self, skill: str, priority: int, reason: str) -> None:
@@ -602,14 +596,7 @@ class _Call:
             await self._announce_place(self.held.request, self.held.place)
             await self._wait(self.held.request, self.held.place)
             return
-        request = QueueRequest(
-            uniqueid=rec.uniqueid,
-            caller=rec.caller,
-            line=rec.dialled,
-            skill=skill,
-            priority=priority,
-            enqueued_at=time.time(),
-        )
+        request = self._request(skill, priority, time.time())
         place = await self._enqueue(request)
         rec.queue_position = place.position
         rec.add("queue", self.node, f"{skill} p{priority} #{place.position} ({reason})")
@@ -618,6 +605,17 @@ class _Call:
         await self._announce_place(request, place)
         if self.engine.waiter is not None:
             await self._wait(request, place)
+
+    def _request(self, skill: str, priority: int, at: float) -> QueueRequest:
+        rec = self.record
+        return QueueRequest(
+            uniqueid=rec.uniqueid,
+            caller=rec.caller,
+            line=rec.dialled,
+            skill=skill,
+            priority=priority,
+            enqueued_at=at,
+        )
 
     async def _announce_place(self, request: QueueRequest, place: QueuePlace) -> None:
         await self.set_vars(

@@ -11,8 +11,10 @@ layer served a call.
 
 The server runs with ``--queue-wait`` (the Redis queue's waiter: music on hold, then Dial of the
 operator) and its HTTP API, and its ``queue.yaml`` is a test copy (:data:`QUEUE_SETTINGS`):
-no overflow rule and no callback offer (a silent caller just waits until it hangs up or an
-operator is free), short ring and wrap-up times, and the longest heartbeat timeout (an hour).
+no overflow rule, no default widening to the general operators (:meth:`Stack.set_widen`
+turns it on for a test) and no callback offer (a silent caller just waits in its skill until
+it hangs up or an operator is free), short ring and wrap-up times, and the longest heartbeat
+timeout (an hour).
 Its callback dialler (:data:`DIALLER_SETTINGS`) logs in to the stack's Asterisk, whose AMI
 user and ``[hotline-callback]`` are generated as ``hotline asterisk up`` makes them; only
 test_callback.py's callers ask for a callback (through a server of its own).
@@ -37,10 +39,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import redis as redis_lib
 import yaml
 
 from ivr.asterisk import conf, local
 from ivr.config.loader import load_config
+from queueing import keys as queue_keys
 from queueing.ami import ensure_secret_file
 from tests.conftest import free_port
 from tests.e2e.sipp import PCAP_DIR, Operator, SippCall, free_udp_port
@@ -346,13 +350,50 @@ class Stack:
         rows = self.query("SELECT event FROM queue_log WHERE callid = ? ORDER BY id", callid)
         return [r["event"] for r in rows]
 
+    def set_widen(self, after_seconds: float | None) -> None:
+        """queue.yaml ``widen.after_seconds`` for the stack's server (SIGHUP, as ``hotline
+        reload`` does); returns once the server runs the new config."""
+        path = self.config_dir / "queue.yaml"
+        conf_yaml = yaml.safe_load(path.read_text("utf-8"))
+        conf_yaml["widen"]["after_seconds"] = after_seconds
+        path.write_text(yaml.safe_dump(conf_yaml, allow_unicode=True), "utf-8")
+        status = self.var / "reload-status.json"
+        before = status.stat().st_mtime_ns if status.exists() else 0
+        self.server.send_signal(signal.SIGHUP)
+        poll(
+            lambda: (status.exists() and status.stat().st_mtime_ns != before) or None,
+            lambda: f"no reload of the stack's server\n{self.serve_log()}",
+            timeout=30,
+        )
+        assert json.loads(status.read_text())["ok"], status.read_text()
+
+    def menu_done(self, uniqueid: str) -> bool:
+        """Whether the call's walk through the menu is over and it waits for a person: the
+        caller is queued from the answer on, so ENTERQUEUE alone says nothing about the menu;
+        the live-call registry's snapshot of the record does (a ``queue`` event of the walk,
+        or an operator offered during the menu)."""
+        centre = load_config(self.config_dir, self.recordings).queue.settings.centre
+        client = redis_lib.Redis.from_url(self.redis_url, decode_responses=True)
+        try:
+            snap = client.hget(queue_keys.call(uniqueid, centre), "snapshot")
+        finally:
+            client.close()
+        if not snap:
+            return False
+        for event in json.loads(snap).get("events", []):
+            if event["kind"] == "offer" or (
+                event["kind"] == "queue" and not event["detail"].endswith("(answer)")
+            ):
+                return True
+        return False
+
     def wait_queued(self, caller: str, timeout: float = 150.0) -> str:
-        """Wait until ``caller`` waits in the operator queue (its ENTERQUEUE is in queue_log);
-        return its uniqueid."""
+        """Wait until ``caller`` waits in the operator queue (its ENTERQUEUE is in queue_log)
+        with the menu behind it (:meth:`menu_done`); return its uniqueid."""
         deadline = time.monotonic() + timeout
         while True:
             uid = self.uniqueid(caller)
-            if uid and "ENTERQUEUE" in self.queue_events(uid):
+            if uid and "ENTERQUEUE" in self.queue_events(uid) and self.menu_done(uid):
                 return uid
             if self.server.poll() is not None:
                 raise AssertionError(f"hotline serve exited: {self.serve_log()}")
@@ -466,6 +507,7 @@ def _stack(root: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory)
     queue_conf = yaml.safe_load(queue_yaml.read_text("utf-8"))
     queue_conf["settings"].update(QUEUE_SETTINGS)
     queue_conf["overflow"] = {}
+    queue_conf["widen"] = {**queue_conf.get("widen", {}), "after_seconds": None}
     queue_conf["callback"]["enabled"] = False
     ami_secret = work / "ami-secret"
     ensure_secret_file(ami_secret)

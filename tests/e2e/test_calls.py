@@ -134,8 +134,9 @@ def _register(stack: Stack, workdir: Path, user: str, password: str) -> int:
 def test_silent_caller_to_12345_ends_in_the_operator_queue(
     stack: Stack, batch: dict[str, SippCall]
 ) -> None:
-    """(a) Pressing nothing: the menu twice, then the operator queue, skill general, where the
-    caller waits (nobody is logged in) until hanging up."""
+    """(a) Pressing nothing: queued at answer, the recording notice, the menu twice, then the
+    operator queue node, skill general, where the caller waits (nobody is logged in) until
+    hanging up."""
     offset = stack.log_start
     rec = left_the_queue(stack, batch[SILENT])
     assert rec["channel"].startswith("PJSIP/carrier-")
@@ -150,11 +151,11 @@ def test_silent_caller_to_12345_ends_in_the_operator_queue(
         tolerated = bundle.menu.settings.max_no_input
     assert len(kinds(rec, "timeout")) == tolerated + 1
     prompts = kinds(rec, "prompt")
-    assert prompts[:2] == ["welcome", "main_menu"] and "queue_wait" in prompts
+    assert prompts[:3] == ["call_recorded", "welcome", "main_menu"] and "queue_wait" in prompts
     # Heard, not just sent: STREAM FILE returns when the file has been played, so the first
     # silence comes no earlier than the welcome and the menu last; and Asterisk found every
     # file (a missing one makes AGISTATUS=FAILURE and is logged as "does not exist").
-    heard = sum(_seconds(stack.recordings / "prompts" / f"{n}.wav") for n in prompts[:2])
+    heard = sum(_seconds(stack.recordings / "prompts" / f"{n}.wav") for n in prompts[:3])
     first_timeout = next(e["offset"] for e in rec["events"] if e["kind"] == "timeout")
     assert first_timeout >= heard + bundle.menu.settings.timeout - 0.5, (first_timeout, heard)
     assert stack.log_since(offset, "does not exist") == []
@@ -178,7 +179,7 @@ def test_merged_legacy_number_with_area_code_reaches_its_skill(
         "6960120",
         "merged",
     )
-    assert kinds(rec, "prompt")[:2] == ["line_moved", "welcome"]
+    assert kinds(rec, "prompt")[:3] == ["line_moved", "call_recorded", "welcome"]
     assert rec["digits"] == "0" and rec["path"] == ["main", "operator"]
     assert rec["skill"] == "enterprise"
 

@@ -105,6 +105,7 @@ def test_a_merged_line_whose_specialist_is_away_reaches_a_general_operator(
     specialist, general = operators(stack, skill)
     stack.wait_queue_empty()
     stack.logout(specialist)
+    stack.set_widen(5.0)  # the shipped default (the stack's is off)
     phone = stack.softphone(general, tmp_path, ring=1.0, talk=2.0)
     try:
         assert stack.login(general)["state"] == "ready"
@@ -117,3 +118,4 @@ def test_a_merged_line_whose_specialist_is_away_reaches_a_general_operator(
     finally:
         phone.stop()
         stack.logout(general)
+        stack.set_widen(None)

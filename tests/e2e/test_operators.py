@@ -83,7 +83,10 @@ def test_silent_caller_reaches_a_ready_operator_who_answers(stack: Stack, desk: 
     rec = stack.record(ANSWERED, timeout=120)
     assert rec["uniqueid"] == uid
     assert (rec["outcome"], rec["agent"], rec["skill"]) == ("answered", "1001", "general")
-    assert rec["path"] == ["main", "operator"] and rec["digits"] == ""
+    # queued at answer, the operator ready: rung as soon as the recording notice ended, the
+    # menu cut short by the offer (no fallback to the operator node)
+    assert rec["path"] == ["main"] and rec["digits"] == ""
+    assert ("offer", "during the menu") in [(e["kind"], e["detail"]) for e in rec["events"]]
     assert rec["queue_wait"] is not None and 0 <= rec["queue_wait"] < 30
     assert rec["duration"] > rec["queue_wait"] + 6  # the menu, the wait, the 6 s talk
     assert phone.wait(30) == 0, phone.errors()

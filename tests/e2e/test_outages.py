@@ -1,12 +1,13 @@
 """Redis and the database go away while citizens call, through the real Asterisk 22.
 
-- **Redis forgets** (FLUSHALL; a restart without persistence; a crash and restart with
-  AOF persistence) while three callers wait for the social-security seats (12333, a parallel
-  line: only operator 1003 has the skill, and 1003 is at lunch) and operators 1001 and 1002
-  are ready for other skills. Nobody is dropped (every SIPp caller stays on the line), the
-  callers keep their order, the operators keep their states; when 1003 comes back it answers
-  them in the original order; queue_log has each caller's ENTERQUEUE and CONNECT exactly once
-  and no ABANDON; each caller has one record, answered by 1003.
+- **Redis forgets** (FLUSHALL; a restart without persistence; a crash and restart with AOF
+  persistence) while three callers wait for the social-security seats (12333, a parallel
+  line: of the operators logged in only 1003 has the skill, and 1003 is at lunch) and
+  operators 1001 and 1004 are ready for other skills. Nobody is dropped (every SIPp caller
+  stays on the line), the callers keep their order, the operators keep their states; when
+  1003 comes back it answers them in the original order; queue_log has each caller's
+  ENTERQUEUE and CONNECT exactly once and no ABANDON; each caller has one record, answered
+  by 1003.
   These run on a hotline server and a redis-server of the test's own, so that Redis can be
   restarted; Asterisk is pointed at that server for the test.
 - **The database is locked** for a minute while 20 citizens call and four operators answer:
@@ -89,7 +90,7 @@ def test_redis_forgets_and_the_hotline_does_not(own: Stack, tmp_path: Path) -> N
     phone = own.softphone("1003", tmp_path, ring=0.5, talk=2.0, once=False)
     try:
         assert own.login("1001")["state"] == "ready"
-        assert own.login("1002")["state"] == "ready"
+        assert own.login("1004")["state"] == "ready"
         own.login("1003", ready=False)
         own.http("POST", "/agents/1003/pause", {"reason": "lunch"})
         calls, uids = [], []
@@ -126,7 +127,7 @@ def test_redis_forgets_and_the_hotline_does_not(own: Stack, tmp_path: Path) -> N
         for sipp in calls:
             assert sipp.proc.poll() is None, f"{sipp.caller} was dropped: {sipp.errors()}"
         assert own.agent("1001")["state"] == "ready"
-        assert own.agent("1002")["state"] == "ready"
+        assert own.agent("1004")["state"] == "ready"
         assert (own.agent("1003")["state"], own.agent("1003")["reason"]) == ("paused", "lunch")
 
         own.http("POST", "/agents/1003/ready", {})
@@ -143,7 +144,7 @@ def test_redis_forgets_and_the_hotline_does_not(own: Stack, tmp_path: Path) -> N
             rows = own.query("SELECT count(*) AS n FROM call_records WHERE uniqueid = ?", uid)
             assert rows[0]["n"] == 1
     finally:
-        for agent_id in ("1001", "1002", "1003"):
+        for agent_id in ("1001", "1003", "1004"):
             own.logout(agent_id)
         phone.stop()
 
