@@ -187,8 +187,11 @@ def test_merged_legacy_number_with_area_code_reaches_its_skill(
 def test_parallel_legacy_number_reaches_the_departments_seats(
     stack: Stack, batch: dict[str, SippCall]
 ) -> None:
-    """(b) 12333 (人社, parallel): no menu, straight to the department's skill."""
-    rec = left_the_queue(stack, batch[PARALLEL])
+    """(b) 12333 (人社, parallel): no menu, straight to the department's skill. Nobody of
+    the department is logged in and a parallel line does not widen to 12345's operators, so
+    the caller is not left waiting with no end: it leaves a message (留言), which is a task
+    with its recording."""
+    rec = stack.record(PARALLEL, timeout=180)
     assert (rec["line_number"], rec["line_mode"], rec["department"]) == (
         "12333",
         "parallel",
@@ -196,6 +199,13 @@ def test_parallel_legacy_number_reaches_the_departments_seats(
     )
     assert rec["path"] == []
     assert rec["skill"] == "social_security"
+    assert rec["outcome"] == "message", (rec["outcome"], rec["outcome_detail"])
+    tasks = stack.query(
+        "SELECT kind, recording FROM callback_tasks WHERE call_uniqueid = ?", rec["uniqueid"]
+    )
+    assert [t["kind"] for t in tasks] == ["message"]
+    assert tasks[0]["recording"].startswith("messages/"), tasks
+    stack.finish(batch[PARALLEL], hang_up=False)  # the hotline ended the call
 
 
 def test_dtmf_navigates_into_a_submenu(stack: Stack, batch: dict[str, SippCall]) -> None:

@@ -159,6 +159,9 @@ def test_a_caller_whose_server_died_is_closed_as_server_lost(own: Stack, tmp_pat
         database_url=f"sqlite:///{own.var / 'hotline.db'}",
     )  # fmt: skip
     number = "13930000099"
+    # 1003 is logged in (paused): the department is staffed, its caller waits for it (this
+    # test's own Redis goes with the test: no logout needed)
+    own.login("1003", ready=False)
     try:
         sipp = own.call(LINE, number)
         uid = own.wait_queued(number, timeout=60)

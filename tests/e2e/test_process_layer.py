@@ -120,8 +120,10 @@ def test_with_no_server_running_the_script_is_the_whole_hotline(
         return client.hget(keys.agent(agent_id, centre), "state") or "offline"
 
     def queued(caller: str) -> str | None:
-        uid = stack.uniqueid(caller)
-        return uid if uid and client.exists(keys.entry(uid, centre)) else None
+        uid = stack.uniqueid(caller)  # queued from the answer: and the menu behind it
+        return (
+            uid if uid and client.exists(keys.entry(uid, centre)) and stack.menu_done(uid) else None
+        )
 
     def journaled(caller: str) -> Any:
         return next((r for r in stack._journal(journal) if r["caller"] == caller), None)

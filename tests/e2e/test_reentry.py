@@ -79,13 +79,18 @@ def admin(stack: Stack) -> Iterator[Queue]:
 
 def call_in(stack: Stack, numbers: tuple[str, ...], queue: Queue) -> list[SippCall]:
     """The callers call the admin's number one after another and press 0; returns once all
-    of them wait in the queue."""
+    of them wait in the queue with the menu behind them (they are queued from the answer)."""
     calls = []
     for number in numbers:
         calls.append(stack.call(ADMIN_NUMBER, number, keys=[(3.0, "0")]))
         time.sleep(1.0)
     poll(
-        lambda: True if len(queue.waiting()) >= len(numbers) else None,
+        lambda: (
+            True
+            if len(waiting := queue.waiting()) >= len(numbers)
+            and all(stack.menu_done(u) for u in waiting)
+            else None
+        ),
         lambda: f"waiting: {queue.waiting()}\n{stack.serve_log()}",
         timeout=120,
     )
