@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from ivr.config.calendar import BusinessCalendar
 from ivr.config.warn import calendar_warnings
@@ -175,36 +176,54 @@ def calendar_changed(old: ConfigBundle, new: ConfigBundle) -> bool:
     return old.calendar.day_rules() != new.calendar.day_rules()
 
 
-def reload_listener(
-    db: Database, clock: Callable[[], dt.datetime] | None = None
-) -> Callable[[ConfigBundle, ConfigBundle], list[str]]:
+class CalendarReload:
     """A :class:`~ivr.runtime.ConfigHolder` listener: a reload that changes the calendar
-    recomputes the open tickets' deadlines (in a worker thread when the server's loop runs,
-    so no call waits on it; the result is logged)."""
+    recomputes the open tickets' deadlines, in a worker thread when the server's loop runs
+    (no call waits on it; the result is logged, the work is in :attr:`pending` meanwhile),
+    else at once. A ticket changed by an operator meanwhile makes it start again (up to 3
+    times): a recompute is idempotent."""
 
-    def run(old: ConfigBundle, new: ConfigBundle) -> str:
-        now = clock() if clock else None
-        result = recompute_deadlines(db, new.calendar, old=old.calendar, now=now)
-        return f"calendar changed: {result.summary()}"
+    def __init__(self, db: Database, clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.pending: set[asyncio.Future[str]] = set()
 
-    def listener(old: ConfigBundle, new: ConfigBundle) -> list[str]:
+    def run(self, old: ConfigBundle, new: ConfigBundle) -> str:
+        for attempt in range(3):
+            try:
+                now = self.clock() if self.clock else None
+                result = recompute_deadlines(self.db, new.calendar, old=old.calendar, now=now)
+                return f"calendar changed: {result.summary()}"
+            except StaleDataError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def __call__(self, old: ConfigBundle, new: ConfigBundle) -> list[str]:
         if not calendar_changed(old, new):
             return []
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return [run(old, new)]
-
-        def done(future: asyncio.Future[str]) -> None:
-            if future.exception() is not None:
-                log.error("HL-CFG-099 deadlines not recomputed: %r", future.exception())
-            else:
-                log.warning("%s", future.result())
-
-        loop.run_in_executor(None, run, old, new).add_done_callback(done)
+            return [self.run(old, new)]
+        future = loop.run_in_executor(None, self.run, old, new)
+        self.pending.add(future)
+        future.add_done_callback(self._done)
         return ["calendar changed: recomputing the deadlines of open tickets (logged when done)"]
 
-    return listener
+    def _done(self, future: asyncio.Future[str]) -> None:
+        self.pending.discard(future)
+        if future.cancelled():
+            return
+        if future.exception() is not None:
+            log.error("HL-CFG-099 deadlines not recomputed: %r", future.exception())
+        else:
+            log.warning("%s", future.result())
+
+
+def reload_listener(db: Database, clock: Callable[[], dt.datetime] | None = None) -> CalendarReload:
+    """The listener to add to :attr:`ivr.runtime.ConfigHolder.listeners`."""
+    return CalendarReload(db, clock)
 
 
 def install_calendar(holder: ConfigHolder, db: Database, today: dt.date | None = None) -> None:

@@ -5,6 +5,7 @@ a calendar change moves the deadlines of open tickets, each move audited. Real d
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
@@ -234,3 +235,24 @@ def accept(service: TicketService, caller: str) -> TicketRow:
     """A 求助 ticket (2 working days) in the catalogue's first category."""
     category = next(iter(service.catalogue.categories))
     return service.accept(caller=caller, type="help", category=category, actor="op")
+
+
+async def test_the_running_server_recomputes_in_a_worker_thread(
+    config_copy: Path, db: Database
+) -> None:
+    holder = ConfigHolder(config_copy, config_copy.parent / "recordings")
+    clock = Clock(dt.datetime(2026, 12, 31, 10, 0, tzinfo=TZ))
+    listener = reload_listener(db, clock)
+    holder.listeners.append(listener)
+    catalogue = load_catalogue(config_copy)
+    service = TicketService(db, catalogue, Deadlines(holder.current.calendar), clock)
+    ticket = accept(service, "13800000004")
+
+    add_to_hours(config_copy, HOLIDAYS_2027)
+    result = await holder.reload_async()
+    assert result.ok and "recomputing the deadlines" in " ".join(result.notes)
+    assert len(listener.pending) == 1
+    assert await asyncio.gather(*listener.pending) == [
+        "calendar changed: 1 of 1 open ticket deadline(s) moved by the calendar"
+    ]
+    assert service.get(ticket.number).deadline == dt.datetime(2027, 1, 5, 10, 0, tzinfo=TZ)
