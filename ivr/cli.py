@@ -75,6 +75,7 @@ async def _serve(
     from ivr.agi.server import FastAGIServer
     from ivr.runtime import ConfigHolder
     from ivr.service import HeldSurveys, HotlineService, LiveCalls, Records
+    from ivr.tickets.recalendar import install_calendar
     from ivr.tickets.ticketno import RedisTicketNumbers
     from ivr.web import create_app
     from queueing.ami import SECRET_FILE as AMI_SECRET_FILE
@@ -91,6 +92,7 @@ async def _serve(
     queue = RedisQueue.from_url(settings.redis_url, holder.current.queue.settings)
     records = await Records.open(settings, config_dir, holder.current.hours.timezone)
     records.start_sweeping()
+    install_calendar(holder, records.store.db)  # HL-CFG-096 at start; reload recomputes deadlines
     # Queue events go to the database, and to a queue_log file for tools that read one.
     sink = TeeSink(records.store, QueueLogFileSink(settings.var_dir / "queue_log"))
     options = holder.current.queue

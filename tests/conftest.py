@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import socket
 import subprocess
@@ -12,12 +13,21 @@ from pathlib import Path
 import pytest
 import redis
 
+from ivr.config import warn
 from ivr.config.bundle import ConfigBundle
 from ivr.config.loader import load_config
 from queueing.queue import RedisQueue
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "config"
+
+
+@pytest.fixture(autouse=True)
+def calendar_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock of the calendar-ahead warning (HL-CFG-096), frozen mid-year: a test's
+    warnings do not depend on the day it runs (tests of that warning set their own)."""
+    moment = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr(warn, "clock", lambda: moment)
 
 
 def free_port() -> int:

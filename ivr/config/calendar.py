@@ -3,13 +3,19 @@
 Working days follow China's official holiday calendar through the ``chinese_calendar``
 package, which knows the public holidays *and* the weekend days that become workdays
 (调休, e.g. Sunday 2025-09-28 and Saturday 2025-10-11 around National Day 2025).
-Admin overrides in ``hours.yaml`` take precedence over the package, so a city can add a
-local holiday or fix a year before the package is updated.
+``hours.yaml`` takes precedence over the package, in this order:
 
-Fallback: ``chinese_calendar`` only has data for the years the State Council has published
-(it raises ``NotImplementedError`` outside them). For such a year, a day that has no admin
-override is a workday when it is Monday to Friday. A warning is logged once per year, so the
-operator knows to upgrade the package or add overrides.
+1. ``overrides``: single dates (a local holiday, a day worked), first;
+2. ``holidays``: the State Council's yearly notice, entered by hand: each holiday's days off
+   (one date or a range ``FIRST..LAST``) and its 调休 working days;
+3. the package;
+4. Monday to Friday for a year the package does not know.
+
+A year has data (:meth:`BusinessCalendar.covers`) when the package knows it or ``hours.yaml``
+lists it in ``years`` (the notice for it is entered in full in ``holidays``). For a year
+without data, days count Monday to Friday: check-config and the server's start warn from 60
+days before it (HL-CFG-096, :mod:`ivr.config.warn`), and a warning is logged once per year
+when a deadline reaches into it.
 
 Times: a naive ``datetime`` is local time in ``hours.timezone``; an aware one is converted to
 that zone first.
@@ -18,6 +24,7 @@ that zone first.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from zoneinfo import ZoneInfo
 
@@ -39,6 +46,16 @@ def parse_range(text: str) -> tuple[int, int]:
     return h1 * 60 + m1, h2 * 60 + m2
 
 
+@functools.cache
+def package_covers(year: int) -> bool:
+    """Whether the installed chinese-calendar has the holidays of ``year``."""
+    try:
+        chinese_calendar.is_workday(dt.date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
 class BusinessCalendar:
     """Workdays (with 调休 and admin overrides) and the open hours of named schedules."""
 
@@ -46,7 +63,35 @@ class BusinessCalendar:
         self.hours = hours
         self.tz = ZoneInfo(hours.timezone)
         self._overrides: dict[dt.date, bool] = {o.date: o.workday for o in hours.overrides}
+        self._holidays: dict[dt.date, tuple[bool, str]] = {}
+        for holiday in hours.holidays:
+            for day in holiday.days_off():
+                self._holidays[day] = (False, holiday.name)
+            for day in holiday.workdays:
+                self._holidays[day] = (True, holiday.name)
+        self._years = frozenset(hours.years)
         self._warned_years: set[int] = set()
+
+    # -- data ----------------------------------------------------------------------------
+
+    def covers(self, year: int) -> bool:
+        """Whether the calendar has the holiday data of ``year``: chinese-calendar has it,
+        or ``hours.yaml`` lists it in ``years``."""
+        return year in self._years or package_covers(year)
+
+    def day_rules(self) -> tuple[object, ...]:
+        """What decides the working days beyond the package (compare two calendars)."""
+        return (
+            self.hours.timezone,
+            tuple(sorted(self._overrides.items())),
+            tuple(sorted((d, w) for d, (w, _) in self._holidays.items())),
+            tuple(sorted(self._years)),
+        )
+
+    def holiday_name(self, day: dt.date) -> str | None:
+        """The name hours.yaml gives ``day`` (a day off or a 调休 working day), if any."""
+        entry = self._holidays.get(day)
+        return entry[1] if entry else None
 
     # -- days ----------------------------------------------------------------------------
 
@@ -58,14 +103,18 @@ class BusinessCalendar:
         override = self._overrides.get(day)
         if override is not None:
             return override
+        holiday = self._holidays.get(day)
+        if holiday is not None:
+            return holiday[0]
         try:
             return bool(chinese_calendar.is_workday(day))
         except NotImplementedError:
-            if day.year not in self._warned_years:
+            if day.year not in self._years and day.year not in self._warned_years:
                 self._warned_years.add(day.year)
                 log.warning(
-                    "chinese_calendar has no holiday data for %d: using Monday-Friday; "
-                    "upgrade chinese-calendar or add overrides to hours.yaml",
+                    "HL-CFG-096 no holiday calendar for %d (neither chinese-calendar nor "
+                    "hours.yaml years/holidays): counting Monday-Friday; enter the State "
+                    "Council's notice in hours.yaml",
                     day.year,
                 )
             return day.weekday() < 5

@@ -5,7 +5,8 @@ Files (all under one config directory):
 - ``menu.yaml``: settings, prompts, emergency lines and menu nodes;
 - ``lines.yaml``: the hotline number and the legacy department numbers merged into it;
 - ``departments.yaml``: departments with their queue skill and business hours;
-- ``hours.yaml``: business-hour schedules and holiday overrides (on top of chinese-calendar);
+- ``hours.yaml``: business-hour schedules, holidays (ranges and 调休 working days) and
+  single-date overrides (on top of chinese-calendar);
 - ``accessibility.yaml``: callers (elderly, disabled) who skip the menu and get priority.
 
 Structural checks live here; checks across nodes and files live in :mod:`ivr.config.validate`.
@@ -18,7 +19,16 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 NodeId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Skill = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -202,10 +212,98 @@ class Override(Strict):
     note: str = ""
 
 
+#: The longest holiday range taken (a typo such as 2027-02-05..2028-02-11 is refused).
+MAX_HOLIDAY_DAYS = 31
+_SPAN_RE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})\s*$")
+
+
+def _date_span(value: object) -> object:
+    """``2027-02-05..2027-02-11`` (both days included) or one date -> ``(first, last)``."""
+    if isinstance(value, dt.datetime):
+        raise ValueError("expected a date, not a time")
+    if isinstance(value, dt.date):
+        return (value, value)
+    if not isinstance(value, str):
+        return value  # pydantic names the wrong type
+    match = _SPAN_RE.match(value)
+    try:
+        if match is None:
+            first = last = dt.date.fromisoformat(value.strip())
+        else:
+            first, last = (dt.date.fromisoformat(g) for g in match.groups())
+    except ValueError:
+        raise ValueError(
+            "expected a date or a range FIRST..LAST, e.g. 2027-02-05..2027-02-11"
+        ) from None
+    if last < first:
+        raise ValueError(f"the range ends ({last}) before it starts ({first})")
+    if (last - first).days >= MAX_HOLIDAY_DAYS:
+        raise ValueError(f"a holiday of more than {MAX_HOLIDAY_DAYS} days: check the years")
+    return (first, last)
+
+
+DateSpan = Annotated[tuple[dt.date, dt.date], BeforeValidator(_date_span)]
+
+
+def _weekend(day: dt.date) -> dt.date:
+    if day.weekday() < 5:
+        raise ValueError(f"{day} is a weekday: 调休 working days are Saturdays and Sundays")
+    return day
+
+
+WeekendDay = Annotated[dt.date, AfterValidator(_weekend)]
+
+
+class Holiday(Strict):
+    """One holiday of the State Council's yearly notice: its days off and its 调休 working
+    days (weekend days worked instead), e.g. 春节 ``2027-02-05..2027-02-11``."""
+
+    name: Annotated[str, StringConstraints(min_length=1)]
+    dates: DateSpan = Field(description="days off: one date or FIRST..LAST (both included)")
+    workdays: list[WeekendDay] = Field(
+        default_factory=list, description="调休: Saturdays/Sundays that are working days"
+    )
+
+    def days_off(self) -> list[dt.date]:
+        first, last = self.dates
+        return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
 class HoursFile(Strict):
     timezone: str = "Asia/Shanghai"
     schedules: dict[str, Schedule] = Field(default_factory=dict)
     overrides: list[Override] = Field(default_factory=list)
+    holidays: list[Holiday] = Field(default_factory=list)
+    #: years whose holiday notice is entered in full in ``holidays`` (the calendar has data
+    #: for them even when chinese-calendar does not); validated after ``holidays``
+    years: list[Annotated[int, Field(ge=2000, le=2100)]] = Field(default_factory=list)
+
+    @field_validator("holidays")
+    @classmethod
+    def _no_conflict(cls, holidays: list[Holiday]) -> list[Holiday]:
+        off: dict[dt.date, str] = {}
+        for holiday in holidays:
+            for day in holiday.days_off():
+                off.setdefault(day, holiday.name)
+        for holiday in holidays:
+            for day in holiday.workdays:
+                if day in off:
+                    raise ValueError(
+                        f"{day} is a working day of {holiday.name} and a day off of {off[day]}"
+                    )
+        return holidays
+
+    @field_validator("years")
+    @classmethod
+    def _years_entered(cls, years: list[int], info: ValidationInfo) -> list[int]:
+        entered = {d.year for h in info.data.get("holidays", []) for d in h.dates}
+        missing = sorted(set(years) - entered)
+        if missing:
+            raise ValueError(
+                f"no holidays entered for {', '.join(map(str, missing))}: enter the State "
+                "Council's notice in holidays first"
+            )
+        return years
 
 
 # ----------------------------------------------------------------------------- accessibility.yaml

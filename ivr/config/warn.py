@@ -14,14 +14,20 @@ HL-CFG-093  a skill callers are queued for that only one operator has
 HL-CFG-094  an operator the local Asterisk cannot ring: no SIP account in agents.yaml answers
             its interface
 HL-CFG-095  a studio recording that is not 8 kHz mono 16-bit WAV (Asterisk's ``wav``)
+HL-CFG-096  from 60 days before a year (and during it) for which the calendar has no holiday
+            data: neither chinese-calendar nor hours.yaml ``years`` (deadlines would count
+            Monday to Friday, 元旦 and 春节 included); also logged at the server's start
 =========== ==================================================================================
+
+The clock of HL-CFG-096 is :data:`clock` (tests freeze it), or the ``today`` given.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import wave
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +51,18 @@ SKILL_UNSERVED = "HL-CFG-092"
 SKILL_ONE_OPERATOR = "HL-CFG-093"
 OPERATOR_UNDIALLABLE = "HL-CFG-094"
 STUDIO_FORMAT = "HL-CFG-095"
+CALENDAR_AHEAD = "HL-CFG-096"
+
+#: How long before a year without holiday data the warning starts.
+CALENDAR_NOTICE_DAYS = 60
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+#: The time HL-CFG-096 is judged at (aware); tests replace it with a frozen clock.
+clock: Callable[[], dt.datetime] = _utcnow
 
 
 class _Files:
@@ -67,10 +85,14 @@ class _Files:
         return Problem(str(self.directory / filename), line, column, message, code)
 
 
-def config_warnings(bundle: ConfigBundle, timing: Timing | None = None) -> list[Problem]:
-    """Every warning about ``bundle`` (a config that loaded), sorted by file and position."""
+def config_warnings(
+    bundle: ConfigBundle, timing: Timing | None = None, today: dt.date | None = None
+) -> list[Problem]:
+    """Every warning about ``bundle`` (a config that loaded), sorted by file and position;
+    ``today`` (local) judges the calendar ahead (default: :data:`clock`)."""
     files = _Files(bundle.directory)
     out: list[Problem] = []
+    out += _calendar_problems(bundle, files, today)
     out += path_warnings(bundle, files, timing or time_to_person(bundle))
     out += announcement_warnings(bundle, files)
     out += skill_warnings(bundle, files)
@@ -283,3 +305,37 @@ def _some(items: Iterable[str], limit: int = 4) -> str:
     listed = list(items)
     head = ", ".join(listed[:limit])
     return head + (f" and {len(listed) - limit} more" if len(listed) > limit else "")
+
+
+def years_without_data(bundle: ConfigBundle, today: dt.date) -> list[int]:
+    """This year and, from 60 days before it, the next, when the calendar has no data."""
+    ahead = (today + dt.timedelta(days=CALENDAR_NOTICE_DAYS)).year
+    years = sorted({today.year, ahead})
+    return [year for year in years if not bundle.calendar.covers(year)]
+
+
+def _calendar_problems(bundle: ConfigBundle, files: _Files, today: dt.date | None) -> list[Problem]:
+    if today is None:
+        today = clock().astimezone(bundle.calendar.tz).date()
+    out: list[Problem] = []
+    for year in years_without_data(bundle, today):
+        out.append(
+            files.at(
+                "hours.yaml",
+                ("years",),
+                f"{year} 年节假日安排尚无数据（chinese-calendar 与 hours.yaml 均无），工单期限将按"
+                f"周一至周五计算，请按国务院办公厅通知填入 hours.yaml 的 holidays 并在 years 中"
+                f"列入 {year} / no holiday calendar for {year} (neither chinese-calendar nor "
+                f"hours.yaml has it): deadlines count Monday to Friday; enter the State "
+                f"Council's notice in hours.yaml holidays and add {year} to years "
+                "(docs/admin-config.md)",
+                CALENDAR_AHEAD,
+                key=True,
+            )
+        )
+    return out
+
+
+def calendar_warnings(bundle: ConfigBundle, today: dt.date | None = None) -> list[str]:
+    """HL-CFG-096 for ``bundle`` as one line each: what the server logs at its start."""
+    return [str(p) for p in _calendar_problems(bundle, _Files(bundle.directory), today)]

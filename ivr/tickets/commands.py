@@ -284,6 +284,12 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_recompute_deadlines(args: argparse.Namespace, settings: Settings) -> int:
+    from ivr.tickets.recalendar import print_recompute
+
+    return print_recompute(_service(args, settings), dry_run=args.dry_run)
+
+
 def cmd_supervised(args: argparse.Namespace, settings: Settings) -> int:
     service = _service(args, settings)
     rows = service.supervised()
@@ -831,6 +837,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = t.add_parser("sweep", help="refresh due-soon/overdue flags and start automatic supervision")
     common(p)
     p.set_defaults(func=_run(cmd_sweep))
+    p = t.add_parser(
+        "recompute-deadlines",
+        help="count open tickets' deadlines again after hours.yaml changed (audited)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="show the moves, change nothing")
+    common(p)
+    p.set_defaults(func=_run(cmd_recompute_deadlines))
     p = t.add_parser("supervised", help="list the supervised tickets (督办)")
     common(p)
     p.set_defaults(func=_run(cmd_supervised))

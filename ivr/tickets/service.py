@@ -39,6 +39,7 @@ from ivr.tickets.models import (
     TicketRow,
 )
 from ivr.tickets.numbering import next_number, reserve_number
+from ivr.tickets.recalendar import extension_note
 from ivr.tickets.sqlutil import insert_ignore
 from ivr.tickets.supervision import SweepResult, supervise_repeated, sweep
 
@@ -243,7 +244,10 @@ class TicketService:
                 before = ticket.state
                 target = check(before, action, number)
                 handler = getattr(self, f"_do_{action}")
+                asked = ticket.extension_requested
                 target = handler(session, ticket, target, when, note, **params) or target
+                if action == "extend_approve" and asked:  # the days, for recalendar
+                    note = extension_note(note, asked)
                 ticket.state = target.value
                 self._event(session, ticket, action, actor, before, note, when)
                 if action in ("redo", "callback"):
