@@ -28,7 +28,15 @@ from ivr.tickets.errors import (
     TicketNotFound,
     TransitionRefused,
 )
-from ivr.tickets.lifecycle import DONE, OPEN, STATUS_WORDS, State, check
+from ivr.tickets.lifecycle import (
+    DONE,
+    NEEDS_PENDING_EXTENSION,
+    OPEN,
+    STATUS_WORDS,
+    State,
+    check,
+    check_not_own_extension,
+)
 from ivr.tickets.models import (
     CallbackTaskRow,
     CallRow,
@@ -241,7 +249,11 @@ class TicketService:
             with self._session() as session:
                 ticket = self._load(session, number)
                 before = ticket.state
-                target = check(before, action, number)
+                pending = ticket.extension_requested is not None
+                target = check(before, action, number, extension_pending=pending)
+                if action in NEEDS_PENDING_EXTENSION and pending:
+                    requester = self._extension_requester(session, ticket)
+                    check_not_own_extension(number, action, actor, requester)
                 handler = getattr(self, f"_do_{action}")
                 target = handler(session, ticket, target, when, note, **params) or target
                 ticket.state = target.value
@@ -257,6 +269,16 @@ class TicketService:
                 "look at it again and repeat the action if still needed"
             ) from None
         return ticket
+
+    @staticmethod
+    def _extension_requester(session: Session, t: TicketRow) -> str | None:
+        """Who asked for the pending extension (the newest ``extend_request`` event)."""
+        return session.scalar(
+            select(TicketEventRow.actor)
+            .where(TicketEventRow.ticket_id == t.id, TicketEventRow.action == "extend_request")
+            .order_by(TicketEventRow.id.desc())
+            .limit(1)
+        )
 
     def _need(self, value: str, what: str, action: str) -> None:
         if not value.strip():
@@ -356,7 +378,8 @@ class TicketService:
         if now >= t.deadline:
             raise TransitionRefused(
                 f"ticket {t.number}: an extension must be asked before the deadline "
-                f"({t.deadline.isoformat()}); the ticket is already overdue"
+                f"({self.deadlines.calendar.local(t.deadline):%Y-%m-%d %H:%M} Beijing time); "
+                "the ticket is already overdue"
             )
         if t.extension_requested is not None:
             raise TransitionRefused(f"ticket {t.number}: an extension request is already pending")
