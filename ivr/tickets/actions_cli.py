@@ -20,7 +20,7 @@ from ivr.tickets.cli_common import (
     run,
     service_of,
     ticket_type,
-    zone,
+    zone_short,
 )
 from ivr.tickets.display import action_name, state_name
 
@@ -125,12 +125,12 @@ def cmd_act(args: argparse.Namespace, settings: Settings) -> int:
     if action in ("dispatch", "redispatch"):
         print(
             f"  department {cat.department_name(ticket.department)} ({ticket.department}), "
-            f"due {local(service, ticket.deadline)} ({zone(service)})"
+            f"due {local(service, ticket.deadline)} {zone_short(service)}"
         )
     elif action in ("extend_request", "extend_approve", "extend_reject"):
         asked = ticket.extension_requested
         pending = f", {asked} working day(s) asked, awaiting approval" if asked else ""
-        print(f"  due {local(service, ticket.deadline)} ({zone(service)}){pending}")
+        print(f"  due {local(service, ticket.deadline)} {zone_short(service)}{pending}")
     elif action in ("answer", "finish"):
         print("  a 回访 callback task was opened: hotline callbacks list --kind survey --open")
     elif action == "callback":
@@ -139,7 +139,7 @@ def cmd_act(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  满意度 {ticket.satisfaction or '-'} ({level}), 已解决：{solved}")
     elif action == "redo":
         print(
-            f"  new deadline {local(service, ticket.deadline)} ({zone(service)}) "
+            f"  new deadline {local(service, ticket.deadline)} {zone_short(service)} "
             f"(redo {ticket.redos})"
         )
     elif action == "merge":
@@ -203,7 +203,7 @@ def cmd_accept(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"ticket {ticket.number} accepted (受理) by {who} from call {uniqueid}: "
         f"{cat.type_name(type_)}, {cat.category_name(cat_code)}, caller {caller}, "
-        f"due {local(service, ticket.deadline)} ({zone(service)})"
+        f"due {local(service, ticket.deadline)} {zone_short(service)}"
     )
     try:
         if args.answer is not None:

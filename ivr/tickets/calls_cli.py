@@ -168,14 +168,18 @@ def cmd_calls_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _survey(score: int | None) -> str:
+    from ivr.tickets.service import SATISFACTION
+
+    return f"{score} {SATISFACTION.get(score, '?')}" if score else "-"
+
+
 def _event_time(service: Any, value: Any) -> str:
     try:
         when = dt.datetime.fromisoformat(str(value))
     except ValueError:
         return str(value)
-    return local(service, when if when.tzinfo else when.replace(tzinfo=dt.UTC)) + (
-        f":{when.second:02d}"
-    )
+    return local(service, when if when.tzinfo else when.replace(tzinfo=dt.UTC))
 
 
 def cmd_calls_show(args: argparse.Namespace, settings: Settings) -> int:
@@ -204,7 +208,7 @@ def cmd_calls_show(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"outcome {outcome_name(call.outcome)} {call.outcome_detail}".rstrip()
         + f"  skill {call.skill or '-'}  queue wait {wait}  agent {call.agent or '-'}"
-        + f"  hung up by {call.hangup_by or '-'}  survey {call.survey_score or '-'}"
+        + f"  hung up by {call.hangup_by or '-'}  survey {_survey(call.survey_score)}"
     )
     if call.department:
         print(f"department (merged line) {service.catalogue.department_name(call.department)}")

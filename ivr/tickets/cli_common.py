@@ -133,6 +133,12 @@ def zone(service: Any) -> str:
     return zone_note(service.deadlines.calendar)
 
 
+def zone_short(service: Any) -> str:
+    from ivr.tickets.display import zone_name
+
+    return zone_name(service.deadlines.calendar)
+
+
 def department(service: Any, value: str) -> str:
     cat = service.catalogue
     return resolve("department", value, {c: d.name for c, d in cat.departments.items()})

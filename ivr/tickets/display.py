@@ -21,7 +21,8 @@ FLAG_NAMES = {
     "supervised": "督办",
     "extension-asked": "延期待批",
 }
-REASON_NAMES = {"overdue": "超期督办", "repeated": "重复诉求督办", "manual": "人工督办"}
+# why a ticket is supervised (督办), as the console and the reports name it
+REASON_NAMES = {"overdue": "超期", "repeated": "重复诉求未解决", "manual": "人工督办"}
 
 
 def local_time(calendar: Any, when: dt.datetime | None) -> str:
@@ -39,6 +40,12 @@ def zone_note(calendar: Any) -> str:
     if key in ("Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC"):
         return f"times in 北京时间 ({key})"
     return f"times in {key}"
+
+
+def zone_name(calendar: Any) -> str:
+    """The zone's short name after a single time: ``北京时间`` (else the IANA name)."""
+    note = zone_note(calendar)
+    return "北京时间" if "北京时间" in note else note.removeprefix("times in ")
 
 
 def yes_no(value: object) -> str:

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from ivr.cli import main
-from ivr.tickets.display import width as _width
 from ivr.tickets.db import Database
+from ivr.tickets.display import width as _width
 from ivr.tickets.lifecycle import TRANSITIONS
 from ivr.tickets.models import CallbackTaskRow, TicketCallRow, TicketEventRow, TicketRow
 from ivr.tickets.service import TicketService
@@ -341,7 +341,9 @@ def test_list_filters_and_table(
     assert [row[0] for row in rows] == [late, soon, fresh]  # nearest deadline first
     assert rows[0][1:5] == ["派单", "求助", "犬类", "市公安局"]
     assert rows[0][-1] == "超期" and rows[1][-1] == "临期" and rows[2][-1] == "督办"
-    assert lines[-1] == "3 ticket(s) (state open), nearest deadline first, times in 北京时间 (Asia/Shanghai)"
+    assert lines[-1] == (
+        "3 ticket(s) (state open), nearest deadline first, times in 北京时间 (Asia/Shanghai)"
+    )
     # the columns line up on screen although the categories differ in (wide) characters
     assert [_width(line[: line.index("市")]) for line in lines[2:4]] == [
         lines[0].index("department")
