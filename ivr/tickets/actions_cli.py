@@ -257,7 +257,11 @@ def _action_help(action: str) -> str:
     order = list(STATE_NAMES)
     states = "/".join(f"{STATE_NAMES[s]} {s.value}" for s in sorted(sources, key=order.index))
     to = f"{STATE_NAMES[target]} {target.value}" if target is not None else "same state"
-    extra = " (only while an extension is pending)" if action.startswith("extend_") else ""
+    extra = (
+        " (only while an extension is pending; not by the person who asked for it)"
+        if action.startswith("extend_")
+        else ""
+    )
     if action == "extend_request":
         extra = " (none pending)"
     return f"{action_name(action)}: {states} -> {to}{extra}"

@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ivr.tickets.catalogue import Catalogue
 from ivr.tickets.db import Database
 from ivr.tickets.deadlines import Deadlines
+from ivr.tickets.display import local_time, zone_name
 from ivr.tickets.errors import (
     BadTicketInput,
     ConcurrentUpdate,
@@ -270,6 +271,11 @@ class TicketService:
             ) from None
         return ticket
 
+    def _when(self, at: dt.datetime) -> str:
+        """A time in a message, as a person reads it: ``2026-12-03 16:19 北京时间``."""
+        calendar = self.deadlines.calendar
+        return f"{local_time(calendar, at)} {zone_name(calendar)}"
+
     @staticmethod
     def _extension_requester(session: Session, t: TicketRow) -> str | None:
         """Who asked for the pending extension (the newest ``extend_request`` event)."""
@@ -378,7 +384,7 @@ class TicketService:
         if now >= t.deadline:
             raise TransitionRefused(
                 f"ticket {t.number}: an extension must be asked before the deadline "
-                f"({self.deadlines.calendar.local(t.deadline):%Y-%m-%d %H:%M} Beijing time); "
+                f"({self._when(t.deadline)}); "
                 "the ticket is already overdue"
             )
         if t.extension_requested is not None:
@@ -669,7 +675,8 @@ class TicketService:
             if task.state != "open":
                 raise TransitionRefused(
                     f"callback task {task_id} is {task.state} already "
-                    f"({task.done_at:%Y-%m-%d %H:%M}Z: {task.result or '-'})"
+                    f"({self._when(task.done_at)}: "
+                    f"{task.result or '-'})"
                     if task.done_at
                     else f"callback task {task_id} is {task.state} already"
                 )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ivr.cli import main
 from ivr.engine.record import CallEvent, CallRecord
@@ -128,6 +128,16 @@ def test_times_read_the_same_in_list_and_show_on_a_utc_host(cli: Run, db: Databa
     assert sup.out.splitlines()[-1] == (
         "1 supervised ticket(s) (督办), times in 北京时间 (Asia/Shanghai)"
     )
+
+
+def test_an_extension_error_reads_beijing_time(cli: Run, db: Database) -> None:
+    number = accept(cli, "u.1")
+    late = dt.datetime(2025, 9, 30, 17, 0, tzinfo=dt.UTC)  # 2025-10-01 01:00 in Beijing
+    with db.session() as s:
+        s.execute(update(TicketRow).where(TicketRow.number == number).values(deadline=late))
+    r = cli("tickets", "extend-request", number, "--days", "2", "--reason", "需勘查")
+    assert r.code == 1 and r.err.startswith("[HL-TKT-002] ")
+    assert "before the deadline (2025-10-01 01:00 北京时间)" in r.err
 
 
 def test_nobody_approves_their_own_extension(cli: Run, db: Database) -> None:
