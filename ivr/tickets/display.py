@@ -109,7 +109,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def resolve(kind: str, value: str, known: dict[str, str], hint: str = "") -> str:
     """A catalogue code given as its code, its (Chinese) name, or a part of its name or code
-    (``供热`` for ``城建/供热``) when only one entry fits; otherwise refused (HL-TKT-004) with
+    (``供热`` for ``水、电、气/供热``) when only one entry fits; otherwise refused (HL-TKT-004) with
     the entries that fit or, if none, the closest few by spelling (or all of them)."""
     value = value.strip()
     if value in known:
