@@ -41,3 +41,9 @@ class SchemaOutOfDate(TicketError):
     """The database schema is older than this program: run ``hotline db upgrade``."""
 
     code = "HL-TKT-006"
+
+
+class OwnExtensionRefused(TicketError):
+    """The person who asked for an extension tried to approve or reject it themselves."""
+
+    code = "HL-TKT-008"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from ivr.tickets.errors import TransitionRefused
+from ivr.tickets.errors import OwnExtensionRefused, TransitionRefused
 
 
 class State(StrEnum):
@@ -107,13 +107,39 @@ STATUS_WORDS = {
 }
 
 
-def allowed_actions(state: State | str) -> list[str]:
+# Actions that need an extension request pending, and the one that needs none pending.
+NEEDS_PENDING_EXTENSION = frozenset({"extend_approve", "extend_reject"})
+
+
+def allowed_actions(state: State | str, extension_pending: bool | None = None) -> list[str]:
+    """The actions possible in ``state``. With ``extension_pending`` known, approve/reject of
+    an extension are offered only while one is pending and a new request only while none is
+    (``None``: the state alone decides)."""
     state = State(state)
-    return [action for action, (sources, _) in TRANSITIONS.items() if state in sources]
+    actions = [action for action, (sources, _) in TRANSITIONS.items() if state in sources]
+    if extension_pending is None:
+        return actions
+    if extension_pending:
+        return [a for a in actions if a != "extend_request"]
+    return [a for a in actions if a not in NEEDS_PENDING_EXTENSION]
 
 
-def check(state: State | str, action: str, number: str = "") -> State:
-    """The state after ``action`` in ``state``; raises TransitionRefused if not allowed."""
+def check_not_own_extension(number: str, action: str, actor: str, requester: str | None) -> None:
+    """Nobody approves or rejects their own extension request (checked by the acting name;
+    the roles of web accounts will say who may approve)."""
+    if action in NEEDS_PENDING_EXTENSION and requester is not None and actor == requester:
+        raise OwnExtensionRefused(
+            f"ticket {number}: {actor} asked for this extension and cannot also "
+            f"{'approve' if action == 'extend_approve' else 'reject'} it "
+            f"({ACTION_NAMES[action]}); another person must decide"
+        )
+
+
+def check(
+    state: State | str, action: str, number: str = "", extension_pending: bool | None = None
+) -> State:
+    """The state after ``action`` in ``state``; raises TransitionRefused if not allowed (the
+    message lists the actions possible now, see :func:`allowed_actions`)."""
     state = State(state)
     if action not in TRANSITIONS:
         raise TransitionRefused(
@@ -122,7 +148,7 @@ def check(state: State | str, action: str, number: str = "") -> State:
     sources, target = TRANSITIONS[action]
     if state not in sources:
         what = f"ticket {number}" if number else "the ticket"
-        allowed = ", ".join(allowed_actions(state)) or "none"
+        allowed = ", ".join(allowed_actions(state, extension_pending)) or "none"
         raise TransitionRefused(
             f"{what} is {state.value} ({STATE_NAMES[state]}): "
             f"{action} ({ACTION_NAMES[action]}) is not allowed; allowed now: {allowed}"

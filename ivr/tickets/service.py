@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ivr.tickets.catalogue import Catalogue
 from ivr.tickets.db import Database
 from ivr.tickets.deadlines import Deadlines
+from ivr.tickets.display import local_time, zone_name
 from ivr.tickets.errors import (
     BadTicketInput,
     ConcurrentUpdate,
@@ -28,7 +29,15 @@ from ivr.tickets.errors import (
     TicketNotFound,
     TransitionRefused,
 )
-from ivr.tickets.lifecycle import DONE, OPEN, STATUS_WORDS, State, check
+from ivr.tickets.lifecycle import (
+    DONE,
+    NEEDS_PENDING_EXTENSION,
+    OPEN,
+    STATUS_WORDS,
+    State,
+    check,
+    check_not_own_extension,
+)
 from ivr.tickets.models import (
     CallbackTaskRow,
     CallRow,
@@ -242,7 +251,11 @@ class TicketService:
             with self._session() as session:
                 ticket = self._load(session, number)
                 before = ticket.state
-                target = check(before, action, number)
+                pending = ticket.extension_requested is not None
+                target = check(before, action, number, extension_pending=pending)
+                if action in NEEDS_PENDING_EXTENSION and pending:
+                    requester = self._extension_requester(session, ticket)
+                    check_not_own_extension(number, action, actor, requester)
                 handler = getattr(self, f"_do_{action}")
                 asked = ticket.extension_requested
                 target = handler(session, ticket, target, when, note, **params) or target
@@ -261,6 +274,21 @@ class TicketService:
                 "look at it again and repeat the action if still needed"
             ) from None
         return ticket
+
+    def _when(self, at: dt.datetime) -> str:
+        """A time in a message, as a person reads it: ``2026-12-03 16:19 北京时间``."""
+        calendar = self.deadlines.calendar
+        return f"{local_time(calendar, at)} {zone_name(calendar)}"
+
+    @staticmethod
+    def _extension_requester(session: Session, t: TicketRow) -> str | None:
+        """Who asked for the pending extension (the newest ``extend_request`` event)."""
+        return session.scalar(
+            select(TicketEventRow.actor)
+            .where(TicketEventRow.ticket_id == t.id, TicketEventRow.action == "extend_request")
+            .order_by(TicketEventRow.id.desc())
+            .limit(1)
+        )
 
     def _need(self, value: str, what: str, action: str) -> None:
         if not value.strip():
@@ -360,7 +388,8 @@ class TicketService:
         if now >= t.deadline:
             raise TransitionRefused(
                 f"ticket {t.number}: an extension must be asked before the deadline "
-                f"({t.deadline.isoformat()}); the ticket is already overdue"
+                f"({self._when(t.deadline)}); "
+                "the ticket is already overdue"
             )
         if t.extension_requested is not None:
             raise TransitionRefused(f"ticket {t.number}: an extension request is already pending")
@@ -650,7 +679,8 @@ class TicketService:
             if task.state != "open":
                 raise TransitionRefused(
                     f"callback task {task_id} is {task.state} already "
-                    f"({task.done_at:%Y-%m-%d %H:%M}Z: {task.result or '-'})"
+                    f"({self._when(task.done_at)}: "
+                    f"{task.result or '-'})"
                     if task.done_at
                     else f"callback task {task_id} is {task.state} already"
                 )

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from ivr.cli import main
-from ivr.tickets.commands import _width
 from ivr.tickets.db import Database
+from ivr.tickets.display import width as _width
 from ivr.tickets.lifecycle import TRANSITIONS
 from ivr.tickets.models import CallbackTaskRow, TicketCallRow, TicketEventRow, TicketRow
 from ivr.tickets.service import TicketService
@@ -128,7 +128,7 @@ async def test_accept_from_a_call_dispatches_to_the_catalogue_department(
     assert f"ticket {number} accepted (受理) by op7 from call 1758852000.1" in r.out
     assert "投诉, 住建/物业服务, caller 13900000001" in r.out  # caller from the call record
     assert "dispatched (派单) to 市住建局 (housing_bureau, from the dispatch catalogue)" in r.out
-    assert "next: sign, return, extend-request" in r.out
+    assert "next: sign 签收, return 退单, extend-request 申请延期, remind 催办" in r.out
     t = ticket(db, number)
     assert (t.state, t.department, t.type, t.category) == (
         "dispatched",
@@ -153,7 +153,7 @@ async def test_accept_from_a_call_dispatches_to_the_catalogue_department(
                 *["--category", "housing_fund", "--content", "x"])  # fmt: skip
     assert again.code == 0
     assert again.out.strip() == (
-        f"call 1758852000.1 already has ticket {number} (dispatched 派单): nothing changed"
+        f"call 1758852000.1 already has ticket {number} (派单): nothing changed"
     )
     assert count(db, TicketRow) == 1
 
@@ -164,7 +164,7 @@ def test_accept_answer_to_and_no_dispatch(cli: Run, db: Database) -> None:
         *["--content", "公积金怎么提取", "--caller", "139", "--answer", "带身份证到窗口办理"],
     )
     assert answered.code == 0, answered.err
-    assert "answered directly: finished 办结; a 回访 callback task was opened" in answered.out
+    assert "answered directly: 办结; a 回访 callback task was opened" in answered.out
     a = ticket(db, number_in(answered.out))
     assert (a.state, a.reply, a.department) == ("finished", "带身份证到窗口办理", None)
     to = accept(cli, "u.2", "--to", "铁西区政府")
@@ -206,38 +206,38 @@ def test_every_lifecycle_action_from_the_command_line(cli: Run, db: Database) ->
     dup = accept(cli, "u.3", "--no-dispatch")
     direct = accept(cli, "u.4", "--no-dispatch")
     steps: list[tuple[str, list[str], str]] = [
-        ("sign", [], "dispatched 派单 -> signed 签收"),
-        ("return", ["--reason", "不属于本单位", "--note", "请改派"], "-> returned 退单"),
+        ("sign", [], "派单 -> 签收"),
+        ("return", ["--reason", "不属于本单位", "--note", "请改派"], "-> 退单"),
         ("redispatch", ["--to", "tiexi"], "department 铁西区政府 (tiexi)"),
-        ("sign", [], "-> signed 签收"),
+        ("sign", [], "-> 签收"),
         ("extend-request", ["--days", "2", "--reason", "需现场勘查"], "2 working day(s) asked"),
-        ("extend-reject", [], "stays signed 签收"),
+        ("extend-reject", ["--by", "chief"], "stays 签收"),
         ("extend_request", ["--days", "1", "--reason", "再申请"], "awaiting approval"),
-        ("extend-approve", ["--by", "chief"], "stays signed 签收"),
+        ("extend-approve", ["--by", "chief"], "stays 签收"),
         ("remind", ["--note", "请尽快"], "reminders so far: 1"),
-        ("supervise", ["--by", "office"], "stays signed 签收"),
-        ("handle", [], "signed 签收 -> handling 办理"),
+        ("supervise", ["--by", "office"], "stays 签收"),
+        ("handle", [], "签收 -> 办理"),
         ("finish", ["--reply", "已维修"], "a 回访 callback task was opened"),
-        ("callback", ["--satisfaction", "2", "--unsolved"], "satisfaction 2 (不满意)"),
-        ("redo", ["--note", "群众不满意"], "visited 回访 -> dispatched 派单\n  new deadline"),
-        ("sign", [], "-> signed 签收"),
-        ("handle", [], "-> handling 办理"),
-        ("finish", ["--reply", "已彻底维修"], "-> finished 办结"),
-        ("callback", ["--satisfaction", "5", "--solved"], "satisfaction 5 (非常满意)"),
-        ("archive", [], "visited 回访 -> archived 归档"),
+        ("callback", ["--satisfaction", "2", "--unsolved"], "满意度 2 (不满意), 已解决：否"),
+        ("redo", ["--note", "群众不满意"], "回访 -> 派单\n  new deadline"),
+        ("sign", [], "-> 签收"),
+        ("handle", [], "-> 办理"),
+        ("finish", ["--reply", "已彻底维修"], "-> 办结"),
+        ("callback", ["--satisfaction", "5", "--solved"], "满意度 5 (非常满意), 已解决：是"),
+        ("archive", [], "回访 -> 归档"),
     ]
     for name, extra, expected in steps:
         r = cli("tickets", name, number, *extra)
         assert r.code == 0, (name, r.err)
-        assert r.out.startswith(f"ticket {number}: {name.replace('_', '-')} by "), r.out
+        assert r.out.startswith(f"ticket {number}: {name.replace('_', '-')} ("), r.out
         assert expected in r.out, (name, r.out)
         if name == "redo":  # handled twice, still unresolved: supervised at once
-            assert "supervise by the system: 同一诉求办理两次以上仍未解决，自动督办" in r.out
+            assert "supervise (督办) by the system: 同一诉求办理两次以上仍未解决，自动督办" in r.out
     assert "next: none (the ticket is closed)" in r.out
     r = cli("tickets", "merge", dup, "--into", other, "--note", "同一诉求")
     assert r.code == 0 and f"merged into {other}" in r.out
     r = cli("tickets", "answer", direct, "--reply", "已电话解答")
-    assert r.code == 0 and "accepted 受理 -> finished 办结" in r.out
+    assert r.code == 0 and "受理 -> 办结" in r.out
 
     t = ticket(db, number)
     assert (t.state, t.department, t.satisfaction, t.solved) == ("archived", "tiexi", 5, True)
@@ -274,7 +274,7 @@ def test_refusals_name_the_error_and_change_nothing(cli: Run, db: Database) -> N
     before = events(db, number)
     cases = [
         (["finish", number, "--reply", "x"], "HL-TKT-002", "allowed now: sign, return, "
-         "extend-request, extend-approve, extend-reject, remind, supervise, merge"),
+         "extend-request, remind, supervise, merge"),
         (["sign", "20990101000001"], "HL-TKT-003", "no ticket numbered '20990101000001'"),
         (["return", number], "HL-TKT-004", "return: give the reason with --reason TEXT"),
         (["return", number, "--note", "n"], "HL-TKT-004", "--reason TEXT"),
@@ -339,9 +339,11 @@ def test_list_filters_and_table(
     assert set(lines[1]) == {"-", " "}
     rows = [line.split() for line in lines[2:-1]]
     assert [row[0] for row in rows] == [late, soon, fresh]  # nearest deadline first
-    assert rows[0][1:6] == ["dispatched", "派单", "求助", "犬类", "市公安局"]
-    assert rows[0][-1] == "overdue" and rows[1][-1] == "due-soon" and rows[2][-1] == "supervised"
-    assert lines[-1] == "3 ticket(s) (state open), nearest deadline first, local time"
+    assert rows[0][1:5] == ["派单", "求助", "犬类", "市公安局"]
+    assert rows[0][-1] == "超期" and rows[1][-1] == "临期" and rows[2][-1] == "督办"
+    assert lines[-1] == (
+        "3 ticket(s) (state open), nearest deadline first, times in 北京时间 (Asia/Shanghai)"
+    )
     # the columns line up on screen although the categories differ in (wide) characters
     assert [_width(line[: line.index("市")]) for line in lines[2:4]] == [
         lines[0].index("department")
@@ -397,7 +399,7 @@ async def test_callbacks_list_done_and_attempt(cli: Run, db: Database, tmp_path:
     rows = {line.split()[3]: line.split() for line in lines[2:-1]}
     assert rows["1758852000.1"][1:3] == ["missed", "漏接回拨"]
     assert rows[number][1:3] == ["survey", "回访"]
-    assert lines[-1] == "2 callback task(s) (all), oldest first"
+    assert lines[-1] == "2 callback task(s) (all), oldest first, times in 北京时间 (Asia/Shanghai)"
     missed_id = int(rows["1758852000.1"][0])
     visit_id = int(rows[number][0])
     r = cli("callbacks", "list", "--kind", "missed", "--open")
@@ -425,7 +427,7 @@ async def test_callbacks_list_done_and_attempt(cli: Run, db: Database, tmp_path:
     r = cli("callbacks", "done", str(visit_id), "--result", "问题已解决", "--satisfaction", "4",
             "--solved", "--by", "v1")  # fmt: skip
     assert r.code == 0, r.err
-    assert f"done: 满意: 问题已解决\n  ticket {number} is now visited 回访" in r.out
+    assert f"done: 满意: 问题已解决\n  ticket {number} is now 回访" in r.out
     t = ticket(db, number)
     assert (t.state, t.satisfaction, t.solved) == ("visited", 4, True)
     assert events(db, number)[-1] == ("callback", "v1", "finished", "visited", "问题已解决")

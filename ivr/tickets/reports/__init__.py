@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from ivr.tickets.catalogue import Catalogue
 from ivr.tickets.db import Database
+from ivr.tickets.display import state_name
 from ivr.tickets.errors import BadTicketInput
 from ivr.tickets.lifecycle import DONE, OPEN, State
 from ivr.tickets.models import (
@@ -373,7 +374,7 @@ def build_report(
             report.supervised += int(n)
     report.supervised_by_reason = {str(r): int(n) for r, n in flags["reasons"]}
     report.supervised_list = [
-        (str(num), catalogue.department_name(d), catalogue.category_name(c), str(st))
+        (str(num), catalogue.department_name(d), catalogue.category_name(c), state_name(st))
         for num, d, c, st in flags["listed"]
     ]
     levels: dict[int, int] = {}

@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr.tickets.display import REASON_NAMES
 from ivr.tickets.reports import Report
 
 log = logging.getLogger("hotline.tickets.reports")
@@ -116,7 +117,7 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
     return out
 
 
-REASONS = {"overdue": "超期", "repeated": "重复诉求未解决", "manual": "人工督办"}
+REASONS = REASON_NAMES  # one vocabulary with the console (ivr.tickets.display)
 
 
 def summary(report: Report) -> str:
