@@ -43,9 +43,10 @@ HL-CFG-084  a queue.yaml overflow rule that cannot work: an unknown skill (the r
             whose conditions are all off
 =========== ==================================================================================
 
-A config without problems may still get warnings (HL-CFG-090 ... 095: a path to a person over
+A config without problems may still get warnings (HL-CFG-090 ... 096: a path to a person over
 15 s, a long announcement, a skill nobody or only one operator serves, an operator the local
-Asterisk cannot ring, a studio recording in the wrong format): :mod:`ivr.config.warn`. They are
+Asterisk cannot ring, a studio recording in the wrong format, a year ahead without holiday
+data): :mod:`ivr.config.warn`. They are
 in :attr:`Validated.warnings`, with the 15-second figures in :attr:`Validated.timing`.
 
 The entry point is :func:`validate_directory`; :mod:`ivr.config.loader` wraps it. This module
