@@ -30,6 +30,13 @@ def alive(pid: int) -> bool:
     return True
 
 
+def interruptible() -> None:
+    """Ctrl-C reaches run.sh as in a terminal: a test run started in the background (``cmd
+    &`` in a script, as CI may) has SIGINT ignored, and bash cannot trap a signal that was
+    ignored when it started."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_run_sh_restarts_a_crashed_server_and_stops_what_it_started(tmp_path: Path) -> None:
     var = tmp_path / "var"
     redis_port, http_port = free_port(), free_port()
@@ -45,7 +52,13 @@ def test_run_sh_restarts_a_crashed_server_and_stops_what_it_started(tmp_path: Pa
     env.pop("HOTLINE_REDIS_URL", None)
     env.pop("HOTLINE_DATABASE_URL", None)
     log = open(tmp_path / "run.log", "wb")  # noqa: SIM115 - closed below
-    run = subprocess.Popen([str(ROOT / "run.sh")], env=env, stdout=log, stderr=subprocess.STDOUT)
+    run = subprocess.Popen(
+        [str(ROOT / "run.sh")],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=interruptible,
+    )
     pidfile = var / "hotline.pid"
     client = redis.Redis(port=redis_port)
 

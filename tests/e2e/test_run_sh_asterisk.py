@@ -26,7 +26,7 @@ from tests.conftest import ROOT, free_port
 from tests.e2e.conftest import Stack
 from tests.e2e.sipp import SippCall, free_udp_port
 from tests.test_outages import poll
-from tests.test_run_sh import alive
+from tests.test_run_sh import alive, interruptible
 
 pytestmark = pytest.mark.asterisk
 
@@ -87,7 +87,11 @@ def test_a_killed_server_leaves_asterisk_running_and_comes_back(
             env.pop(name, None)
         log = open(tmp_path / "run.log", "wb")  # noqa: SIM115 - closed below
         run = subprocess.Popen(
-            [str(ROOT / "run.sh")], env=env, stdout=log, stderr=subprocess.STDOUT
+            [str(ROOT / "run.sh")],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=interruptible,
         )
         client = redis.Redis(port=redis_port)
         pidfile = var / "hotline.pid"
