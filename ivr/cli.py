@@ -36,17 +36,18 @@ def admin_problems(directory: Path, recordings: Path | None) -> list[Problem]:
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
+    from ivr.config.validate import validate_directory
+    from ivr.tickets.catalogue import check_catalogue
+
     directory = _config_dir(args.dir, settings)
-    recordings = Path(args.recordings) if args.recordings else None
-    problems = admin_problems(directory, recordings)
+    recordings = Path(args.recordings) if args.recordings else directory.parent / "recordings"
+    checked = validate_directory(directory, recordings)  # read once: problems, then warnings
+    problems = sorted([*checked.problems, *check_catalogue(directory)])
     for problem in problems:
         print(problem)
     if problems:
         print(f"{len(problems)} problem(s) in {directory}", file=sys.stderr)
         return 1
-    from ivr.config.validate import validate_directory
-
-    checked = validate_directory(directory, recordings or directory.parent / "recordings")
     for warning in checked.warnings:  # worth fixing, but the line runs
         print(f"warning: {warning}")
     if checked.timing is not None and args.verbose:

@@ -41,7 +41,6 @@ from ivr.tickets.models import TicketEventRow, TicketRow
 if TYPE_CHECKING:
     from ivr.config.bundle import ConfigBundle
     from ivr.runtime import ConfigHolder
-    from ivr.tickets.service import TicketService
 
 log = logging.getLogger(__name__)
 
@@ -232,20 +231,3 @@ def install_calendar(holder: ConfigHolder, db: Database, today: dt.date | None =
     for warning in calendar_warnings(holder.current, today):
         log.warning("%s", warning)
     holder.listeners.append(reload_listener(db))
-
-
-def print_recompute(service: TicketService, *, dry_run: bool = False) -> int:
-    """``hotline tickets recompute-deadlines``: the moves, one line each, then a summary."""
-    calendar = service.deadlines.calendar
-    result = recompute_deadlines(
-        service.db, calendar, catalogue=service.catalogue, now=service.clock(), dry_run=dry_run
-    )
-    for m in result.moved:
-        print(
-            f"{m.number}: due {calendar.local(m.old):%Y-%m-%d %H:%M} -> "
-            f"{calendar.local(m.new):%Y-%m-%d %H:%M} ({m.working_days} working day(s))"
-        )
-    for line in result.skipped:
-        print(f"left alone {line}")
-    print(result.summary() + (" (dry run: nothing changed)" if dry_run else ""))
-    return 0

@@ -192,9 +192,24 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_recompute_deadlines(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.tickets.recalendar import print_recompute
+    """The moves, one line each, then a summary."""
+    from ivr.tickets.recalendar import recompute_deadlines
 
-    return print_recompute(service_of(args, settings), dry_run=args.dry_run)
+    service = service_of(args, settings)
+    calendar = service.deadlines.calendar
+    result = recompute_deadlines(
+        service.db, calendar, catalogue=service.catalogue, now=service.clock(),
+        dry_run=args.dry_run,
+    )  # fmt: skip
+    for m in result.moved:
+        print(
+            f"{m.number}: due {calendar.local(m.old):%Y-%m-%d %H:%M} -> "
+            f"{calendar.local(m.new):%Y-%m-%d %H:%M} ({m.working_days} working day(s))"
+        )
+    for line in result.skipped:
+        print(f"left alone {line}")
+    print(result.summary() + (" (dry run: nothing changed)" if args.dry_run else ""))
+    return 0
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
