@@ -51,18 +51,6 @@ def in_zone(tz: dt.tzinfo, when: dt.datetime | None) -> str:
     return f"{when.astimezone(tz):{TIME_FORMAT}}"
 
 
-def iso_in_zone(tz: dt.tzinfo, when: dt.datetime | float | None) -> str | None:
-    """ISO 8601 with the zone's offset, for JSON read by people and programs alike:
-    ``2026-12-04T07:40:00+08:00``. ``when`` is aware, naive UTC, or epoch seconds."""
-    if when is None:
-        return None
-    if isinstance(when, int | float):
-        when = dt.datetime.fromtimestamp(when, dt.UTC)
-    elif when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when.astimezone(tz).isoformat(timespec="seconds")
-
-
 def zone_label(tz: dt.tzinfo, when: dt.datetime | None = None) -> str:
     """The zone stated once at the top of a report: ``北京时间 (Asia/Shanghai, UTC+8)``; the
     offset is the one at ``when`` (now if not given)."""
