@@ -10,9 +10,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import os
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,3 +182,26 @@ async def test_one_calls_times_read_the_same_everywhere_on_a_utc_host(
     before = (out / "report-2026-12-03.md").read_text("utf-8")
     assert "| 接到电话（个） | 0 |" in before and "| 受理（件） | 0 |" in before
     assert number not in before
+
+
+def test_a_backup_is_named_and_dated_in_beijing_time_on_a_utc_host(tmp_path: Path) -> None:
+    """``hotline backup``'s archive name and its manifest's ``created`` are Beijing time (with
+    the offset), not the host's UTC clock."""
+    db_url = f"sqlite:///{tmp_path / 'var' / 'hotline.db'}"
+    hotline(db_url, tmp_path, "db", "upgrade")
+    (tmp_path / "b").mkdir()
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    hotline(db_url, tmp_path, "backup", "--out", str(tmp_path / "b"))
+    after = dt.datetime.now(dt.UTC)
+    [archive] = (tmp_path / "b").glob("hotline-*.tar.gz")
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+    created = dt.datetime.fromisoformat(manifest["created"])
+    assert created.utcoffset() == dt.timedelta(hours=8)
+    assert before <= created <= after
+    assert archive.name == f"hotline-{created:%Y%m%d-%H%M%S}.tar.gz"
+
+
+def test_the_nightly_backup_runs_at_night_in_beijing() -> None:
+    timer = (ROOT / "deploy" / "systemd" / "hotline-backup.timer").read_text("utf-8")
+    assert "\nOnCalendar=*-*-* 03:15:00 Asia/Shanghai\n" in timer
