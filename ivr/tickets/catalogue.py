@@ -303,11 +303,7 @@ def _cross_problems(directory: Path, model: CatalogueFile) -> list[Problem]:
         line, col = located.key_pos(("departments", code))
         title = entry.get("name") if isinstance(entry, dict) else None
         numbers = lines.get(code, [])
-        whose = (
-            f"tickets from line(s) {', '.join(numbers)} cannot"
-            if numbers
-            else "no ticket can"
-        )
+        whose = f"tickets from line(s) {', '.join(numbers)} cannot" if numbers else "no ticket can"
         problems.append(
             Problem(
                 name,

@@ -116,7 +116,9 @@ def check_demo_catalogue(catalogue: Catalogue) -> None:
         *(f"type {t}" for t in {**EPIDEMIC, **OTHER_TYPES} if t not in catalogue.types),
     ]
     if lacking:
-        shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
+        shown = ", ".join(lacking[:5]) + (
+            f" and {len(lacking) - 5} more" if len(lacking) > 5 else ""
+        )
         raise DemoCatalogueRefused(
             f"seed-demo reproduces seed 004 (Siping, 2020-02) and needs its catalogue; this one "
             f"lacks {shown}: use the demo config (the default, --config {DEMO_CONFIG_DIR})"

@@ -127,7 +127,10 @@ async def test_accept_from_a_call_dispatches_to_the_catalogue_department(
     number = number_in(r.out)
     assert f"ticket {number} accepted (受理) by op7 from call 1758852000.1" in r.out
     assert "投诉, 住建/物业服务, caller 13900000001" in r.out  # caller from the call record
-    assert "dispatched (派单) to 呼和浩特市房产管理服务中心 (property, from the dispatch catalogue)" in r.out
+    assert (
+        "dispatched (派单) to 呼和浩特市房产管理服务中心 (property, from the dispatch catalogue)"
+        in r.out
+    )
     assert "next: sign 签收, return 退单, extend-request 申请延期, remind 催办" in r.out
     t = ticket(db, number)
     assert (t.state, t.department, t.type, t.category) == (
