@@ -119,6 +119,9 @@ def test_a_name_that_differs_is_a_warning_at_the_catalogue(config_copy: Path) ->
         f"tickets but '市医保局' in {departments}; give both the same name unless the short "
         "name is meant [HL-CAT-007]"
     )
+    checked = hotline("check-config", str(config_copy))  # what the admin sees
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"warning: {warning}" in checked.stdout.splitlines()
 
 
 def test_the_demo_keeps_siping_in_a_directory_of_its_own() -> None:
