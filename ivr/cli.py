@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ivr import logfmt
 from ivr.errors import ConfigError, HotlineError, Problem
 from ivr.settings import Settings
 
@@ -90,6 +91,7 @@ async def _serve(
 
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     holder = ConfigHolder(config_dir, settings.recordings_dir, settings.reload_status)
+    logfmt.set_zone(holder.current.hours.timezone)  # log lines in the centre's zone
     # a reload applies queue.yaml (queueing.reload) and agents.yaml, like the menu
     queue = RedisQueue.from_url(settings.redis_url, holder.current.queue.settings)
     records = await Records.open(settings, config_dir, holder.current.hours.timezone)
@@ -424,10 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logfmt.configure(logging.DEBUG if args.verbose else logging.INFO)  # 北京时间, with offset
     settings = Settings.from_env()
     try:
         return int(args.func(args, settings))
