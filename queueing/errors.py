@@ -2,7 +2,7 @@
 
 ``queueing`` is the lowest package of the hotline (it imports nothing from ``ivr``), so the
 base class lives here and :mod:`ivr.errors` re-exports it: every error raised on purpose,
-in either package, is a :class:`HotlineError` and prints as one line ``[HL-AREA-NNN] ...``
+in either package, is a :class:`HotlineError` and prints as one line ``[<code>] <message>``
 (the CLI and the servers catch this one class). Every id is documented in docs/errors.md.
 
 Must not import: anything of ``ivr`` (nor any other module of ``queueing``).
