@@ -16,6 +16,7 @@ import time
 import pytest
 
 from ivr.errors import AGIHangup
+from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter
 from queueing.config import (
     CallbackSettings,
     DiallerSettings,
@@ -25,7 +26,6 @@ from queueing.config import (
     WidenSettings,
 )
 from queueing.queue import QueueRequest
-from queueing.waiter import QueueHub, RedisQueueWaiter
 from tests.queueing.channel import WaitingChannel
 from tests.queueing.conftest import SETTINGS, agent
 from tests.queueing.test_callback import events

@@ -11,10 +11,10 @@ import pytest
 
 from ivr.config.loader import check_config
 from ivr.errors import AGIHangup
+from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter
 from queueing.config import Announce, OverflowRule, QueueFile, QueueSettings, SurveySettings
 from queueing.events import MemoryEventSink
 from queueing.queue import QueueRequest
-from queueing.waiter import QueueHub, RedisQueueWaiter
 from tests.queueing.channel import WaitingChannel
 from tests.queueing.conftest import agent
 from tests.queueing.test_callback import events

@@ -2,8 +2,8 @@
 
 The per-process part (offers listener, leases, reaper, event pump) is
 :class:`queueing.hub.QueueHub`; this module is the per-call part, with two base classes of
-its own: :mod:`queueing.overflow` (the overflow actions, the voice message, the callback,
-the widening of a caller held while the menu plays) and :mod:`queueing.bridge` (dialling
+its own: :mod:`ivr.queuewait.overflow` (the overflow actions, the voice message, the callback,
+the widening of a caller held while the menu plays) and :mod:`ivr.queuewait.bridge` (dialling
 the operator, CONNECT, COMPLETE).
 
 The caller's place is held from the answer (:meth:`RedisQueueWaiter.hold`): while the menu
@@ -49,16 +49,16 @@ from ivr.engine.attempt import CallTracker, HandedBack
 from ivr.engine.channel import Channel
 from ivr.engine.record import CallRecord
 from ivr.errors import AGIHangup
-from queueing.bridge import Bridging, TicketNumbers
-from queueing.config import QueueFile
-from queueing.hub import QueueHub
-from queueing.overflow import (
+from ivr.queuewait.bridge import Bridging, TicketNumbers
+from ivr.queuewait.overflow import (
     REDIS_AWAY,
     Held,
     Wait,
     overflow_reason,
     usable_number,
 )
+from queueing.config import QueueFile
+from queueing.hub import QueueHub
 from queueing.queue import QueuePlace, QueueRequest, WaitInfo
 
 log = logging.getLogger(__name__)

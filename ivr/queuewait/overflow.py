@@ -1,6 +1,6 @@
 """What a waiting caller is offered when nobody can take it, and the promises kept.
 
-The per-call waiter (:mod:`queueing.waiter`) decides *when* (its policy reading every few
+The per-call waiter (:mod:`ivr.queuewait.waiter`) decides *when* (its policy reading every few
 seconds); this module is *what*: the overflow actions of queue.yaml (``widen``, ``message``,
 ``callback``, ``transfer``), the voice message, the callback registration, and the widening
 of a caller whose place is held while the menu plays.
@@ -102,7 +102,7 @@ def _widens(rule: OverflowRule | None, held: Held) -> bool:
 
 
 class OverflowActions:
-    """The overflow side of :class:`queueing.waiter.RedisQueueWaiter` (a base class: the
+    """The overflow side of :class:`ivr.queuewait.waiter.RedisQueueWaiter` (a base class: the
     waiter supplies the queue, its options and how prompts are played)."""
 
     queue: RedisQueue
