@@ -47,7 +47,6 @@ from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from queueing import keys
-from queueing.config import AgentSpec, QueueSettings
 from queueing.events import EventJournal
 from queueing.model import (
     AfterCall,
@@ -64,6 +63,7 @@ from queueing.model import (
     TickResult,
     WaitInfo,
 )
+from queueing.options import AgentProfile, PlainQueueOptions, QueueOptions
 
 __all__ = [  # the values live in queueing.model; importing them from here keeps working
     "AfterCall",
@@ -127,7 +127,7 @@ class RedisQueue:
     """The queue's Python API. Every method is one Redis round trip."""
 
     client: aioredis.Redis
-    settings: QueueSettings = field(default_factory=QueueSettings)
+    settings: QueueOptions = field(default_factory=PlainQueueOptions)
     clock: Callable[[], float] = time.time
     server: str = field(default_factory=default_server_id)
 
@@ -154,7 +154,7 @@ class RedisQueue:
         self._day_from = self._day_until = 0.0
 
     @classmethod
-    def from_url(cls, url: str, settings: QueueSettings | None = None) -> RedisQueue:
+    def from_url(cls, url: str, settings: QueueOptions | None = None) -> RedisQueue:
         # A command on a pooled connection that a Redis restart broke is sent again on a
         # fresh one (redis-py's from_url retries nothing): after a restart the first request
         # of each connection does not fail.
@@ -162,7 +162,7 @@ class RedisQueue:
         client = aioredis.Redis.from_url(
             url, retry=retry, retry_on_error=[RedisConnectionError, RedisTimeoutError]
         )
-        return cls(client, settings or QueueSettings())
+        return cls(client, settings or PlainQueueOptions())
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -351,7 +351,7 @@ class RedisQueue:
 
     # -- agents ---------------------------------------------------------------------------
 
-    async def login(self, agent: AgentSpec, *, ready: bool = False) -> str:
+    async def login(self, agent: AgentProfile, *, ready: bool = False) -> str:
         """Log an agent in (paused, reason ``login``, unless ``ready``). Logging in again
         refreshes the heartbeat and takes new skills and interface. Returns the state."""
         self.agents_changed = True

@@ -43,9 +43,9 @@ from pathlib import Path
 
 from ivr.asterisk.local import AsteriskConfigError, project_dir
 from ivr.config.bundle import ConfigBundle, normalize_number
+from ivr.config.queue_models import DiallerSettings
 from ivr.settings import Settings
 from queueing.ami import CALLBACK_EVENT, SECRET_FILE, AMIError, ensure_secret_file, resolve_secret
-from queueing.config import DiallerSettings
 
 __all__ = [
     "GENERATED_FILES",

@@ -17,7 +17,7 @@ Promises kept:
 - every line reaches a person: a caller of 12345 or of a merged line whose skill has nobody
   ready widens to the general operators after ``widen.after_seconds`` (at once when nobody is
   logged in for it), keeping its enqueue time; a parallel line's caller only when the line is
-  listed in ``widen.parallel_lines`` (:meth:`queueing.config.QueueFile.rule_for`). This
+  listed in ``widen.parallel_lines`` (:meth:`ivr.config.queue_models.QueueFile.rule_for`). This
   happens during the menu too (:meth:`OverflowActions.hold_policy`).
 """
 
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ivr.config.queue_models import OverflowRule, QueueFile, QueueSettings
 from ivr.engine.channel import Channel
 from ivr.engine.record import CallRecord, recording_name
-from queueing.config import OverflowRule, QueueFile, QueueSettings
 from queueing.queue import Offer, QueueRequest, RedisQueue, WaitInfo
 
 log = logging.getLogger(__name__)

@@ -45,6 +45,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from ivr.config.queue_models import QueueFile
 from ivr.engine.attempt import CallTracker, HandedBack
 from ivr.engine.channel import Channel
 from ivr.engine.record import CallRecord
@@ -57,7 +58,6 @@ from ivr.queuewait.overflow import (
     overflow_reason,
     usable_number,
 )
-from queueing.config import QueueFile
 from queueing.hub import QueueHub
 from queueing.queue import QueuePlace, QueueRequest, WaitInfo
 

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from queueing.config import AgentsFile, AgentSpec
+from ivr.config.queue_models import AgentsFile, AgentSpec
 from queueing.queue import AgentState, QueueError, RedisQueue
 
 log = logging.getLogger(__name__)

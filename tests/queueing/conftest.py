@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from ivr.config.queue_models import AgentSpec, Announce, QueueSettings
 from ivr.queuewait.waiter import QueueHub
-from queueing.config import AgentSpec, Announce, QueueSettings
 from queueing.events import MemoryEventSink
 from queueing.queue import RedisQueue
 

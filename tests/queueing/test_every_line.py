@@ -15,9 +15,7 @@ import time
 
 import pytest
 
-from ivr.errors import AGIHangup
-from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter
-from queueing.config import (
+from ivr.config.queue_models import (
     CallbackSettings,
     DiallerSettings,
     MessageSettings,
@@ -25,6 +23,8 @@ from queueing.config import (
     QueueFile,
     WidenSettings,
 )
+from ivr.errors import AGIHangup
+from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter
 from queueing.queue import QueueRequest
 from tests.queueing.channel import WaitingChannel
 from tests.queueing.conftest import SETTINGS, agent

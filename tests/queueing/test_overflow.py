@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from ivr.config.loader import check_config
+from ivr.config.queue_models import Announce, OverflowRule, QueueFile, QueueSettings, SurveySettings
 from ivr.errors import AGIHangup
 from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter
-from queueing.config import Announce, OverflowRule, QueueFile, QueueSettings, SurveySettings
 from queueing.events import MemoryEventSink
 from queueing.queue import QueueRequest
 from tests.queueing.channel import WaitingChannel
