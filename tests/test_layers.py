@@ -31,11 +31,17 @@ def imported(path: Path) -> list[tuple[int, str]]:
     return out
 
 
-def offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
+def within(name: str, modules: tuple[str, ...]) -> bool:
+    return any(name == m or name.startswith(m + ".") for m in modules)
+
+
+def offenders(package: str, forbidden: tuple[str, ...], allowed: tuple[str, ...] = ()) -> list[str]:
+    """The imports of ``package`` (a directory under the root) within ``forbidden`` and not
+    within ``allowed``, as ``path:line: imports name``."""
     found = []
     for path in sorted((ROOT / package).rglob("*.py")):
         for line, name in imported(path):
-            if any(name == f or name.startswith(f + ".") for f in forbidden):
+            if within(name, forbidden) and not within(name, allowed):
                 found.append(f"{path.relative_to(ROOT)}:{line}: imports {name}")
     return found
 
@@ -47,6 +53,16 @@ def test_the_reader_sees_every_import() -> None:
 
 def test_queueing_imports_nothing_of_ivr() -> None:
     assert offenders("queueing", ("ivr",)) == []
+
+
+def test_the_config_is_the_ground_floor() -> None:
+    ground = ("ivr.config", "ivr.errors", "ivr.settings")
+    assert offenders("ivr/config", ("ivr", "queueing"), allowed=ground) == []
+
+
+def test_the_engine_imports_nothing_above_it() -> None:
+    above = ("ivr.queuewait", "ivr.agi", "ivr.process_agi", "ivr.service", "ivr.tickets")
+    assert offenders("ivr/engine", (*above, "ivr.web", "ivr.cli")) == []
 
 
 def test_the_callers_side_of_the_queue_imports_nothing_above_it() -> None:
