@@ -17,12 +17,8 @@ session cannot be interrupted while a command runs, so it plays music on hold an
 ``WAIT FOR DIGIT`` of ``wait_chunk_seconds``; between chunks it looks at its offer queue and,
 at the announcement interval, tells the caller's position and estimated wait.
 
-When an offer arrives: music off, ``HOTLINE_AGENT``, ``HOTLINE_QUEUE_WAIT`` (and
-``HOTLINE_TICKET`` when the record knows one) are set, and the agent's interface is dialled
-with the ring timeout. ANSWER: CONNECT at the moment the agent answered (from
-``ANSWEREDTIME``), then COMPLETE; the agent goes to wrap-up. NOANSWER, BUSY, CHANUNAVAIL,
-CONGESTION: RINGNOANSWER, the agent is paused "no answer" and the caller is back at its
-original place, waiting again. A hangup while waiting: ABANDON with the wait time.
+When an offer arrives, :mod:`.bridge` puts the caller through (CONNECT, COMPLETE, or back to
+its place when the agent does not answer). A hangup while waiting: ABANDON with the wait time.
 
 Nobody is served twice: once the operator answered, the call is marked done on the channel
 (``HOTLINE_DONE=1``) and in the live-call registry before the survey; after the survey,
