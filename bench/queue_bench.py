@@ -33,7 +33,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from queueing.config import AgentSpec, QueueSettings
+from ivr.config.queue_models import AgentSpec, QueueSettings
 from queueing.events import EventJournal
 from queueing.queue import QueueRequest, RedisQueue
 

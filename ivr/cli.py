@@ -76,6 +76,8 @@ async def _serve(
 
     from ivr import runinfo
     from ivr.agi.server import FastAGIServer
+    from ivr.queuewait.reload import apply_queue_reload
+    from ivr.queuewait.waiter import RedisQueueWaiter
     from ivr.runtime import ConfigHolder
     from ivr.service import HeldSurveys, HotlineService, LiveCalls, Records
     from ivr.tickets.recalendar import install_calendar
@@ -86,13 +88,11 @@ async def _serve(
     from queueing.events import QueueLogFileSink, TeeSink
     from queueing.hub import QueueHub
     from queueing.queue import RedisQueue
-    from queueing.reload import apply_queue_reload
-    from queueing.waiter import RedisQueueWaiter
 
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     holder = ConfigHolder(config_dir, settings.recordings_dir, settings.reload_status)
     logfmt.set_zone(holder.current.hours.timezone)  # log lines in the centre's zone
-    # a reload applies queue.yaml (queueing.reload) and agents.yaml, like the menu
+    # a reload applies queue.yaml (ivr.queuewait.reload) and agents.yaml, like the menu
     queue = RedisQueue.from_url(settings.redis_url, holder.current.queue.settings)
     records = await Records.open(settings, config_dir, holder.current.hours.timezone)
     records.start_sweeping()
@@ -411,10 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="rebuild every generated prompt")
     b.set_defaults(func=cmd_prompts_build)
 
+    from ivr import queue_cli as queue_commands
     from ivr.asterisk import commands as asterisk_commands
     from ivr.backup import commands as backup_commands
     from ivr.tickets import commands as ticket_commands
-    from queueing import commands as queue_commands
 
     queue_commands.register(sub)
     ticket_commands.register(sub)

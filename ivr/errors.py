@@ -1,6 +1,7 @@
 """Errors with a stable id and a message a person can act on.
 
-Every error the hotline raises on purpose derives from :class:`HotlineError`. Its ``code`` is
+Every error the hotline raises on purpose derives from :class:`HotlineError` (declared in
+:mod:`queueing.errors`, the ground floor both packages share, and re-exported here). Its ``code`` is
 stable across releases (``HL-CFG-001`` ...), so that logs, alerts and the docs can refer to it;
 its message says what happened and what to do about it.
 """
@@ -9,20 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The base class is declared in the lowest package (queueing imports nothing from ivr) and
+# re-exported here: ivr's errors and the queue's are one family.
+from queueing.errors import HotlineError
 
-class HotlineError(Exception):
-    """Base class. ``code`` is a stable identifier such as ``HL-CFG-001``."""
-
-    code: str = "HL-000"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"[{self.code}] {self.message}"
+__all__ = [
+    "AGICommandError",
+    "AGIHangup",
+    "AGIProtocolError",
+    "AGITimeout",
+    "ConfigError",
+    "HotlineError",
+    "Problem",
+]
 
 
 @dataclass(frozen=True, order=True)

@@ -95,7 +95,7 @@ class ScriptHub(QueueHub):
 
 
 class RecordedSurvey:
-    """The survey sink of the process script (:class:`queueing.waiter.SurveySink`): the
+    """The survey sink of the process script (:class:`ivr.queuewait.waiter.SurveySink`): the
     waiter puts the score on the call record (a ``survey`` event), and the import of
     ``var/calls.jsonl`` by the servers sets the call's ``survey_score`` from it."""
 
@@ -246,10 +246,10 @@ def main() -> int:
 
     async def run() -> None:
         from ivr.engine.menu import MenuEngine
+        from ivr.queuewait.waiter import RedisQueueWaiter
         from ivr.service import LiveCalls
         from ivr.tickets.db import Database, database_url
         from ivr.tickets.store import TicketNumbers
-        from queueing.waiter import RedisQueueWaiter
 
         bundle = holder.current
         queue = RedisQueue.from_url(settings.redis_url, bundle.queue.settings)

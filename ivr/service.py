@@ -29,6 +29,7 @@ from ivr.engine.menu import MenuEngine, QueueWaiter, TicketLookup
 from ivr.engine.record import CallRecord
 from ivr.engine.store import CallStore
 from ivr.errors import ConfigError
+from ivr.queuewait.waiter import SurveySink
 from ivr.runtime import ConfigHolder
 from ivr.settings import Settings
 from ivr.tickets.catalogue import load_catalogue
@@ -39,7 +40,6 @@ from ivr.tickets.service import TicketService
 from ivr.tickets.store import TicketStore, is_unavailable
 from queueing.hub import QueueHub
 from queueing.queue import QueueGateway, RedisQueue
-from queueing.waiter import SurveySink
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class HotlineService:
         self.queue = queue
         self.store = store
         self.tickets = tickets
-        self.waiter = waiter  # keeps queued callers company (queueing.waiter); None: hand off
+        self.waiter = waiter  # keeps queued callers company (ivr.queuewait.waiter); None: hand off
         self.surveys = surveys  # survey scores, written once the call record is saved
         self.answered = answered  # an operator answered a queued caller (CONNECT, live)
         self.tracker = tracker  # the live-call registry; None: none
@@ -283,7 +283,7 @@ class LiveCalls:
 
 
 class HeldSurveys:
-    """A :class:`queueing.waiter.SurveySink` that holds a call's survey score until its call
+    """A :class:`ivr.queuewait.waiter.SurveySink` that holds a call's survey score until its call
     record is saved (the survey is taken inside the call, the record written at its end), then
     hands it to the real sink (the ticket store), which sets it on the call and its ticket."""
 

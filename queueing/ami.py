@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ivr.errors import HotlineError
+from queueing.errors import AMIError as AMIError  # re-exported: raised here
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +37,6 @@ LOST: dict[str, str] = {"Event": "HotlineAMILost"}
 #: The per-install secret of the local Asterisk's AMI user (under the var directory), used
 #: when ``env:NAME`` is not set: written once by ``hotline asterisk up`` / ``asterisk-conf``.
 SECRET_FILE = "ami-secret"
-
-
-class AMIError(HotlineError):
-    code = "HL-QUE-040"
 
 
 def resolve_secret(ref: str) -> str:

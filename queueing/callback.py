@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Protocol
 
 from queueing.ami import LOST, AMIClient, OriginateResult, find_secret
-from queueing.config import DiallerSettings
+from queueing.options import DiallerOptions
 from queueing.queue import Offer, RedisQueue
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class CallbackDialler:
     def __init__(
         self,
         queue: RedisQueue,
-        settings: DiallerSettings,
+        settings: DiallerOptions,
         ami: Originator | None = None,
         *,
         secret_file: Path | None = None,

@@ -20,7 +20,7 @@ holds what all the waiting sessions share:
   talking to an operator, its live calls, and the operators (mirrored every few seconds) in
   their states; and the pump hands the sink the events Redis lost, from the journal.
 
-The per-call side, keeping one caller company, is :mod:`queueing.waiter`.
+The per-call side, keeping one caller company, is :mod:`ivr.queuewait.waiter`.
 """
 
 from __future__ import annotations

@@ -5,16 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ivr.errors import HotlineError
+from queueing.errors import QueueError as QueueError  # re-exported: raised by the queue
 
 # Strict ordering (priority_seconds: null): priority first, then enqueue time in ms.
 _PRIORITY_SPAN = 10**13  # larger than any epoch-milliseconds value until the year 2286
-
-
-class QueueError(HotlineError):
-    """A queue operation was refused (HL-QUE-nnn): the message says what to do."""
-
-    code = "HL-QUE-000"
 
 
 @dataclass(frozen=True)

@@ -23,32 +23,12 @@ The short version:
   event sink (:mod:`queueing.pump`), so that no event is lost when a process dies.
 """
 
-from __future__ import annotations
-
-import datetime as dt
-import hashlib
 import json
-import os
-import socket
-import time
-import uuid
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from importlib import resources
+from collections.abc import Iterable
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
-
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from queueing import keys
-from queueing.config import AgentSpec, QueueSettings
-from queueing.events import EventJournal
+from queueing.client import _s, default_server_id
 from queueing.model import (
     AfterCall,
     AgentMirror,
@@ -64,6 +44,8 @@ from queueing.model import (
     TickResult,
     WaitInfo,
 )
+from queueing.options import AgentProfile
+from queueing.recovery import Housekeeping
 
 __all__ = [  # the values live in queueing.model; importing them from here keeps working
     "AfterCall",
@@ -84,141 +66,16 @@ __all__ = [  # the values live in queueing.model; importing them from here keeps
     "default_server_id",
 ]
 
-_FATE_MAX = 20_000  # callers whose fate is remembered (see RedisQueue.fate)
-
-
-@dataclass
-class _Live:
-    attempt: int
-    snapshot: str
-    done: bool
-    agent: str
-
 
 class QueueGateway(Protocol):
     async def enqueue(self, request: QueueRequest) -> QueuePlace: ...
 
 
-def _script(name: str) -> str:
-    return resources.files("queueing").joinpath("lua", name).read_text()
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _lost_calls(flat: list[Any]) -> Iterable[LostCall]:
-    for i in range(0, len(flat), 5):
-        uid, server, attempt, done, snapshot = (_s(x) for x in flat[i : i + 5])
-        yield LostCall(uid, server, int(attempt or 0), done == "1", snapshot)
-
-
-def _mirror(flat: list[Any]) -> Iterable[AgentMirror]:
-    for i in range(0, len(flat), 8):
-        yield AgentMirror(*(_s(x) for x in flat[i : i + 8]))
-
-
-def default_server_id() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-
-
-@dataclass
-class RedisQueue:
-    """The queue's Python API. Every method is one Redis round trip."""
-
-    client: aioredis.Redis
-    settings: QueueSettings = field(default_factory=QueueSettings)
-    clock: Callable[[], float] = time.time
-    server: str = field(default_factory=default_server_id)
-
-    #: events this process wrote, until the sink has them (set by the hub that pumps them)
-    journal: EventJournal | None = None
-
-    def __post_init__(self) -> None:
-        # an agent was logged in, readied, paused or logged out through this client: the
-        # hub refreshes its mirror of the operators at its next tick, not a few seconds later
-        self.agents_changed = False
-        self.live: dict[str, _Live] = {}  # live calls registered here (call_started)
-        # what became of callers this process handled: "closed" (completed, abandoned, left,
-        # callback) or "skill:NAME" (moved), so that a re-assertion after Redis forgot does
-        # not bring a closed caller back, and puts a moved one in its new skill
-        self.fate: OrderedDict[str, str] = OrderedDict()
-        self.centre = self.settings.centre
-        self.base = keys.base(self.centre)
-        self.events_key = keys.events(self.centre)
-        self._tz = ZoneInfo(self.settings.timezone)
-        self._lua = keys.LUA_PRELUDE + _script("queue.lua")
-        self._sha = hashlib.sha1(self._lua.encode()).hexdigest()
-        # today's date string, valid while the clock is in [_day_from, _day_until)
-        self._day = ""
-        self._day_from = self._day_until = 0.0
-
-    @classmethod
-    def from_url(cls, url: str, settings: QueueSettings | None = None) -> RedisQueue:
-        # A command on a pooled connection that a Redis restart broke is sent again on a
-        # fresh one (redis-py's from_url retries nothing): after a restart the first request
-        # of each connection does not fail.
-        retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 3)
-        client = aioredis.Redis.from_url(
-            url, retry=retry, retry_on_error=[RedisConnectionError, RedisTimeoutError]
-        )
-        return cls(client, settings or QueueSettings())
-
-    async def close(self) -> None:
-        await self.client.aclose()
-
-    # -- plumbing -------------------------------------------------------------------------
-
-    def now_ms(self) -> int:
-        return int(self.clock() * 1000)
-
-    def today(self) -> str:
-        return self._today(self.clock())
-
-    def _today(self, t: float) -> str:
-        """The local date at epoch ``t`` (YYYY-MM-DD), worked out once a day: the string is
-        kept until the next local midnight."""
-        if self._day_from <= t < self._day_until:
-            return self._day
-        day = dt.datetime.fromtimestamp(t, self._tz).date()
-        start = dt.datetime.combine(day, dt.time(), self._tz).timestamp()
-        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), self._tz).timestamp()
-        self._day = day.isoformat()
-        if self._date(start) == day and self._date(end) != day and self._date(end - 0.001) == day:
-            self._day_from, self._day_until = start, end
-        else:  # the clocks changed around midnight and the bounds are off: no shortcut
-            self._day_from = self._day_until = 0.0
-        return self._day
-
-    def _date(self, t: float) -> dt.date:
-        return dt.datetime.fromtimestamp(t, self._tz).date()
-
-    async def _call(self, op: str, *args: str | int | float) -> Any:
-        t = self.clock()
-        now_ms = int(t * 1000)
-        argv = (self.events_key, self.base, op, now_ms, self._today(t), *args)
-        try:
-            try:
-                reply = await self.client.evalsha(self._sha, 1, *argv)
-            except NoScriptError:  # a restarted or flushed server: load it and go on
-                self._sha = await self.client.script_load(self._lua)
-                reply = await self.client.evalsha(self._sha, 1, *argv)
-        except ResponseError as exc:
-            text = str(exc)
-            if text.startswith("HL-QUE-"):
-                code, _, message = text.partition(" ")
-                raise QueueError(message, code=code) from None
-            raise
-        # {events, result}: the events this operation appended to the stream
-        if reply[0] and self.journal is not None:
-            self.journal.add(now_ms, reply[0])
-        return reply[1] if len(reply) > 1 else None
-
-    def _fated(self, uniqueid: str, fate: str = "closed") -> None:
-        self.fate[uniqueid] = fate
-        self.fate.move_to_end(uniqueid)
-        if len(self.fate) > _FATE_MAX:
-            self.fate.popitem(last=False)
+class RedisQueue(Housekeeping):
+    """The queue's Python API. Every method is one Redis round trip. The connection, the
+    clock and the local day are :class:`~queueing.client.QueueClient`'s; the reaper, the
+    live calls and the re-assertion after Redis forgot are
+    :class:`~queueing.recovery.Housekeeping`'s."""
 
     # -- callers --------------------------------------------------------------------------
 
@@ -351,7 +208,7 @@ class RedisQueue:
 
     # -- agents ---------------------------------------------------------------------------
 
-    async def login(self, agent: AgentSpec, *, ready: bool = False) -> str:
+    async def login(self, agent: AgentProfile, *, ready: bool = False) -> str:
         """Log an agent in (paused, reason ``login``, unless ``ready``). Logging in again
         refreshes the heartbeat and takes new skills and interface. Returns the state."""
         self.agents_changed = True
@@ -407,124 +264,6 @@ class RedisQueue:
             pending=h.get("pending", ""),
         )
 
-    # -- housekeeping and metrics ----------------------------------------------------------
-
-    async def tick(
-        self, limit: int = 500, *, lost: int = 0, epoch: str = "", mirror: bool = False
-    ) -> TickResult:
-        """The reaper: end due wrap-ups, log out agents whose heartbeat stopped, close entries
-        whose lease expired; take up to ``lost`` live calls whose lease expired (each goes
-        to exactly one caller of tick). Safe to run on every server at once. ``limit`` 0:
-        no reaping. A gap of more than max(5 s, 3 ticks) since the last reaper ran means
-        every server was away: each heartbeat deadline then gets a full interval again.
-
-        ``epoch``: the epoch token this server knows; the result says whether Redis forgot
-        (the token missing - a new one is set - or another). ``mirror``: also list the
-        logged-in agents."""
-        gap = max(5000, 3 * self._ms(self.settings.tick_seconds))
-        hb = self._ms(self.settings.heartbeat_seconds)
-        fresh = uuid.uuid4().hex if epoch else ""
-        w, lo, r, status, token, flat, agents = await self._call(
-            "tick", limit, lost, gap, hb, epoch, fresh, 1 if mirror else 0
-        )
-        return TickResult(
-            int(w),
-            int(lo),
-            int(r),
-            lost=tuple(_lost_calls(flat)),
-            epoch=_s(token),
-            forgot=_s(status) in ("missing", "changed"),
-            agents=tuple(_mirror(agents)) if mirror else None,
-        )
-
-    async def epoch(self) -> str:
-        """The epoch token in Redis, set to a new one when missing."""
-        fresh = uuid.uuid4().hex
-        _, token = await self._call("epoch", fresh, fresh)
-        return _s(token)
-
-    # -- live calls (what another server needs to close a call whose server died) -----------
-
-    async def call_started(self, uniqueid: str, attempt: int, snapshot: str) -> LiveCall:
-        """Register the call as served by this server (lease ``lease_seconds``, renewed by
-        the hub while tracked). Returns what was known of it before."""
-        server, prev, done, agent, before = await self._call(
-            "call_start",
-            uniqueid,
-            self.server,
-            attempt,
-            self._ms(self.settings.lease_seconds),
-            snapshot,
-        )
-        was = LiveCall(_s(server), int(prev), _s(done) == "1", _s(agent), _s(before))
-        self.live[uniqueid] = _Live(attempt, snapshot, was.done, was.agent)
-        return was
-
-    async def call_note(self, uniqueid: str, snapshot: str, *, done: bool = False) -> None:
-        """Update the stored snapshot; ``done`` marks the call served (sticky)."""
-        memo = self.live.get(uniqueid)
-        if memo is not None:
-            memo.snapshot = snapshot
-            memo.done = memo.done or done
-        await self._call("call_note", uniqueid, snapshot, 1 if done else 0)
-
-    async def call_ended(self, uniqueid: str) -> None:
-        """The call's record is safely stored: forget it."""
-        self.live.pop(uniqueid, None)
-        await self._call("call_end", uniqueid)
-
-    async def restore(
-        self,
-        *,
-        callers: Iterable[QueueRequest] = (),
-        bridged: Iterable[tuple[QueueRequest, str]] = (),
-        calls: Iterable[LostCall] = (),
-        agents: Iterable[AgentMirror] = (),
-        lease_seconds: float | None = None,
-    ) -> tuple[int, int, int, int]:
-        """Re-assert what this server knows after Redis forgot: waiting callers (original
-        places), callers talking to an agent, live calls, logged-in agents (in their state,
-        ready agents then take the head callers). Each is created only when missing; no
-        event, no counter. One round trip. Returns how many of each were re-created."""
-        pm = self.settings.priority_ms()
-
-        def full(r: QueueRequest) -> list[str]:
-            at = str(int(r.enqueued_at * 1000))
-            fate = self.fate.get(r.uniqueid, "")
-            skill = fate[6:] if fate.startswith("skill:") else r.skill
-            row = [r.uniqueid, str(r.score(pm)), skill, at, r.caller, r.line]
-            return [*row, str(r.priority), repr(r.enqueued_at)]
-
-        def agent_of(uniqueid: str) -> str:
-            memo = self.live.get(uniqueid)
-            return "" if memo is None else memo.agent
-
-        lease = self.settings.lease_seconds if lease_seconds is None else lease_seconds
-        payload = {
-            "server": self.server,
-            "lease_ms": str(self._ms(lease)),
-            "heartbeat_ms": str(self._ms(self.settings.heartbeat_seconds)),
-            "callers": [full(r) for r in callers],
-            "bridged": [[*full(r), agent] for r, agent in bridged],
-            "calls": [
-                [
-                    c.uniqueid,
-                    c.server,
-                    str(c.attempt),
-                    "1" if c.done else "0",
-                    agent_of(c.uniqueid),
-                    c.snapshot,
-                ]
-                for c in calls
-            ],
-            "agents": [
-                [a.id, a.name, a.interface, a.skills, a.state, a.reason, a.idle_since, a.call]
-                for a in agents
-            ],
-        }
-        n = await self._call("restore", json.dumps(payload))
-        return int(n[0]), int(n[1]), int(n[2]), int(n[3])
-
     async def snapshot(self) -> dict[str, Any]:
         """The live picture: per skill waiting, longest wait, agents by state, today's
         counters; and every logged-in agent."""
@@ -537,10 +276,6 @@ class RedisQueue:
             if not isinstance(skill.get("agents"), dict):
                 skill["agents"] = {}
         return data
-
-    @staticmethod
-    def _ms(seconds: float) -> int:
-        return int(seconds * 1000)
 
     # -- the callback dialler (queueing/callback.py) ----------------------------------------
 

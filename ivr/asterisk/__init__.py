@@ -10,7 +10,7 @@ import), :mod:`.chroot` (where the root is), :mod:`.provision` (debootstrap, ``/
 
 Imports: :mod:`ivr.errors`, :mod:`ivr.settings`, :mod:`ivr.runinfo`, :mod:`ivr.config` (the
 admin config bundle), and from :mod:`queueing` only the AMI secret and callback-event names
-(``queueing.ami``) and the dialler's settings (``queueing.config``). It must not import
+(``queueing.ami``) and the dialler's settings (``ivr.config.queue_models``). It must not import
 :mod:`ivr.tickets`, :mod:`ivr.web`, :mod:`ivr.cli`, :mod:`ivr.engine` or :mod:`ivr.agi`:
 nothing in the call path depends on it, and it runs no calls.
 """

@@ -23,9 +23,9 @@ from pathlib import Path
 from ivr.asterisk.chroot import project_dir
 from ivr.asterisk.errors import AsteriskConfigError
 from ivr.config.bundle import ConfigBundle
+from ivr.config.queue_models import DiallerSettings
 from ivr.settings import Settings
 from queueing.ami import SECRET_FILE, AMIError, ensure_secret_file, resolve_secret
-from queueing.config import DiallerSettings
 
 __all__ = [
     "DEV_CALLER",

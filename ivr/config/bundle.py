@@ -21,7 +21,7 @@ from ivr.config.models import (
     LinesFile,
     MenuFile,
 )
-from queueing.config import AgentsFile, QueueFile
+from ivr.config.queue_models import AgentsFile, QueueFile
 
 AUDIO_EXTENSIONS = ("wav", "WAV", "gsm", "sln", "sln16", "ulaw", "alaw", "g722", "g729", "mp3")
 

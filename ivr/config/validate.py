@@ -74,6 +74,7 @@ from ivr.config.models import (
     LinesFile,
     MenuFile,
 )
+from ivr.config.queue_models import AgentsFile, QueueFile
 from ivr.config.timing import Timing, time_to_person
 from ivr.config.validate_base import (
     ACCESSIBILITY,
@@ -99,7 +100,6 @@ from ivr.config.warn import config_warnings
 from ivr.config.yamlpos import Path as YPath
 from ivr.config.yamlpos import UnreadableText, YamlSyntaxError, decode_text, load_text
 from ivr.errors import Problem
-from queueing.config import AgentsFile, QueueFile
 
 # Named collections whose broken entries can be left out to check the rest (see salvage).
 SALVAGE: dict[str, set[str]] = {

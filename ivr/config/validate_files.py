@@ -16,6 +16,7 @@ from ivr.config.models import (
     MenuFile,
     QueueNode,
 )
+from ivr.config.queue_models import AGENT_INTERFACE_RE, AgentsFile, QueueFile
 from ivr.config.validate_base import (
     ACCESSIBILITY,
     AGENTS,
@@ -42,7 +43,6 @@ from ivr.config.validate_base import (
     dotted,
 )
 from ivr.config.yamlpos import Path as YPath
-from queueing.config import AGENT_INTERFACE_RE, AgentsFile, QueueFile
 
 
 class FileChecks(CheckerBase):

@@ -116,7 +116,7 @@ class QueueWaiter(Protocol):
 @runtime_checkable
 class SurveyTaker(Protocol):
     """A waiter that can take the survey of a call an operator answered in an earlier
-    attempt (:meth:`queueing.waiter.RedisQueueWaiter.survey`)."""
+    attempt (:meth:`ivr.queuewait.waiter.RedisQueueWaiter.survey`)."""
 
     async def survey(self, channel: Channel, uniqueid: str, record: CallRecord) -> None: ...
 

@@ -25,7 +25,7 @@ from queueing.queue import QueuePlace, QueueRequest
 @runtime_checkable
 class PlaceHolder(Protocol):
     """A waiter that holds a caller's place during the menu
-    (:class:`queueing.waiter.RedisQueueWaiter`)."""
+    (:class:`ivr.queuewait.waiter.RedisQueueWaiter`)."""
 
     def hold(self, request: QueueRequest) -> None: ...
 

@@ -36,9 +36,9 @@ from pydantic import BaseModel, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ivr.config.queue_models import AgentsFile, AgentSpec
 from ivr.web.openapi import document
 from ivr.web.schemas import LoginBody, LogoutBody, PauseBody, agent_out, local_iso
-from queueing.config import AgentsFile, AgentSpec
 from queueing.queue import AgentState, QueueError, RedisQueue
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from queueing.config import AgentSpec, Announce, QueueSettings
+from ivr.config.queue_models import AgentSpec, Announce, QueueSettings
+from ivr.queuewait.waiter import QueueHub
 from queueing.events import MemoryEventSink
 from queueing.queue import RedisQueue
-from queueing.waiter import QueueHub
 
 T0 = 1_790_000_000.0
 

@@ -15,15 +15,15 @@ import pytest
 
 from ivr.agi.server import FastAGIServer
 from ivr.agi.simulator import simulate_call
+from ivr.config.queue_models import QueueFile
 from ivr.engine.channel import DialResult
 from ivr.engine.store import MemoryStore
+from ivr.queuewait import bridge as bridge_module
+from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter
 from ivr.runtime import ConfigHolder
 from ivr.service import HotlineService
-from queueing import bridge as bridge_module
-from queueing.config import QueueFile
 from queueing.events import MemoryEventSink
 from queueing.queue import QueueRequest, RedisQueue
-from queueing.waiter import QueueHub, RedisQueueWaiter
 from tests.queueing.channel import WaitingChannel
 from tests.queueing.conftest import SETTINGS, agent
 from tests.queueing.test_waiter import record_for, until

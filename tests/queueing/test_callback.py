@@ -14,13 +14,19 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from ivr.config.queue_models import (
+    Announce,
+    CallbackSettings,
+    DiallerSettings,
+    QueueFile,
+    QueueSettings,
+)
+from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter
 from queueing import callback, keys
 from queueing.ami import AMIClient, AMIError, resolve_secret
 from queueing.callback import CallbackDialler
-from queueing.config import Announce, CallbackSettings, DiallerSettings, QueueFile, QueueSettings
 from queueing.events import MemoryEventSink
 from queueing.queue import QueueRequest, RedisQueue
-from queueing.waiter import QueueHub, RedisQueueWaiter
 from tests.conftest import free_port
 from tests.queueing.channel import WaitingChannel
 from tests.queueing.conftest import Clock, agent

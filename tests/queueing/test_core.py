@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from ivr.config.queue_models import QueueSettings
 from queueing import keys
-from queueing.config import QueueSettings
 from queueing.queue import QueueError, QueueRequest, RedisQueue
 from tests.queueing.conftest import T0, Clock, agent
 

@@ -15,8 +15,7 @@ import time
 
 import pytest
 
-from ivr.errors import AGIHangup
-from queueing.config import (
+from ivr.config.queue_models import (
     CallbackSettings,
     DiallerSettings,
     MessageSettings,
@@ -24,8 +23,9 @@ from queueing.config import (
     QueueFile,
     WidenSettings,
 )
+from ivr.errors import AGIHangup
+from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter
 from queueing.queue import QueueRequest
-from queueing.waiter import QueueHub, RedisQueueWaiter
 from tests.queueing.channel import WaitingChannel
 from tests.queueing.conftest import SETTINGS, agent
 from tests.queueing.test_callback import events

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis.asyncio as aioredis
 
-from queueing.config import QueueSettings
+from ivr.config.queue_models import QueueSettings
 from queueing.hub import QueueHub
 from queueing.queue import LiveCall, LostCall, QueueRequest, RedisQueue
 from tests.queueing.conftest import T0, Clock, agent

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from ivr.config.loader import check_config
+from ivr.config.queue_models import Announce, OverflowRule, QueueFile, QueueSettings, SurveySettings
 from ivr.errors import AGIHangup
-from queueing.config import Announce, OverflowRule, QueueFile, QueueSettings, SurveySettings
+from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter
 from queueing.events import MemoryEventSink
 from queueing.queue import QueueRequest
-from queueing.waiter import QueueHub, RedisQueueWaiter
 from tests.queueing.channel import WaitingChannel
 from tests.queueing.conftest import agent
 from tests.queueing.test_callback import events

@@ -19,9 +19,9 @@ from ivr.engine.channel import CallInfo
 from ivr.engine.menu import MenuEngine
 from ivr.engine.record import CallRecord
 from ivr.engine.store import MemoryStore
+from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter
 from queueing import keys
 from queueing.events import MemoryEventSink
-from queueing.waiter import QueueHub, RedisQueueWaiter
 from tests.queueing.channel import WaitingChannel
 from tests.queueing.conftest import SETTINGS, agent
 from tests.test_engine import keys_to

@@ -7,8 +7,8 @@ import datetime as dt
 
 import redis.asyncio as aioredis
 
+from ivr.config.queue_models import QueueSettings
 from queueing import keys
-from queueing.config import QueueSettings
 from queueing.queue import AfterCall, QueueRequest, RedisQueue
 from tests.queueing.conftest import T0, Clock, agent
 

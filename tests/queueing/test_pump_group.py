@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from queueing.config import QueueSettings
+from ivr.config.queue_models import QueueSettings
 from queueing.events import EventJournal, MemoryEventSink
 from queueing.pump import EventPump, stop_task
 from queueing.queue import RedisQueue

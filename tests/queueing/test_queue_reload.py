@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ivr.config.queue_models import QueueFile, QueueSettings
+from ivr.queuewait.reload import apply_queue_reload
+from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter
 from ivr.runtime import ConfigHolder
-from queueing.config import QueueFile, QueueSettings
 from queueing.events import MemoryEventSink
 from queueing.queue import RedisQueue
-from queueing.reload import apply_queue_reload
-from queueing.waiter import QueueHub, RedisQueueWaiter
 
 
 def _edit(path: Path, old: str, new: str) -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from ivr.config.queue_models import QueueSettings
 from queueing import keys
-from queueing.config import QueueSettings
 from queueing.events import MemoryEventSink, QueueEvent
 from queueing.hub import QueueHub
 from queueing.queue import Offer, QueueRequest, RedisQueue

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from ivr.config.queue_models import AgentSpec, QueueSettings
 from queueing import keys
-from queueing.config import AgentSpec, QueueSettings
 from queueing.queue import QueueRequest, RedisQueue
 from tests.queueing.conftest import Clock
 

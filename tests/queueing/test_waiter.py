@@ -21,9 +21,9 @@ from ivr.engine.menu import MenuEngine
 from ivr.engine.record import CallRecord
 from ivr.engine.store import MemoryStore
 from ivr.errors import AGIHangup
+from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter, number_prompts
 from queueing.events import MemoryEventSink
 from queueing.queue import QueueRequest, RedisQueue
-from queueing.waiter import QueueHub, RedisQueueWaiter, number_prompts
 from tests.queueing.channel import WaitingChannel
 from tests.queueing.conftest import SETTINGS, agent
 
@@ -315,7 +315,7 @@ async def test_redis_away_keeps_the_caller_waiting_with_music(
         return await real(uid)
 
     monkeypatch.setattr(hub.queue, "wait_info", flaky)
-    monkeypatch.setattr("queueing.waiter.POLICY_SECONDS", 0.0)
+    monkeypatch.setattr("ivr.queuewait.waiter.POLICY_SECONDS", 0.0)
     waiter = RedisQueueWaiter(hub)
     ch = WaitingChannel()
     request, place = await queued(hub, "r1")

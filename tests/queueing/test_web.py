@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from ivr.config.queue_models import AgentsFile
 from ivr.web import create_app
 from ivr.web.app import ROUTES
 from ivr.web.openapi import document
-from queueing.config import AgentsFile
 from queueing.queue import QueueRequest, RedisQueue
 from tests.queueing.conftest import T0, Clock, agent
 

@@ -1,5 +1,5 @@
 """Putting a waiting caller through to the operator reserved for it (a base class of
-:class:`queueing.waiter.RedisQueueWaiter`).
+:class:`ivr.queuewait.waiter.RedisQueueWaiter`).
 
 Music off, ``HOTLINE_AGENT``, ``HOTLINE_QUEUE_WAIT`` (and ``HOTLINE_TICKET`` when the record
 knows one), then the agent's interface is dialled with the ring timeout. ANSWER: the call is
@@ -21,8 +21,8 @@ from typing import Protocol, TypeVar
 from ivr.engine.attempt import CallTracker, ChannelState
 from ivr.engine.record import CallRecord, recording_name
 from ivr.errors import AGIHangup
+from ivr.queuewait.overflow import REDIS_AWAY, OverflowActions, Wait
 from queueing.hub import QueueHub
-from queueing.overflow import REDIS_AWAY, OverflowActions, Wait
 from queueing.queue import Offer
 
 log = logging.getLogger(__name__)

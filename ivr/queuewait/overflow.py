@@ -1,6 +1,6 @@
 """What a waiting caller is offered when nobody can take it, and the promises kept.
 
-The per-call waiter (:mod:`queueing.waiter`) decides *when* (its policy reading every few
+The per-call waiter (:mod:`ivr.queuewait.waiter`) decides *when* (its policy reading every few
 seconds); this module is *what*: the overflow actions of queue.yaml (``widen``, ``message``,
 ``callback``, ``transfer``), the voice message, the callback registration, and the widening
 of a caller whose place is held while the menu plays.
@@ -17,7 +17,7 @@ Promises kept:
 - every line reaches a person: a caller of 12345 or of a merged line whose skill has nobody
   ready widens to the general operators after ``widen.after_seconds`` (at once when nobody is
   logged in for it), keeping its enqueue time; a parallel line's caller only when the line is
-  listed in ``widen.parallel_lines`` (:meth:`queueing.config.QueueFile.rule_for`). This
+  listed in ``widen.parallel_lines`` (:meth:`ivr.config.queue_models.QueueFile.rule_for`). This
   happens during the menu too (:meth:`OverflowActions.hold_policy`).
 """
 
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ivr.config.queue_models import OverflowRule, QueueFile, QueueSettings
 from ivr.engine.channel import Channel
 from ivr.engine.record import CallRecord, recording_name
-from queueing.config import OverflowRule, QueueFile, QueueSettings
 from queueing.queue import Offer, QueueRequest, RedisQueue, WaitInfo
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def _widens(rule: OverflowRule | None, held: Held) -> bool:
 
 
 class OverflowActions:
-    """The overflow side of :class:`queueing.waiter.RedisQueueWaiter` (a base class: the
+    """The overflow side of :class:`ivr.queuewait.waiter.RedisQueueWaiter` (a base class: the
     waiter supplies the queue, its options and how prompts are played)."""
 
     queue: RedisQueue

@@ -3,6 +3,9 @@
 ``hotline queue status`` (per skill: waiting, longest wait, agents by state, today's figures),
 ``agents``, ``login AGENT [--ready]``, ``ready AGENT``, ``pause AGENT [--reason R]``,
 ``logout AGENT``. Agents are those of agents.yaml; ``--json`` prints the raw picture.
+
+The command is the hotline's (it reads the admin config), so it lives in ``ivr`` and drives
+:class:`queueing.queue.RedisQueue`; ``queueing`` imports nothing from here.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from urllib.parse import urlsplit
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ivr.config.loader import load_config
 from ivr.settings import Settings
+from queueing.queue import QueueError, RedisQueue
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -51,9 +56,6 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.config.loader import load_config
-    from queueing.queue import QueueError, RedisQueue
-
     config_dir = Path(args.config) if args.config else settings.config_dir
     bundle = load_config(config_dir, settings.recordings_dir)
     queue = RedisQueue.from_url(args.redis_url or settings.redis_url, bundle.queue.settings)

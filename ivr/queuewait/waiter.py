@@ -2,8 +2,8 @@
 
 The per-process part (offers listener, leases, reaper, event pump) is
 :class:`queueing.hub.QueueHub`; this module is the per-call part, with two base classes of
-its own: :mod:`queueing.overflow` (the overflow actions, the voice message, the callback,
-the widening of a caller held while the menu plays) and :mod:`queueing.bridge` (dialling
+its own: :mod:`ivr.queuewait.overflow` (the overflow actions, the voice message, the callback,
+the widening of a caller held while the menu plays) and :mod:`ivr.queuewait.bridge` (dialling
 the operator, CONNECT, COMPLETE).
 
 The caller's place is held from the answer (:meth:`RedisQueueWaiter.hold`): while the menu
@@ -17,12 +17,8 @@ session cannot be interrupted while a command runs, so it plays music on hold an
 ``WAIT FOR DIGIT`` of ``wait_chunk_seconds``; between chunks it looks at its offer queue and,
 at the announcement interval, tells the caller's position and estimated wait.
 
-When an offer arrives: music off, ``HOTLINE_AGENT``, ``HOTLINE_QUEUE_WAIT`` (and
-``HOTLINE_TICKET`` when the record knows one) are set, and the agent's interface is dialled
-with the ring timeout. ANSWER: CONNECT at the moment the agent answered (from
-``ANSWEREDTIME``), then COMPLETE; the agent goes to wrap-up. NOANSWER, BUSY, CHANUNAVAIL,
-CONGESTION: RINGNOANSWER, the agent is paused "no answer" and the caller is back at its
-original place, waiting again. A hangup while waiting: ABANDON with the wait time.
+When an offer arrives, :mod:`.bridge` puts the caller through (CONNECT, COMPLETE, or back to
+its place when the agent does not answer). A hangup while waiting: ABANDON with the wait time.
 
 Nobody is served twice: once the operator answered, the call is marked done on the channel
 (``HOTLINE_DONE=1``) and in the live-call registry before the survey; after the survey,
@@ -45,20 +41,20 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from ivr.config.queue_models import QueueFile
 from ivr.engine.attempt import CallTracker, HandedBack
 from ivr.engine.channel import Channel
 from ivr.engine.record import CallRecord
 from ivr.errors import AGIHangup
-from queueing.bridge import Bridging, TicketNumbers
-from queueing.config import QueueFile
-from queueing.hub import QueueHub
-from queueing.overflow import (
+from ivr.queuewait.bridge import Bridging, TicketNumbers
+from ivr.queuewait.overflow import (
     REDIS_AWAY,
     Held,
     Wait,
     overflow_reason,
     usable_number,
 )
+from queueing.hub import QueueHub
 from queueing.queue import QueuePlace, QueueRequest, WaitInfo
 
 log = logging.getLogger(__name__)

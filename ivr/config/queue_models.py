@@ -1,7 +1,10 @@
 """Settings of the operator queue (``config/queue.yaml``) and the agents (``config/agents.yaml``).
 
 The models are used by :mod:`ivr.config.validate` (which reports problems as
-``file:line:column``) and by the queue itself. Unknown keys are refused everywhere.
+``file:line:column``), by the caller's side of the queue (:mod:`ivr.queuewait`) and by the
+Redis queue itself: ``QueueSettings``, ``AgentSpec`` and ``DiallerSettings`` satisfy the small
+interfaces :mod:`queueing.options` declares (the queue imports nothing from ``ivr``).
+Unknown keys are refused everywhere.
 """
 
 from __future__ import annotations

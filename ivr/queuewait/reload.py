@@ -2,21 +2,23 @@
 
 The waiter reads queue.yaml per decision (announcements, callback offer, overflow, survey,
 ring timeout, dial options), so those follow a reload at once. The queue and the hub hold
-their :class:`~queueing.config.QueueSettings`; they get the new ones here, except the
-settings that name things already in Redis or already connected: ``centre`` (the Redis hash
-tag), ``timezone`` (the day of today's metrics) and ``dialler`` (the AMI connection). Those
-keep their running values until the next restart, and the reload says so in its status.
+queue.yaml's ``settings`` (:class:`~queueing.options.QueueOptions`); they get the new ones
+here, except the settings that name things already in Redis or already connected:
+``centre`` (the Redis hash tag), ``timezone`` (the day of today's metrics) and ``dialler``
+(the AMI connection). Those keep their running values until the next restart, and the reload
+says so in its status.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from queueing.config import QueueFile, QueueSettings
+from ivr.config.queue_models import QueueFile
+from queueing.options import QueueOptions
 
 
 class _HasSettings(Protocol):
-    settings: QueueSettings
+    settings: QueueOptions
 
 
 def apply_queue_reload(

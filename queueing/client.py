@@ -1,0 +1,159 @@
+"""The connection to the Redis queue: the one Lua script (:file:`lua/queue.lua`) run by
+``EVALSHA`` (loaded again when Redis restarted), the clock and the local day of the metrics,
+the memory of what became of this process's callers. :class:`~queueing.queue.RedisQueue`
+builds on it, through :class:`~queueing.recovery.Housekeeping`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import socket
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Self
+from zoneinfo import ZoneInfo
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from queueing import keys
+from queueing.errors import QueueError
+from queueing.events import EventJournal
+from queueing.options import PlainQueueOptions, QueueOptions
+
+_FATE_MAX = 20_000  # callers whose fate is remembered (see RedisQueue.fate)
+
+
+@dataclass
+class LiveMemo:
+    """A live call registered by this process (call_started), as it last told Redis."""
+
+    attempt: int
+    snapshot: str
+    done: bool
+    agent: str
+
+
+def _script(name: str) -> str:
+    return resources.files("queueing").joinpath("lua", name).read_text()
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def default_server_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class QueueClient:
+    """The queue's connection and clock (the base of :class:`~queueing.queue.RedisQueue`)."""
+
+    client: aioredis.Redis
+    settings: QueueOptions = field(default_factory=PlainQueueOptions)
+    clock: Callable[[], float] = time.time
+    server: str = field(default_factory=default_server_id)
+
+    #: events this process wrote, until the sink has them (set by the hub that pumps them)
+    journal: EventJournal | None = None
+
+    def __post_init__(self) -> None:
+        # an agent was logged in, readied, paused or logged out through this client: the
+        # hub refreshes its mirror of the operators at its next tick, not a few seconds later
+        self.agents_changed = False
+        self.live: dict[str, LiveMemo] = {}  # live calls registered here (call_started)
+        # what became of callers this process handled: "closed" (completed, abandoned, left,
+        # callback) or "skill:NAME" (moved), so that a re-assertion after Redis forgot does
+        # not bring a closed caller back, and puts a moved one in its new skill
+        self.fate: OrderedDict[str, str] = OrderedDict()
+        self.centre = self.settings.centre
+        self.base = keys.base(self.centre)
+        self.events_key = keys.events(self.centre)
+        self._tz = ZoneInfo(self.settings.timezone)
+        self._lua = keys.LUA_PRELUDE + _script("queue.lua")
+        self._sha = hashlib.sha1(self._lua.encode()).hexdigest()
+        # today's date string, valid while the clock is in [_day_from, _day_until)
+        self._day = ""
+        self._day_from = self._day_until = 0.0
+
+    @classmethod
+    def from_url(cls, url: str, settings: QueueOptions | None = None) -> Self:
+        # A command on a pooled connection that a Redis restart broke is sent again on a
+        # fresh one (redis-py's from_url retries nothing): after a restart the first request
+        # of each connection does not fail.
+        retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 3)
+        client = aioredis.Redis.from_url(
+            url, retry=retry, retry_on_error=[RedisConnectionError, RedisTimeoutError]
+        )
+        return cls(client, settings or PlainQueueOptions())
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def today(self) -> str:
+        return self._today(self.clock())
+
+    def _today(self, t: float) -> str:
+        """The local date at epoch ``t`` (YYYY-MM-DD), worked out once a day: the string is
+        kept until the next local midnight."""
+        if self._day_from <= t < self._day_until:
+            return self._day
+        day = dt.datetime.fromtimestamp(t, self._tz).date()
+        start = dt.datetime.combine(day, dt.time(), self._tz).timestamp()
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), self._tz).timestamp()
+        self._day = day.isoformat()
+        if self._date(start) == day and self._date(end) != day and self._date(end - 0.001) == day:
+            self._day_from, self._day_until = start, end
+        else:  # the clocks changed around midnight and the bounds are off: no shortcut
+            self._day_from = self._day_until = 0.0
+        return self._day
+
+    def _date(self, t: float) -> dt.date:
+        return dt.datetime.fromtimestamp(t, self._tz).date()
+
+    async def _call(self, op: str, *args: str | int | float) -> Any:
+        t = self.clock()
+        now_ms = int(t * 1000)
+        argv = (self.events_key, self.base, op, now_ms, self._today(t), *args)
+        try:
+            try:
+                reply = await self.client.evalsha(self._sha, 1, *argv)
+            except NoScriptError:  # a restarted or flushed server: load it and go on
+                self._sha = await self.client.script_load(self._lua)
+                reply = await self.client.evalsha(self._sha, 1, *argv)
+        except ResponseError as exc:
+            text = str(exc)
+            if text.startswith("HL-QUE-"):
+                code, _, message = text.partition(" ")
+                raise QueueError(message, code=code) from None
+            raise
+        # {events, result}: the events this operation appended to the stream
+        if reply[0] and self.journal is not None:
+            self.journal.add(now_ms, reply[0])
+        return reply[1] if len(reply) > 1 else None
+
+    def _fated(self, uniqueid: str, fate: str = "closed") -> None:
+        self.fate[uniqueid] = fate
+        self.fate.move_to_end(uniqueid)
+        if len(self.fate) > _FATE_MAX:
+            self.fate.popitem(last=False)
+
+    @staticmethod
+    def _ms(seconds: float) -> int:
+        return int(seconds * 1000)
