@@ -245,10 +245,10 @@ def main() -> int:
     info = call_info_from_env(agi.env)
 
     async def run() -> None:
+        from ivr.db.database import Database, database_url
         from ivr.engine.menu import MenuEngine
+        from ivr.records.store import TicketNumbers
         from ivr.service import LiveCalls
-        from ivr.tickets.db import Database, database_url
-        from ivr.tickets.store import TicketNumbers
         from queueing.waiter import RedisQueueWaiter
 
         bundle = holder.current

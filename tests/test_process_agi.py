@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from ivr.agi.simulator import FakeAsterisk
 from ivr.process_agi import ScriptHub
-from ivr.tickets.callrows import call_row
+from ivr.records.callrows import call_row
 from queueing import keys
 from queueing.config import AgentSpec, QueueSettings
 from queueing.model import QueueRequest

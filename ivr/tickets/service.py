@@ -18,14 +18,24 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from ivr.db.database import Database
+from ivr.db.errors import DatabaseUnavailable
+from ivr.db.models import (
+    CallbackTaskRow,
+    CallRow,
+    SupervisionRow,
+    TicketCallRow,
+    TicketEventRow,
+    TicketReservationRow,
+    TicketRow,
+)
+from ivr.db.sqlutil import insert_ignore
 from ivr.tickets.catalogue import Catalogue
-from ivr.tickets.db import Database
 from ivr.tickets.deadlines import Deadlines
 from ivr.tickets.display import local_time, zone_name
 from ivr.tickets.errors import (
     BadTicketInput,
     ConcurrentUpdate,
-    DatabaseUnavailable,
     TicketNotFound,
     TransitionRefused,
 )
@@ -38,18 +48,8 @@ from ivr.tickets.lifecycle import (
     check,
     check_not_own_extension,
 )
-from ivr.tickets.models import (
-    CallbackTaskRow,
-    CallRow,
-    SupervisionRow,
-    TicketCallRow,
-    TicketEventRow,
-    TicketReservationRow,
-    TicketRow,
-)
 from ivr.tickets.numbering import next_number, reserve_number
 from ivr.tickets.recalendar import extension_note
-from ivr.tickets.sqlutil import insert_ignore
 from ivr.tickets.supervision import SweepResult, supervise_repeated, sweep
 
 SATISFACTION = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
