@@ -96,7 +96,7 @@ def _action_params(service: Any, args: argparse.Namespace) -> tuple[str, dict[st
 
 def cmd_act(args: argparse.Namespace, settings: Settings) -> int:
     from ivr.tickets.errors import TransitionRefused
-    from ivr.tickets.service import SATISFACTION
+    from ivr.tickets.lifecycle import SATISFACTION
 
     service = service_of(args, settings)
     number = args.number.strip()

@@ -169,7 +169,7 @@ def cmd_calls_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _survey(score: int | None) -> str:
-    from ivr.tickets.service import SATISFACTION
+    from ivr.tickets.lifecycle import SATISFACTION
 
     return f"{score} {SATISFACTION.get(score, '?')}" if score else "-"
 

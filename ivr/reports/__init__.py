@@ -46,7 +46,7 @@ from ivr.tickets.catalogue import Catalogue
 from ivr.tickets.display import state_name
 from ivr.tickets.errors import BadTicketInput
 from ivr.tickets.lifecycle import DONE, OPEN, State
-from ivr.tickets.service import SATISFACTION
+from ivr.tickets.lifecycle import SATISFACTION
 
 ANSWER_TARGET_SECONDS = 15
 # the partial index's condition, word for word, so that SQLite uses ``ix_tickets_flags``

@@ -22,7 +22,8 @@ from ivr.db.models import TicketRow
 from ivr.engine.record import CallEvent, CallRecord
 from ivr.records.store import TicketStore
 from ivr.tickets.lifecycle import allowed_actions
-from ivr.tickets.service import SATISFACTION, TicketService
+from ivr.tickets.lifecycle import SATISFACTION
+from ivr.tickets.service import TicketService
 from tests.conftest import CONFIG_DIR
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
