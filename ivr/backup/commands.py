@@ -5,7 +5,9 @@
 - ``hotline restore FILE [--force]``: bring it back on a fresh install, then migrate.
 
 Both take ``--database-url`` and ``--config`` like the ticket commands; the recordings and
-var directories come from ``HOTLINE_RECORDINGS_DIR`` / ``HOTLINE_VAR_DIR``.
+var directories come from ``HOTLINE_RECORDINGS_DIR`` / ``HOTLINE_VAR_DIR``. The archive's
+name, its ``created`` time (ISO 8601 with the offset) and the ``pre-restore-`` names of what a
+restore keeps aside are in the centre's zone (``hours.yaml`` ``timezone``, 北京时间).
 """
 
 from __future__ import annotations
@@ -33,14 +35,30 @@ def _install(args: argparse.Namespace, settings: Settings) -> Any:
     )
 
 
+def _centre_now(config_dir: Path) -> dt.datetime:
+    """Now in the centre's zone (``hours.yaml`` ``timezone``; Beijing time when the config
+    cannot be read, e.g. on the fresh install a restore fills)."""
+    import yaml
+
+    from ivr.tickets.deadlines import calendar_from_config
+
+    try:
+        zone: dt.tzinfo = calendar_from_config(config_dir).tz
+    except (OSError, ValueError, KeyError, yaml.YAMLError):
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo("Asia/Shanghai")
+    return dt.datetime.now(zone)
+
+
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     from ivr.backup.archive import create_backup, default_name, size_text
 
-    now = dt.datetime.now(dt.UTC)
+    install = _install(args, settings)
+    now = _centre_now(install.config_dir)
     out = Path(args.out) if args.out else settings.var_dir / "backups"
     if out.is_dir() or not args.out:
-        out = out / default_name(now.astimezone())
-    install = _install(args, settings)
+        out = out / default_name(now)
     result = create_backup(install, out, with_recordings=args.with_recordings, now=now)
     m = result.manifest
     db, rec = m["database"], m["recordings"]
@@ -60,7 +78,9 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     from ivr.backup.restore import restore_backup
 
-    for line in restore_backup(Path(args.archive), _install(args, settings), force=args.force):
+    install = _install(args, settings)
+    now = _centre_now(install.config_dir)
+    for line in restore_backup(Path(args.archive), install, force=args.force, now=now):
         print(line)
     print("restore done: start the hotline (systemctl start hotline, or ./run.sh)")
     return 0

@@ -68,7 +68,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
     period = parse_period(day=args.day, week=args.week, month=args.month)
     service = service_of(args, settings, migrate_first=True)
-    report = build_report(service.db, service.catalogue, period)
+    report = build_report(service.db, service.catalogue, period, tz=service.deadlines.calendar.tz)
     out = Path(args.out) if args.out else settings.var_dir / "reports"
     for path in write_report(report, out):
         print(path)

@@ -18,7 +18,13 @@ Counting rules (as the seed counts):
   answered (CONNECT), answered within 15 s, average wait of answered calls, abandoned
   (ABANDON) and timed out (EXITWITHTIMEOUT);
 - *tasks* (任务) the calls of the period left for the operators: voice messages (留言) and
-  missed-call callbacks (漏接回拨, promised callbacks included), how many and how many done.
+  missed-call callbacks (漏接回拨, promised callbacks included), how many and how many done;
+- a day report also lists that day's tickets with their times (:mod:`.detail`).
+
+Days are the centre's days (``hours.yaml`` ``timezone``, 北京时间 by default): every row
+carries its local day from the moment it is written (``day`` / ``accepted_day``), so a call
+at 23:30 UTC on 3 December counts on 4 December. Every time a report shows is in that zone,
+stated once at its top (:attr:`Report.tz`); UTC stays inside the database.
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, case, func, select, text, type_coerce
 from sqlalchemy.orm import Session
@@ -42,13 +49,15 @@ from ivr.db.models import (
     SupervisionRow,
     TicketRow,
 )
+from ivr.reports.detail import TicketLine, day_tickets
 from ivr.tickets.catalogue import Catalogue
 from ivr.tickets.display import state_name
 from ivr.tickets.errors import BadTicketInput
-from ivr.tickets.lifecycle import DONE, OPEN, State
-from ivr.tickets.lifecycle import SATISFACTION
+from ivr.tickets.lifecycle import DONE, OPEN, SATISFACTION, State
 
 ANSWER_TARGET_SECONDS = 15
+#: ``hours.yaml``'s default zone: a report built without one is in Beijing time
+CENTRE_ZONE = "Asia/Shanghai"
 # the partial index's condition, word for word, so that SQLite uses ``ix_tickets_flags``
 FLAGGED_SQL = f"({FLAGGED})"
 T = TypeVar("T")
@@ -149,11 +158,14 @@ class Report:
     finished_late: int = 0
     supervised: int = 0
     supervised_by_reason: dict[str, int] = field(default_factory=dict)
-    supervised_list: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # number, department, category, state, deadline (UTC; shown in ``tz``)
+    supervised_list: list[tuple[str, str, str, str, dt.datetime]] = field(default_factory=list)
     satisfaction: list[tuple[int, str, int]] = field(default_factory=list)
     queue: QueueFigures = field(default_factory=QueueFigures)
     daily: list[tuple[dt.date, int, int]] = field(default_factory=list)
     tasks: list[TaskFigures] = field(default_factory=list)
+    tickets: list[TicketLine] = field(default_factory=list)  # day reports: the day's tickets
+    tz: dt.tzinfo = field(default_factory=lambda: ZoneInfo(CENTRE_ZONE))  # the centre's zone
 
     @property
     def in_progress(self) -> int:
@@ -220,7 +232,7 @@ def _ticket_flags(s: Session, period: Period) -> dict[str, Any]:
         .group_by(sv.reason)
     ).all()
     out["listed"] = s.execute(
-        select(t.number, t.department, t.category, t.state)
+        select(t.number, t.department, t.category, t.state, t.deadline)
         .where(supervised, t.state.notin_([x.value for x in DONE]))
         .order_by(t.accepted_at)
         .limit(50)
@@ -287,12 +299,22 @@ def _calls_by_day(s: Session, period: Period) -> dict[dt.date, int]:
     }
 
 
+def _day_tickets(s: Session, period: Period) -> list[TicketLine]:
+    return day_tickets(s, period.start, period.end) if period.kind == "day" else []
+
+
 def build_report(
-    db: Database, catalogue: Catalogue, period: Period, now: dt.datetime | None = None
+    db: Database,
+    catalogue: Catalogue,
+    period: Period,
+    now: dt.datetime | None = None,
+    tz: dt.tzinfo | None = None,
 ) -> Report:
-    """The report of ``period``. The four groups of queries are independent and run side by
-    side on their own connections (each a consistent snapshot of its own sections)."""
-    report = Report(period, now or dt.datetime.now(dt.UTC))
+    """The report of ``period``, its times to be shown in ``tz`` (the centre's zone,
+    ``hours.yaml`` ``timezone``; Beijing time if not given). The groups of queries are
+    independent and run side by side on their own connections (each a consistent snapshot
+    of its own sections)."""
+    report = Report(period, now or dt.datetime.now(dt.UTC), tz=tz or ZoneInfo(CENTRE_ZONE))
 
     def run(query: Callable[[Session, Period], T]) -> T:
         with db.session() as session:
@@ -304,9 +326,20 @@ def build_report(
         f_queue = pool.submit(run, _queue)
         f_calls = pool.submit(run, _calls_by_day)
         f_tasks = pool.submit(run, _tasks)
+        f_list = pool.submit(run, _day_tickets)
         counts, flags = f_counts.result(), f_flags.result()
         report.queue, calls_by_day = f_queue.result(), f_calls.result()
-        report.tasks = f_tasks.result()
+        report.tasks, listed = f_tasks.result(), f_list.result()
+    report.tickets = [
+        replace(
+            line,
+            type=catalogue.type_name(line.type),
+            category=catalogue.category_name(line.category),
+            department=catalogue.department_name(line.department) if line.department else None,
+            state=state_name(line.state),
+        )
+        for line in listed
+    ]
 
     # -- add up the grouped counts (a few thousand rows, not tickets) ---------------------
     done = {x.value for x in DONE}
@@ -374,8 +407,8 @@ def build_report(
             report.supervised += int(n)
     report.supervised_by_reason = {str(r): int(n) for r, n in flags["reasons"]}
     report.supervised_list = [
-        (str(num), catalogue.department_name(d), catalogue.category_name(c), state_name(st))
-        for num, d, c, st in flags["listed"]
+        (str(num), catalogue.department_name(d), catalogue.category_name(c), state_name(st), due)
+        for num, d, c, st, due in flags["listed"]
     ]
     levels: dict[int, int] = {}
     for _day, level, n in flags["satisfaction"]:
@@ -390,4 +423,12 @@ def build_report(
     return report
 
 
-__all__ = ["Period", "QueueFigures", "Report", "TaskFigures", "build_report", "parse_period"]
+__all__ = [
+    "Period",
+    "QueueFigures",
+    "Report",
+    "TaskFigures",
+    "TicketLine",
+    "build_report",
+    "parse_period",
+]

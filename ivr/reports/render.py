@@ -1,8 +1,12 @@
-"""Markdown, CSV and HTML (with matplotlib PNG charts) renderings of a :class:`Report`."""
+"""Markdown, CSV and HTML (with matplotlib PNG charts) renderings of a :class:`Report`.
+
+Every time is shown in the report's zone (the centre's, ``hours.yaml`` ``timezone``) as
+``YYYY-MM-DD HH:MM``, the zone stated once at the top (:func:`zone_line`)."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import html
 import io
 import logging
@@ -10,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.reports import Report
-from ivr.tickets.display import REASON_NAMES
+from ivr.tickets.display import REASON_NAMES, in_zone, zone_label
 
 log = logging.getLogger("hotline.tickets.reports")
 
@@ -19,9 +23,35 @@ def pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
+DAY_LIST_HEADER = [
+    "工单编号",
+    "来电时间",
+    "受理时间",
+    "类型",
+    "分类",
+    "承办单位",
+    "状态",
+    "办理期限",
+]
+
+
+def zone_line(report: Report) -> str:
+    """The one statement of the zone, at the top of every format:
+    ``时间均为北京时间 (Asia/Shanghai, UTC+8)，按此时区的日期统计``."""
+    return f"时间均为{zone_label(report.tz, report.generated_at)}，按此时区的日期统计"
+
+
+def generated(report: Report) -> str:
+    return f"生成时间 {in_zone(report.tz, report.generated_at)}"
+
+
 def sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
     """The report as (title, header, rows) tables: the same content for every format."""
     r = report
+
+    def at(when: dt.datetime | None) -> str:
+        return in_zone(r.tz, when)
+
     q = r.queue
     wait = "—" if q.average_wait is None else f"{q.average_wait:.1f}"
     out: list[tuple[str, list[str], list[list[str]]]] = [
@@ -79,8 +109,8 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
         out.append(
             (
                 "督办中的工单",
-                ["工单编号", "承办单位", "分类", "状态"],
-                [list(row) for row in r.supervised_list],
+                ["工单编号", "承办单位", "分类", "状态", "办理期限"],
+                [[*row[:4], at(row[4])] for row in r.supervised_list],
             )
         )
     out.append(
@@ -114,6 +144,26 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
             [[t.name, str(t.created), str(t.done), str(t.created - t.done)] for t in r.tasks],
         )
     )
+    if r.period.kind == "day":
+        out.append(
+            (
+                f"当日工单明细（{len(r.tickets)}件）",
+                DAY_LIST_HEADER,
+                [
+                    [
+                        t.number,
+                        at(t.call_started_at),
+                        at(t.accepted_at),
+                        t.type,
+                        t.category,
+                        t.department or "-",
+                        t.state,
+                        at(t.deadline),
+                    ]
+                    for t in r.tickets
+                ],
+            )
+        )
     return out
 
 
@@ -139,23 +189,29 @@ def summary(report: Report) -> str:
 
 
 def markdown(report: Report) -> str:
-    lines = [f"# {report.period.title}12345市民服务热线办理情况", "", summary(report), ""]
+    lines = [f"# {report.period.title}12345市民服务热线办理情况", "", f"_{zone_line(report)}_", ""]
+    lines += [summary(report), ""]
     for title, header, rows in sections(report):
         lines += [f"## {title}", "", "| " + " | ".join(header) + " |"]
         lines.append("|" + "|".join("---" for _ in header) + "|")
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         lines.append("")
-    lines.append(f"_生成时间 {report.generated_at:%Y-%m-%d %H:%M} UTC_")
+    lines.append(f"_{generated(report)}_")
     return "\n".join(lines) + "\n"
 
 
 def csv_text(report: Report) -> str:
+    """One row per table row: ``section, item, value, value2, ...``; first the report's zone
+    and when it was made (``报表, 时区, 北京时间 (Asia/Shanghai, UTC+8)``)."""
+    tables = sections(report)
+    size = max([4, *(len(row) for _, _, rows in tables for row in rows)])
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["section", "item", "value", "value2", "value3"])
-    for title, _, rows in sections(report):
+    writer.writerow(["section", "item", "value", *(f"value{i}" for i in range(2, size))])
+    head = [["时区", zone_label(report.tz, report.generated_at)], generated(report).split(" ", 1)]
+    for title, rows in [("报表", head), *((title, rows) for title, _, rows in tables)]:
         for row in rows:
-            writer.writerow([title, *row, *([""] * (4 - len(row)))])
+            writer.writerow([title, *row, *([""] * (size - len(row)))])
     return buf.getvalue()
 
 
@@ -298,6 +354,7 @@ def html_text(report: Report, images: list[Path]) -> str:
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #999;"
         "padding:.2em .6em}td:not(:first-child){text-align:right}</style></head><body>",
         f"<h1>{e(report.period.title)}12345市民服务热线办理情况</h1>",
+        f"<p><em>{e(zone_line(report))}</em></p>",
         f"<p>{e(summary(report))}</p>",
     ]
     for image in images:
@@ -309,7 +366,7 @@ def html_text(report: Report, images: list[Path]) -> str:
         for row in rows:
             parts.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>")
         parts.append("</table>")
-    parts.append("</body></html>")
+    parts.append(f"<p><em>{e(generated(report))}</em></p></body></html>")
     return "\n".join(parts)
 
 

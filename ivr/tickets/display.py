@@ -34,10 +34,40 @@ def local_time(calendar: Any, when: dt.datetime | None) -> str:
     return f"{calendar.local(when):{TIME_FORMAT}}"
 
 
+BEIJING_ZONES = ("Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC")
+
+
+def zone_key(tz: dt.tzinfo) -> str:
+    """The IANA name of ``tz`` (``Asia/Shanghai``), else its ``str``."""
+    return str(getattr(tz, "key", tz))
+
+
+def in_zone(tz: dt.tzinfo, when: dt.datetime | None) -> str:
+    """``when`` (aware, or naive UTC as the database stores it) in ``tz``: ``2026-12-04 07:40``."""
+    if when is None:
+        return "-"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return f"{when.astimezone(tz):{TIME_FORMAT}}"
+
+
+def zone_label(tz: dt.tzinfo, when: dt.datetime | None = None) -> str:
+    """The zone stated once at the top of a report: ``北京时间 (Asia/Shanghai, UTC+8)``; the
+    offset is the one at ``when`` (now if not given)."""
+    key = zone_key(tz)
+    offset = (when or dt.datetime.now(dt.UTC)).astimezone(tz).utcoffset() or dt.timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    utc = f"UTC{sign}{hours}" + (f":{mins:02d}" if mins else "")
+    name = "北京时间 " if key in BEIJING_ZONES else ""
+    return f"{name}({key}, {utc})"
+
+
 def zone_note(calendar: Any) -> str:
     """The zone, stated once per output: ``times in 北京时间 (Asia/Shanghai)``."""
-    key = str(getattr(calendar.tz, "key", calendar.tz))
-    if key in ("Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC"):
+    key = zone_key(calendar.tz)
+    if key in BEIJING_ZONES:
         return f"times in 北京时间 ({key})"
     return f"times in {key}"
 

@@ -10,6 +10,10 @@ FastAGI server. The operator desk builds its pages on these endpoints:
 - ``GET /metrics``: the same for Prometheus;
 - ``GET /openapi.json``: the OpenAPI 3.1 document of all of the above.
 
+Times for people are ISO 8601 in the centre's zone with the offset (``since_time``, the
+metrics' ``time``; the zone is ``queue.yaml`` ``settings.timezone``, Beijing time by default);
+``since`` stays epoch seconds for programs. The bodies are in :mod:`ivr.web.schemas`.
+
 Errors are JSON ``{"error": "HL-QUE-002", "message": "..."}``: 404 for an agent not in
 ``agents.yaml``, 409 when the agent's state does not allow the action, 400 for a bad body.
 The desk must send a heartbeat more often than ``heartbeat_seconds`` (queue.yaml), or the
@@ -22,15 +26,18 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ivr.web.openapi import document
+from ivr.web.schemas import LoginBody, LogoutBody, PauseBody, agent_out, local_iso
 from queueing.config import AgentsFile, AgentSpec
 from queueing.queue import AgentState, QueueError, RedisQueue
 
@@ -42,44 +49,17 @@ AGENTS_KEY: web.AppKey[Callable[[], AgentsFile]] = web.AppKey("agents")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class LoginBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    ready: bool = Field(False, description="ready for calls at once (else paused 'login')")
-
-
-class PauseBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: str = Field("pause", min_length=1, max_length=40)
-
-
-class LogoutBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: str = Field("logout", min_length=1, max_length=40)
-
-
-class AgentOut(BaseModel):
-    id: str
-    name: str
-    interface: str
-    skills: dict[str, int]
-    state: str = Field(description="offline, paused, ready, reserved, busy, wrapup")
-    reason: str
-    since: float = Field(description="epoch seconds of the last state change")
-    call: str = Field(description="uniqueid of the caller offered or connected")
-    pending: str = Field(description="pause or logout, to happen when the call ends")
-
-
-class ErrorOut(BaseModel):
-    error: str = Field(description="stable error id, e.g. HL-QUE-002")
-    message: str
-
-
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status)
 
 
-def _agent_json(state: AgentState) -> dict[str, Any]:
-    return AgentOut(**state.__dict__).model_dump()
+def _zone(request: web.Request) -> ZoneInfo:
+    """The centre's zone (``queue.yaml`` ``settings.timezone``), where "today" is too."""
+    return ZoneInfo(request.app[QUEUE_KEY].settings.timezone)
+
+
+def _agent_json(request: web.Request, state: AgentState) -> dict[str, Any]:
+    return agent_out(state, _zone(request)).model_dump()
 
 
 async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
@@ -130,14 +110,14 @@ async def login(request: web.Request) -> web.Response:
     assert isinstance(body, LoginBody)
     queue = request.app[QUEUE_KEY]
     await queue.login(spec, ready=body.ready)
-    return web.json_response(_agent_json(await queue.agent(spec.id)))
+    return web.json_response(_agent_json(request, await queue.agent(spec.id)))
 
 
 async def ready(request: web.Request) -> web.Response:
     spec = _spec(request)
     queue = request.app[QUEUE_KEY]
     await queue.ready(spec.id)
-    return web.json_response(_agent_json(await queue.agent(spec.id)))
+    return web.json_response(_agent_json(request, await queue.agent(spec.id)))
 
 
 async def pause(request: web.Request) -> web.Response:
@@ -146,7 +126,7 @@ async def pause(request: web.Request) -> web.Response:
     assert isinstance(body, PauseBody)
     queue = request.app[QUEUE_KEY]
     await queue.pause(spec.id, body.reason)
-    return web.json_response(_agent_json(await queue.agent(spec.id)))
+    return web.json_response(_agent_json(request, await queue.agent(spec.id)))
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -155,24 +135,24 @@ async def logout(request: web.Request) -> web.Response:
     assert isinstance(body, LogoutBody)
     queue = request.app[QUEUE_KEY]
     await queue.logout(spec.id, body.reason)
-    return web.json_response(_agent_json(await queue.agent(spec.id)))
+    return web.json_response(_agent_json(request, await queue.agent(spec.id)))
 
 
 async def heartbeat(request: web.Request) -> web.Response:
     spec = _spec(request)
     queue = request.app[QUEUE_KEY]
     await queue.heartbeat(spec.id)
-    return web.json_response(_agent_json(await queue.agent(spec.id)))
+    return web.json_response(_agent_json(request, await queue.agent(spec.id)))
 
 
 async def get_agent(request: web.Request) -> web.Response:
     spec = _spec(request)
-    return web.json_response(_agent_json(await request.app[QUEUE_KEY].agent(spec.id)))
+    return web.json_response(_agent_json(request, await request.app[QUEUE_KEY].agent(spec.id)))
 
 
 async def list_agents(request: web.Request) -> web.Response:
     queue = request.app[QUEUE_KEY]
-    out = [_agent_json(await queue.agent(a.id)) for a in request.app[AGENTS_KEY]().agents]
+    out = [_agent_json(request, await queue.agent(a.id)) for a in request.app[AGENTS_KEY]().agents]
     return web.json_response(out)
 
 
@@ -207,8 +187,14 @@ def queue_metrics(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 
 async def metrics_json(request: web.Request) -> web.Response:
-    snap = await request.app[QUEUE_KEY].snapshot()
-    return web.json_response(queue_metrics(snap))
+    """The metrics, with the moment they were taken and the day "today" is, in the centre's
+    zone: ``{"time": "2026-12-04T07:40:00+08:00", "day": "2026-12-04", "timezone":
+    "Asia/Shanghai", "skills": {...}}``."""
+    queue = request.app[QUEUE_KEY]
+    snap = await queue.snapshot()
+    zone = _zone(request)
+    head = {"time": local_iso(zone, queue.clock()), "day": queue.today(), "timezone": zone.key}
+    return web.json_response({**head, **queue_metrics(snap)})
 
 
 class _SnapshotCollector(Collector):
@@ -250,8 +236,6 @@ async def metrics_prometheus(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    from ivr.web.openapi import document
-
     return web.json_response(document())
 
 

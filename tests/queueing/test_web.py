@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -113,3 +114,24 @@ async def test_redis_restarted_or_away_is_a_503_not_a_traceback(tmp_path: Path) 
         await client.close()
         await queue.close()
         rds.stop()
+
+
+async def test_times_for_people_are_beijing_time_with_the_offset(
+    http: TestClient,  # type: ignore[type-arg]
+    clock: Clock,
+) -> None:
+    """23:40 UTC on 3 December is 07:40 on 4 December in Beijing: the agent's last change and
+    the metrics' moment and day read so; ``since`` stays epoch seconds for programs."""
+    clock.t = dt.datetime(2026, 12, 3, 23, 40, tzinfo=dt.UTC).timestamp()
+    body = await (await http.post("/agents/1001/login", json={})).json()
+    assert body["since_time"] == "2026-12-04T07:40:00+08:00"
+    assert body["since"] == clock.t
+    never = await (await http.get("/agents/1002")).json()
+    assert never["state"] == "offline" and never["since_time"] is None
+    m = await (await http.get("/queue/metrics")).json()
+    assert (m["time"], m["day"], m["timezone"]) == (
+        "2026-12-04T07:40:00+08:00",
+        "2026-12-04",
+        "Asia/Shanghai",
+    )
+    assert "since_time" in document()["components"]["schemas"]["AgentOut"]["properties"]

@@ -21,8 +21,7 @@ from ivr.db.database import Database
 from ivr.db.models import TicketRow
 from ivr.engine.record import CallEvent, CallRecord
 from ivr.records.store import TicketStore
-from ivr.tickets.lifecycle import allowed_actions
-from ivr.tickets.lifecycle import SATISFACTION
+from ivr.tickets.lifecycle import SATISFACTION, allowed_actions
 from ivr.tickets.service import TicketService
 from tests.conftest import CONFIG_DIR
 

@@ -1,0 +1,64 @@
+"""The JSON bodies of the HTTP API (pydantic models): what :mod:`ivr.web.app` reads and
+writes, and what :mod:`ivr.web.openapi` documents. Both import this module; neither imports
+the other.
+
+Times: a field a person reads is ISO 8601 in the centre's zone with its offset
+(``2026-12-04T07:40:00+08:00``; the zone is ``queue.yaml`` ``settings.timezone``, Beijing
+time by default); a field for programs to compute with is epoch seconds (``since``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from queueing.model import AgentState
+
+
+class LoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ready: bool = Field(False, description="ready for calls at once (else paused 'login')")
+
+
+class PauseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("pause", min_length=1, max_length=40)
+
+
+class LogoutBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("logout", min_length=1, max_length=40)
+
+
+class AgentOut(BaseModel):
+    id: str
+    name: str
+    interface: str
+    skills: dict[str, int]
+    state: str = Field(description="offline, paused, ready, reserved, busy, wrapup")
+    reason: str
+    since: float = Field(description="epoch seconds of the last state change (for programs)")
+    since_time: str | None = Field(
+        description="the last state change, ISO 8601 in the centre's zone with its offset "
+        "(2026-12-04T07:40:00+08:00); null if the agent never changed state"
+    )
+    call: str = Field(description="uniqueid of the caller offered or connected")
+    pending: str = Field(description="pause or logout, to happen when the call ends")
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="stable error id, e.g. HL-QUE-002")
+    message: str
+
+
+def local_iso(tz: dt.tzinfo, epoch: float) -> str:
+    """Epoch seconds as ISO 8601 in ``tz`` with its offset, to the second."""
+    return dt.datetime.fromtimestamp(epoch, tz).isoformat(timespec="seconds")
+
+
+def agent_out(state: AgentState, tz: dt.tzinfo) -> AgentOut:
+    since = state.since
+    return AgentOut(**state.__dict__, since_time=local_iso(tz, since) if since > 0 else None)
+
+
+MODELS: tuple[type[BaseModel], ...] = (AgentOut, ErrorOut, LoginBody, PauseBody, LogoutBody)
