@@ -48,7 +48,8 @@ HOLD_COMMAND = "WAIT FOR DIGIT"
 
 async def serve_ours(port_file: Path) -> None:
     from ivr.agi.channel import AGIChannel, call_info_from_env
-    from ivr.agi.server import AGISession, FastAGIServer
+    from ivr.agi.server import FastAGIServer
+    from ivr.agi.session import AGISession
     from ivr.config.loader import load_config
     from ivr.engine.menu import MenuEngine
     from ivr.engine.record import CallRecord

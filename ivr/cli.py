@@ -37,7 +37,7 @@ def admin_problems(directory: Path, recordings: Path | None) -> list[Problem]:
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     from ivr.config.validate import validate_directory
-    from ivr.tickets.catalogue import check_catalogue
+    from ivr.tickets.catalogue import catalogue_warnings, check_catalogue
 
     directory = _config_dir(args.dir, settings)
     recordings = Path(args.recordings) if args.recordings else directory.parent / "recordings"
@@ -48,13 +48,14 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     if problems:
         print(f"{len(problems)} problem(s) in {directory}", file=sys.stderr)
         return 1
-    for warning in checked.warnings:  # worth fixing, but the line runs
+    warnings = [*checked.warnings, *catalogue_warnings(directory)]
+    for warning in warnings:  # worth fixing, but the line runs
         print(f"warning: {warning}")
     if checked.timing is not None and args.verbose:
         worst = checked.timing.worst()
         if worst is not None:
             print(f"longest time to a person: line {worst.line}, {worst.path}: {worst.describe()}")
-    warned = f" ({len(checked.warnings)} warning(s))" if checked.warnings else ""
+    warned = f" ({len(warnings)} warning(s))" if warnings else ""
     print(f"{directory}: OK{warned}")
     return 0
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy.exc import DBAPIError
 
 from ivr.agi.channel import AGIChannel, call_info_from_env
-from ivr.agi.server import AGISession
+from ivr.agi.session import AGISession
 from ivr.config.bundle import ConfigBundle
 from ivr.db.database import Database, database_url
 from ivr.db.errors import DatabaseUnavailable

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from ivr.agi.server import AGIRefused, AGISession, FastAGIServer, script_of
+from ivr.agi.server import FastAGIServer
+from ivr.agi.session import AGIRefused, AGISession, script_of
 from ivr.agi.simulator import simulate_call
 from ivr.errors import AGICommandError, AGIHangup, AGIProtocolError, AGITimeout
 

@@ -1,9 +1,10 @@
 """``hotline backup`` / ``hotline restore`` on real SQLite and PostgreSQL, and the systemd units.
 
 An install (config, recordings, var directories and a database) is seeded with
-``hotline seed-demo``, backed up, and restored into a fresh install: every row of every table,
-the monthly report, the config and the recordings come out the same. Refusals and errors are
-one ``[HL-BAK-nnn]`` line with exit status 1.
+``hotline seed-demo --database-url`` (the install's database, not the demo's own), backed up,
+and restored into a fresh install: every row of every table, the monthly report, the config
+and the recordings come out the same. Refusals and errors are one ``[HL-BAK-nnn]`` line with
+exit status 1.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import ivr.cli
 from ivr.backup import commands as backup_commands
 from ivr.backup import dbdump
 from ivr.db.database import Database, head_revision, normalize_url
+from ivr.devtools.demo import DEMO_CONFIG_DIR
 from ivr.devtools.pgtemp import NoPostgres, admin, pg_bindir, throwaway_postgres, url_for
 from ivr.reports import build_report, parse_period
 from ivr.reports.render import csv_text, markdown
@@ -164,7 +166,7 @@ def _report(url: str) -> tuple[str, str]:
     try:
         report = build_report(
             db,
-            load_catalogue(CONFIG_DIR),
+            load_catalogue(DEMO_CONFIG_DIR),  # seed-demo's Siping catalogue
             parse_period(month="2020-02"),
             now=dt.datetime(2020, 3, 1, tzinfo=dt.UTC),
         )
@@ -197,7 +199,9 @@ def test_backup_and_restore_on_a_fresh_install(
 ) -> None:
     pg = str(request.getfixturevalue("pg_admin_url")) if kind == "postgresql" else None
     old = _source(tmp_path, _pg_database(pg) if pg else None)
-    status, out, err = hotline(old, "seed-demo", "--month", "2020-02", "--scale", "0.05")
+    status, out, err = hotline(
+        old, "seed-demo", "--database-url", old.url, "--month", "2020-02", "--scale", "0.05"
+    )
     assert status == 0, err
     archive = tmp_path / "backups" / "hotline.tar.gz"
     status, out, err = hotline(old, "backup", "--out", str(archive), "--with-recordings")
@@ -220,9 +224,10 @@ def test_backup_and_restore_on_a_fresh_install(
     assert status == 0, err
     lines = out.splitlines()
     assert lines[0].startswith(f"archive {archive}: made ")
-    assert f"{kind} database at revision {HEAD}, 8 config file(s)" in lines[0]
+    # the line config (8 files) and the demo's catalogue and hours in config/demo-siping
+    assert f"{kind} database at revision {HEAD}, 10 config file(s)" in lines[0]
     assert lines[1].startswith("database ") and "restored" in lines[1]
-    assert lines[2] == f"config {new.config}: 8 file(s) restored"
+    assert lines[2] == f"config {new.config}: 10 file(s) restored"
     assert lines[3].startswith(f"recordings {new.recordings}: 3 file(s) restored")
     assert lines[4] == f"database schema at revision {HEAD}, the newest: nothing to migrate"
 
@@ -255,7 +260,12 @@ def test_backup_and_restore_on_a_fresh_install(
 
 def test_index_only_backup_and_a_forced_sqlite_restore(tmp_path: Path, hotline: Hotline) -> None:
     old = _source(tmp_path, None)
-    assert hotline(old, "seed-demo", "--month", "2020-02", "--scale", "0.02")[0] == 0
+    assert (
+        hotline(
+            old, "seed-demo", "--database-url", old.url, "--month", "2020-02", "--scale", "0.02"
+        )[0]
+        == 0
+    )
     # --out a directory: the archive gets a dated name in it
     (tmp_path / "b").mkdir()
     status, out, err = hotline(old, "backup", "--out", str(tmp_path / "b"))
@@ -271,7 +281,12 @@ def test_index_only_backup_and_a_forced_sqlite_restore(tmp_path: Path, hotline: 
     # SQLite database kept aside whole
     new = Site(tmp_path / "new", None)
     shutil.copytree(CONFIG_DIR, new.config)  # the same config: not in the way
-    assert hotline(new, "seed-demo", "--month", "2020-03", "--scale", "0.02")[0] == 0
+    assert (
+        hotline(
+            new, "seed-demo", "--database-url", new.url, "--month", "2020-03", "--scale", "0.02"
+        )[0]
+        == 0
+    )
     theirs = _rows(new.url)
     status, out, err = hotline(new, "restore", str(archive))
     line = _one_error("HL-BAK-006", status, out, err)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
-from ivr.agi.simulator import FakeAsterisk
+from ivr.agi.fake_asterisk import FakeAsterisk
 from ivr.process_agi import ScriptHub
 from ivr.records.callrows import call_row
 from queueing import keys

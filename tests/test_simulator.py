@@ -14,16 +14,12 @@ from typing import Any
 import pytest
 
 from ivr.agi.channel import AGIChannel, call_info_from_env
+from ivr.agi.fake_asterisk import FakeAsterisk, SimResult
 from ivr.agi.protocol import parse_args, parse_header
-from ivr.agi.server import AGIRefused, AGISession, FastAGIServer
-from ivr.agi.simulator import (
-    ASTERISK_VERSION,
-    HEADER_KEYS,
-    FakeAsterisk,
-    SimResult,
-    find_command,
-    simulate_call,
-)
+from ivr.agi.res_agi import ASTERISK_VERSION, HEADER_KEYS, find_command
+from ivr.agi.server import FastAGIServer
+from ivr.agi.session import AGIRefused, AGISession
+from ivr.agi.simulator import simulate_call
 from ivr.errors import AGIHangup
 
 FIXTURES = Path(__file__).parent / "fixtures" / "agi"

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 
 from ivr.agi.protocol import AGIReply, header_args
-from ivr.agi.server import AGISession
+from ivr.agi.session import AGISession
 from ivr.engine.channel import CallInfo, DialResult, RecordResult
 from ivr.errors import AGICommandError, AGIHangup
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import fcntl
 import os
 import sys
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ from typing import Any
 
 from ivr import runinfo
 from ivr.asterisk import conf, local
+from ivr.config.loader import load_config
 from ivr.settings import Settings
+from queueing.ami import SECRET_FILE
 
 #: where ``hotline asterisk-conf`` writes by default, under the var directory
 CONF_OUT = "asterisk"
@@ -114,8 +117,6 @@ class Built:
 
 def build(args: argparse.Namespace, settings: Settings, *, dev: bool, static: bool = True) -> Built:
     """The whole config for these options: static files (if ``static``) plus generated."""
-    from ivr.config.loader import load_config
-
     config_dir = Path(args.config) if args.config else settings.config_dir
     bundle = load_config(config_dir, settings.recordings_dir)
     secrets_file = settings.var_dir / SECRETS
@@ -181,8 +182,6 @@ def ami_note(built: Built, settings: Settings) -> str:
     ami = built.opts.ami
     if ami is None:
         return "AMI: off (queue.yaml dialler.enabled is false: no callbacks are dialled)"
-    from queueing.ami import SECRET_FILE
-
     source = settings.var_dir / SECRET_FILE
     return (
         f"AMI: {ami.bind}:{ami.port}, user {ami.username} for the callback dialler; secret from "
@@ -202,8 +201,6 @@ def _root(args: argparse.Namespace, *, change: bool = True) -> Path:
 
 def _locked(root: Path) -> bool:
     """Whether a test session holds the root (tests/e2e take ``<root>.lock``)."""
-    import fcntl
-
     try:
         fd = os.open(f"{root}.lock", os.O_RDWR)
     except OSError:

@@ -3,8 +3,11 @@
 - ``hotline db upgrade``: create or migrate the database (``HOTLINE_DATABASE_URL``);
 - ``hotline db current``: the schema revision;
 - ``hotline report --day D | --week W | --month M [--out DIR]``: Markdown, HTML (+PNG), CSV;
-- ``hotline seed-demo [--month 2020-02] [--scale 1.0]``: a month of generated traffic
-  (``report`` and ``seed-demo`` migrate the database first, as the server does);
+- ``hotline seed-demo [--month 2020-02] [--scale 1.0]``: a month of generated traffic, with
+  seed 004's catalogue (``config/demo-siping``) into a database of its own (``var/demo.db``)
+  unless ``--config`` / ``--database-url`` say otherwise; ``hotline report ... --demo`` reads
+  that database with that catalogue (``report`` and ``seed-demo`` migrate the database first,
+  as the server does);
 - ``hotline tickets accept UNIQUEID --type T --category C --content TEXT``: 受理 from a call,
   dispatched to the dispatch catalogue's department unless told otherwise;
 - ``hotline tickets <action> NUMBER [...]``: every action of the state machine
@@ -62,11 +65,22 @@ def cmd_db_current(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if current == head_revision() else 1
 
 
+def demo_defaults(args: argparse.Namespace, settings: Settings) -> None:
+    """The demo's catalogue and database where ``--config`` / ``--database-url`` are not
+    given: never the line's config or ``HOTLINE_DATABASE_URL``."""
+    from ivr.devtools.demo import DEMO_CONFIG_DIR, DEMO_DATABASE
+
+    args.config = args.config or str(DEMO_CONFIG_DIR)
+    args.database_url = args.database_url or f"sqlite:///{settings.var_dir / DEMO_DATABASE}"
+
+
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from ivr.reports import build_report, parse_period
     from ivr.reports.render import write_report
 
     period = parse_period(day=args.day, week=args.week, month=args.month)
+    if args.demo:
+        demo_defaults(args, settings)
     service = service_of(args, settings, migrate_first=True)
     report = build_report(service.db, service.catalogue, period, tz=service.deadlines.calendar.tz)
     out = Path(args.out) if args.out else settings.var_dir / "reports"
@@ -76,16 +90,23 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.devtools.demo import seed_demo
+    from ivr.devtools.demo import check_demo_catalogue, seed_demo
     from ivr.reports import parse_period
+    from ivr.tickets.catalogue import load_catalogue
 
     period = parse_period(month=args.month)
+    config_given, url_given = args.config, args.database_url
+    demo_defaults(args, settings)
+    check_demo_catalogue(load_catalogue(Path(args.config)))  # before the database is touched
     service = service_of(args, settings, migrate_first=True)
     result = seed_demo(service.db, service.catalogue, service.deadlines, period, scale=args.scale)
+    report = ["hotline report --month", period.label, "--demo"]
+    report += [f"--config {config_given}"] if config_given else []
+    report += [f"--database-url {service.db.safe_url}"] if url_given else []
     print(
         f"{service.db.safe_url}: {result.calls} calls, {result.tickets} tickets "
         f"({result.finished} finished), {result.queue_events} queue events in {period.label}; "
-        f"now run: hotline report --month {period.label}"
+        f"now run: {' '.join(report)}"
     )
     return 0
 
@@ -116,16 +137,33 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     when.add_argument("--week", help="ISO week, YYYY-Www")
     when.add_argument("--month", help="YYYY-MM")
     p.add_argument("--out", help="output directory (default: var/reports)")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="the month `hotline seed-demo` made: its catalogue (config/demo-siping, seed "
+        "004's Siping) and database (var/demo.db), unless --config / --database-url say "
+        "otherwise",
+    )
     common_options(p)
     p.set_defaults(func=run(cmd_report))
 
     p = sub.add_parser(
         "seed-demo",
-        help="fill the database with a month of generated traffic (migrates it first)",
+        help="a month of generated traffic reproducing seed 004 (Siping), in a database of "
+        "its own (migrates it first); then `hotline report --month 2020-02 --demo`",
     )
     p.add_argument("--month", default="2020-02", help="YYYY-MM (default 2020-02, as seed 004)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply all volumes (default 1)")
-    common_options(p)
+    p.add_argument(
+        "--database-url",
+        help="database URL (default: SQLite var/demo.db - never $HOTLINE_DATABASE_URL, so "
+        "that a demo does not fill a live hotline's database)",
+    )
+    p.add_argument(
+        "--config",
+        help="config directory whose tickets/catalogue.yaml has seed 004's departments and "
+        "categories (default: config/demo-siping)",
+    )
     p.set_defaults(func=run(cmd_seed_demo))
 
     register_tickets(sub)

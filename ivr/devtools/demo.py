@@ -6,6 +6,11 @@ type, the eleven categories, and the per-department table (件数 / 办结). Oth
 multiply every figure (rounded). Everything else (times, callers, waits, satisfaction,
 overdue tickets, repeated requests) is drawn from a seeded random generator, so a run is
 reproducible. Rows are written in bulk (a few statements), not one by one.
+
+The figures are Siping's, so the catalogue must have seed 004's departments, categories and
+types: the shipped demo catalogue ``config/demo-siping`` (:data:`DEMO_CONFIG_DIR`, the
+default of ``hotline seed-demo``) has them; any other catalogue (the Hohhot line config in
+``config/``) is refused before anything is written (:class:`DemoCatalogueRefused`).
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from ivr.db.models import (
     TicketEventRow,
     TicketRow,
 )
+from ivr.errors import HotlineError
 from ivr.records.store import queue_row
 from ivr.reports import Period
+from ivr.settings import PROJECT_ROOT
 from ivr.tickets.catalogue import Catalogue
 from ivr.tickets.deadlines import Deadlines
 from ivr.tickets.errors import BadTicketInput
@@ -89,6 +96,35 @@ OTHER_TYPES = {
     "suggestion": 4,
     "praise": 1,
 }
+#: seed 004's catalogue (Siping): a catalogue-only config directory shipped with the code.
+DEMO_CONFIG_DIR = PROJECT_ROOT / "config" / "demo-siping"
+#: the demo's own database in the var directory, so that a demo never fills a live hotline's.
+DEMO_DATABASE = "demo.db"
+
+
+class DemoCatalogueRefused(HotlineError):
+    """The catalogue lacks seed 004's departments, categories or types."""
+
+    code = "HL-CAT-008"
+
+
+def check_demo_catalogue(catalogue: Catalogue) -> None:
+    """Refuse (one line) a catalogue without what seed 004's report needs."""
+    lacking = [
+        *(f"department {d}" for d in DEPARTMENTS if d not in catalogue.departments),
+        *(f"category {c}" for c in ["epidemic", *CATEGORIES] if c not in catalogue.categories),
+        *(f"type {t}" for t in {**EPIDEMIC, **OTHER_TYPES} if t not in catalogue.types),
+    ]
+    if lacking:
+        shown = ", ".join(lacking[:5]) + (
+            f" and {len(lacking) - 5} more" if len(lacking) > 5 else ""
+        )
+        raise DemoCatalogueRefused(
+            f"seed-demo reproduces seed 004 (Siping, 2020-02) and needs its catalogue; this one "
+            f"lacks {shown}: use the demo config (the default, --config {DEMO_CONFIG_DIR})"
+        )
+
+
 SATISFACTION_WEIGHTS = {5: 55, 4: 30, 3: 10, 2: 4, 1: 1}
 OPERATORS = [f"op{i:02d}" for i in range(1, 17)]
 
@@ -115,7 +151,9 @@ def seed_demo(
     seed: int = 12345,
     timezone: str = "Asia/Shanghai",
 ) -> DemoResult:
-    """Fill ``period`` (a month) with generated traffic. Refuses a period that has data."""
+    """Fill ``period`` (a month) with generated traffic. Refuses a period that has data and a
+    catalogue without seed 004's units (:func:`check_demo_catalogue`)."""
+    check_demo_catalogue(catalogue)
     tz = ZoneInfo(timezone)
     rng = random.Random(seed)
     with db.session() as s:

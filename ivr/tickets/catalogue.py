@@ -5,6 +5,13 @@ every problem is reported as ``file:line:column: message [code]``
 (:func:`check_catalogue`), and :func:`load_catalogue` refuses a file with problems
 (:class:`~ivr.errors.ConfigError`).
 
+In a line config (a directory with ``departments.yaml``), :func:`check_catalogue` also checks
+the catalogue against the line files: every department of ``departments.yaml`` (the
+departments that ``lines.yaml`` and ``menu.yaml`` name) must be a catalogue department under
+the same key, or a ticket from its line could not be dispatched to it (HL-CAT-006, at the
+department in ``departments.yaml``). The two files naming one department differently is a
+warning (:func:`catalogue_warnings`, HL-CAT-007): a catalogue may use short names on tickets.
+
 Category codes form paths: ``housing.property`` is the child ``property`` of ``housing``.
 A ticket stores the full path and its top level (reports group by the top level).
 """
@@ -29,6 +36,11 @@ CAT_SCHEMA = "HL-CAT-002"  # unknown key, missing key, wrong value
 CAT_DUPLICATE = "HL-CAT-003"  # a key given twice
 CAT_REFERENCE = "HL-CAT-004"  # dispatch names an unknown category or department
 CAT_DEPTH = "HL-CAT-005"  # categories nested too deep
+CAT_LINE_DEPARTMENT = "HL-CAT-006"  # a department of departments.yaml the catalogue lacks
+CAT_NAME_DIFFERS = "HL-CAT-007"  # warning: departments.yaml names a department differently
+
+DEPARTMENTS_FILE = "departments.yaml"
+LINES_FILE = "lines.yaml"
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
 
@@ -242,10 +254,108 @@ def _semantic(name: str, located: Located, model: CatalogueFile) -> list[Problem
     return problems
 
 
+# ----------------------------------------------------------------------------- line files
+
+
+def _located(path: Path) -> Located | None:
+    """A line file, or None when it is absent or unreadable (``check_config`` reports that)."""
+    try:
+        return load_text(decode_text(path.read_bytes()))
+    except (OSError, UnreadableText, YamlSyntaxError):
+        return None
+
+
+def _line_departments(directory: Path) -> tuple[Located, dict[str, Any]] | None:
+    """``departments.yaml``'s departments (code -> entry), or None if there is no such file
+    (a catalogue-only directory such as ``config/demo-siping``) or it is broken."""
+    located = _located(directory / DEPARTMENTS_FILE)
+    data = located.data if located is not None else None
+    departments = data.get("departments") if isinstance(data, dict) else None
+    if located is None or not isinstance(departments, dict):
+        return None
+    return located, departments
+
+
+def _lines_naming(directory: Path) -> dict[str, list[str]]:
+    """department code -> the numbers of the lines of ``lines.yaml`` that name it."""
+    located = _located(directory / LINES_FILE)
+    data = located.data if located is not None else None
+    lines = data.get("lines") if isinstance(data, dict) else None
+    named: dict[str, list[str]] = {}
+    for line in lines if isinstance(lines, list) else []:
+        if isinstance(line, dict) and isinstance(line.get("department"), str):
+            named.setdefault(line["department"], []).append(str(line.get("number", "?")))
+    return named
+
+
+def _cross_problems(directory: Path, model: CatalogueFile) -> list[Problem]:
+    found = _line_departments(directory)
+    if found is None:
+        return []
+    located, departments = found
+    lines = _lines_naming(directory)
+    name = str(directory / DEPARTMENTS_FILE)
+    catalogue = directory / CATALOGUE_FILE
+    problems = []
+    for code, entry in departments.items():
+        if code in model.departments:
+            continue
+        line, col = located.key_pos(("departments", code))
+        title = entry.get("name") if isinstance(entry, dict) else None
+        numbers = lines.get(code, [])
+        whose = f"tickets from line(s) {', '.join(numbers)} cannot" if numbers else "no ticket can"
+        problems.append(
+            Problem(
+                name,
+                line,
+                col,
+                f"department {code!r} is not in the ticket catalogue {catalogue}, so {whose} "
+                f"be dispatched to it; add "
+                f"'{code}: {{name: {title or '...'}}}' under departments there",
+                CAT_LINE_DEPARTMENT,
+            )
+        )
+    return problems
+
+
 def check_catalogue(directory: Path) -> list[Problem]:
-    """Every problem of ``directory/tickets/catalogue.yaml``, in file order (empty: OK)."""
-    problems, _ = _read(directory)
+    """Every problem of ``directory/tickets/catalogue.yaml``, in file order (empty: OK), with
+    the departments of ``directory/departments.yaml`` that it lacks (HL-CAT-006)."""
+    problems, model = _read(directory)
+    if model is not None:
+        problems += _cross_problems(directory, model)
     return sorted(problems)
+
+
+def catalogue_warnings(directory: Path) -> list[Problem]:
+    """Worth fixing, but the line runs: a department named differently in
+    ``departments.yaml`` and the catalogue (HL-CAT-007, at the catalogue's name)."""
+    problems, model = _read(directory)
+    found = _line_departments(directory)
+    if problems or model is None or found is None:
+        return []
+    path = directory / CATALOGUE_FILE
+    located = _located(path)
+    _, departments = found
+    warnings = []
+    for code, entry in departments.items():
+        ours = model.departments.get(code)
+        theirs = entry.get("name") if isinstance(entry, dict) else None
+        if ours is None or located is None or not isinstance(theirs, str) or ours.name == theirs:
+            continue
+        line, col = located.value_pos(("departments", code, "name"))
+        warnings.append(
+            Problem(
+                str(path),
+                line,
+                col,
+                f"department {code!r} is {ours.name!r} on tickets but {theirs!r} in "
+                f"{directory / DEPARTMENTS_FILE}; give both the same name unless the "
+                "short name is meant",
+                CAT_NAME_DIFFERS,
+            )
+        )
+    return sorted(warnings)
 
 
 def load_catalogue(directory: Path) -> Catalogue:

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from ivr.agi.simulator import SimResult, simulate_call
+from ivr.agi.fake_asterisk import SimResult
+from ivr.agi.simulator import simulate_call
 from ivr.config.loader import load_config
 from queueing.queue import RedisQueue
 from tests.conftest import free_port

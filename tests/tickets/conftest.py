@@ -86,6 +86,14 @@ def catalogue() -> Catalogue:
 
 
 @pytest.fixture(scope="session")
+def demo_catalogue() -> Catalogue:
+    """Seed 004's (Siping) catalogue, which ``hotline seed-demo`` uses."""
+    from ivr.devtools.demo import DEMO_CONFIG_DIR
+
+    return load_catalogue(DEMO_CONFIG_DIR)
+
+
+@pytest.fixture(scope="session")
 def deadlines() -> Deadlines:
     return Deadlines(calendar_from_config(CONFIG_DIR))
 

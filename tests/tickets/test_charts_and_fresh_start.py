@@ -118,17 +118,17 @@ def test_seed_demo_and_report_migrate_a_fresh_var_dir(
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    db_file = var / "hotline.db"
+    db_file = var / "demo.db"  # the demo's own database, not the line's hotline.db
     assert proc.stderr.strip().splitlines()[-1] == (
         f"sqlite:///{db_file}: database schema created -> revision {head_revision()} "
         "(migrated first, as `hotline db upgrade` and the server do)"
     )
     assert proc.stdout.startswith(f"sqlite:///{db_file}: ")
-    assert "now run: hotline report --month 2020-02" in proc.stdout
+    assert "now run: hotline report --month 2020-02 --demo" in proc.stdout
 
     monkeypatch.setenv("HOTLINE_VAR_DIR", str(var))
     monkeypatch.delenv("HOTLINE_DATABASE_URL", raising=False)
-    assert main(["report", "--month", "2020-02"]) == 0
+    assert main(["report", "--month", "2020-02", "--demo"]) == 0
     out, err = capsys.readouterr()
     assert "database schema" not in err  # already at the newest revision: nothing said
     assert out.splitlines()[0] == str(var / "reports" / "report-2020-02.md")

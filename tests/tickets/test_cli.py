@@ -49,10 +49,11 @@ def test_catalogue_problems_have_positions(tmp_path: Path) -> None:
     assert (problems[1].line, problems[1].column) == (line + 1, 3)
     path.write_text(original.replace("{name: 咨询, deadline_days: 1}", "{name: 咨询, days: 1}"))
     missing, unknown = check_catalogue(tmp_path)
+    at = next(n for n, t in enumerate(original.splitlines(), 1) if t.startswith("  consult:"))
     assert str(missing) == (
-        f"{path}:10:3: types.consult.deadline_days: missing required key 'deadline_days' "
+        f"{path}:{at}:3: types.consult.deadline_days: missing required key 'deadline_days' "
         "[HL-CAT-002]"
     )
-    assert str(unknown) == f"{path}:10:26: types.consult.days: unknown key 'days' [HL-CAT-002]"
+    assert str(unknown) == f"{path}:{at}:26: types.consult.days: unknown key 'days' [HL-CAT-002]"
     path.unlink()
     assert check_catalogue(tmp_path)[0].code == "HL-CAT-001"

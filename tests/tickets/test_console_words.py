@@ -175,7 +175,7 @@ def test_near_names_are_matched_or_answered_with_the_closest(cli: Run, db: Datab
             "--caller", "139", "--no-dispatch")  # fmt: skip
     assert r.code == 0, r.err
     assert "/供热" in r.out
-    r = cli("tickets", "list", "--department", "热力")
+    r = cli("tickets", "list", "--department", "供热")  # 呼和浩特市供热管理中心
     assert r.code == 0, r.err
     r = cli("tickets", "list", "--department", "政府")
     assert r.code == 1 and r.err.startswith("[HL-TKT-004] department '政府' matches several")

@@ -59,7 +59,7 @@ def test_dispatch_path_to_archive_with_audit(service: TicketService) -> None:
         service.act(number, action, actor="dept1", **kw)  # type: ignore[arg-type]
     ticket = service.get(number)
     assert ticket.state == "archived"
-    assert ticket.department == "housing_bureau"  # from the dispatch catalogue
+    assert ticket.department == "property"  # from the dispatch catalogue
     assert ticket.satisfaction == 5
     trail = [(e.action, e.from_state, e.to_state, e.actor) for e in service.history(number)]
     assert trail == [
@@ -98,16 +98,16 @@ def test_refused_transitions_are_clear_and_change_nothing(service: TicketService
 
 def test_return_redispatch(service: TicketService) -> None:
     number = new(service)
-    service.act(number, "dispatch", actor="op", department="tiexi")
+    service.act(number, "dispatch", actor="op", department="xincheng")
     with pytest.raises(BadTicketInput, match="reason"):
-        service.act(number, "return", actor="tiexi")
-    service.act(number, "return", actor="tiexi", note="不属于本单位职责")
+        service.act(number, "return", actor="xincheng")
+    service.act(number, "return", actor="xincheng", note="不属于本单位职责")
     with pytest.raises(TransitionRefused):
-        service.act(number, "sign", actor="tiexi")
-    service.act(number, "redispatch", actor="op", department="tiedong")
+        service.act(number, "sign", actor="xincheng")
+    service.act(number, "redispatch", actor="op", department="huimin")
     ticket = service.get(number)
-    assert (ticket.state, ticket.department, ticket.returns) == ("dispatched", "tiedong", 1)
-    service.act(number, "return", actor="tiedong", note="x")
+    assert (ticket.state, ticket.department, ticket.returns) == ("dispatched", "huimin", 1)
+    service.act(number, "return", actor="huimin", note="x")
     with pytest.raises(BadTicketInput, match="unknown department"):
         service.act(number, "redispatch", actor="op", department="nowhere")
     assert service.get(number).state == "returned"

@@ -127,12 +127,15 @@ async def test_accept_from_a_call_dispatches_to_the_catalogue_department(
     number = number_in(r.out)
     assert f"ticket {number} accepted (受理) by op7 from call 1758852000.1" in r.out
     assert "投诉, 住建/物业服务, caller 13900000001" in r.out  # caller from the call record
-    assert "dispatched (派单) to 市住建局 (housing_bureau, from the dispatch catalogue)" in r.out
+    assert (
+        "dispatched (派单) to 呼和浩特市房产管理服务中心 (property, from the dispatch catalogue)"
+        in r.out
+    )
     assert "next: sign 签收, return 退单, extend-request 申请延期, remind 催办" in r.out
     t = ticket(db, number)
     assert (t.state, t.department, t.type, t.category) == (
         "dispatched",
-        "housing_bureau",
+        "property",
         "complaint",
         "housing.property",
     )
@@ -167,8 +170,8 @@ def test_accept_answer_to_and_no_dispatch(cli: Run, db: Database) -> None:
     assert "answered directly: 办结; a 回访 callback task was opened" in answered.out
     a = ticket(db, number_in(answered.out))
     assert (a.state, a.reply, a.department) == ("finished", "带身份证到窗口办理", None)
-    to = accept(cli, "u.2", "--to", "铁西区政府")
-    assert ticket(db, to).department == "tiexi"
+    to = accept(cli, "u.2", "--to", "呼和浩特市新城区人民政府")
+    assert ticket(db, to).department == "xincheng"
     kept = accept(cli, "u.3", "--no-dispatch")
     assert ticket(db, kept).state == "accepted"
     with db.session() as s:
@@ -201,14 +204,14 @@ def ticket_numbers(db: Database) -> list[str]:
 
 
 def test_every_lifecycle_action_from_the_command_line(cli: Run, db: Database) -> None:
-    number = accept(cli, "u.1", "--to", "housing_bureau")
+    number = accept(cli, "u.1", "--to", "housing")
     other = accept(cli, "u.2", "--no-dispatch")
     dup = accept(cli, "u.3", "--no-dispatch")
     direct = accept(cli, "u.4", "--no-dispatch")
     steps: list[tuple[str, list[str], str]] = [
         ("sign", [], "派单 -> 签收"),
         ("return", ["--reason", "不属于本单位", "--note", "请改派"], "-> 退单"),
-        ("redispatch", ["--to", "tiexi"], "department 铁西区政府 (tiexi)"),
+        ("redispatch", ["--to", "xincheng"], "department 呼和浩特市新城区人民政府 (xincheng)"),
         ("sign", [], "-> 签收"),
         ("extend-request", ["--days", "2", "--reason", "需现场勘查"], "2 working day(s) asked"),
         ("extend-reject", ["--by", "chief"], "stays 签收"),
@@ -240,7 +243,7 @@ def test_every_lifecycle_action_from_the_command_line(cli: Run, db: Database) ->
     assert r.code == 0 and "受理 -> 办结" in r.out
 
     t = ticket(db, number)
-    assert (t.state, t.department, t.satisfaction, t.solved) == ("archived", "tiexi", 5, True)
+    assert (t.state, t.department, t.satisfaction, t.solved) == ("archived", "xincheng", 5, True)
     assert (t.returns, t.extensions, t.reminders, t.redos, t.supervised) == (1, 1, 1, 1, True)
     trail = events(db, number)
     assert [e[0] for e in trail if e[1] != "system"] == [
@@ -312,14 +315,14 @@ def test_list_filters_and_table(
         caller="139", type="help", category="dogs", actor="op", content="狗咬人"
     ).number
     service.act(late, "dispatch", actor="op")
-    soon = accept(cli, "u.1")  # housing_bureau
+    soon = accept(cli, "u.1")  # property
     with db.session() as s:  # due within due_soon_hours (4) from now
         s.execute(
             update(TicketRow)
             .where(TicketRow.number == soon)
             .values(deadline=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
         )
-    fresh = accept(cli, "u.2", "--to", "tiexi")
+    fresh = accept(cli, "u.2", "--to", "xincheng")
     done = accept(cli, "u.3", "--answer", "已解答")
     assert cli("tickets", "supervise", fresh).code == 0
 
@@ -339,13 +342,13 @@ def test_list_filters_and_table(
     assert set(lines[1]) == {"-", " "}
     rows = [line.split() for line in lines[2:-1]]
     assert [row[0] for row in rows] == [late, soon, fresh]  # nearest deadline first
-    assert rows[0][1:5] == ["派单", "求助", "犬类", "市公安局"]
+    assert rows[0][1:5] == ["派单", "求助", "犬类", "呼和浩特市公安局"]
     assert rows[0][-1] == "超期" and rows[1][-1] == "临期" and rows[2][-1] == "督办"
     assert lines[-1] == (
         "3 ticket(s) (state open), nearest deadline first, times in 北京时间 (Asia/Shanghai)"
     )
     # the columns line up on screen although the categories differ in (wide) characters
-    assert [_width(line[: line.index("市")]) for line in lines[2:4]] == [
+    assert [_width(line[: line.index("呼和浩特市")]) for line in lines[2:4]] == [
         lines[0].index("department")
     ] * 2
 
@@ -357,16 +360,16 @@ def test_list_filters_and_table(
     assert numbers("--overdue") == [late]
     assert numbers("--due-soon") == [soon]
     assert numbers("--supervised") == [fresh]
-    assert numbers("--department", "市住建局") == [soon]
-    assert numbers("--department", "tiexi") == [fresh]
+    assert numbers("--department", "呼和浩特市房产管理服务中心") == [soon]
+    assert numbers("--department", "xincheng") == [fresh]
     assert numbers("--state", "finished") == [done]
     assert numbers("--state", "办结,dispatched") == [late, soon, fresh, done]
     assert numbers("--state", "all", "--limit", "2") == [late, soon]
     r = cli("tickets", "list", "--state", "all", "--limit", "2")
     assert r.out.splitlines()[-1].startswith("2 of 4 ticket(s) (state all)")
     assert "raise --limit" in r.out
-    r = cli("tickets", "list", "--overdue", "--department", "tiexi")
-    assert r.out.strip() == "no tickets (state open, overdue, department 铁西区政府)"
+    r = cli("tickets", "list", "--overdue", "--department", "xincheng")
+    assert r.out.strip() == "no tickets (state open, overdue, department 呼和浩特市新城区人民政府)"
     for argv, message in [
         (["--state", "lost"], "unknown state 'lost'; known: open, all, accepted (受理)"),
         (["--department", "mars"], "unknown department 'mars'"),

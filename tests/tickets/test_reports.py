@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ivr.db.database import Database
-from ivr.devtools.demo import seed_demo
+from ivr.devtools.demo import DemoCatalogueRefused, seed_demo
 from ivr.records.store import TicketStore
 from ivr.reports import build_report, parse_period
 from ivr.reports.render import markdown, write_report
@@ -76,7 +76,7 @@ async def test_hand_counted_day(
     assert (name, total, types) == ("疫情", 1, [("help", "求助", 1)])
     shares = {code: (n, share) for code, _, n, share in report.by_category if n}
     assert shares == {"housing": (1, 0.5), "housing_fund": (1, 0.5)}
-    assert report.departments == [("housing_bureau", "市住建局", 1, 0)]
+    assert report.departments == [("property", "呼和浩特市房产管理服务中心", 1, 0)]
     assert (report.overdue_open, report.supervised) == (2, 2)
     assert report.supervised_by_reason == {"overdue": 2}
     assert [n for _, _, n in report.satisfaction] == [1, 0, 0, 0, 0]
@@ -88,8 +88,9 @@ async def test_hand_counted_day(
 
 
 def test_seed_demo_reproduces_seed_004(
-    db: Database, catalogue: Catalogue, service: TicketService, tmp_path: Path
+    db: Database, demo_catalogue: Catalogue, service: TicketService, tmp_path: Path
 ) -> None:
+    catalogue = demo_catalogue  # config/demo-siping: Siping's units, as seed-demo's default
     period = parse_period(month="2020-02")
     result = seed_demo(db, catalogue, service.deadlines, period)
     assert (result.calls, result.tickets, result.finished) == (8570, 6610, 6572)
@@ -140,3 +141,15 @@ def test_seed_demo_reproduces_seed_004(
     assert "住建,765,17.2%" in csv
     with pytest.raises(BadTicketInput, match="already has"):
         seed_demo(db, catalogue, service.deadlines, period)
+
+
+def test_seed_demo_refuses_the_hohhot_catalogue(
+    db: Database, catalogue: Catalogue, service: TicketService
+) -> None:
+    """The line config's catalogue (Hohhot) lacks Siping's units: refused, nothing written."""
+    with pytest.raises(DemoCatalogueRefused) as info:
+        seed_demo(db, catalogue, service.deadlines, parse_period(month="2020-02"))
+    assert info.value.code == "HL-CAT-008"
+    assert "lacks department tiexi" in str(info.value) and "demo-siping" in str(info.value)
+    assert "\n" not in str(info.value)
+    assert build_report(db, catalogue, parse_period(month="2020-02")).calls == 0
