@@ -6,7 +6,7 @@ PostgreSQL's durable defaults - fsync on, synchronous_commit on - so a commit co
 costs on a real server). Each backend gets a fresh database migrated by ``db.upgrade()``, so
 the indexes measured are the ones the migrations ship.
 
-1. **Call records/s** through :class:`ivr.tickets.store.TicketStore`, the way the server
+1. **Call records/s** through :class:`ivr.records.store.TicketStore`, the way the server
    writes them (each record a realistic menu + queue call, ``CallRecord.to_dict`` and all):
    - *single, sequential*: ``await store.save(record)`` one after another, one transaction
      each. Printed for information, not judged: one writer waiting on every commit measures
@@ -20,7 +20,7 @@ the indexes measured are the ones the migrations ship.
    1,300,000 call records (seed 004's ratio of calls to tickets) and 2,600,000 queue_log
    events, by set-based SQL (``INSERT ... SELECT`` over a recursive CTE on SQLite,
    ``generate_series`` on PostgreSQL); then ``ANALYZE`` (PostgreSQL: ``VACUUM ANALYZE``, as
-   autovacuum would), then :func:`ivr.tickets.reports.build_report` for that month is timed:
+   autovacuum would), then :func:`ivr.reports.build_report` for that month is timed:
    one cold run, then the median of three. The report's figures are checked against the
    counts the generator put in.
 
@@ -55,13 +55,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
+from ivr.db.database import Database  # noqa: E402
+from ivr.devtools.pgtemp import admin, throwaway_postgres, url_for  # noqa: E402
 from ivr.engine.record import CallEvent, CallRecord  # noqa: E402
+from ivr.records.store import TicketStore  # noqa: E402
+from ivr.reports import build_report, parse_period  # noqa: E402
 from ivr.tickets.catalogue import Catalogue, load_catalogue  # noqa: E402
-from ivr.tickets.db import Database  # noqa: E402
 from ivr.tickets.lifecycle import DONE, State  # noqa: E402
-from ivr.tickets.pgtemp import admin, throwaway_postgres, url_for  # noqa: E402
-from ivr.tickets.reports import build_report, parse_period  # noqa: E402
-from ivr.tickets.store import TicketStore  # noqa: E402
 
 CONFIG_DIR = ROOT / "config"
 TARGET_RECORDS_PER_S = 2000.0

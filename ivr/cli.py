@@ -78,10 +78,10 @@ async def _serve(
     from ivr.agi.server import FastAGIServer
     from ivr.queuewait.reload import apply_queue_reload
     from ivr.queuewait.waiter import RedisQueueWaiter
+    from ivr.records.ticketno import RedisTicketNumbers
     from ivr.runtime import ConfigHolder
     from ivr.service import HeldSurveys, HotlineService, LiveCalls, Records
     from ivr.tickets.recalendar import install_calendar
-    from ivr.tickets.ticketno import RedisTicketNumbers
     from ivr.web import create_app
     from queueing.ami import SECRET_FILE as AMI_SECRET_FILE
     from queueing.callback import CallbackDialler
@@ -414,10 +414,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ivr import queue_cli as queue_commands
     from ivr.asterisk import commands as asterisk_commands
     from ivr.backup import commands as backup_commands
-    from ivr.tickets import commands as ticket_commands
+    from ivr.console import data_cli
 
     queue_commands.register(sub)
-    ticket_commands.register(sub)
+    data_cli.register(sub)
     asterisk_commands.register(sub)
     backup_commands.register(sub)
     return parser

@@ -245,11 +245,11 @@ def main() -> int:
     info = call_info_from_env(agi.env)
 
     async def run() -> None:
+        from ivr.db.database import Database, database_url
         from ivr.engine.menu import MenuEngine
         from ivr.queuewait.waiter import RedisQueueWaiter
+        from ivr.records.store import TicketNumbers
         from ivr.service import LiveCalls
-        from ivr.tickets.db import Database, database_url
-        from ivr.tickets.store import TicketNumbers
 
         bundle = holder.current
         queue = RedisQueue.from_url(settings.redis_url, bundle.queue.settings)

@@ -24,20 +24,20 @@ from sqlalchemy.exc import DBAPIError
 from ivr.agi.channel import AGIChannel, call_info_from_env
 from ivr.agi.session import AGISession
 from ivr.config.bundle import ConfigBundle
+from ivr.db.database import Database, database_url
+from ivr.db.errors import DatabaseUnavailable
 from ivr.engine.attempt import LiveInfo, snapshot
 from ivr.engine.menu import MenuEngine, QueueWaiter, TicketLookup
 from ivr.engine.record import CallRecord
 from ivr.engine.store import CallStore
 from ivr.errors import ConfigError
 from ivr.queuewait.waiter import SurveySink
+from ivr.records.store import TicketStore, is_unavailable
 from ivr.runtime import ConfigHolder
 from ivr.settings import Settings
 from ivr.tickets.catalogue import load_catalogue
-from ivr.tickets.db import Database, database_url
 from ivr.tickets.deadlines import Deadlines, calendar_from_config
-from ivr.tickets.errors import DatabaseUnavailable
 from ivr.tickets.service import TicketService
-from ivr.tickets.store import TicketStore, is_unavailable
 from queueing.hub import QueueHub
 from queueing.queue import QueueGateway, RedisQueue
 
@@ -186,7 +186,7 @@ def in_menu(record: CallRecord) -> bool:
 @runtime_checkable
 class EarlierAttempts(Protocol):
     """Where the attempt a dead server never recorded goes (:meth:`TicketStore.earlier_attempt
-    <ivr.tickets.store.TicketStore.earlier_attempt>`)."""
+    <ivr.records.store.TicketStore.earlier_attempt>`)."""
 
     async def earlier_attempt(self, uniqueid: str, attempt: int, snapshot: str) -> None: ...
 

@@ -146,7 +146,7 @@ def call(uniqueid: str, centre: str = DEFAULT_CENTRE) -> str:
 def ticket_counter(day: str, centre: str = DEFAULT_CENTRE) -> str:
     """Hash of the ticket numbers handed out on ``day`` (YYYYMMDD): the block claimed from the
     database (``next`` .. ``limit``) and the one claimed ahead (``nlimit``); expires after 3
-    days (ivr/tickets/ticketno.py)."""
+    days (ivr/records/ticketno.py)."""
     return f"{base(centre)}ticketseq:{day}"
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from ivr.cli import build_parser
 from ivr.config.models import Settings as MenuSettings
-from ivr.tickets.db import head_revision
+from ivr.db.database import head_revision
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
-MIGRATIONS = ROOT / "ivr" / "tickets" / "migrations" / "versions"
+MIGRATIONS = ROOT / "ivr" / "db" / "migrations" / "versions"
 
 
 def subcommands() -> set[str]:

@@ -294,7 +294,7 @@ def _check_revision(archive: Path, revision: str) -> None:
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
 
-    from ivr.tickets.db import MIGRATIONS
+    from ivr.db.database import MIGRATIONS
 
     try:
         ScriptDirectory(str(MIGRATIONS)).get_revision(revision)

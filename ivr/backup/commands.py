@@ -24,7 +24,7 @@ from ivr.settings import Settings
 
 def _install(args: argparse.Namespace, settings: Settings) -> Any:
     from ivr.backup.archive import Install
-    from ivr.tickets.db import database_url
+    from ivr.db.database import database_url
 
     return Install(
         database_url=args.database_url or database_url(settings.var_dir),

@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.backup import DatabaseMissing, ToolFailed, ToolMissing
-from ivr.tickets.db import Database, normalize_url
+from ivr.db.database import Database, normalize_url
 
 SQLITE_MEMBER = "database/hotline.db"
 PG_MEMBER = "database/hotline.pgdump"

@@ -182,7 +182,7 @@ def _restore_recordings(staged: Path, dst: Path, included: bool) -> str:
 def _migrate(url: str, before: str) -> str:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from ivr.tickets.db import Database
+    from ivr.db.database import Database
 
     db = Database(url)
     try:

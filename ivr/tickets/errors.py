@@ -9,12 +9,6 @@ class TicketError(HotlineError):
     code = "HL-TKT-000"
 
 
-class DatabaseUnavailable(TicketError):
-    """The database cannot be reached (records then go to the journal)."""
-
-    code = "HL-TKT-001"
-
-
 class TransitionRefused(TicketError):
     """The state machine does not allow this action in the ticket's state."""
 
@@ -35,12 +29,6 @@ class ConcurrentUpdate(TicketError):
     """Someone else changed the ticket at the same moment; read it again and retry."""
 
     code = "HL-TKT-005"
-
-
-class SchemaOutOfDate(TicketError):
-    """The database schema is older than this program: run ``hotline db upgrade``."""
-
-    code = "HL-TKT-006"
 
 
 class OwnExtensionRefused(TicketError):

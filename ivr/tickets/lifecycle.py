@@ -108,6 +108,9 @@ STATUS_WORDS = {
 
 
 # Actions that need an extension request pending, and the one that needs none pending.
+#: The national five satisfaction levels (回访, the phone survey, the reports).
+SATISFACTION = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+
 NEEDS_PENDING_EXTENSION = frozenset({"extend_approve", "extend_reject"})
 
 

@@ -6,7 +6,7 @@ row of the day, incremented inside the ticket's own transaction: PostgreSQL lock
 and SQLite serializes writers, so several servers sharing one database never hand out the
 same number (the unique index on ``tickets.number`` would refuse it anyway).
 
-Numbers handed out with calls come from Redis (:mod:`ivr.tickets.ticketno`), which takes them
+Numbers handed out with calls come from Redis (:mod:`ivr.records.ticketno`), which takes them
 in *blocks* claimed here (:func:`claim_block`): a claim moves the day's counter past the
 block, so the database's own sequence (tickets accepted without a reserved number) and every
 later claim (another Redis, or the same one after it forgot everything) start behind it.
@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ivr.tickets.models import TicketCounterRow, TicketReservationRow, TicketRow
-from ivr.tickets.sqlutil import insert_ignore
+from ivr.db.models import TicketCounterRow, TicketReservationRow, TicketRow
+from ivr.db.sqlutil import insert_ignore
 
 SEQUENCE_DIGITS = 6
 

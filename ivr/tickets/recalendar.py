@@ -33,10 +33,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ivr.config.calendar import BusinessCalendar
 from ivr.config.warn import calendar_warnings
+from ivr.db.database import Database
+from ivr.db.models import TicketEventRow, TicketRow
 from ivr.tickets.catalogue import Catalogue
-from ivr.tickets.db import Database
 from ivr.tickets.lifecycle import OPEN
-from ivr.tickets.models import TicketEventRow, TicketRow
 
 if TYPE_CHECKING:
     from ivr.config.bundle import ConfigBundle

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, exists, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
+from ivr.db.models import SupervisionRow, TicketEventRow, TicketRow
+from ivr.db.sqlutil import insert_ignore
 from ivr.tickets.lifecycle import OPEN, State
-from ivr.tickets.models import SupervisionRow, TicketEventRow, TicketRow
-from ivr.tickets.sqlutil import insert_ignore
 
 OPEN_STATES = [s.value for s in OPEN]
 ANONYMOUS = ("", "anonymous", "unknown")

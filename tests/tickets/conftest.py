@@ -1,7 +1,7 @@
 """Fixtures: every database test runs on SQLite *and* on PostgreSQL.
 
 PostgreSQL: ``HOTLINE_TEST_PG_URL`` (a server where the user may create databases), else a
-throwaway cluster (:mod:`ivr.tickets.pgtemp`: ``initdb`` into a temp directory, unix socket
+throwaway cluster (:mod:`ivr.devtools.pgtemp`: ``initdb`` into a temp directory, unix socket
 only, run as the ``postgres`` user when the tests run as root). The
 schema is migrated once into a template database; each test gets a fresh copy of it.
 """
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from ivr.db.database import Database, normalize_url
+from ivr.devtools.pgtemp import NoPostgres, admin, pg_bindir, throwaway_postgres, url_for
 from ivr.tickets.catalogue import Catalogue, load_catalogue
-from ivr.tickets.db import Database, normalize_url
 from ivr.tickets.deadlines import Deadlines, calendar_from_config
-from ivr.tickets.pgtemp import NoPostgres, admin, pg_bindir, throwaway_postgres, url_for
 from ivr.tickets.service import TicketService
 from tests.conftest import CONFIG_DIR
 
@@ -88,7 +88,7 @@ def catalogue() -> Catalogue:
 @pytest.fixture(scope="session")
 def demo_catalogue() -> Catalogue:
     """Seed 004's (Siping) catalogue, which ``hotline seed-demo`` uses."""
-    from ivr.tickets.demo import DEMO_CONFIG_DIR
+    from ivr.devtools.demo import DEMO_CONFIG_DIR
 
     return load_catalogue(DEMO_CONFIG_DIR)
 

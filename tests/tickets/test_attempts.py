@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
+from ivr.db.database import Database
+from ivr.db.models import CallAttemptRow, CallbackTaskRow, CallRow
 from ivr.engine.record import CallRecord
-from ivr.tickets.attempts import Attempt, merge
-from ivr.tickets.db import Database
-from ivr.tickets.models import CallAttemptRow, CallbackTaskRow, CallRow
-from ivr.tickets.store import TicketStore
+from ivr.records.attempts import Attempt, merge
+from ivr.records.store import TicketStore
 from queueing.events import QueueEvent
 
 T0 = dt.datetime(2025, 9, 26, 2, 0, tzinfo=dt.UTC)

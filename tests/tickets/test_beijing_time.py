@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 
 import ivr.engine.record as record_module
+from ivr.db.database import Database
 from ivr.engine.record import CallEvent, CallRecord, recording_name
+from ivr.records.store import TicketStore
 from ivr.tickets.catalogue import Catalogue
-from ivr.tickets.db import Database
 from ivr.tickets.deadlines import Deadlines
 from ivr.tickets.service import TicketService
-from ivr.tickets.store import TicketStore
 from tests.conftest import CONFIG_DIR, ROOT
 
 STARTED = dt.datetime(2026, 12, 3, 23, 40, 12, tzinfo=dt.UTC)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from ivr.cli import main
-from ivr.tickets.db import Database, current_revision, head_revision, upgrade
-from ivr.tickets.reports import Period, Report, parse_period
-from ivr.tickets.reports.render import CJK_FONT_FILES, chart_text, charts, cjk_font
+from ivr.db.database import Database, current_revision, head_revision, upgrade
+from ivr.reports import Period, Report, parse_period
+from ivr.reports.render import CJK_FONT_FILES, chart_text, charts, cjk_font
 from tests.conftest import ROOT
 
 WQY = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")

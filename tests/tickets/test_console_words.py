@@ -17,12 +17,12 @@ import yaml
 from sqlalchemy import select, update
 
 from ivr.cli import main
+from ivr.db.database import Database
+from ivr.db.models import TicketRow
 from ivr.engine.record import CallEvent, CallRecord
-from ivr.tickets.db import Database
-from ivr.tickets.lifecycle import allowed_actions
-from ivr.tickets.models import TicketRow
-from ivr.tickets.service import SATISFACTION, TicketService
-from ivr.tickets.store import TicketStore
+from ivr.records.store import TicketStore
+from ivr.tickets.lifecycle import SATISFACTION, allowed_actions
+from ivr.tickets.service import TicketService
 from tests.conftest import CONFIG_DIR
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from ivr.db.database import Database
+from ivr.db.models import CallAttemptRow, CallRow
 from ivr.engine.record import CallRecord
+from ivr.records.attempts import snapshot_entry
+from ivr.records.store import TicketStore
 from ivr.service import HotlineService, LiveCalls
-from ivr.tickets.attempts import snapshot_entry
-from ivr.tickets.db import Database
-from ivr.tickets.models import CallAttemptRow, CallRow
-from ivr.tickets.store import TicketStore
 from queueing.queue import LiveCall
 
 T0 = dt.datetime(2025, 9, 26, 2, 0, tzinfo=dt.UTC)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from ivr.db.database import Database
+from ivr.db.errors import DatabaseUnavailable
 from ivr.tickets.catalogue import Catalogue
-from ivr.tickets.db import Database
 from ivr.tickets.deadlines import Deadlines
 from ivr.tickets.errors import (
     BadTicketInput,
-    DatabaseUnavailable,
     TicketNotFound,
     TransitionRefused,
 )

@@ -9,8 +9,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from ivr.tickets.db import Database, _alembic_config, current_revision, head_revision, upgrade
-from ivr.tickets.models import Base
+from ivr.db.database import Database, _alembic_config, current_revision, head_revision, upgrade
+from ivr.db.models import Base
 
 
 def _diff(db: Database) -> list[Any]:

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import func, select, update
 
 from ivr.cli import main
-from ivr.tickets.db import Database
+from ivr.db.database import Database
+from ivr.db.models import CallbackTaskRow, TicketCallRow, TicketEventRow, TicketRow
+from ivr.records.store import TicketStore
 from ivr.tickets.display import width as _width
 from ivr.tickets.lifecycle import TRANSITIONS
-from ivr.tickets.models import CallbackTaskRow, TicketCallRow, TicketEventRow, TicketRow
 from ivr.tickets.service import TicketService
-from ivr.tickets.store import TicketStore
 from tests.tickets.test_store import event, record
 
 

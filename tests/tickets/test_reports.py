@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from ivr.db.database import Database
+from ivr.devtools.demo import DemoCatalogueRefused, seed_demo
+from ivr.records.store import TicketStore
+from ivr.reports import build_report, parse_period
+from ivr.reports.render import markdown, write_report
 from ivr.tickets.catalogue import Catalogue
-from ivr.tickets.db import Database
-from ivr.tickets.demo import DemoCatalogueRefused, seed_demo
 from ivr.tickets.errors import BadTicketInput
-from ivr.tickets.reports import build_report, parse_period
-from ivr.tickets.reports.render import markdown, write_report
 from ivr.tickets.service import TicketService
-from ivr.tickets.store import TicketStore
 from queueing.events import QueueEvent
 from tests.tickets.conftest import TZ, Clock
 from tests.tickets.test_store import record

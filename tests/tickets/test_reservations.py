@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from ivr.tickets.db import Database
+from ivr.db.database import Database
+from ivr.records.store import TicketNumbers, reserve_ticket
 from ivr.tickets.service import TicketService
-from ivr.tickets.store import TicketNumbers, reserve_ticket
 
 TZ = ZoneInfo("Asia/Shanghai")
 

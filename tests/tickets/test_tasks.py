@@ -9,15 +9,15 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from ivr.db.database import Database
+from ivr.db.models import CallbackTaskRow
 from ivr.engine.record import CallRecord
 from ivr.engine.store import JournalStore
-from ivr.tickets.db import Database
-from ivr.tickets.models import CallbackTaskRow
-from ivr.tickets.reports import build_report, parse_period
-from ivr.tickets.reports.render import markdown
+from ivr.records.store import TicketStore
+from ivr.records.tasks import NOTE_GAVE_UP, NOTE_PROMISED, message_ref
+from ivr.reports import build_report, parse_period
+from ivr.reports.render import markdown
 from ivr.tickets.service import TicketService
-from ivr.tickets.store import TicketStore
-from ivr.tickets.tasks import NOTE_GAVE_UP, NOTE_PROMISED, message_ref
 from queueing.events import QueueEvent
 from tests.tickets.test_operator_cli import Run, cli  # noqa: F401 (the fixture)
 from tests.tickets.test_store import T0, event, record

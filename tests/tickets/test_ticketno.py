@@ -19,11 +19,11 @@ import redis.asyncio as aioredis
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from ivr.tickets.db import Database
-from ivr.tickets.models import TicketReservationRow
+from ivr.db.database import Database
+from ivr.db.models import TicketReservationRow
+from ivr.records.store import TicketStore
+from ivr.records.ticketno import RedisTicketNumbers
 from ivr.tickets.service import TicketService
-from ivr.tickets.store import TicketStore
-from ivr.tickets.ticketno import RedisTicketNumbers
 from queueing import keys
 from tests.tickets.conftest import Clock
 

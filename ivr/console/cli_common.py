@@ -18,7 +18,7 @@ OPERATOR_ENV = "HOTLINE_OPERATOR"
 
 
 def db_of(args: argparse.Namespace, settings: Settings) -> Any:
-    from ivr.tickets.db import Database, database_url
+    from ivr.db.database import Database, database_url
 
     return Database(args.database_url or database_url(settings.var_dir))
 
@@ -28,7 +28,7 @@ def config_dir(args: argparse.Namespace, settings: Settings) -> Path:
 
 
 def unavailable(db: Any, exc: Exception) -> HotlineError:
-    from ivr.tickets.errors import DatabaseUnavailable
+    from ivr.db.errors import DatabaseUnavailable
 
     orig = getattr(exc, "orig", None) or exc
     return DatabaseUnavailable(
@@ -42,8 +42,8 @@ def migrate(db: Any) -> None:
     so on stderr when something was done."""
     from alembic.util import CommandError
 
-    from ivr.tickets.db import current_revision, head_revision
-    from ivr.tickets.errors import SchemaOutOfDate
+    from ivr.db.database import current_revision, head_revision
+    from ivr.db.errors import SchemaOutOfDate
 
     before = current_revision(db.engine)
     if before == head_revision():

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from ivr.db.models import CallRow, TicketRow
 from ivr.tickets.lifecycle import State
-from ivr.tickets.models import CallRow, TicketRow
 
 
 @dataclass(frozen=True)
 class TicketLine:
-    """One ticket of the list; :func:`ivr.tickets.reports.build_report` puts the catalogue's
+    """One ticket of the list; :func:`ivr.reports.build_report` puts the catalogue's
     and the lifecycle's Chinese names in place of the codes."""
 
     number: str

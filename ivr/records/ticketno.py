@@ -46,8 +46,8 @@ from zoneinfo import ZoneInfo
 
 from redis.exceptions import NoScriptError, RedisError
 
+from ivr.records.store import TicketStore
 from ivr.tickets.numbering import SEQUENCE_DIGITS, claim_block
-from ivr.tickets.store import TicketStore
 from queueing import keys
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ivr.console.cli_common import check_limit, common_options, local, run, service_of, zone
+from ivr.records.calls_query import CallFilter, call_by_id, find_calls, tickets_of
 from ivr.settings import Settings
-from ivr.tickets.calls_query import CallFilter, call_by_id, find_calls, tickets_of
-from ivr.tickets.cli_common import check_limit, common_options, local, run, service_of, zone
 from ivr.tickets.display import state_name, table
 
 OUTCOME_NAMES = {
@@ -90,7 +90,7 @@ def _when(service: Any, value: str, option: str, end: bool = False) -> dt.dateti
 def _reading(service: Any) -> Iterator[Session]:
     from sqlalchemy.exc import InterfaceError, OperationalError
 
-    from ivr.tickets.cli_common import unavailable
+    from ivr.console.cli_common import unavailable
 
     try:
         with service.db.session() as session:
@@ -169,7 +169,7 @@ def cmd_calls_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _survey(score: int | None) -> str:
-    from ivr.tickets.service import SATISFACTION
+    from ivr.tickets.lifecycle import SATISFACTION
 
     return f"{score} {SATISFACTION.get(score, '?')}" if score else "-"
 

@@ -4,7 +4,7 @@ The URL comes from ``HOTLINE_DATABASE_URL``; the default is an embedded SQLite f
 ``<var>/hotline.db`` in WAL mode (readers do not block the writer, and a crash loses no
 committed transaction). ``postgresql://...`` URLs use psycopg 3.
 
-Migrations are Alembic revisions shipped inside this package (``ivr/tickets/migrations``);
+Migrations are Alembic revisions shipped inside this package (``ivr/db/migrations``);
 :func:`upgrade` configures Alembic programmatically, so no ``alembic.ini`` is needed.
 """
 
@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from ivr.tickets.errors import SchemaOutOfDate
+from ivr.db.errors import SchemaOutOfDate
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Alembic narrates every schema look-up at INFO ("Context impl SQLiteImpl." ...): noise on

@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ivr.settings import Settings
-from ivr.tickets.actions_cli import add_solved, next_actions, satisfaction_level
-from ivr.tickets.cli_common import (
+from ivr.console.actions_cli import add_solved, next_actions, satisfaction_level
+from ivr.console.cli_common import (
     actor,
     by_option,
     check_limit,
@@ -19,6 +18,7 @@ from ivr.tickets.cli_common import (
     service_of,
     zone,
 )
+from ivr.settings import Settings
 from ivr.tickets.display import state_name, table
 
 KINDS = {"survey": "visit", "visit": "visit", "missed": "missed", "message": "message"}

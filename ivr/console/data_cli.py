@@ -23,9 +23,9 @@
 - ``hotline calls list [--number N] [--since T] [--until T] [--outcome O] [--line L]``,
   ``calls show UNIQUEID``: find a call (and its reserved ticket number) to accept a ticket.
 
-The ticket commands live in :mod:`ivr.tickets.actions_cli` (accept and the actions),
-:mod:`ivr.tickets.tickets_cli` (list, show, supervised, sweep, replay),
-:mod:`ivr.tickets.callbacks_cli` and :mod:`ivr.tickets.calls_cli`; this module has the
+The ticket commands live in :mod:`ivr.console.actions_cli` (accept and the actions),
+:mod:`ivr.console.tickets_cli` (list, show, supervised, sweep, replay),
+:mod:`ivr.console.callbacks_cli` and :mod:`ivr.console.calls_cli`; this module has the
 database and report commands and registers them all. Times are shown in the centre's zone
 (北京时间, ``hours.yaml`` ``timezone``), UTC only inside the database.
 
@@ -38,11 +38,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ivr.console.callbacks_cli import register_callbacks
+from ivr.console.calls_cli import register_calls
+from ivr.console.cli_common import common_options, db_of, run, service_of
+from ivr.console.tickets_cli import register_tickets
 from ivr.settings import Settings
-from ivr.tickets.callbacks_cli import register_callbacks
-from ivr.tickets.calls_cli import register_calls
-from ivr.tickets.cli_common import common_options, db_of, run, service_of
-from ivr.tickets.tickets_cli import register_tickets
 
 # ----------------------------------------------------------------------------- db, reports
 
@@ -56,7 +56,7 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db_current(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.tickets.db import current_revision, head_revision
+    from ivr.db.database import current_revision, head_revision
 
     db = db_of(args, settings)
     current = current_revision(db.engine)
@@ -68,15 +68,15 @@ def cmd_db_current(args: argparse.Namespace, settings: Settings) -> int:
 def demo_defaults(args: argparse.Namespace, settings: Settings) -> None:
     """The demo's catalogue and database where ``--config`` / ``--database-url`` are not
     given: never the line's config or ``HOTLINE_DATABASE_URL``."""
-    from ivr.tickets.demo import DEMO_CONFIG_DIR, DEMO_DATABASE
+    from ivr.devtools.demo import DEMO_CONFIG_DIR, DEMO_DATABASE
 
     args.config = args.config or str(DEMO_CONFIG_DIR)
     args.database_url = args.database_url or f"sqlite:///{settings.var_dir / DEMO_DATABASE}"
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.tickets.reports import build_report, parse_period
-    from ivr.tickets.reports.render import write_report
+    from ivr.reports import build_report, parse_period
+    from ivr.reports.render import write_report
 
     period = parse_period(day=args.day, week=args.week, month=args.month)
     if args.demo:
@@ -90,9 +90,9 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from ivr.devtools.demo import check_demo_catalogue, seed_demo
+    from ivr.reports import parse_period
     from ivr.tickets.catalogue import load_catalogue
-    from ivr.tickets.demo import check_demo_catalogue, seed_demo
-    from ivr.tickets.reports import parse_period
 
     period = parse_period(month=args.month)
     config_given, url_given = args.config, args.database_url

@@ -1,7 +1,7 @@
 """Daily, weekly and monthly reports with the sections of seed 004 (Siping, Feb 2020).
 
 :func:`build_report` aggregates in SQL (``GROUP BY`` on indexed day columns, no Python loop
-over tickets); the renderers in :mod:`ivr.tickets.reports.render` write Markdown, HTML with
+over tickets); the renderers in :mod:`ivr.reports.render` write Markdown, HTML with
 matplotlib PNG charts, and CSV.
 
 Counting rules (as the seed counts):
@@ -40,12 +40,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import String, and_, case, func, select, text, type_coerce
 from sqlalchemy.orm import Session
 
-from ivr.tickets.catalogue import Catalogue
-from ivr.tickets.db import Database
-from ivr.tickets.display import state_name
-from ivr.tickets.errors import BadTicketInput
-from ivr.tickets.lifecycle import DONE, OPEN, State
-from ivr.tickets.models import (
+from ivr.db.database import Database
+from ivr.db.models import (
     FLAGGED,
     CallbackTaskRow,
     CallRow,
@@ -53,8 +49,11 @@ from ivr.tickets.models import (
     SupervisionRow,
     TicketRow,
 )
-from ivr.tickets.reports.detail import TicketLine, day_tickets
-from ivr.tickets.service import SATISFACTION
+from ivr.reports.detail import TicketLine, day_tickets
+from ivr.tickets.catalogue import Catalogue
+from ivr.tickets.display import state_name
+from ivr.tickets.errors import BadTicketInput
+from ivr.tickets.lifecycle import DONE, OPEN, SATISFACTION, State
 
 ANSWER_TARGET_SECONDS = 15
 #: ``hours.yaml``'s default zone: a report built without one is in Beijing time

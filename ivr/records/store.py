@@ -4,19 +4,19 @@
 
 - a :class:`ivr.engine.store.CallStore` (``await save(record)``): each record is one attempt
   of a call (``record.attempt``), kept in ``call_attempts``; the call's ``call_records`` row is
-  the merge of all its attempts (:mod:`ivr.tickets.attempts`), whatever order they arrive in;
+  the merge of all its attempts (:mod:`ivr.records.attempts`), whatever order they arrive in;
   idempotent by ``(uniqueid, attempt)``;
 - the closer of lost calls (``await lost(call)``): a call whose server died gets a synthetic
   ``server-lost`` attempt from the snapshot Redis kept; a call that came back after its
   server died gets the attempt that server never recorded, from the same snapshot
   (``await earlier_attempt(uniqueid, attempt, snapshot)``);
-- the write path of ticket numbers reserved in Redis (:mod:`ivr.tickets.ticketno`):
+- the write path of ticket numbers reserved in Redis (:mod:`ivr.records.ticketno`):
   :meth:`TicketStore.note_reservation` hands one over without waiting for the database;
 - a :class:`queueing.events.QueueEventSink` (``await queue_event(event)``): one ``queue_log``
   row per event, idempotent by a key made from the event;
 - a :class:`ivr.engine.menu.TicketLookup` (``await status(number, caller)``).
 
-When the database cannot be reached, writes go to the local :class:`~ivr.tickets.journal.Journal`
+When the database cannot be reached, writes go to the local :class:`~ivr.records.journal.Journal`
 and the store stays *degraded* until the journal has been replayed: while entries wait there,
 new writes are appended behind them, so the database receives everything in the order it
 happened. A background task (:meth:`TicketStore.start`) retries the replay every
@@ -44,21 +44,22 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from ivr.engine.record import CallRecord
-from ivr.tickets.attempts import ANSWERED, lost_entries, snapshot_entry
-from ivr.tickets.callrows import ANONYMOUS, MISSED_OUTCOMES, write_calls
-from ivr.tickets.db import Database
-from ivr.tickets.journal import Journal
-from ivr.tickets.lifecycle import STATUS_WORDS, State
-from ivr.tickets.models import (
+from ivr.db.database import Database
+from ivr.db.models import (
     CallbackTaskRow,
     CallRow,
     QueueLogRow,
     TicketReservationRow,
     TicketRow,
 )
-from ivr.tickets.sqlutil import insert_ignore
-from ivr.tickets.tasks import callbacks_gave_up, close_called_back
+from ivr.db.sqlutil import insert_ignore
+from ivr.engine.record import CallRecord
+from ivr.records.attempts import ANSWERED, lost_entries, snapshot_entry
+from ivr.records.callrows import ANONYMOUS, MISSED_OUTCOMES, write_calls
+from ivr.records.journal import Journal
+from ivr.records.tasks import callbacks_gave_up, close_called_back
+from ivr.tickets.lifecycle import STATUS_WORDS, State
+from ivr.tickets.numbering import reserve_number
 from queueing.events import QueueEvent
 
 log = logging.getLogger(__name__)
@@ -260,8 +261,6 @@ async def reserve_ticket(db: Database, tz: ZoneInfo, uniqueid: str) -> str | Non
     the call goes on, and its ticket gets a number when it is accepted."""
 
     def reserve() -> str:
-        from ivr.tickets.numbering import reserve_number
-
         now = dt.datetime.now(dt.UTC)
         with db.session() as session:
             return reserve_number(session, uniqueid, now.astimezone(tz).date(), now)

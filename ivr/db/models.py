@@ -8,7 +8,7 @@ time zone, so that reports group by an indexed column instead of by time-zone ar
 Tables:
 
 - ``call_records``: one row per call (unique ``uniqueid``), whatever became of it: the merge
-  of its attempts (:mod:`ivr.tickets.attempts`);
+  of its attempts (:mod:`ivr.records.attempts`);
 - ``call_attempts``: every AGI session (attempt) of a call as it was recorded, and the
   ``server-lost`` records written for calls whose server died;
 - ``queue_log``: queue events, one row per event, in the spirit of Asterisk's queue_log;
@@ -150,7 +150,7 @@ class QueueLogRow(Base):
 class TicketRow(Base):
     __tablename__ = "tickets"
     __table_args__ = (
-        # Reports (see ivr/tickets/reports): one pass over this index answers the counts by
+        # Reports (see ivr/reports): one pass over this index answers the counts by
         # day, department, category and type, in index order (no table row is read); the
         # rare flags and the satisfaction levels have small partial indexes of their own.
         Index("ix_tickets_report", "accepted_day", "department", "category_top", "type", "state"),

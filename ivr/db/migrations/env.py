@@ -1,12 +1,12 @@
-"""Alembic environment: the engine is handed over by :func:`ivr.tickets.db.upgrade`."""
+"""Alembic environment: the engine is handed over by :func:`ivr.db.database.upgrade`."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Engine
 
-from ivr.tickets.db import make_engine
-from ivr.tickets.models import Base
+from ivr.db.database import make_engine
+from ivr.db.models import Base
 
 config = context.config
 engine = config.attributes.get("engine")

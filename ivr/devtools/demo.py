@@ -23,13 +23,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, func, insert, select
 
-from ivr.errors import HotlineError
-from ivr.settings import PROJECT_ROOT
-from ivr.tickets.catalogue import Catalogue
-from ivr.tickets.db import Database
-from ivr.tickets.deadlines import Deadlines
-from ivr.tickets.errors import BadTicketInput
-from ivr.tickets.models import (
+from ivr.db.database import Database
+from ivr.db.models import (
     CallbackTaskRow,
     CallRow,
     QueueLogRow,
@@ -38,9 +33,14 @@ from ivr.tickets.models import (
     TicketEventRow,
     TicketRow,
 )
+from ivr.errors import HotlineError
+from ivr.records.store import queue_row
+from ivr.reports import Period
+from ivr.settings import PROJECT_ROOT
+from ivr.tickets.catalogue import Catalogue
+from ivr.tickets.deadlines import Deadlines
+from ivr.tickets.errors import BadTicketInput
 from ivr.tickets.numbering import format_number
-from ivr.tickets.reports import Period
-from ivr.tickets.store import queue_row
 from ivr.tickets.supervision import sweep
 
 # Seed 004's figures.

@@ -1,5 +1,5 @@
 """Writing call records: every attempt into ``call_attempts``, their merge into
-``call_records`` (:mod:`ivr.tickets.attempts`), and the missed-call tasks that follow the
+``call_records`` (:mod:`ivr.records.attempts`), and the missed-call tasks that follow the
 merged outcome.
 
 A batch of records (any number of calls and attempts) is one transaction with a bounded
@@ -9,7 +9,7 @@ number of statements, whatever its size (the id lists are cut into chunks of
 each other's attempt; SQLite serializes writers anyway), one upsert writes the attempts, one
 query lists the call's attempts (a second one reads the attempts this batch does not carry,
 only for calls that have some), one reads what the queue logged, one upsert writes the merged
-rows, then at most one insert and one delete for the tasks (:mod:`ivr.tickets.tasks`: voice
+rows, then at most one insert and one delete for the tasks (:mod:`ivr.records.tasks`: voice
 messages, promised callbacks, missed calls).
 """
 
@@ -24,10 +24,10 @@ from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ivr.tickets.attempts import ANSWERED, LOST, Attempt, attempt_number, merge
-from ivr.tickets.models import CallAttemptRow, CallbackTaskRow, CallRow, QueueLogRow, TicketRow
-from ivr.tickets.sqlutil import insert_ignore
-from ivr.tickets.tasks import (
+from ivr.db.models import CallAttemptRow, CallbackTaskRow, CallRow, QueueLogRow, TicketRow
+from ivr.db.sqlutil import insert_ignore
+from ivr.records.attempts import ANSWERED, LOST, Attempt, attempt_number, merge
+from ivr.records.tasks import (
     MISSED,
     callback_task,
     close_called_back,

@@ -1,5 +1,5 @@
 """``hotline tickets list|show|supervised|sweep|replay`` (the actions are in
-:mod:`ivr.tickets.actions_cli`). Every time is shown in the centre's zone (北京时间,
+:mod:`ivr.console.actions_cli`). Every time is shown in the centre's zone (北京时间,
 ``hours.yaml`` ``timezone``) as ``YYYY-MM-DD HH:MM``, the zone stated once per output."""
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ import asyncio
 import datetime as dt
 from typing import Any
 
-from ivr.settings import Settings
-from ivr.tickets.actions_cli import next_actions, register_actions
-from ivr.tickets.cli_common import (
+from ivr.console.actions_cli import next_actions, register_actions
+from ivr.console.cli_common import (
     check_limit,
     common_options,
     db_of,
@@ -21,6 +20,7 @@ from ivr.tickets.cli_common import (
     service_of,
     zone,
 )
+from ivr.settings import Settings
 from ivr.tickets.display import (
     FLAG_NAMES,
     REASON_NAMES,
@@ -213,7 +213,7 @@ def cmd_recompute_deadlines(args: argparse.Namespace, settings: Settings) -> int
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.tickets.store import TicketStore
+    from ivr.records.store import TicketStore
 
     store = TicketStore(db_of(args, settings), settings.var_dir / "tickets-journal.jsonl")
     count = asyncio.run(store.replay())

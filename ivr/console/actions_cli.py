@@ -7,9 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ivr.errors import HotlineError
-from ivr.settings import Settings
-from ivr.tickets.cli_common import (
+from ivr.console.cli_common import (
     actor,
     by_option,
     category,
@@ -22,6 +20,8 @@ from ivr.tickets.cli_common import (
     ticket_type,
     zone_short,
 )
+from ivr.errors import HotlineError
+from ivr.settings import Settings
 from ivr.tickets.display import action_name, state_name
 
 # CLI name -> state machine action
@@ -96,7 +96,7 @@ def _action_params(service: Any, args: argparse.Namespace) -> tuple[str, dict[st
 
 def cmd_act(args: argparse.Namespace, settings: Settings) -> int:
     from ivr.tickets.errors import TransitionRefused
-    from ivr.tickets.service import SATISFACTION
+    from ivr.tickets.lifecycle import SATISFACTION
 
     service = service_of(args, settings)
     number = args.number.strip()

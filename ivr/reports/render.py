@@ -13,8 +13,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr.reports import Report
 from ivr.tickets.display import REASON_NAMES, in_zone, zone_label
-from ivr.tickets.reports import Report
 
 log = logging.getLogger("hotline.tickets.reports")
 

@@ -12,10 +12,10 @@ callbacks list``):
   the citizen (CONNECT of that call) the task is done by itself; when it gives up after its
   attempts (ABANDON ``callback``) the task stays open for a person, with a note saying so.
   A second request of the same number merged into the pending callback adds no task;
-- **漏接回拨** of a caller who left the queue unanswered: :mod:`ivr.tickets.callrows` and
-  :mod:`ivr.tickets.store` (unchanged).
+- **漏接回拨** of a caller who left the queue unanswered: :mod:`ivr.records.callrows` and
+  :mod:`ivr.records.store` (unchanged).
 
-The tasks are written where call records are filed (:func:`ivr.tickets.callrows.write_calls`),
+The tasks are written where call records are filed (:func:`ivr.records.callrows.write_calls`),
 so the server, the process-AGI journal import and a journal replay all make them; ``(kind,
 ref)`` is unique, so a record imported again adds nothing.
 """
@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ivr.tickets.models import CallbackTaskRow, QueueLogRow
+from ivr.db.models import CallbackTaskRow, QueueLogRow
 
 MESSAGE = "message"
 MISSED = "missed"
