@@ -26,8 +26,19 @@ def bench(*args: str, timeout: float = 600) -> str:
 
 
 def test_fastagi_bench_quick() -> None:
+    """The deployed server (hotline serve --queue-wait, Redis, SQLite) beside the peers that
+    replay its command lines."""
     out = bench("bench.fastagi_bench", "--quick")
-    for figure in ("ours / panoramisk", "ours / bare floor", "process AGI / ours"):
+    for figure in (
+        "hotline serve --queue-wait", "replay the", "ours / panoramisk", "ours / bare floor",
+        "process AGI / ours", "redis ms/call",
+    ):  # fmt: skip
+        assert figure in out, out[-3000:]
+
+
+def test_soak_quick() -> None:
+    out = bench("bench.fastagi_bench", "--soak", "2000", "--quick")
+    for figure in ("soak: 2,000 calls through hotline serve", "KiB per 10k calls", " 0 failed"):
         assert figure in out, out[-3000:]
 
 
