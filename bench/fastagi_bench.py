@@ -26,7 +26,7 @@ between them (KiB per held call), and pyst2 process AGI started once per call, t
 Asterisk does. ``--soak N`` instead runs N calls through our server alone at a steady rate and
 prints how its RSS grows after warm-up (KiB per 10,000 calls). See docs/benchmarks.md.
 
-    .venv/bin/python bench/fastagi_bench.py            # the full run (about 5 minutes)
+    .venv/bin/python bench/fastagi_bench.py            # the full run (about 10 minutes)
     .venv/bin/python bench/fastagi_bench.py --quick    # a smoke run (under a minute)
     .venv/bin/python bench/fastagi_bench.py --soak 500000    # the soak (about 3 hours)
     .venv/bin/python bench/fastagi_bench.py --soak 2000 --quick  # a quick soak (< 1 minute)
@@ -524,7 +524,7 @@ async def soak_calls(
 
 def soak(args: argparse.Namespace, server_cpus: set[int] | None) -> int:
     calls, rate = args.soak, args.rate
-    warmup = max(500, calls // 5)
+    warmup = min(max(500, calls // 5), calls // 2)
     every = max(100, (calls - warmup) // 50)
     limit = args.soak_limit
     dep = Deployment.create()
