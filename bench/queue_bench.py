@@ -13,7 +13,9 @@ average is printed at the start and at the end.
 
     .venv/bin/python -m bench.queue_bench [--redis-url URL] [--waiting 10000] [--agents 2000]
 
-Without --redis-url it starts its own redis-server on a free port.
+Without --redis-url it starts its own redis-server on a free port. With --redis-url it empties
+the database it is given (FLUSHDB) before the run, so it refuses a database that has
+keys unless --flush says that may go (exit status 2, nothing deleted).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -36,6 +39,14 @@ import redis.asyncio as aioredis
 from ivr.config.queue_models import AgentSpec, QueueSettings
 from queueing.events import EventJournal
 from queueing.queue import QueueRequest, RedisQueue
+
+
+async def _keys_in(url: str) -> int:
+    client = aioredis.Redis.from_url(url)
+    try:
+        return int(await client.dbsize())
+    finally:
+        await client.aclose()
 
 
 def _free_port() -> int:
@@ -273,7 +284,12 @@ async def run(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--redis-url")
+    parser.add_argument("--redis-url", help="a Redis database the benchmark may empty")
+    parser.add_argument(
+        "--flush",
+        action="store_true",
+        help="with --redis-url: empty that database even if it has keys (FLUSHDB)",
+    )
     parser.add_argument("--waiting", type=int, default=10_000)
     parser.add_argument("--agents", type=int, default=2_000)
     parser.add_argument("--concurrency", type=int, default=8)
@@ -292,6 +308,15 @@ def main() -> int:
         )
 
     if args.redis_url:
+        keys = asyncio.run(_keys_in(args.redis_url))
+        if keys and not args.flush:
+            print(
+                f"refused: {args.redis_url} holds {keys} keys and the benchmark empties the "
+                "database it is given (FLUSHDB); pass --flush if they may go, or give an "
+                "empty database (nothing was deleted)",
+                file=sys.stderr,
+            )
+            return 2
         return go(args.redis_url)
     server = shutil.which("redis-server")
     if server is None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import redis
 
 from tests.conftest import ROOT
 
@@ -25,15 +26,43 @@ def bench(*args: str, timeout: float = 600) -> str:
 
 
 def test_fastagi_bench_quick() -> None:
+    """The deployed server (hotline serve --queue-wait, Redis, SQLite) beside the peers that
+    replay its command lines."""
     out = bench("bench.fastagi_bench", "--quick")
-    for figure in ("ours / panoramisk", "ours / bare floor", "process AGI / ours"):
+    for figure in (
+        "hotline serve --queue-wait", "replay the", "ours / panoramisk", "ours / bare floor",
+        "process AGI / ours", "redis ms/call",
+    ):  # fmt: skip
+        assert figure in out, out[-3000:]
+
+
+def test_soak_quick() -> None:
+    out = bench("bench.fastagi_bench", "--soak", "2000", "--quick")
+    for figure in ("soak: 2,000 calls through hotline serve", "KiB per 10k calls", " 0 failed"):
         assert figure in out, out[-3000:]
 
 
 def test_queue_bench_quick(redis_url: str) -> None:
-    out = bench("bench.queue_bench", "--quick", "--redis-url", redis_url.rsplit("/", 1)[0] + "/7")
+    url = redis_url.rsplit("/", 1)[0] + "/7"
+    out = bench("bench.queue_bench", "--quick", "--redis-url", url, "--flush")
     for figure in ("round trips per queue operation", "bare PING/s", "assign p99"):
         assert figure in out, out[-3000:]
+
+
+def test_queue_bench_refuses_a_database_with_keys(redis_url: str) -> None:
+    url = redis_url.rsplit("/", 1)[0] + "/8"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.set("precious", "keep me")
+    r = subprocess.run(
+        [sys.executable, "-m", "bench.queue_bench", "--quick", "--redis-url", url],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "refused" in r.stderr and "--flush" in r.stderr and "Traceback" not in r.stderr
+    assert client.get("precious") == b"keep me"
+    assert client.dbsize() == 1
+    client.flushdb()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

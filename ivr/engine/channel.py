@@ -7,6 +7,9 @@ raises :class:`ivr.errors.AGIHangup` when the caller has gone.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -78,3 +81,24 @@ class Channel(Protocol):
         """Record the conversation (both sides, once bridged) into ``path``, which includes
         the extension; the recording ends with the call."""
         ...
+
+
+async def wait_paced(
+    channel: Channel,
+    seconds: float,
+    acts_on: str = "",
+    clock: Callable[[], float] = time.monotonic,
+) -> str:
+    """``wait_digit`` for a loop that waits again at once (the caller waiting in the queue):
+    a wait that returns sooner than ``seconds`` (a key the loop ignores, or a broken channel
+    answering at once) is followed by a sleep for the rest of its interval, so that no channel
+    can make the loop spin. A key in ``acts_on`` returns at once: the loop acts on it.
+    ``clock`` is the loop's (the rest is measured, and slept, in its seconds)."""
+    started = clock()
+    digit = await channel.wait_digit(seconds)
+    if digit and digit in acts_on:
+        return digit
+    rest = seconds - (clock() - started)
+    if rest > 0:
+        await asyncio.sleep(rest)
+    return digit

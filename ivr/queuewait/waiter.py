@@ -43,7 +43,7 @@ from typing import Protocol
 
 from ivr.config.queue_models import QueueFile
 from ivr.engine.attempt import CallTracker, HandedBack
-from ivr.engine.channel import Channel
+from ivr.engine.channel import Channel, wait_paced
 from ivr.engine.record import CallRecord
 from ivr.errors import AGIHangup
 from ivr.queuewait.bridge import Bridging, TicketNumbers
@@ -312,7 +312,8 @@ class RedisQueueWaiter(Bridging):
             if not w.offers.empty():
                 continue
             await self._music(w, True)
-            digit = await w.channel.wait_digit(s.wait_chunk_seconds)
+            keys = cb.key if cb_offered else ""
+            digit = await wait_paced(w.channel, s.wait_chunk_seconds, keys, self.clock)
             if digit and cb_offered and digit == cb.key and await self.callback(w, digit):
                 return False
 
