@@ -30,15 +30,15 @@ def _config_dir(arg: str | None, settings: Settings) -> Path:
 
 def admin_problems(directory: Path, recordings: Path | None) -> list[Problem]:
     """Every problem in every admin file: the menu and lines, and the ticket catalogue."""
+    from ivr.config.catalogue import check_catalogue
     from ivr.config.loader import check_config
-    from ivr.tickets.catalogue import check_catalogue
 
     return sorted([*check_config(directory, recordings), *check_catalogue(directory)])
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
+    from ivr.config.catalogue import catalogue_warnings, check_catalogue
     from ivr.config.validate import validate_directory
-    from ivr.tickets.catalogue import catalogue_warnings, check_catalogue
 
     directory = _config_dir(args.dir, settings)
     recordings = Path(args.recordings) if args.recordings else directory.parent / "recordings"

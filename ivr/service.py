@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from ivr.agi.channel import AGIChannel, call_info_from_env
 from ivr.agi.session import AGISession
 from ivr.config.bundle import ConfigBundle
+from ivr.config.catalogue import load_catalogue
 from ivr.db.database import Database, database_url
 from ivr.db.errors import DatabaseUnavailable
 from ivr.engine.attempt import LiveInfo, snapshot
@@ -35,7 +36,6 @@ from ivr.queuewait.waiter import SurveySink
 from ivr.records.store import TicketStore, is_unavailable
 from ivr.runtime import ConfigHolder
 from ivr.settings import Settings
-from ivr.tickets.catalogue import load_catalogue
 from ivr.tickets.deadlines import Deadlines, calendar_from_config
 from ivr.tickets.service import TicketService
 from queueing.hub import QueueHub
