@@ -55,12 +55,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
+from ivr.config.catalogue import Catalogue, load_catalogue  # noqa: E402
 from ivr.db.database import Database  # noqa: E402
 from ivr.devtools.pgtemp import admin, throwaway_postgres, url_for  # noqa: E402
 from ivr.engine.record import CallEvent, CallRecord  # noqa: E402
 from ivr.records.store import TicketStore  # noqa: E402
 from ivr.reports import build_report, parse_period  # noqa: E402
-from ivr.tickets.catalogue import Catalogue, load_catalogue  # noqa: E402
 from ivr.tickets.lifecycle import DONE, State  # noqa: E402
 
 CONFIG_DIR = ROOT / "config"

@@ -30,15 +30,15 @@ def _config_dir(arg: str | None, settings: Settings) -> Path:
 
 def admin_problems(directory: Path, recordings: Path | None) -> list[Problem]:
     """Every problem in every admin file: the menu and lines, and the ticket catalogue."""
+    from ivr.config.catalogue import check_catalogue
     from ivr.config.loader import check_config
-    from ivr.tickets.catalogue import check_catalogue
 
     return sorted([*check_config(directory, recordings), *check_catalogue(directory)])
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
+    from ivr.config.catalogue import catalogue_warnings, check_catalogue
     from ivr.config.validate import validate_directory
-    from ivr.tickets.catalogue import catalogue_warnings, check_catalogue
 
     directory = _config_dir(args.dir, settings)
     recordings = Path(args.recordings) if args.recordings else directory.parent / "recordings"
@@ -72,88 +72,12 @@ MENU_GRACE_SECONDS = 15.0
 async def _serve(
     settings: Settings, config_dir: Path, http_port: int | None = None, wait: bool = False
 ) -> None:
-    from aiohttp import web
+    # Imported here, not at the top: the server's stack (aiohttp, SQLAlchemy, the ticket
+    # service) costs about 1.4 s of CPU at start that every other `hotline` command would pay.
+    from ivr.compose.server import start_server
 
-    from ivr import runinfo
-    from ivr.agi.server import FastAGIServer
-    from ivr.queuewait.reload import apply_queue_reload
-    from ivr.queuewait.waiter import RedisQueueWaiter
-    from ivr.records.ticketno import RedisTicketNumbers
-    from ivr.runtime import ConfigHolder
-    from ivr.service import HeldSurveys, HotlineService, LiveCalls, Records
-    from ivr.tickets.recalendar import install_calendar
-    from ivr.web import create_app
-    from queueing.ami import SECRET_FILE as AMI_SECRET_FILE
-    from queueing.callback import CallbackDialler
-    from queueing.events import QueueLogFileSink, TeeSink
-    from queueing.hub import QueueHub
-    from queueing.queue import RedisQueue
-
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    holder = ConfigHolder(config_dir, settings.recordings_dir, settings.reload_status)
-    logfmt.set_zone(holder.current.hours.timezone)  # log lines in the centre's zone
-    # a reload applies queue.yaml (ivr.queuewait.reload) and agents.yaml, like the menu
-    queue = RedisQueue.from_url(settings.redis_url, holder.current.queue.settings)
-    records = await Records.open(settings, config_dir, holder.current.hours.timezone)
-    records.start_sweeping()
-    install_calendar(holder, records.store.db)  # HL-CFG-096 at start; reload recomputes deadlines
-    # Queue events go to the database, and to a queue_log file for tools that read one.
-    sink = TeeSink(records.store, QueueLogFileSink(settings.var_dir / "queue_log"))
-    options = holder.current.queue
-    # callbacks are dialled through Asterisk AMI by every server whose queue.yaml enables it
-    # (AMI secret: dialler.secret, else the local Asterisk's var/ami-secret; while Asterisk is
-    # away the dialler logs it and retries, and callbacks keep their place)
-    dialler = (
-        CallbackDialler(queue, options.dialler, secret_file=settings.var_dir / AMI_SECRET_FILE)
-        if options.dialler.enabled
-        else None
-    )
-    # a call whose server died and which did not come back is closed by whichever server's
-    # reaper finds it first: a `server-lost` record from what Redis knew of it
-    hub = QueueHub(queue, sink, dialler=dialler, on_lost=records.store.lost)
-    holder.listeners.append(lambda old, new: apply_queue_reload(queue, hub, old.queue, new.queue))
-    await hub.start()
-    surveys = HeldSurveys(records.store)
-    tracker = LiveCalls(queue, hub)  # the live-call registry: every session while it runs
-    # ticket numbers for HOTLINE_TICKET from Redis (blocks claimed from the database ahead of
-    # time): no caller waits on the database
-    numbers = RedisTicketNumbers(
-        queue.client, records.store, centre=queue.centre, timezone=holder.current.hours.timezone
-    )
-    numbers.start()
-    waiter = RedisQueueWaiter(
-        hub,
-        options=lambda: holder.current.queue,
-        survey=surveys,
-        prompt=lambda name: holder.current.prompt_path(name),
-        pieces=lambda name: holder.current.prompt_pieces(name),
-        record_calls=True,
-        tickets=numbers,
-        tracker=tracker,
-    )
-    service = HotlineService(
-        holder,
-        queue,
-        records.store,
-        records.store,
-        waiter=waiter if wait else None,
-        surveys=surveys if wait else None,
-        answered=hub.answered,
-        tracker=tracker,
-        paths=settings.for_asterisk,
-        recordings=settings.recording_for_asterisk,
-    )
-    server = FastAGIServer(service.handle, settings.agi_host, settings.agi_port)
-    await server.start()
-    runner: web.AppRunner | None = None
-    if http_port is not None:
-        # a stop waits at most 5 s for open HTTP requests (aiohttp's default is 60 s, which
-        # a supervisor's restart would wait out)
-        runner = web.AppRunner(
-            create_app(queue, lambda: holder.current.agents), shutdown_timeout=5.0
-        )
-        await runner.setup()
-        await web.TCPSite(runner, settings.agi_host, http_port).start()
+    running = await start_server(settings, config_dir, http_port, wait)
+    holder, server = running.holder, running.server
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     reloads: set[asyncio.Task[object]] = set()
@@ -166,23 +90,12 @@ async def _serve(
     loop.add_signal_handler(signal.SIGHUP, reload)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    settings.pidfile.write_text(str(os.getpid()))
-    # what `hotline asterisk reload` / `asterisk-conf` generate the dialplan for
-    runinfo.write(
-        settings,
-        runinfo.RunningServer(
-            os.getpid(),
-            f"agi://{settings.agi_host}:{server.port}/hotline",
-            http_port,
-            settings.redis_url,
-            os.environ.get("HOTLINE_DATABASE_URL") or None,
-        ),
-    )
+    running.announce()  # the pid file, and what `hotline asterisk reload` reads
     http = f", HTTP on http://{settings.agi_host}:{http_port}/" if http_port is not None else ""
     print(
         f"hotline: FastAGI on agi://{settings.agi_host}:{server.port}/hotline{http}, "
         f"config {holder.current.version} from {config_dir}, redis {settings.redis_url}, "
-        f"queue server id {queue.server}",
+        f"queue server id {running.queue.server}",
         flush=True,
     )
     try:
@@ -192,9 +105,9 @@ async def _serve(
         # their places (the next server takes them), callers in the menu get a grace period,
         # callers with an operator or in the survey finish. A second signal: stop now.
         print("hotline: stopping, letting calls in progress finish", flush=True)
-        server.stop_accepting()
+        running.stop_accepting()
         stop.clear()
-        draining = asyncio.create_task(service.stop(menu_grace=MENU_GRACE_SECONDS))
+        draining = asyncio.create_task(running.drain(MENU_GRACE_SECONDS))
         hurry = asyncio.create_task(stop.wait())
         await asyncio.wait({draining, hurry}, return_when=asyncio.FIRST_COMPLETED)
         hurry.cancel()
@@ -202,16 +115,7 @@ async def _serve(
         if not drained:
             draining.cancel()
             print("hotline: second signal, ending the calls now", flush=True)
-        await server.stop(grace=5.0 if drained else 0.0)
-        if runner is not None:
-            await runner.cleanup()
-        await hub.stop()
-        await numbers.close()
-        await queue.close()
-        await records.close()
-        runinfo.remove(settings)
-        with contextlib.suppress(FileNotFoundError):
-            settings.pidfile.unlink()
+        await running.close(drained)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

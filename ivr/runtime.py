@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.config.bundle import ConfigBundle
+from ivr.config.catalogue import CATALOGUE_FILE, check_catalogue
 from ivr.config.loader import load_config
 from ivr.config.warn import config_warnings
 from ivr.errors import ConfigError
@@ -75,6 +76,12 @@ class ConfigHolder:
     def _load(self) -> _Loaded | ReloadResult:
         try:
             bundle = load_config(self.directory, self.recordings_dir)
+            # the ticket catalogue, when the directory has one, is checked as `hotline reload`
+            # checks it: a bare SIGHUP refuses a broken catalogue too
+            if (self.directory / CATALOGUE_FILE).exists() and (
+                found := check_catalogue(self.directory)
+            ):
+                raise ConfigError(found)
         except ConfigError as exc:
             log.error("HL-CFG-RELOAD refused: %s", exc)
             problems = tuple(str(p) for p in exc.problems)

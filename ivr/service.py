@@ -13,31 +13,19 @@ operator or in the survey finish.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
-
-from sqlalchemy.exc import DBAPIError
 
 from ivr.agi.channel import AGIChannel, call_info_from_env
 from ivr.agi.session import AGISession
 from ivr.config.bundle import ConfigBundle
-from ivr.db.database import Database, database_url
-from ivr.db.errors import DatabaseUnavailable
 from ivr.engine.attempt import LiveInfo, snapshot
 from ivr.engine.menu import MenuEngine, QueueWaiter, TicketLookup
 from ivr.engine.record import CallRecord
 from ivr.engine.store import CallStore
-from ivr.errors import ConfigError
 from ivr.queuewait.waiter import SurveySink
-from ivr.records.store import TicketStore, is_unavailable
 from ivr.runtime import ConfigHolder
-from ivr.settings import Settings
-from ivr.tickets.catalogue import load_catalogue
-from ivr.tickets.deadlines import Deadlines, calendar_from_config
-from ivr.tickets.service import TicketService
 from queueing.hub import QueueHub
 from queueing.queue import QueueGateway, RedisQueue
 
@@ -301,81 +289,3 @@ class HeldSurveys:
                 await self.sink.survey(uniqueid, score)
             except Exception:
                 log.exception("HL-QUE-025 survey of %s could not be stored", uniqueid)
-
-
-class Records:
-    """The database side of a running hotline: the ticket store (call records, queue events,
-    ticket lookups, with a journal while the database is away) and the periodic sweep that
-    flags overdue tickets and starts supervision."""
-
-    def __init__(
-        self,
-        store: TicketStore,
-        sweeper: TicketService | None,
-        process_journal: Path | None = None,
-    ) -> None:
-        self.store = store
-        self.sweeper = sweeper
-        # where process AGI scripts (one process per call) leave their call records
-        self.process_journal = process_journal
-        self._task: asyncio.Task[None] | None = None
-        self._import_task: asyncio.Task[None] | None = None
-
-    @classmethod
-    async def open(cls, settings: Settings, config_dir: Path, timezone: str) -> Records:
-        db = Database(database_url(settings.var_dir))
-        try:
-            revision = await asyncio.to_thread(db.upgrade)
-            log.info("database %s at revision %s", db.safe_url, revision)
-        except DBAPIError as exc:
-            if not is_unavailable(exc):
-                raise
-            # Calls are still served: their records wait in the journal for the database.
-            log.error("HL-SRV-001 database %s unreachable at start: %s", db.safe_url, exc.orig)
-        store = TicketStore(db, settings.var_dir / "tickets-journal.jsonl", timezone=timezone)
-        await store.start()
-        sweeper: TicketService | None = None
-        try:
-            catalogue = load_catalogue(config_dir)
-            sweeper = TicketService(db, catalogue, Deadlines(calendar_from_config(config_dir)))
-        except ConfigError as exc:
-            log.error("HL-SRV-002 ticket catalogue refused, no sweep: %s", exc)
-        return cls(store, sweeper, settings.journal)
-
-    def start_sweeping(self, every: float = 60.0, import_every: float = 2.0) -> None:
-        if self.sweeper is not None and self._task is None:
-            self._task = asyncio.create_task(self._sweep_loop(every), name="ticket-sweep")
-        if self.process_journal is not None and self._import_task is None:
-            self._import_task = asyncio.create_task(
-                self._import_loop(self.process_journal, import_every), name="journal-import"
-            )
-
-    async def _import_loop(self, path: Path, every: float) -> None:
-        while True:
-            try:
-                n = await self.store.import_journal(path)
-                if n:
-                    log.info("imported %d call record(s) of the process AGI script", n)
-            except Exception:
-                log.exception("HL-SRV-004 could not import %s; trying again", path)
-            await asyncio.sleep(every)
-
-    async def _sweep_loop(self, every: float) -> None:
-        assert self.sweeper is not None
-        while True:
-            try:
-                await asyncio.to_thread(self.sweeper.sweep)
-            except DatabaseUnavailable as exc:  # an outage: one line, no traceback
-                log.warning("HL-SRV-003 ticket sweep put off, %s; trying again in %.0f s",
-                            exc, every)  # fmt: skip
-            except Exception:
-                log.exception("HL-SRV-003 ticket sweep failed; trying again in %.0f s", every)
-            await asyncio.sleep(every)
-
-    async def close(self) -> None:
-        for task in (self._task, self._import_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        await self.store.close()

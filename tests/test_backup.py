@@ -32,13 +32,13 @@ from sqlalchemy import MetaData, select
 import ivr.cli
 from ivr.backup import commands as backup_commands
 from ivr.backup import dbdump
+from ivr.config.catalogue import load_catalogue
 from ivr.db.database import Database, head_revision, normalize_url
 from ivr.devtools.demo import DEMO_CONFIG_DIR
 from ivr.devtools.pgtemp import NoPostgres, admin, pg_bindir, throwaway_postgres, url_for
 from ivr.reports import build_report, parse_period
 from ivr.reports.render import csv_text, markdown
 from ivr.service import HotlineService
-from ivr.tickets.catalogue import load_catalogue
 from tests.conftest import CONFIG_DIR
 
 HEAD = head_revision()

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ivr.config.catalogue import check_catalogue
 from ivr.config.loader import check_config
 from ivr.config.yamlpos import MAX_FILE_BYTES
-from ivr.tickets.catalogue import check_catalogue
 
 
 def test_a_bad_byte_is_reported_where_it_is(config_copy: Path) -> None:

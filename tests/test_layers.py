@@ -1,6 +1,7 @@
-"""Imports run one way: ``queueing`` (the Redis queue) is the lowest package and imports
-nothing from ``ivr``; the caller's side of the queue (``ivr.queuewait``) sits above it and
-below the server. Read from the source (every import statement, inside functions too)."""
+"""Imports run one way, room by room up the floors of docs/architecture.md. ``queueing`` (the
+Redis queue) is the lowest package and imports nothing from ``ivr``; the caller's side of the
+queue (``ivr.queuewait``) sits above it and below the server. Read from the source (every
+import statement, inside functions too)."""
 
 from __future__ import annotations
 
@@ -75,3 +76,98 @@ def test_the_queues_plain_defaults_are_queue_yamls() -> None:
     for f in dataclasses.fields(PlainQueueOptions):
         assert getattr(PlainQueueOptions(), f.name) == getattr(validated, f.name), f.name
     assert PlainQueueOptions().priority_ms() == validated.priority_ms()
+
+
+# The rooms from the ground up: a module may import its own room, its floor's other rooms and
+# the floors below, never a floor above (docs/architecture.md draws the same floors).
+FLOORS: tuple[tuple[str, ...], ...] = (
+    ("queueing",),
+    ("ivr.errors", "ivr.settings", "ivr.logfmt", "ivr.runinfo"),
+    ("ivr.config",),
+    ("ivr.prompts", "ivr.engine", "ivr.db"),
+    ("ivr.runtime", "ivr.agi", "ivr.queuewait", "ivr.tickets"),
+    ("ivr.records", "ivr.reports", "ivr.asterisk", "ivr.web", "ivr.queue_cli", "ivr.backup"),
+    ("ivr.service", "ivr.devtools"),
+    ("ivr.compose", "ivr.console"),
+    ("ivr.process_agi", "ivr.cli"),
+)
+
+
+def room_of(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] == "queueing":
+        return "queueing"
+    if parts[0] != "ivr" or len(parts) == 1:
+        return None  # outside the product, or `from ivr import x` (read as ivr.x below)
+    return f"ivr.{parts[1]}"
+
+
+def floor_of(room: str) -> int:
+    for n, rooms in enumerate(FLOORS):
+        if room in rooms:
+            return n
+    raise AssertionError(f"room {room} is on no floor: add it to FLOORS and architecture.md")
+
+
+def product_modules() -> list[tuple[Path, str]]:
+    out = []
+    for path in sorted([*ROOT.glob("ivr/**/*.py"), *ROOT.glob("queueing/**/*.py")]):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        if module != "ivr":
+            out.append((path, module))
+    return out
+
+
+def imported_rooms(path: Path) -> list[tuple[int, str]]:
+    rooms = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names = [node.module]
+            if node.module == "ivr":  # from ivr import runinfo
+                names = [f"ivr.{alias.name}" for alias in node.names]
+        rooms += [(node.lineno, room) for name in names if (room := room_of(name)) is not None]
+    return rooms
+
+
+def test_every_room_is_on_a_floor() -> None:
+    for _, module in product_modules():
+        room = room_of(module)
+        assert room is not None
+        floor_of(room)
+
+
+def test_no_import_runs_up_a_floor() -> None:
+    up = []
+    for path, module in product_modules():
+        room = room_of(module)
+        assert room is not None
+        for line, target in imported_rooms(path):
+            if floor_of(target) > floor_of(room):
+                up.append(f"{path.relative_to(ROOT)}:{line}: {room} imports {target}, a floor up")
+    assert up == []
+
+
+def test_no_two_rooms_import_each_other() -> None:
+    edges: dict[str, set[str]] = {}
+    for path, module in product_modules():
+        room = room_of(module)
+        assert room is not None
+        edges.setdefault(room, set()).update(t for _, t in imported_rooms(path) if t != room)
+    both = sorted(
+        f"{a} <-> {b}" for a in edges for b in edges[a] if a < b and a in edges.get(b, set())
+    )
+    assert both == []
+
+
+def test_the_running_hotline_never_imports_the_development_aids() -> None:
+    aids = ("ivr.devtools",)
+    for package in ("queueing", "ivr/engine", "ivr/agi", "ivr/queuewait", "ivr/records",
+                    "ivr/tickets", "ivr/web", "ivr/asterisk"):  # fmt: skip
+        assert offenders(package, aids) == []
+    for module in ("ivr/service.py", "ivr/process_agi.py", "ivr/compose/server.py",
+                   "ivr/compose/script.py"):  # fmt: skip
+        assert [n for _, n in imported(ROOT / module) if within(n, aids)] == []

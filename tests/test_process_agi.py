@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from ivr.agi.fake_asterisk import FakeAsterisk
 from ivr.config.queue_models import AgentSpec, QueueSettings
-from ivr.process_agi import ScriptHub
+from ivr.queuewait.script_hub import ScriptHub
 from ivr.records.callrows import call_row
 from queueing import keys
 from queueing.model import QueueRequest

@@ -191,3 +191,19 @@ def test_a_reload_reports_the_configs_warnings(config_copy: Path) -> None:
     result = holder.reload()
     assert result.ok
     assert [w for w in result.warnings if "HL-CFG-094" in w and "agent '1002'" in w]
+
+
+def test_a_bare_sighup_refuses_a_broken_catalogue(config_copy: Path) -> None:
+    """The server's reload (SIGHUP without `hotline reload` first) checks the ticket catalogue
+    as `hotline reload` does: a department the catalogue lacks is refused, the running config
+    stays, and the reload status names the problem."""
+    status = config_copy.parent / "reload-status.json"
+    holder = ConfigHolder(config_copy, config_copy.parent / "recordings", status)
+    running = holder.current
+    departments = config_copy / "departments.yaml"
+    added = "  sports:\n    name: 呼和浩特市体育局\n    skill: general\n"
+    departments.write_text(departments.read_text("utf-8") + added, "utf-8")
+    result = holder.reload()
+    assert not result.ok and holder.current is running
+    assert any("HL-CAT-006" in p and "sports" in p for p in result.problems), result.problems
+    assert "HL-CAT-006" in status.read_text("utf-8")

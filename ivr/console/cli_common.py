@@ -66,7 +66,7 @@ def migrate(db: Any) -> None:
 def service_of(args: argparse.Namespace, settings: Settings, migrate_first: bool = False) -> Any:
     from sqlalchemy.exc import InterfaceError, OperationalError
 
-    from ivr.tickets.catalogue import load_catalogue
+    from ivr.config.catalogue import load_catalogue
     from ivr.tickets.deadlines import Deadlines, calendar_from_config
     from ivr.tickets.service import TicketService
 

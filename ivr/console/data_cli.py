@@ -90,9 +90,9 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from ivr.config.catalogue import load_catalogue
     from ivr.devtools.demo import check_demo_catalogue, seed_demo
     from ivr.reports import parse_period
-    from ivr.tickets.catalogue import load_catalogue
 
     period = parse_period(month=args.month)
     config_given, url_given = args.config, args.database_url

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, func, insert, select
 
+from ivr.config.catalogue import Catalogue
 from ivr.db.database import Database
 from ivr.db.models import (
     CallbackTaskRow,
@@ -37,7 +38,6 @@ from ivr.errors import HotlineError
 from ivr.records.store import queue_row
 from ivr.reports import Period
 from ivr.settings import PROJECT_ROOT
-from ivr.tickets.catalogue import Catalogue
 from ivr.tickets.deadlines import Deadlines
 from ivr.tickets.errors import BadTicketInput
 from ivr.tickets.numbering import format_number

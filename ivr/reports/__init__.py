@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import String, and_, case, func, select, text, type_coerce
 from sqlalchemy.orm import Session
 
+from ivr.config.catalogue import Catalogue
 from ivr.db.database import Database
 from ivr.db.models import (
     FLAGGED,
@@ -50,7 +51,6 @@ from ivr.db.models import (
     TicketRow,
 )
 from ivr.reports.detail import TicketLine, day_tickets
-from ivr.tickets.catalogue import Catalogue
 from ivr.tickets.display import state_name
 from ivr.tickets.errors import BadTicketInput
 from ivr.tickets.lifecycle import DONE, OPEN, SATISFACTION, State

@@ -32,10 +32,10 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from ivr.config.calendar import BusinessCalendar
+from ivr.config.catalogue import Catalogue
 from ivr.config.warn import calendar_warnings
 from ivr.db.database import Database
 from ivr.db.models import TicketEventRow, TicketRow
-from ivr.tickets.catalogue import Catalogue
 from ivr.tickets.lifecycle import OPEN
 
 if TYPE_CHECKING:

@@ -13,13 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from ivr.config.catalogue import Catalogue
 from ivr.db.database import Database
 from ivr.db.errors import DatabaseUnavailable
 from ivr.db.models import (
     TicketEventRow,
     TicketRow,
 )
-from ivr.tickets.catalogue import Catalogue
 from ivr.tickets.deadlines import Deadlines
 from ivr.tickets.display import local_time, zone_name
 from ivr.tickets.errors import (

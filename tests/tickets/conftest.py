@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from ivr.config.catalogue import Catalogue, load_catalogue
 from ivr.db.database import Database, normalize_url
 from ivr.devtools.pgtemp import NoPostgres, admin, pg_bindir, throwaway_postgres, url_for
-from ivr.tickets.catalogue import Catalogue, load_catalogue
 from ivr.tickets.deadlines import Deadlines, calendar_from_config
 from ivr.tickets.service import TicketService
 from tests.conftest import CONFIG_DIR

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 
 import ivr.engine.record as record_module
+from ivr.config.catalogue import Catalogue
 from ivr.db.database import Database
 from ivr.engine.record import CallEvent, CallRecord, recording_name
 from ivr.records.store import TicketStore
-from ivr.tickets.catalogue import Catalogue
 from ivr.tickets.deadlines import Deadlines
 from ivr.tickets.service import TicketService
 from tests.conftest import CONFIG_DIR, ROOT

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ivr.cli import main
+from ivr.config.catalogue import check_catalogue
 from ivr.db.database import Database, head_revision
-from ivr.tickets.catalogue import check_catalogue
 from tests.conftest import CONFIG_DIR
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ivr.config.catalogue import Catalogue
 from ivr.db.database import Database
 from ivr.db.errors import DatabaseUnavailable
-from ivr.tickets.catalogue import Catalogue
 from ivr.tickets.deadlines import Deadlines
 from ivr.tickets.errors import (
     BadTicketInput,

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from ivr.config.catalogue import Catalogue
 from ivr.db.database import Database
 from ivr.devtools.demo import DemoCatalogueRefused, seed_demo
 from ivr.records.store import TicketStore
 from ivr.reports import build_report, parse_period
 from ivr.reports.render import markdown, write_report
-from ivr.tickets.catalogue import Catalogue
 from ivr.tickets.errors import BadTicketInput
 from ivr.tickets.service import TicketService
 from queueing.events import QueueEvent

@@ -1,0 +1,192 @@
+"""``hotline serve``: the server built from its settings, and its graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy.exc import DBAPIError
+
+from ivr import logfmt, runinfo
+from ivr.agi.server import FastAGIServer
+from ivr.config.catalogue import load_catalogue
+from ivr.db.database import Database, database_url
+from ivr.errors import ConfigError
+from ivr.queuewait.reload import apply_queue_reload
+from ivr.queuewait.waiter import RedisQueueWaiter
+from ivr.records.keeper import RecordKeeper
+from ivr.records.store import TicketStore, is_unavailable
+from ivr.records.ticketno import RedisTicketNumbers
+from ivr.runtime import ConfigHolder
+from ivr.service import HeldSurveys, HotlineService, LiveCalls
+from ivr.settings import Settings
+from ivr.tickets.deadlines import Deadlines, calendar_from_config
+from ivr.tickets.recalendar import install_calendar
+from ivr.tickets.service import TicketService
+from ivr.web import create_app
+from queueing.ami import SECRET_FILE as AMI_SECRET_FILE
+from queueing.callback import CallbackDialler
+from queueing.events import QueueLogFileSink, TeeSink
+from queueing.hub import QueueHub
+from queueing.queue import RedisQueue
+
+log = logging.getLogger(__name__)
+
+#: A stop waits at most this long for open HTTP requests (aiohttp's default is 60 s, which a
+#: supervisor's restart would wait out).
+HTTP_SHUTDOWN_SECONDS = 5.0
+
+
+async def open_records(settings: Settings, config_dir: Path, timezone: str) -> RecordKeeper:
+    """The database side of a server: migrate (a database away at start is logged and the
+    calls' records wait in the journal), the call-record store, the ticket sweeper (none when
+    the catalogue is refused), the import of the process scripts' journal."""
+    db = Database(database_url(settings.var_dir))
+    try:
+        revision = await asyncio.to_thread(db.upgrade)
+        log.info("database %s at revision %s", db.safe_url, revision)
+    except DBAPIError as exc:
+        if not is_unavailable(exc):
+            raise
+        # Calls are still served: their records wait in the journal for the database.
+        log.error("HL-SRV-001 database %s unreachable at start: %s", db.safe_url, exc.orig)
+    store = TicketStore(db, settings.var_dir / "tickets-journal.jsonl", timezone=timezone)
+    await store.start()
+    sweeper: TicketService | None = None
+    try:
+        catalogue = load_catalogue(config_dir)
+        sweeper = TicketService(db, catalogue, Deadlines(calendar_from_config(config_dir)))
+    except ConfigError as exc:
+        log.error("HL-SRV-002 ticket catalogue refused, no sweep: %s", exc)
+    return RecordKeeper(store, sweeper, settings.journal)
+
+
+@dataclass
+class RunningServer:
+    """What :func:`start_server` built, and its graceful stop."""
+
+    settings: Settings
+    holder: ConfigHolder
+    queue: RedisQueue
+    records: RecordKeeper
+    hub: QueueHub
+    numbers: RedisTicketNumbers
+    service: HotlineService
+    server: FastAGIServer
+    runner: web.AppRunner | None
+    http_port: int | None
+
+    @property
+    def agi_url(self) -> str:
+        return f"agi://{self.settings.agi_host}:{self.server.port}/hotline"
+
+    def announce(self) -> None:
+        """The pid file and the running-server note other commands read (``hotline asterisk
+        reload`` / ``asterisk-conf`` generate the dialplan for it)."""
+        self.settings.pidfile.write_text(str(os.getpid()))
+        runinfo.write(
+            self.settings,
+            runinfo.RunningServer(
+                os.getpid(),
+                self.agi_url,
+                self.http_port,
+                self.settings.redis_url,
+                os.environ.get("HOTLINE_DATABASE_URL") or None,
+            ),
+        )
+
+    def stop_accepting(self) -> None:
+        self.server.stop_accepting()
+
+    async def drain(self, menu_grace: float) -> None:
+        """Waiting callers go back to the dialplan with their places, callers in the menu get
+        ``menu_grace``, callers with an operator or in the survey finish."""
+        await self.service.stop(menu_grace=menu_grace)
+
+    async def close(self, drained: bool) -> None:
+        await self.server.stop(grace=5.0 if drained else 0.0)
+        if self.runner is not None:
+            await self.runner.cleanup()
+        await self.hub.stop()
+        await self.numbers.close()
+        await self.queue.close()
+        await self.records.close()
+        runinfo.remove(self.settings)
+        with contextlib.suppress(FileNotFoundError):
+            self.settings.pidfile.unlink()
+
+
+async def start_server(
+    settings: Settings, config_dir: Path, http_port: int | None = None, wait: bool = False
+) -> RunningServer:
+    """Build and start ``hotline serve``: raises ConfigError for a refused config."""
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    holder = ConfigHolder(config_dir, settings.recordings_dir, settings.reload_status)
+    logfmt.set_zone(holder.current.hours.timezone)  # log lines in the centre's zone
+    # a reload applies queue.yaml (ivr.queuewait.reload) and agents.yaml, like the menu
+    queue = RedisQueue.from_url(settings.redis_url, holder.current.queue.settings)
+    records = await open_records(settings, config_dir, holder.current.hours.timezone)
+    records.start_sweeping()
+    install_calendar(holder, records.store.db)  # HL-CFG-096 at start; reload recomputes deadlines
+    # Queue events go to the database, and to a queue_log file for tools that read one.
+    sink = TeeSink(records.store, QueueLogFileSink(settings.var_dir / "queue_log"))
+    options = holder.current.queue
+    # callbacks are dialled through Asterisk AMI by every server whose queue.yaml enables it
+    # (AMI secret: dialler.secret, else the local Asterisk's var/ami-secret; while Asterisk is
+    # away the dialler logs it and retries, and callbacks keep their place)
+    dialler = (
+        CallbackDialler(queue, options.dialler, secret_file=settings.var_dir / AMI_SECRET_FILE)
+        if options.dialler.enabled
+        else None
+    )
+    # a call whose server died and which did not come back is closed by whichever server's
+    # reaper finds it first: a `server-lost` record from what Redis knew of it
+    hub = QueueHub(queue, sink, dialler=dialler, on_lost=records.store.lost)
+    holder.listeners.append(lambda old, new: apply_queue_reload(queue, hub, old.queue, new.queue))
+    await hub.start()
+    surveys = HeldSurveys(records.store)
+    tracker = LiveCalls(queue, hub)  # the live-call registry: every session while it runs
+    # ticket numbers for HOTLINE_TICKET from Redis (blocks claimed from the database ahead of
+    # time): no caller waits on the database
+    numbers = RedisTicketNumbers(
+        queue.client, records.store, centre=queue.centre, timezone=holder.current.hours.timezone
+    )
+    numbers.start()
+    waiter = RedisQueueWaiter(
+        hub,
+        options=lambda: holder.current.queue,
+        survey=surveys,
+        prompt=lambda name: holder.current.prompt_path(name),
+        pieces=lambda name: holder.current.prompt_pieces(name),
+        record_calls=True,
+        tickets=numbers,
+        tracker=tracker,
+    )
+    service = HotlineService(
+        holder,
+        queue,
+        records.store,
+        records.store,
+        waiter=waiter if wait else None,
+        surveys=surveys if wait else None,
+        answered=hub.answered,
+        tracker=tracker,
+        paths=settings.for_asterisk,
+        recordings=settings.recording_for_asterisk,
+    )
+    server = FastAGIServer(service.handle, settings.agi_host, settings.agi_port)
+    await server.start()
+    runner: web.AppRunner | None = None
+    if http_port is not None:
+        app = create_app(queue, lambda: holder.current.agents)
+        runner = web.AppRunner(app, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
+        await runner.setup()
+        await web.TCPSite(runner, settings.agi_host, http_port).start()
+    return RunningServer(
+        settings, holder, queue, records, hub, numbers, service, server, runner, http_port
+    )
