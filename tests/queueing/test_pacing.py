@@ -8,12 +8,13 @@ import time
 
 import pytest
 
+from ivr.config.queue_models import QueueFile, QueueSettings
 from ivr.engine.channel import DialResult, RecordResult, wait_paced
 from ivr.engine.record import CallRecord
 from ivr.errors import AGIHangup
-from queueing.config import QueueFile, QueueSettings
+from ivr.queuewait.waiter import RedisQueueWaiter
+from queueing.hub import QueueHub
 from queueing.queue import QueueRequest
-from queueing.waiter import QueueHub, RedisQueueWaiter
 
 CHUNK = 0.2  # the shortest wait_chunk_seconds queue.yaml allows
 RUN = 1.2  # seconds the caller waits before hanging up
