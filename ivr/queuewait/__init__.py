@@ -1,7 +1,7 @@
 """The caller's side of the operator queue: what drives a caller's channel while it waits.
 
 - :mod:`.waiter`: the per-call waiter (music, position, callback offer, the hand-over to the
-  operator), the menu engine's :class:`~ivr.engine.menu.QueueWaiter`;
+  operator), the menu engine's :class:`~ivr.engine.parts.QueueWaiter`;
 - :mod:`.overflow`: the overflow actions of queue.yaml (widen, message, callback,
   transfer), the voice message, the widening of a caller held while the menu plays;
 - :mod:`.bridge`: dialling the operator reserved for the caller, CONNECT, COMPLETE;

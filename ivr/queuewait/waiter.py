@@ -12,7 +12,7 @@ when the menu is done (or an operator was reserved). The waiter's own prompts (a
 the callback offer, overflow prompts) play piece by piece (``pieces``): an operator reserved
 meanwhile ends them between two pieces, never kept waiting behind a long prompt.
 
-:class:`RedisQueueWaiter` is the menu engine's :class:`~ivr.engine.menu.QueueWaiter`. A FastAGI
+:class:`RedisQueueWaiter` is the menu engine's :class:`~ivr.engine.parts.QueueWaiter`. A FastAGI
 session cannot be interrupted while a command runs, so it plays music on hold and loops on
 ``WAIT FOR DIGIT`` of ``wait_chunk_seconds``; between chunks it looks at its offer queue and,
 at the announcement interval, tells the caller's position and estimated wait.

@@ -14,7 +14,7 @@
   :meth:`TicketStore.note_reservation` hands one over without waiting for the database;
 - a :class:`queueing.events.QueueEventSink` (``await queue_event(event)``): one ``queue_log``
   row per event, idempotent by a key made from the event;
-- a :class:`ivr.engine.menu.TicketLookup` (``await status(number, caller)``).
+- a :class:`ivr.engine.parts.TicketLookup` (``await status(number, caller)``).
 
 When the database cannot be reached, writes go to the local :class:`~ivr.records.journal.Journal`
 and the store stays *degraded* until the journal has been replayed: while entries wait there,
