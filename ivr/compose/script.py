@@ -9,7 +9,7 @@ from ivr.engine.menu import MenuEngine
 from ivr.engine.store import JournalStore
 from ivr.queuewait.script_hub import RecordedSurvey, ScriptHub
 from ivr.queuewait.waiter import RedisQueueWaiter
-from ivr.records.store import TicketNumbers
+from ivr.records.reserve import TicketNumbers
 from ivr.runtime import ConfigHolder
 from ivr.service import LiveCalls
 from ivr.settings import Settings

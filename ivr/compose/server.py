@@ -19,8 +19,9 @@ from ivr.db.database import Database, database_url
 from ivr.errors import ConfigError
 from ivr.queuewait.reload import apply_queue_reload
 from ivr.queuewait.waiter import RedisQueueWaiter
+from ivr.records.entries import is_unavailable
 from ivr.records.keeper import RecordKeeper
-from ivr.records.store import TicketStore, is_unavailable
+from ivr.records.store import TicketStore
 from ivr.records.ticketno import RedisTicketNumbers
 from ivr.runtime import ConfigHolder
 from ivr.service import HeldSurveys, HotlineService, LiveCalls

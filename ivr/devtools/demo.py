@@ -35,7 +35,7 @@ from ivr.db.models import (
     TicketRow,
 )
 from ivr.errors import HotlineError
-from ivr.records.store import queue_row
+from ivr.records.entries import queue_row
 from ivr.reports import Period
 from ivr.settings import PROJECT_ROOT
 from ivr.tickets.deadlines import Deadlines

@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -40,249 +39,37 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from ivr.db.database import Database
 from ivr.db.models import (
-    CallbackTaskRow,
-    CallRow,
-    QueueLogRow,
-    TicketReservationRow,
     TicketRow,
 )
-from ivr.db.sqlutil import insert_ignore
 from ivr.engine.record import CallRecord
-from ivr.records.attempts import ANSWERED, lost_entries, snapshot_entry
-from ivr.records.callrows import ANONYMOUS, MISSED_OUTCOMES, write_calls
+from ivr.records.attempts import lost_entries, snapshot_entry
+from ivr.records.entries import (
+    BATCH,
+    CALL,
+    RESERVE,
+    SURVEY,
+    call_entry,
+    is_unavailable,
+    queue_entry,
+    write_entries,
+)
 from ivr.records.journal import Journal
-from ivr.records.tasks import callbacks_gave_up, close_called_back
+from ivr.records.reserve import reserve_ticket
 from ivr.tickets.lifecycle import STATUS_WORDS, State
-from ivr.tickets.numbering import reserve_number
 from queueing.events import QueueEvent
 
 log = logging.getLogger(__name__)
-
-CALL = "call"
-QUEUE = "queue"
-SURVEY = "survey"
-RESERVE = "reserve"
-BATCH = 500
-
-# Where each queue_log event keeps the seconds waited (1-based dataN), as app_queue writes it.
-WAIT_FIELD = {"CONNECT": 1, "ABANDON": 3, "EXITWITHTIMEOUT": 3, "EXITWITHKEY": 4}
-
-
-def is_unavailable(exc: BaseException) -> bool:
-    """The database is away (connection refused or lost, locked, disk trouble)."""
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
-
-
-def _parse_time(value: Any) -> dt.datetime | None:
-    if value is None:
-        return None
-    when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
-def _float(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def record_dict(record: CallRecord) -> dict[str, Any]:
-    """What :meth:`CallRecord.to_dict` gives (built directly: :meth:`CallRecord.as_dict`)."""
-    return record.as_dict()
-
-
-def call_entry(record: CallRecord) -> dict[str, Any]:
-    return {"kind": CALL, "data": record_dict(record)}
-
-
-def queue_entry(event: QueueEvent) -> dict[str, Any]:
-    return {
-        "kind": QUEUE,
-        "data": {
-            "at": event.at.isoformat(),
-            "callid": event.callid,
-            "queue": event.queue,
-            "agent": event.agent,
-            "event": event.event,
-            "data": list(event.data),
-        },
-    }
-
-
-def queue_row(data: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
-    at = _parse_time(data["at"])
-    assert at is not None
-    fields = [str(x) for x in data.get("data") or []][:5]
-    fields += [""] * (5 - len(fields))
-    key_text = "|".join(
-        [at.isoformat(), data["callid"], data["queue"], data["agent"], data["event"], *fields]
-    )
-    index = WAIT_FIELD.get(data["event"])
-    return {
-        "key": hashlib.sha1(key_text.encode()).hexdigest(),
-        "at": at,
-        "day": at.astimezone(tz).date(),
-        "callid": data["callid"],
-        "queue": data["queue"],
-        "agent": data["agent"],
-        "event": data["event"],
-        "data1": fields[0],
-        "data2": fields[1],
-        "data3": fields[2],
-        "data4": fields[3],
-        "data5": fields[4],
-        "wait": _float(fields[index - 1]) if index else None,
-    }
-
-
-def _fill_from_queue(session: Session, uniqueids: Sequence[str]) -> None:
-    """Agent and queue wait of answered calls, from their CONNECT event."""
-    c, q = CallRow, QueueLogRow
-    connect = (q.callid == c.uniqueid) & (q.event == "CONNECT")
-    session.execute(
-        update(c)
-        .where(c.uniqueid.in_(uniqueids), c.agent.is_(None), exists().where(connect))
-        .values(
-            agent=select(q.agent).where(connect).order_by(q.at).limit(1).scalar_subquery(),
-            queue_wait=select(q.wait).where(connect).order_by(q.at).limit(1).scalar_subquery(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _missed_tasks(session: Session, uniqueids: Sequence[str]) -> None:
-    """Missed-call callback tasks (漏接回拨) for calls that left the queue unanswered."""
-    c, q = CallRow, QueueLogRow
-    left = exists().where(q.callid == c.uniqueid, q.event.in_(["ABANDON", "EXITWITHTIMEOUT"]))
-    answered = exists().where(q.callid == c.uniqueid, q.event == "CONNECT")
-    rows = session.execute(
-        select(c.uniqueid, c.caller, c.ended_at, c.started_at).where(
-            c.uniqueid.in_(uniqueids),
-            c.caller.notin_(ANONYMOUS),
-            (c.outcome.in_(MISSED_OUTCOMES) | left),
-            c.outcome != ANSWERED,
-            ~answered,
-        )
-    ).all()
-    insert_ignore(
-        session,
-        CallbackTaskRow.__table__,  # type: ignore[arg-type]
-        [
-            {
-                "kind": "missed",
-                "ref": uid,
-                "ticket_id": None,
-                "call_uniqueid": uid,
-                "caller": caller,
-                "created_at": ended or started,
-                "state": "open",
-                "attempts": 0,
-                "result": "",
-            }
-            for uid, caller, ended, started in rows
-        ],
-        ["kind", "ref"],
-    )
-
-
-def _dialler_gave_up(row: dict[str, Any]) -> bool:
-    """ABANDON|position|origposition|wait|callback: the dialler's last attempt failed."""
-    return bool(row["event"] == "ABANDON" and row["data4"] == "callback")
-
-
-def _apply_survey(session: Session, uniqueid: str, score: int) -> None:
-    session.execute(update(CallRow).where(CallRow.uniqueid == uniqueid).values(survey_score=score))
-    session.execute(
-        update(TicketRow).where(TicketRow.call_uniqueid == uniqueid).values(survey_score=score)
-    )
-
-
-def write_entries(session: Session, entries: Sequence[dict[str, Any]], tz: ZoneInfo) -> None:
-    """Write journal-format entries, idempotently. Consecutive entries of one kind are
-    written as one batch (the order between kinds is kept)."""
-    i = 0
-    while i < len(entries):
-        kind = entries[i].get("kind")
-        j = i
-        while j < len(entries) and entries[j].get("kind") == kind:
-            j += 1
-        group = [e["data"] for e in entries[i:j]]
-        if kind == CALL:
-            write_calls(session, [(e["data"], bool(e.get("synthetic"))) for e in entries[i:j]], tz)
-        elif kind == QUEUE:
-            rows = [queue_row(d, tz) for d in group]
-            insert_ignore(session, QueueLogRow.__table__, rows, ["key"])  # type: ignore[arg-type]
-            calls = sorted({r["callid"] for r in rows if r["callid"] != "NONE"})
-            if any(r["event"] == "CONNECT" for r in rows):
-                _fill_from_queue(session, calls)
-                close_called_back(session, calls)  # a promised callback got through
-            if any(r["event"] in ("ABANDON", "EXITWITHTIMEOUT") for r in rows):
-                _missed_tasks(session, calls)
-                gave_up = [r["callid"] for r in rows if _dialler_gave_up(r)]
-                if gave_up:
-                    callbacks_gave_up(session, gave_up)
-        elif kind == SURVEY:
-            for d in group:
-                _apply_survey(session, d["uniqueid"], int(d["score"]))
-        elif kind == RESERVE:
-            rows = [
-                {
-                    "call_uniqueid": d["uniqueid"],
-                    "number": d["number"],
-                    "reserved_at": _parse_time(d["at"]),
-                }
-                for d in group
-            ]
-            table = TicketReservationRow.__table__
-            insert_ignore(session, table, rows, ["call_uniqueid"], count=False)  # type: ignore[arg-type]
-        else:
-            log.error("unknown journal entry kind %r: skipped", kind)
-        i = j
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:
     """Mark a failed group's exception as seen (its callers may all have gone)."""
     if not future.cancelled():
         future.exception()
-
-
-async def reserve_ticket(db: Database, tz: ZoneInfo, uniqueid: str) -> str | None:
-    """The ticket number a call carries to its operator (``HOTLINE_TICKET``): reserved now,
-    taken by the ticket the operator accepts for the call. None while the database is away:
-    the call goes on, and its ticket gets a number when it is accepted."""
-
-    def reserve() -> str:
-        now = dt.datetime.now(dt.UTC)
-        with db.session() as session:
-            return reserve_number(session, uniqueid, now.astimezone(tz).date(), now)
-
-    try:
-        return await asyncio.to_thread(reserve)
-    except DBAPIError as exc:
-        log.warning("HL-TKT-021 no ticket number for %s, database unavailable: %s", uniqueid,
-                    exc)  # fmt: skip
-        return None
-
-
-class TicketNumbers:
-    """Ticket numbers for HOTLINE_TICKET straight from the database (the process AGI script,
-    which has no ticket store of its own)."""
-
-    def __init__(self, db: Database, timezone: str = "Asia/Shanghai") -> None:
-        self.db = db
-        self.tz = ZoneInfo(timezone)
-
-    async def reserve_ticket(self, uniqueid: str) -> str | None:
-        return await reserve_ticket(self.db, self.tz, uniqueid)
 
 
 class LostCallInfo(Protocol):

@@ -8,7 +8,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from ivr.db.database import Database
-from ivr.records.store import TicketNumbers, reserve_ticket
+from ivr.records.reserve import TicketNumbers, reserve_ticket
 from ivr.tickets.service import TicketService
 
 TZ = ZoneInfo("Asia/Shanghai")

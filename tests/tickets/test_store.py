@@ -250,7 +250,7 @@ async def test_a_survey_in_a_late_record_reaches_the_accepted_ticket(
 def test_record_dict_carries_what_to_dict_does() -> None:
     """The store's fast serialisation must not drop a field of the call record."""
     from ivr.engine.record import CallRecord
-    from ivr.records.store import record_dict
+    from ivr.records.entries import record_dict
 
     record = CallRecord("u.1", "13800000000", "张", "12345", "PJSIP/x", "v1")
     record.recording = "/rec/calls/20261123/u.1.wav"
