@@ -6,7 +6,7 @@ PostgreSQL's durable defaults - fsync on, synchronous_commit on - so a commit co
 costs on a real server). Each backend gets a fresh database migrated by ``db.upgrade()``, so
 the indexes measured are the ones the migrations ship.
 
-1. **Call records/s** through :class:`ivr.records.store.TicketStore`, the way the server
+1. **Call records/s** through :class:`ivr.records.store.CallRecordStore`, the way the server
    writes them (each record a realistic menu + queue call, ``CallRecord.to_dict`` and all):
    - *single, sequential*: ``await store.save(record)`` one after another, one transaction
      each. Printed for information, not judged: one writer waiting on every commit measures
@@ -59,7 +59,7 @@ from ivr.config.catalogue import Catalogue, load_catalogue  # noqa: E402
 from ivr.db.database import Database  # noqa: E402
 from ivr.devtools.pgtemp import admin, throwaway_postgres, url_for  # noqa: E402
 from ivr.engine.record import CallEvent, CallRecord  # noqa: E402
-from ivr.records.store import TicketStore  # noqa: E402
+from ivr.records.store import CallRecordStore  # noqa: E402
 from ivr.reports import build_report, parse_period  # noqa: E402
 from ivr.tickets.lifecycle import DONE, State  # noqa: E402
 
@@ -116,7 +116,7 @@ class Writes:
 
 
 async def _writes(db: Database, journal: Path, single: int, batched: int, batch: int) -> Writes:
-    store = TicketStore(db, journal)
+    store = CallRecordStore(db, journal)
     await store.start()
     out = Writes()
     run = uuid.uuid4().hex[:8]

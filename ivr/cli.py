@@ -315,15 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="rebuild every generated prompt")
     b.set_defaults(func=cmd_prompts_build)
 
-    from ivr import queue_cli as queue_commands
-    from ivr.asterisk import commands as asterisk_commands
-    from ivr.backup import commands as backup_commands
-    from ivr.console import data_cli
+    from ivr.console import asterisk_cli, backup_cli, data_cli, queue_cli
 
-    queue_commands.register(sub)
+    queue_cli.register(sub)
     data_cli.register(sub)
-    asterisk_commands.register(sub)
-    backup_commands.register(sub)
+    asterisk_cli.register(sub)
+    backup_cli.register(sub)
     return parser
 
 

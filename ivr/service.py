@@ -174,8 +174,8 @@ def in_menu(record: CallRecord) -> bool:
 
 @runtime_checkable
 class EarlierAttempts(Protocol):
-    """Where the attempt a dead server never recorded goes (:meth:`TicketStore.earlier_attempt
-    <ivr.records.store.TicketStore.earlier_attempt>`)."""
+    """Where the attempt a dead server never recorded goes (:meth:`CallRecordStore.earlier_attempt
+    <ivr.records.store.CallRecordStore.earlier_attempt>`)."""
 
     async def earlier_attempt(self, uniqueid: str, attempt: int, snapshot: str) -> None: ...
 

@@ -30,9 +30,9 @@ import pytest
 from sqlalchemy import MetaData, select
 
 import ivr.cli
-from ivr.backup import commands as backup_commands
 from ivr.backup import dbdump
 from ivr.config.catalogue import load_catalogue
+from ivr.console import backup_cli
 from ivr.db.database import Database, head_revision, normalize_url
 from ivr.devtools.demo import DEMO_CONFIG_DIR
 from ivr.devtools.pgtemp import NoPostgres, admin, pg_bindir, throwaway_postgres, url_for
@@ -93,11 +93,11 @@ Hotline = Callable[..., tuple[int, str, str]]
 
 def _parser() -> argparse.ArgumentParser:
     """``ivr.cli``'s parser, with ``backup``/``restore`` added if the CLI does not have them
-    yet (the line ``backup_commands.register(sub)`` in ``build_parser``)."""
+    yet (the line ``backup_cli.register(sub)`` in ``build_parser``)."""
     parser = _build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     if "backup" not in sub.choices:
-        backup_commands.register(sub)
+        backup_cli.register(sub)
     return parser
 
 

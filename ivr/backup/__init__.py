@@ -8,7 +8,7 @@ revision, every member with its size and sha256). See docs/deploy.md.
 
 - :mod:`ivr.backup.dbdump`: the database dump and its restore;
 - :mod:`ivr.backup.archive`: the archive, the config and the recordings;
-- :mod:`ivr.backup.commands`: the two subcommands.
+- the two subcommands are :mod:`ivr.console.backup_cli`.
 
 Every refusal is one line ``[HL-BAK-nnn] message`` on stderr with exit status 1.
 """

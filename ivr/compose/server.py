@@ -21,7 +21,7 @@ from ivr.queuewait.reload import apply_queue_reload
 from ivr.queuewait.waiter import RedisQueueWaiter
 from ivr.records.entries import is_unavailable
 from ivr.records.keeper import RecordKeeper
-from ivr.records.store import TicketStore
+from ivr.records.store import CallRecordStore
 from ivr.records.ticketno import RedisTicketNumbers
 from ivr.runtime import ConfigHolder
 from ivr.service import HeldSurveys, HotlineService, LiveCalls
@@ -56,7 +56,7 @@ async def open_records(settings: Settings, config_dir: Path, timezone: str) -> R
             raise
         # Calls are still served: their records wait in the journal for the database.
         log.error("HL-SRV-001 database %s unreachable at start: %s", db.safe_url, exc.orig)
-    store = TicketStore(db, settings.var_dir / "tickets-journal.jsonl", timezone=timezone)
+    store = CallRecordStore(db, settings.var_dir / "tickets-journal.jsonl", timezone=timezone)
     await store.start()
     sweeper: TicketService | None = None
     try:

@@ -213,9 +213,9 @@ def cmd_recompute_deadlines(args: argparse.Namespace, settings: Settings) -> int
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.records.store import TicketStore
+    from ivr.records.store import CallRecordStore
 
-    store = TicketStore(db_of(args, settings), settings.var_dir / "tickets-journal.jsonl")
+    store = CallRecordStore(db_of(args, settings), settings.var_dir / "tickets-journal.jsonl")
     count = asyncio.run(store.replay())
     print(f"{count} journal entries written to the database")
     return 0

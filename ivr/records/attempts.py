@@ -23,7 +23,7 @@ The merge rules, attempts taken in attempt order:
   attempt says so; else the last attempt's;
 - ``skill``, ``priority`` and ``queue_position``: each from the last attempt that has one;
 - the survey: from whichever attempt has it (the last one if several do; a score given
-  through ``TicketStore.survey`` stays when no attempt carries one);
+  through ``CallRecordStore.survey`` stays when no attempt carries one);
 - the hang-up cause, hang-up node and who hung up (``hangup_by``): from the last attempt;
 - the recording: the answered attempt's, else the last one recorded;
 - caller, caller name, dialled number, channel, line, department, accessibility and config

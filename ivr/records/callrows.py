@@ -40,7 +40,7 @@ ANONYMOUS = ("", "anonymous", "unknown", "0")
 MISSED_OUTCOMES = ("abandoned",)
 CHUNK = 1000
 # call_records columns the merge does not own: kept when the merge has no value for them
-# (filled from queue_log, or from TicketStore.survey)
+# (filled from queue_log, or from CallRecordStore.survey)
 KEEP = ("agent", "queue_wait", "survey_score")
 
 _STATEMENTS: dict[tuple[str, str], Any] = {}

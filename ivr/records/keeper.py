@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 from ivr.db.errors import DatabaseUnavailable
-from ivr.records.store import TicketStore
+from ivr.records.store import CallRecordStore
 from ivr.tickets.service import TicketService
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ class RecordKeeper:
 
     def __init__(
         self,
-        store: TicketStore,
+        store: CallRecordStore,
         sweeper: TicketService | None,
         process_journal: Path | None = None,
     ) -> None:

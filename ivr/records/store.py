@@ -1,6 +1,6 @@
 """The database store used by the call flow.
 
-:class:`TicketStore` is at once
+:class:`CallRecordStore` is at once
 
 - a :class:`ivr.engine.store.CallStore` (``await save(record)``): each record is one attempt
   of a call (``record.attempt``), kept in ``call_attempts``; the call's ``call_records`` row is
@@ -11,7 +11,7 @@
   server died gets the attempt that server never recorded, from the same snapshot
   (``await earlier_attempt(uniqueid, attempt, snapshot)``);
 - the write path of ticket numbers reserved in Redis (:mod:`ivr.records.ticketno`):
-  :meth:`TicketStore.note_reservation` hands one over without waiting for the database;
+  :meth:`CallRecordStore.note_reservation` hands one over without waiting for the database;
 - a :class:`queueing.events.QueueEventSink` (``await queue_event(event)``): one ``queue_log``
   row per event, idempotent by a key made from the event;
 - a :class:`ivr.engine.parts.TicketLookup` (``await status(number, caller)``).
@@ -19,7 +19,7 @@
 When the database cannot be reached, writes go to the local :class:`~ivr.records.journal.Journal`
 and the store stays *degraded* until the journal has been replayed: while entries wait there,
 new writes are appended behind them, so the database receives everything in the order it
-happened. A background task (:meth:`TicketStore.start`) retries the replay every
+happened. A background task (:meth:`CallRecordStore.start`) retries the replay every
 ``retry_seconds``. Idempotent writes make a replay that is interrupted and repeated harmless:
 nothing is lost and nothing is written twice.
 
@@ -87,7 +87,7 @@ class LostCallInfo(Protocol):
     def snapshot(self) -> str: ...
 
 
-class TicketStore:
+class CallRecordStore:
     """CallStore + QueueEventSink + TicketLookup over the database, with a journal."""
 
     def __init__(
@@ -358,4 +358,4 @@ class TicketStore:
         await asyncio.to_thread(self.db.close)
 
 
-__all__ = ["TicketStore", "write_entries"]
+__all__ = ["CallRecordStore", "write_entries"]

@@ -30,7 +30,7 @@ at that moment, :meth:`RedisTicketNumbers.reserve_ticket` waits at most ``db_tim
 seconds and returns None (the call goes on without a number; its ticket gets one when
 accepted; ``HL-TKT-021`` is logged once per outage). A number handed out reaches the
 ``ticket_reservations`` table through the store's journaled write path
-(:meth:`TicketStore.note_reservation`), which never makes the call wait either.
+(:meth:`CallRecordStore.note_reservation`), which never makes the call wait either.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from zoneinfo import ZoneInfo
 
 from redis.exceptions import NoScriptError, RedisError
 
-from ivr.records.store import TicketStore
+from ivr.records.store import CallRecordStore
 from ivr.tickets.numbering import SEQUENCE_DIGITS, claim_block
 from queueing import keys
 
@@ -117,7 +117,7 @@ class RedisTicketNumbers:
     def __init__(
         self,
         client: Any,  # redis.asyncio.Redis
-        store: TicketStore,
+        store: CallRecordStore,
         *,
         centre: str = keys.DEFAULT_CENTRE,
         timezone: str = "Asia/Shanghai",

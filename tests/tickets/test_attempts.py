@@ -18,7 +18,7 @@ from ivr.db.database import Database
 from ivr.db.models import CallAttemptRow, CallbackTaskRow, CallRow
 from ivr.engine.record import CallRecord
 from ivr.records.attempts import Attempt, merge
-from ivr.records.store import TicketStore
+from ivr.records.store import CallRecordStore
 from queueing.events import QueueEvent
 
 T0 = dt.datetime(2025, 9, 26, 2, 0, tzinfo=dt.UTC)
@@ -43,8 +43,8 @@ def attempt(n: int, outcome: str, *nodes: str, digits: str = "", uid: str = UID)
 
 
 @pytest.fixture
-def store(db: Database, tmp_path: Path) -> Iterator[TicketStore]:
-    yield TicketStore(db, tmp_path / "journal" / "tickets.jsonl", retry_seconds=0.05)
+def store(db: Database, tmp_path: Path) -> Iterator[CallRecordStore]:
+    yield CallRecordStore(db, tmp_path / "journal" / "tickets.jsonl", retry_seconds=0.05)
 
 
 def call(db: Database, uid: str = UID) -> CallRow:
@@ -89,7 +89,7 @@ def test_merge_rules() -> None:
 
 
 async def test_attempts_merge_whatever_order_they_arrive_in(
-    store: TicketStore, db: Database
+    store: CallRecordStore, db: Database
 ) -> None:
     answered = attempt(2, "answered", "housing")
     await store.save(answered)  # the re-entry's record is written first
@@ -108,7 +108,7 @@ async def test_attempts_merge_whatever_order_they_arrive_in(
 
 
 async def test_missed_call_task_follows_the_merged_outcome(
-    store: TicketStore, db: Database
+    store: CallRecordStore, db: Database
 ) -> None:
     first = attempt(1, "error", "main")
     first.skill = "general"
@@ -123,7 +123,7 @@ async def test_missed_call_task_follows_the_merged_outcome(
     assert tasks(db) == []
 
 
-async def test_a_survey_given_apart_stays(store: TicketStore, db: Database) -> None:
+async def test_a_survey_given_apart_stays(store: CallRecordStore, db: Database) -> None:
     await store.save(attempt(1, "answered", "main"))
     await store.survey(UID, 4)
     await store.save(attempt(2, "answered"))  # the re-entry that only said goodbye
@@ -148,7 +148,7 @@ def snapshot(rec: CallRecord) -> str:
 
 
 async def test_a_lost_call_is_closed_and_a_real_record_replaces_it(
-    store: TicketStore, db: Database
+    store: CallRecordStore, db: Database
 ) -> None:
     running = CallRecord(UID, "13900000007", "", "12345", "PJSIP/trunk-7", "v1",
                          started_at=T0)  # fmt: skip
@@ -178,7 +178,7 @@ async def test_a_lost_call_is_closed_and_a_real_record_replaces_it(
 
 
 async def test_a_lost_call_already_answered_stays_answered(
-    store: TicketStore, db: Database
+    store: CallRecordStore, db: Database
 ) -> None:
     talking = attempt(1, "queue", "main")
     talking.recording = f"/calls/{UID}.wav"
@@ -192,7 +192,7 @@ async def test_a_lost_call_already_answered_stays_answered(
 
 
 async def test_a_batch_is_one_transaction_with_bounded_statements(
-    store: TicketStore, db: Database
+    store: CallRecordStore, db: Database
 ) -> None:
     seen: list[str] = []
 
@@ -224,7 +224,7 @@ async def test_a_batch_is_one_transaction_with_bounded_statements(
 
 
 async def test_records_of_the_process_script_merge_too(
-    store: TicketStore, db: Database, tmp_path: Path
+    store: CallRecordStore, db: Database, tmp_path: Path
 ) -> None:
     from ivr.engine.store import JournalStore
 

@@ -25,7 +25,7 @@ import ivr.engine.record as record_module
 from ivr.config.catalogue import Catalogue
 from ivr.db.database import Database
 from ivr.engine.record import CallEvent, CallRecord, recording_name
-from ivr.records.store import TicketStore
+from ivr.records.store import CallRecordStore
 from ivr.tickets.deadlines import Deadlines
 from ivr.tickets.service import TicketService
 from tests.conftest import CONFIG_DIR, ROOT
@@ -115,7 +115,7 @@ async def test_one_calls_times_read_the_same_everywhere_on_a_utc_host(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # the call ends and the server writes its record, recording path included
-    store = TicketStore(db, tmp_path / "journal.jsonl")
+    store = CallRecordStore(db, tmp_path / "journal.jsonl")
     await store.save(the_call(monkeypatch))
     await store.close()
     # the operator accepts it while still on the phone (07:40 Beijing time) and dispatches it

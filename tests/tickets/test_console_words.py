@@ -20,7 +20,7 @@ from ivr.cli import main
 from ivr.db.database import Database
 from ivr.db.models import TicketRow
 from ivr.engine.record import CallEvent, CallRecord
-from ivr.records.store import TicketStore
+from ivr.records.store import CallRecordStore
 from ivr.tickets.lifecycle import SATISFACTION, allowed_actions
 from ivr.tickets.service import TicketService
 from tests.conftest import CONFIG_DIR
@@ -194,7 +194,7 @@ def test_survey_prompt_console_and_reports_use_the_national_levels() -> None:
 async def test_calls_list_and_show(
     cli: Run, db: Database, service: TicketService, tmp_path: Path
 ) -> None:
-    store = TicketStore(db, tmp_path / "j.jsonl")
+    store = CallRecordStore(db, tmp_path / "j.jsonl")
     await store.save(call_record())
     await store.save(call_record("1758911999.1", caller="13700000001"))
     await store.close()

@@ -19,7 +19,7 @@ from ivr.db.database import Database
 from ivr.db.models import CallAttemptRow, CallRow
 from ivr.engine.record import CallRecord
 from ivr.records.attempts import snapshot_entry
-from ivr.records.store import TicketStore
+from ivr.records.store import CallRecordStore
 from ivr.service import HotlineService, LiveCalls
 from queueing.queue import LiveCall
 
@@ -49,8 +49,8 @@ def waiting_snapshot() -> str:
 
 
 @pytest.fixture
-def store(db: Database, tmp_path: Path) -> Iterator[TicketStore]:
-    yield TicketStore(db, tmp_path / "journal" / "tickets.jsonl", retry_seconds=0.05)
+def store(db: Database, tmp_path: Path) -> Iterator[CallRecordStore]:
+    yield CallRecordStore(db, tmp_path / "journal" / "tickets.jsonl", retry_seconds=0.05)
 
 
 def call(db: Database) -> CallRow:
@@ -68,7 +68,7 @@ def attempts(db: Database) -> list[tuple[int, bool, str]]:
 
 
 async def test_the_killed_attempt_is_merged_in_whatever_order(
-    store: TicketStore, db: Database
+    store: CallRecordStore, db: Database
 ) -> None:
     await store.earlier_attempt(UID, 1, waiting_snapshot())
     await store.save(record(2, "answered", "operator"))
@@ -87,7 +87,7 @@ async def test_the_killed_attempt_is_merged_in_whatever_order(
 
 
 async def test_the_snapshot_arriving_after_the_later_attempt(
-    store: TicketStore, db: Database
+    store: CallRecordStore, db: Database
 ) -> None:
     await store.save(record(2, "answered", "operator"))
     await store.earlier_attempt(UID, 1, waiting_snapshot())
@@ -96,7 +96,7 @@ async def test_the_snapshot_arriving_after_the_later_attempt(
     assert row.path == ["main", "operator", "operator"]
 
 
-async def test_nothing_usable_writes_nothing(store: TicketStore, db: Database) -> None:
+async def test_nothing_usable_writes_nothing(store: CallRecordStore, db: Database) -> None:
     for text in ("", "not json", "[1, 2]", json.dumps({"uniqueid": UID})):
         assert snapshot_entry(UID, 1, text) is None
         await store.earlier_attempt(UID, 1, text)
@@ -148,7 +148,7 @@ async def test_live_calls_hand_over_only_a_dead_servers_attempt(
 
 
 async def test_a_re_entered_call_gets_its_killed_attempt_through_the_service(
-    store: TicketStore, db: Database
+    store: CallRecordStore, db: Database
 ) -> None:
     """LiveCalls wired to the store by the service (as ``hotline serve`` builds them)."""
     tracker = LiveCalls(FakeQueue(LiveCall("srv1", 1, False, "", waiting_snapshot())))  # type: ignore[arg-type]
@@ -167,7 +167,7 @@ async def test_a_re_entered_call_gets_its_killed_attempt_through_the_service(
 
 
 async def test_no_call_record_while_the_call_is_still_being_served(
-    store: TicketStore, db: Database
+    store: CallRecordStore, db: Database
 ) -> None:
     """The snapshot of the broken attempt alone is not the call's record: the call is still
     in progress on the server that took it over; its row comes when that session ends."""

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from ivr.cli import main
 from ivr.db.database import Database
 from ivr.db.models import CallbackTaskRow, TicketCallRow, TicketEventRow, TicketRow
-from ivr.records.store import TicketStore
+from ivr.records.store import CallRecordStore
 from ivr.tickets.display import width as _width
 from ivr.tickets.lifecycle import TRANSITIONS
 from ivr.tickets.service import TicketService
@@ -107,7 +107,7 @@ def accept(cli: Run, uniqueid: str, *extra: str) -> str:
 async def test_accept_from_a_call_dispatches_to_the_catalogue_department(
     cli: Run, db: Database, tmp_path: Path
 ) -> None:
-    store = TicketStore(db, tmp_path / "j.jsonl")
+    store = CallRecordStore(db, tmp_path / "j.jsonl")
     await store.save(record(1, caller="13900000001"))
     await store.close()
     r = cli(
@@ -380,7 +380,7 @@ def test_list_filters_and_table(
 
 
 async def test_callbacks_list_done_and_attempt(cli: Run, db: Database, tmp_path: Path) -> None:
-    store = TicketStore(db, tmp_path / "j.jsonl")
+    store = CallRecordStore(db, tmp_path / "j.jsonl")
     await store.save(record(1, outcome="abandoned", caller="13900000001"))
     await store.queue_event(event(1, "ABANDON", "2", "3", "40"))
     await store.close()

@@ -10,7 +10,7 @@ import pytest
 from ivr.config.catalogue import Catalogue
 from ivr.db.database import Database
 from ivr.devtools.demo import DemoCatalogueRefused, seed_demo
-from ivr.records.store import TicketStore
+from ivr.records.store import CallRecordStore
 from ivr.reports import build_report, parse_period
 from ivr.reports.render import markdown, write_report
 from ivr.tickets.errors import BadTicketInput
@@ -33,7 +33,7 @@ def test_periods() -> None:
 async def test_hand_counted_day(
     service: TicketService, db: Database, clock: Clock, tmp_path: Path
 ) -> None:
-    store = TicketStore(db, tmp_path / "j.jsonl")
+    store = CallRecordStore(db, tmp_path / "j.jsonl")
     for i in range(4):  # 4 calls on 26 Sep 2025 (local)
         await store.save(record(i))
     t0 = dt.datetime(2025, 9, 26, 2, 0, tzinfo=dt.UTC)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from ivr.db.database import Database
 from ivr.db.models import CallbackTaskRow, CallRow, QueueLogRow
 from ivr.engine.record import CallRecord
-from ivr.records.store import TicketStore
+from ivr.records.store import CallRecordStore
 from ivr.tickets.service import TicketService
 from queueing.events import QueueEvent
 
@@ -91,8 +91,8 @@ class Outage:
 
 
 @pytest.fixture
-def store(db: Database, tmp_path: Path) -> Iterator[TicketStore]:
-    s = TicketStore(db, tmp_path / "journal" / "tickets.jsonl", retry_seconds=0.05)
+def store(db: Database, tmp_path: Path) -> Iterator[CallRecordStore]:
+    s = CallRecordStore(db, tmp_path / "journal" / "tickets.jsonl", retry_seconds=0.05)
     yield s
 
 
@@ -104,7 +104,7 @@ def count(db: Database, model: type, **where: object) -> int:
         return int(session.scalar(q) or 0)
 
 
-async def test_call_record_fields_and_idempotency(store: TicketStore, db: Database) -> None:
+async def test_call_record_fields_and_idempotency(store: CallRecordStore, db: Database) -> None:
     rec = record(1)
     await store.queue_event(event(1, "ENTERQUEUE", "", "13900000000"))
     await store.queue_event(event(1, "CONNECT", "12", "1758852000.99", "3", agent="agent7"))
@@ -120,7 +120,7 @@ async def test_call_record_fields_and_idempotency(store: TicketStore, db: Databa
     assert row.started_at == rec.started_at and row.day == dt.date(2025, 9, 26)
 
 
-async def test_missed_calls_get_callback_tasks(store: TicketStore, db: Database) -> None:
+async def test_missed_calls_get_callback_tasks(store: CallRecordStore, db: Database) -> None:
     await store.save(record(1, outcome="abandoned"))  # record first, then the event
     await store.queue_event(event(1, "ABANDON", "2", "3", "40"))
     await store.queue_event(event(2, "EXITWITHTIMEOUT", "1", "1", "300"))  # event first
@@ -134,7 +134,7 @@ async def test_missed_calls_get_callback_tasks(store: TicketStore, db: Database)
 
 
 async def test_outage_mid_stream_loses_and_duplicates_nothing(
-    store: TicketStore, db: Database
+    store: CallRecordStore, db: Database
 ) -> None:
     outage = Outage(db)
     for i in range(20):
@@ -157,7 +157,7 @@ async def test_outage_mid_stream_loses_and_duplicates_nothing(
 
 
 async def test_replay_repeated_after_crash_is_harmless(
-    store: TicketStore, db: Database, tmp_path: Path
+    store: CallRecordStore, db: Database, tmp_path: Path
 ) -> None:
     outage = Outage(db)
     outage.down()
@@ -172,7 +172,7 @@ async def test_replay_repeated_after_crash_is_harmless(
     shutil.copy(copy, store.journal.path)
     with store.journal.path.open("ab") as f:
         f.write(b'{"kind":"call","data":{"uniq')
-    restarted = TicketStore(db, store.journal.path)
+    restarted = CallRecordStore(db, store.journal.path)
     assert restarted.degraded
     await restarted.start()
     assert restarted.journal.empty() and not restarted.degraded
@@ -180,7 +180,9 @@ async def test_replay_repeated_after_crash_is_harmless(
     assert count(db, CallRow) == 10
 
 
-async def test_background_replay_when_database_returns(store: TicketStore, db: Database) -> None:
+async def test_background_replay_when_database_returns(
+    store: CallRecordStore, db: Database
+) -> None:
     outage = Outage(db)
     await store.start()
     try:
@@ -199,7 +201,7 @@ async def test_background_replay_when_database_returns(store: TicketStore, db: D
         await store.close()
 
 
-async def test_refused_entries_are_kept_aside(store: TicketStore, db: Database) -> None:
+async def test_refused_entries_are_kept_aside(store: CallRecordStore, db: Database) -> None:
     bad = record(1)
     bad.caller = "x" * 500  # longer than the column: PostgreSQL refuses, SQLite keeps
     await store.save(bad)
@@ -208,7 +210,7 @@ async def test_refused_entries_are_kept_aside(store: TicketStore, db: Database) 
     assert store.journal.empty() and not store.degraded
 
 
-async def test_status_lookup(store: TicketStore, service: TicketService) -> None:
+async def test_status_lookup(store: CallRecordStore, service: TicketService) -> None:
     ticket = service.accept(caller="13900000001", type="consult", category="dogs", actor="op")
     assert await store.status(ticket.number, "13900000001") == "accepted"
     assert await store.status(ticket.number, "13900000002") is None  # not the caller's
@@ -217,7 +219,9 @@ async def test_status_lookup(store: TicketStore, service: TicketService) -> None
     assert await store.status(ticket.number, "13900000001") == "dispatched"
 
 
-async def test_survey_lands_on_call_and_ticket(store: TicketStore, service: TicketService) -> None:
+async def test_survey_lands_on_call_and_ticket(
+    store: CallRecordStore, service: TicketService
+) -> None:
     await store.save(record(1))
     await store.survey("1758852000.1", 4)
     ticket = service.accept(
@@ -233,7 +237,7 @@ async def test_survey_lands_on_call_and_ticket(store: TicketStore, service: Tick
 
 
 async def test_a_survey_in_a_late_record_reaches_the_accepted_ticket(
-    store: TicketStore, service: TicketService
+    store: CallRecordStore, service: TicketService
 ) -> None:
     """The process script's record (its journal, imported later) carries the survey as an
     event; the ticket the operator accepted meanwhile gets the score when it arrives."""
@@ -266,7 +270,7 @@ def test_record_dict_carries_what_to_dict_does() -> None:
 
 
 async def test_process_script_records_are_imported_once(
-    store: TicketStore, db: Database, tmp_path: Path
+    store: CallRecordStore, db: Database, tmp_path: Path
 ) -> None:
     """The process AGI script (one process per call) appends its records to a journal; the
     server imports them, whatever lands while it does, and a redone import adds nothing."""

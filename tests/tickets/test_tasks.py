@@ -13,7 +13,7 @@ from ivr.db.database import Database
 from ivr.db.models import CallbackTaskRow
 from ivr.engine.record import CallRecord
 from ivr.engine.store import JournalStore
-from ivr.records.store import TicketStore
+from ivr.records.store import CallRecordStore
 from ivr.records.tasks import NOTE_GAVE_UP, NOTE_PROMISED, message_ref
 from ivr.reports import build_report, parse_period
 from ivr.reports.render import markdown
@@ -47,7 +47,7 @@ def callback_call(i: int, merged_into: str = "") -> CallRecord:
 async def test_each_voice_message_is_a_task_with_its_recording(
     db: Database, tmp_path: Path
 ) -> None:
-    store = TicketStore(db, tmp_path / "j.jsonl")
+    store = CallRecordStore(db, tmp_path / "j.jsonl")
     await store.save(message_call(1))
     await store.save(message_call(2, caller="alice", n=2))  # a SIP name: a message anyway
     await store.save(message_call(1))  # filed again: nothing doubles
@@ -66,7 +66,7 @@ async def test_each_voice_message_is_a_task_with_its_recording(
 
 
 async def test_process_script_messages_become_tasks_once(db: Database, tmp_path: Path) -> None:
-    store = TicketStore(db, tmp_path / "j.jsonl")
+    store = CallRecordStore(db, tmp_path / "j.jsonl")
     path = tmp_path / "calls.jsonl"
     await JournalStore(path).save(message_call(5))
     assert await store.import_journal(path) == 1
@@ -78,7 +78,7 @@ async def test_process_script_messages_become_tasks_once(db: Database, tmp_path:
 async def test_a_promised_callback_is_a_task_done_when_the_dialler_gets_through(
     db: Database, tmp_path: Path
 ) -> None:
-    store = TicketStore(db, tmp_path / "j.jsonl")
+    store = CallRecordStore(db, tmp_path / "j.jsonl")
     await store.save(callback_call(1))
     await store.save(callback_call(2, merged_into="1758852000.1"))  # no second task
     [task] = tasks(db)
@@ -100,7 +100,7 @@ async def test_a_promised_callback_is_a_task_done_when_the_dialler_gets_through(
 async def test_a_callback_the_dialler_gave_up_on_stays_open_for_a_person(
     db: Database, tmp_path: Path
 ) -> None:
-    store = TicketStore(db, tmp_path / "j.jsonl")
+    store = CallRecordStore(db, tmp_path / "j.jsonl")
     await store.save(callback_call(1))
     await store.queue_event(event(1, "ABANDON", "0", "3", "900", "callback"))
     [task] = tasks(db)
@@ -113,7 +113,7 @@ async def test_tasks_are_listed_and_counted_in_the_report(
     tmp_path: Path,
     cli: Run,  # noqa: F811
 ) -> None:
-    store = TicketStore(db, tmp_path / "j.jsonl")
+    store = CallRecordStore(db, tmp_path / "j.jsonl")
     await store.save(message_call(1))
     await store.save(message_call(2))
     await store.save(callback_call(3))

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from ivr.db.database import Database
 from ivr.db.models import TicketReservationRow
-from ivr.records.store import TicketStore
+from ivr.records.store import CallRecordStore
 from ivr.records.ticketno import RedisTicketNumbers
 from ivr.tickets.service import TicketService
 from queueing import keys
@@ -37,14 +37,14 @@ async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.fixture
-async def store(db: Database, tmp_path: Path) -> AsyncIterator[TicketStore]:
-    s = TicketStore(db, tmp_path / "journal" / "tickets.jsonl", retry_seconds=0.1)
+async def store(db: Database, tmp_path: Path) -> AsyncIterator[CallRecordStore]:
+    s = CallRecordStore(db, tmp_path / "journal" / "tickets.jsonl", retry_seconds=0.1)
     await s.start()
     yield s
     await s.close()
 
 
-def numbers_for(client: aioredis.Redis, store: TicketStore, clock: Clock,
+def numbers_for(client: aioredis.Redis, store: CallRecordStore, clock: Clock,
                 **kw: float) -> RedisTicketNumbers:  # fmt: skip
     return RedisTicketNumbers(client, store, clock=lambda: clock.now.timestamp(), **kw)  # type: ignore[arg-type]
 
@@ -90,7 +90,7 @@ def locked(db: Database) -> Iterator[None]:
 
 
 async def test_numbers_are_kept_distinct_and_taken_by_the_ticket(
-    client: aioredis.Redis, store: TicketStore, db: Database, service: TicketService,
+    client: aioredis.Redis, store: CallRecordStore, db: Database, service: TicketService,
     clock: Clock,
 ) -> None:  # fmt: skip
     source = numbers_for(client, store, clock, block=8)
@@ -112,7 +112,7 @@ async def test_numbers_are_kept_distinct_and_taken_by_the_ticket(
     await source.close()
 
 
-class Elsewhere(TicketStore):
+class Elsewhere(CallRecordStore):
     """A server whose reservations are still only in its journal."""
 
     def note_reservation(self, *args: object, **kw: object) -> asyncio.Future[None]:
@@ -122,7 +122,7 @@ class Elsewhere(TicketStore):
 
 
 async def test_redis_forgetting_never_hands_a_number_out_twice(
-    client: aioredis.Redis, store: TicketStore, db: Database, clock: Clock, tmp_path: Path
+    client: aioredis.Redis, store: CallRecordStore, db: Database, clock: Clock, tmp_path: Path
 ) -> None:
     elsewhere = Elsewhere(db, tmp_path / "elsewhere.jsonl")
     before = [await numbers_for(client, elsewhere, clock).reserve_ticket(f"a{i}")
@@ -136,7 +136,7 @@ async def test_redis_forgetting_never_hands_a_number_out_twice(
 
 
 async def test_database_locked_no_reservation_waits_on_it(
-    client: aioredis.Redis, store: TicketStore, db: Database, clock: Clock
+    client: aioredis.Redis, store: CallRecordStore, db: Database, clock: Clock
 ) -> None:
     source = numbers_for(client, store, clock, db_timeout=0.5)
     assert await source.reserve_ticket("seed") is not None  # the day's block is claimed
@@ -150,7 +150,7 @@ async def test_database_locked_no_reservation_waits_on_it(
 
 
 async def test_database_away_at_the_seed(
-    client: aioredis.Redis, store: TicketStore, db: Database, clock: Clock,
+    client: aioredis.Redis, store: CallRecordStore, db: Database, clock: Clock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     source = numbers_for(client, store, clock, db_timeout=0.3)
@@ -172,7 +172,7 @@ async def until_claim_allowed(source: RedisTicketNumbers, uid: str) -> None:
 
 
 async def test_a_block_is_claimed_ahead_so_the_first_call_of_an_outage_has_a_number(
-    client: aioredis.Redis, store: TicketStore, db: Database, clock: Clock
+    client: aioredis.Redis, store: CallRecordStore, db: Database, clock: Clock
 ) -> None:
     source = numbers_for(client, store, clock, db_timeout=0.3)
     source.start(every=0.1)

@@ -1,4 +1,4 @@
-"""``hotline`` subcommands of this package, registered by :mod:`ivr.cli`.
+"""``hotline asterisk-conf`` and ``hotline asterisk ...``, registered by :mod:`ivr.cli`.
 
 * ``hotline asterisk-conf [--out DIR]``: write the Asterisk config (static ``asterisk_conf/``
   files and the parts generated from the admin config) for an Asterisk of your own.
