@@ -52,7 +52,7 @@ def main() -> int:
     except ValueError:
         return 0  # EOF before the header ended: nobody to serve
     if "agi_uniqueid" not in agi.env:
-        log.warning("HL-AGI-011 the AGI header ended early (no agi_uniqueid); nothing to serve")
+        log.warning("[HL-AGI-011] the AGI header ended early (no agi_uniqueid); nothing to serve")
         return 0
     settings = Settings.from_env()
     holder = ConfigHolder(settings.config_dir, settings.recordings_dir)

@@ -83,17 +83,17 @@ class ConfigHolder:
             ):
                 raise ConfigError(found)
         except ConfigError as exc:
-            log.error("HL-CFG-RELOAD refused: %s", exc)
+            log.error("[HL-CFG-RELOAD] refused: %s", exc)
             problems = tuple(str(p) for p in exc.problems)
             return ReloadResult(False, self.current.version, _now(), problems)
         except Exception as exc:  # an unreadable file must never take the line down either
-            log.exception("HL-CFG-RELOAD refused: could not read the config")
+            log.exception("[HL-CFG-RELOAD] refused: could not read the config")
             return ReloadResult(False, self.current.version, _now(), (repr(exc),))
         built, warnings = rebuild_prompts(bundle)
         try:
             warnings += [str(w) for w in config_warnings(bundle)]
         except Exception:  # a bug in a warning must not refuse a good config
-            log.exception("HL-CFG-RELOAD could not compute the config's warnings")
+            log.exception("[HL-CFG-RELOAD] could not compute the config's warnings")
         return _Loaded(bundle, tuple(built), tuple(warnings))
 
     def _apply(self, loaded: _Loaded | ReloadResult) -> ReloadResult:
@@ -109,8 +109,8 @@ class ConfigHolder:
             try:
                 notes += listener(old, bundle)
             except Exception as exc:  # a listener's bug must not undo an accepted reload
-                log.exception("HL-CFG-RELOAD listener failed")
-                notes.append(f"HL-CFG-099 could not apply part of the reload: {exc!r}")
+                log.exception("[HL-CFG-RELOAD] listener failed")
+                notes.append(f"[HL-CFG-099] could not apply part of the reload: {exc!r}")
         for note in notes:
             log.warning("%s", note)
         for warning in loaded.warnings:
@@ -147,9 +147,9 @@ def rebuild_prompts(bundle: ConfigBundle) -> tuple[list[str], list[str]]:
             return [], []
         report = build_prompts(bundle, names=names)
     except Exception as exc:
-        log.warning("HL-PRM-002 could not rebuild the prompts: %s", exc)
+        log.warning("[HL-PRM-002] could not rebuild the prompts: %s", exc)
         return [], [
-            f"HL-PRM-002 could not rebuild the changed prompts ({exc}); the old audio keeps "
+            f"[HL-PRM-002] could not rebuild the changed prompts ({exc}); the old audio keeps "
             "playing: fix it (apt-get install espeak-ng sox), then run hotline prompts build"
         ]
     done = sorted({*report.built, *report.cut})

@@ -130,7 +130,7 @@ class HotlineService:
         while self._sessions:
             elapsed = loop.time() - started
             if elapsed >= limit:
-                log.warning("HL-SRV-012 stop: %d call(s) still going after %.0f s, ended",
+                log.warning("[HL-SRV-012] stop: %d call(s) still going after %.0f s, ended",
                             len(self._sessions), elapsed)  # fmt: skip
                 for task in self._sessions.values():
                     task.cancel()
@@ -154,13 +154,13 @@ class HotlineService:
         it is done (else it tries the next FastAGI host). Never holds the call up: any
         problem is logged and the bridge goes ahead."""
         if len(session.args) < 2 or self.answered is None:
-            log.warning("HL-AGI-030 /answered without a queue or arguments: %s", session.args)
+            log.warning("[HL-AGI-030] /answered without a queue or arguments: %s", session.args)
             return
         uid, agent = session.args[0], session.args[1]
         try:
             await self.answered(uid, agent)
         except Exception as exc:
-            log.warning("HL-AGI-031 operator %s answered %s, not recorded now: %s", agent, uid,
+            log.warning("[HL-AGI-031] operator %s answered %s, not recorded now: %s", agent, uid,
                         exc)  # fmt: skip
         await AGIChannel(session).set_variable("HOTLINE_ANSWERED", "1")
 
@@ -214,7 +214,7 @@ class LiveCalls:
         try:
             live = await self.queue.call_started(uid, record.attempt, snapshot(record))
         except Exception as exc:
-            log.warning("HL-SRV-010 call %s not registered as live (Redis: %s); it goes on",
+            log.warning("[HL-SRV-010] call %s not registered as live (Redis: %s); it goes on",
                         uid, exc)  # fmt: skip
             return None
         if self.hub is not None:
@@ -239,7 +239,7 @@ class LiveCalls:
             try:
                 await earlier.earlier_attempt(uid, info.attempt, info.snapshot)
             except Exception:
-                log.exception("HL-SRV-014 attempt %d of call %s (server %s gone) could not be "
+                log.exception("[HL-SRV-014] attempt %d of call %s (server %s gone) could not be "
                               "recorded from its snapshot; the call's record lacks its path",
                               info.attempt, uid, info.server)  # fmt: skip
 
@@ -256,7 +256,7 @@ class LiveCalls:
         try:
             await self.queue.call_note(record.uniqueid, snapshot(record), done=done)
         except Exception as exc:
-            log.warning("HL-SRV-011 live call %s not updated (Redis: %s)%s", record.uniqueid,
+            log.warning("[HL-SRV-011] live call %s not updated (Redis: %s)%s", record.uniqueid,
                         exc, "; HOTLINE_DONE on the channel stands" if done else "")  # fmt: skip
 
     async def ended(self, record: CallRecord, *, finished: bool) -> None:
@@ -267,7 +267,7 @@ class LiveCalls:
         try:
             await self.queue.call_ended(record.uniqueid)
         except Exception as exc:
-            log.warning("HL-SRV-013 live call %s not closed in Redis (%s); its record is "
+            log.warning("[HL-SRV-013] live call %s not closed in Redis (%s); its record is "
                         "stored", record.uniqueid, exc)  # fmt: skip
 
 
@@ -289,4 +289,4 @@ class HeldSurveys:
             try:
                 await self.sink.survey(uniqueid, score)
             except Exception:
-                log.exception("HL-QUE-025 survey of %s could not be stored", uniqueid)
+                log.exception("[HL-QUE-025] survey of %s could not be stored", uniqueid)

@@ -162,7 +162,7 @@ class CallbackDialler:
                 text = str(exc) or type(exc).__name__
                 if text != problem:
                     log.warning(
-                        "HL-QUE-042 callback dialler: no AMI at %s:%s as %s (%s); callbacks "
+                        "[HL-QUE-042] callback dialler: no AMI at %s:%s as %s (%s); callbacks "
                         "keep their place until it is back (is Asterisk running with the "
                         "hotline's manager.conf? `hotline asterisk up` or `asterisk-conf`); "
                         "retrying",
@@ -175,7 +175,7 @@ class CallbackDialler:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("HL-QUE-045 callback dialler: Redis failed (%s); retrying", exc)
+                log.warning("[HL-QUE-045] callback dialler: Redis failed (%s); retrying", exc)
             if self.ready:
                 await asyncio.sleep(KEEPALIVE_SECONDS)
             else:
@@ -209,7 +209,7 @@ class CallbackDialler:
                     },
                 )
             except Exception as exc:
-                log.error("HL-QUE-024 callback %s to %s: AMI failed (%s); it keeps its place "
+                log.error("[HL-QUE-024] callback %s to %s: AMI failed (%s); it keeps its place "
                           "and is tried again", uid, agent, exc)  # fmt: skip
                 await self._failed(uid, agent, "AMI", counted=False)
                 return ""
@@ -243,7 +243,7 @@ class CallbackDialler:
             return "ANSWER"
         if first is None or first is LOST:
             status = "AMI" if first is LOST else "TIMEOUT"
-            log.warning("HL-QUE-043 callback %s to %s: no word from the dialplan context %s "
+            log.warning("[HL-QUE-043] callback %s to %s: no word from the dialplan context %s "
                         "(%s; is hotline-callback.conf installed?); counted as not reached",
                         uid, caller, s.context, status)  # fmt: skip
         else:
@@ -265,7 +265,7 @@ class CallbackDialler:
             retry_seconds=s.retry_after_seconds,
         )
         if result.state == "closed":
-            log.warning("HL-QUE-044 callback %s: the caller was not reached in %d attempts "
+            log.warning("[HL-QUE-044] callback %s: the caller was not reached in %d attempts "
                         "(last %s); closed as a missed call (漏接回拨 task)", uid,
                         result.attempts, status)  # fmt: skip
         else:

@@ -173,7 +173,7 @@ class QueueHub:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("HL-QUE-024 callback %s failed", offer.uniqueid)
+                log.exception("[HL-QUE-024] callback %s failed", offer.uniqueid)
             finally:
                 self._held.discard(offer.uniqueid)
 
@@ -292,7 +292,7 @@ class QueueHub:
         )
         if result.forgot and self.epoch:
             log.warning(
-                "HL-QUE-061 Redis forgot the queue (restarted without persistence, flushed or "
+                "[HL-QUE-061] Redis forgot the queue (restarted without persistence, flushed or "
                 "failed over): re-asserting this server's callers, calls and operators"
             )
             self._restore_pending = True
@@ -337,7 +337,7 @@ class QueueHub:
         self._restore_pending = False
         self.restores += 1
         log.warning(
-            "HL-QUE-061 re-asserted %d waiting callers, %d callers talking, %d live calls and "
+            "[HL-QUE-061] re-asserted %d waiting callers, %d callers talking, %d live calls and "
             "%d operators that Redis had forgotten",
             *done,
         )
@@ -368,7 +368,7 @@ class QueueHub:
             raise
         except Exception:
             log.exception(
-                "HL-QUE-063 lost call %s (server %s) could not be closed; tried again in %g s",
+                "[HL-QUE-063] lost call %s (server %s) could not be closed; tried again in %g s",
                 call.uniqueid,
                 call.server,
                 LOST_RETRY_SECONDS,
@@ -377,7 +377,7 @@ class QueueHub:
                 await self.queue.restore(calls=[call], lease_seconds=LOST_RETRY_SECONDS)
             except Exception:
                 log.exception(
-                    "HL-QUE-063 lost call %s is dropped: Redis refused it back", call.uniqueid
+                    "[HL-QUE-063] lost call %s is dropped: Redis refused it back", call.uniqueid
                 )
 
     async def _tick(self) -> None:

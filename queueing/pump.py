@@ -129,7 +129,7 @@ class EventPump:
                 raise
         # Redis lost the stream or the group (restarted without persistence, FLUSHALL, a
         # failover): recreate the group, from the start of whatever the stream holds now
-        log.warning("HL-QUE-060 queue events: Redis lost the consumer group; recreating it")
+        log.warning("[HL-QUE-060] queue events: Redis lost the consumer group; recreating it")
         self._group_ready = False
         self._unacked.clear()
         await self._ensure_group()
@@ -210,7 +210,7 @@ class EventPump:
                 n += 1
             if n:
                 log.warning(
-                    "HL-QUE-062 %d queue events Redis lost were written from the journal", n
+                    "[HL-QUE-062] %d queue events Redis lost were written from the journal", n
                 )
             return n
 

@@ -171,5 +171,5 @@ def test_queue_commands_with_redis_unreachable_say_so_in_one_line() -> None:
         )  # fmt: skip
         lines = (r.stdout + r.stderr).strip().splitlines()
         assert r.returncode == 1
-        assert len(lines) == 1 and lines[0].startswith("HL-QUE-070"), lines
+        assert len(lines) == 1 and lines[0].startswith("[HL-QUE-070] "), lines
         assert "secret" not in lines[0]

@@ -60,3 +60,29 @@ def test_every_documented_id_is_used() -> None:
 def test_no_id_is_documented_twice() -> None:
     twice = sorted(code for code, n in Counter(documented_ids()).items() if n > 1)
     assert not twice, f"ids with more than one row in docs/errors.md: {', '.join(twice)}"
+
+
+LEADING_ID = re.compile(r"^\[?(HL-[A-Z]+-[0-9A-Z]+)\]?[ :]")
+
+
+def test_every_message_opens_with_its_id_in_one_format() -> None:
+    """A message that names its id first (a log line, a refusal, a reload note) writes it
+    one way, as the exceptions print it: ``[HL-AREA-NNN] what happened``."""
+    import ast
+
+    wrong = []
+    for tree in ("ivr", "queueing"):
+        for path in sorted((ROOT / tree).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call) or not node.args:
+                    continue
+                first = node.args[0]
+                if isinstance(first, ast.JoinedStr) and first.values:
+                    first = first.values[0]
+                if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                    continue
+                match = LEADING_ID.match(first.value)
+                if match and not first.value.startswith(f"[{match.group(1)}] "):
+                    where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                    wrong.append(f"{where}: {first.value[:40]!r}")
+    assert wrong == [], "write the id as [HL-AREA-NNN] first:\n" + "\n".join(wrong)

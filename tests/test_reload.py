@@ -179,9 +179,9 @@ def test_a_prompt_that_cannot_be_built_is_a_warning_not_a_refusal(
     result = holder.reload()
     assert result.ok and holder.current.version == result.version
     assert result.prompts == ()
-    assert len(result.warnings) == 1 and result.warnings[0].startswith("HL-PRM-002 ")
+    assert len(result.warnings) == 1 and result.warnings[0].startswith("[HL-PRM-002] ")
     assert "hotline prompts build" in result.warnings[0]
-    assert any(r.getMessage().startswith("HL-PRM-002") for r in caplog.records)
+    assert any(r.getMessage().startswith("[HL-PRM-002] ") for r in caplog.records)
 
 
 def test_a_reload_reports_the_configs_warnings(config_copy: Path) -> None:

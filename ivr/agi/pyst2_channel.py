@@ -84,7 +84,7 @@ class Pyst2Channel:
             )
         except pyst2.AGIAppError:
             # result=-1 with the caller still there: the file could not be played
-            log.warning("HL-AGI-010 could not play %s", prompt)
+            log.warning("[HL-AGI-010] could not play %s", prompt)
             return ""
         code = result["result"][0]
         return chr(int(code)) if code not in ("0", "") else ""

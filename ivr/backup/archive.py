@@ -203,7 +203,7 @@ def _journal_notes(var_dir: Path) -> list[str]:
         path = var_dir / name
         if path.is_file() and path.stat().st_size > 0:
             notes.append(
-                f"HL-BAK-020 {path} holds records not yet written to the database, so not in "
+                f"[HL-BAK-020] {path} holds records not yet written to the database, so not in "
                 "this backup: run `hotline tickets replay` (or wait for the server to do it), "
                 "then back up again"
             )

@@ -55,7 +55,7 @@ async def open_records(settings: Settings, config_dir: Path, timezone: str) -> R
         if not is_unavailable(exc):
             raise
         # Calls are still served: their records wait in the journal for the database.
-        log.error("HL-SRV-001 database %s unreachable at start: %s", db.safe_url, exc.orig)
+        log.error("[HL-SRV-001] database %s unreachable at start: %s", db.safe_url, exc.orig)
     store = CallRecordStore(db, settings.var_dir / "tickets-journal.jsonl", timezone=timezone)
     await store.start()
     sweeper: TicketService | None = None
@@ -63,7 +63,7 @@ async def open_records(settings: Settings, config_dir: Path, timezone: str) -> R
         catalogue = load_catalogue(config_dir)
         sweeper = TicketService(db, catalogue, Deadlines(calendar_from_config(config_dir)))
     except ConfigError as exc:
-        log.error("HL-SRV-002 ticket catalogue refused, no sweep: %s", exc)
+        log.error("[HL-SRV-002] ticket catalogue refused, no sweep: %s", exc)
     return RecordKeeper(store, sweeper, settings.journal)
 
 

@@ -112,7 +112,7 @@ class BusinessCalendar:
             if day.year not in self._years and day.year not in self._warned_years:
                 self._warned_years.add(day.year)
                 log.warning(
-                    "HL-CFG-096 no holiday calendar for %d (neither chinese-calendar nor "
+                    "[HL-CFG-096] no holiday calendar for %d (neither chinese-calendar nor "
                     "hours.yaml years/holidays): counting Monday-Friday; enter the State "
                     "Council's notice in hours.yaml",
                     day.year,

@@ -75,7 +75,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         if action == "login":
             spec = bundle.agents.by_id().get(agent)
             if spec is None:
-                print(f"HL-QUE-030 agent {agent!r} is not in agents.yaml")
+                print(f"[HL-QUE-030] agent {agent!r} is not in agents.yaml")
                 return 1
             state = await queue.login(spec, ready=args.ready)
         elif action == "ready":
@@ -91,7 +91,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     except (RedisConnectionError, RedisTimeoutError) as exc:
         url = args.redis_url or settings.redis_url
-        print(f"HL-QUE-070 Redis at {redact(url)} is unreachable ({exc}): start redis-server, "
+        print(f"[HL-QUE-070] Redis at {redact(url)} is unreachable ({exc}): start redis-server, "
               "or point HOTLINE_REDIS_URL / --redis-url at the hotline's Redis")  # fmt: skip
         return 1
     finally:

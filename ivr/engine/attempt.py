@@ -164,7 +164,7 @@ async def queue_place(queue: object, uniqueid: str) -> tuple[str, int] | None:
     try:
         entry = await queue.entry(uniqueid)
     except Exception as exc:
-        log.warning("HL-ENG-003 could not look up the queue place of %s (%s): menu", uniqueid,
+        log.warning("[HL-ENG-003] could not look up the queue place of %s (%s): menu", uniqueid,
                     exc)  # fmt: skip
         return None
     if entry.get("state") not in ("waiting", "offered") or not entry.get("skill"):

@@ -181,4 +181,4 @@ class MenuEngine:
         try:
             await self.store.save(record)
         except Exception:
-            log.exception("HL-ENG-001 could not store the call record of %s", record.uniqueid)
+            log.exception("[HL-ENG-001] could not store the call record of %s", record.uniqueid)

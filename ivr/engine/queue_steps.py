@@ -131,11 +131,11 @@ class QueueSteps:
                 now = time.monotonic()
                 if deadline is None:
                     deadline = now + self.engine.redis_patience
-                    log.warning("HL-ENG-004 the queue is unreachable (%s); %s waits with "
+                    log.warning("[HL-ENG-004] the queue is unreachable (%s); %s waits with "
                                 "music, trying again for %.0f s", exc, request.uniqueid,
                                 self.engine.redis_patience)  # fmt: skip
                 if now >= deadline:
-                    log.error("HL-ENG-005 the queue stayed unreachable; %s goes on in the "
+                    log.error("[HL-ENG-005] the queue stayed unreachable; %s goes on in the "
                               "dialplan", request.uniqueid)  # fmt: skip
                     raise
                 if not music:

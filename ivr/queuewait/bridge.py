@@ -59,7 +59,7 @@ class Bridging(OverflowActions):
                 return await op()
             except REDIS_AWAY as exc:
                 if time.monotonic() >= deadline:
-                    log.error("HL-QUE-027 %s not recorded: Redis unreachable (%s)", what, exc)
+                    log.error("[HL-QUE-027] %s not recorded: Redis unreachable (%s)", what, exc)
                     return None
                 await asyncio.sleep(0.5)
 
@@ -141,7 +141,7 @@ class Bridging(OverflowActions):
                 if not w.gosub and context not in _MISSING_GOSUB:
                     _MISSING_GOSUB.add(context)
                     log.warning(
-                        "HL-QUE-071 the dialplan has no [%s] (queue.yaml answered_gosub): the "
+                        "[HL-QUE-071] the dialplan has no [%s] (queue.yaml answered_gosub): the "
                         "operator's answer is recorded when Dial returns, not at once; add the "
                         "context (docs/asterisk.md) or set answered_gosub: null",
                         context,

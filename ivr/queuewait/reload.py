@@ -40,7 +40,7 @@ def apply_queue_reload(
         restart.append("dialler")
     if restart:
         notes.append(
-            f"HL-QUE-050 queue.yaml: {', '.join(restart)} changed; this takes effect when "
+            f"[HL-QUE-050] queue.yaml: {', '.join(restart)} changed; this takes effect when "
             "the server restarts (the rest of queue.yaml applies now)"
         )
     queue.settings = settings

@@ -327,10 +327,10 @@ class RedisQueueWaiter(Bridging):
             now = time.monotonic()
             if w.redis_away_since is None:
                 w.redis_away_since = now
-                log.warning("HL-QUE-026 Redis unreachable (%s): %s keeps its music and its "
+                log.warning("[HL-QUE-026] Redis unreachable (%s): %s keeps its music and its "
                             "place; trying again", exc, w.request.uniqueid)  # fmt: skip
             elif now - w.redis_away_since > self.redis_patience:
-                log.error("HL-QUE-028 Redis unreachable for %.0f s: %s goes on in the dialplan",
+                log.error("[HL-QUE-028] Redis unreachable for %.0f s: %s goes on in the dialplan",
                           now - w.redis_away_since, w.request.uniqueid)  # fmt: skip
                 raise
             return None
@@ -361,7 +361,7 @@ class RedisQueueWaiter(Bridging):
                 try:
                     await self.survey_sink.survey(uniqueid, int(digit))
                 except Exception:
-                    log.exception("HL-QUE-025 survey of %s could not be stored", uniqueid)
+                    log.exception("[HL-QUE-025] survey of %s could not be stored", uniqueid)
                 await self._play_all(channel, sv.thanks_prompt)
             await channel.set_variable("HOTLINE_SURVEYED", "1")
         except AGIHangup:

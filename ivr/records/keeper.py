@@ -49,7 +49,7 @@ class RecordKeeper:
                 if n:
                     log.info("imported %d call record(s) of the process AGI script", n)
             except Exception:
-                log.exception("HL-SRV-004 could not import %s; trying again", path)
+                log.exception("[HL-SRV-004] could not import %s; trying again", path)
             await asyncio.sleep(every)
 
     async def _sweep_loop(self, every: float) -> None:
@@ -58,10 +58,10 @@ class RecordKeeper:
             try:
                 await asyncio.to_thread(self.sweeper.sweep)
             except DatabaseUnavailable as exc:  # an outage: one line, no traceback
-                log.warning("HL-SRV-003 ticket sweep put off, %s; trying again in %.0f s",
+                log.warning("[HL-SRV-003] ticket sweep put off, %s; trying again in %.0f s",
                             exc, every)  # fmt: skip
             except Exception:
-                log.exception("HL-SRV-003 ticket sweep failed; trying again in %.0f s", every)
+                log.exception("[HL-SRV-003] ticket sweep failed; trying again in %.0f s", every)
             await asyncio.sleep(every)
 
     async def close(self) -> None:

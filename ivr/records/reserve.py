@@ -30,7 +30,7 @@ async def reserve_ticket(db: Database, tz: ZoneInfo, uniqueid: str) -> str | Non
     try:
         return await asyncio.to_thread(reserve)
     except DBAPIError as exc:
-        log.warning("HL-TKT-021 no ticket number for %s, database unavailable: %s", uniqueid,
+        log.warning("[HL-TKT-021] no ticket number for %s, database unavailable: %s", uniqueid,
                     exc)  # fmt: skip
         return None
 

@@ -167,7 +167,7 @@ class CallRecordStore:
                         raise ValueError("not a call record")
                 except ValueError as exc:
                     if line.strip():
-                        log.error("HL-TKT-020 %s:%d skipped, not a call record: %s", part, n,
+                        log.error("[HL-TKT-020] %s:%d skipped, not a call record: %s", part, n,
                                   exc)  # fmt: skip
                     continue
                 entries.append({"kind": CALL, "data": data})

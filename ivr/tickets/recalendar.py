@@ -215,7 +215,7 @@ class CalendarReload:
         if future.cancelled():
             return
         if future.exception() is not None:
-            log.error("HL-CFG-099 deadlines not recomputed: %r", future.exception())
+            log.error("[HL-CFG-099] deadlines not recomputed: %r", future.exception())
         else:
             log.warning("%s", future.result())
 

@@ -97,7 +97,7 @@ async def _queue_errors(request: web.Request, handler: Handler) -> web.StreamRes
     except QueueError as exc:
         return _error(409, exc.code, exc.message)
     except (RedisConnectionError, RedisTimeoutError) as exc:
-        log.warning("HL-WEB-002 %s %s: Redis unreachable: %s", request.method, request.path, exc)
+        log.warning("[HL-WEB-002] %s %s: Redis unreachable: %s", request.method, request.path, exc)
         return _error(503, "HL-WEB-002", "the operator queue (Redis) is unreachable; try again")
 
 

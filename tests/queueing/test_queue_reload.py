@@ -40,7 +40,7 @@ async def test_reload_applies_queue_yaml(config_copy: Path, redis_url: str) -> N
         _edit(queue_yaml, "ring_timeout: 25 ", "ring_timeout: 30 ")
         result = holder.reload()
         assert result.ok
-        assert len(result.notes) == 1 and result.notes[0].startswith("HL-QUE-050")
+        assert len(result.notes) == 1 and result.notes[0].startswith("[HL-QUE-050] ")
         assert "centre" in result.notes[0]
         assert queue.settings.centre == "hotline"  # still the running Redis keys
         assert queue.settings.ring_timeout == 30  # the rest applies
