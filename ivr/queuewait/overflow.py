@@ -205,7 +205,9 @@ class OverflowActions:
             except REDIS_AWAY:
                 continue  # the engine's own operations meet it; try again next second
             except Exception:
-                log.exception("[HL-QUE-072] widening held caller %s failed; it keeps its place", uid)
+                log.exception(
+                    "[HL-QUE-072] widening held caller %s failed; it keeps its place", uid
+                )
                 continue
             if place.state in ("waiting", "offered"):
                 held.widened.append(f"{held.skill} widen ({reason}) -> {rule.skill}")
