@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ivr.errors import HotlineError
+from ivr.console.cli_common import run
 from ivr.settings import Settings
 
 
@@ -86,17 +86,6 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _run(func: Any) -> Any:
-    def wrapped(args: argparse.Namespace, settings: Settings) -> int:
-        try:
-            return int(func(args, settings))
-        except HotlineError as exc:
-            print(exc, file=sys.stderr)
-            return 1
-
-    return wrapped
-
-
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``backup`` and ``restore``. Each sets ``func(args, settings) -> int``."""
 
@@ -122,7 +111,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="put the recordings themselves in the archive, not only their index",
     )
     common(p)
-    p.set_defaults(func=_run(cmd_backup))
+    p.set_defaults(func=run(cmd_backup))
 
     p = sub.add_parser(
         "restore",
@@ -137,4 +126,4 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "database and config are kept aside; PostgreSQL tables are dropped)",
     )
     common(p)
-    p.set_defaults(func=_run(cmd_restore))
+    p.set_defaults(func=run(cmd_restore))

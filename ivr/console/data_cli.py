@@ -68,7 +68,7 @@ def cmd_db_current(args: argparse.Namespace, settings: Settings) -> int:
 def demo_defaults(args: argparse.Namespace, settings: Settings) -> None:
     """The demo's catalogue and database where ``--config`` / ``--database-url`` are not
     given: never the line's config or ``HOTLINE_DATABASE_URL``."""
-    from ivr.devtools.demo import DEMO_CONFIG_DIR, DEMO_DATABASE
+    from ivr.devtools.seed004 import DEMO_CONFIG_DIR, DEMO_DATABASE
 
     args.config = args.config or str(DEMO_CONFIG_DIR)
     args.database_url = args.database_url or f"sqlite:///{settings.var_dir / DEMO_DATABASE}"
@@ -91,7 +91,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     from ivr.config.catalogue import load_catalogue
-    from ivr.devtools.demo import check_demo_catalogue, seed_demo
+    from ivr.devtools.demo import seed_demo
+    from ivr.devtools.seed004 import check_demo_catalogue
     from ivr.reports import parse_period
 
     period = parse_period(month=args.month)

@@ -10,7 +10,8 @@ reproducible. Rows are written in bulk (a few statements), not one by one.
 The figures are Siping's, so the catalogue must have seed 004's departments, categories and
 types: the shipped demo catalogue ``config/demo-siping`` (:data:`DEMO_CONFIG_DIR`, the
 default of ``hotline seed-demo``) has them; any other catalogue (the Hohhot line config in
-``config/``) is refused before anything is written (:class:`DemoCatalogueRefused`).
+``config/``) is refused before anything is written. The profile and that check are
+:mod:`ivr.devtools.seed004`.
 """
 
 from __future__ import annotations
@@ -34,96 +35,22 @@ from ivr.db.models import (
     TicketEventRow,
     TicketRow,
 )
-from ivr.errors import HotlineError
+from ivr.devtools.seed004 import (
+    ACCEPTED,
+    CALLS,
+    CATEGORIES,
+    DEPARTMENTS,
+    EPIDEMIC,
+    FINISHED,
+    OTHER_TYPES,
+    check_demo_catalogue,
+)
 from ivr.records.entries import queue_row
 from ivr.reports import Period
-from ivr.settings import PROJECT_ROOT
 from ivr.tickets.deadlines import Deadlines
 from ivr.tickets.errors import BadTicketInput
 from ivr.tickets.numbering import format_number
 from ivr.tickets.supervision import sweep
-
-# Seed 004's figures.
-CALLS = 8570
-ACCEPTED = 6610
-FINISHED = 6572
-EPIDEMIC = {"consult": 1665, "help": 298, "complaint": 77, "report": 61, "suggestion": 49}
-CATEGORIES = {
-    "housing": 765,
-    "housing_fund": 708,
-    "utilities": 407,
-    "transport": 269,
-    "enforcement": 217,
-    "public_security": 195,
-    "medical_insurance": 107,
-    "social_security": 32,
-    "dogs": 21,
-    "pollution": 11,
-    "rural_other": 1728,
-}
-DEPARTMENTS = {  # code: (件数 received, 办结 finished)
-    "tiexi": (133, 128),
-    "tiedong": (132, 130),
-    "lishu": (112, 100),
-    "shuangliao": (51, 50),
-    "yitong": (36, 31),
-    "housing_bureau": (26, 23),
-    "police": (15, 14),
-    "market": (9, 9),
-    "water": (9, 8),
-    "heat": (7, 5),
-    "transport": (4, 2),
-    "natural_resources": (3, 2),
-    "fuguo": (3, 2),
-    "health": (2, 2),
-    "unicom": (2, 1),
-    "medical_insurance": (2, 2),
-    "urban_investment": (2, 2),
-    "mobile": (2, 2),
-    "education": (1, 1),
-    "ecology": (1, 1),
-    "housing_fund": (1, 1),
-    "utility_tunnel": (1, 0),
-    "hongzui": (1, 1),
-    "jishi": (1, 1),
-    "telecom": (1, 1),
-}
-OTHER_TYPES = {
-    "consult": 50,
-    "help": 15,
-    "complaint": 25,
-    "report": 5,
-    "suggestion": 4,
-    "praise": 1,
-}
-#: seed 004's catalogue (Siping): a catalogue-only config directory shipped with the code.
-DEMO_CONFIG_DIR = PROJECT_ROOT / "config" / "demo-siping"
-#: the demo's own database in the var directory, so that a demo never fills a live hotline's.
-DEMO_DATABASE = "demo.db"
-
-
-class DemoCatalogueRefused(HotlineError):
-    """The catalogue lacks seed 004's departments, categories or types."""
-
-    code = "HL-CAT-008"
-
-
-def check_demo_catalogue(catalogue: Catalogue) -> None:
-    """Refuse (one line) a catalogue without what seed 004's report needs."""
-    lacking = [
-        *(f"department {d}" for d in DEPARTMENTS if d not in catalogue.departments),
-        *(f"category {c}" for c in ["epidemic", *CATEGORIES] if c not in catalogue.categories),
-        *(f"type {t}" for t in {**EPIDEMIC, **OTHER_TYPES} if t not in catalogue.types),
-    ]
-    if lacking:
-        shown = ", ".join(lacking[:5]) + (
-            f" and {len(lacking) - 5} more" if len(lacking) > 5 else ""
-        )
-        raise DemoCatalogueRefused(
-            f"seed-demo reproduces seed 004 (Siping, 2020-02) and needs its catalogue; this one "
-            f"lacks {shown}: use the demo config (the default, --config {DEMO_CONFIG_DIR})"
-        )
-
 
 SATISFACTION_WEIGHTS = {5: 55, 4: 30, 3: 10, 2: 4, 1: 1}
 OPERATORS = [f"op{i:02d}" for i in range(1, 17)]

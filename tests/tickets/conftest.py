@@ -88,7 +88,7 @@ def catalogue() -> Catalogue:
 @pytest.fixture(scope="session")
 def demo_catalogue() -> Catalogue:
     """Seed 004's (Siping) catalogue, which ``hotline seed-demo`` uses."""
-    from ivr.devtools.demo import DEMO_CONFIG_DIR
+    from ivr.devtools.seed004 import DEMO_CONFIG_DIR
 
     return load_catalogue(DEMO_CONFIG_DIR)
 

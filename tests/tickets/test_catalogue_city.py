@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from ivr.config.catalogue import catalogue_warnings, check_catalogue, load_catalogue
-from ivr.devtools.demo import DEMO_CONFIG_DIR, check_demo_catalogue
+from ivr.devtools.seed004 import DEMO_CONFIG_DIR, check_demo_catalogue
 from tests.conftest import CONFIG_DIR, ROOT
 
 HOTLINE = [sys.executable, "-m", "ivr.cli"]

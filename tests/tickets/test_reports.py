@@ -9,7 +9,8 @@ import pytest
 
 from ivr.config.catalogue import Catalogue
 from ivr.db.database import Database
-from ivr.devtools.demo import DemoCatalogueRefused, seed_demo
+from ivr.devtools.demo import seed_demo
+from ivr.devtools.seed004 import DemoCatalogueRefused
 from ivr.records.store import CallRecordStore
 from ivr.reports import build_report, parse_period
 from ivr.reports.render import markdown, write_report
