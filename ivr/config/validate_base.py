@@ -1,9 +1,10 @@
 """The shared part of config validation: the problem codes, the admin files, and how a
 check reports a problem at its ``file:line:column`` (:class:`CheckerBase`).
 
-The checks themselves: :mod:`ivr.config.validate_menu` (menu.yaml), :mod:`ivr.config.
-validate_files` (lines, departments, hours, accessibility, queue and agents); the entry point
-is :func:`ivr.config.validate.validate_directory`.
+The files are read by :mod:`ivr.config.validate_read`; the checks themselves:
+:mod:`ivr.config.validate_menu` (menu.yaml), :mod:`ivr.config.validate_files` (lines,
+departments, hours, accessibility, queue and agents); the entry point is
+:func:`ivr.config.validate.validate_directory`.
 """
 
 from __future__ import annotations
