@@ -1,7 +1,8 @@
 """Controlling the local Asterisk: :func:`start` it chrooted into its root (mounts made),
-:func:`stop` it, run CLI commands (:func:`rx`), :func:`reload_config`, read the problems its
-log got, and report its :func:`status`. :func:`stop` and :func:`status` work from another
-process too: they find Asterisk by its pid file and check it runs inside this root."""
+:func:`stop` it, run CLI commands (:func:`rx`), and report its :func:`status`. :func:`stop`
+and :func:`status` work from another process too: they find Asterisk by its pid file and
+check it runs inside this root (:mod:`ivr.asterisk.pids`). Reloading its config and reading
+the problems its log got: :mod:`ivr.asterisk.reload`."""
 
 from __future__ import annotations
 
@@ -32,8 +33,15 @@ from ivr.asterisk.errors import (
     AsteriskStartError,
 )
 from ivr.asterisk.mounts import mount, mounts_under, unmount_all
-
-STATE_NAME = ".hotline-asterisk-state.json"
+from ivr.asterisk.pids import (
+    CHILDREN,
+    STATE_NAME,
+    pid_alive,
+    read_state,
+    running_pid,
+    signal_pid,
+    wait_gone,
+)
 
 
 @dataclass
@@ -69,7 +77,7 @@ class AsteriskProcess:
         return self.rx("core show version").strip()
 
     def alive(self) -> bool:
-        return _pid_alive(self.pid, self.root)
+        return pid_alive(self.pid, self.root)
 
     def stop(self, *, timeout: float = 20.0) -> None:
         stop(self.root, timeout=timeout)
@@ -84,49 +92,6 @@ class AsteriskProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-# Children this process started, to reap them (no zombies) and know their exit status.
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def _pid_alive(pid: int, root: Path) -> bool:
-    """True if ``pid`` is a live (not zombie) process whose root directory is ``root``."""
-    child = _CHILDREN.get(pid)
-    if child is not None and child.poll() is not None:
-        _CHILDREN.pop(pid, None)
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-        if state in ("Z", "X"):
-            return False
-        return os.readlink(f"/proc/{pid}/root") == str(root_path(root))
-    except (OSError, IndexError):
-        return False
-
-
-def _read_state(root: Path) -> dict[str, object]:
-    try:
-        data = json.loads((root / STATE_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _running_pid(root: Path) -> int | None:
-    """The pid of an Asterisk running in ``root``, from its pid file or our state file."""
-    root = root_path(root)
-    candidates: list[int] = []
-    with contextlib.suppress(OSError, ValueError):
-        candidates.append(int((root / "run/asterisk/asterisk.pid").read_text().strip()))
-    pid = _read_state(root).get("pid")
-    if isinstance(pid, int):
-        candidates.append(pid)
-    for pid in candidates:
-        if _pid_alive(pid, root):
-            return pid
-    return None
 
 
 def _chroot_asterisk(root: Path, *args: str) -> list[str]:
@@ -182,7 +147,7 @@ def start(
     root = root_path(root)
     require_ready(root)
     require_superuser("starting the local Asterisk")
-    pid = _running_pid(root)
+    pid = running_pid(root)
     if pid is not None:
         raise AsteriskStartError(f"Asterisk is already running in {root} (pid {pid}); stop it")
     unmount_all(root)  # stale mounts from a crashed run
@@ -223,7 +188,7 @@ def start(
                 env=_env(),
                 start_new_session=True,
             )
-        _CHILDREN[popen.pid] = popen
+        CHILDREN[popen.pid] = popen
         state = {
             "pid": popen.pid,
             "mounts": [str(m) for m in made],
@@ -300,19 +265,19 @@ def stop(root: Path, *, timeout: float = 20.0) -> None:
     Raises :class:`AsteriskMountError` if mounts are left under the root afterwards.
     """
     root = root_path(root)
-    pid = _running_pid(root)
+    pid = running_pid(root)
     if pid is not None:
         with contextlib.suppress(AsteriskCommandError):
             rx(root, "core stop now", timeout=min(5.0, timeout))
-        if not _wait_gone(pid, root, timeout):
-            _signal(pid, root, signal.SIGTERM)
-            if not _wait_gone(pid, root, 5.0):
-                _signal(pid, root, signal.SIGKILL)
-                if not _wait_gone(pid, root, 5.0):
+        if not wait_gone(pid, root, timeout):
+            signal_pid(pid, root, signal.SIGTERM)
+            if not wait_gone(pid, root, 5.0):
+                signal_pid(pid, root, signal.SIGKILL)
+                if not wait_gone(pid, root, 5.0):
                     raise AsteriskError(f"asterisk (pid {pid}) in {root} survived SIGKILL")
-    state_pid = _read_state(root).get("pid")
+    state_pid = read_state(root).get("pid")
     if isinstance(state_pid, int):
-        child = _CHILDREN.pop(state_pid, None)
+        child = CHILDREN.pop(state_pid, None)
         if child is not None:
             child.wait(timeout=5.0)
     unmount_all(root)
@@ -323,71 +288,6 @@ def stop(root: Path, *, timeout: float = 20.0) -> None:
         raise AsteriskMountError(f"mounts left under {root}: {', '.join(map(str, left))}")
 
 
-#: What :func:`reload_config` runs: every part of the hotline's config that can change.
-#: (Asterisk 22 has no ``pjsip reload``: PJSIP reloads as a module.)
-RELOAD_COMMANDS: tuple[str, ...] = (
-    "module reload res_pjsip.so",
-    "dialplan reload",
-    "queue reload all",
-    "moh reload",
-    "manager reload",
-)
-_PROBLEM_LEVELS = ("WARNING", "ERROR")
-
-
-def log_offset(root: Path) -> int:
-    """The current size of ``messages.log``: pass it to :func:`log_problems` later."""
-    try:
-        return (root_path(root) / "var/log/asterisk/messages.log").stat().st_size
-    except OSError:
-        return 0
-
-
-def log_problems(root: Path, offset: int = 0) -> list[str]:
-    """WARNING and ERROR lines ``messages.log`` got after ``offset``."""
-    path = root_path(root) / "var/log/asterisk/messages.log"
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            text = f.read().decode("utf-8", errors="replace")
-    except OSError:
-        return []
-    return [
-        line
-        for line in text.splitlines()
-        if any(f"] {level}[" in line for level in _PROBLEM_LEVELS)
-    ]
-
-
-def reload_config(
-    root: Path, commands: Sequence[str] = RELOAD_COMMANDS, *, settle: float = 0.5
-) -> list[str]:
-    """Reload the installed config in the running Asterisk; return the WARNING/ERROR lines
-    the reloads logged (an empty list means every file was taken cleanly)."""
-    offset = log_offset(root)
-    for command in commands:
-        out = rx(root, command)
-        if out.startswith("No such command") or "not found" in out.lower():
-            raise AsteriskCommandError(f"asterisk -rx {command!r}: {out.strip()}")
-    time.sleep(settle)
-    return log_problems(root, offset)
-
-
-def _signal(pid: int, root: Path, sig: signal.Signals) -> None:
-    if _pid_alive(pid, root):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-
-
-def _wait_gone(pid: int, root: Path, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while _pid_alive(pid, root):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(POLL_SECONDS)
-    return True
-
-
 def status(root: Path) -> AsteriskStatus:
     """Whether the root is built, whether Asterisk runs in it, its version and the mounts."""
     root = root_path(root)
@@ -395,7 +295,7 @@ def status(root: Path) -> AsteriskStatus:
     st.mounts = mounts_under(root) if root.exists() else []
     log = root / "var/log/asterisk/console.log"
     st.log_path = log if log.exists() else None
-    pid = _running_pid(root) if root.exists() else None
+    pid = running_pid(root) if root.exists() else None
     if pid is None:
         return st
     st.running = True

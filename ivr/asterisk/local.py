@@ -9,8 +9,10 @@ This module only gathers the public names of the modules that do the work:
   into it (:func:`install_config`, :data:`DEFAULT_MODULES`);
 * :mod:`ivr.asterisk.mounts`: the mounts under it (:func:`mounts_under`);
 * :mod:`ivr.asterisk.control`: running Asterisk in it (:func:`start`, :func:`stop`,
-  :func:`rx`, :func:`reload_config`, :func:`log_offset`, :func:`log_problems`,
-  :func:`status`);
+  :func:`rx`, :func:`status`), found by its pid in :mod:`ivr.asterisk.pids`
+  (:data:`STATE_NAME`);
+* :mod:`ivr.asterisk.reload`: reloading its config (:func:`reload_config`) and the problems
+  its log got (:func:`log_offset`, :func:`log_problems`);
 * :mod:`ivr.asterisk.errors`: what fails (the ``HL-AST`` ids).
 
 Asterisk 22 is not packaged for Debian bookworm but sid has it, so we build a small Debian sid
@@ -37,18 +39,7 @@ process really runs inside this root before signalling it.
 from __future__ import annotations
 
 from ivr.asterisk.chroot import MARKER_NAME, default_root, is_ready, project_dir
-from ivr.asterisk.control import (
-    STATE_NAME,
-    AsteriskProcess,
-    AsteriskStatus,
-    log_offset,
-    log_problems,
-    reload_config,
-    rx,
-    start,
-    status,
-    stop,
-)
+from ivr.asterisk.control import AsteriskProcess, AsteriskStatus, rx, start, status, stop
 from ivr.asterisk.errors import (
     AsteriskCommandError,
     AsteriskConfigError,
@@ -58,7 +49,9 @@ from ivr.asterisk.errors import (
     AsteriskStartError,
 )
 from ivr.asterisk.mounts import mounts_under
+from ivr.asterisk.pids import STATE_NAME
 from ivr.asterisk.provision import DEFAULT_MODULES, ensure_root, install_config
+from ivr.asterisk.reload import log_offset, log_problems, reload_config
 
 __all__ = [
     "DEFAULT_MODULES",
