@@ -4,7 +4,8 @@
 connection: a command and its reply under a deadline), :mod:`.server` (the asyncio server, one
 task per call), :mod:`.channel` (the engine's ``Channel`` over a session); for tests and
 ``hotline call``, a fake Asterisk 22: :mod:`.res_agi` (what Asterisk's res_agi does, as data),
-:mod:`.fake_asterisk` (one call's Asterisk side, no I/O), :mod:`.simulator` (over a socket).
+:mod:`.fake_asterisk` (one call's Asterisk side, no I/O, replying to each command as
+:mod:`.fake_replies` says), :mod:`.simulator` (over a socket).
 
 Imports: :mod:`ivr.errors` (the AGI errors) and, from the engine, only the value types of its
 ``Channel`` interface (:mod:`ivr.engine.channel`: ``CallInfo``, ``DialResult``,
