@@ -61,10 +61,17 @@ OTHER_TYPES = {
     "suggestion": 4,
     "praise": 1,
 }
+
+
 #: seed 004's catalogue (Siping): a catalogue-only config directory shipped with the code.
 DEMO_CONFIG_DIR = PROJECT_ROOT / "config" / "demo-siping"
 #: the demo's own database in the var directory, so that a demo never fills a live hotline's.
 DEMO_DATABASE = "demo.db"
+
+
+def scaled(n: int, scale: float) -> int:
+    """A figure of the profile at ``scale`` (rounded)."""
+    return round(n * scale)
 
 
 class DemoCatalogueRefused(HotlineError):
