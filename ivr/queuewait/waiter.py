@@ -47,13 +47,7 @@ from ivr.engine.channel import Channel, wait_paced
 from ivr.engine.record import CallRecord
 from ivr.errors import AGIHangup
 from ivr.queuewait.bridge import Bridging, TicketNumbers
-from ivr.queuewait.overflow import (
-    REDIS_AWAY,
-    Held,
-    Wait,
-    overflow_reason,
-    usable_number,
-)
+from ivr.queuewait.overflow import REDIS_AWAY, Held, Wait, overflow_reason, usable_number
 from queueing.hub import QueueHub
 from queueing.queue import QueuePlace, QueueRequest, WaitInfo
 
