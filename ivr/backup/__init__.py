@@ -11,6 +11,10 @@ revision, every member with its size and sha256). See docs/deploy.md.
 - the two subcommands are :mod:`ivr.console.backup_cli`.
 
 Every refusal is one line ``[HL-BAK-nnn] message`` on stderr with exit status 1.
+
+Imports :mod:`ivr.db` and :mod:`ivr.errors`. Must not import the console that drives it
+(``ivr.console``), the servers or the CLI, nor the call path (``ivr.engine``, ``ivr.agi``,
+``queueing``): a backup runs beside the hotline, never inside a call.
 """
 
 from __future__ import annotations

@@ -10,4 +10,7 @@
 The CLI (:mod:`ivr.cli`) and the script's entry (:mod:`ivr.process_agi`) only parse their
 input and call these; no room below builds another. The two modules are apart so that the
 script (a process per call) imports only what one call needs: no HTTP app, no ticket service.
+
+Imports the rooms below it, the ones it builds. Must not import the entries that call it
+(``ivr.cli``, ``ivr.process_agi``), the console, nor the development aids (``ivr.devtools``).
 """

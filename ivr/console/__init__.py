@@ -6,4 +6,4 @@ restore (``backup_cli.py``).
 
 Above everything it drives (``ivr.db``, ``ivr.records``, ``ivr.tickets``, ``ivr.reports``,
 ``ivr.asterisk``, ``ivr.backup``, ``queueing``, ``ivr.devtools`` for ``seed-demo``);
-imported only by :mod:`ivr.cli`."""
+imported only by :mod:`ivr.cli`, which it must not import (nor :mod:`ivr.process_agi`)."""

@@ -1,3 +1,8 @@
 """Development aids, apart from the product: generated demonstration traffic
-(``hotline seed-demo``) and a throwaway PostgreSQL for tests and benchmarks. The running hotline
-never imports this package."""
+(``hotline seed-demo``: :mod:`.demo`, its calls in :mod:`.demo_calls`, its tickets in
+:mod:`.demo_tickets`, seed 004's profile in :mod:`.seed004`) and a throwaway PostgreSQL for
+tests and benchmarks (:mod:`.pgtemp`).
+
+Imports what it fills (``ivr.db``, ``ivr.records``, ``ivr.tickets``, ``ivr.reports``,
+``ivr.config``). It must not import the console, the composition root or the CLI above it;
+and the running hotline never imports this package (``tests/test_layers.py`` checks)."""

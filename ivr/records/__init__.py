@@ -6,4 +6,5 @@ reserved for calls (from Redis, in blocks claimed from the database). Also the q
 ``hotline calls`` console that find a call.
 
 Imports the ground floor, the engine's call record (``ivr.engine.record``), ``ivr.db`` and the
-ticket lifecycle's words and numbering (``ivr.tickets``); never the web, reports or the CLI."""
+ticket lifecycle's words and numbering (``ivr.tickets``). Must not import the web, the reports
+or the CLI."""

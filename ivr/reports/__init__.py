@@ -25,6 +25,10 @@ Days are the centre's days (``hours.yaml`` ``timezone``, 北京时间 by default
 carries its local day from the moment it is written (``day`` / ``accepted_day``), so a call
 at 23:30 UTC on 3 December counts on 4 December. Every time a report shows is in that zone,
 stated once at its top (:attr:`Report.tz`); UTC stays inside the database.
+
+Imports :mod:`ivr.db`, :mod:`ivr.tickets` (the ticket words) and :mod:`ivr.config` (the
+catalogue). Must not import the call path (``ivr.engine``, ``ivr.agi``, ``queueing``), the
+console or the CLI.
 """
 
 from ivr.reports.build import build_report
