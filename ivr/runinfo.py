@@ -17,7 +17,7 @@ FILE = "server.json"
 
 
 @dataclass(frozen=True)
-class RunningServer:
+class ServerInfo:
     pid: int
     agi_url: str
     http_port: int | None
@@ -29,7 +29,7 @@ def path(settings: Settings) -> Path:
     return settings.var_dir / FILE
 
 
-def write(settings: Settings, server: RunningServer) -> None:
+def write(settings: Settings, server: ServerInfo) -> None:
     target = path(settings)
     tmp = target.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -42,12 +42,12 @@ def remove(settings: Settings) -> None:
     path(settings).unlink(missing_ok=True)
 
 
-def read(settings: Settings) -> RunningServer | None:
+def read(settings: Settings) -> ServerInfo | None:
     """The server running from this var directory, None when none runs (a file left by a
     server that died is ignored)."""
     try:
         data = json.loads(path(settings).read_text())
-        server = RunningServer(**data)
+        server = ServerInfo(**data)
     except (OSError, ValueError, TypeError):
         return None
     try:

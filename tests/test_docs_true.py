@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from ivr.cli import build_parser
-from ivr.config.models import Settings as MenuSettings
+from ivr.config.models import MenuSettings
 from ivr.db.database import head_revision
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -194,10 +194,17 @@ async def test_a_call_whose_server_died_is_closed_as_server_lost(
             )
         )
 
-        async def waiting() -> bool:
-            return uid in client.zrange(keys.waiting("general", centre), 0, -1)
+        entry = load_config(config).menu.settings.entry
 
-        await apoll(waiting, "the caller to wait in the queue")
+        async def waiting() -> bool:
+            # in the queue, and the registry has seen the menu start (the caller is placed at
+            # the answer, before the menu's first node)
+            if uid not in client.zrange(keys.waiting("general", centre), 0, -1):
+                return False
+            snap = client.hget(keys.call(uid, centre), "snapshot") or "{}"
+            return entry in json.loads(snap).get("path", [])
+
+        await apoll(waiting, "the caller to wait in the queue, past the menu's first node")
         a.kill()  # the caller's AGI session breaks; the caller hangs up and never comes back
         await asyncio.wait_for(call, 20)
 
@@ -216,7 +223,7 @@ async def test_a_call_whose_server_died_is_closed_as_server_lost(
         assert len(rows) == 1
         record = rows[0]
         assert record["caller"] == "13900000777"
-        assert json.loads(record["path"])[:1] == [load_config(config).menu.settings.entry]
+        assert json.loads(record["path"])[:1] == [entry]
         assert not client.exists(keys.call(uid, centre))
     finally:
         a.kill()

@@ -9,7 +9,7 @@ from ivr.engine.menu import MenuEngine
 from ivr.engine.store import JournalStore
 from ivr.queuewait.script_hub import RecordedSurvey, ScriptHub
 from ivr.queuewait.waiter import RedisQueueWaiter
-from ivr.records.reserve import TicketNumbers
+from ivr.records.reserve import DatabaseTicketNumbers
 from ivr.runtime import ConfigHolder
 from ivr.service import LiveCalls
 from ivr.settings import Settings
@@ -33,7 +33,9 @@ async def run_process_call(
         prompt=bundle.prompt_path,
         pieces=bundle.prompt_pieces,
         record_calls=True,
-        tickets=TicketNumbers(Database(database_url(settings.var_dir)), bundle.hours.timezone),
+        tickets=DatabaseTicketNumbers(
+            Database(database_url(settings.var_dir)), bundle.hours.timezone
+        ),
         tracker=tracker,
         survey=RecordedSurvey(),
     )

@@ -92,7 +92,7 @@ class RunningServer:
         self.settings.pidfile.write_text(str(os.getpid()))
         runinfo.write(
             self.settings,
-            runinfo.RunningServer(
+            runinfo.ServerInfo(
                 os.getpid(),
                 self.agi_url,
                 self.http_port,

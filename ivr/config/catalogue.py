@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import Field, StringConstraints, ValidationError
 
+from ivr.config.models import Strict
 from ivr.config.yamlpos import Located, UnreadableText, YamlSyntaxError, decode_text, load_text
 from ivr.errors import ConfigError, Problem
 
@@ -45,28 +46,24 @@ LINES_FILE = "lines.yaml"
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TicketTypeModel(_Strict):
+class TicketTypeModel(Strict):
     name: str = Field(min_length=1)
     deadline_days: int = Field(ge=0, le=60, description="working days to finish and reply")
 
 
-class CategoryModel(_Strict):
+class CategoryModel(Strict):
     name: str = Field(min_length=1)
     special: bool = False
     children: dict[Code, CategoryModel] = Field(default_factory=dict)
 
 
-class DepartmentModel(_Strict):
+class DepartmentModel(Strict):
     name: str = Field(min_length=1)
     kind: Literal["district", "bureau", "company", "other"] = "bureau"
     phone: str | None = None
 
 
-class CatalogueFile(_Strict):
+class CatalogueFile(Strict):
     due_soon_hours: float = Field(4.0, ge=0, le=240)
     types: dict[Code, TicketTypeModel] = Field(min_length=1)
     categories: dict[Code, CategoryModel] = Field(min_length=1)

@@ -50,7 +50,7 @@ class Strict(BaseModel):
 # ----------------------------------------------------------------------------- menu.yaml
 
 
-class Settings(Strict):
+class MenuSettings(Strict):
     """Defaults for every menu node. The defaults follow the national rule: silence or
     repeated mistakes reach a person, and the menu never hangs up."""
 
@@ -141,7 +141,7 @@ Node = Annotated[
 
 
 class MenuFile(Strict):
-    settings: Settings = Field(default_factory=lambda: Settings())
+    settings: MenuSettings = Field(default_factory=lambda: MenuSettings())
     prompts: dict[str, Prompt]
     emergency_lines: dict[str, str] = Field(
         default_factory=dict, description="110/119/120/122 -> dial string"

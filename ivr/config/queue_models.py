@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator
+from pydantic import Field, PrivateAttr, StringConstraints, field_validator
+
+from ivr.config.models import Strict
 
 Skill = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 AgentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
@@ -25,11 +27,7 @@ SecretRef = Annotated[str, StringConstraints(pattern=r"^(env:[A-Z_][A-Z0-9_]*|fi
 AGENT_INTERFACE_RE = re.compile(r"^(PJSIP|SIP|IAX2|DAHDI|Local)/[^\s,&|()]+$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Announce(_Strict):
+class Announce(Strict):
     """Position and estimated wait, played over music on hold."""
 
     interval_seconds: float = Field(45.0, ge=10, le=600, description="between announcements")
@@ -46,7 +44,7 @@ class Announce(_Strict):
     less_than_a_minute: str = "queue-less-than"
 
 
-class QueueSettings(_Strict):
+class QueueSettings(Strict):
     centre: Skill = Field("hotline", description="names the Redis hash tag of this queue")
     timezone: str = Field("Asia/Shanghai", description="where 'today' of the metrics is")
     priority_seconds: float | None = Field(
@@ -86,7 +84,7 @@ class QueueSettings(_Strict):
         return None if self.priority_seconds is None else int(self.priority_seconds * 1000)
 
 
-class SipAccount(_Strict):
+class SipAccount(Strict):
     """What the Asterisk config generator needs for a PJSIP endpoint of the agent's phone."""
 
     username: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
@@ -95,7 +93,7 @@ class SipAccount(_Strict):
     max_contacts: int = Field(1, ge=1, le=10)
 
 
-class AgentSpec(_Strict):
+class AgentSpec(Strict):
     id: AgentId
     name: str = Field(min_length=1, max_length=80)
     interface: str = Field(description="Asterisk dial string: PJSIP/1001, Local/1001@operators")
@@ -112,7 +110,7 @@ class AgentSpec(_Strict):
 PromptName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-class CallbackSettings(_Strict):
+class CallbackSettings(Strict):
     """Virtual hold: a waiting caller may press a key to be called back, keeping its place."""
 
     enabled: bool = True
@@ -128,7 +126,7 @@ class CallbackSettings(_Strict):
     confirm_prompt: PromptName = "queue_callback_confirm"
 
 
-class SurveySettings(_Strict):
+class SurveySettings(Strict):
     """The keypad satisfaction survey after an answered operator call (1..5)."""
 
     enabled: bool = True
@@ -137,7 +135,7 @@ class SurveySettings(_Strict):
     timeout_seconds: float = Field(5.0, ge=1, le=30)
 
 
-class OverflowRule(_Strict):
+class OverflowRule(Strict):
     """What happens to a skill's callers when nobody can take them. Any condition set
     triggers the action; the caller is never dropped."""
 
@@ -157,7 +155,7 @@ class OverflowRule(_Strict):
     message_seconds: float = Field(120.0, ge=5, le=600, description="message: recording limit")
 
 
-class DiallerSettings(_Strict):
+class DiallerSettings(Strict):
     """The callback dialler: AMI ``Originate`` to the agent first; once the agent answers,
     the channel enters ``context`` at extension = the caller's number, whose dialplan dials
     the caller out through the trunk (see docs/queue.md)."""
@@ -212,7 +210,7 @@ class DiallerSettings(_Strict):
         return value
 
 
-class WidenSettings(_Strict):
+class WidenSettings(Strict):
     """Every line reaches a person: a caller whose skill has nobody ready moves to the
     general operators (keeping its place by enqueue time). Callers of 12345 and of merged
     lines always may; callers of a parallel line (双号并行, served by the department's own
@@ -232,7 +230,7 @@ class WidenSettings(_Strict):
     )
 
 
-class MessageSettings(_Strict):
+class MessageSettings(Strict):
     """The voice message a queued caller leaves (an overflow ``message``, a callback that
     cannot be registered, a caller with no number to call back): the prompt asks for it
     before the recording; each message becomes a 留言 task."""
@@ -252,7 +250,7 @@ class MessageSettings(_Strict):
     )
 
 
-class QueueFile(_Strict):
+class QueueFile(Strict):
     settings: QueueSettings = Field(default_factory=QueueSettings)
     callback: CallbackSettings = Field(default_factory=CallbackSettings)
     survey: SurveySettings = Field(default_factory=SurveySettings)
@@ -331,7 +329,7 @@ def _widen_rule(skill: str, after: float) -> OverflowRule:
     return rule
 
 
-class AgentsFile(_Strict):
+class AgentsFile(Strict):
     agents: list[AgentSpec] = Field(default_factory=list)
 
     def by_id(self) -> dict[str, AgentSpec]:

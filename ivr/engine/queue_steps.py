@@ -63,7 +63,7 @@ class QueueSteps:
         held = self.held
         assert held is not None
         self.record.add("offer", self.node, "during the menu")
-        await self._announce_place(held.request, held.place)
+        # the channel's variables and the registry have this place since hold() or move()
         await self._wait(held.request, held.place)
 
     async def enqueue(self, skill: str, priority: int, reason: str) -> None:

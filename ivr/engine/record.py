@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 _now = dt.datetime.now
@@ -75,6 +75,13 @@ class CallRecord:
     attempt: int = 1
     server: str = ""  # the hotline server that served this attempt
     hangup_by: str | None = None  # caller, agent, or None when not known
+    # What the queue said, kept as it happens so that the call's row needs no read-back of
+    # queue_log: the operator who answered, the whole seconds waited (as queue_log's CONNECT
+    # has them), and how the caller left the queue (connect, abandon, leave; None: not
+    # queued, or not known, e.g. Redis was away when it happened)
+    agent: str | None = None
+    queue_wait: float | None = None
+    queue_exit: str | None = None
     _t0: float = field(default_factory=time.monotonic, repr=False)
 
     def add(self, kind: str, node: str | None = None, detail: str = "") -> None:
@@ -96,12 +103,11 @@ class CallRecord:
         self.ended_at = utcnow()
         self.add("end", None, f"{outcome} {detail}".strip())
 
-    def as_dict(self) -> dict[str, Any]:
-        """What :meth:`to_dict` gives, built directly (``to_dict`` goes through
-        ``dataclasses.asdict``, which deep-copies every event: several times slower)."""
-        data: dict[str, Any] = {
-            name: getattr(self, name) for name in _FIELDS if name not in _SPECIAL
-        }
+    def to_dict(self) -> dict[str, Any]:
+        """The record as plain data (JSON-ready: times as ISO text), with ``path`` and
+        ``digits``. Built field by field: it runs on every call's path (live-call snapshots
+        and the store), where ``dataclasses.asdict``'s deep copy cost several times more."""
+        data: dict[str, Any] = {name: getattr(self, name) for name in _PLAIN}
         data["started_at"] = self.started_at.isoformat()
         data["ended_at"] = self.ended_at.isoformat() if self.ended_at else None
         data["events"] = [
@@ -119,18 +125,10 @@ class CallRecord:
         data["digits"] = self.digits
         return data
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("_t0")
-        data["path"] = self.path
-        data["digits"] = self.digits
-        for key in ("started_at", "ended_at"):
-            if data[key] is not None:
-                data[key] = data[key].isoformat()
-        for event in data["events"]:
-            event["at"] = event["at"].isoformat()
-        return data
 
-
-_FIELDS = tuple(f.name for f in fields(CallRecord) if f.name != "_t0")
-_SPECIAL = frozenset({"started_at", "ended_at", "events", "messages"})
+# the fields copied as they are (the others are converted by to_dict)
+_PLAIN = tuple(
+    f.name
+    for f in fields(CallRecord)
+    if f.name not in ("_t0", "started_at", "ended_at", "events", "messages")
+)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
@@ -109,6 +110,7 @@ class Bridging(OverflowActions):
         COMPLETE of whoever hung up."""
         channel, record, uid, agent = w.channel, w.record, w.request.uniqueid, offer.agent
         record.finish("answered", agent)
+        record.agent = agent
         with contextlib.suppress(AGIHangup):  # SET VARIABLE runs on a hung-up channel too
             await channel.set_variable("HOTLINE_DONE", "1")
         present: bool | None = None
@@ -123,9 +125,11 @@ class Bridging(OverflowActions):
         self.hub.bridged(uid, agent)  # re-asserted as connected should Redis forget it
         # ANSWEREDTIME is the talk time: the agent answered that long before Dial returned
         answered_at = max(dialled_at, self.queue.clock() - answered_seconds)
-        await self._patiently(
+        wait = await self._patiently(
             lambda: self.queue.connect(uid, agent, answered_at), f"CONNECT of {uid}", 10.0
         )
+        if wait is not None:  # whole seconds, as queue_log's CONNECT has it
+            record.queue_wait, record.queue_exit = float(math.floor(wait)), "connect"
         await self._complete(uid, agent, record, "agent" if present else "caller")
 
     async def _has_gosub(self, w: Wait, context: str) -> bool:

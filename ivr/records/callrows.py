@@ -211,9 +211,32 @@ def write_calls(
     # A call whose only attempts are snapshots of broken sessions (written by the server that
     # took the call over, while it still serves it) gets no call_records row yet: the row is
     # the call's record, written once a session ends it or a server closes it as lost.
-    rows = [call_row(merge(calls[uid]), tz) for uid in ids if _has_end(calls[uid])]
+    rows, known = [], set()
+    for uid in ids:
+        if _has_end(calls[uid]):
+            merged = merge(calls[uid])
+            rows.append(call_row(merged, tz))
+            if _knows_its_queue(merged):
+                known.add(uid)
     if rows:
-        _with_queue(session, rows)
+        _with_queue(session, rows, known)
+
+
+def _knows_its_queue(merged: dict[str, Any]) -> bool:
+    """Whether the call's record holds all that queue_log would tell its row: it never
+    queued, or its one attempt was answered by an operator and kept the agent and wait
+    (:attr:`CallRecord.queue_exit`). A promised callback, an unanswered caller or several
+    attempts read what the queue logged instead."""
+    if int(merged.get("attempts") or 1) != 1:
+        return False
+    if merged.get("skill") is None and merged.get("queue_exit") is None:
+        return True
+    return (
+        merged.get("queue_exit") == "connect"
+        and merged.get("outcome") == ANSWERED
+        and merged.get("agent") is not None
+        and merged.get("queue_wait") is not None
+    )
 
 
 def _has_end(attempts: Sequence[Attempt]) -> bool:
@@ -225,13 +248,14 @@ def _has_end(attempts: Sequence[Attempt]) -> bool:
     )
 
 
-def _with_queue(session: Session, rows: list[dict[str, Any]]) -> None:
+def _with_queue(session: Session, rows: list[dict[str, Any]], known: set[str]) -> None:
     """The merged rows, with what the queue already logged about them (the agent and wait
-    of the first CONNECT), and the missed-call tasks (漏接回拨) that follow the merged
-    outcome: one for a caller who left the queue (or hung up, or was lost while waiting)
-    unanswered; none for an answered call (an open one an earlier attempt left is removed)."""
+    of the first CONNECT; not read for the ``known`` calls, whose records hold it), and the
+    missed-call tasks (漏接回拨) that follow the merged outcome: one for a caller who left
+    the queue (or hung up, or was lost while waiting) unanswered; none for an answered call
+    (an open one an earlier attempt left is removed)."""
     q = QueueLogRow
-    ids = [r["uniqueid"] for r in rows]
+    ids = [r["uniqueid"] for r in rows if r["uniqueid"] not in known]
     connects: dict[str, tuple[dt.datetime, str, float | None]] = {}
     left: set[str] = set()
     for part in _chunks(ids):

@@ -36,6 +36,11 @@ QUEUE = "queue"
 SURVEY = "survey"
 RESERVE = "reserve"
 BATCH = 500
+# The order in which a batch's kinds are written: a number reserved for a call, what the queue
+# logged, the calls, then surveys (which update a call's row). Either of a call's row and its
+# queue events fills the other when it arrives second, so the order between them is free;
+# sorting makes each kind one group of statements, whatever the interleaving of live calls.
+KIND_ORDER = {RESERVE: 0, QUEUE: 1, CALL: 2, SURVEY: 3}
 
 # Where each queue_log event keeps the seconds waited (1-based dataN), as app_queue writes it.
 WAIT_FIELD = {"CONNECT": 1, "ABANDON": 3, "EXITWITHTIMEOUT": 3, "EXITWITHKEY": 4}
@@ -62,13 +67,8 @@ def _float(text: str) -> float | None:
         return None
 
 
-def record_dict(record: CallRecord) -> dict[str, Any]:
-    """What :meth:`CallRecord.to_dict` gives (built directly: :meth:`CallRecord.as_dict`)."""
-    return record.as_dict()
-
-
 def call_entry(record: CallRecord) -> dict[str, Any]:
-    return {"kind": CALL, "data": record_dict(record)}
+    return {"kind": CALL, "data": record.to_dict()}
 
 
 def queue_entry(event: QueueEvent) -> dict[str, Any]:
@@ -174,8 +174,9 @@ def _apply_survey(session: Session, uniqueid: str, score: int) -> None:
 
 
 def write_entries(session: Session, entries: Sequence[dict[str, Any]], tz: ZoneInfo) -> None:
-    """Write journal-format entries, idempotently. Consecutive entries of one kind are
-    written as one batch (the order between kinds is kept)."""
+    """Write journal-format entries, idempotently: the entries of each kind as one batch,
+    the kinds in :data:`KIND_ORDER` (within a kind, in the order given)."""
+    entries = sorted(entries, key=lambda e: KIND_ORDER.get(str(e.get("kind")), len(KIND_ORDER)))
     i = 0
     while i < len(entries):
         kind = entries[i].get("kind")

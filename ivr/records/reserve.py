@@ -35,7 +35,7 @@ async def reserve_ticket(db: Database, tz: ZoneInfo, uniqueid: str) -> str | Non
         return None
 
 
-class TicketNumbers:
+class DatabaseTicketNumbers:
     """Ticket numbers for HOTLINE_TICKET straight from the database (the process AGI script,
     which has no ticket store of its own)."""
 

@@ -1,7 +1,7 @@
 """Ticket numbers for calls from Redis: no database round trip on the call's path.
 
 When a call is put through to an operator it carries its ticket number (``HOTLINE_TICKET``,
-:class:`ivr.queuewait.waiter.TicketNumbers`); the ticket the operator accepts for the call takes
+:class:`ivr.queuewait.bridge.TicketNumbers`); the ticket the operator accepts for the call takes
 it (:mod:`ivr.tickets.numbering`). :class:`RedisTicketNumbers` hands the numbers out with one
 Lua script, one round trip:
 
@@ -111,7 +111,7 @@ def _text(value: Any) -> str:
 
 
 class RedisTicketNumbers:
-    """:class:`ivr.queuewait.waiter.TicketNumbers` from Redis, with blocks claimed from the
+    """:class:`ivr.queuewait.bridge.TicketNumbers` from Redis, with blocks claimed from the
     database of ``store`` and reservations written through it."""
 
     def __init__(

@@ -8,7 +8,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from ivr.db.database import Database
-from ivr.records.reserve import TicketNumbers, reserve_ticket
+from ivr.records.reserve import DatabaseTicketNumbers, reserve_ticket
 from ivr.tickets.service import TicketService
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -40,12 +40,14 @@ def test_a_reserved_number_becomes_the_calls_ticket(service: TicketService) -> N
 
 
 async def test_the_async_source_and_a_database_away(db: Database) -> None:
-    source = TicketNumbers(db)
+    source = DatabaseTicketNumbers(db)
     number = await source.reserve_ticket("call-9")
     assert number is not None and len(number) == 14
     assert await reserve_ticket(db, TZ, "call-9") == number
     gone = Database("sqlite:////nonexistent-dir/no.db")
-    assert await TicketNumbers(gone).reserve_ticket("call-10") is None  # logged, call goes on
+    assert (
+        await DatabaseTicketNumbers(gone).reserve_ticket("call-10") is None
+    )  # logged, call goes on
     gone.close()
 
 
