@@ -66,7 +66,7 @@ async def test_the_pump_keeps_up_with_the_calls_and_the_journal_stays_near_empty
         journal = queue.journal
         assert journal is not None
         written = await client.xlen(queue.events_key)
-        # one by one, the pump would need written * COMMIT (about 20 s) to catch up
+        # one by one, the pump would need written * COMMIT (about 15 s) to catch up
         deadline = time.monotonic() + 3.0
         while len(journal) or len(sink.events) < written:
             assert time.monotonic() < deadline, (
