@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -35,7 +36,23 @@ class QueueEvent:
 
 
 class QueueEventSink(Protocol):
+    """Takes queue events, one at a time. A sink may also have ``async def
+    queue_events(events)``, which takes several in one hand-over, in their order (one commit
+    for all where each ``queue_event`` costs one): the pump then hands it what it read at once
+    (:func:`hand_over`), so that it keeps up with the calls."""
+
     async def queue_event(self, event: QueueEvent) -> None: ...
+
+
+async def hand_over(sink: QueueEventSink, events: Sequence[QueueEvent]) -> None:
+    """Give ``sink`` the events, in order: in one hand-over when it takes several
+    (``queue_events``), else one by one."""
+    many = getattr(sink, "queue_events", None)
+    if many is not None:
+        await many(events)
+        return
+    for event in events:
+        await sink.queue_event(event)
 
 
 class MemoryEventSink:
@@ -45,6 +62,9 @@ class MemoryEventSink:
     async def queue_event(self, event: QueueEvent) -> None:
         self.events.append(event)
 
+    async def queue_events(self, events: Sequence[QueueEvent]) -> None:
+        self.events.extend(events)
+
 
 class QueueLogFileSink:
     """Appends each event as a ``queue_log`` line to a file, for tools that read one."""
@@ -52,13 +72,16 @@ class QueueLogFileSink:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def _append(self, line: str) -> None:
+    def _append(self, lines: list[str]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as f:
-            f.write(line + "\n")
+            f.write("".join(line + "\n" for line in lines))
 
     async def queue_event(self, event: QueueEvent) -> None:
-        await asyncio.to_thread(self._append, event.queue_log_line())
+        await asyncio.to_thread(self._append, [event.queue_log_line()])
+
+    async def queue_events(self, events: Sequence[QueueEvent]) -> None:
+        await asyncio.to_thread(self._append, [e.queue_log_line() for e in events])
 
 
 class TeeSink:
@@ -70,6 +93,10 @@ class TeeSink:
     async def queue_event(self, event: QueueEvent) -> None:
         for sink in self.sinks:
             await sink.queue_event(event)
+
+    async def queue_events(self, events: Sequence[QueueEvent]) -> None:
+        for sink in self.sinks:
+            await hand_over(sink, events)
 
 
 def _text(v: object) -> str:
@@ -95,6 +122,9 @@ def make_event(
     )
 
 
+EARLY_MAX = 4096  # delivered events the journal does not (yet) hold, remembered
+
+
 class EventJournal:
     """The events this process appended to the Redis stream, kept (in order, by stream id)
     until the event sink has them: delivered by this process's pump, or acknowledged by the
@@ -110,6 +140,9 @@ class EventJournal:
         self._raw: list[tuple[int, bytes | str]] = []  # (time ms, the script's event text)
         # stream id -> (time ms, callid, queue, agent, event, data)
         self._rows: OrderedDict[str, tuple[int, str, str, str, str, str]] = OrderedDict()
+        # stream id -> (callid, event) delivered before add() brought them: the pump's read
+        # may be answered before the reply of the operation that appended them is read
+        self._early: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self.dropped = 0
 
     def __len__(self) -> int:
@@ -132,6 +165,8 @@ class EventJournal:
             blob = text.decode() if isinstance(text, bytes) else text
             for one in blob.split("\x1e"):
                 f = one.split("\x1f")
+                if self._early and self._early.pop(f[0], None) == (f[1], f[4]):
+                    continue  # the sink has it already
                 rows[f[0]] = (at_ms, f[1], f[2], f[3], f[4], f[5])
         while len(rows) > self.maxlen:
             rows.popitem(last=False)
@@ -142,7 +177,11 @@ class EventJournal:
         self._read()
         key = _text(msg_id)
         row = self._rows.get(key)
-        if row is not None and row[1] == callid and row[4] == event:
+        if row is None:  # another server's event, or add() has not brought it yet
+            self._early[key] = (callid, event)
+            if len(self._early) > EARLY_MAX:  # a row comes within moments of its delivery
+                self._early.popitem(last=False)
+        elif row[1] == callid and row[4] == event:
             del self._rows[key]
 
     def acknowledged(self, upto: tuple[int, int], *, inclusive: bool) -> int:

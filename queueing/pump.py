@@ -3,10 +3,10 @@
 The Lua scripts append every event to the stream ``keys.events`` in the same atomic step as
 the change it describes, so no event is lost when a FastAGI process dies between the change
 and the database write. The pump reads the stream through a consumer group (one group for the
-sink, one consumer per process), hands each event to :class:`~queueing.events.QueueEventSink`
-and acknowledges it only once the sink returned: delivery is at least once, in stream order per
-process. Events a dead process had read but not acknowledged are claimed by another after
-``claim_idle_seconds``.
+sink, one consumer per process), hands what it read to :class:`~queueing.events.QueueEventSink`
+(at once when the sink takes several) and acknowledges it only once the sink returned: delivery
+is at least once, in stream order per process. Events a dead process had read but not
+acknowledged are claimed by another after ``claim_idle_seconds``.
 
 When Redis forgets the stream (restarted without persistence, FLUSHALL, a failover), the pump
 recreates its group (``NOGROUP``) and goes on with what is written from then on; the events
@@ -31,7 +31,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from queueing import keys
-from queueing.events import EventJournal, QueueEvent, QueueEventSink, stream_id
+from queueing.events import EventJournal, QueueEvent, QueueEventSink, hand_over, stream_id
 
 log = logging.getLogger(__name__)
 
@@ -98,20 +98,31 @@ class EventPump:
         self._group_ready = True
 
     async def _deliver(self, rows: list[Any]) -> int:
-        done = 0
+        """Hand the sink the events of ``rows`` in one hand-over (not those it has already:
+        only their XACK failed), then acknowledge them in one XACK. One at a time, with a
+        sink that commits each hand-over (the ticket store), the pump fell behind the calls
+        and the journal grew to its bound (issue 13)."""
+        if not rows:
+            return 0
+        fresh: list[tuple[Any, QueueEvent]] = []
         for msg_id, fields in rows:
-            if fields is None:  # trimmed away before it was delivered
-                await self.client.xack(self.stream, GROUP, msg_id)
+            if fields is None:  # trimmed away before it was delivered: only acknowledged
                 continue
             event = event_from_fields(fields)
-            if self._unacked.get(msg_id) != event:  # not when only its XACK failed
-                await self.sink.queue_event(event)
+            if self._unacked.get(msg_id) != event:
+                fresh.append((msg_id, event))
+        if fresh:
+            await hand_over(self.sink, [event for _, event in fresh])
+            for msg_id, event in fresh:
                 self._unacked[msg_id] = event
                 if self.journal is not None:
                     self.journal.delivered(msg_id, event.callid, event.event)
-            await self.client.xack(self.stream, GROUP, msg_id)
-            del self._unacked[msg_id]
-            done += 1
+        await self.client.xack(self.stream, GROUP, *[msg_id for msg_id, _ in rows])
+        done = 0
+        for msg_id, fields in rows:
+            if fields is not None:
+                self._unacked.pop(msg_id, None)
+                done += 1
         self.delivered += done
         return done
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -37,6 +37,10 @@ class GatedSink(MemoryEventSink):
     async def queue_event(self, event: QueueEvent) -> None:
         await self.gate.wait()
         await super().queue_event(event)
+
+    async def queue_events(self, events: Sequence[QueueEvent]) -> None:
+        await self.gate.wait()
+        await super().queue_events(events)
 
 
 @pytest.fixture(params=["flushall", "restart", "restart-aof"])
