@@ -180,6 +180,10 @@ class CallRecordStore:
     async def queue_event(self, event: QueueEvent) -> None:
         await self._write([queue_entry(event)])
 
+    async def queue_events(self, events: Sequence[QueueEvent]) -> None:
+        """What the pump read, in one hand-over: one group commit for all of them."""
+        await self._write([queue_entry(e) for e in events])
+
     async def survey(self, uniqueid: str, score: int) -> None:
         """The keypad survey (1..5, 5 very satisfied) of a call, kept on its ticket too."""
         if not 1 <= score <= 5:

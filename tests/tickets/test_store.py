@@ -121,6 +121,34 @@ async def test_call_record_fields_and_idempotency(store: CallRecordStore, db: Da
     assert row.started_at == rec.started_at and row.day == dt.date(2025, 9, 26)
 
 
+async def test_a_pumped_batch_of_queue_events_is_one_write(
+    store: CallRecordStore, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pump hands the store what it read at once: one group commit, every event kept,
+    and an answered call's row still gets its agent and wait from its CONNECT."""
+    writes: list[int] = []
+    write = store._write
+
+    async def counting(entries: list[dict[str, object]]) -> None:
+        writes.append(len(entries))
+        await write(entries)
+
+    monkeypatch.setattr(store, "_write", counting)
+    await store.save(record(1))
+    await store.queue_events(
+        [
+            event(1, "ENTERQUEUE", "", "13900000000"),
+            event(1, "CONNECT", "12", "1758852000.99", "3", agent="agent7"),
+            event(2, "ENTERQUEUE", "", "13900000001"),
+        ]
+    )
+    assert writes[-1] == 3
+    assert count(db, QueueLogRow) == 3
+    with db.session() as session:
+        row = session.scalars(select(CallRow)).one()
+    assert row.agent == "agent7" and row.queue_wait == 12.0
+
+
 async def test_missed_calls_get_callback_tasks(store: CallRecordStore, db: Database) -> None:
     await store.save(record(1, outcome="abandoned"))  # record first, then the event
     await store.queue_event(event(1, "ABANDON", "2", "3", "40"))
