@@ -74,8 +74,8 @@ def demo_defaults(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    # lazy: the reports (their SQL, models and renderers) load for `hotline report` and
-    # `seed-demo` only; `hotline --help` and every other command stay without them.
+    # lazy: the reports (their SQL, and matplotlib for the charts, slow to import) load for
+    # `hotline report` only; `hotline --help` and every other command stay without them.
     from ivr.reports import build_report, parse_period
     from ivr.reports.render import write_report
 
@@ -92,7 +92,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     # lazy: the demo generator (with the call records and the engine's record) and the
-    # reports load for `hotline seed-demo` only, not for `hotline --help` nor other commands.
+    # reports' SQL load for `hotline seed-demo` only, not for `hotline --help` nor the others.
     from ivr.devtools.demo import seed_demo
     from ivr.reports import parse_period
 
