@@ -15,6 +15,8 @@ from pathlib import Path
 
 
 async def serve_panoramisk(port_file: Path, commands: list[str]) -> None:
+    # lazy: panoramisk (a dev-only dependency) loads in the panoramisk peer only, so that the
+    # bare peer's RSS is the floor's alone.
     from panoramisk.fast_agi import Application
 
     app = Application()

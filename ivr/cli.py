@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -15,7 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ivr import logfmt
+from ivr.config.audio import PIECES_DIR, prompt_of
+from ivr.config.catalogue import catalogue_warnings, check_catalogue
+from ivr.config.loader import check_config, load_config
+from ivr.config.validate import validate_directory
+from ivr.console import asterisk_cli, backup_cli, data_cli, queue_cli
 from ivr.errors import ConfigError, HotlineError, Problem
+from ivr.prompts import build_prompts
 from ivr.settings import Settings
 
 log = logging.getLogger("hotline")
@@ -30,16 +37,10 @@ def _config_dir(arg: str | None, settings: Settings) -> Path:
 
 def admin_problems(directory: Path, recordings: Path | None) -> list[Problem]:
     """Every problem in every admin file: the menu and lines, and the ticket catalogue."""
-    from ivr.config.catalogue import check_catalogue
-    from ivr.config.loader import check_config
-
     return sorted([*check_config(directory, recordings), *check_catalogue(directory)])
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.config.catalogue import catalogue_warnings, check_catalogue
-    from ivr.config.validate import validate_directory
-
     directory = _config_dir(args.dir, settings)
     recordings = Path(args.recordings) if args.recordings else directory.parent / "recordings"
     checked = validate_directory(directory, recordings)  # read once: problems, then warnings
@@ -72,8 +73,8 @@ MENU_GRACE_SECONDS = 15.0
 async def _serve(
     settings: Settings, config_dir: Path, http_port: int | None = None, wait: bool = False
 ) -> None:
-    # Imported here, not at the top: the server's stack (aiohttp, SQLAlchemy, the ticket
-    # service) costs about 1.4 s of CPU at start that every other `hotline` command would pay.
+    # lazy: the server's stack (aiohttp, SQLAlchemy, the ticket service) costs about 1.4 s of
+    # CPU at start that every other `hotline` command would pay.
     from ivr.compose.server import start_server
 
     running = await start_server(settings, config_dir, http_port, wait)
@@ -135,8 +136,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _replace(settings: Settings, **changes: object) -> Settings:
-    import dataclasses
-
     return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
 
 
@@ -208,8 +207,9 @@ def describe_route(variables: dict[str, str]) -> str:
 
 
 def cmd_call(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: the FastAGI stack and the fake Asterisk load for `hotline call` only, not for
+    # `hotline --help` nor the other commands.
     from ivr.agi.simulator import simulate_call
-    from ivr.config.loader import load_config
 
     host = args.host or settings.agi_host
     port = args.port or settings.agi_port
@@ -230,8 +230,6 @@ def cmd_call(args: argparse.Namespace, settings: Settings) -> int:
         bundle = load_config(_config_dir(args.config, settings), settings.recordings_dir)
         texts = {name: p.text or "" for name, p in bundle.menu.prompts.items()}
     print(f"call {args.caller} -> {args.to}, keys {args.digits!r}")
-    from ivr.config.audio import PIECES_DIR, prompt_of
-
     for played in result.played:
         if f"/{PIECES_DIR}/" in played and not played.rsplit("/", 1)[-1].startswith("01"):
             continue  # the next piece of a prompt already shown
@@ -247,9 +245,6 @@ def cmd_call(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_prompts_build(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.config.loader import load_config
-    from ivr.prompts import build_prompts
-
     bundle = load_config(_config_dir(args.config, settings), settings.recordings_dir)
     report = build_prompts(bundle, force=args.force)
     for name in report.built:
@@ -314,8 +309,6 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--config", help="config directory")
     b.add_argument("--force", action="store_true", help="rebuild every generated prompt")
     b.set_defaults(func=cmd_prompts_build)
-
-    from ivr.console import asterisk_cli, backup_cli, data_cli, queue_cli
 
     queue_cli.register(sub)
     data_cli.register(sub)

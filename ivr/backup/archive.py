@@ -21,6 +21,7 @@ import tarfile
 import tempfile
 import zlib
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -31,6 +32,7 @@ from ivr.backup import (
     WrongArchive,
     dbdump,
 )
+from ivr.db.database import MIGRATIONS
 
 FORMAT = "hotline-backup"
 VERSION = 1
@@ -127,8 +129,6 @@ class _Writer:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("hotline12345")
     except PackageNotFoundError:
@@ -291,10 +291,10 @@ def read_archive(archive: Path, staged: Path) -> dict[str, Any]:
 
 
 def _check_revision(archive: Path, revision: str) -> None:
+    # lazy: Alembic (slow to import) is for restore's revision check only; `hotline
+    # backup` never loads it.
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
-
-    from ivr.db.database import MIGRATIONS
 
     try:
         ScriptDirectory(str(MIGRATIONS)).get_revision(revision)

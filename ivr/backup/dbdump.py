@@ -162,6 +162,8 @@ def find_pg_tool(name: str) -> Path:
 def libpq_target(url: str) -> tuple[str, dict[str, str]]:
     """The libpq connection string of ``url`` (no password) and the environment with
     ``PGPASSWORD`` when the URL has one."""
+    # lazy: psycopg (slow to import) is for PostgreSQL installs; a SQLite backup and
+    # restore never load it.
     from psycopg.conninfo import make_conninfo
 
     parsed: URL = make_url(normalize_url(url))

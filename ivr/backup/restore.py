@@ -17,6 +17,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ivr.backup import (
     DatabaseMissing,
     FileProblem,
@@ -34,6 +36,7 @@ from ivr.backup.archive import (
     size_text,
     tree,
 )
+from ivr.db.database import Database
 
 
 def _refuse_if_running(pidfile: Path) -> None:
@@ -180,10 +183,6 @@ def _restore_recordings(staged: Path, dst: Path, included: bool) -> str:
 
 
 def _migrate(url: str, before: str) -> str:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from ivr.db.database import Database
-
     db = Database(url)
     try:
         after = db.upgrade()

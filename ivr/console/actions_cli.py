@@ -23,6 +23,8 @@ from ivr.console.cli_common import (
 from ivr.errors import HotlineError
 from ivr.settings import Settings
 from ivr.tickets.display import action_name, state_name
+from ivr.tickets.errors import BadTicketInput, TransitionRefused
+from ivr.tickets.lifecycle import SATISFACTION, STATE_NAMES, TRANSITIONS, allowed_actions
 
 # CLI name -> state machine action
 ACTIONS = {
@@ -50,8 +52,6 @@ SATISFACTION_HELP = "5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 �
 def next_actions(ticket: Any) -> str:
     """The actions possible now, as commands with their Chinese names: ``sign 签收, ...``
     (approve/reject of an extension only while one is pending)."""
-    from ivr.tickets.lifecycle import allowed_actions
-
     pending = ticket.extension_requested is not None
     names = [f"{CLI_NAMES[a]} {action_name(a)}" for a in allowed_actions(ticket.state, pending)]
     return ", ".join(names) or "none (the ticket is closed)"
@@ -79,8 +79,6 @@ def _action_params(service: Any, args: argparse.Namespace) -> tuple[str, dict[st
     elif action == "return":
         return _note(args, need(args.reason, name, "--reason TEXT", "the reason")), params
     elif action == "extend_request":
-        from ivr.tickets.errors import BadTicketInput
-
         if args.days is None or args.days < 1:
             raise BadTicketInput(f"{name}: give the working days asked for with --days N (1+)")
         params["days"] = args.days
@@ -95,9 +93,6 @@ def _action_params(service: Any, args: argparse.Namespace) -> tuple[str, dict[st
 
 
 def cmd_act(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.tickets.errors import TransitionRefused
-    from ivr.tickets.lifecycle import SATISFACTION
-
     service = service_of(args, settings)
     number = args.number.strip()
     who = actor(args)
@@ -153,8 +148,6 @@ def cmd_act(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_accept(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.tickets.errors import BadTicketInput
-
     service = service_of(args, settings)
     cat = service.catalogue
     uniqueid = args.uniqueid.strip()
@@ -251,8 +244,6 @@ def add_solved(p: argparse.ArgumentParser) -> None:
 
 
 def _action_help(action: str) -> str:
-    from ivr.tickets.lifecycle import STATE_NAMES, TRANSITIONS
-
     sources, target = TRANSITIONS[action]
     order = list(STATE_NAMES)
     states = "/".join(f"{STATE_NAMES[s]} {s.value}" for s in sorted(sources, key=order.index))

@@ -17,14 +17,20 @@ import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
 
 from ivr.console.cli_common import run
+from ivr.db.database import database_url
 from ivr.settings import Settings
+from ivr.tickets.deadlines import calendar_from_config
 
 
 def _install(args: argparse.Namespace, settings: Settings) -> Any:
+    # lazy: the backup package (tarfile, gzip, sqlite3, the dump) loads for `hotline backup`
+    # and `restore` only; `hotline --help` and every other command stay without it.
     from ivr.backup.archive import Install
-    from ivr.db.database import database_url
 
     return Install(
         database_url=args.database_url or database_url(settings.var_dir),
@@ -38,20 +44,15 @@ def _install(args: argparse.Namespace, settings: Settings) -> Any:
 def _centre_now(config_dir: Path) -> dt.datetime:
     """Now in the centre's zone (``hours.yaml`` ``timezone``; Beijing time when the config
     cannot be read, e.g. on the fresh install a restore fills)."""
-    import yaml
-
-    from ivr.tickets.deadlines import calendar_from_config
-
     try:
         zone: dt.tzinfo = calendar_from_config(config_dir).tz
     except (OSError, ValueError, KeyError, yaml.YAMLError):
-        from zoneinfo import ZoneInfo
-
         zone = ZoneInfo("Asia/Shanghai")
     return dt.datetime.now(zone)
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: the backup package, as in _install.
     from ivr.backup.archive import create_backup, default_name, size_text
 
     install = _install(args, settings)
@@ -76,6 +77,7 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: the backup package, as in _install.
     from ivr.backup.restore import restore_backup
 
     install = _install(args, settings)

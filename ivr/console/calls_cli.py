@@ -11,12 +11,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from ivr.console.cli_common import check_limit, common_options, local, run, service_of, zone
+from ivr.console.cli_common import (
+    check_limit,
+    common_options,
+    local,
+    run,
+    service_of,
+    unavailable,
+    zone,
+)
 from ivr.records.calls_query import CallFilter, call_by_id, find_calls, tickets_of
 from ivr.settings import Settings
 from ivr.tickets.display import state_name, table
+from ivr.tickets.errors import BadTicketInput, TicketNotFound
+from ivr.tickets.lifecycle import SATISFACTION
 
 OUTCOME_NAMES = {
     "answered": "已接听",
@@ -57,8 +68,6 @@ def outcome_name(outcome: str) -> str:
 
 def _outcome(value: str) -> str:
     """``--outcome`` as code or Chinese name."""
-    from ivr.tickets.errors import BadTicketInput
-
     value = value.strip()
     for code, name in OUTCOME_NAMES.items():
         if value in (code, name):
@@ -70,8 +79,6 @@ def _outcome(value: str) -> str:
 def _when(service: Any, value: str, option: str, end: bool = False) -> dt.datetime:
     """``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM`` in the centre's zone, as an aware time; a day
     given to ``--until`` includes that whole day."""
-    from ivr.tickets.errors import BadTicketInput
-
     tz = service.deadlines.calendar.tz
     value = value.strip()
     try:
@@ -88,10 +95,6 @@ def _when(service: Any, value: str, option: str, end: bool = False) -> dt.dateti
 
 @contextmanager
 def _reading(service: Any) -> Iterator[Session]:
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
-    from ivr.console.cli_common import unavailable
-
     try:
         with service.db.session() as session:
             yield session
@@ -169,8 +172,6 @@ def cmd_calls_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _survey(score: int | None) -> str:
-    from ivr.tickets.lifecycle import SATISFACTION
-
     return f"{score} {SATISFACTION.get(score, '?')}" if score else "-"
 
 
@@ -183,8 +184,6 @@ def _event_time(service: Any, value: Any) -> str:
 
 
 def cmd_calls_show(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.tickets.errors import TicketNotFound
-
     service = service_of(args, settings)
     uniqueid = args.uniqueid.strip()
     with _reading(service) as session:

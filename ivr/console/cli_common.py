@@ -10,16 +10,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from ivr.config.catalogue import load_catalogue
+from ivr.db.database import Database, current_revision, database_url, head_revision
+from ivr.db.errors import DatabaseUnavailable, SchemaOutOfDate
 from ivr.errors import HotlineError
 from ivr.settings import Settings
-from ivr.tickets.display import resolve
+from ivr.tickets.deadlines import Deadlines, calendar_from_config
+from ivr.tickets.display import local_time, resolve, zone_name, zone_note
+from ivr.tickets.errors import BadTicketInput
+from ivr.tickets.service import TicketService
 
 OPERATOR_ENV = "HOTLINE_OPERATOR"
 
 
 def db_of(args: argparse.Namespace, settings: Settings) -> Any:
-    from ivr.db.database import Database, database_url
-
     return Database(args.database_url or database_url(settings.var_dir))
 
 
@@ -28,8 +34,6 @@ def config_dir(args: argparse.Namespace, settings: Settings) -> Path:
 
 
 def unavailable(db: Any, exc: Exception) -> HotlineError:
-    from ivr.db.errors import DatabaseUnavailable
-
     orig = getattr(exc, "orig", None) or exc
     return DatabaseUnavailable(
         f"database {db.safe_url} is unavailable ({orig}): nothing was changed; "
@@ -40,10 +44,9 @@ def unavailable(db: Any, exc: Exception) -> HotlineError:
 def migrate(db: Any) -> None:
     """Bring the schema to the newest revision, as ``hotline serve`` does at start, and say
     so on stderr when something was done."""
+    # lazy: Alembic is slow to import; `hotline --help` and the commands without a database
+    # (check-config, queue, asterisk) never load it.
     from alembic.util import CommandError
-
-    from ivr.db.database import current_revision, head_revision
-    from ivr.db.errors import SchemaOutOfDate
 
     before = current_revision(db.engine)
     if before == head_revision():
@@ -64,12 +67,6 @@ def migrate(db: Any) -> None:
 
 
 def service_of(args: argparse.Namespace, settings: Settings, migrate_first: bool = False) -> Any:
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
-    from ivr.config.catalogue import load_catalogue
-    from ivr.tickets.deadlines import Deadlines, calendar_from_config
-    from ivr.tickets.service import TicketService
-
     directory = config_dir(args, settings)
     db = db_of(args, settings)
     try:
@@ -106,36 +103,26 @@ def actor(args: argparse.Namespace) -> str:
 
 
 def need(value: str | None, action: str, option: str, what: str) -> str:
-    from ivr.tickets.errors import BadTicketInput
-
     if value is None or not value.strip():
         raise BadTicketInput(f"{action}: give {what} with {option}")
     return value.strip()
 
 
 def check_limit(limit: int) -> None:
-    from ivr.tickets.errors import BadTicketInput
-
     if limit < 1:
         raise BadTicketInput("--limit: give 1 or more")
 
 
 def local(service: Any, when: Any) -> str:
     """A database time in the centre's zone (Beijing time), ``YYYY-MM-DD HH:MM``."""
-    from ivr.tickets.display import local_time
-
     return local_time(service.deadlines.calendar, when)
 
 
 def zone(service: Any) -> str:
-    from ivr.tickets.display import zone_note
-
     return zone_note(service.deadlines.calendar)
 
 
 def zone_short(service: Any) -> str:
-    from ivr.tickets.display import zone_name
-
     return zone_name(service.deadlines.calendar)
 
 

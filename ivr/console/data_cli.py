@@ -38,10 +38,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ivr.config.catalogue import load_catalogue
 from ivr.console.callbacks_cli import register_callbacks
 from ivr.console.calls_cli import register_calls
 from ivr.console.cli_common import common_options, db_of, run, service_of
 from ivr.console.tickets_cli import register_tickets
+from ivr.db.database import current_revision, head_revision
+from ivr.devtools.seed004 import DEMO_CONFIG_DIR, DEMO_DATABASE, check_demo_catalogue
 from ivr.settings import Settings
 
 # ----------------------------------------------------------------------------- db, reports
@@ -56,8 +59,6 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db_current(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.db.database import current_revision, head_revision
-
     db = db_of(args, settings)
     current = current_revision(db.engine)
     print(f"{db.safe_url}: revision {current or 'none'} (newest {head_revision()})")
@@ -68,13 +69,13 @@ def cmd_db_current(args: argparse.Namespace, settings: Settings) -> int:
 def demo_defaults(args: argparse.Namespace, settings: Settings) -> None:
     """The demo's catalogue and database where ``--config`` / ``--database-url`` are not
     given: never the line's config or ``HOTLINE_DATABASE_URL``."""
-    from ivr.devtools.seed004 import DEMO_CONFIG_DIR, DEMO_DATABASE
-
     args.config = args.config or str(DEMO_CONFIG_DIR)
     args.database_url = args.database_url or f"sqlite:///{settings.var_dir / DEMO_DATABASE}"
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: the reports (their SQL, and matplotlib for the charts, slow to import) load for
+    # `hotline report` only; `hotline --help` and every other command stay without them.
     from ivr.reports import build_report, parse_period
     from ivr.reports.render import write_report
 
@@ -90,9 +91,9 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.config.catalogue import load_catalogue
+    # lazy: the demo generator (with the call records and the engine's record) and the
+    # reports' SQL load for `hotline seed-demo` only, not for `hotline --help` nor the others.
     from ivr.devtools.demo import seed_demo
-    from ivr.devtools.seed004 import check_demo_catalogue
     from ivr.reports import parse_period
 
     period = parse_period(month=args.month)

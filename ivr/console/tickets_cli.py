@@ -31,13 +31,13 @@ from ivr.tickets.display import (
     table,
     yes_no,
 )
+from ivr.tickets.errors import BadTicketInput
+from ivr.tickets.lifecycle import OPEN, STATE_NAMES, State
+from ivr.tickets.recalendar import recompute_deadlines
 
 
 def _states(value: str) -> list[str] | None:
     """``--state``: comma-separated states (code or Chinese name), ``open`` or ``all``."""
-    from ivr.tickets.errors import BadTicketInput
-    from ivr.tickets.lifecycle import OPEN, STATE_NAMES, State
-
     out: list[str] = []
     for part in (p.strip() for p in value.split(",") if p.strip()):
         if part == "all":
@@ -55,8 +55,6 @@ def _states(value: str) -> list[str] | None:
 
 def flags(service: Any, ticket: Any, now: dt.datetime) -> str:
     """The ticket's flags in Chinese: 超期, 临期, 曾超期, 督办, 延期待批(N日)."""
-    from ivr.tickets.lifecycle import OPEN, State
-
     out = []
     if State(ticket.state) in OPEN:
         soon = now + dt.timedelta(hours=service.catalogue.due_soon_hours)
@@ -193,8 +191,6 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_recompute_deadlines(args: argparse.Namespace, settings: Settings) -> int:
     """The moves, one line each, then a summary."""
-    from ivr.tickets.recalendar import recompute_deadlines
-
     service = service_of(args, settings)
     calendar = service.deadlines.calendar
     result = recompute_deadlines(
@@ -213,6 +209,8 @@ def cmd_recompute_deadlines(args: argparse.Namespace, settings: Settings) -> int
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: the call-record store (the records room and the engine's record) loads for
+    # `hotline tickets replay` only, not for `hotline --help` nor the other ticket commands.
     from ivr.records.store import CallRecordStore
 
     store = CallRecordStore(db_of(args, settings), settings.var_dir / "tickets-journal.jsonl")

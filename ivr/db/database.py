@@ -72,6 +72,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _alembic_config(engine: Engine) -> Any:
+    # lazy: Alembic is slow to import and only migrations need it: the process-AGI script
+    # (one process per call, on this module) and `hotline --help` never load it.
     from alembic.config import Config
 
     cfg = Config()
@@ -81,6 +83,7 @@ def _alembic_config(engine: Engine) -> Any:
 
 
 def head_revision() -> str:
+    # lazy: Alembic, as in _alembic_config.
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(
@@ -91,6 +94,7 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
+    # lazy: Alembic, as in _alembic_config.
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
@@ -99,6 +103,7 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> str:
     """Bring the schema to ``revision`` (default: the newest). Returns the revision."""
+    # lazy: Alembic, as in _alembic_config.
     from alembic import command
 
     command.upgrade(_alembic_config(engine), revision)

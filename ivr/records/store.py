@@ -47,6 +47,7 @@ from ivr.db.models import (
     TicketRow,
 )
 from ivr.engine.record import CallRecord
+from ivr.engine.store import take_journal
 from ivr.records.attempts import lost_entries, snapshot_entry
 from ivr.records.entries import (
     BATCH,
@@ -155,8 +156,6 @@ class CallRecordStore:
         JSON-lines journal ``path`` (:class:`ivr.engine.store.JournalStore`). Each file is
         removed once its records are in the database or in this store's own journal.
         Returns the number of records imported."""
-        from ivr.engine.store import take_journal
-
         done = 0
         for part in await asyncio.to_thread(take_journal, path):
             entries = []

@@ -13,6 +13,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from matplotlib import font_manager, rc_context
+from matplotlib.figure import Figure
+
 from ivr.reports import Report
 from ivr.tickets.display import REASON_NAMES, in_zone, zone_label
 
@@ -230,8 +233,6 @@ _registered: dict[Path, str] = {}
 def cjk_font(candidates: tuple[Path, ...] | None = None) -> str | None:
     """The family name of the first CJK font file present, registered with matplotlib's
     font manager (once per process); None when there is none."""
-    from matplotlib import font_manager
-
     for path in CJK_FONT_FILES if candidates is None else candidates:
         if path in _registered:
             return _registered[path]
@@ -294,11 +295,6 @@ def charts(
 
     Labels are the catalogue's Chinese names, drawn with a CJK font (:data:`CJK_FONT_FILES`,
     or ``fonts``); when none is installed, the ASCII codes, with a note in the log."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     font = cjk_font(fonts)
     if font is None:
         log.warning(
@@ -311,14 +307,14 @@ def charts(
     family = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
     paths = []
 
-    def save(fig: object, name: str) -> None:
+    def save(fig: Figure, name: str) -> None:
         path = directory / f"{stem}-{name}.png"
-        fig.savefig(path, dpi=90, bbox_inches="tight")  # type: ignore[attr-defined]
-        plt.close(fig)  # type: ignore[arg-type]
+        fig.savefig(path, dpi=90, bbox_inches="tight")  # Agg, no pyplot: no backend to pick
         paths.append(path)
 
-    with matplotlib.rc_context({"font.family": family, "axes.unicode_minus": False}):
-        fig, ax = plt.subplots(figsize=(8, 3))
+    with rc_context({"font.family": family, "axes.unicode_minus": False}):
+        fig = Figure(figsize=(8, 3))
+        ax = fig.subplots()
         days = [d.strftime("%m-%d") for d, _, _ in report.daily]
         ax.plot(days, [c for _, c, _ in report.daily], label=words.daily_legend[0], marker="o")
         ax.plot(days, [t for _, _, t in report.daily], label=words.daily_legend[1], marker="o")
@@ -327,14 +323,16 @@ def charts(
         ax.tick_params(axis="x", labelrotation=90)
         save(fig, "daily")
 
-        fig, ax = plt.subplots(figsize=(8, 3.5))
+        fig = Figure(figsize=(8, 3.5))
+        ax = fig.subplots()
         ax.bar([c for c, _ in words.categories], [n for _, n in words.categories])
         ax.set_title(words.categories_title)
         ax.tick_params(axis="x", labelrotation=45)
         save(fig, "categories")
 
         if words.departments:
-            fig, ax = plt.subplots(figsize=(8, 4))
+            fig = Figure(figsize=(8, 4))
+            ax = fig.subplots()
             names = [d for d, _, _ in words.departments]
             ax.barh(names, [n for _, n, _ in words.departments], label=words.departments_legend[0])
             ax.barh(names, [f for _, _, f in words.departments], label=words.departments_legend[1])

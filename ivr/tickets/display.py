@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ivr.tickets.errors import BadTicketInput
+from ivr.tickets.lifecycle import ACTION_NAMES, STATE_NAMES, State
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -84,8 +85,6 @@ def yes_no(value: object) -> str:
 
 def state_name(state: str | None) -> str:
     """The Chinese name of a state (``派单``); an unknown value as it is."""
-    from ivr.tickets.lifecycle import STATE_NAMES, State
-
     if not state:
         return "-"
     try:
@@ -95,15 +94,11 @@ def state_name(state: str | None) -> str:
 
 
 def action_name(action: str) -> str:
-    from ivr.tickets.lifecycle import ACTION_NAMES
-
     return ACTION_NAMES.get(action, action)
 
 
 def states_help() -> str:
     """``受理 accepted, 派单 dispatched, ...`` for ``--help``."""
-    from ivr.tickets.lifecycle import STATE_NAMES
-
     return ", ".join(f"{name} {state.value}" for state, name in STATE_NAMES.items())
 
 
