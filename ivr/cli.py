@@ -75,7 +75,7 @@ async def _serve(
 ) -> None:
     # lazy: the server's stack (aiohttp, SQLAlchemy, the ticket service) costs about 1.4 s of
     # CPU at start that every other `hotline` command would pay.
-    from ivr.compose.server import start_server
+    from ivr.compose.root import start_server
 
     running = await start_server(settings, config_dir, http_port, wait)
     holder, server = running.holder, running.server

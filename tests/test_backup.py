@@ -36,9 +36,9 @@ from ivr.console import backup_cli
 from ivr.db.database import Database, head_revision, normalize_url
 from ivr.devtools.pgtemp import NoPostgres, admin, pg_bindir, throwaway_postgres, url_for
 from ivr.devtools.seed004 import DEMO_CONFIG_DIR
+from ivr.hotline import HotlineService
 from ivr.reports import build_report, parse_period
 from ivr.reports.render import csv_text, markdown
-from ivr.service import HotlineService
 from tests.conftest import CONFIG_DIR
 
 HEAD = head_revision()

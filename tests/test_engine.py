@@ -21,10 +21,10 @@ from ivr.config.models import (
     TransferNode,
 )
 from ivr.engine.attempt import STATE_EXPRESSION, HandedBack, LiveInfo
+from ivr.engine.callstore import MemoryStore
 from ivr.engine.channel import CallInfo
 from ivr.engine.menu import MenuEngine
 from ivr.engine.record import CallRecord
-from ivr.engine.store import MemoryStore
 from queueing.queue import QueuePlace, QueueRequest, RedisQueue
 from tests.fakes import FakeChannel
 

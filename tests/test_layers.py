@@ -62,12 +62,12 @@ def test_the_config_is_the_ground_floor() -> None:
 
 
 def test_the_engine_imports_nothing_above_it() -> None:
-    above = ("ivr.queuewait", "ivr.agi", "ivr.process_agi", "ivr.service", "ivr.tickets")
+    above = ("ivr.queuewait", "ivr.agi", "ivr.process_agi", "ivr.hotline", "ivr.tickets")
     assert offenders("ivr/engine", (*above, "ivr.web", "ivr.cli")) == []
 
 
 def test_the_callers_side_of_the_queue_imports_nothing_above_it() -> None:
-    above = ("ivr.service", "ivr.agi", "ivr.tickets", "ivr.web", "ivr.cli", "ivr.process_agi")
+    above = ("ivr.hotline", "ivr.agi", "ivr.tickets", "ivr.web", "ivr.cli", "ivr.process_agi")
     assert offenders("ivr/queuewait", above) == []
 
 
@@ -87,7 +87,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("ivr.prompts", "ivr.engine", "ivr.db"),
     ("ivr.runtime", "ivr.agi", "ivr.queuewait", "ivr.tickets"),
     ("ivr.records", "ivr.reports", "ivr.asterisk", "ivr.web", "ivr.backup"),
-    ("ivr.service", "ivr.devtools"),
+    ("ivr.hotline", "ivr.devtools"),
     ("ivr.compose", "ivr.console"),
     ("ivr.process_agi", "ivr.cli"),
 )
@@ -168,6 +168,6 @@ def test_the_running_hotline_never_imports_the_development_aids() -> None:
     for package in ("queueing", "ivr/engine", "ivr/agi", "ivr/queuewait", "ivr/records",
                     "ivr/tickets", "ivr/web", "ivr/asterisk"):  # fmt: skip
         assert offenders(package, aids) == []
-    for module in ("ivr/service.py", "ivr/process_agi.py", "ivr/compose/server.py",
+    for module in ("ivr/hotline.py", "ivr/process_agi.py", "ivr/compose/root.py",
                    "ivr/compose/script.py"):  # fmt: skip
         assert [n for _, n in imported(ROOT / module) if within(n, aids)] == []

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from ivr.config.loader import load_config
+from ivr.engine.callstore import MemoryStore
 from ivr.engine.channel import CallInfo
 from ivr.engine.menu import MenuEngine
-from ivr.engine.store import MemoryStore
 from ivr.prompts import build_prompts
 from ivr.runtime import ConfigHolder
 from queueing.queue import RedisQueue

@@ -10,7 +10,7 @@ task per call), :mod:`.channel` (the engine's ``Channel`` over a session); for t
 Imports: :mod:`ivr.errors` (the AGI errors) and, from the engine, only the value types of its
 ``Channel`` interface (:mod:`ivr.engine.channel`: ``CallInfo``, ``DialResult``,
 ``RecordResult``). It must not import the rest of :mod:`ivr.engine`, nor :mod:`queueing`,
-:mod:`ivr.config`, :mod:`ivr.tickets`, :mod:`ivr.service`, :mod:`ivr.web` or :mod:`ivr.cli`:
+:mod:`ivr.config`, :mod:`ivr.tickets`, :mod:`ivr.hotline`, :mod:`ivr.web` or :mod:`ivr.cli`:
 what runs on a call is handed to the server as a handler.
 """
 

@@ -6,7 +6,7 @@ The config: :mod:`.conf` (the one import: static ``asterisk_conf/`` files, :func
 :mod:`.conf_generated` (the ``hotline-*.conf`` files). The local Asterisk: :mod:`.local` (the one
 import), :mod:`.chroot` (where the root is), :mod:`.provision` (debootstrap, ``/etc/asterisk``),
 :mod:`.mounts`, :mod:`.control` (start, stop, ``rx``, status), :mod:`.pids` (finding its
-process), :mod:`.reload` (reload, and the problems its log got), :mod:`.errors` (the ``HL-AST``
+process), :mod:`.pbx_reload` (reload, and the problems its log got), :mod:`.errors` (the ``HL-AST``
 ids). ``hotline asterisk-conf`` and ``hotline asterisk ...`` are :mod:`ivr.console.asterisk_cli`.
 
 Imports: :mod:`ivr.errors`, :mod:`ivr.settings`, :mod:`ivr.runinfo`, :mod:`ivr.config` (the

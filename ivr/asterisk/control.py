@@ -2,7 +2,7 @@
 :func:`stop` it, run CLI commands (:func:`rx`), and report its :func:`status`. :func:`stop`
 and :func:`status` work from another process too: they find Asterisk by its pid file and
 check it runs inside this root (:mod:`ivr.asterisk.pids`). Reloading its config and reading
-the problems its log got: :mod:`ivr.asterisk.reload`."""
+the problems its log got: :mod:`ivr.asterisk.pbx_reload`."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ This module only gathers the public names of the modules that do the work:
 * :mod:`ivr.asterisk.control`: running Asterisk in it (:func:`start`, :func:`stop`,
   :func:`rx`, :func:`status`), found by its pid in :mod:`ivr.asterisk.pids`
   (:data:`STATE_NAME`);
-* :mod:`ivr.asterisk.reload`: reloading its config (:func:`reload_config`) and the problems
+* :mod:`ivr.asterisk.pbx_reload`: reloading its config (:func:`reload_config`) and the problems
   its log got (:func:`log_offset`, :func:`log_problems`);
 * :mod:`ivr.asterisk.errors`: what fails (the ``HL-AST`` ids).
 
@@ -49,9 +49,9 @@ from ivr.asterisk.errors import (
     AsteriskStartError,
 )
 from ivr.asterisk.mounts import mounts_under
+from ivr.asterisk.pbx_reload import log_offset, log_problems, reload_config
 from ivr.asterisk.pids import STATE_NAME
 from ivr.asterisk.provision import DEFAULT_MODULES, ensure_root, install_config
-from ivr.asterisk.reload import log_offset, log_problems, reload_config
 
 __all__ = [
     "DEFAULT_MODULES",

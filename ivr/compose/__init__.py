@@ -1,9 +1,9 @@
 """The composition root: the one room that builds a running hotline from its settings.
 
-- :func:`.server.start_server` builds what ``hotline serve`` runs: the config holder, the
-  Redis queue and its hub, the call-record store with its upkeep (:func:`.server.open_records`),
+- :func:`.root.start_server` builds what ``hotline serve`` runs: the config holder, the
+  Redis queue and its hub, the call-record store with its upkeep (:func:`.root.open_records`),
   the ticket numbers, the caller's waiter, the FastAGI server and (with a port) the HTTP app;
-  :class:`.server.RunningServer` announces it and takes it down gracefully.
+  :class:`.root.RunningServer` announces it and takes it down gracefully.
 - :func:`.script.run_process_call` builds what the process-AGI script runs for one call (the
   same engine and waiter over pyst2, with the script's hub and a journal for its record).
 

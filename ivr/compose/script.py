@@ -4,14 +4,14 @@ call needs is imported)."""
 from __future__ import annotations
 
 from ivr.db.database import Database, database_url
+from ivr.engine.callstore import JournalStore
 from ivr.engine.channel import CallInfo, Channel
 from ivr.engine.menu import MenuEngine
-from ivr.engine.store import JournalStore
+from ivr.hotline import LiveCalls
 from ivr.queuewait.script_hub import RecordedSurvey, ScriptHub
 from ivr.queuewait.waiter import RedisQueueWaiter
 from ivr.records.reserve import DatabaseTicketNumbers
 from ivr.runtime import ConfigHolder
-from ivr.service import LiveCalls
 from ivr.settings import Settings
 from queueing.queue import RedisQueue
 

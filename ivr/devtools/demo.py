@@ -27,7 +27,7 @@ from sqlalchemy import Table, func, insert, select
 
 from ivr.config.catalogue import Catalogue
 from ivr.db.database import Database
-from ivr.db.models import (
+from ivr.db.tables import (
     CallbackTaskRow,
     CallRow,
     QueueLogRow,

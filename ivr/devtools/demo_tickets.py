@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from ivr.config.catalogue import Catalogue
-from ivr.db.models import TicketCounterRow
+from ivr.db.tables import TicketCounterRow
 from ivr.devtools.seed004 import (
     ACCEPTED,
     CATEGORIES,

@@ -2,6 +2,6 @@
 
 It reads the config (:mod:`ivr.config`) and the queue's values (:mod:`queueing`). Must not
 import: the caller's side of the queue (``ivr.queuewait``, handed in as a ``QueueWaiter``),
-the transports (``ivr.agi``, ``ivr.process_agi``), ``ivr.service``, ``ivr.tickets``,
+the transports (``ivr.agi``, ``ivr.process_agi``), ``ivr.hotline``, ``ivr.tickets``,
 ``ivr.web``, ``ivr.cli``.
 """

@@ -42,10 +42,10 @@ from ivr.engine.attempt import (
     read_state,
 )
 from ivr.engine.call import MenuCall
+from ivr.engine.callstore import CallStore
 from ivr.engine.channel import CallInfo, Channel
 from ivr.engine.parts import NoTickets, QueueWaiter, TicketLookup
 from ivr.engine.record import CallRecord, utcnow
-from ivr.engine.store import CallStore
 from ivr.errors import AGIHangup
 from queueing.queue import QueueGateway
 

@@ -5,11 +5,11 @@
 - :mod:`.overflow`: the overflow actions of queue.yaml (widen, message, callback,
   transfer), the voice message, the widening of a caller held while the menu plays;
 - :mod:`.bridge`: dialling the operator reserved for the caller, CONNECT, COMPLETE;
-- :mod:`.reload`: what of a reloaded queue.yaml reaches the running queue and hub at once.
+- :mod:`.queue_reload`: what of a reloaded queue.yaml reaches the running queue and hub at once.
 
 It sits above the Redis queue (:mod:`queueing`, which it imports, and which never imports
 it) and above the menu engine (:mod:`ivr.engine`: the channel, the call record, the
-attempt). Must not import: ``ivr.service``, ``ivr.agi``, ``ivr.tickets``, ``ivr.web``,
+attempt). Must not import: ``ivr.hotline``, ``ivr.agi``, ``ivr.tickets``, ``ivr.web``,
 ``ivr.cli`` (the layers above, which hand it what it needs through small interfaces:
 :class:`~.waiter.SurveySink`, :class:`~.bridge.TicketNumbers`).
 """

@@ -24,8 +24,8 @@ from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ivr.db.models import CallAttemptRow, CallbackTaskRow, CallRow, QueueLogRow, TicketRow
 from ivr.db.sqlutil import insert_ignore
+from ivr.db.tables import CallAttemptRow, CallbackTaskRow, CallRow, QueueLogRow, TicketRow
 from ivr.records.attempts import ANSWERED, LOST, Attempt, attempt_number, merge
 from ivr.records.tasks import (
     MISSED,

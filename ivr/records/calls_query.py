@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ivr.db.models import CallRow, TicketCallRow, TicketReservationRow, TicketRow
+from ivr.db.tables import CallRow, TicketCallRow, TicketReservationRow, TicketRow
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,14 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from ivr.db.models import (
+from ivr.db.sqlutil import insert_ignore
+from ivr.db.tables import (
     CallbackTaskRow,
     CallRow,
     QueueLogRow,
     TicketReservationRow,
     TicketRow,
 )
-from ivr.db.sqlutil import insert_ignore
 from ivr.engine.record import CallRecord
 from ivr.records.attempts import ANSWERED
 from ivr.records.callrows import ANONYMOUS, MISSED_OUTCOMES, write_calls

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ivr.engine.store import append_durably
+from ivr.engine.callstore import append_durably
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 :class:`CallRecordStore` is at once
 
-- a :class:`ivr.engine.store.CallStore` (``await save(record)``): each record is one attempt
+- a :class:`ivr.engine.callstore.CallStore` (``await save(record)``): each record is one attempt
   of a call (``record.attempt``), kept in ``call_attempts``; the call's ``call_records`` row is
   the merge of all its attempts (:mod:`ivr.records.attempts`), whatever order they arrive in;
   idempotent by ``(uniqueid, attempt)``;
@@ -43,11 +43,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from ivr.db.database import Database
-from ivr.db.models import (
+from ivr.db.tables import (
     TicketRow,
 )
+from ivr.engine.callstore import take_journal
 from ivr.engine.record import CallRecord
-from ivr.engine.store import take_journal
 from ivr.records.attempts import lost_entries, snapshot_entry
 from ivr.records.entries import (
     BATCH,
@@ -153,7 +153,7 @@ class CallRecordStore:
 
     async def import_journal(self, path: Path) -> int:
         """Import the call records other processes (the process AGI script) appended to the
-        JSON-lines journal ``path`` (:class:`ivr.engine.store.JournalStore`). Each file is
+        JSON-lines journal ``path`` (:class:`ivr.engine.callstore.JournalStore`). Each file is
         removed once its records are in the database or in this store's own journal.
         Returns the number of records imported."""
         done = 0

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ivr.db.models import CallbackTaskRow, QueueLogRow
+from ivr.db.tables import CallbackTaskRow, QueueLogRow
 
 MESSAGE = "message"
 MISSED = "missed"

@@ -33,7 +33,7 @@ console or the CLI.
 
 from ivr.reports.build import build_report
 from ivr.reports.detail import TicketLine
-from ivr.reports.model import Period, QueueFigures, Report, TaskFigures, parse_period
+from ivr.reports.figures import Period, QueueFigures, Report, TaskFigures, parse_period
 
 __all__ = [
     "Period",

@@ -1,5 +1,5 @@
 """Building a report: the counts aggregated in SQL over the period's indexed day columns
-(no Python loop over tickets), gathered into a :class:`~ivr.reports.model.Report`."""
+(no Python loop over tickets), gathered into a :class:`~ivr.reports.figures.Report`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ivr.config.catalogue import Catalogue
 from ivr.db.database import Database
-from ivr.db.models import (
+from ivr.db.tables import (
     CallbackTaskRow,
     CallRow,
     QueueLogRow,
@@ -23,7 +23,7 @@ from ivr.db.models import (
     TicketRow,
 )
 from ivr.reports.detail import TicketLine, day_tickets
-from ivr.reports.model import (
+from ivr.reports.figures import (
     ANSWER_TARGET_SECONDS,
     CENTRE_ZONE,
     FLAGGED_SQL,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from ivr.db.models import CallRow, TicketRow
+from ivr.db.tables import CallRow, TicketRow
 from ivr.tickets.lifecycle import State
 
 

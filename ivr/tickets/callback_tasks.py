@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ivr.db.models import (
+from ivr.db.tables import (
     CallbackTaskRow,
 )
 from ivr.tickets.errors import (

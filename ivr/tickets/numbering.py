@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ivr.db.models import TicketCounterRow, TicketReservationRow, TicketRow
 from ivr.db.sqlutil import insert_ignore
+from ivr.db.tables import TicketCounterRow, TicketReservationRow, TicketRow
 
 SEQUENCE_DIGITS = 6
 

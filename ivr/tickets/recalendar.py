@@ -35,7 +35,7 @@ from ivr.config.calendar import BusinessCalendar
 from ivr.config.catalogue import Catalogue
 from ivr.config.warn import calendar_warnings
 from ivr.db.database import Database
-from ivr.db.models import TicketEventRow, TicketRow
+from ivr.db.tables import TicketEventRow, TicketRow
 from ivr.tickets.lifecycle import OPEN
 
 if TYPE_CHECKING:

@@ -14,14 +14,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from ivr.db.models import (
+from ivr.db.sqlutil import insert_ignore
+from ivr.db.tables import (
     CallbackTaskRow,
     CallRow,
     TicketCallRow,
     TicketReservationRow,
     TicketRow,
 )
-from ivr.db.sqlutil import insert_ignore
 from ivr.tickets.callback_tasks import CallbackTasks
 from ivr.tickets.errors import (
     BadTicketInput,

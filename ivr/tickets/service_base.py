@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ivr.config.catalogue import Catalogue
 from ivr.db.database import Database
 from ivr.db.errors import DatabaseUnavailable
-from ivr.db.models import (
+from ivr.db.tables import (
     TicketEventRow,
     TicketRow,
 )

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, exists, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from ivr.db.models import SupervisionRow, TicketEventRow, TicketRow
 from ivr.db.sqlutil import insert_ignore
+from ivr.db.tables import SupervisionRow, TicketEventRow, TicketRow
 from ivr.tickets.lifecycle import OPEN, State
 
 OPEN_STATES = [s.value for s in OPEN]

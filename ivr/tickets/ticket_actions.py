@@ -9,13 +9,13 @@ import datetime as dt
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ivr.db.models import (
+from ivr.db.sqlutil import insert_ignore
+from ivr.db.tables import (
     CallbackTaskRow,
     SupervisionRow,
     TicketCallRow,
     TicketRow,
 )
-from ivr.db.sqlutil import insert_ignore
 from ivr.tickets.errors import (
     BadTicketInput,
     TransitionRefused,

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ivr.db.models import (
+from ivr.db.tables import (
     CallRow,
     SupervisionRow,
     TicketCallRow,

@@ -16,12 +16,12 @@ import pytest
 from ivr.agi.server import FastAGIServer
 from ivr.agi.simulator import simulate_call
 from ivr.config.queue_models import QueueFile
+from ivr.engine.callstore import MemoryStore
 from ivr.engine.channel import DialResult
-from ivr.engine.store import MemoryStore
+from ivr.hotline import HotlineService
 from ivr.queuewait import bridge as bridge_module
 from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter
 from ivr.runtime import ConfigHolder
-from ivr.service import HotlineService
 from queueing.events import MemoryEventSink
 from queueing.queue import QueueRequest, RedisQueue
 from tests.queueing.channel import WaitingChannel

@@ -15,10 +15,10 @@ import redis
 
 from ivr.config.bundle import ConfigBundle
 from ivr.config.models import LookupNode, QueueNode
+from ivr.engine.callstore import MemoryStore
 from ivr.engine.channel import CallInfo
 from ivr.engine.menu import MenuEngine
 from ivr.engine.record import CallRecord
-from ivr.engine.store import MemoryStore
 from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter
 from queueing import keys
 from queueing.events import MemoryEventSink

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ivr.config.queue_models import QueueFile, QueueSettings
-from ivr.queuewait.reload import apply_queue_reload
+from ivr.queuewait.queue_reload import apply_queue_reload
 from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter
 from ivr.runtime import ConfigHolder
 from queueing.events import MemoryEventSink

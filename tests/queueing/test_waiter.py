@@ -16,10 +16,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from ivr.config.bundle import ConfigBundle
 from ivr.engine.attempt import HandedBack
+from ivr.engine.callstore import MemoryStore
 from ivr.engine.channel import CallInfo
 from ivr.engine.menu import MenuEngine
 from ivr.engine.record import CallRecord
-from ivr.engine.store import MemoryStore
 from ivr.errors import AGIHangup
 from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter, number_prompts
 from queueing.events import MemoryEventSink

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import event, select
 
 from ivr.db.database import Database
-from ivr.db.models import CallAttemptRow, CallbackTaskRow, CallRow
+from ivr.db.tables import CallAttemptRow, CallbackTaskRow, CallRow
 from ivr.engine.record import CallRecord
 from ivr.records.attempts import Attempt, merge
 from ivr.records.store import CallRecordStore
@@ -226,7 +226,7 @@ async def test_a_batch_is_one_transaction_with_bounded_statements(
 async def test_records_of_the_process_script_merge_too(
     store: CallRecordStore, db: Database, tmp_path: Path
 ) -> None:
-    from ivr.engine.store import JournalStore
+    from ivr.engine.callstore import JournalStore
 
     path = tmp_path / "calls.jsonl"
     journal = JournalStore(path)

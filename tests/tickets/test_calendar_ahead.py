@@ -18,7 +18,7 @@ from ivr.config import warn
 from ivr.config.catalogue import load_catalogue
 from ivr.config.loader import check_config, load_config
 from ivr.db.database import Database
-from ivr.db.models import TicketRow
+from ivr.db.tables import TicketRow
 from ivr.runtime import ConfigHolder
 from ivr.tickets.deadlines import Deadlines
 from ivr.tickets.recalendar import install_calendar, reload_listener

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from ivr.cli import main
 from ivr.db.database import Database
-from ivr.db.models import TicketRow
+from ivr.db.tables import TicketRow
 from ivr.engine.record import CallEvent, CallRecord
 from ivr.records.store import CallRecordStore
 from ivr.tickets.lifecycle import SATISFACTION, allowed_actions

@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import select
 
 from ivr.db.database import Database
-from ivr.db.models import CallAttemptRow, CallRow
+from ivr.db.tables import CallAttemptRow, CallRow
 from ivr.engine.record import CallRecord
+from ivr.hotline import HotlineService, LiveCalls
 from ivr.records.attempts import snapshot_entry
 from ivr.records.store import CallRecordStore
-from ivr.service import HotlineService, LiveCalls
 from queueing.queue import LiveCall
 
 T0 = dt.datetime(2025, 9, 26, 2, 0, tzinfo=dt.UTC)

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from ivr.db.database import Database, _alembic_config, current_revision, head_revision, upgrade
-from ivr.db.models import Base
+from ivr.db.tables import Base
 
 
 def _diff(db: Database) -> list[Any]:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from ivr.cli import main
 from ivr.db.database import Database
-from ivr.db.models import CallbackTaskRow, TicketCallRow, TicketEventRow, TicketRow
+from ivr.db.tables import CallbackTaskRow, TicketCallRow, TicketEventRow, TicketRow
 from ivr.records.store import CallRecordStore
 from ivr.tickets.display import width as _width
 from ivr.tickets.lifecycle import TRANSITIONS

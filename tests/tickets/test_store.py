@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from ivr.db.database import Database
-from ivr.db.models import CallbackTaskRow, CallRow, QueueLogRow
+from ivr.db.tables import CallbackTaskRow, CallRow, QueueLogRow
 from ivr.engine.record import CallRecord
 from ivr.records.store import CallRecordStore
 from ivr.tickets.service import TicketService
@@ -308,7 +308,7 @@ async def test_process_script_records_are_imported_once(
 ) -> None:
     """The process AGI script (one process per call) appends its records to a journal; the
     server imports them, whatever lands while it does, and a redone import adds nothing."""
-    from ivr.engine.store import JournalStore, take_journal
+    from ivr.engine.callstore import JournalStore, take_journal
 
     path = tmp_path / "calls.jsonl"
     journal = JournalStore(path)

@@ -10,9 +10,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from ivr.db.database import Database
-from ivr.db.models import CallbackTaskRow
+from ivr.db.tables import CallbackTaskRow
+from ivr.engine.callstore import JournalStore
 from ivr.engine.record import CallRecord
-from ivr.engine.store import JournalStore
 from ivr.records.store import CallRecordStore
 from ivr.records.tasks import NOTE_GAVE_UP, NOTE_PROMISED, message_ref
 from ivr.reports import build_report, parse_period

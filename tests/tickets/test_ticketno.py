@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from ivr.db.database import Database
-from ivr.db.models import TicketReservationRow
+from ivr.db.tables import TicketReservationRow
 from ivr.records.store import CallRecordStore
 from ivr.records.ticketno import RedisTicketNumbers
 from ivr.tickets.service import TicketService

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Engine
 
 from ivr.db.database import make_engine
-from ivr.db.models import Base
+from ivr.db.tables import Base
 
 config = context.config
 engine = config.attributes.get("engine")

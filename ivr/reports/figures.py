@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from ivr.db.models import (
+from ivr.db.tables import (
     FLAGGED,
 )
 from ivr.reports.detail import TicketLine

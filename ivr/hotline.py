@@ -21,10 +21,10 @@ from ivr.agi.channel import AGIChannel, call_info_from_env
 from ivr.agi.session import AGISession
 from ivr.config.bundle import ConfigBundle
 from ivr.engine.attempt import LiveInfo, snapshot
+from ivr.engine.callstore import CallStore
 from ivr.engine.menu import MenuEngine
 from ivr.engine.parts import QueueWaiter, TicketLookup
 from ivr.engine.record import CallRecord
-from ivr.engine.store import CallStore
 from ivr.queuewait.waiter import SurveySink
 from ivr.runtime import ConfigHolder
 from queueing.hub import QueueHub

@@ -17,14 +17,14 @@ from ivr.agi.server import FastAGIServer
 from ivr.config.catalogue import load_catalogue
 from ivr.db.database import Database, database_url
 from ivr.errors import ConfigError
-from ivr.queuewait.reload import apply_queue_reload
+from ivr.hotline import HeldSurveys, HotlineService, LiveCalls
+from ivr.queuewait.queue_reload import apply_queue_reload
 from ivr.queuewait.waiter import RedisQueueWaiter
 from ivr.records.entries import is_unavailable
 from ivr.records.keeper import RecordKeeper
 from ivr.records.store import CallRecordStore
 from ivr.records.ticketno import RedisTicketNumbers
 from ivr.runtime import ConfigHolder
-from ivr.service import HeldSurveys, HotlineService, LiveCalls
 from ivr.settings import Settings
 from ivr.tickets.deadlines import Deadlines, calendar_from_config
 from ivr.tickets.recalendar import install_calendar
@@ -129,7 +129,7 @@ async def start_server(
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     holder = ConfigHolder(config_dir, settings.recordings_dir, settings.reload_status)
     logfmt.set_zone(holder.current.hours.timezone)  # log lines in the centre's zone
-    # a reload applies queue.yaml (ivr.queuewait.reload) and agents.yaml, like the menu
+    # a reload applies queue.yaml (ivr.queuewait.queue_reload) and agents.yaml, like the menu
     queue = RedisQueue.from_url(settings.redis_url, holder.current.queue.settings)
     records = await open_records(settings, config_dir, holder.current.hours.timezone)
     records.start_sweeping()
