@@ -33,9 +33,8 @@ import itertools
 import os
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
 
-from ivr.agi.fake_replies import CannedReplies
+from ivr.agi.fake_replies import CannedReplies, SimResult
 from ivr.agi.protocol import parse_args
 from ivr.agi.res_agi import ASTERISK_VERSION, DEAD, HEADER_KEYS, INVALID, RUNS_DEAD, find_command
 
@@ -44,25 +43,6 @@ __all__ = ["FakeAsterisk", "SimResult"]
 # Asterisk's uniqueids are "epoch.sequence"; the pid keeps simulators in separate processes
 # (one `hotline call` each) from reusing one, since records are idempotent by uniqueid.
 _uniqueids = itertools.count(os.getpid() * 1000)
-
-
-@dataclass
-class SimResult:
-    """What happened on the call, seen from Asterisk's side."""
-
-    header: str = ""
-    commands: list[str] = field(default_factory=list)
-    replies: list[list[str]] = field(default_factory=list)
-    played: list[str] = field(default_factory=list)
-    recorded: list[str] = field(default_factory=list)
-    variables: dict[str, str] = field(default_factory=dict)  # set by the script
-    #: every channel variable at the end (also DIALSTATUS ...): pass it as ``variables`` to the
-    #: next session of the same call, as Asterisk keeps them on the channel between two AGI()
-    channel: dict[str, str] = field(default_factory=dict)
-    dialled: list[str] = field(default_factory=list)
-    digits_left: str = ""
-    hangup_sent: bool = False
-    ended: str = ""
 
 
 class FakeAsterisk(CannedReplies):

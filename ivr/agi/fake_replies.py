@@ -9,15 +9,31 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 from ivr.agi.res_agi import APPS, FORMATS, USAGE, WAITING_APPS
 
-if TYPE_CHECKING:
-    from ivr.agi.fake_asterisk import SimResult
-
 _VAR_REF = re.compile(r"\$\{([^}]*)\}")
 _SAMPLES_PER_PROMPT = 16000  # what endpos says a fully played prompt was
+
+
+@dataclass
+class SimResult:
+    """What happened on the call, seen from Asterisk's side."""
+
+    header: str = ""
+    commands: list[str] = field(default_factory=list)
+    replies: list[list[str]] = field(default_factory=list)
+    played: list[str] = field(default_factory=list)
+    recorded: list[str] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)  # set by the script
+    #: every channel variable at the end (also DIALSTATUS ...): pass it as ``variables`` to the
+    #: next session of the same call, as Asterisk keeps them on the channel between two AGI()
+    channel: dict[str, str] = field(default_factory=dict)
+    dialled: list[str] = field(default_factory=list)
+    digits_left: str = ""
+    hangup_sent: bool = False
+    ended: str = ""
 
 
 class CannedReplies(ABC):
