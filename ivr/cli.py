@@ -91,7 +91,6 @@ async def _serve(
     loop.add_signal_handler(signal.SIGHUP, reload)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    running.announce()  # the pid file, and what `hotline asterisk reload` reads
     http = f", HTTP on http://{settings.agi_host}:{http_port}/" if http_port is not None else ""
     print(
         f"hotline: FastAGI on agi://{settings.agi_host}:{server.port}/hotline{http}, "
@@ -99,6 +98,8 @@ async def _serve(
         f"queue server id {running.queue.server}",
         flush=True,
     )
+    # after the line above: whoever sees the pid file finds the server's line in its log
+    running.announce()  # the pid file, and what `hotline asterisk reload` reads
     try:
         await stop.wait()
     finally:
