@@ -77,8 +77,8 @@ class CallRecord:
     hangup_by: str | None = None  # caller, agent, or None when not known
     # What the queue said, kept as it happens so that the call's row needs no read-back of
     # queue_log: the operator who answered, the whole seconds waited (as queue_log's CONNECT
-    # has them), and how the caller left the queue (connect, abandon, leave; None: not
-    # queued, or not known, e.g. Redis was away when it happened)
+    # has them), and how the caller left the queue (only "connect" is set today; None: not
+    # connected, or not known, e.g. Redis was away at the CONNECT)
     agent: str | None = None
     queue_wait: float | None = None
     queue_exit: str | None = None
