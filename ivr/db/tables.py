@@ -18,7 +18,11 @@ Tables:
 - ``supervisions``: 督办 records, one per ticket and reason;
 - ``callback_tasks``: 回访 after a finished ticket, call-backs of missed calls and of promised
   callbacks (漏接回拨), and voice messages (留言);
-- ``ticket_counters``: per-day sequence numbers for readable ticket numbers.
+- ``ticket_counters``: per-day sequence numbers for readable ticket numbers;
+- ``users``, ``user_sessions``, ``api_tokens``, ``login_attempts``, ``audit_log``: the
+  accounts of the people who use the web desk and the API, their sessions and tokens (only
+  the sha256 of a token is kept), the login attempts the throttle counts, and the audit
+  trail of every change (:mod:`ivr.accounts`).
 """
 
 from __future__ import annotations
@@ -286,3 +290,85 @@ class TicketCounterRow(Base):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)  # YYYYMMDD
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class UserRow(Base):
+    """An account. ``username_key`` is the name in lower case: names are unique whatever
+    their case. ``agent_id``: an operator's agent of agents.yaml; ``department``: a
+    department user's department code."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    username_key: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    agent_id: Mapped[str | None] = mapped_column(String(40))
+    department: Mapped[str | None] = mapped_column(String(40))
+    display_name: Mapped[str] = mapped_column(String(80), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class UserSessionRow(Base):
+    """A browser session: the sha256 (hex) of the cookie's token, never the token."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ApiTokenRow(Base):
+    """An API token (``Authorization: Bearer``): its sha256 (hex), never the token."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    label: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginAttemptRow(Base):
+    """One login attempt, counted by the throttle (per account name, in lower case, and per
+    address). Rows older than a day are pruned."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username_at", "username", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+        Index("ix_login_attempts_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ok: Mapped[bool] = mapped_column(Boolean)
+
+
+class AuditRow(Base):
+    """Who changed what, when, from where: before and after as JSON text."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(20), default="")
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    target: Mapped[str] = mapped_column(String(120), default="")
+    before_json: Mapped[str | None] = mapped_column(Text)
+    after_json: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(String(64), default="")
