@@ -193,7 +193,9 @@ def test_refusals_look_the_same(acc: Accounts) -> None:
     reasons = [(r["target"], r["after"]["reason"]) for r in reversed(failed)]
     assert reasons == [("wangli", "wrong password"), ("nobody", "unknown user"),
                        ("gone", "disabled")]  # fmt: skip
-    assert acc.session("") is None
+    with pytest.raises(LoginRefused):
+        acc.login("evil\nname", PASSWORD, "10.0.0.7")
+    assert acc.audit_log(1)[0]["actor"] == "'evil\\nname'"  # no control character logged
 
 
 def test_absolute_expiry(db: Database, clock: FakeClock) -> None:

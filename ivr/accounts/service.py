@@ -235,11 +235,13 @@ class Accounts:
         """A session for the user, or :class:`LoginRefused` (the same for an unknown name, a
         wrong password, a disabled user) or :class:`LoginThrottled`."""
         now = self._now()
-        key, address, name = cut(username.lower(), 64), cut(address, 64), cut(username, 80)
+        valid = USERNAME_RE.match(username) is not None
+        key, address = cut(username.lower(), 64), cut(address, 64)
+        name = cut(username if valid else ascii(username), 80)  # no control characters logged
         found: tuple[int, str, bool] | None = None
         with self.db.session() as s:
             wait = throttle.retry_after(s, key, address, now)
-            if wait is None and USERNAME_RE.match(username):
+            if wait is None and valid:
                 row = s.scalars(select(UserRow).where(UserRow.username_key == key)).first()
                 if row is not None:
                     found = (row.id, row.password_hash, row.disabled)
