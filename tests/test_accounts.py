@@ -15,14 +15,15 @@ from alembic import command
 from argon2 import PasswordHasher
 from sqlalchemy import select, text
 
-from ivr.accounts.errors import (
+from ivr.accounts import (
     AccountInvalid,
     AccountNotFound,
+    Accounts,
     LoginRefused,
     LoginThrottled,
+    Principal,
 )
-from ivr.accounts.model import Principal
-from ivr.accounts.service import Accounts, digest
+from ivr.accounts.accounts import digest
 from ivr.cli import main
 from ivr.db.database import Database, _alembic_config, current_revision, head_revision, upgrade
 from ivr.db.tables import ApiTokenRow, UserRow, UserSessionRow

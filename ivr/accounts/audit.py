@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr.accounts.model import Principal
+from ivr.accounts.identity import Principal
 from ivr.db.tables import AuditRow, UserRow
 
 

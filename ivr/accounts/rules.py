@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ivr.accounts.errors import AccountInvalid
-from ivr.accounts.model import MIN_PASSWORD, ROLES, USERNAME_RE
+from ivr.accounts.identity import MIN_PASSWORD, ROLES, USERNAME_RE
 
 MAX_PASSWORD = 1024
 

@@ -29,9 +29,9 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from ivr.accounts.accounts import Accounts
 from ivr.accounts.errors import AccountInvalid
-from ivr.accounts.model import ROLES
-from ivr.accounts.service import Accounts
+from ivr.accounts.identity import ROLES
 from ivr.config.catalogue import load_catalogue
 from ivr.config.queue_models import AgentsFile
 from ivr.console.cli_common import common_options, config_dir, db_of, migrate, run, unavailable

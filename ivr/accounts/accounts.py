@@ -30,7 +30,7 @@ from ivr.accounts.errors import (
     LoginRefused,
     LoginThrottled,
 )
-from ivr.accounts.model import USERNAME_RE, LoginResult, Principal, User
+from ivr.accounts.identity import USERNAME_RE, LoginResult, Principal, User
 from ivr.accounts.rules import check_new_user, check_password
 from ivr.db.database import Database
 from ivr.db.tables import ApiTokenRow, UserRow, UserSessionRow
@@ -298,8 +298,8 @@ class Accounts:
                 return None
             user = s.get(UserRow, row.user_id)
             dead = now >= row.expires_at or now >= row.last_seen_at + self.idle
-            if dead or user is None or user.disabled:
-                s.delete(row)
+            if dead or user is None or user.disabled:  # a core DELETE: another may race us
+                s.execute(delete(UserSessionRow).where(UserSessionRow.token_hash == row.token_hash))
                 return None
             if (now - row.last_seen_at).total_seconds() >= TOUCH_SECONDS:
                 row.last_seen_at = now
@@ -315,7 +315,7 @@ class Accounts:
             if row is None:
                 return
             user = s.get(UserRow, row.user_id)
-            s.delete(row)
+            s.execute(delete(UserSessionRow).where(UserSessionRow.token_hash == row.token_hash))
             if user is not None:
                 write_audit(s, user, "session.logout", user.username, None, None, "", now)
 
