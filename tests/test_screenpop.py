@@ -172,6 +172,11 @@ async def test_the_pop_shows_the_call_and_the_callers_history(desk: Desk) -> Non
     )
     assert pop.history_error is None
     assert pop.model_dump(mode="json")["tickets"][0]["open"] is True
+    # a desk that reconnects gets the same pop again; an agent without a call none
+    again = await pops.for_agent("a1")
+    assert again is not None and (again.uniqueid, again.ticket_number) == (UID, pop.ticket_number)
+    assert again.tickets == pop.tickets
+    assert await pops.for_agent("a2") is None
 
 
 async def test_a_caller_with_only_resolved_tickets_is_no_repeat(desk: Desk) -> None:

@@ -10,10 +10,13 @@
   number reserved for the call (``keys.ticket_numbers``, as ``HOTLINE_TICKET``). The call's
   server notes the offer in the snapshot and reserves the ticket number a few milliseconds
   after the offer: a pop built at the ``offer`` notice waits up to ``settle`` seconds for
-  that note (and, given the server's ticket numbers, reserves the number itself: the same
-  number, a call keeps its number);
+  that note and, given the server's ticket numbers, reserves the number itself (the same
+  number: a call keeps its number; never for a callback, whose dialler carries none);
 - from the database (off the event loop): the caller's earlier tickets and calls, newest
   first, at most :data:`HISTORY` of each. None for an anonymous or withheld number.
+
+:meth:`ScreenPops.for_agent` is the pop of the call an agent is offered or talking to now
+(:func:`queueing.notices.current_call`), for a desk that connects or reconnects.
 
 The repeat rule. The issue asks to flag a repeat when an earlier ticket shares the category
 and is unresolved; the category of the call that rings is not known until the operator files
@@ -45,6 +48,7 @@ from ivr.db.tables import CallRow, TicketRow
 from ivr.records.callrows import ANONYMOUS
 from ivr.tickets.lifecycle import OPEN, STATE_NAMES, State
 from queueing import keys
+from queueing.notices import current_call
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +192,7 @@ class ScreenPops:
             not ticket
             and self.tickets is not None
             and entry.get("state") in ("offered", "connected")
+            and entry.get("kind", "call") != "callback"  # the dialler's own: no number
         ):
             ticket = await self.tickets.reserve_ticket(uniqueid) or ""
         pop = self._pop(uniqueid, agent, entry, record, ticket)
@@ -204,6 +209,14 @@ class ScreenPops:
         pop.open_categories = sorted({t.category for t in tickets if t.open})
         pop.repeat_caller = bool(pop.open_categories)
         return pop
+
+    async def for_agent(self, agent_id: str, *, settle: float = 0.3) -> ScreenPop | None:
+        """The pop of the call ``agent_id`` is offered or talking to now (a desk that
+        connects or reconnects); None when it has none."""
+        call = await current_call(self.client, agent_id, self.centre)
+        if call is None:
+            return None
+        return await self.build(call.uniqueid, agent_id, settle=settle)
 
     async def _read(self, uid: str) -> tuple[dict[str, str], dict[str, Any], str]:
         pipe = self.client.pipeline(transaction=False)
