@@ -104,6 +104,24 @@ async def test_an_abandoned_offer_ends_and_the_agent_is_ready_again(
     assert await listener.sub.current_call("a1") is None
 
 
+async def test_a_reaped_offer_ends(rq: RedisQueue, listener: Listener, clock: Clock) -> None:
+    """The caller's server died while its offer rang: the reaper closes the entry when the
+    lease expires, and the desk hears the offer ended."""
+    await rq.login(agent("a1"), ready=True)
+    await rq.enqueue(caller("u1"))
+    await listener.next("offer")
+    clock.advance(rq.settings.lease_seconds + 1)
+    await rq.heartbeat("a1")
+    await rq.tick()
+    ended = await listener.next("offer-ended")
+    assert (ended.agent, ended.uniqueid, ended.reason, ended.detail) == (
+        "a1",
+        "u1",
+        "abandon",
+        "lease",
+    )
+
+
 async def test_no_answer_ends_the_offer_and_pauses_the_agent(
     rq: RedisQueue, listener: Listener
 ) -> None:
