@@ -37,7 +37,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
@@ -45,6 +45,7 @@ from sqlalchemy import or_, select
 from ivr.config.bundle import ConfigBundle
 from ivr.db.database import Database
 from ivr.db.tables import CallRow, TicketRow
+from ivr.queuewait.bridge import TicketNumbers
 from ivr.records.callrows import ANONYMOUS
 from ivr.tickets.lifecycle import OPEN, STATE_NAMES, State
 from queueing import keys
@@ -112,12 +113,6 @@ class ScreenPop(BaseModel):
     repeat_caller: bool = Field(description="an earlier ticket of the number is unresolved")
     open_categories: list[str] = Field(default_factory=list)
     history_error: str | None = Field(None, description="why the history is missing, if it is")
-
-
-class TicketNumbers(Protocol):
-    """:class:`ivr.records.ticketno.RedisTicketNumbers` (idempotent per call)."""
-
-    async def reserve_ticket(self, uniqueid: str) -> str | None: ...
 
 
 def is_withheld(caller: str) -> bool:
