@@ -156,6 +156,14 @@ def ticket_numbers(centre: str = DEFAULT_CENTRE) -> str:
     return f"{base(centre)}ticketno"
 
 
+def notices(centre: str = DEFAULT_CENTRE) -> str:
+    """Pub/sub channel of the centre's live notices (offers, their end, answers, agent
+    states), published by the queue script in the step that made the change
+    (:mod:`queueing.notices`). A channel, not a key: nothing is stored, and in Redis Cluster
+    a PUBLISH reaches the subscribers of every node (docs/queue.md)."""
+    return f"{base(centre)}notices"
+
+
 #: The same names for Lua. ``B`` is the base prefix (ARGV[1]).
 LUA_PRELUDE = """
 local B = ARGV[1]
@@ -182,4 +190,5 @@ function K.epoch() return B .. 'epoch' end
 function K.reaper_at() return B .. 'reaper_at' end
 function K.calls() return B .. 'calls' end
 function K.call(u) return B .. 'call:' .. u end
+function K.notices() return B .. 'notices' end
 """

@@ -41,6 +41,16 @@ local function emit(callid, queue, agent, event, ...)
   EV[#EV + 1] = table.concat({id, callid, queue, agent, event, data}, '\31')
 end
 
+-- A live notice on the centre's pub/sub channel (queueing/notices.py), published in the step
+-- that made the change, so that no notice is missed between the change and its publication:
+-- kind, now, agent, uniqueid and up to three more fields, separated by TAB. Kinds: offer
+-- (skill, caller, entry kind), offer-ended (why, detail), connected, agent (state, reason).
+-- With no subscriber a PUBLISH costs about a microsecond.
+local function notice(kind, id, uid, a, b, c)
+  redis.call('PUBLISH', K.notices(), kind .. '\t' .. NOW_S .. '\t' .. id .. '\t' .. uid .. '\t'
+    .. (a or '') .. '\t' .. (b or '') .. '\t' .. (c or ''))
+end
+
 -- Today's counter ``skill:field`` += n. The day's hash expires after STATS_TTL; the expiry
 -- is set when a counter is created (its new value is n), not on every increment.
 local function stat(skill, field, n)
@@ -82,6 +92,7 @@ end
 local function set_ready(id, idle)
   redis.call('HSET', K.agent(id), 'state', 'ready', 'reason', '', 'since', S(now),
     'idle_since', S(idle), 'call', '')
+  notice('agent', id, '', 'ready', '')
   for _, sk in ipairs(skills_of(id)) do
     -- best level (10) first, then the longest idle
     redis.call('ZADD', K.ready(sk[1]), S((11 - sk[2]) * 1e13 + idle), id)
@@ -93,6 +104,7 @@ local function push_offer(uid, id)
   local h = redis.call('HMGET', e, 'server', 'kind', 'lease_ms', 'skill', 'caller')
   local iface = redis.call('HGET', K.agent(id), 'interface') or ''
   local offer = uid .. '\t' .. id .. '\t' .. iface
+  notice('offer', id, uid, h[4] or '', h[5] or '', h[2] or 'call')
   if h[2] == 'callback' then
     -- nobody is on the line: a dialler (any process) originates the call; its lease is
     -- renewed by the dialler while it dials and talks
@@ -169,6 +181,7 @@ local function do_logout(id, reason)
   redis.call('SREM', K.agents(), id)
   redis.call('HSET', K.agent(id), 'state', 'offline', 'reason', reason, 'since', S(now),
     'call', '', 'pending', '', 'pending_reason', '')
+  notice('agent', id, '', 'offline', reason)
   emit('NONE', 'NONE', id, 'REMOVEMEMBER', reason)
 end
 
@@ -178,6 +191,7 @@ local function do_pause(id, reason)
   redis.call('ZREM', K.wrapup(), id)
   redis.call('HSET', K.agent(id), 'state', 'paused', 'reason', reason, 'since', S(now),
     'call', '', 'pending', '', 'pending_reason', '')
+  notice('agent', id, '', 'paused', reason)
   emit('NONE', 'NONE', id, 'PAUSE', reason)
 end
 
@@ -190,6 +204,7 @@ local function settle(id, wrapup_ms)
     do_pause(id, p[2] or 'pause')
   elseif wrapup_ms > 0 then
     redis.call('HSET', K.agent(id), 'state', 'wrapup', 'since', S(now), 'call', '')
+    notice('agent', id, '', 'wrapup', '')
     redis.call('ZADD', K.wrapup(), S(now + wrapup_ms), id)
   else
     set_ready(id, now)
@@ -257,6 +272,7 @@ function ops.connect()
   end
   redis.call('HSET', e, 'state', 'connected', 'connected_at', S(at))
   redis.call('HSET', K.agent(id), 'state', 'busy', 'since', S(at))
+  notice('connected', id, uid)
   -- the call is served: a server that takes it over (or closes it as lost) must know
   if redis.call('EXISTS', K.call(uid)) == 1 then
     redis.call('HSET', K.call(uid), 'done', '1', 'agent', id)
@@ -314,6 +330,7 @@ function ops.noanswer()
   redis.call('ZADD', K.waiting(skill), st[4], uid)
   redis.call('ZADD', K.arrivals(skill), st[5], uid)
   emit(uid, skill, id, 'RINGNOANSWER', now - tonumber(st[6]), status)
+  notice('offer-ended', id, uid, 'noanswer', status)
   if agent_state(id) == 'reserved' and redis.call('HGET', K.agent(id), 'call') == uid then
     local p = redis.call('HGET', K.agent(id), 'pending')
     if p == 'logout' then do_logout(id, redis.call('HGET', K.agent(id), 'pending_reason')) else do_pause(id, 'no answer') end
@@ -355,6 +372,7 @@ local function abandon(uid, reason, action, target)
   end
   if st[1] == 'offered' then
     local id = st[2]
+    notice('offer-ended', id, uid, action or 'abandon', reason)
     if agent_state(id) == 'reserved' and redis.call('HGET', K.agent(id), 'call') == uid then
       local p = redis.call('HGET', K.agent(id), 'pending')
       if p == 'logout' or p == 'pause' then
@@ -391,6 +409,7 @@ function ops.login()
     forget_skills(id)
     redis.call('SADD', K.agents(), id)
     emit('NONE', 'NONE', id, 'ADDMEMBER', iface)
+    if go ~= '1' then notice('agent', id, '', 'paused', 'login') end
   elseif state == 'reserved' or state == 'busy' then
     -- on a call: keep the skills in force until it ends
     redis.call('HSET', a, 'name', name, 'interface', iface)
@@ -633,6 +652,7 @@ function ops.cbfail()
   local after = ''
   if not closed then after = math.floor(retry / 1000) end
   emit(uid, skill, id, 'CALLBACKFAIL', status, attempts, max, after)
+  notice('offer-ended', id, uid, 'callback', status)
   if closed then
     forget_callback(uid)
     redis.call('DEL', e)
@@ -764,6 +784,7 @@ function ops.tick()
       redis.call('ZREM', K.leases(), uid)
       if st[1] == 'offered' then
         emit(uid, st[3], st[2], 'RINGNOANSWER', 0, 'lease')
+        notice('offer-ended', st[2], uid, 'lease', 'lease')
         park_callback(uid, tonumber(redis.call('HGET', K.entry(uid), 'lease_ms')) or 30000)
         release_agent(st[2], uid)
       end
