@@ -54,6 +54,22 @@ hotline check-config
 hotline prompts build
 hotline db upgrade
 
+# The staff's accounts (docs/accounts.md), made on the first run: an admin and operator 1001's
+# desk account, their passwords in var/<name>-password; an API token of the admin for the
+# curl examples below (and scripts) in var/api-token. Only their owner may read them.
+account() {  # name, then the options of `hotline user add`
+  local name="$1"; shift
+  if ! hotline user list 2>/dev/null | awk 'NR > 1 {print $1}' | grep -qx "$name"; then
+    (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(12))' > "$VAR/$name-password")
+    hotline user add "$name" "$@" --password-stdin < "$VAR/$name-password"
+  fi
+}
+account admin --role admin --name 管理员
+account op1001 --role operator --agent 1001 --name 王丽
+if [ ! -s "$VAR/api-token" ]; then
+  (umask 077; hotline user token admin --label run.sh > "$VAR/api-token")
+fi
+
 # A local Asterisk 22 (Debian sid, in a chroot under .cache/): needs root for the chroot.
 if [ "$(id -u)" -eq 0 ] && [ -z "${HOTLINE_NO_ASTERISK:-}" ]; then
   if ! hotline asterisk status >/dev/null 2>&1; then started_asterisk=1; fi
@@ -70,17 +86,20 @@ API="http://127.0.0.1:$HTTP_PORT"
 cat <<MSG
 
 The hotline is starting: FastAGI on 127.0.0.1:$AGI_PORT, HTTP API on $API, Redis on
-127.0.0.1:$REDIS_PORT. In another terminal, log in operator 1001 (王丽: 12345 and every merged
-line) and call 12345:
-  curl -X POST $API/agents/1001/login -H 'content-type: application/json' -d '{"ready": true}'
+127.0.0.1:$REDIS_PORT. The operator desk: $API/desk (user op1001, password in
+$VAR/op1001-password; admin: $VAR/admin-password). In another terminal, log in operator 1001
+(王丽: 12345 and every merged line) with the API token and call 12345:
+  AUTH="Authorization: Bearer \$(cat $VAR/api-token)"
+  curl -X POST $API/api/agents/1001/login -H "\$AUTH" -H 'content-type: application/json' -d '{"ready": true}'
   .venv/bin/hotline call --to 12345 --from 13800138000 --digits "0" --dial-status ANSWER
 An operator logged in with curl is logged out after ${HEARTBEAT} s without a heartbeat; keep it in:
-  while curl -fsS -X POST $API/agents/1001/heartbeat >/dev/null; do sleep 20; done &
+  while curl -fsS -X POST -H "\$AUTH" $API/api/agents/1001/heartbeat >/dev/null; do sleep 20; done &
 A merged legacy line (4960000 热力公司, skill heating: operators 1004 and 1005; the general
 operators take its callers when nobody of heating is ready):
-  curl -X POST $API/agents/1004/login -H 'content-type: application/json' -d '{"ready": true}'
+  curl -X POST $API/api/agents/1004/login -H "\$AUTH" -H 'content-type: application/json' -d '{"ready": true}'
   .venv/bin/hotline call --to 4960000 --from 13900139000 --dial-status ANSWER
-Queue figures: curl $API/queue/metrics    Prometheus: $API/metrics    Operators: curl $API/agents
+Queue figures: curl -H "\$AUTH" $API/api/queue/metrics    Prometheus: $API/metrics
+Operators: curl -H "\$AUTH" $API/api/agents    Health: $API/healthz
 Edit config/*.yaml, then: .venv/bin/hotline reload (it also rebuilds the prompts whose text changed)
 
 MSG

@@ -10,6 +10,11 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _flag(text: str) -> bool:
+    """An on/off environment setting: 1, true, yes, on (any case) are on."""
+    return text.strip().lower() in {"1", "true", "yes", "on"}
+
+
 @dataclass(frozen=True)
 class Settings:
     config_dir: Path
@@ -22,6 +27,13 @@ class Settings:
     # runs on another host or in a container and mounts the shared storage elsewhere; None:
     # at the same path (one box, or the same mount point everywhere).
     asterisk_recordings_dir: Path | None = None
+    # The web: a session cookie is Secure (sent over HTTPS only) when the hotline is served
+    # behind TLS; a session ends session_hours after login, or after idle minutes without a
+    # request; /metrics is open to Prometheus without a token unless metrics_public is off.
+    cookie_secure: bool = False
+    session_hours: float = 12.0
+    session_idle_minutes: float = 120.0
+    metrics_public: bool = True
 
     @property
     def pidfile(self) -> Path:
@@ -51,6 +63,10 @@ class Settings:
                 if env("HOTLINE_ASTERISK_RECORDINGS_DIR")
                 else None
             ),
+            cookie_secure=_flag(env("HOTLINE_COOKIE_SECURE", "0")),
+            session_hours=float(env("HOTLINE_SESSION_HOURS", "12")),
+            session_idle_minutes=float(env("HOTLINE_SESSION_IDLE_MINUTES", "120")),
+            metrics_public=_flag(env("HOTLINE_METRICS_PUBLIC", "1")),
         )
 
     def local_path(self, path: str) -> str:

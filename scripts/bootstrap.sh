@@ -15,6 +15,7 @@ declare -A NEED=(
   [sox]=sox
   [sipp]=sip-tester
   [debootstrap]=debootstrap
+  [chromium]=chromium
 )
 missing=()
 for cmd in "${!NEED[@]}"; do

@@ -19,7 +19,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import redis
 from ivr.agi.simulator import simulate_call
 from ivr.config.loader import load_config
 from queueing import keys
+from tests.api_client import api_token, call_api
 from tests.conftest import free_port
 
 HOTLINE = [sys.executable, "-m", "ivr.cli"]
@@ -90,14 +90,8 @@ class Server:
         return path.read_text("utf-8", "replace")[-3000:] if path.exists() else ""
 
     def http(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{self.http_port}{path}",
-            data=json.dumps(body or {}).encode() if method == "POST" else None,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read())
+        """The staff API with a supervisor's API token."""
+        return call_api(self.http_port, api_token(self.database), method, "/api" + path, body)
 
 
 def poll(fetch: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:

@@ -70,8 +70,14 @@ def test_run_sh_restarts_a_crashed_server_and_stops_what_it_started(tmp_path: Pa
         return pid if pid != not_this and alive(pid) else None
 
     def http_up() -> bool:
+        """The staff API answers with the API token run.sh made for its curl examples."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/queue/metrics", timeout=2):
+            token = (var / "api-token").read_text().strip()
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{http_port}/api/queue/metrics",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            with urllib.request.urlopen(req, timeout=2):
                 return True
         except OSError:
             return False

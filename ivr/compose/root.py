@@ -13,6 +13,7 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
 from ivr import logfmt, runinfo
+from ivr.accounts import Accounts
 from ivr.agi.server import FastAGIServer
 from ivr.config.catalogue import load_catalogue
 from ivr.db.database import Database, database_url
@@ -30,10 +31,14 @@ from ivr.tickets.deadlines import Deadlines, calendar_from_config
 from ivr.tickets.recalendar import install_calendar
 from ivr.tickets.service import TicketService
 from ivr.web import create_app
+from ivr.web.appkeys import WebSecurity
+from ivr.web.desk_socket import DeskHub
+from ivr.web.screenpop import ScreenPops
 from queueing.ami import SECRET_FILE as AMI_SECRET_FILE
 from queueing.callback import CallbackDialler
 from queueing.events import QueueLogFileSink, TeeSink
 from queueing.hub import QueueHub
+from queueing.notices import NoticeSubscriber
 from queueing.queue import RedisQueue
 
 log = logging.getLogger(__name__)
@@ -184,7 +189,31 @@ async def start_server(
     await server.start()
     runner: web.AppRunner | None = None
     if http_port is not None:
-        app = create_app(queue, lambda: holder.current.agents)
+        db = records.store.db
+        accounts = Accounts(
+            db,
+            session_hours=settings.session_hours,
+            idle_minutes=settings.session_idle_minutes,
+        )
+        security = WebSecurity(
+            cookie_secure=settings.cookie_secure,
+            session_hours=settings.session_hours,
+            metrics_public=settings.metrics_public,
+        )
+        # the desks' live notices: one subscriber per server, screen-pops built here
+        desks = DeskHub(
+            NoticeSubscriber(settings.redis_url, queue.centre),
+            ScreenPops(
+                queue.client,
+                db,
+                centre=queue.centre,
+                tickets=numbers,
+                config=lambda: holder.current,
+            ),
+            queue,
+            pause_reasons=lambda: dict(holder.current.queue.settings.pause_reasons),
+        )
+        app = create_app(queue, lambda: holder.current.agents, accounts, db, security, desks)
         runner = web.AppRunner(app, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
         await runner.setup()
         await web.TCPSite(runner, settings.agi_host, http_port).start()

@@ -78,6 +78,20 @@ class QueueSettings(Strict):
     tick_seconds: float = Field(1.0, gt=0, le=30, description="reaper and wrap-up period")
     service_level_seconds: float = Field(15.0, gt=0, le=600)
     default_handle_seconds: float = Field(180.0, gt=0, le=3600)
+    pause_reasons: dict[
+        Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")],
+        Annotated[str, Field(min_length=1, max_length=40)],
+    ] = Field(
+        default_factory=lambda: {
+            "break": "小休",
+            "meal": "用餐",
+            "training": "培训",
+            "meeting": "会议",
+            "coaching": "辅导",
+        },
+        min_length=1,
+        description="the reasons an operator picks on the desk to pause (code: label)",
+    )
     announce: Announce = Field(default_factory=Announce)
 
     def priority_ms(self) -> int | None:

@@ -1,38 +1,18 @@
-"""The OpenAPI 3.1 document of :mod:`ivr.web.app`, served at ``/openapi.json``.
+"""The OpenAPI 3.1 document of the HTTP API, served at ``/api/openapi.json``.
 
-Schemas come from the pydantic models (:mod:`ivr.web.schemas`), so the document follows the
-code; a test checks that every route is documented and every documented path is routed.
-"""
+Built from the route table (:func:`ivr.web.app.routes`, handed in) and the pydantic models
+(:mod:`ivr.web.schemas`), so the document follows the code: each operation says who may call
+it (``x-roles``; absent: open), its body, its answer and its errors."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from ivr.web.routing import ApiRoute
 from ivr.web.schemas import MODELS
 
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": schema}}}
-
-
-AGENT_ID = {
-    "name": "agent_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string"},
-    "description": "the agent's id in agents.yaml",
-}
-ERRORS = {
-    "404": {"description": "agent not in agents.yaml", **_json(_ref("ErrorOut"))},
-    "409": {"description": "the agent's state does not allow this", **_json(_ref("ErrorOut"))},
-}
-
-
-METRICS = {
+METRICS: dict[str, object] = {
     "type": "object",
     "properties": {
         "time": {
@@ -46,72 +26,75 @@ METRICS = {
         "skills": {"type": "object", "description": "per skill: waiting, agents, today's counts"},
     },
 }
+ERROR_TEXT = {
+    400: "bad request body (HL-WEB-001) or refused input",
+    401: "not logged in (HL-WEB-003), or wrong user name or password (HL-ACC-001)",
+    403: "this role may not (HL-WEB-004), or no CSRF token (HL-WEB-005)",
+    404: "no such agent (HL-QUE-030)",
+    409: "the agent's state does not allow this (HL-QUE-nnn)",
+    429: "too many failed logins (HL-ACC-002); wait Retry-After seconds",
+    503: "Redis (HL-WEB-002) or the database (HL-WEB-007) is unreachable",
+}
 
 
-def _agent_op(summary: str, body: str | None = None) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "parameters": [AGENT_ID],
-        "responses": {"200": {"description": "the agent", **_json(_ref("AgentOut"))}, **ERRORS},
-    }
-    if body:
-        op["requestBody"] = {"required": False, **_json(_ref(body))}
-        op["responses"]["400"] = {"description": "bad body", **_json(_ref("ErrorOut"))}
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _operation(route: ApiRoute) -> dict[str, Any]:
+    if route.response:
+        schema: dict[str, Any] = _ref(route.response)
+    else:
+        schema = dict(route.response_schema or {"type": "object"})
+    if route.path == "/metrics":
+        ok = {"description": "ok", "content": {"text/plain": {"schema": schema}}}
+    else:
+        ok = {"description": "ok", **_json(schema)}
+    responses: dict[str, Any] = {"200": ok}
+    statuses = set(route.errors) | {503}
+    if route.roles is not None:
+        statuses |= {401, 403}
+    for status in sorted(statuses):
+        responses[str(status)] = {"description": ERROR_TEXT[status], **_json(_ref("ErrorOut"))}
+    op: dict[str, Any] = {"summary": route.summary, "responses": responses}
+    params = re.findall(r"{(\w+)}", route.path)
+    if params:
+        op["parameters"] = [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in params
+        ]
+    if route.body:
+        required = route.body == "LoginForm"
+        op["requestBody"] = {"required": required, **_json(_ref(route.body))}
+    if route.roles is not None:
+        op["x-roles"] = list(route.roles)
+        op["security"] = [{"session": [], "csrf": []}, {"token": []}]
+        if route.own_agent:
+            op["description"] = "An operator may do this only for its own agent id."
     return op
 
 
-def document() -> dict[str, Any]:
+def document(routes: list[ApiRoute]) -> dict[str, Any]:
     schemas = {
         m.__name__: m.model_json_schema(ref_template="#/components/schemas/{model}") for m in MODELS
     }
-    text = {"content": {"text/plain": {"schema": {"type": "string"}}}}
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "hotline12345 queue API", "version": "1"},
-        "paths": {
-            "/agents/{agent_id}/login": {
-                "post": _agent_op("log in (paused 'login', or ready)", "LoginBody")
-            },
-            "/agents/{agent_id}/ready": {"post": _agent_op("ready for calls")},
-            "/agents/{agent_id}/pause": {
-                "post": _agent_op("pause now, or after the current call", "PauseBody")
-            },
-            "/agents/{agent_id}/logout": {
-                "post": _agent_op("log out now, or after the current call", "LogoutBody")
-            },
-            "/agents/{agent_id}/heartbeat": {
-                "post": _agent_op("the desk is alive (else logged out by the reaper)")
-            },
-            "/agents/{agent_id}": {"get": _agent_op("the agent's state")},
-            "/agents": {
-                "get": {
-                    "summary": "every configured agent's state",
-                    "responses": {
-                        "200": {
-                            "description": "agents",
-                            **_json({"type": "array", "items": _ref("AgentOut")}),
-                        }
-                    },
-                }
-            },
-            "/queue/metrics": {
-                "get": {
-                    "summary": "live queue metrics per skill (JSON)",
-                    "responses": {"200": {"description": "metrics", **_json(METRICS)}},
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics",
-                    "responses": {"200": {"description": "text exposition", **text}},
-                }
-            },
-            "/openapi.json": {
-                "get": {
-                    "summary": "this document",
-                    "responses": {"200": {"description": "OpenAPI", **_json({"type": "object"})}},
-                }
+        "info": {"title": "hotline12345 staff API", "version": "2"},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "hotline_session"},
+                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
+                "token": {"type": "http", "scheme": "bearer"},
             },
         },
-        "components": {"schemas": schemas},
     }

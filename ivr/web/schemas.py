@@ -9,6 +9,7 @@ time by default); a field for programs to compute with is epoch seconds (``since
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,8 +48,32 @@ class AgentOut(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    error: str = Field(description="stable error id, e.g. HL-QUE-002")
-    message: str
+    error_id: str = Field(description="stable error id, e.g. HL-QUE-002 (docs/errors.md)")
+    message: str = Field(description="what happened and what to do, one line")
+    details: dict[str, Any] | None = Field(description="more, for programs (fields, limits)")
+
+
+class LoginForm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class MeOut(BaseModel):
+    username: str
+    role: str = Field(description="operator, supervisor, department or admin")
+    agent_id: str | None = Field(description="an operator's agent id in agents.yaml")
+    department: str | None = Field(description="a department account's department")
+    via: str = Field(description="session (the cookie) or token (Authorization: Bearer)")
+    csrf_token: str | None = Field(
+        description="send it as the X-CSRF-Token header on every POST of this session"
+    )
+
+
+class HealthOut(BaseModel):
+    status: str = Field(description="ok, or degraded when a part is unreachable (HTTP 503)")
+    redis: bool
+    database: bool
 
 
 def local_iso(tz: dt.tzinfo, epoch: float) -> str:
@@ -61,4 +86,13 @@ def agent_out(state: AgentState, tz: dt.tzinfo) -> AgentOut:
     return AgentOut(**state.__dict__, since_time=local_iso(tz, since) if since > 0 else None)
 
 
-MODELS: tuple[type[BaseModel], ...] = (AgentOut, ErrorOut, LoginBody, PauseBody, LogoutBody)
+MODELS: tuple[type[BaseModel], ...] = (
+    AgentOut,
+    ErrorOut,
+    HealthOut,
+    LoginBody,
+    LoginForm,
+    LogoutBody,
+    MeOut,
+    PauseBody,
+)

@@ -32,7 +32,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -46,6 +45,7 @@ from ivr.asterisk import conf, local
 from ivr.config.loader import load_config
 from queueing import keys as queue_keys
 from queueing.ami import ensure_secret_file
+from tests.api_client import api_token, call_api
 from tests.conftest import free_port
 from tests.e2e.sipp import PCAP_DIR, Operator, SippCall, free_udp_port
 
@@ -412,35 +412,33 @@ class Stack:
             time.sleep(0.25)
 
     # -- the HTTP API of the server (agent desk)
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.var / 'hotline.db'}"
+
     def http(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{self.http_port}{path}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read())
+        """The staff API with a supervisor's API token (``/api/...``)."""
+        token = api_token(self.database_url)
+        return call_api(self.http_port, token, method, path, body)
 
     def agent(self, agent_id: str) -> dict[str, Any]:
-        out: dict[str, Any] = self.http("GET", f"/agents/{agent_id}")
+        out: dict[str, Any] = self.http("GET", f"/api/agents/{agent_id}")
         return out
 
     def login(self, agent_id: str, *, ready: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = self.http("POST", f"/agents/{agent_id}/login", {"ready": ready})
+        out: dict[str, Any] = self.http("POST", f"/api/agents/{agent_id}/login", {"ready": ready})
         return out
 
     def logout(self, agent_id: str) -> None:
         if self.agent(agent_id).get("state") not in (None, "offline"):
-            self.http("POST", f"/agents/{agent_id}/logout", {})
+            self.http("POST", f"/api/agents/{agent_id}/logout", {})
 
     def wait_queue_empty(self, timeout: float = 60.0) -> None:
         """Wait until nobody waits in any skill: a caller left in Redis by an earlier test
         (the process script's, whose lease then runs out) would take the next ready agent."""
         deadline = time.monotonic() + timeout
         while True:
-            skills = self.http("GET", "/queue/metrics")["skills"]
+            skills = self.http("GET", "/api/queue/metrics")["skills"]
             waiting = {k: s["waiting"] for k, s in skills.items() if s["waiting"]}
             if not waiting:
                 return

@@ -25,11 +25,9 @@ restarts it itself, test (b) afterwards), with the stack's normal dialplan.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import signal
 import subprocess
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +38,7 @@ import redis
 from ivr.asterisk import local
 from ivr.config.loader import load_config
 from queueing import keys
+from tests.api_client import api_token, call_api
 from tests.conftest import free_port
 from tests.e2e.conftest import Stack, poll, with_options
 from tests.e2e.sipp import Operator, SippCall
@@ -80,16 +79,12 @@ def queue(stack: Stack) -> Iterator[Queue]:
         q.close()
 
 
-def http(port: int, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    """The HTTP API (agent desk) of the server on ``port``."""
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())
+def http(
+    stack: Stack, port: int, method: str, path: str, body: dict[str, Any] | None = None
+) -> Any:
+    """The staff API of the server on ``port`` (it shares the stack's database, so the
+    stack's API token)."""
+    return call_api(port, api_token(stack.database_url), method, path, body)
 
 
 def server_id(stack: Stack, log_name: str) -> str:
@@ -333,7 +328,9 @@ def test_second_server_takes_over_the_callers_of_a_killed_one_in_order(
         phone = staff(
             stack,
             tmp_path,
-            lambda agent: http(http_b, "POST", f"/agents/{agent}/login", {"ready": True}),
+            lambda agent: http(
+                stack, http_b, "POST", f"/api/agents/{agent}/login", {"ready": True}
+            ),
         )
         served_in_order(stack, calls, uids)
         for number in TAKEN_OVER:
@@ -346,8 +343,11 @@ def test_second_server_takes_over_the_callers_of_a_killed_one_in_order(
         try:
             if phone is not None:
                 try:
-                    if http(http_b, "GET", f"/agents/{OPERATOR}").get("state") != "offline":
-                        http(http_b, "POST", f"/agents/{OPERATOR}/logout", {})
+                    if (
+                        http(stack, http_b, "GET", f"/api/agents/{OPERATOR}").get("state")
+                        != "offline"
+                    ):
+                        http(stack, http_b, "POST", f"/api/agents/{OPERATOR}/logout", {})
                 finally:
                     phone.stop()
         finally:

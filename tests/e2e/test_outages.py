@@ -92,7 +92,7 @@ def test_redis_forgets_and_the_hotline_does_not(own: Stack, tmp_path: Path) -> N
         assert own.login("1001")["state"] == "ready"
         assert own.login("1004")["state"] == "ready"
         own.login("1003", ready=False)
-        own.http("POST", "/agents/1003/pause", {"reason": "lunch"})
+        own.http("POST", "/api/agents/1003/pause", {"reason": "lunch"})
         calls, uids = [], []
         for number in CALLERS:
             calls.append(own.call(LINE, number))
@@ -130,7 +130,7 @@ def test_redis_forgets_and_the_hotline_does_not(own: Stack, tmp_path: Path) -> N
         assert own.agent("1004")["state"] == "ready"
         assert (own.agent("1003")["state"], own.agent("1003")["reason"]) == ("paused", "lunch")
 
-        own.http("POST", "/agents/1003/ready", {})
+        own.http("POST", "/api/agents/1003/ready", {})
         records = [own.record(number, timeout=90) for number in CALLERS]
         assert [(r["outcome"], r["agent"]) for r in records] == [("answered", "1003")] * 3
         for sipp in calls:

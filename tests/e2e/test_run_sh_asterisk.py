@@ -107,9 +107,14 @@ def test_a_killed_server_leaves_asterisk_running_and_comes_back(
             return pid if pid != not_this and alive(pid) else None
 
         def http_up() -> bool:
+            """The staff API answers with the API token run.sh made for its curl examples."""
             try:
-                url = f"http://127.0.0.1:{http_port}/queue/metrics"
-                with urllib.request.urlopen(url, timeout=2):
+                token = (var / "api-token").read_text().strip()
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{http_port}/api/queue/metrics",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                with urllib.request.urlopen(req, timeout=2):
                     return True
             except OSError:
                 return False

@@ -1,0 +1,194 @@
+// The operator desk: the agent's state in the queue (ready, pause with a reason, log out),
+// the heartbeat that keeps it logged in, and the screen-pop pushed over a WebSocket the
+// moment the queue offers a call. Everything it shows comes from this server's /api.
+"use strict";
+
+const STATE_NAMES = {
+  offline: "未登录 offline", paused: "暂停 paused", ready: "就绪 ready",
+  reserved: "振铃 ringing", busy: "通话 on a call", wrapup: "话后 wrap-up",
+};
+const desk = { me: null, agent: null, state: null, settings: {}, socket: null, retry: 1000 };
+
+function $(id) { return document.getElementById(id); }
+
+function problem(text) {
+  const p = $("problem");
+  p.textContent = text || "";
+  p.hidden = !text;
+}
+
+async function api(method, path, body) {
+  const headers = { "Content-Type": "application/json" };
+  if (method !== "GET" && desk.me && desk.me.csrf_token) headers["X-CSRF-Token"] = desk.me.csrf_token;
+  const answer = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (answer.status === 401) {
+    location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+    throw new Error("not logged in");
+  }
+  const out = await answer.json();
+  if (!answer.ok) {
+    problem(`${out.message} [${out.error_id}]`);
+    throw new Error(out.error_id);
+  }
+  problem("");
+  return out;
+}
+
+function showAgent(agent) {
+  desk.state = agent;
+  const s = $("state");
+  s.className = "state " + agent.state;
+  const reasons = desk.settings.pause_reasons || {};
+  const reason = agent.state === "paused" && agent.reason ? ` (${reasons[agent.reason] || agent.reason})` : "";
+  s.textContent = (STATE_NAMES[agent.state] || agent.state) + reason;
+  tick();
+}
+
+function tick() {
+  const a = desk.state;
+  if (!a || !a.since) { $("state-time").textContent = ""; return; }
+  const secs = Math.max(0, Math.floor(Date.now() / 1000 - a.since));
+  if (a.state === "wrapup" && desk.settings.wrapup_seconds) {
+    const left = Math.max(0, Math.ceil(desk.settings.wrapup_seconds - secs));
+    $("state-time").textContent = `话后剩余 ${left} s`;
+  } else {
+    $("state-time").textContent = `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, "0")}`;
+  }
+}
+
+function cell(row, text) {
+  const td = document.createElement("td");
+  td.textContent = text == null ? "" : String(text);
+  row.appendChild(td);
+}
+
+function fillTable(id, rows, columns, open) {
+  const body = $(id).querySelector("tbody");
+  body.replaceChildren();
+  for (const r of rows || []) {
+    const tr = document.createElement("tr");
+    if (open && open(r)) tr.className = "open";
+    for (const c of columns) cell(tr, r[c]);
+    body.appendChild(tr);
+  }
+}
+
+// A moment as people read it: in the centre's zone (queue.yaml's timezone, Beijing time).
+function when(iso) {
+  if (!iso) return "";
+  const parts = new Intl.DateTimeFormat("zh-CN", {
+    timeZone: desk.settings.timezone || "Asia/Shanghai", hourCycle: "h23",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+  }).formatToParts(new Date(iso));
+  const v = Object.fromEntries(parts.map((p) => [p.type, p.value]));
+  return `${v.year}-${v.month}-${v.day} ${v.hour}:${v.minute}`;
+}
+
+function showPop(pop) {
+  $("pop").className = "pop ringing";
+  $("pop-idle").hidden = true;
+  $("pop-call").hidden = false;
+  $("pop-caller").textContent = pop.anonymous ? "未显示号码 withheld" : `${pop.caller} ${pop.caller_name || ""}`;
+  $("pop-line").textContent = pop.line_number ? `${pop.line_number} ${pop.line_name || ""}` : pop.dialled;
+  $("pop-department").textContent = [pop.department_name || pop.department, pop.line_mode].filter(Boolean).join(" · ");
+  $("pop-menu").textContent = (pop.path || []).join(" › ") + (pop.digits ? `  [${pop.digits}]` : "");
+  $("pop-wait").textContent = `${Math.round(pop.waited_seconds)} s`;
+  $("pop-ticket").textContent = pop.ticket_number || "";
+  $("pop-flags").textContent = [pop.priority > 0 ? "优先 priority" : "", pop.accessible ? "无障碍 accessibility" : "", pop.kind === "callback" ? "回拨 callback" : ""].filter(Boolean).join(" ");
+  $("pop-repeat").hidden = !pop.repeat_caller;
+  const tickets = (pop.tickets || []).map((t) => ({
+    number: t.number, accepted: when(t.accepted_at), category: t.category,
+    department: t.department_name || t.department || "", state: t.state_name, open: t.open,
+  }));
+  fillTable("pop-tickets", tickets, ["number", "accepted", "category", "department", "state"], (t) => t.open);
+  const calls = (pop.calls || []).map((c) => ({
+    started: when(c.started_at), line: c.line_name || c.dialled, outcome: c.outcome,
+  }));
+  fillTable("pop-calls", calls, ["started", "line", "outcome"]);
+  if (pop.history_error) problem(`历史记录暂不可用 history unavailable: ${pop.history_error}`);
+  desk.pop = pop;
+}
+
+function clearPop(answered) {
+  if (answered) { $("pop").className = "pop"; return; }  // the call is on: keep what it showed
+  $("pop").className = "pop idle";
+  $("pop-idle").hidden = false;
+  $("pop-call").hidden = true;
+  desk.pop = null;
+}
+
+function onNotice(msg) {
+  if (msg.type === "hello") {
+    desk.settings = msg.settings || {};
+    const select = $("pause-reason");
+    const chosen = select.value;
+    select.replaceChildren();
+    for (const [code, label] of Object.entries(desk.settings.pause_reasons || {})) {
+      const option = document.createElement("option");
+      option.value = code;
+      option.textContent = label;
+      select.appendChild(option);
+    }
+    if (chosen) select.value = chosen;
+    showAgent(msg.agent);
+    if (msg.offer) showPop(msg.offer); else clearPop(false);
+  } else if (msg.type === "agent") {
+    showAgent(msg.agent);
+  } else if (msg.type === "offer") {
+    showPop(msg.pop);
+    showAgent(msg.agent);
+  } else if (msg.type === "offer-ended") {
+    if (!desk.pop || desk.pop.uniqueid === msg.uniqueid) clearPop(false);
+    showAgent(msg.agent);
+  } else if (msg.type === "connected") {
+    clearPop(true);
+    showAgent(msg.agent);
+  }
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${location.host}/api/desk/socket?agent=${encodeURIComponent(desk.agent)}`);
+  desk.socket = ws;
+  ws.onopen = () => { desk.retry = 1000; $("link").className = "link up"; $("link").textContent = "● 在线"; };
+  ws.onmessage = (event) => onNotice(JSON.parse(event.data));
+  ws.onclose = () => {
+    $("link").className = "link down";
+    $("link").textContent = "● 重新连接中 reconnecting";
+    setTimeout(connect, desk.retry);
+    desk.retry = Math.min(desk.retry * 2, 10000);
+  };
+}
+
+async function act(action, body) {
+  try { showAgent(await api("POST", `/api/agents/${encodeURIComponent(desk.agent)}/${action}`, body)); } catch (e) { /* shown */ }
+}
+
+async function heartbeat() {
+  if (desk.state && desk.state.state !== "offline") {
+    try { showAgent(await api("POST", `/api/agents/${encodeURIComponent(desk.agent)}/heartbeat`)); } catch (e) { /* shown */ }
+  }
+}
+
+async function start() {
+  desk.me = await api("GET", "/api/me");
+  desk.agent = desk.me.agent_id || new URLSearchParams(location.search).get("agent");
+  $("who").textContent = `${desk.me.username}` + (desk.agent ? ` · 工号 ${desk.agent}` : "");
+  if (!desk.agent) { problem("这个账号没有绑定坐席 This account is not an operator: open /desk?agent=ID"); return; }
+  showAgent(await api("GET", `/api/agents/${encodeURIComponent(desk.agent)}`));
+  $("ready").onclick = async () => {
+    if (desk.state.state === "offline") await act("login", { ready: true }); else await act("ready");
+  };
+  $("pause").onclick = async () => {
+    const reason = $("pause-reason").value;
+    if (desk.state.state === "offline") await act("login", { ready: false });
+    await act("pause", { reason });
+  };
+  $("agent-logout").onclick = () => act("logout", { reason: "logout" });
+  $("session-logout").onclick = async () => { await api("POST", "/api/logout"); location.assign("/login"); };
+  connect();
+  setInterval(tick, 1000);
+  setInterval(heartbeat, 20000);
+}
+
+start().catch((e) => problem(String(e)));

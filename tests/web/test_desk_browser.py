@@ -1,0 +1,141 @@
+"""The operator desk in a real browser: Debian's Chromium, headless, driven by Playwright
+(the system browser, no download), against the app on a real Redis and a real SQLite
+database. An operator logs in, goes ready; a caller who has called before is queued; the
+desk rings with the screen-pop (number, line, earlier tickets flagged open) before anyone
+answers. A browser without a session is sent to the login page. The screenshots in
+docs/screenshots/ are taken here."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import shutil
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from ivr.accounts import Accounts
+from ivr.config.catalogue import load_catalogue
+from ivr.db.database import Database
+from ivr.tickets.deadlines import Deadlines, calendar_from_config
+from ivr.tickets.service import TicketService
+from ivr.web import create_app
+from ivr.web.desk_socket import DeskHub
+from ivr.web.screenpop import ScreenPops
+from queueing.notices import NoticeSubscriber
+from queueing.queue import QueueRequest, RedisQueue
+from tests.queueing.conftest import Clock
+from tests.web.conftest import AGENTS, PASSWORD
+
+playwright_api = pytest.importorskip("playwright.async_api")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "docs" / "screenshots"
+CALLER = "13904710001"
+BEIJING = ZoneInfo("Asia/Shanghai")
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is needed")
+
+
+@pytest.fixture
+async def site(
+    rq: RedisQueue, accounts: Accounts, database: Database, redis_url: str
+) -> AsyncIterator[str]:
+    hub = DeskHub(
+        NoticeSubscriber(redis_url, rq.centre),
+        ScreenPops(rq.client, database, centre=rq.centre),
+        rq,
+        pause_reasons=lambda: {"break": "小休", "meal": "用餐"},
+    )
+    client = TestClient(TestServer(create_app(rq, AGENTS, accounts, database, desks=hub)))
+    await client.start_server()
+    await asyncio.wait_for(hub.subscriber.subscribed.wait(), 10)
+    yield str(client.make_url("")).rstrip("/")
+    await client.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[object]:
+    async with playwright_api.async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        await b.close()
+
+
+def earlier_tickets(database: Database) -> None:
+    """The caller's history: an older ticket answered on the spot, a newer one dispatched
+    and still open (a repeat caller)."""
+    config = ROOT / "config"
+    service = TicketService(
+        database, load_catalogue(config), Deadlines(calendar_from_config(config))
+    )
+    now = dt.datetime.now(dt.UTC)
+    old = service.accept(
+        caller=CALLER, type="consult", category="utilities.heating", actor="op1002",
+        now=now - dt.timedelta(days=9),
+    )  # fmt: skip
+    service.act(
+        old.number, "answer", actor="op1002", reply="已答复", now=now - dt.timedelta(days=9)
+    )
+    new = service.accept(
+        caller=CALLER, type="complaint", category="housing.property", actor="op1002",
+        now=now - dt.timedelta(days=2),
+    )  # fmt: skip
+    service.act(new.number, "dispatch", actor="op1002", now=now - dt.timedelta(days=2))
+
+
+async def test_an_operator_logs_in_goes_ready_and_the_desk_rings(
+    site: str, browser: object, rq: RedisQueue, clock: Clock, database: Database
+) -> None:
+    expect = playwright_api.expect
+    clock.t = time.time()  # the queue's clock is the browser's: times in state read true
+    earlier_tickets(database)
+    context = await browser.new_context(viewport={"width": 1280, "height": 760}, locale="zh-CN")  # type: ignore[attr-defined]
+    page = await context.new_page()
+    await page.goto(site + "/desk")
+    await expect(page).to_have_url(site + "/login?next=/desk")  # no session: the login page
+    await page.fill("#username", "op1001")
+    await page.fill("#password", "wrong password")
+    await page.click("button[type=submit]")
+    await expect(page.locator("#login-error")).to_contain_text("HL-ACC-001")
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page).to_have_url(site + "/desk")
+    await expect(page.locator("#link")).to_contain_text("在线")
+    await expect(page.locator("#who")).to_contain_text("op1001")
+    await expect(page.locator("#pause-reason option")).to_have_count(2)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "desk-idle.png"))
+
+    await page.click("#ready")
+    await expect(page.locator("#state")).to_contain_text("就绪")
+    assert (await rq.agent("1001")).state == "ready"  # the page drove the real queue
+
+    await rq.enqueue(QueueRequest("browser-1", CALLER, "12345", "general", 0, clock()))
+    await expect(page.locator("#pop-caller")).to_contain_text(CALLER)
+    await expect(page.locator("#state")).to_contain_text("振铃")
+    await expect(page.locator("#pop")).to_have_class("pop ringing")
+    await expect(page.locator("#pop-repeat")).to_be_visible()  # an earlier ticket is open
+    await expect(page.locator("#pop-tickets tbody tr")).to_have_count(2)
+    await expect(page.locator("#pop-tickets tbody tr.open")).to_have_count(1)
+    accepted = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).astimezone(BEIJING)
+    await expect(page.locator("#pop-tickets tbody tr.open")).to_contain_text(
+        accepted.strftime("%Y-%m-%d %H:")  # in Beijing time, as the centre reads it
+    )
+    await page.screenshot(path=str(SHOTS / "desk-ringing.png"))
+
+    await rq.abandon("browser-1")  # the caller hangs up while it rings
+    await expect(page.locator("#pop-idle")).to_be_visible()
+
+    await page.select_option("#pause-reason", "meal")
+    await page.click("#pause")
+    await expect(page.locator("#state")).to_contain_text("用餐")
+    await page.click("#session-logout")
+    await expect(page).to_have_url(site + "/login")
+    await page.goto(site + "/desk")  # the session has ended
+    await expect(page).to_have_url(site + "/login?next=/desk")
+    await context.close()
