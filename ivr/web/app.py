@@ -20,9 +20,10 @@ seconds for programs. Errors are JSON ``{"error_id", "message", "details"}``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from ivr.accounts import Accounts
 from ivr.config.queue_models import AgentsFile
@@ -43,14 +44,20 @@ from ivr.web.desk_socket import DESKS_KEY, DeskHub, desk_socket
 from ivr.web.errors import error_middleware
 from ivr.web.openapi import METRICS, document
 from ivr.web.pages import add_pages
-from ivr.web.routing import ANYONE, DESK, SUPERVISION, ApiRoute, Handler
+from ivr.web.routing import ANYONE, DESK, SUPERVISION, ApiRoute, Handler, WebPart
 from queueing.queue import RedisQueue
 
 AGENT = "/api/agents/{agent_id}"
 
 
+ROUTES_KEY: web.AppKey[tuple[ApiRoute, ...]] = web.AppKey("routes")
+MODELS_KEY: web.AppKey[tuple[type[BaseModel], ...]] = web.AppKey("models")
+
+
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(document(routes(request.app[SECURITY_KEY])))
+    table: tuple[ApiRoute, ...] = request.app[ROUTES_KEY]
+    models: tuple[type[BaseModel], ...] = request.app[MODELS_KEY]
+    return web.json_response(document(table, models))
 
 
 def _agent(
@@ -186,9 +193,11 @@ def create_app(
     database: Database,
     security: WebSecurity | None = None,
     desks: DeskHub | None = None,
+    parts: Sequence[WebPart] = (),
 ) -> web.Application:
     """The HTTP app on ``queue``. ``agents`` is the agents config, or a function returning the
-    current one (so that a config reload takes effect without a restart)."""
+    current one (so that a config reload takes effect without a restart). ``parts`` are the
+    further rooms of the API (tickets, knowledge, calls), each with its routes and service."""
     app = web.Application(middlewares=[error_middleware])
     app[QUEUE_KEY] = queue
     if isinstance(agents, AgentsFile):
@@ -200,7 +209,14 @@ def create_app(
     app[DATABASE_KEY] = database
     app[SECURITY_KEY] = security or WebSecurity()
     app[SESSIONS_KEY] = SessionCache()
-    for route in routes(app[SECURITY_KEY]):
+    table = [*routes(app[SECURITY_KEY])]
+    for part in parts:
+        table.extend(part.routes)
+        if part.install is not None:
+            part.install(app)
+    app[ROUTES_KEY] = tuple(table)
+    app[MODELS_KEY] = tuple(m for part in parts for m in part.models)
+    for route in table:
         app.router.add_route(route.method, route.path, guard(route))
     add_pages(app)
     if desks is not None:  # the live notices: started and stopped with the app

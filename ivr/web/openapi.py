@@ -7,7 +7,10 @@ it (``x-roles``; absent: open), its body, its answer and its errors."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
+
+from pydantic import BaseModel
 
 from ivr.web.routing import ApiRoute
 from ivr.web.schemas import MODELS
@@ -78,9 +81,11 @@ def _operation(route: ApiRoute) -> dict[str, Any]:
     return op
 
 
-def document(routes: list[ApiRoute]) -> dict[str, Any]:
+def document(routes: Sequence[ApiRoute], models: Sequence[type[BaseModel]] = ()) -> dict[str, Any]:
+    """The document of ``routes``; ``models`` are the parts' own (besides the core's)."""
     schemas = {
-        m.__name__: m.model_json_schema(ref_template="#/components/schemas/{model}") for m in MODELS
+        m.__name__: m.model_json_schema(ref_template="#/components/schemas/{model}")
+        for m in (*MODELS, *models)
     }
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:

@@ -4,10 +4,11 @@ OpenAPI document says about it. :mod:`ivr.web.app` registers the table behind it
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from ivr.accounts import ROLES
 
@@ -30,3 +31,14 @@ class ApiRoute:
     response_schema: dict[str, object] | None = None
     errors: tuple[int, ...] = ()  # statuses besides 401/403 that the route answers with
     own_agent: bool = False  # an operator may act only on its own agent id
+
+
+@dataclass(frozen=True)
+class WebPart:
+    """One room of the API that the composition root adds to the app (tickets, knowledge,
+    calls): its routes, the pydantic models its routes name, and what it puts on the app
+    (its service under its own :class:`aiohttp.web.AppKey`)."""
+
+    routes: Sequence[ApiRoute]
+    models: Sequence[type[BaseModel]] = ()
+    install: Callable[[web.Application], None] | None = None
