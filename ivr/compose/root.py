@@ -34,6 +34,7 @@ from ivr.web import create_app
 from ivr.web.appkeys import WebSecurity
 from ivr.web.desk_socket import DeskHub
 from ivr.web.screenpop import ScreenPops
+from ivr.web.ticket_routes import tickets_part
 from queueing.ami import SECRET_FILE as AMI_SECRET_FILE
 from queueing.callback import CallbackDialler
 from queueing.events import QueueLogFileSink, TeeSink
@@ -213,7 +214,9 @@ async def start_server(
             queue,
             pause_reasons=lambda: dict(holder.current.queue.settings.pause_reasons),
         )
-        app = create_app(queue, lambda: holder.current.agents, accounts, db, security, desks)
+        # the desk's ticket form: on the catalogue read at start (None: refused, HL-WEB-011)
+        parts = [tickets_part(lambda: records.sweeper)]
+        app = create_app(queue, lambda: holder.current.agents, accounts, db, security, desks, parts)
         runner = web.AppRunner(app, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
         await runner.setup()
         await web.TCPSite(runner, settings.agi_host, http_port).start()

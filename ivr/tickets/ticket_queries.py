@@ -29,6 +29,11 @@ class TicketQueries(TicketServiceBase):
         with self._session() as session:
             return self._load(session, number)
 
+    def number_by_id(self, ticket_id: int) -> str | None:
+        """The number of the ticket with database id ``ticket_id`` (e.g. ``merged_into``)."""
+        with self._session() as session:
+            return session.scalar(select(TicketRow.number).where(TicketRow.id == ticket_id))
+
     def history(self, number: str) -> list[TicketEventRow]:
         with self._session() as session:
             ticket = self._load(session, number)

@@ -3,7 +3,7 @@ sessions, audit), with one account of each role."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from ivr.config.queue_models import AgentsFile
 from ivr.db.database import Database
 from ivr.web import create_app
 from ivr.web.appkeys import WebSecurity
+from ivr.web.routing import WebPart
 from queueing.queue import RedisQueue
 from tests.queueing.conftest import agent, clock, rq  # noqa: F401 (fixtures)
 
@@ -79,9 +80,14 @@ class Desk:
 
 
 async def open_client(
-    queue: RedisQueue, accounts: Accounts, database: Database, security: WebSecurity | None = None
+    queue: RedisQueue,
+    accounts: Accounts,
+    database: Database,
+    security: WebSecurity | None = None,
+    parts: Sequence[WebPart] = (),
 ) -> TestClient:  # type: ignore[type-arg]
-    client = TestClient(TestServer(create_app(queue, AGENTS, accounts, database, security)))
+    app = create_app(queue, AGENTS, accounts, database, security, parts=parts)
+    client = TestClient(TestServer(app))
     await client.start_server()
     return client
 
@@ -97,12 +103,18 @@ async def http(
     await client.close()
 
 
-@pytest.fixture
-async def desks(http: TestClient) -> AsyncIterator[dict[str, Desk]]:  # type: ignore[type-arg]
+async def logged_in(http: TestClient) -> dict[str, Desk]:  # type: ignore[type-arg]
     """A logged-in browser session per account of :data:`USERS`, and ``anonymous``."""
     out = {name: Desk(http) for name in [*USERS, "anonymous"]}
     for name in USERS:
         assert (await out[name].login(name)).status == 200
+    return out
+
+
+@pytest.fixture
+async def desks(http: TestClient) -> AsyncIterator[dict[str, Desk]]:  # type: ignore[type-arg]
+    """A logged-in browser session per account of :data:`USERS`, and ``anonymous``."""
+    out = await logged_in(http)
     yield out
     for d in out.values():
         await d.close()

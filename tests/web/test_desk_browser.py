@@ -26,6 +26,7 @@ from ivr.tickets.service import TicketService
 from ivr.web import create_app
 from ivr.web.desk_socket import DeskHub
 from ivr.web.screenpop import ScreenPops
+from ivr.web.ticket_routes import tickets_part
 from queueing.notices import NoticeSubscriber
 from queueing.queue import QueueRequest, RedisQueue
 from tests.queueing.conftest import Clock
@@ -41,17 +42,36 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is needed")
 
 
+class Reserved:
+    """The ticket numbers of calls, from the database (the server's come through Redis)."""
+
+    def __init__(self, service: TicketService) -> None:
+        self.service = service
+
+    async def reserve_ticket(self, uniqueid: str) -> str | None:
+        return await asyncio.to_thread(self.service.reserve_number, uniqueid)
+
+
+def ticket_service(database: Database) -> TicketService:
+    config = ROOT / "config"
+    return TicketService(database, load_catalogue(config), Deadlines(calendar_from_config(config)))
+
+
 @pytest.fixture
 async def site(
     rq: RedisQueue, accounts: Accounts, database: Database, redis_url: str
 ) -> AsyncIterator[str]:
+    service = ticket_service(database)
     hub = DeskHub(
         NoticeSubscriber(redis_url, rq.centre),
-        ScreenPops(rq.client, database, centre=rq.centre),
+        ScreenPops(rq.client, database, centre=rq.centre, tickets=Reserved(service)),
         rq,
         pause_reasons=lambda: {"break": "小休", "meal": "用餐"},
     )
-    client = TestClient(TestServer(create_app(rq, AGENTS, accounts, database, desks=hub)))
+    app = create_app(
+        rq, AGENTS, accounts, database, desks=hub, parts=[tickets_part(lambda: service)]
+    )
+    client = TestClient(TestServer(app))
     await client.start_server()
     await asyncio.wait_for(hub.subscriber.subscribed.wait(), 10)
     yield str(client.make_url("")).rstrip("/")
@@ -69,10 +89,7 @@ async def browser() -> AsyncIterator[object]:
 def earlier_tickets(database: Database) -> None:
     """The caller's history: an older ticket answered on the spot, a newer one dispatched
     and still open (a repeat caller)."""
-    config = ROOT / "config"
-    service = TicketService(
-        database, load_catalogue(config), Deadlines(calendar_from_config(config))
-    )
+    service = ticket_service(database)
     now = dt.datetime.now(dt.UTC)
     old = service.accept(
         caller=CALLER, type="consult", category="utilities.heating", actor="op1002",
@@ -122,11 +139,35 @@ async def test_an_operator_logs_in_goes_ready_and_the_desk_rings(
     await expect(page.locator("#pop-repeat")).to_be_visible()  # an earlier ticket is open
     await expect(page.locator("#pop-tickets tbody tr")).to_have_count(2)
     await expect(page.locator("#pop-tickets tbody tr.open")).to_have_count(1)
+    await expect(page.locator("#pop-tickets tbody tr.open")).to_contain_text("住建/物业服务")
     accepted = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).astimezone(BEIJING)
     await expect(page.locator("#pop-tickets tbody tr.open")).to_contain_text(
         accepted.strftime("%Y-%m-%d %H:")  # in Beijing time, as the centre reads it
     )
     await page.screenshot(path=str(SHOTS / "desk-ringing.png"))
+
+    # the ticket form, filled in from the pop: the caller, and the number reserved for the call
+    reserved = (await page.locator("#pop-ticket").text_content()) or ""
+    assert reserved.strip()
+    await expect(page.locator("#t-caller")).to_have_value(CALLER)
+    await expect(page.locator("#ticket-number")).to_contain_text(reserved.strip())
+    await expect(page.locator("#t-merge option")).to_have_count(1)  # the open earlier ticket
+    await page.select_option("#t-type", "complaint")
+    await page.select_option("#t-cat1", "housing")
+    await page.select_option("#t-cat2", "housing.property")
+    await expect(page.locator("#t-department")).to_have_value("property")  # the dispatch map
+    await page.fill("#t-content", "小区电梯停运三天，物业不修")
+    await page.fill("#t-address", "新城区海东路 12 号")
+    await page.screenshot(path=str(SHOTS / "desk-ticket-form.png"), full_page=True)
+    await page.click("#t-submit")
+    await expect(page.locator("#t-result")).to_contain_text(f"工单 {reserved.strip()}")
+    await expect(page.locator("#t-result")).to_contain_text("派")
+    filed = ticket_service(database).get(reserved.strip())
+    assert (filed.state, filed.department, filed.call_uniqueid) == (
+        "dispatched",
+        "property",
+        "browser-1",
+    )
 
     await rq.abandon("browser-1")  # the caller hangs up while it rings
     await expect(page.locator("#pop-idle")).to_be_visible()

@@ -96,9 +96,11 @@ function showPop(pop) {
   $("pop-ticket").textContent = pop.ticket_number || "";
   $("pop-flags").textContent = [pop.priority > 0 ? "优先 priority" : "", pop.accessible ? "无障碍 accessibility" : "", pop.kind === "callback" ? "回拨 callback" : ""].filter(Boolean).join(" ");
   $("pop-repeat").hidden = !pop.repeat_caller;
+  const named = typeof catalogueName === "function" ? catalogueName : (kind, code) => code;
   const tickets = (pop.tickets || []).map((t) => ({
-    number: t.number, accepted: when(t.accepted_at), category: t.category,
-    department: t.department_name || t.department || "", state: t.state_name, open: t.open,
+    number: t.number, accepted: when(t.accepted_at), category: named("category", t.category),
+    department: t.department_name || named("department", t.department || ""),
+    state: t.state_name, open: t.open,
   }));
   fillTable("pop-tickets", tickets, ["number", "accepted", "category", "department", "state"], (t) => t.open);
   const calls = (pop.calls || []).map((c) => ({
@@ -107,6 +109,7 @@ function showPop(pop) {
   fillTable("pop-calls", calls, ["started", "line", "outcome"]);
   if (pop.history_error) problem(`历史记录暂不可用 history unavailable: ${pop.history_error}`);
   desk.pop = pop;
+  if (typeof fillFromPop === "function") fillFromPop(pop);  // the ticket form (ticket-form.js)
 }
 
 function clearPop(answered) {
@@ -186,6 +189,8 @@ async function start() {
   };
   $("agent-logout").onclick = () => act("logout", { reason: "logout" });
   $("session-logout").onclick = async () => { await api("POST", "/api/logout"); location.assign("/login"); };
+  // the ticket form's catalogue first, so that the first screen-pop reads in names
+  if (typeof loadCatalogue === "function") await loadCatalogue().catch((e) => problem(String(e)));
   connect();
   setInterval(tick, 1000);
   setInterval(heartbeat, 20000);
