@@ -48,7 +48,7 @@ import logging
 from pathlib import Path
 from typing import Protocol
 
-from queueing.ami import LOST, AMIClient, OriginateResult, find_secret
+from queueing.ami import LOST, AMIClient, AMIError, OriginateResult, find_secret
 from queueing.options import DiallerOptions
 from queueing.queue import Offer, RedisQueue
 
@@ -221,6 +221,30 @@ class CallbackDialler:
             return await self._citizen(uid, agent, caller, events)
         finally:
             self.ami.unwatch(uid)
+
+    async def click_to_call(
+        self, interface: str, agent: str, number: str, ref: str
+    ) -> OriginateResult:
+        """An operator's call-back of a task (回访, 漏接回拨) from the desk: ring the
+        operator's own phone first; once answered, the callback dialplan dials ``number``
+        through the trunk, as for a callback offer. ``ref`` names the task in the dialplan's
+        events (``HOTLINE_CALLBACK``). Returns when the operator's phone answered or failed;
+        AMIError (HL-QUE-042) when no AMI login is up."""
+        if not self.ready:
+            raise AMIError(
+                "no AMI login to Asterisk: click-to-call is not possible now (is Asterisk "
+                "running with the hotline's manager.conf?)",
+                code="HL-QUE-042",
+            )
+        s = self.settings
+        return await self.ami.originate(
+            interface,
+            context=s.context,
+            exten=number,
+            timeout=s.ring_timeout,
+            caller_id=f'"回拨 {number}" <{s.caller_id}>',
+            variables={"HOTLINE_CALLBACK": ref, "HOTLINE_AGENT": agent},
+        )
 
     async def _citizen(
         self, uid: str, agent: str, caller: str, events: asyncio.Queue[dict[str, str]]

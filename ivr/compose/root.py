@@ -32,6 +32,7 @@ from ivr.tickets.recalendar import install_calendar
 from ivr.tickets.service import TicketService
 from ivr.web import create_app
 from ivr.web.appkeys import WebSecurity
+from ivr.web.callback_routes import callbacks_part
 from ivr.web.desk_socket import DeskHub
 from ivr.web.screenpop import ScreenPops
 from ivr.web.ticket_routes import tickets_part
@@ -214,8 +215,9 @@ async def start_server(
             queue,
             pause_reasons=lambda: dict(holder.current.queue.settings.pause_reasons),
         )
-        # the desk's ticket form: on the catalogue read at start (None: refused, HL-WEB-011)
-        parts = [tickets_part(lambda: records.sweeper)]
+        # the desk's ticket form: on the catalogue read at start (None: refused, HL-WEB-011);
+        # its callback tasks, click-to-call through this server's callback dialler (if on)
+        parts = [tickets_part(lambda: records.sweeper), callbacks_part(lambda: dialler)]
         app = create_app(queue, lambda: holder.current.agents, accounts, db, security, desks, parts)
         runner = web.AppRunner(app, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
         await runner.setup()

@@ -43,7 +43,7 @@ def _agent_json(request: web.Request, state: AgentState) -> dict[str, Any]:
     return agent_json(request.app[QUEUE_KEY], state)
 
 
-def _spec(request: web.Request) -> AgentSpec:
+def agent_spec(request: web.Request) -> AgentSpec:
     agent_id = request.match_info["agent_id"]
     spec = request.app[AGENTS_KEY]().by_id().get(agent_id)
     if spec is None:
@@ -53,7 +53,7 @@ def _spec(request: web.Request) -> AgentSpec:
     return spec
 
 
-def _own(request: web.Request, spec: AgentSpec) -> None:
+def check_own(request: web.Request, spec: AgentSpec) -> None:
     who = principal_of(request)
     if who.role == "operator" and who.agent_id != spec.id:
         raise ApiError(
@@ -103,8 +103,8 @@ async def audit(request: web.Request, action: str, target: str, before: Any, aft
 async def _change(
     request: web.Request, action: str, do: Callable[[AgentSpec], Awaitable[None]]
 ) -> web.Response:
-    spec = _spec(request)
-    _own(request, spec)
+    spec = agent_spec(request)
+    check_own(request, spec)
     queue = request.app[QUEUE_KEY]
     before = await queue.agent(spec.id)
     await do(spec)
@@ -163,7 +163,7 @@ async def heartbeat(request: web.Request) -> web.Response:
 
 
 async def get_agent(request: web.Request) -> web.Response:
-    spec = _spec(request)
+    spec = agent_spec(request)
     return web.json_response(_agent_json(request, await request.app[QUEUE_KEY].agent(spec.id)))
 
 

@@ -62,7 +62,7 @@ _STATUS: tuple[tuple[type[HotlineError], int], ...] = (
 )
 
 
-def _service(request: web.Request) -> TicketService:
+def ticket_service(request: web.Request) -> TicketService:
     service = request.app[TICKETS_KEY]()
     if service is None:
         raise ApiError(
@@ -74,7 +74,7 @@ def _service(request: web.Request) -> TicketService:
     return service
 
 
-async def _run(call: Callable[[], Any]) -> Any:
+async def run_ticket_call(call: Callable[[], Any]) -> Any:
     """A ticket operation in a worker thread, its refusals as API errors."""
     try:
         return await asyncio.to_thread(call)
@@ -85,7 +85,10 @@ async def _run(call: Callable[[], Any]) -> Any:
         raise
 
 
-def _iso(tz: dt.tzinfo, at: dt.datetime) -> str:
+def iso(tz: dt.tzinfo | str, at: dt.datetime) -> str:
+    """A stored time (UTC) as ISO 8601 in the centre's zone ``tz``, with the offset."""
+    if isinstance(tz, str):
+        tz = ZoneInfo(tz)
     if at.tzinfo is None:
         at = at.replace(tzinfo=dt.UTC)
     return at.astimezone(tz).isoformat(timespec="seconds")
@@ -117,14 +120,14 @@ def ticket_out(
         content=ticket.content,
         address=ticket.address,
         reply=ticket.reply,
-        accepted_at=_iso(tz, ticket.accepted_at),
+        accepted_at=iso(tz, ticket.accepted_at),
         accepted_by=ticket.accepted_by,
-        deadline=_iso(tz, ticket.deadline),
+        deadline=iso(tz, ticket.deadline),
         merged_into=merged_into,
         call_uniqueid=ticket.call_uniqueid,
         events=[
             TicketEventOut(
-                at=_iso(tz, e.at),
+                at=iso(tz, e.at),
                 actor=e.actor,
                 action=e.action,
                 from_state=e.from_state,
@@ -179,16 +182,16 @@ def _zone(request: web.Request) -> ZoneInfo:
 
 async def file_ticket(request: web.Request) -> web.Response:
     form = await read_body(request, TicketForm, json_only=True)
-    service = _service(request)
+    service = ticket_service(request)
     actor = principal_of(request).username
-    out: TicketOut = await _run(lambda: _file(service, form, actor, _zone(request)))
+    out: TicketOut = await run_ticket_call(lambda: _file(service, form, actor, _zone(request)))
     return web.json_response(out.model_dump())
 
 
 async def get_ticket(request: web.Request) -> web.Response:
-    service = _service(request)
+    service = ticket_service(request)
     number = request.match_info["number"]
-    out: TicketOut = await _run(lambda: _read(service, number, _zone(request)))
+    out: TicketOut = await run_ticket_call(lambda: _read(service, number, _zone(request)))
     return web.json_response(out.model_dump())
 
 
@@ -216,7 +219,7 @@ def catalogue_out(service: TicketService) -> CatalogueOut:
 
 
 async def get_catalogue(request: web.Request) -> web.Response:
-    return web.json_response(catalogue_out(_service(request)).model_dump())
+    return web.json_response(catalogue_out(ticket_service(request)).model_dump())
 
 
 def tickets_part(tickets: Callable[[], TicketService | None]) -> WebPart:

@@ -24,6 +24,7 @@ from ivr.db.database import Database
 from ivr.tickets.deadlines import Deadlines, calendar_from_config
 from ivr.tickets.service import TicketService
 from ivr.web import create_app
+from ivr.web.callback_routes import callbacks_part
 from ivr.web.desk_socket import DeskHub
 from ivr.web.screenpop import ScreenPops
 from ivr.web.ticket_routes import tickets_part
@@ -69,7 +70,12 @@ async def site(
         pause_reasons=lambda: {"break": "小休", "meal": "用餐"},
     )
     app = create_app(
-        rq, AGENTS, accounts, database, desks=hub, parts=[tickets_part(lambda: service)]
+        rq,
+        AGENTS,
+        accounts,
+        database,
+        desks=hub,
+        parts=[tickets_part(lambda: service), callbacks_part(lambda: None)],  # no AMI here
     )
     client = TestClient(TestServer(app))
     await client.start_server()
@@ -171,6 +177,20 @@ async def test_an_operator_logs_in_goes_ready_and_the_desk_rings(
 
     await rq.abandon("browser-1")  # the caller hangs up while it rings
     await expect(page.locator("#pop-idle")).to_be_visible()
+
+    # the callback tasks: the 回访 of the caller's ticket answered 9 days ago
+    tasks = page.locator("#cb-tasks tbody tr")
+    await expect(tasks).to_have_count(1)
+    await expect(tasks).to_contain_text("回访")
+    await expect(tasks).to_contain_text(CALLER)
+    await tasks.locator(".cb-call").click()  # no AMI dialler on this server: said so
+    await expect(page.locator("#problem")).to_contain_text("HL-WEB-012")
+    await tasks.locator(".cb-close").click()
+    await page.fill("#cb-result", "市民表示满意")
+    await page.select_option("#cb-satisfaction", "4")
+    await page.click("#cb-done")
+    await expect(tasks).to_have_count(0)
+    await expect(page.locator("#problem")).to_be_hidden()
 
     await page.select_option("#pause-reason", "meal")
     await page.click("#pause")

@@ -192,6 +192,10 @@ async function start() {
   // the ticket form's catalogue first, so that the first screen-pop reads in names
   if (typeof loadCatalogue === "function") await loadCatalogue().catch((e) => problem(String(e)));
   connect();
+  if (typeof loadTasks === "function") {  // the callback tasks (callbacks.js), every minute
+    loadTasks().catch((e) => problem(String(e)));
+    setInterval(() => loadTasks().catch(() => {}), 60000);
+  }
   setInterval(tick, 1000);
   setInterval(heartbeat, 20000);
 }

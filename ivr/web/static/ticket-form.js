@@ -132,6 +132,7 @@ async function submit(event) {
     $("t-result").textContent = `工单 ${t.number} ${t.state_name}${where}（时限 ${when(t.deadline)}）`;
     $("t-result").className = "ok";
     $("ticket-number").textContent = `No. ${t.number}`;
+    if (typeof loadTasks === "function" && t.state === "finished") loadTasks().catch(() => {});  // its 回访
   } catch (e) { /* shown by api() */ } finally {
     $("t-submit").disabled = false;
   }
