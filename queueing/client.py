@@ -31,6 +31,12 @@ from queueing.errors import QueueError
 from queueing.events import EventJournal
 from queueing.options import PlainQueueOptions, QueueOptions
 
+#: Redis connections a process may hold at once. When all are busy a command waits for one
+#: (up to ``POOL_WAIT_SECONDS``) instead of failing: redis-py's default pool refuses the
+#: 101st concurrent command with "Too many connections", which 200 desks reconnecting at
+#: once (or a burst of callers) reach (bench/desk_bench.py found it).
+POOL_CONNECTIONS = 256
+POOL_WAIT_SECONDS = 5.0
 _FATE_MAX = 20_000  # callers whose fate is remembered (see RedisQueue.fate)
 
 
@@ -54,6 +60,22 @@ def _s(value: Any) -> str:
 
 def default_server_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def redis_client(url: str) -> aioredis.Redis:
+    """A client for ``url`` as the queue uses it. A command on a pooled connection that a
+    Redis restart broke is sent again on a fresh one (redis-py's from_url retries nothing):
+    after a restart the first request of each connection does not fail. Busy connections
+    make a command wait (:data:`POOL_CONNECTIONS`), not fail."""
+    retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 3)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=POOL_CONNECTIONS,
+        timeout=POOL_WAIT_SECONDS,
+        retry=retry,
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
+    return aioredis.Redis(connection_pool=pool)
 
 
 @dataclass
@@ -89,14 +111,8 @@ class QueueClient:
 
     @classmethod
     def from_url(cls, url: str, settings: QueueOptions | None = None) -> Self:
-        # A command on a pooled connection that a Redis restart broke is sent again on a
-        # fresh one (redis-py's from_url retries nothing): after a restart the first request
-        # of each connection does not fail.
-        retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 3)
-        client = aioredis.Redis.from_url(
-            url, retry=retry, retry_on_error=[RedisConnectionError, RedisTimeoutError]
-        )
-        return cls(client, settings or PlainQueueOptions())
+        """The queue on a client of :func:`redis_client`."""
+        return cls(redis_client(url), settings or PlainQueueOptions())
 
     async def close(self) -> None:
         await self.client.aclose()

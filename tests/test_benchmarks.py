@@ -70,3 +70,10 @@ def test_tickets_bench_quick(backend: str) -> None:
     out = bench("bench.tickets_bench", "--quick", "--backend", backend)
     for figure in ("64 concurrent", "batched by 500", "monthly report"):
         assert figure in out, out[-3000:]
+
+
+def test_desk_bench_quick() -> None:
+    """hotline serve --http-port with desk sockets open, calls offered through Redis."""
+    out = bench("bench.desk_bench", "--quick")
+    for figure in ("sockets open", "offer -> socket", "bare Redis pub/sub", " 0 lost", "limit"):
+        assert figure in out, out[-3000:]

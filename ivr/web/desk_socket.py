@@ -148,8 +148,16 @@ class DeskHub:
         await ws.prepare(request)
         self.sockets[agent].add(ws)
         try:
-            async with self._order[agent]:
-                await ws.send_str(json.dumps(await self._hello(agent), ensure_ascii=False))
+            try:
+                async with self._order[agent]:
+                    await ws.send_str(json.dumps(await self._hello(agent), ensure_ascii=False))
+            except Exception as exc:
+                # Upgraded already: an HTTP error answer now would be garbage on the socket.
+                # Close it saying why (1011); the desk reconnects and gets its hello then.
+                log.warning("[HL-WEB-010] desk socket of agent %s: no hello (%s); closed, the "
+                            "desk reconnects", agent, exc)  # fmt: skip
+                await ws.close(code=1011, message=b"hello failed, reconnect")
+                return ws
             async for msg in ws:  # the desk says nothing that matters; it may ping
                 if msg.type == WSMsgType.ERROR:
                     break

@@ -3,12 +3,14 @@ a server that lost the script, the counters' expiry, and skills changed by a new
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import redis.asyncio as aioredis
 
 from ivr.config.queue_models import QueueSettings
 from queueing import keys
+from queueing.client import POOL_CONNECTIONS
 from queueing.queue import AfterCall, QueueRequest, RedisQueue
 from tests.queueing.conftest import T0, Clock, agent
 
@@ -129,3 +131,20 @@ async def test_a_new_login_with_other_skills_takes_effect_at_once(rq: RedisQueue
     assert await rq.client.zcard(keys.ready("general")) == 0
     assert await rq.client.smembers(keys.staffed("general")) == set()
     assert await rq.client.smembers(keys.staffed("tax")) == {b"a1"}
+
+
+async def test_more_commands_at_once_than_connections_wait_instead_of_failing(
+    redis_url: str,
+) -> None:
+    """redis-py's default pool refuses the 101st concurrent command ("Too many connections");
+    200 desks opening their sockets at once reached it. The queue's pool makes a command
+    wait for a free connection instead: 300 blocking commands at once all complete."""
+    q = RedisQueue.from_url(redis_url)
+    try:
+        many = POOL_CONNECTIONS + 44
+        done = await asyncio.gather(
+            *(q.client.blpop([f"plumbing:nothing:{i}"], timeout=0.2) for i in range(many))
+        )
+        assert done == [None] * many
+    finally:
+        await q.close()
