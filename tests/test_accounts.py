@@ -274,6 +274,26 @@ def test_api_tokens(acc: Accounts, db: Database) -> None:
     assert acc.audit_log(1)[0]["action"] == "token.create"
 
 
+def test_one_token_revoked_the_others_work(cli: Any) -> None:
+    assert cli("add", "boss", "--role", "supervisor", "--password-stdin",
+               stdin=PASSWORD + "\n")[0] == 0  # fmt: skip
+    leaked = cli("token", "boss", "--label", "old script")[1].strip()
+    kept = cli("token", "boss", "--label", "wallboard")[1].strip()
+    code, out, _ = cli("tokens", "boss")
+    assert code == 0 and len(out.splitlines()) == 2
+    first = out.splitlines()[0].split()
+    assert first[1:3] == ["boss", "active"] and out.splitlines()[0].endswith("old script")
+    code, out, _ = cli("revoke-token", first[0])
+    assert code == 0 and out == f"API token {first[0]} of boss (old script) revoked\n"
+    acc = Accounts(Database(cli.url))
+    assert acc.token_principal(leaked) is None
+    assert acc.token_principal(kept) is not None  # the user and its other token go on
+    assert "revoked" in cli("tokens")[1].splitlines()[0]
+    assert acc.audit_log(1)[0]["action"] == "token.revoke"
+    code, _, err = cli("revoke-token", "999")
+    assert code != 0 and "HL-ACC-" in err and "no API token 999" in err
+
+
 def test_rehash_on_login(db: Database, clock: FakeClock) -> None:
     """Users hashed with weaker parameters get argon2's defaults at their next login."""
     cheap = Accounts(db, clock=clock, hasher=CHEAP)

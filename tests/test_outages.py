@@ -137,7 +137,7 @@ def test_a_server_outage_longer_than_the_heartbeat_logs_nobody_out(
     try:
         assert server.http("POST", "/agents/1001/login", {"ready": True})["state"] == "ready"
         server.http("POST", "/agents/1002/login", {"ready": False})
-        server.http("POST", "/agents/1002/pause", {"reason": "lunch"})
+        server.http("POST", "/agents/1002/pause", {"reason": "meal"})
         server.kill()
         # every server is away for twice the heartbeat interval: no desk can send one
         time.sleep(2 * 5.0 + 1)
@@ -151,7 +151,7 @@ def test_a_server_outage_longer_than_the_heartbeat_logs_nobody_out(
         poll(reaped_since_restart, "the reaper to run after the restart")
         assert server.http("GET", "/agents/1001")["state"] == "ready"
         paused = server.http("GET", "/agents/1002")
-        assert (paused["state"], paused["reason"]) == ("paused", "lunch")
+        assert (paused["state"], paused["reason"]) == ("paused", "meal")
 
         # now the server runs and 1002's desk has gone quiet, while 1001's keeps beating
         def one_logged_out() -> bool:

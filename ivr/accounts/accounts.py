@@ -32,6 +32,7 @@ from ivr.accounts.errors import (
 )
 from ivr.accounts.identity import USERNAME_RE, LoginResult, Principal, User
 from ivr.accounts.rules import check_new_user, check_password
+from ivr.accounts.tokens import TokenAdmin
 from ivr.db.database import Database
 from ivr.db.tables import ApiTokenRow, UserRow, UserSessionRow
 
@@ -63,8 +64,9 @@ def _principal(row: UserRow, via: str) -> Principal:
     return Principal(row.id, row.username, row.role, row.agent_id, row.department, via)
 
 
-class Accounts:
-    """Users, sessions, tokens, audit, on ``db`` (migrated to revision 0006 or later).
+class Accounts(TokenAdmin):
+    """Users, sessions, tokens (listed and revoked one by one:
+    :class:`~ivr.accounts.tokens.TokenAdmin`), audit, on ``db`` (revision 0006 or later).
 
     ``session_hours``: a session's absolute life; ``idle_minutes``: it dies this long after
     its last use; ``clock``: seconds since the epoch (tests give a fake one); ``hasher``:

@@ -8,6 +8,7 @@
 - ``hotline user list``;
 - ``hotline user token NAME [--label L]``: a new API token, printed alone on stdout
   (``TOKEN=$(hotline user token ops)``);
+- ``hotline user tokens [NAME]`` / ``hotline user revoke-token ID``: the API tokens, one revoked;
 - ``hotline user audit [--limit N]``: the newest rows of the audit log.
 
 Without ``--password-stdin`` the password is asked twice on the terminal. The database is the
@@ -165,6 +166,23 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_tokens(args: argparse.Namespace, settings: Settings) -> int:
+    zone = _zone(args, settings)
+    tokens = accounts_of(args, settings).list_tokens(args.username)
+    for t in tokens:
+        used = _when(t.last_used_at, zone) if t.last_used_at else "never used"
+        state = f"revoked {_when(t.revoked_at, zone)}" if t.revoked_at else "active"
+        print(f"{t.id:>5} {t.username:<20} {state:<26} {used:<16} {t.label}")
+    print(f"{len(tokens)} token(s); times in {zone}", file=sys.stderr)
+    return 0
+
+
+def cmd_revoke_token(args: argparse.Namespace, settings: Settings) -> int:
+    t = accounts_of(args, settings).revoke_token(args.token_id, actor=cli_actor())
+    print(f"API token {t.id} of {t.username} ({t.label or 'no label'}) revoked")
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     if args.limit < 1:
         raise AccountInvalid("--limit: give 1 or more")
@@ -211,5 +229,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     action("list", "list the users", cmd_list)
     t = action("token", "make an API token and print it (only it, for scripts)", cmd_token)
     t.add_argument("--label", default="", help="what the token is for")
+    t = usub.add_parser("tokens", help="list the API tokens (never their plaintext)")
+    t.add_argument("username", metavar="NAME", nargs="?", help="only this user's")
+    common_options(t)
+    t.set_defaults(func=run(cmd_tokens))
+    t = usub.add_parser("revoke-token", help="revoke one API token (its user stays enabled)")
+    t.add_argument("token_id", metavar="ID", type=int, help="the id `hotline user tokens` shows")
+    common_options(t)
+    t.set_defaults(func=run(cmd_revoke_token))
     a = action("audit", "the newest rows of the audit log, newest first", cmd_audit)
     a.add_argument("--limit", type=int, default=50, help="how many rows (default 50)")

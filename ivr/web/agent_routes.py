@@ -20,13 +20,21 @@ from aiohttp import web
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ivr.config.queue_models import AgentSpec
-from ivr.web.appkeys import ACCOUNTS_KEY, AGENTS_KEY, QUEUE_KEY, principal_of
+from ivr.web.appkeys import (
+    ACCOUNTS_KEY,
+    AGENTS_KEY,
+    PAUSE_REASONS_KEY,
+    QUEUE_KEY,
+    principal_of,
+)
 from ivr.web.bodies import read_body
 from ivr.web.errors import AUDIT_LOST, FORBIDDEN, ApiError
 from ivr.web.schemas import LoginBody, LogoutBody, PauseBody, agent_out
 from queueing.queue import AgentState, RedisQueue
 
 log = logging.getLogger(__name__)
+
+BAD_PAUSE_REASON = "HL-WEB-014"
 
 
 def zone(request: web.Request) -> ZoneInfo:
@@ -133,8 +141,31 @@ async def ready(request: web.Request) -> web.Response:
     return await _change(request, "ready", do)
 
 
+#: a pause without a reason of the desk's (the API's default)
+PLAIN_PAUSE = "pause"
+
+
+def check_pause_reason(request: web.Request, reason: str) -> None:
+    """A pause's reason must be one of queue.yaml's ``settings.pause_reasons`` (what the
+    desk offers and the reports count), or the plain ``pause``: 400 ``HL-WEB-014``."""
+    reasons = request.app.get(PAUSE_REASONS_KEY)
+    if reasons is None:
+        return
+    known = reasons()
+    if reason != PLAIN_PAUSE and reason not in known:
+        listed = ", ".join(f"{code} ({label})" for code, label in known.items())
+        raise ApiError(
+            400,
+            BAD_PAUSE_REASON,
+            f"pause reason {reason!r} is not one of queue.yaml settings.pause_reasons: "
+            f"{listed}, or {PLAIN_PAUSE}",
+            {"reason": reason, "known": [*known, PLAIN_PAUSE]},
+        )
+
+
 async def pause(request: web.Request) -> web.Response:
     body = await read_body(request, PauseBody)
+    check_pause_reason(request, body.reason)
     queue = request.app[QUEUE_KEY]
 
     async def do(spec: AgentSpec) -> None:

@@ -35,6 +35,7 @@ from ivr.web.appkeys import (
     ACCOUNTS_KEY,
     AGENTS_KEY,
     DATABASE_KEY,
+    PAUSE_REASONS_KEY,
     QUEUE_KEY,
     SECURITY_KEY,
     WebSecurity,
@@ -221,6 +222,7 @@ def create_app(
     add_pages(app)
     if desks is not None:  # the live notices: started and stopped with the app
         app[DESKS_KEY] = desks
+        app[PAUSE_REASONS_KEY] = desks.pause_reasons  # a pause must give one of them
         app.on_startup.append(desks.start)
         app.on_cleanup.append(desks.stop)
     return app

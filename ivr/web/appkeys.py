@@ -28,6 +28,8 @@ AGENTS_KEY: web.AppKey[Callable[[], AgentsFile]] = web.AppKey("agents")
 ACCOUNTS_KEY: web.AppKey[Accounts] = web.AppKey("accounts", Accounts)
 DATABASE_KEY: web.AppKey[Database] = web.AppKey("database", Database)
 SECURITY_KEY: web.AppKey[WebSecurity] = web.AppKey("security", WebSecurity)
+# queue.yaml's settings.pause_reasons as the config is now (code: label); set with the desks
+PAUSE_REASONS_KEY: web.AppKey[Callable[[], dict[str, str]]] = web.AppKey("pause_reasons")
 
 # who is asking (set by the guard), and the session's CSRF token (None for an API token)
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)

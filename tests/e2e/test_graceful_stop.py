@@ -56,7 +56,7 @@ def pause_after_call(stack: Stack, agent: str, uid: str) -> None:
     """``agent`` just logged in ready and was offered ``uid``: it takes no call after it."""
     state = stack.agent(agent)
     assert state["state"] in ("reserved", "busy") and state.get("call") == uid, state
-    stack.http("POST", f"/api/agents/{agent}/pause", {"reason": "after-call"})
+    stack.http("POST", f"/api/agents/{agent}/pause", {"reason": "break"})
 
 
 def connected(stack: Stack, uid: str, timeout: float = 60.0) -> None:

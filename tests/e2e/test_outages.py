@@ -92,7 +92,7 @@ def test_redis_forgets_and_the_hotline_does_not(own: Stack, tmp_path: Path) -> N
         assert own.login("1001")["state"] == "ready"
         assert own.login("1004")["state"] == "ready"
         own.login("1003", ready=False)
-        own.http("POST", "/api/agents/1003/pause", {"reason": "lunch"})
+        own.http("POST", "/api/agents/1003/pause", {"reason": "meal"})
         calls, uids = [], []
         for number in CALLERS:
             calls.append(own.call(LINE, number))
@@ -128,7 +128,7 @@ def test_redis_forgets_and_the_hotline_does_not(own: Stack, tmp_path: Path) -> N
             assert sipp.proc.poll() is None, f"{sipp.caller} was dropped: {sipp.errors()}"
         assert own.agent("1001")["state"] == "ready"
         assert own.agent("1004")["state"] == "ready"
-        assert (own.agent("1003")["state"], own.agent("1003")["reason"]) == ("paused", "lunch")
+        assert (own.agent("1003")["state"], own.agent("1003")["reason"]) == ("paused", "meal")
 
         own.http("POST", "/api/agents/1003/ready", {})
         records = [own.record(number, timeout=90) for number in CALLERS]

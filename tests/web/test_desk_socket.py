@@ -36,6 +36,7 @@ async def live(
         NoticeSubscriber(redis_url, rq.centre),
         ScreenPops(rq.client, database, centre=rq.centre),
         rq,
+        pause_reasons=lambda: {"meal": "用餐", "break": "小休"},
     )
     client = TestClient(TestServer(create_app(rq, AGENTS, accounts, database, desks=hub)))
     await client.start_server()
@@ -152,5 +153,26 @@ async def test_a_hello_that_fails_closes_the_socket_cleanly_and_the_next_one_wor
         again = await _socket(desk)
         assert (await _next(again, "hello"))["agent"]["state"] == "offline"
         await again.close()
+    finally:
+        await desk.close()
+
+
+async def test_a_pause_gives_a_reason_of_the_config(live: TestClient) -> None:  # type: ignore[type-arg]
+    """The desk offers queue.yaml's pause reasons; the API takes those (or the plain
+    ``pause``) and nothing else, so the reports count what the config names."""
+    desk = await _desk(live, "op1001")
+    try:
+        assert (await desk.post("/api/agents/1001/login", {"ready": True})).status == 200
+        r = await desk.post("/api/agents/1001/pause", {"reason": "lunch"})
+        body = await r.json()
+        assert (r.status, body["error_id"]) == (400, "HL-WEB-014")
+        assert "meal (用餐)" in body["message"] and body["details"]["known"] == [
+            "meal",
+            "break",
+            "pause",
+        ]
+        for reason in ("meal", "pause"):
+            r = await desk.post("/api/agents/1001/pause", {"reason": reason})
+            assert (r.status, (await r.json())["reason"]) == (200, reason)
     finally:
         await desk.close()
