@@ -217,7 +217,10 @@ async def start_server(
         )
         # the desk's ticket form: on the catalogue read at start (None: refused, HL-WEB-011);
         # its callback tasks, click-to-call through this server's callback dialler (if on)
-        parts = [tickets_part(lambda: records.sweeper), callbacks_part(lambda: dialler)]
+        parts = [
+            tickets_part(lambda: records.sweeper, numbers),
+            callbacks_part(lambda: dialler),
+        ]
         app = create_app(queue, lambda: holder.current.agents, accounts, db, security, desks, parts)
         runner = web.AppRunner(app, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
         await runner.setup()

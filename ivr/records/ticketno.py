@@ -140,6 +140,18 @@ class RedisTicketNumbers:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._memo: dict[str, str] = {}
 
+    async def reserved(self, uniqueid: str) -> str | None:
+        """The number already reserved for the call (None: none, or Redis away): read only,
+        for a ticket accepted before the reservation reached the database."""
+        known = self._memo.get(uniqueid)
+        if known is not None:
+            return known
+        try:
+            value = await self.client.hget(keys.ticket_numbers(self.centre), uniqueid)
+        except (RedisError, OSError):
+            return None
+        return None if value is None else _text(value)
+
     async def reserve_ticket(self, uniqueid: str) -> str | None:
         """The call's ticket number; None if it cannot have one now (logged)."""
         day = dt.datetime.fromtimestamp(self.clock(), self.tz).date()

@@ -64,10 +64,13 @@ class TicketService(TicketActions, TicketQueries, CallbackTasks):
         dialled: str = "12345",
         confidential: bool = False,
         source: str = "phone",
+        reserved_number: str | None = None,
         now: dt.datetime | None = None,
     ) -> TicketRow:
         """受理: a new ticket. With ``call_uniqueid``, idempotent: the same call gives the same
-        ticket back, however often it is retried."""
+        ticket back, however often it is retried. The ticket takes the number reserved for
+        the call: from the database, else ``reserved_number`` (the number Redis handed out,
+        whose reservation row may still be on its way through the journaled write path)."""
         if type not in self.catalogue.types:
             raise BadTicketInput(
                 f"unknown ticket type {type!r}; known: {', '.join(self.catalogue.types)}"
@@ -90,10 +93,13 @@ class TicketService(TicketActions, TicketQueries, CallbackTasks):
             reserved = None
             if call_uniqueid is not None:
                 # the number the call carried to the operator (HOTLINE_TICKET), if any
-                reserved = session.scalar(
-                    select(TicketReservationRow.number).where(
-                        TicketReservationRow.call_uniqueid == call_uniqueid
+                reserved = (
+                    session.scalar(
+                        select(TicketReservationRow.number).where(
+                            TicketReservationRow.call_uniqueid == call_uniqueid
+                        )
                     )
+                    or reserved_number
                 )
             ticket = TicketRow(
                 number=reserved or next_number(session, day),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -51,6 +51,16 @@ from ivr.web.ticket_schemas import (
 
 TICKETS_AWAY = "HL-WEB-011"
 TICKETS_KEY: web.AppKey[Callable[[], TicketService | None]] = web.AppKey("tickets")
+
+
+class ReservedNumbers(Protocol):
+    """The numbers reserved for calls in Redis (:class:`ivr.records.ticketno.RedisTicketNumbers`):
+    the form's ticket takes its call's even before the reservation reached the database."""
+
+    async def reserved(self, uniqueid: str) -> str | None: ...
+
+
+NUMBERS_KEY: web.AppKey[ReservedNumbers | None] = web.AppKey("numbers")
 
 # the lifecycle's refusals as HTTP statuses (their ids stay theirs)
 _STATUS: tuple[tuple[type[HotlineError], int], ...] = (
@@ -145,7 +155,9 @@ def _read(service: TicketService, number: str, tz: dt.tzinfo) -> TicketOut:
     return ticket_out(service, ticket, tz, merged, service.history(number))
 
 
-def _file(service: TicketService, form: TicketForm, actor: str, tz: dt.tzinfo) -> TicketOut:
+def _file(
+    service: TicketService, form: TicketForm, actor: str, tz: dt.tzinfo, reserved: str | None
+) -> TicketOut:
     """Accept, then the chosen action while the ticket is still just accepted (a retry of
     the same call's form finds it done and changes nothing)."""
     if form.action == "merge" and not form.merge_into:
@@ -163,6 +175,7 @@ def _file(service: TicketService, form: TicketForm, actor: str, tz: dt.tzinfo) -
         call_uniqueid=form.call_uniqueid,
         dialled=form.dialled,
         confidential=form.confidential,
+        reserved_number=reserved,
     )
     if ticket.state == State.ACCEPTED.value and form.action != "accept":
         params: dict[str, Any] = {}
@@ -184,7 +197,11 @@ async def file_ticket(request: web.Request) -> web.Response:
     form = await read_body(request, TicketForm, json_only=True)
     service = ticket_service(request)
     actor = principal_of(request).username
-    out: TicketOut = await run_ticket_call(lambda: _file(service, form, actor, _zone(request)))
+    numbers, reserved = request.app[NUMBERS_KEY], None
+    if numbers is not None and form.call_uniqueid:
+        reserved = await numbers.reserved(form.call_uniqueid)
+    tz = _zone(request)
+    out: TicketOut = await run_ticket_call(lambda: _file(service, form, actor, tz, reserved))
     return web.json_response(out.model_dump())
 
 
@@ -222,11 +239,15 @@ async def get_catalogue(request: web.Request) -> web.Response:
     return web.json_response(catalogue_out(ticket_service(request)).model_dump())
 
 
-def tickets_part(tickets: Callable[[], TicketService | None]) -> WebPart:
-    """The ticket routes on the service ``tickets()`` returns (None: refused catalogue)."""
+def tickets_part(
+    tickets: Callable[[], TicketService | None], numbers: ReservedNumbers | None = None
+) -> WebPart:
+    """The ticket routes on the service ``tickets()`` returns (None: refused catalogue);
+    ``numbers``: the calls' reserved numbers in Redis (the server's)."""
 
     def install(app: web.Application) -> None:
         app[TICKETS_KEY] = tickets
+        app[NUMBERS_KEY] = numbers
 
     return WebPart(
         routes=(

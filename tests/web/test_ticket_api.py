@@ -29,15 +29,32 @@ def service(database: Database) -> TicketService:
     )
 
 
+class Redis:
+    """The calls' numbers as Redis has them (a number whose reservation row is still on its
+    way to the database through the journaled write path)."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, str] = {}
+
+    async def reserved(self, uniqueid: str) -> str | None:
+        return self.numbers.get(uniqueid)
+
+
+@pytest.fixture
+def redis_numbers() -> Redis:
+    return Redis()
+
+
 @pytest.fixture
 async def desks(
     rq: RedisQueue,  # noqa: F811
     accounts: Accounts,
     database: Database,
     service: TicketService,
+    redis_numbers: Redis,
 ) -> AsyncIterator[dict[str, Desk]]:
     http: TestClient = await open_client(  # type: ignore[type-arg]
-        rq, accounts, database, parts=[tickets_part(lambda: service)]
+        rq, accounts, database, parts=[tickets_part(lambda: service, redis_numbers)]
     )
     out = await logged_in(http)
     yield out
@@ -95,6 +112,18 @@ async def test_dispatch_takes_the_calls_reserved_number_once(
     assert [e["action"] for e in again["events"]] == ["accept", "dispatch"]
     read = await (await desks["super"].get(f"/api/tickets/{reserved}")).json()
     assert read == again
+
+
+async def test_the_number_redis_handed_out_before_its_row_reached_the_database(
+    desks: dict[str, Desk], service: TicketService, redis_numbers: Redis
+) -> None:
+    """The screen-pop showed the number Redis reserved; the operator was quicker than the
+    reservation's journaled write: the ticket still takes that number."""
+    number = service.reserve_number("call-elsewhere")  # the database's sequence moves on
+    redis_numbers.numbers["call-9"] = number[:8] + "000777"
+    form = {**FORM, "call_uniqueid": "call-9", "action": "accept"}
+    ticket = await (await desks["op1001"].post("/api/tickets", form)).json()
+    assert ticket["number"] == number[:8] + "000777"
 
 
 async def test_answer_finishes_and_needs_a_reply(desks: dict[str, Desk]) -> None:
