@@ -137,6 +137,13 @@ async def test_an_operator_logs_in_goes_ready_and_the_desk_rings(
     await page.click("#ready")
     await expect(page.locator("#state")).to_contain_text("就绪")
     assert (await rq.agent("1001")).state == "ready"  # the page drove the real queue
+    # the page's own session may not touch another operator's agent (a crafted request)
+    status = await page.evaluate(
+        """async () => (await fetch("/api/agents/1002/login", {method: "POST",
+            headers: {"Content-Type": "application/json", "X-CSRF-Token": desk.me.csrf_token},
+            body: JSON.stringify({ready: true})})).status"""
+    )
+    assert status == 403 and (await rq.agent("1002")).state == "offline"
 
     await rq.enqueue(QueueRequest("browser-1", CALLER, "12345", "general", 0, clock()))
     await expect(page.locator("#pop-caller")).to_contain_text(CALLER)
