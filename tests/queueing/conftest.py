@@ -11,6 +11,7 @@ from ivr.config.queue_models import AgentSpec, Announce, QueueSettings
 from ivr.queuewait.waiter import QueueHub
 from queueing.events import MemoryEventSink
 from queueing.queue import RedisQueue
+from tests.queueing.fake_ami import FakeAMI
 
 T0 = 1_790_000_000.0
 
@@ -63,3 +64,12 @@ async def hub(redis_url: str) -> AsyncIterator[QueueHub]:
     yield h
     await h.stop()
     await queue.close()
+
+
+@pytest.fixture
+async def ami() -> AsyncIterator[FakeAMI]:
+    """A fake AMI listening on a port of its own for the test."""
+    fake = FakeAMI()
+    await fake.start()
+    yield fake
+    await fake.stop()

@@ -202,14 +202,6 @@ SETTINGS = QueueSettings(
 
 
 @pytest.fixture
-async def ami() -> AsyncIterator[FakeAMI]:
-    fake = FakeAMI()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def hub(redis_url: str, ami: FakeAMI) -> AsyncIterator[QueueHub]:
     async with dialling_hub(redis_url, DiallerSettings(enabled=True, port=ami.port), ami) as h:
         yield h

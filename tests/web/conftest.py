@@ -3,6 +3,7 @@ sessions, audit), with one account of each role."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,21 @@ async def logged_in(http: TestClient) -> dict[str, Desk]:  # type: ignore[type-a
     for name in USERS:
         assert (await out[name].login(name)).status == 200
     return out
+
+
+@contextlib.asynccontextmanager
+async def desks_on(
+    queue: RedisQueue, accounts: Accounts, database: Database, parts: Sequence[WebPart]
+) -> AsyncIterator[dict[str, Desk]]:
+    """An app with ``parts`` and a logged-in session per account (see :func:`logged_in`)."""
+    http = await open_client(queue, accounts, database, parts=parts)
+    out = await logged_in(http)
+    try:
+        yield out
+    finally:
+        for d in out.values():
+            await d.close()
+        await http.close()
 
 
 @pytest.fixture

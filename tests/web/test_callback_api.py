@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from ivr.accounts import Accounts
 from ivr.config.catalogue import load_catalogue
@@ -24,9 +23,9 @@ from queueing.ami import AMIClient
 from queueing.callback import CallbackDialler
 from queueing.queue import RedisQueue
 from tests.conftest import CONFIG_DIR
-from tests.queueing.conftest import clock, rq  # noqa: F401 (fixtures)
+from tests.queueing.conftest import ami, clock, rq  # noqa: F401 (fixtures)
 from tests.queueing.fake_ami import FakeAMI
-from tests.web.conftest import AGENTS, Desk, logged_in, open_client
+from tests.web.conftest import AGENTS, Desk, desks_on
 
 CITIZEN = "13904719999"
 
@@ -36,14 +35,6 @@ def service(database: Database) -> TicketService:
     return TicketService(
         database, load_catalogue(CONFIG_DIR), Deadlines(calendar_from_config(CONFIG_DIR))
     )
-
-
-@pytest.fixture
-async def ami() -> AsyncIterator[FakeAMI]:
-    fake = FakeAMI()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.fixture
@@ -80,12 +71,8 @@ async def desks(
     switch: Dialler,
 ) -> AsyncIterator[dict[str, Desk]]:
     parts = [tickets_part(lambda: service), callbacks_part(switch)]
-    http: TestClient = await open_client(rq, accounts, database, parts=parts)  # type: ignore[type-arg]
-    out = await logged_in(http)
-    yield out
-    for d in out.values():
-        await d.close()
-    await http.close()
+    async with desks_on(rq, accounts, database, parts) as out:
+        yield out
 
 
 def tasks(database: Database, service: TicketService) -> tuple[int, int, str]:
@@ -141,7 +128,7 @@ async def test_click_to_call_rings_the_operator_first_then_the_citizen(
     database: Database,
     service: TicketService,
     rq: RedisQueue,  # noqa: F811
-    ami: FakeAMI,
+    ami: FakeAMI,  # noqa: F811
     switch: Dialler,
 ) -> None:
     visit, missed, _ = tasks(database, service)

@@ -19,7 +19,7 @@ from ivr.web.ticket_routes import tickets_part
 from queueing.queue import RedisQueue
 from tests.conftest import CONFIG_DIR
 from tests.queueing.conftest import clock, rq  # noqa: F401 (fixtures)
-from tests.web.conftest import Desk, logged_in, open_client
+from tests.web.conftest import Desk, desks_on, logged_in, open_client
 
 
 @pytest.fixture
@@ -53,14 +53,10 @@ async def desks(
     service: TicketService,
     redis_numbers: Redis,
 ) -> AsyncIterator[dict[str, Desk]]:
-    http: TestClient = await open_client(  # type: ignore[type-arg]
-        rq, accounts, database, parts=[tickets_part(lambda: service, redis_numbers)]
-    )
-    out = await logged_in(http)
-    yield out
-    for d in out.values():
-        await d.close()
-    await http.close()
+    async with desks_on(
+        rq, accounts, database, [tickets_part(lambda: service, redis_numbers)]
+    ) as out:
+        yield out
 
 
 FORM: dict[str, Any] = {
