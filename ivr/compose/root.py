@@ -34,6 +34,7 @@ from ivr.web import create_app
 from ivr.web.appkeys import WebSecurity
 from ivr.web.callback_routes import callbacks_part
 from ivr.web.desk_socket import DeskHub
+from ivr.web.portal_routes import portal_part
 from ivr.web.screenpop import ScreenPops
 from ivr.web.ticket_routes import tickets_part
 from queueing.ami import SECRET_FILE as AMI_SECRET_FILE
@@ -220,6 +221,7 @@ async def start_server(
         parts = [
             tickets_part(lambda: records.sweeper, numbers),
             callbacks_part(lambda: dialler),
+            portal_part(),  # the departments' tickets
         ]
         app = create_app(queue, lambda: holder.current.agents, accounts, db, security, desks, parts)
         runner = web.AppRunner(app, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)

@@ -62,10 +62,15 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     return _file(request, "login.html")
 
 
-async def desk_page(request: web.Request) -> web.StreamResponse:
-    if not await _signed_in(request):
-        raise web.HTTPFound(f"/login?next={request.path_qs}")
-    return _file(request, "desk.html")
+def _page(name: str) -> Handler:
+    """A page for the signed in; without a session, the login page (then back here)."""
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        if not await _signed_in(request):
+            raise web.HTTPFound(f"/login?next={request.path_qs}")
+        return _file(request, name)
+
+    return page
 
 
 async def asset(request: web.Request) -> web.StreamResponse:
@@ -78,7 +83,8 @@ async def asset(request: web.Request) -> web.StreamResponse:
 PAGES: list[tuple[str, str, Handler]] = [
     ("GET", "/", home),
     ("GET", "/login", login_page),
-    ("GET", "/desk", desk_page),
+    ("GET", "/desk", _page("desk.html")),  # operators (supervisors and admins too)
+    ("GET", "/portal", _page("portal.html")),  # departments
     ("GET", "/static/{name}", asset),
 ]
 

@@ -104,6 +104,21 @@ def iso(tz: dt.tzinfo | str, at: dt.datetime) -> str:
     return at.astimezone(tz).isoformat(timespec="seconds")
 
 
+def events_out(tz: dt.tzinfo | str, events: list[TicketEventRow]) -> list[TicketEventOut]:
+    """A ticket's history, oldest first, times in the centre's zone."""
+    return [
+        TicketEventOut(
+            at=iso(tz, e.at),
+            actor=e.actor,
+            action=e.action,
+            from_state=e.from_state,
+            to_state=e.to_state,
+            note=e.note,
+        )
+        for e in events
+    ]
+
+
 def ticket_out(
     service: TicketService,
     ticket: TicketRow,
@@ -135,17 +150,7 @@ def ticket_out(
         deadline=iso(tz, ticket.deadline),
         merged_into=merged_into,
         call_uniqueid=ticket.call_uniqueid,
-        events=[
-            TicketEventOut(
-                at=iso(tz, e.at),
-                actor=e.actor,
-                action=e.action,
-                from_state=e.from_state,
-                to_state=e.to_state,
-                note=e.note,
-            )
-            for e in events or []
-        ],
+        events=events_out(tz, events or []),
     )
 
 

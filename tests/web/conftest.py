@@ -104,21 +104,29 @@ async def http(
     await client.close()
 
 
-async def logged_in(http: TestClient) -> dict[str, Desk]:  # type: ignore[type-arg]
-    """A logged-in browser session per account of :data:`USERS`, and ``anonymous``."""
-    out = {name: Desk(http) for name in [*USERS, "anonymous"]}
-    for name in USERS:
+async def logged_in(
+    http: TestClient,  # type: ignore[type-arg]
+    extra: Sequence[str] = (),
+) -> dict[str, Desk]:
+    """A logged-in browser session per account of :data:`USERS` and ``extra`` (accounts the
+    test added, with :data:`PASSWORD`), and ``anonymous``."""
+    out = {name: Desk(http) for name in [*USERS, *extra, "anonymous"]}
+    for name in [*USERS, *extra]:
         assert (await out[name].login(name)).status == 200
     return out
 
 
 @contextlib.asynccontextmanager
 async def desks_on(
-    queue: RedisQueue, accounts: Accounts, database: Database, parts: Sequence[WebPart]
+    queue: RedisQueue,
+    accounts: Accounts,
+    database: Database,
+    parts: Sequence[WebPart],
+    extra: Sequence[str] = (),
 ) -> AsyncIterator[dict[str, Desk]]:
     """An app with ``parts`` and a logged-in session per account (see :func:`logged_in`)."""
     http = await open_client(queue, accounts, database, parts=parts)
-    out = await logged_in(http)
+    out = await logged_in(http, extra)
     try:
         yield out
     finally:

@@ -26,6 +26,7 @@ from ivr.tickets.service import TicketService
 from ivr.web import create_app
 from ivr.web.callback_routes import callbacks_part
 from ivr.web.desk_socket import DeskHub
+from ivr.web.portal_routes import portal_part
 from ivr.web.screenpop import ScreenPops
 from ivr.web.ticket_routes import tickets_part
 from queueing.notices import NoticeSubscriber
@@ -75,7 +76,8 @@ async def site(
         accounts,
         database,
         desks=hub,
-        parts=[tickets_part(lambda: service), callbacks_part(lambda: None)],  # no AMI here
+        # no AMI here; the department portal for the ticket the operator dispatches
+        parts=[tickets_part(lambda: service), callbacks_part(lambda: None), portal_part()],
     )
     client = TestClient(TestServer(app))
     await client.start_server()
@@ -112,7 +114,12 @@ def earlier_tickets(database: Database) -> None:
 
 
 async def test_an_operator_logs_in_goes_ready_and_the_desk_rings(
-    site: str, browser: object, rq: RedisQueue, clock: Clock, database: Database
+    site: str,
+    browser: object,
+    rq: RedisQueue,
+    clock: Clock,
+    database: Database,
+    accounts: Accounts,
 ) -> None:
     expect = playwright_api.expect
     clock.t = time.time()  # the queue's clock is the browser's: times in state read true
@@ -206,4 +213,48 @@ async def test_an_operator_logs_in_goes_ready_and_the_desk_rings(
     await expect(page).to_have_url(site + "/login")
     await page.goto(site + "/desk")  # the session has ended
     await expect(page).to_have_url(site + "/login?next=/desk")
+    await context.close()
+    await the_department_finishes_it(site, browser, accounts, database, reserved.strip())
+
+
+async def the_department_finishes_it(
+    site: str, browser: object, accounts: Accounts, database: Database, number: str
+) -> None:
+    """The property department's user logs in, lands on its portal, sees the ticket the
+    operator dispatched (and overdue ones in red, not the water company's), signs for it,
+    replies and finishes it."""
+    expect = playwright_api.expect
+    service = ticket_service(database)
+    late = service.accept(
+        caller="13904710002", type="complaint", category="housing.property", actor="op1002",
+        content="楼道灯不亮", now=dt.datetime.now(dt.UTC) - dt.timedelta(days=10),
+    )  # fmt: skip
+    service.act(late.number, "dispatch", actor="op1002")
+    other = service.accept(
+        caller="13904710003", type="complaint", category="utilities.water", actor="op1002",
+        content="停水",
+    )  # fmt: skip
+    service.act(other.number, "dispatch", actor="op1002")
+    accounts.add_user("property1", PASSWORD, "department", department="property", actor="t")
+    context = await browser.new_context(viewport={"width": 1280, "height": 760}, locale="zh-CN")  # type: ignore[attr-defined]
+    page = await context.new_page()
+    await page.goto(site + "/login")
+    await page.fill("#username", "property1")
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page).to_have_url(site + "/portal")  # a department's home
+    rows = page.locator("#p-tickets tbody tr")
+    await expect(rows).to_have_count(3)  # with the caller's earlier one (dispatched 2 days ago)
+    await expect(rows.first).to_have_class("overdue")  # the nearest deadline first, in red
+    await expect(page.locator(f"tr[data-number='{other.number}']")).to_have_count(0)
+    await page.click(f"tr[data-number='{number}']")
+    await expect(page.locator("#d-number")).to_have_text(number)
+    await page.click("#d-sign")
+    await expect(page.locator("#d-state")).to_have_text("签收")
+    await page.fill("#d-reply", "已联系物业，电梯今日修复")
+    await page.screenshot(path=str(SHOTS / "portal.png"))
+    await page.click("#d-finish")
+    await expect(page.locator("#d-state")).to_have_text("办结")
+    await expect(rows).to_have_count(2)  # the finished one has left the list
+    assert service.get(number).reply == "已联系物业，电梯今日修复"
     await context.close()
