@@ -37,6 +37,8 @@ from ivr.web.desk_socket import DeskHub
 from ivr.web.portal_routes import portal_part
 from ivr.web.screenpop import ScreenPops
 from ivr.web.ticket_routes import tickets_part
+from ivr.web.wallboard import Wallboard
+from ivr.web.wallboard_routes import WallboardHub, wallboard_part
 from queueing.ami import SECRET_FILE as AMI_SECRET_FILE
 from queueing.callback import CallbackDialler
 from queueing.events import QueueLogFileSink, TeeSink
@@ -216,12 +218,16 @@ async def start_server(
             queue,
             pause_reasons=lambda: dict(holder.current.queue.settings.pause_reasons),
         )
+        # the supervisors' wallboard: a board a second, and at once on every queue notice
+        wallboard = WallboardHub(Wallboard(queue, db))
+        desks.listeners.append(wallboard.poke)
         # the desk's ticket form: on the catalogue read at start (None: refused, HL-WEB-011);
         # its callback tasks, click-to-call through this server's callback dialler (if on)
         parts = [
             tickets_part(lambda: records.sweeper, numbers),
             callbacks_part(lambda: dialler),
             portal_part(),  # the departments' tickets
+            wallboard_part(wallboard),
         ]
         app = create_app(queue, lambda: holder.current.agents, accounts, db, security, desks, parts)
         runner = web.AppRunner(app, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)

@@ -66,6 +66,8 @@ class DeskHub:
         self._order: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
+        #: told of every notice too (the wallboard sends its board at once)
+        self.listeners: list[Callable[[Notice], None]] = []
 
     # -- lifecycle (the app's startup and cleanup)
     async def start(self, app: web.Application | None = None) -> None:
@@ -83,6 +85,8 @@ class DeskHub:
 
     async def _run(self) -> None:
         async for notice in self.subscriber.notices():
+            for listener in self.listeners:  # e.g. the wallboard's hub
+                listener(notice)
             if notice.kind == "resync":
                 for agent in list(self.sockets):
                     self._send_later(agent, self._hello(agent))

@@ -85,6 +85,7 @@ PAGES: list[tuple[str, str, Handler]] = [
     ("GET", "/login", login_page),
     ("GET", "/desk", _page("desk.html")),  # operators (supervisors and admins too)
     ("GET", "/portal", _page("portal.html")),  # departments
+    ("GET", "/wallboard", _page("wallboard.html")),  # supervisors
     ("GET", "/static/{name}", asset),
 ]
 

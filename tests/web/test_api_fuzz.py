@@ -36,11 +36,14 @@ from ivr.web.callback_routes import callbacks_part
 from ivr.web.portal_routes import portal_part
 from ivr.web.routing import WebPart
 from ivr.web.ticket_routes import tickets_part
+from ivr.web.wallboard import Wallboard
+from ivr.web.wallboard_routes import WallboardHub, wallboard_part
 from queueing.queue import RedisQueue
 from tests.conftest import CONFIG_DIR, free_port
 from tests.web.conftest import AGENTS, PASSWORD
 
-SKIP = {("GET", "/api/desk/socket"), ("POST", "/api/logout")}  # a WebSocket; ends the session
+# WebSockets; the end of the fuzzer's own session
+SKIP = {("GET", "/api/desk/socket"), ("GET", "/api/wallboard/socket"), ("POST", "/api/logout")}
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
     lambda inner: (
@@ -108,7 +111,7 @@ class Server:
         self.number = ticket.number  # the portal's actions find it
         queue = RedisQueue.from_url(self.redis_url.rsplit("/", 1)[0] + "/11", QueueSettings())
         await queue.client.flushdb()
-        app = create_app(queue, AGENTS, accounts, db, parts=parts(service))
+        app = create_app(queue, AGENTS, accounts, db, parts=parts(service, queue, db))
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", self.port).start()
@@ -164,9 +167,15 @@ def browser(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield b
 
 
-def parts(service: Any) -> list[WebPart]:
+def parts(service: Any, queue: Any = None, db: Any = None) -> list[WebPart]:
     """Every part of the server's app (the composition root's), on ``service``."""
-    return [tickets_part(lambda: service), callbacks_part(lambda: None), portal_part()]
+    board = WallboardHub(Wallboard(queue, db))
+    return [
+        tickets_part(lambda: service),
+        callbacks_part(lambda: None),
+        portal_part(),
+        wallboard_part(board),
+    ]
 
 
 TABLE = [

@@ -1,0 +1,109 @@
+"""The wallboard in Debian's Chromium (Playwright, headless) on a real Redis and SQLite: a
+supervisor logs in and lands on the wallboard; a caller waiting appears at once, with the
+longest wait red past 15 s; when an operator answers, the service level moves. The
+screenshot in docs/screenshots/ is taken here."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import shutil
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from ivr.accounts import Accounts
+from ivr.db.database import Database
+from ivr.db.tables import CallRow
+from ivr.web import create_app
+from ivr.web.desk_socket import DeskHub
+from ivr.web.screenpop import ScreenPops
+from ivr.web.wallboard import Wallboard
+from ivr.web.wallboard_routes import WallboardHub, wallboard_part
+from queueing.notices import NoticeSubscriber
+from queueing.queue import QueueRequest, RedisQueue
+from tests.queueing.conftest import Clock
+from tests.web.conftest import AGENTS, PASSWORD
+
+playwright_api = pytest.importorskip("playwright.async_api")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is needed")
+
+
+def traffic(database: Database, now: float) -> None:
+    """Call records of today and yesterday, more in the working hours, for the hourly chart."""
+    zone = ZoneInfo("Asia/Shanghai")
+    today = dt.datetime.fromtimestamp(now, zone).replace(minute=0, second=0, microsecond=0)
+    rows = []
+    for back in (0, 1):
+        day = today - dt.timedelta(days=back)
+        for hour in range(24 if back else today.hour + 1):
+            busy = 12 if 8 <= hour < 18 else 3
+            for n in range(busy + (hour % 3) * 2 - back * 2):
+                at = day.replace(hour=hour, minute=n % 60)
+                rows.append(CallRow(uniqueid=f"tr-{back}-{hour}-{n}", caller="13900000000",
+                                    dialled="12345", started_at=at.astimezone(dt.UTC),
+                                    day=at.date(), outcome="answered"))  # fmt: skip
+    with database.session() as s:
+        s.add_all(rows)
+        s.commit()
+
+
+@pytest.fixture
+async def site(
+    rq: RedisQueue, accounts: Accounts, database: Database, redis_url: str, clock: Clock
+) -> AsyncIterator[str]:
+    clock.t = time.time()  # the queue's clock is the browser's
+    traffic(database, clock.t)
+    desks = DeskHub(NoticeSubscriber(redis_url, rq.centre), ScreenPops(rq.client, database), rq)
+    board = WallboardHub(Wallboard(rq, database, clock=clock))
+    desks.listeners.append(board.poke)  # at once on every queue event
+    app = create_app(rq, AGENTS, accounts, database, desks=desks, parts=[wallboard_part(board)])
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    await asyncio.wait_for(desks.subscriber.subscribed.wait(), 10)
+    yield str(client.make_url("")).rstrip("/")
+    await client.close()
+
+
+async def test_a_supervisor_watches_a_caller_wait_and_be_answered(
+    site: str, rq: RedisQueue, clock: Clock
+) -> None:
+    expect = playwright_api.expect
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = await browser.new_page(viewport={"width": 1600, "height": 900}, locale="zh-CN")
+        await page.goto(site + "/login")
+        await page.fill("#username", "super")
+        await page.fill("#password", PASSWORD)
+        await page.click("button[type=submit]")
+        await expect(page).to_have_url(site + "/wallboard")  # a supervisor's home
+        await expect(page.locator("#link")).to_contain_text("在线")
+        await expect(page.locator("#t-waiting")).to_have_text("0")
+
+        # a caller who has waited 20 s already (re-entered), and one just now
+        await rq.enqueue(QueueRequest("b1", "13900000011", "12345", "general", 0, clock() - 20))
+        await rq.enqueue(QueueRequest("b2", "13900000012", "12345", "general", 0, clock()))
+        await expect(page.locator("#t-waiting")).to_have_text("2")
+        await expect(page.locator("#tile-longest")).to_have_class("tile late")  # past 15 s
+        await expect(page.locator("#t-sl-offered")).to_have_text("0.0%")
+        await rq.login(AGENTS.by_id()["1001"], ready=True)  # b1 is offered
+        await rq.connect("b1", "1001")
+        await rq.login(AGENTS.by_id()["1002"], ready=True)  # b2 is offered
+        await rq.connect("b2", "1002")  # within 15 s
+        await expect(page.locator("#t-waiting")).to_have_text("0")
+        await expect(page.locator("#t-sl-offered")).to_have_text("50.0%")  # 1 of 2 in 15 s
+        await expect(page.locator("#t-sl-answered")).to_have_text("50.0%")
+        await expect(page.locator("#t-answer-rate")).to_have_text("100.0%")
+        await expect(page.locator("#wb-agents tbody tr")).to_have_count(2)
+        await expect(page.locator("#wb-agents tbody tr.agent-busy")).to_have_count(2)
+        await expect(page.locator("#wb-hourly rect.today")).to_have_count(24)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SHOTS / "wallboard.png"))
+        await browser.close()
