@@ -36,6 +36,7 @@ from ivr.web.callback_routes import callbacks_part
 from ivr.web.desk_socket import DeskHub
 from ivr.web.portal_routes import portal_part
 from ivr.web.screenpop import ScreenPops
+from ivr.web.supervision_routes import supervision_part
 from ivr.web.ticket_routes import tickets_part
 from ivr.web.wallboard import Wallboard
 from ivr.web.wallboard_routes import WallboardHub, wallboard_part
@@ -227,6 +228,7 @@ async def start_server(
             tickets_part(lambda: records.sweeper, numbers),
             callbacks_part(lambda: dialler),
             portal_part(),  # the departments' tickets
+            supervision_part(),  # the supervisors' review of tickets
             wallboard_part(wallboard),
         ]
         app = create_app(queue, lambda: holder.current.agents, accounts, db, security, desks, parts)

@@ -101,6 +101,30 @@ class TicketQueries(TicketServiceBase):
             ).all()
             return list(rows), int(total)
 
+    def review_list(self, view: str, limit: int = 100) -> tuple[list[TicketRow], int]:
+        """What a supervisor reviews, oldest deadline first: ``extensions`` (延期 requests
+        pending), ``returned`` (退单 waiting for re-dispatch), ``dissatisfied`` (回访 not
+        satisfied or not solved: to redo, 重办)."""
+        t = TicketRow
+        conds: dict[str, list[Any]] = {
+            "extensions": [
+                t.extension_requested.is_not(None),
+                t.state.in_([s.value for s in OPEN]),
+            ],
+            "returned": [t.state == State.RETURNED.value],
+            "dissatisfied": [
+                t.state.in_([State.FINISHED.value, State.VISITED.value]),
+                (t.satisfaction <= 2) | t.solved.is_(False),
+            ],
+        }
+        where = conds[view]
+        with self._session() as session:
+            total = session.scalar(select(func.count()).select_from(t).where(*where)) or 0
+            rows = session.scalars(
+                select(t).where(*where).order_by(t.deadline, t.id).limit(max(limit, 0))
+            ).all()
+            return list(rows), int(total)
+
     def status_word(self, number: str, caller: str) -> str | None:
         """The lookup word for ``number`` if it belongs to ``caller`` (else None)."""
         with self._session() as session:

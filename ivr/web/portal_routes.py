@@ -58,15 +58,19 @@ def _department(request: web.Request, who: Principal) -> str:
     return code
 
 
-def _out(
+def portal_ticket(
     service: TicketService,
     t: TicketRow,
     tz: str,
     now: dt.datetime,
     events: list[TicketEventRow] | None = None,
+    *,
+    reveal: bool = False,
 ) -> PortalTicket:
+    """A ticket as the portal (and the supervisors' review) shows it; a confidential
+    caller hidden unless ``reveal`` (the centre's own staff)."""
     cat = service.catalogue
-    hide = t.confidential
+    hide = t.confidential and not reveal
     open_ = State(t.state) in OPEN
     deadline = t.deadline if t.deadline.tzinfo else t.deadline.replace(tzinfo=dt.UTC)
     soon = now + dt.timedelta(hours=cat.due_soon_hours)
@@ -124,7 +128,7 @@ async def list_tickets(request: web.Request) -> web.Response:
         return PortalList(
             department=department,
             department_name=service.catalogue.department_name(department),
-            tickets=[_out(service, t, tz, now) for t in rows],
+            tickets=[portal_ticket(service, t, tz, now) for t in rows],
             total=total,
         )
 
@@ -139,7 +143,7 @@ async def get_ticket(request: web.Request) -> web.Response:
 
     def read() -> PortalTicket:
         ticket = _own(service, number, department)
-        return _out(service, ticket, tz, utcnow(), service.history(number))
+        return portal_ticket(service, ticket, tz, utcnow(), service.history(number))
 
     return _json(await run_ticket_call(read))
 
@@ -158,7 +162,7 @@ async def _act(request: web.Request, steps: list[tuple[str, str, dict[str, Any]]
         for action, note, params in steps:
             service.act(number, action, actor=who.username, note=note, **params)
         ticket = service.get(number)
-        return _out(service, ticket, tz, utcnow(), service.history(number))
+        return portal_ticket(service, ticket, tz, utcnow(), service.history(number))
 
     return _json(await run_ticket_call(act))
 

@@ -35,6 +35,7 @@ from ivr.web.appkeys import WebSecurity
 from ivr.web.callback_routes import callbacks_part
 from ivr.web.portal_routes import portal_part
 from ivr.web.routing import WebPart
+from ivr.web.supervision_routes import supervision_part
 from ivr.web.ticket_routes import tickets_part
 from ivr.web.wallboard import Wallboard
 from ivr.web.wallboard_routes import WallboardHub, wallboard_part
@@ -174,6 +175,7 @@ def parts(service: Any, queue: Any = None, db: Any = None) -> list[WebPart]:
         tickets_part(lambda: service),
         callbacks_part(lambda: None),
         portal_part(),
+        supervision_part(),
         wallboard_part(board),
     ]
 
