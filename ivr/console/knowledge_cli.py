@@ -92,7 +92,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    entries = kb_of(args, settings).list(args.state, args.limit)
+    entries = kb_of(args, settings).entries(args.state, args.limit)
     zone = _zone(args, settings)
     for e in entries:
         print(_line(e, zone))
@@ -171,7 +171,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         return a
 
     a = action("import", "import an admin file's entries, approved", cmd_import)
-    a.add_argument("file", nargs="?", metavar="FILE", help=f"default: the config's {KNOWLEDGE_FILE}")
+    a.add_argument(
+        "file", nargs="?", metavar="FILE", help=f"default: the config's {KNOWLEDGE_FILE}"
+    )
     a = action("list", "list the entries, newest change first", cmd_list)
     a.add_argument("--state", choices=STATES, help="only the entries in this state")
     a.add_argument("--limit", type=int, default=100, help="how many (default 100)")

@@ -68,7 +68,7 @@ def is_search_index_table(name: str) -> bool:
     return name == FTS_TABLE or name.startswith(FTS_TABLE + "_")
 
 
-def modelled(name: str | None, type_: str, parent_names: Mapping[str, Any]) -> bool:
+def modelled(name: str | None, type_: str, parent_names: Mapping[Any, Any]) -> bool:
     """Alembic's ``include_name``: False for the search index, which the models leave out."""
     if name is None:
         return True

@@ -21,10 +21,12 @@ MAX_TAG = 20
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a user name and its role, or ``cli:<login name>`` with role ``cli``."""
+    """Who acts: a user name and its role, or ``cli:<login name>`` with role ``cli``; from
+    which address (for the audit log)."""
 
     name: str
     role: str
+    address: str = ""
 
     @property
     def decides(self) -> bool:

@@ -45,5 +45,7 @@ def snippet(
     head = ELLIPSIS if start > 0 else ""
     tail = ELLIPSIS if end < len(flat) else ""
     shift = len(head) - start
-    inside = [(max(a, start) + shift, min(b, end) + shift) for a, b in marks if a < end and b > start]
+    inside = [
+        (max(a, start) + shift, min(b, end) + shift) for a, b in marks if a < end and b > start
+    ]
     return head + flat[start:end] + tail, inside

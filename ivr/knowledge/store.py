@@ -137,9 +137,7 @@ class KnowledgeBase:
             raise EntryNotFound(f"no knowledge entry {entry_id}")
         return row
 
-    def _audit(
-        self, s: Session, actor: Actor, action: str, row: KnowledgeRow, before: Any
-    ) -> None:
+    def _audit(self, s: Session, actor: Actor, action: str, row: KnowledgeRow, before: Any) -> None:
         def js(value: Any) -> str | None:
             return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
@@ -152,7 +150,7 @@ class KnowledgeBase:
                 target=f"knowledge:{row.id}",
                 before_json=js(before),
                 after_json=js(_brief(row)),
-                address="",
+                address=actor.address[:64],
             )
         )
 
@@ -297,12 +295,13 @@ class KnowledgeBase:
         proposals only (others: :class:`EntryNotFound`)."""
         with self.db.session() as s:
             entry = to_entry(self._row(s, entry_id))
-        if viewer is not None and not viewer.decides:
-            if entry.state != "approved" and entry.proposed_by != viewer.name:
-                raise EntryNotFound(f"no knowledge entry {entry_id}")
+        if viewer is None or viewer.decides or entry.state == "approved":
+            return entry
+        if entry.proposed_by != viewer.name:
+            raise EntryNotFound(f"no knowledge entry {entry_id}")
         return entry
 
-    def list(self, state: str | None = None, limit: int = 100) -> list[Entry]:
+    def entries(self, state: str | None = None, limit: int = 100) -> list[Entry]:
         """Entries (of ``state``), newest change first."""
         if state is not None and state not in STATES:
             raise EntryInvalid(f"state {state!r}: one of {', '.join(STATES)}")
@@ -320,9 +319,12 @@ class KnowledgeBase:
         states = ("approved", "proposed") if include_proposed else ("approved",)
         with self.db.session() as s:
             found = fulltext.search(s, words, query, states, max(1, min(limit, 50)))
-            rows = {r.id: r for r in s.scalars(
-                select(KnowledgeRow).where(KnowledgeRow.id.in_([f.id for f in found]))
-            )}
+            rows = {
+                r.id: r
+                for r in s.scalars(
+                    select(KnowledgeRow).where(KnowledgeRow.id.in_([f.id for f in found]))
+                )
+            }
         hits = []
         for f in found:
             entry = to_entry(rows[f.id])
