@@ -369,3 +369,13 @@ def test_cli_knowledge(cli: Any) -> None:
     code, _, err = cli("show", "99")
     assert code == 1 and err.startswith("[HL-KNO-001]")
     assert cli("reindex") == (0, "9 entries indexed again\n", "")
+
+
+def test_an_empty_knowledge_base_is_no_data_to_a_restore(db: Database) -> None:
+    """FTS5 writes bookkeeping rows into its empty index: the restore's check for a database
+    that holds data must not count them."""
+    from ivr.backup.dbdump import tables_with_rows
+
+    assert tables_with_rows(db.url) == []
+    KnowledgeBase(db).propose(answer("医保", "x"), SUPER)
+    assert tables_with_rows(db.url) == ["audit_log", "knowledge_entries"]

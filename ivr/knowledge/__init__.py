@@ -7,7 +7,7 @@ Chinese as the operator types (docs/knowledge.md).
   tsvector with GIN and ts_rank);
 - ``highlight.py``: where the query stands in an entry, the snippet to show;
 - ``entry.py``: an entry, a draft, who acts, a hit; ``errors.py``: ``HL-KNO-nnn``;
-- ``store.py``: :class:`KnowledgeBase`, the propose / approve / reject / edit / retire flow
+- ``knowledge_base.py``: :class:`KnowledgeBase`, the propose / approve / reject / edit / retire flow
   with its audit rows, and search;
 - ``seed.py``: the admin file ``config/knowledge.yaml``.
 
@@ -24,7 +24,7 @@ from ivr.knowledge.errors import (
     KnowledgeFileInvalid,
     KnowledgeForbidden,
 )
-from ivr.knowledge.store import KnowledgeBase
+from ivr.knowledge.knowledge_base import KnowledgeBase
 
 __all__ = [
     "DECIDERS",
