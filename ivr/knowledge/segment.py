@@ -51,6 +51,8 @@ def use_cache_dir(directory: Path | None) -> None:
 def tokenizer() -> jieba.Tokenizer:
     """jieba's tokenizer, its dictionary loaded once (thread-safe), without its log lines."""
     global _tokenizer
+    if _tokenizer is not None:
+        return _tokenizer
     with _lock:
         if _tokenizer is None:
             jieba.setLogLevel(logging.WARNING)
