@@ -253,7 +253,8 @@ def test_every_change_is_audited(kb: KnowledgeBase, db: Database) -> None:
         rows = s.scalars(select(AuditRow).order_by(AuditRow.id)).all()
         got = [(r.actor, r.role, r.action, r.target) for r in rows]
         first = rows[0]
-        edit_before, edit_after = json.loads(rows[1].before_json), json.loads(rows[1].after_json)
+        edit_before = json.loads(rows[1].before_json or "null")
+        edit_after = json.loads(rows[1].after_json or "null")
     assert got == [
         ("op1001", "operator", "knowledge.propose", f"knowledge:{p.id}"),
         ("super", "supervisor", "knowledge.edit", f"knowledge:{p.id}"),
