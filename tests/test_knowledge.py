@@ -89,6 +89,20 @@ def test_terms_are_words_and_character_pairs() -> None:
     assert terms("？！…") == []
 
 
+def test_why_not_trigrams() -> None:
+    """SQLite's trigram tokenizer cannot find a two-character word; our terms can."""
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE tri USING fts5(body, tokenize='trigram')")
+    conn.execute("CREATE VIRTUAL TABLE ours USING fts5(body, tokenize='unicode61')")
+    conn.execute("INSERT INTO tri VALUES ('城乡居民医保缴费')")
+    conn.execute("INSERT INTO ours VALUES (?)", (" ".join(terms("城乡居民医保缴费")),))
+    assert conn.execute("SELECT count(*) FROM tri WHERE tri MATCH '医保'").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM ours WHERE ours MATCH '医保'").fetchone() == (1,)
+    conn.close()
+
+
 def test_jieba_is_quiet_and_caches_its_dictionary_where_told(tmp_path: Path) -> None:
     script = (
         "from pathlib import Path; import sys\n"
