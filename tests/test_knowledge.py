@@ -249,6 +249,11 @@ def test_bad_drafts_are_refused(kb: KnowledgeBase) -> None:
     ]:
         with pytest.raises(EntryInvalid, match=word):
             kb.propose(draft, SUPER)
+    for draft in (answer("医\x00保", "x"), answer("t", "a\x00b"), answer("t", "x", tags=("\x07",))):
+        with pytest.raises(EntryInvalid, match="control characters"):
+            kb.propose(draft, SUPER)  # PostgreSQL cannot store a NUL in text
+    kb.propose(answer("医保", "第一行\n第二行\t完"), SUPER, approve=True)
+    assert titles(kb, "医\x00保\x1b") == ["医保"]  # control characters dropped
     with pytest.raises(EntryNotFound):
         kb.approve(999, SUPER)
     with pytest.raises(EntryInvalid):

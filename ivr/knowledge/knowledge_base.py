@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -52,8 +53,22 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _control(text: str, allowed: str = "") -> bool:
+    """``text`` holds a control character (NUL ...) other than ``allowed``."""
+    return any(unicodedata.category(c) == "Cc" and c not in allowed for c in text)
+
+
+def printable(text: str) -> str:
+    """``text`` without its control characters (a query; tabs and newlines are spaces)."""
+    spaced = text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    return "".join(c for c in spaced if unicodedata.category(c) != "Cc")
+
+
 def check_draft(draft: Draft) -> Draft:
     """``draft`` trimmed, or :class:`EntryInvalid` naming what is wrong."""
+    one_line = [draft.title, draft.kind, draft.department or "", draft.phone or "", *draft.tags]
+    if _control(draft.body, "\n\r\t") or any(_control(t) for t in one_line):
+        raise EntryInvalid("control characters (NUL ...) are not text: remove them")
     title, body = " ".join(draft.title.split()), draft.body.strip()
     phone = (draft.phone or "").strip() or None
     tags = tuple(dict.fromkeys(t.strip() for t in draft.tags if t.strip()))
@@ -314,7 +329,7 @@ class KnowledgeBase:
     def search(self, query: str, limit: int = 10, include_proposed: bool = False) -> list[Hit]:
         """The approved entries (and the proposals, with ``include_proposed``) that match
         ``query``, best first, each with a highlighted snippet of its answer."""
-        query = " ".join(query.split())[:MAX_QUERY]
+        query = " ".join(printable(query).split())[:MAX_QUERY]
         words = terms(query)
         states = ("approved", "proposed") if include_proposed else ("approved",)
         with self.db.session() as s:

@@ -64,14 +64,14 @@ def _actor(request: web.Request) -> Actor:
 
 def _entry_id(request: web.Request) -> int:
     raw = request.match_info["entry_id"]
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
         raise EntryNotFound(f"no knowledge entry {raw!r}: entries are numbered")
     return int(raw)
 
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "10")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3) or not 1 <= int(raw) <= MAX_LIMIT:
         raise ApiError(400, BAD_QUERY, f"limit: give a number from 1 to {MAX_LIMIT}")
     return int(raw)
 

@@ -27,12 +27,14 @@ from ivr.accounts import Accounts
 from ivr.config.catalogue import load_catalogue
 from ivr.config.queue_models import QueueSettings
 from ivr.db.database import Database
+from ivr.knowledge import KnowledgeBase
 from ivr.tickets.deadlines import Deadlines, calendar_from_config
 from ivr.tickets.service import TicketService
 from ivr.web import create_app
 from ivr.web.app import routes
 from ivr.web.appkeys import WebSecurity
 from ivr.web.callback_routes import callbacks_part
+from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.portal_routes import portal_part
 from ivr.web.routing import WebPart
 from ivr.web.ticket_routes import tickets_part
@@ -166,7 +168,13 @@ def browser(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 def parts(service: Any) -> list[WebPart]:
     """Every part of the server's app (the composition root's), on ``service``."""
-    return [tickets_part(lambda: service), callbacks_part(lambda: None), portal_part()]
+    kb = KnowledgeBase(service.db if service is not None else Database("sqlite://"))
+    return [
+        tickets_part(lambda: service),
+        callbacks_part(lambda: None),
+        portal_part(),
+        knowledge_part(kb),
+    ]
 
 
 TABLE = [

@@ -154,6 +154,9 @@ async def test_refusals(desks: dict[str, Desk]) -> None:
     await refused(await op.get("/api/knowledge?state=lost"), 400, "HL-WEB-020")
     await refused(await op.get("/api/knowledge/abc"), 404, "HL-KNO-001")
     await refused(await op.get("/api/knowledge/999"), 404, "HL-KNO-001")
+    await refused(await op.get("/api/knowledge/²"), 404, "HL-KNO-001")  # a digit, not decimal
+    await refused(await op.get("/api/knowledge/" + "9" * 30), 404, "HL-KNO-001")
+    await refused(await op.get("/api/knowledge?limit=²"), 400, "HL-WEB-020")
     await refused(await desks["dept"].get("/api/knowledge?q=医保"), 403, "HL-WEB-004")
 
 
