@@ -85,7 +85,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("ivr.errors", "ivr.settings", "ivr.logfmt", "ivr.runinfo"),
     ("ivr.config",),
     ("ivr.prompts", "ivr.engine", "ivr.db"),
-    ("ivr.runtime", "ivr.agi", "ivr.queuewait", "ivr.tickets", "ivr.accounts"),
+    ("ivr.runtime", "ivr.agi", "ivr.queuewait", "ivr.tickets", "ivr.accounts", "ivr.knowledge"),
     ("ivr.records", "ivr.reports", "ivr.asterisk", "ivr.web", "ivr.backup"),
     ("ivr.hotline", "ivr.devtools"),
     ("ivr.compose", "ivr.console"),
@@ -166,6 +166,11 @@ def test_no_two_rooms_import_each_other() -> None:
 def test_the_accounts_import_only_the_ground_floor_and_the_database() -> None:
     allowed = ("ivr.accounts", "ivr.errors", "ivr.settings", "ivr.logfmt", "ivr.db")
     assert offenders("ivr/accounts", ("ivr", "queueing"), allowed=allowed) == []
+
+
+def test_the_knowledge_base_imports_only_the_ground_floor_and_the_database() -> None:
+    allowed = ("ivr.knowledge", "ivr.errors", "ivr.settings", "ivr.logfmt", "ivr.config", "ivr.db")
+    assert offenders("ivr/knowledge", ("ivr", "queueing"), allowed=allowed) == []
 
 
 def test_the_running_hotline_never_imports_the_development_aids() -> None:

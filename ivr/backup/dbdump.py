@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.backup import DatabaseMissing, ToolFailed, ToolMissing
 from ivr.db.database import Database, normalize_url
+from ivr.db.knowledge_tables import is_search_index_table
 
 SQLITE_MEMBER = "database/hotline.db"
 PG_MEMBER = "database/hotline.pgdump"
@@ -203,7 +204,8 @@ def _run_tool(name: str, url: str, args: list[str]) -> None:
 
 
 def tables_with_rows(url: str) -> list[str] | None:
-    """The tables of the database at ``url`` that hold rows (the Alembic table aside):
+    """The tables of the database at ``url`` that hold rows (the Alembic table and the
+    knowledge base's FTS5 tables aside: FTS5 writes its own bookkeeping rows):
     ``[]`` for an empty or only migrated database, ``None`` when there is no database yet
     (a SQLite file that does not exist)."""
     if kind_of(url) == "sqlite" and not sqlite_path(url).exists():
@@ -211,7 +213,11 @@ def tables_with_rows(url: str) -> list[str] | None:
     db = Database(url)
     try:
         with db.engine.connect() as conn:
-            names = [n for n in inspect(conn).get_table_names() if n != VERSION_TABLE]
+            names = [
+                n
+                for n in inspect(conn).get_table_names()
+                if n != VERSION_TABLE and not is_search_index_table(n)
+            ]
             prep = db.engine.dialect.identifier_preparer
             return [
                 name

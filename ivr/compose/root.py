@@ -19,6 +19,8 @@ from ivr.config.catalogue import load_catalogue
 from ivr.db.database import Database, database_url
 from ivr.errors import ConfigError
 from ivr.hotline import HeldSurveys, HotlineService, LiveCalls
+from ivr.knowledge import KnowledgeBase
+from ivr.knowledge.segment import use_cache_dir
 from ivr.queuewait.queue_reload import apply_queue_reload
 from ivr.queuewait.waiter import RedisQueueWaiter
 from ivr.records.entries import is_unavailable
@@ -34,6 +36,7 @@ from ivr.web import create_app
 from ivr.web.appkeys import WebSecurity
 from ivr.web.callback_routes import callbacks_part
 from ivr.web.desk_socket import DeskHub
+from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.portal_routes import portal_part
 from ivr.web.screenpop import ScreenPops
 from ivr.web.supervision_routes import supervision_part
@@ -133,6 +136,59 @@ class RunningServer:
             self.settings.pidfile.unlink()
 
 
+def web_app(
+    settings: Settings,
+    holder: ConfigHolder,
+    queue: RedisQueue,
+    records: RecordKeeper,
+    numbers: RedisTicketNumbers,
+    dialler: CallbackDialler | None,
+) -> web.Application:
+    """The staff's HTTP app (``hotline serve --http-port``) with every part of the API."""
+    db = records.store.db
+    accounts = Accounts(
+        db,
+        session_hours=settings.session_hours,
+        idle_minutes=settings.session_idle_minutes,
+    )
+    security = WebSecurity(
+        cookie_secure=settings.cookie_secure,
+        session_hours=settings.session_hours,
+        metrics_public=settings.metrics_public,
+    )
+    # the desks' live notices: one subscriber per server, screen-pops built here
+    desks = DeskHub(
+        NoticeSubscriber(settings.redis_url, queue.centre),
+        ScreenPops(
+            queue.client,
+            db,
+            centre=queue.centre,
+            tickets=numbers,
+            config=lambda: holder.current,
+        ),
+        queue,
+        pause_reasons=lambda: dict(holder.current.queue.settings.pause_reasons),
+    )
+    # the knowledge base: jieba's dictionary cache in var/; department names from the catalogue
+    use_cache_dir(settings.var_dir)
+    catalogue = records.sweeper.catalogue if records.sweeper is not None else None
+    departments = {c: d.name for c, d in catalogue.departments.items()} if catalogue else {}
+    # the supervisors' wallboard: a board a second, and at once on every queue notice
+    wallboard = WallboardHub(Wallboard(queue, db))
+    desks.listeners.append(wallboard.poke)
+    # the desk's ticket form: on the catalogue read at start (None: refused, HL-WEB-011);
+    # its callback tasks, click-to-call through this server's callback dialler (if on)
+    parts = [
+        tickets_part(lambda: records.sweeper, numbers),
+        callbacks_part(lambda: dialler),
+        portal_part(),  # the departments' tickets
+        supervision_part(),  # the supervisors' review of tickets
+        wallboard_part(wallboard),
+        knowledge_part(KnowledgeBase(db, departments)),  # 常用提示
+    ]
+    return create_app(queue, lambda: holder.current.agents, accounts, db, security, desks, parts)
+
+
 async def start_server(
     settings: Settings, config_dir: Path, http_port: int | None = None, wait: bool = False
 ) -> RunningServer:
@@ -195,43 +251,7 @@ async def start_server(
     await server.start()
     runner: web.AppRunner | None = None
     if http_port is not None:
-        db = records.store.db
-        accounts = Accounts(
-            db,
-            session_hours=settings.session_hours,
-            idle_minutes=settings.session_idle_minutes,
-        )
-        security = WebSecurity(
-            cookie_secure=settings.cookie_secure,
-            session_hours=settings.session_hours,
-            metrics_public=settings.metrics_public,
-        )
-        # the desks' live notices: one subscriber per server, screen-pops built here
-        desks = DeskHub(
-            NoticeSubscriber(settings.redis_url, queue.centre),
-            ScreenPops(
-                queue.client,
-                db,
-                centre=queue.centre,
-                tickets=numbers,
-                config=lambda: holder.current,
-            ),
-            queue,
-            pause_reasons=lambda: dict(holder.current.queue.settings.pause_reasons),
-        )
-        # the supervisors' wallboard: a board a second, and at once on every queue notice
-        wallboard = WallboardHub(Wallboard(queue, db))
-        desks.listeners.append(wallboard.poke)
-        # the desk's ticket form: on the catalogue read at start (None: refused, HL-WEB-011);
-        # its callback tasks, click-to-call through this server's callback dialler (if on)
-        parts = [
-            tickets_part(lambda: records.sweeper, numbers),
-            callbacks_part(lambda: dialler),
-            portal_part(),  # the departments' tickets
-            supervision_part(),  # the supervisors' review of tickets
-            wallboard_part(wallboard),
-        ]
-        app = create_app(queue, lambda: holder.current.agents, accounts, db, security, desks, parts)
+        app = web_app(settings, holder, queue, records, numbers, dialler)
         runner = web.AppRunner(app, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
         await runner.setup()
         await web.TCPSite(runner, settings.agi_host, http_port).start()

@@ -22,7 +22,8 @@ Tables:
 - ``users``, ``user_sessions``, ``api_tokens``, ``login_attempts``, ``audit_log``: the
   accounts of the people who use the web desk and the API, their sessions and tokens (only
   the sha256 of a token is kept), the login attempts the throttle counts, and the audit
-  trail of every change (:mod:`ivr.accounts`).
+  trail of every change (:mod:`ivr.accounts`);
+- ``knowledge_entries``: the knowledge base (常用提示), in :mod:`ivr.db.knowledge_tables`.
 """
 
 from __future__ import annotations
@@ -372,3 +373,8 @@ class AuditRow(Base):
     before_json: Mapped[str | None] = mapped_column(Text)
     after_json: Mapped[str | None] = mapped_column(Text)
     address: Mapped[str] = mapped_column(String(64), default="")
+
+
+# The knowledge base's rows live in their own module on the same metadata; imported here so
+# that whoever holds ``Base`` (Alembic's env, the migration check) holds every table.
+from ivr.db import knowledge_tables as _knowledge_tables  # noqa: E402,F401

@@ -33,9 +33,9 @@ ERROR_TEXT = {
     400: "bad request body (HL-WEB-001) or refused input",
     401: "not logged in (HL-WEB-003), or wrong user name or password (HL-ACC-001)",
     403: "this role may not (HL-WEB-004), or no CSRF token (HL-WEB-005)",
-    404: "no such agent (HL-QUE-030) or ticket (HL-TKT-003)",
-    409: "the agent's state (HL-QUE-nnn) or the ticket's (HL-TKT-002, HL-TKT-005) does not "
-    "allow this",
+    404: "no such agent (HL-QUE-030), ticket (HL-TKT-003) or knowledge entry (HL-KNO-001)",
+    409: "the agent's state (HL-QUE-nnn), the ticket's (HL-TKT-002, HL-TKT-005) or the "
+    "knowledge entry's (HL-KNO-003) does not allow this",
     429: "too many failed logins (HL-ACC-002); wait Retry-After seconds",
     503: "Redis (HL-WEB-002) or the database (HL-WEB-007) is unreachable, or tickets are "
     "not available (HL-WEB-011)",

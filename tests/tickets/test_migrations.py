@@ -10,13 +10,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from ivr.db.database import Database, _alembic_config, current_revision, head_revision, upgrade
+from ivr.db.knowledge_tables import modelled
 from ivr.db.tables import Base
 
 
 def _diff(db: Database) -> list[Any]:
     with db.engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "compare_server_default": True}
+            conn,
+            opts={"compare_type": True, "compare_server_default": True, "include_name": modelled},
         )
         return list(compare_metadata(context, Base.metadata))
 

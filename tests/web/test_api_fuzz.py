@@ -27,12 +27,14 @@ from ivr.accounts import Accounts
 from ivr.config.catalogue import load_catalogue
 from ivr.config.queue_models import QueueSettings
 from ivr.db.database import Database
+from ivr.knowledge import KnowledgeBase
 from ivr.tickets.deadlines import Deadlines, calendar_from_config
 from ivr.tickets.service import TicketService
 from ivr.web import create_app
 from ivr.web.app import routes
 from ivr.web.appkeys import WebSecurity
 from ivr.web.callback_routes import callbacks_part
+from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.portal_routes import portal_part
 from ivr.web.routing import WebPart
 from ivr.web.supervision_routes import supervision_part
@@ -171,12 +173,14 @@ def browser(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def parts(service: Any, queue: Any = None, db: Any = None) -> list[WebPart]:
     """Every part of the server's app (the composition root's), on ``service``."""
     board = WallboardHub(Wallboard(queue, db))
+    kb = KnowledgeBase(service.db if service is not None else Database("sqlite://"))
     return [
         tickets_part(lambda: service),
         callbacks_part(lambda: None),
         portal_part(),
         supervision_part(),
         wallboard_part(board),
+        knowledge_part(kb),
     ]
 
 

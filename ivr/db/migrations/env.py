@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Engine
 
 from ivr.db.database import make_engine
+from ivr.db.knowledge_tables import modelled
 from ivr.db.tables import Base
 
 config = context.config
@@ -20,6 +21,7 @@ with engine.connect() as connection:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
+        include_name=modelled,  # the knowledge base's full-text index is not in the models
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
