@@ -21,11 +21,15 @@ from aiohttp.test_utils import TestClient, TestServer
 from ivr.accounts import Accounts
 from ivr.config.catalogue import load_catalogue
 from ivr.db.database import Database
+from ivr.knowledge import KnowledgeBase
+from ivr.knowledge.entry import Actor
+from ivr.knowledge.seed import KNOWLEDGE_FILE, read_knowledge_file
 from ivr.tickets.deadlines import Deadlines, calendar_from_config
 from ivr.tickets.service import TicketService
 from ivr.web import create_app
 from ivr.web.callback_routes import callbacks_part
 from ivr.web.desk_socket import DeskHub
+from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.portal_routes import portal_part
 from ivr.web.screenpop import ScreenPops
 from ivr.web.ticket_routes import tickets_part
@@ -42,6 +46,15 @@ SHOTS = ROOT / "docs" / "screenshots"
 CALLER = "13904710001"
 BEIJING = ZoneInfo("Asia/Shanghai")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is needed")
+
+
+def knowledge(database: Database) -> KnowledgeBase:
+    """The knowledge base with the shipped entries (config/knowledge.yaml), as imported."""
+    kb = KnowledgeBase(database, {})
+    kb.import_entries(
+        read_knowledge_file(ROOT / "config" / KNOWLEDGE_FILE), Actor("cli:test", "cli")
+    )
+    return kb
 
 
 class Reserved:
@@ -77,7 +90,12 @@ async def site(
         database,
         desks=hub,
         # no AMI here; the department portal for the ticket the operator dispatches
-        parts=[tickets_part(lambda: service), callbacks_part(lambda: None), portal_part()],
+        parts=[
+            tickets_part(lambda: service),
+            callbacks_part(lambda: None),
+            portal_part(),
+            knowledge_part(knowledge(database)),
+        ],
     )
     client = TestClient(TestServer(app))
     await client.start_server()
@@ -191,6 +209,19 @@ async def test_an_operator_logs_in_goes_ready_and_the_desk_rings(
 
     await rq.abandon("browser-1")  # the caller hangs up while it rings
     await expect(page.locator("#pop-idle")).to_be_visible()
+
+    # the knowledge base, searched as the operator types: a two-character word finds its entry
+    await page.fill("#kb-q", "医保")
+    hits = page.locator("#kb-hits li")
+    await expect(hits.first).to_contain_text("医保")
+    await expect(page.locator("#kb-hits")).to_contain_text("城乡居民医保")
+    await expect(hits.first.locator("mark").first).to_have_text("医保")
+    await page.click("#kb-propose-box summary")
+    await page.fill("#kb-title", "新生儿医保参保")
+    await page.fill("#kb-body", "出生后 3 个月内在社区办理参保登记，自出生之日起享受待遇。")
+    await page.click("#kb-propose button[type=submit]")
+    await expect(page.locator("#kb-proposed")).to_contain_text("待班长审核")  # an operator's
+    await page.screenshot(path=str(SHOTS / "desk-knowledge.png"), full_page=True)
 
     # the callback tasks: the 回访 of the caller's ticket answered 9 days ago
     tasks = page.locator("#cb-tasks tbody tr")
