@@ -16,6 +16,7 @@ from ivr import logfmt, runinfo
 from ivr.accounts import Accounts
 from ivr.agi.server import FastAGIServer
 from ivr.config.catalogue import load_catalogue
+from ivr.config.editing import ConfigEditor
 from ivr.db.database import Database, database_url
 from ivr.errors import ConfigError
 from ivr.hotline import HeldSurveys, HotlineService, LiveCalls
@@ -35,6 +36,7 @@ from ivr.tickets.service import TicketService
 from ivr.web import create_app
 from ivr.web.appkeys import WebSecurity
 from ivr.web.callback_routes import callbacks_part
+from ivr.web.config_routes import config_part
 from ivr.web.desk_socket import DeskHub
 from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.portal_routes import portal_part
@@ -185,6 +187,11 @@ def web_app(
         supervision_part(),  # the supervisors' review of tickets
         wallboard_part(wallboard),
         knowledge_part(KnowledgeBase(db, departments)),  # 常用提示
+        # the admin console's editing of the admin files: checked, kept, reloaded here
+        config_part(
+            ConfigEditor(holder.directory, settings.recordings_dir, settings.var_dir / "config"),
+            holder.reload_async,
+        ),
     ]
     return create_app(queue, lambda: holder.current.agents, accounts, db, security, desks, parts)
 

@@ -86,6 +86,7 @@ PAGES: list[tuple[str, str, Handler]] = [
     ("GET", "/desk", _page("desk.html")),  # operators (supervisors and admins too)
     ("GET", "/portal", _page("portal.html")),  # departments
     ("GET", "/wallboard", _page("wallboard.html")),  # supervisors
+    ("GET", "/admin", _page("admin.html")),  # admins
     ("GET", "/static/{name}", asset),
 ]
 

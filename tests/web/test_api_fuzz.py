@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import threading
 import urllib.error
 import urllib.parse
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 
 from ivr.accounts import Accounts
 from ivr.config.catalogue import load_catalogue
+from ivr.config.editing import ConfigEditor
 from ivr.config.queue_models import QueueSettings
 from ivr.db.database import Database
 from ivr.knowledge import KnowledgeBase
@@ -34,6 +36,7 @@ from ivr.web import create_app
 from ivr.web.app import routes
 from ivr.web.appkeys import WebSecurity
 from ivr.web.callback_routes import callbacks_part
+from ivr.web.config_routes import config_part
 from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.portal_routes import portal_part
 from ivr.web.routing import WebPart
@@ -42,7 +45,7 @@ from ivr.web.ticket_routes import tickets_part
 from ivr.web.wallboard import Wallboard
 from ivr.web.wallboard_routes import WallboardHub, wallboard_part
 from queueing.queue import RedisQueue
-from tests.conftest import CONFIG_DIR, free_port
+from tests.conftest import CONFIG_DIR, ROOT, free_port
 from tests.web.conftest import AGENTS, PASSWORD
 
 # WebSockets; the end of the fuzzer's own session
@@ -114,7 +117,9 @@ class Server:
         self.number = ticket.number  # the portal's actions find it
         queue = RedisQueue.from_url(self.redis_url.rsplit("/", 1)[0] + "/11", QueueSettings())
         await queue.client.flushdb()
-        app = create_app(queue, AGENTS, accounts, db, parts=parts(service, queue, db))
+        config = self.tmp / "config"
+        shutil.copytree(CONFIG_DIR, config)
+        app = create_app(queue, AGENTS, accounts, db, parts=parts(service, queue, db, config))
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", self.port).start()
@@ -170,8 +175,16 @@ def browser(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield b
 
 
-def parts(service: Any, queue: Any = None, db: Any = None) -> list[WebPart]:
-    """Every part of the server's app (the composition root's), on ``service``."""
+async def _no_reload() -> Any:
+    raise AssertionError("the fuzzer never saves a valid file")
+
+
+def parts(
+    service: Any, queue: Any = None, db: Any = None, config: Path = CONFIG_DIR
+) -> list[WebPart]:
+    """Every part of the server's app (the composition root's), on ``service``; the config
+    editor on ``config`` (a copy: nothing the fuzzer sends may be saved)."""
+    editor = ConfigEditor(config, ROOT / "recordings", config.parent / "history")
     board = WallboardHub(Wallboard(queue, db))
     kb = KnowledgeBase(service.db if service is not None else Database("sqlite://"))
     return [
@@ -181,6 +194,7 @@ def parts(service: Any, queue: Any = None, db: Any = None) -> list[WebPart]:
         supervision_part(),
         wallboard_part(board),
         knowledge_part(kb),
+        config_part(editor, _no_reload),
     ]
 
 

@@ -1,6 +1,6 @@
 // The login page: POST /api/login as JSON, then on to the page the account's role uses.
 "use strict";
-const HOME = { operator: "/desk", supervisor: "/wallboard", admin: "/desk", department: "/portal" };
+const HOME = { operator: "/desk", supervisor: "/wallboard", admin: "/admin", department: "/portal" };
 
 document.getElementById("login").addEventListener("submit", async (event) => {
   event.preventDefault();
