@@ -1,7 +1,8 @@
 """The admin console in Debian's Chromium (Playwright, headless) on a copy of the shipped
 config: an admin logs in and lands on the config editor; a broken menu is refused with the
 problem at its line and column (a click puts the cursor there) and nothing changes; a valid
-change to agents.yaml is saved and reloaded into the running config at once; the older version is one click from a rollback. The screenshot in docs/ is taken here."""
+change to agents.yaml is saved and reloaded into the running config at once; the older
+version is one click from a rollback. The screenshot in docs/ is taken here."""
 
 from __future__ import annotations
 
