@@ -30,7 +30,8 @@ from ivr.accounts.errors import (
     LoginRefused,
     LoginThrottled,
 )
-from ivr.accounts.identity import USERNAME_RE, LoginResult, Principal, User
+from ivr.accounts.identity import USERNAME_RE, LoginResult, Principal, User, user_of
+from ivr.accounts.roles import RoleAdmin
 from ivr.accounts.rules import check_new_user, check_password
 from ivr.accounts.tokens import TokenAdmin
 from ivr.db.database import Database
@@ -46,25 +47,11 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _user(row: UserRow) -> User:
-    return User(
-        id=row.id,
-        username=row.username,
-        role=row.role,
-        agent_id=row.agent_id,
-        department=row.department,
-        display_name=row.display_name,
-        disabled=row.disabled,
-        created_at=row.created_at,
-        last_login_at=row.last_login_at,
-    )
-
-
 def _principal(row: UserRow, via: str) -> Principal:
     return Principal(row.id, row.username, row.role, row.agent_id, row.department, via)
 
 
-class Accounts(TokenAdmin):
+class Accounts(TokenAdmin, RoleAdmin):
     """Users, sessions, tokens (listed and revoked one by one:
     :class:`~ivr.accounts.tokens.TokenAdmin`), audit, on ``db`` (revision 0006 or later).
 
@@ -148,7 +135,7 @@ class Accounts(TokenAdmin):
                 )
                 s.add(row)
                 s.flush()
-                user = _user(row)
+                user = user_of(row)
                 after = {
                     "username": username,
                     "role": role,
@@ -201,7 +188,7 @@ class Accounts(TokenAdmin):
     def list_users(self) -> list[User]:
         with self.db.session() as s:
             rows = s.scalars(select(UserRow).order_by(UserRow.username_key)).all()
-            return [_user(r) for r in rows]
+            return [user_of(r) for r in rows]
 
     def create_token(self, username: str, label: str, *, actor: str) -> str:
         """A new API token for the user: its plaintext, given this once."""

@@ -6,6 +6,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from ivr.db.tables import UserRow
+
 #: operator: bound to one agent of agents.yaml, changes only its own agent's state;
 #: supervisor: any agent, the knowledge base's approvals; department: bound to one department;
 #: admin: everything, the accounts too.
@@ -48,3 +50,18 @@ class LoginResult:
     session_token: str  # goes into the cookie; only its sha256 is stored
     csrf_token: str
     expires_at: dt.datetime
+
+
+def user_of(row: UserRow) -> User:
+    """The account as listed (never its password hash)."""
+    return User(
+        id=row.id,
+        username=row.username,
+        role=row.role,
+        agent_id=row.agent_id,
+        department=row.department,
+        display_name=row.display_name,
+        disabled=row.disabled,
+        created_at=row.created_at,
+        last_login_at=row.last_login_at,
+    )

@@ -43,6 +43,7 @@ from ivr.web.portal_routes import portal_part
 from ivr.web.screenpop import ScreenPops
 from ivr.web.supervision_routes import supervision_part
 from ivr.web.ticket_routes import tickets_part
+from ivr.web.user_routes import users_part
 from ivr.web.wallboard import Wallboard
 from ivr.web.wallboard_routes import WallboardHub, wallboard_part
 from queueing.ami import SECRET_FILE as AMI_SECRET_FILE
@@ -187,6 +188,7 @@ def web_app(
         supervision_part(),  # the supervisors' review of tickets
         wallboard_part(wallboard),
         knowledge_part(KnowledgeBase(db, departments)),  # 常用提示
+        users_part(),  # the admin console's accounts
         # the admin console's editing of the admin files: checked, kept, reloaded here
         config_part(
             ConfigEditor(holder.directory, settings.recordings_dir, settings.var_dir / "config"),

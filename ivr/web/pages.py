@@ -86,7 +86,8 @@ PAGES: list[tuple[str, str, Handler]] = [
     ("GET", "/desk", _page("desk.html")),  # operators (supervisors and admins too)
     ("GET", "/portal", _page("portal.html")),  # departments
     ("GET", "/wallboard", _page("wallboard.html")),  # supervisors
-    ("GET", "/admin", _page("admin.html")),  # admins
+    ("GET", "/admin", _page("admin.html")),  # admins: the config files
+    ("GET", "/users", _page("users.html")),  # admins: the accounts
     ("GET", "/static/{name}", asset),
 ]
 

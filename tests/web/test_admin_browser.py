@@ -19,6 +19,7 @@ from ivr.db.database import Database
 from ivr.runtime import ConfigHolder
 from ivr.web import create_app
 from ivr.web.config_routes import config_part
+from ivr.web.user_routes import users_part
 from queueing.queue import RedisQueue
 from tests.conftest import CONFIG_DIR, ROOT
 from tests.web.conftest import PASSWORD
@@ -46,7 +47,7 @@ async def site(
         lambda: holder.current.agents,  # the running config's agents, as the server has them
         accounts,
         database,
-        parts=[config_part(editor, holder.reload_async)],
+        parts=[config_part(editor, holder.reload_async), users_part()],
     )
     client = TestClient(TestServer(app))
     await client.start_server()
@@ -99,4 +100,20 @@ async def test_an_admin_is_refused_a_broken_menu_then_saves_a_change(
         await expect(page.locator("#a-diff")).to_contain_text("-    name: 王丽华")  # rolled back
         await expect(page.locator("#a-history tbody tr")).to_have_count(2)
         assert holder.current.agents.by_id()["1001"].name == "王丽"
+
+        # the accounts: a department user added, then disabled
+        await page.click("text=账号 Accounts")
+        await expect(page).to_have_url(site + "/users")
+        await page.fill("#u-name", "heat1")
+        await page.fill("#u-display", "热力公司")
+        await page.select_option("#u-role", "department")
+        await page.fill("#u-binding", "heating")
+        await page.fill("#u-password", "a good first password")
+        await page.click("#u-add button[type=submit]")
+        await expect(page.locator("#u-result")).to_contain_text("已新增 heat1")
+        row = page.locator("tr[data-user='heat1']")
+        await expect(row).to_contain_text("heating")
+        await row.locator(".u-toggle").click()
+        await expect(row).to_contain_text("已停用")
+        await page.screenshot(path=str(SHOTS / "admin-accounts.png"))
         await browser.close()

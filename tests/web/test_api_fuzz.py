@@ -42,6 +42,7 @@ from ivr.web.portal_routes import portal_part
 from ivr.web.routing import WebPart
 from ivr.web.supervision_routes import supervision_part
 from ivr.web.ticket_routes import tickets_part
+from ivr.web.user_routes import users_part
 from ivr.web.wallboard import Wallboard
 from ivr.web.wallboard_routes import WallboardHub, wallboard_part
 from queueing.queue import RedisQueue
@@ -195,6 +196,7 @@ def parts(
         wallboard_part(board),
         knowledge_part(kb),
         config_part(editor, _no_reload),
+        users_part(),
     ]
 
 
@@ -227,7 +229,7 @@ def test_no_route_answers_5xx(browser: Browser, method: str, path: str) -> None:
     @given(body=bodies, param=params, department=st.sampled_from(["property", "water", "x"]))
     def one(body: Any, param: str, department: str) -> None:
         url = path
-        for name in ("agent_id", "number", "task_id", "entry_id"):
+        for name in ("agent_id", "number", "task_id", "entry_id", "username"):
             url = url.replace("{" + name + "}", urllib.parse.quote(param, safe=""))
         query = {"department": department}  # the portal's, for an admin
         if method == "GET":
