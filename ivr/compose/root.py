@@ -40,6 +40,7 @@ from ivr.web.config_routes import config_part
 from ivr.web.desk_socket import DeskHub
 from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.portal_routes import portal_part
+from ivr.web.report_routes import reports_part
 from ivr.web.screenpop import ScreenPops
 from ivr.web.supervision_routes import supervision_part
 from ivr.web.ticket_routes import tickets_part
@@ -189,6 +190,7 @@ def web_app(
         wallboard_part(wallboard),
         knowledge_part(KnowledgeBase(db, departments)),  # 常用提示
         users_part(),  # the admin console's accounts
+        reports_part(settings.var_dir / "reports" / "web"),  # made when asked
         # the admin console's editing of the admin files: checked, kept, reloaded here
         config_part(
             ConfigEditor(holder.directory, settings.recordings_dir, settings.var_dir / "config"),

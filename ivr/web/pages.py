@@ -88,6 +88,7 @@ PAGES: list[tuple[str, str, Handler]] = [
     ("GET", "/wallboard", _page("wallboard.html")),  # supervisors
     ("GET", "/admin", _page("admin.html")),  # admins: the config files
     ("GET", "/users", _page("users.html")),  # admins: the accounts
+    ("GET", "/reports", _page("reports.html")),  # supervisors and admins
     ("GET", "/static/{name}", asset),
 ]
 

@@ -39,6 +39,7 @@ from ivr.web.callback_routes import callbacks_part
 from ivr.web.config_routes import config_part
 from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.portal_routes import portal_part
+from ivr.web.report_routes import reports_part
 from ivr.web.routing import WebPart
 from ivr.web.supervision_routes import supervision_part
 from ivr.web.ticket_routes import tickets_part
@@ -197,6 +198,7 @@ def parts(
         knowledge_part(kb),
         config_part(editor, _no_reload),
         users_part(),
+        reports_part(config.parent / "reports"),
     ]
 
 
@@ -229,7 +231,8 @@ def test_no_route_answers_5xx(browser: Browser, method: str, path: str) -> None:
     @given(body=bodies, param=params, department=st.sampled_from(["property", "water", "x"]))
     def one(body: Any, param: str, department: str) -> None:
         url = path
-        for name in ("agent_id", "number", "task_id", "entry_id", "username"):
+        for name in ("agent_id", "number", "task_id", "entry_id", "username", "kind", "label",
+                     "file"):  # fmt: skip
             url = url.replace("{" + name + "}", urllib.parse.quote(param, safe=""))
         query = {"department": department}  # the portal's, for an admin
         if method == "GET":
