@@ -77,3 +77,10 @@ def test_desk_bench_quick() -> None:
     out = bench("bench.desk_bench", "--quick")
     for figure in ("sockets open", "offer -> socket", "bare Redis pub/sub", " 0 lost", "limit"):
         assert figure in out, out[-3000:]
+
+
+def test_portal_bench_quick() -> None:
+    """The department portal's page through the app beside the bare query, on SQLite."""
+    out = bench("bench.portal_bench", "--quick", "--backend", "sqlite")
+    for figure in ("GET /api/portal/tickets, 100 rows", "bare SQL, the same rows", "target p99"):
+        assert figure in out, out[-3000:]

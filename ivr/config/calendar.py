@@ -71,6 +71,9 @@ class BusinessCalendar:
                 self._holidays[day] = (True, holiday.name)
         self._years = frozenset(hours.years)
         self._warned_years: set[int] = set()
+        # chinese-calendar's answer per day, kept: the calendar does not change while this
+        # object lives (a reload builds a new one), and deadlines ask for the same days often
+        self._official: dict[dt.date, bool] = {}
 
     # -- data ----------------------------------------------------------------------------
 
@@ -106,8 +109,12 @@ class BusinessCalendar:
         holiday = self._holidays.get(day)
         if holiday is not None:
             return holiday[0]
+        known = self._official.get(day)
+        if known is not None:
+            return known
         try:
-            return bool(chinese_calendar.is_workday(day))
+            known = self._official[day] = bool(chinese_calendar.is_workday(day))
+            return known
         except NotImplementedError:
             if day.year not in self._years and day.year not in self._warned_years:
                 self._warned_years.add(day.year)

@@ -87,7 +87,10 @@ def portal_ticket(
         confidential=t.confidential,
         accepted_at=iso(tz, t.accepted_at),
         deadline=iso(tz, deadline),
-        working_days_left=service.deadlines.working_days_left(now, deadline),
+        # overdue: 0 (flagged as overdue; not counted back over the years a stale one has)
+        working_days_left=max(0, service.deadlines.working_days_left(now, deadline))
+        if deadline >= now
+        else 0,
         overdue=open_ and deadline < now,
         due_soon=open_ and now <= deadline < soon,
         supervised=t.supervised,
