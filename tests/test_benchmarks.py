@@ -84,3 +84,10 @@ def test_portal_bench_quick() -> None:
     out = bench("bench.portal_bench", "--quick", "--backend", "sqlite")
     for figure in ("GET /api/portal/tickets, 100 rows", "bare SQL, the same rows", "target p99"):
         assert figure in out, out[-3000:]
+
+
+def test_wallboard_bench_quick() -> None:
+    """hotline serve --http-port with wallboards connected while calls come, beside none."""
+    out = bench("bench.wallboard_bench", "--quick")
+    for figure in ("boards received", "server CPU, no board", "the boards' cost", "limit"):
+        assert figure in out, out[-3000:]
