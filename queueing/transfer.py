@@ -353,6 +353,11 @@ class TransferService:
         await self.leg(uid, action, f"{info.get('target')} by {agent}")
         return TransferResult(uid, agent, info.get("target", ""), "consult", state, operator)
 
+    async def settle(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` seconds) for the third parties being originated."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
