@@ -125,7 +125,7 @@ async def transfer(request: web.Request) -> web.Response:
     except TransferError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None
     after = {"call": result.uniqueid, "target": result.target, "mode": result.mode}
-    await audit(request, "transfer", agent_id, None, after)
+    await audit(request, "agent.transfer", f"agent:{agent_id}", None, after)
     return _out(result)
 
 
@@ -138,7 +138,7 @@ async def consult(request: web.Request) -> web.Response:
     except TransferError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None
     after = {"call": result.uniqueid, "target": result.target, "state": result.state}
-    await audit(request, f"transfer-{body.action}", agent_id, None, after)
+    await audit(request, f"agent.transfer-{body.action}", f"agent:{agent_id}", None, after)
     return _out(result)
 
 
