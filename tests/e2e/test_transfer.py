@@ -18,6 +18,7 @@ that answers, notes the call in AstDB, tells AMI (``UserEvent``) and waits.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -136,6 +137,10 @@ def test_blind_transfer_moves_the_caller_to_110(
         poll(lambda: emergency_channel(stack), lambda: f"nobody in 110: {stack.channels()}",
              timeout=20)  # fmt: skip
         assert stack.rx("database get hotline-e2e-xfer 110").strip().endswith(caller)
+        # ... dialled from the caller's own FastAGI session (not redirected away from it)
+        fields = stack.channel_of(caller)
+        assert fields is not None and fields[5] == "Dial", fields
+        assert fields[6].startswith(f"Local/110@{EMERGENCY_CONTEXT},10"), fields
         # the operator's leg is gone; the agent goes through wrap-up
         assert not any(f[0] == result.operator_channel for f in stack.channels())
         events = stack.wait_events(uid, {"COMPLETEAGENT"}, timeout=20)
@@ -177,6 +182,11 @@ def test_threeway_puts_caller_operator_and_110_in_one_conference(
         )
         assert sum(m.startswith(f"PJSIP/{OPERATOR}") for m in members) == 1, members
         assert sum(m.startswith("Local/110@") for m in members) == 1, members
+        caller_channel = stack.channel_of(caller)
+        assert caller_channel is not None and caller_channel[0] in members, members
+        assert caller_channel[5] == "ConfBridge"  # joined from its own FastAGI session
+        time.sleep(2)  # they talk: the room holds
+        assert sorted(conference_members(stack, uid)) == sorted(members)
         # the operator stays busy while the caller is in the conference
         assert stack.agent(OPERATOR)["state"] == "busy"
         stack.hangup(caller)  # the caller leaves: its session COMPLETEs the operator
