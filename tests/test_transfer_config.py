@@ -56,7 +56,11 @@ def test_the_generated_rooms_and_ami_rights(cfg: Cfg, tmp_path: Path) -> None:
     assert "[hotline-transfer]\nexten => _X.,1," in rooms
     assert " same => n,ConfBridge(${EXTEN},hotline_bridge,hotline_user)" in rooms
     assert "[hotline-consult]" in rooms
-    assert " same => n,ConfBridge(consult-${EXTEN},hotline_bridge,hotline_user)" in rooms
+    consult = rooms.split("[hotline-consult]", 1)[1]
+    assert "ConfBridge(consult-${EXTEN},hotline_bridge,${IF(" in consult
+    assert "?hotline_operator:hotline_consulted)})" in consult
+    # the consulted party goes on to the caller's room when the operator leaves
+    assert consult.index("ConfBridge(consult-") < consult.index("ConfBridge(${EXTEN},")
     assert "\nwrite = originate,call\n" in files["hotline-manager.conf"]
     assert "#include hotline-transfer.conf" in conf.static_files()["extensions.conf"]
     assert "[hotline_user]" in conf.static_files()["confbridge.conf"]
@@ -64,3 +68,23 @@ def test_the_generated_rooms_and_ami_rights(cfg: Cfg, tmp_path: Path) -> None:
     cfg.replace("queue.yaml", "transfers:\n  enabled: true", "transfers:\n  enabled: false")
     off = conf.generate(load_config(cfg.dir, tmp_path), opts)["hotline-transfer.conf"]
     assert "exten =>" not in off and "transfers are off" in off
+
+
+async def test_the_service_built_from_queue_yaml(cfg: Cfg, tmp_path: Path) -> None:
+    import redis.asyncio as aioredis
+
+    from ivr.compose.transfers import close_transfers, open_transfers
+    from queueing.queue import RedisQueue
+
+    options = load_config(cfg.dir, tmp_path).queue
+    queue = RedisQueue(aioredis.Redis.from_url("redis://127.0.0.1:1/0"), options.settings)
+    service = open_transfers(queue, lambda: options, tmp_path / "ami-secret")
+    assert service is not None
+    assert [t.key for t in service.targets()][:4] == ["110", "119", "120", "122"]
+    assert service.targets()[0].modes == ("blind", "threeway")
+    assert (service.context, service.consult_context) == ("hotline-transfer", "hotline-consult")
+    await close_transfers(service)
+    off = options.model_copy(update={"transfers": options.transfers.model_copy(
+        update={"enabled": False})})  # fmt: skip
+    assert open_transfers(queue, lambda: off, tmp_path / "ami-secret") is None
+    await queue.close()

@@ -321,14 +321,23 @@ def _transfer(bundle: ConfigBundle) -> str:
     ]
     if not t.enabled:
         return "\n".join([*lines, "; transfers are off (queue.yaml transfers.enabled)", ""])
-    for ctx, room in ((t.context, "${EXTEN}"), (t.consult_context, "consult-${EXTEN}")):
-        lines += [
-            f"[{ctx}]",
-            f"exten => _X.,1,NoOp(hotline transfer room {room}: ${{CHANNEL}})",
-            f" same => n,ConfBridge({room},hotline_bridge,hotline_user)",
-            " same => n,Hangup()",
-            "",
-        ]
+    # in the consultation room the operator is the marked user; the consulted party (the
+    # channel Originate made: HOTLINE_TRANSFER_OF set) has end_marked, so when the operator
+    # hangs up there it goes on to the caller's room: the transfer completes
+    consulted = '${IF($["${HOTLINE_TRANSFER_OF}" = ""]?hotline_operator:hotline_consulted)}'
+    lines += [
+        f"[{t.context}]",
+        "exten => _X.,1,NoOp(hotline transfer room ${EXTEN}: ${CHANNEL})",
+        " same => n,ConfBridge(${EXTEN},hotline_bridge,hotline_user)",
+        " same => n,Hangup()",
+        "",
+        f"[{t.consult_context}]",
+        "exten => _X.,1,NoOp(hotline consultation room consult-${EXTEN}: ${CHANNEL})",
+        f" same => n,ConfBridge(consult-${{EXTEN}},hotline_bridge,{consulted})",
+        " same => n,ConfBridge(${EXTEN},hotline_bridge,hotline_user)",
+        " same => n,Hangup()",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -236,3 +236,45 @@ def test_consult_then_join(stack: Stack, emergency: None, tmp_path: Path) -> Non
         stack.logout(OPERATOR)
         phone.stop()
         sipp.kill()
+
+
+def test_consult_then_the_operator_hangs_up_leaves_the_caller_with_110(
+    stack: Stack, emergency: None, tmp_path: Path
+) -> None:
+    """Attended transfer as a switchboard does it: the operator consults, then simply hangs
+    up; the consulted party goes on to the caller."""
+    caller = "13950000113"
+    (sipp, phone), uid = connected_call(stack, caller, tmp_path, talk=60.0)
+    try:
+
+        async def consult(s: TransferService) -> TransferResult:
+            started = await s.transfer(OPERATOR, "110", "consult")
+            for _ in range(100):
+                if await s.client.hget(keys.transfer(uid, s.centre), "third"):
+                    break
+                await asyncio.sleep(0.2)
+            return started
+
+        result = run_service(stack, consult)
+        room = f"consult-{uid}"
+        poll(
+            lambda: m if len(m := conference_members(stack, room)) == 2 else None,
+            lambda: f"room {room}: {stack.rx(f'confbridge list {room}')}",
+            timeout=30,
+        )
+        assert conference_members(stack, uid) == [stack.channel_of(caller)[0]]  # type: ignore[index]
+        stack.rx(f"channel request hangup {result.operator_channel}")
+        members = poll(
+            lambda: m if len(m := conference_members(stack, uid)) == 2 else None,
+            lambda: f"room {uid}: {stack.rx(f'confbridge list {uid}')}",
+            timeout=20,
+        )
+        assert any(m.startswith("Local/110@") for m in members), members
+        assert not conference_members(stack, room)
+        stack.hangup(caller)
+        rec = stack.record(caller, timeout=60)
+        assert rec["hangup_by"] == "transfer"
+    finally:
+        stack.logout(OPERATOR)
+        phone.stop()
+        sipp.kill()
