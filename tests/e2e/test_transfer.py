@@ -25,13 +25,21 @@ from typing import Any, TypeVar
 
 import pytest
 import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient, TestServer
 
+from ivr.accounts import Accounts
 from ivr.asterisk import conf, local
+from ivr.compose.transfers import close_transfers, open_transfers
 from ivr.config.loader import load_config
+from ivr.db.database import Database
+from ivr.web import create_app
+from ivr.web.call_routes import calls_part
 from queueing import keys
 from queueing.ami import AMIClient, resolve_secret
+from queueing.queue import RedisQueue
 from queueing.transfer import Target, TransferResult, TransferService
-from tests.e2e.conftest import SITE_CONF, Stack, poll
+from tests.api_client import api_token
+from tests.e2e.conftest import SITE_CONF, TARGET_CONTEXT, Stack, poll
 
 pytestmark = pytest.mark.asterisk
 
@@ -274,6 +282,63 @@ def test_consult_then_the_operator_hangs_up_leaves_the_caller_with_110(
         stack.hangup(caller)
         rec = stack.record(caller, timeout=60)
         assert rec["hangup_by"] == "transfer"
+    finally:
+        stack.logout(OPERATOR)
+        phone.stop()
+        sipp.kill()
+
+
+def test_the_emergency_button_over_http_moves_the_caller_to_110(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """What the desk does: the HTTP app with the transfer routes (calls_part) on the service
+    built from the stack's queue.yaml (open_transfers: its 110 leads to the stack's
+    ``[hotline-e2e-target]``), the targets for the buttons, then the emergency button."""
+    caller = "13950000119"
+    (sipp, phone), uid = connected_call(stack, caller, tmp_path, talk=60.0)
+    bundle = load_config(stack.config_dir, stack.recordings)
+    token = api_token(stack.database_url)
+    auth = {"Authorization": f"Bearer {token}"}
+
+    async def press() -> tuple[Any, Any]:
+        client = aioredis.Redis.from_url(stack.redis_url)
+        queue = RedisQueue(client, bundle.queue.settings, server="test-desk")
+        db = Database(stack.database_url)
+        service = open_transfers(queue, lambda: bundle.queue, stack.work / "no-ami-secret")
+        app = create_app(queue, bundle.agents, Accounts(db), db, parts=[calls_part(service)])
+        http = TestClient(TestServer(app))
+        await http.start_server()
+        try:
+            targets = await (await http.get("/api/transfers/targets", headers=auth)).json()
+            r = await http.post(
+                f"/api/agents/{OPERATOR}/transfer",
+                json={"target": "110", "mode": "blind"},
+                headers=auth,
+            )
+            return targets, (r.status, await r.json())
+        finally:
+            await http.close()
+            await close_transfers(service)
+            await queue.close()
+            db.close()
+
+    try:
+        targets, (status, body) = asyncio.run(press())
+        assert [t["key"] for t in targets["targets"]][:4] == ["110", "119", "120", "122"]
+        assert status == 200, body
+        assert (body["uniqueid"], body["state"]) == (uid, "released")
+        # the caller reached the 110 test context (it notes the caller in AstDB, hangs up)
+        poll(
+            lambda: stack.rx(f"database get hotline-e2e {caller}").strip().endswith("110") or None,
+            lambda: f"110 never reached: {stack.rx('database show hotline-e2e')}",
+            timeout=20,
+        )
+        rec = stack.record(caller, timeout=60)
+        kinds = events_of(rec)
+        assert (rec["outcome"], rec["hangup_by"]) == ("answered", "transfer")
+        assert ("transfer_dial", f"110 Local/110@{TARGET_CONTEXT} ANSWER") in kinds, kinds
+        poll(lambda: stack.agent(OPERATOR)["state"] in ("wrapup", "ready") or None,
+             lambda: f"{stack.agent(OPERATOR)}", timeout=20)  # fmt: skip
     finally:
         stack.logout(OPERATOR)
         phone.stop()
