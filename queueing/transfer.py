@@ -237,25 +237,27 @@ class TransferService:
             raise _no_call(agent)
         uid = call.uniqueid
         state_key = keys.transfer(uid, self.centre)
-        if await self.client.exists(state_key):
+        # one transfer per call: the first to write the call's transfer hash has it
+        if not await self.client.hsetnx(state_key, "agent", agent):
             raise TransferError(f"the call {uid} of agent {agent} is being transferred already",
                                 code="HL-QUE-084", status=409)  # fmt: skip
-        peer = await self._ami("Getvar", Channel=uid, Variable="BRIDGEPEER")
-        operator = peer.get("Value", "") if peer.get("Response") == "Success" else ""
-        if not operator:
-            raise _no_call(agent)
-        request = TransferRequest(mode, target.key, agent, target.dial, target.ring_timeout)
-        await self._set(uid, request.value())
-        await self.client.hset(state_key, mapping={"mode": mode, "target": target.key,
-            "agent": agent, "operator": operator, "state": "starting"})  # fmt: skip
         await self.client.expire(state_key, KEEP_SECONDS)
+        try:
+            operator = await self._operator(uid, agent)
+            request = TransferRequest(mode, target.key, agent, target.dial, target.ring_timeout)
+            await self._set(uid, agent, request.value())
+        except TransferError:
+            await self.client.delete(state_key)
+            raise
+        await self.client.hset(state_key, mapping={"mode": mode, "target": target.key,
+            "operator": operator, "state": "starting"})  # fmt: skip
         await self.leg(uid, "transfer", f"{mode} {target.key} ({target.name}) by {agent}")
+        ctx = self.context if mode == "threeway" else self.consult_context
         try:
             if mode == "blind":
                 reply = await self._ami("Hangup", Channel=operator, Cause=16)
                 state, what = "released", f"{operator} hung up"
             else:
-                ctx = self.context if mode == "threeway" else self.consult_context
                 reply = await self._ami("Redirect", Channel=operator, Context=ctx, Exten=uid,
                                         Priority=1)  # fmt: skip
                 state = "conference" if mode == "threeway" else "consulting"
@@ -275,14 +277,21 @@ class TransferService:
         await self.client.hset(state_key, "state", state)
         await self.leg(uid, "release" if mode == "blind" else "redirect", what)
         if mode != "blind":
-            ctx = self.context if mode == "threeway" else self.consult_context
             self._spawn(self._bring(uid, target, ctx))
         return TransferResult(uid, agent, target.key, mode, state, operator)
 
-    async def _set(self, uid: str, value: str) -> None:
+    async def _operator(self, uid: str, agent: str) -> str:
+        """The operator's channel: the caller's ``BRIDGEPEER`` (none: not bridged any more)."""
+        peer = await self._ami("Getvar", Channel=uid, Variable="BRIDGEPEER")
+        operator = peer.get("Value", "") if peer.get("Response") == "Success" else ""
+        if not operator:
+            raise _no_call(agent)
+        return operator
+
+    async def _set(self, uid: str, agent: str, value: str) -> None:
         reply = await self._ami("Setvar", Channel=uid, Variable=VARIABLE, Value=value)
-        if reply.get("Response") != "Success":
-            raise _no_call(uid)
+        if reply.get("Response") != "Success":  # the caller's channel is gone
+            raise _no_call(agent)
 
     async def _undo(self, uid: str) -> None:
         with contextlib.suppress(TransferError):
@@ -308,8 +317,14 @@ class TransferService:
             await self.leg(uid, "failed", f"{target.key}: {exc}")
             return
         if result.answered:
-            await self.client.hset(keys.transfer(uid, self.centre), "third", result.channel)
+            state_key = keys.transfer(uid, self.centre)
+            await self.client.hset(state_key, "third", result.channel)
             await self.leg(uid, "answer", f"{target.key} {result.channel}")
+            if _s(await self.client.hget(state_key, "state") or "") == "cancelled":
+                # the operator cancelled while it rang: nobody is waiting for it
+                with contextlib.suppress(AMIError, OSError, TimeoutError):
+                    await self.ami.action("Hangup", Channel=result.channel, Cause=16)
+                await self.leg(uid, "cancel", f"{target.key} answered after the cancel")
         else:
             await self.leg(uid, "failed", f"{target.key} {result.status}")
 

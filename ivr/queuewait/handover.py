@@ -26,6 +26,7 @@ import logging
 from typing import Protocol, runtime_checkable
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from ivr.engine.attempt import ChannelState
 from ivr.engine.channel import Channel
@@ -85,7 +86,7 @@ async def add_legs(record: CallRecord, client: aioredis.Redis, centre: str) -> N
     stay in time order)."""
     try:
         legs = await read_legs(client, record.uniqueid, centre)
-    except Exception as exc:  # Redis away: the record goes without them, said in the log
+    except (RedisError, OSError) as exc:  # Redis away: the record goes without them (logged)
         log.warning("[HL-QUE-083] transfer legs of %s not read: %s", record.uniqueid, exc)
         return
     start = record.started_at

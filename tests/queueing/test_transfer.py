@@ -5,6 +5,8 @@ test_transfer_session.py; the whole on the real Asterisk in tests/e2e/test_trans
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from queueing import keys
@@ -174,3 +176,28 @@ async def test_a_target_that_does_not_answer_is_a_failed_leg(rq: RedisQueue) -> 
     assert (legs[-1].kind, legs[-1].detail) == ("failed", "110 BUSY")
     assert not await rq.client.hget(keys.transfer("c1"), "third")
     assert (await refused(service.finish("a1", "join"))).code == "HL-QUE-084"
+
+
+async def test_a_consultation_cancelled_while_the_target_rings(rq: RedisQueue) -> None:
+    """The operator gives up before the target answers: back to the caller at once; a target
+    that answers afterwards is hung up (nobody waits for it)."""
+    await talking(rq)
+    ami = FakeManager(peers={"c1": OPERATOR_CHANNEL}, ringing=asyncio.Event())
+    service = service_for(rq, ami)
+    await service.transfer("a1", "water", "consult")
+    await asyncio.sleep(0.05)  # the Originate is out, ringing
+    assert (await refused(service.finish("a1", "join"))).code == "HL-QUE-084"  # not answered
+    cancelled = await service.finish("a1", "cancel")
+    assert cancelled.state == "cancelled"
+    assert ami.actions[-1]["Action"] == "Redirect" and ami.actions[-1]["Exten"] == "c1"
+    assert ami.actions[-1]["Context"] == "hotline-transfer"
+    ami.ringing.set()  # now it answers
+    await service.settle(5)
+    assert ami.actions[-1] == {"Action": "Hangup", "Channel": "PJSIP/96116@carrier-00000042",
+                               "Cause": "16"}  # fmt: skip
+    legs = [(leg.kind, leg.detail) for leg in await read_legs(rq.client, "c1")]
+    assert legs[-3:] == [
+        ("cancel", "water by a1"),
+        ("answer", "water PJSIP/96116@carrier-00000042"),
+        ("cancel", "water answered after the cancel"),
+    ]

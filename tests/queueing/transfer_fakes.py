@@ -4,6 +4,7 @@ answering as Asterisk 22 does: ``Getvar BRIDGEPEER`` of a bridged caller, ``Setv
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ class FakeManager:
     refuse: set[str] = field(default_factory=set)  # actions answered with an error
     down: bool = False  # every action raises, as an AMIClient that cannot connect
     originate_status: str = "ANSWER"
+    ringing: asyncio.Event | None = None  # set: the originated party answers (or not) then
 
     async def action(self, name: str, *extra: tuple[str, str], **fields: Any) -> dict[str, str]:
         if self.down:
@@ -52,6 +54,8 @@ class FakeManager:
         self.originates.append(
             {"channel": channel, "context": context, "exten": exten, "caller_id": caller_id}
         )
+        if self.ringing is not None:
+            await self.ringing.wait()
         name = f"{channel}-00000042" if self.originate_status == "ANSWER" else channel
         return OriginateResult(self.originate_status, name, "third.1")
 
