@@ -6,7 +6,8 @@ An operator transfers only its own caller (403 ``HL-WEB-004`` for another agent)
 supervisor or admin any agent's. Refusals keep the service's ids: no call connected 409
 ``HL-QUE-080``, an unknown target or a mode it does not take 400 ``HL-QUE-081``, AMI away
 503 ``HL-QUE-082``, Asterisk refused 502 ``HL-QUE-083``, a transfer already under way or no
-consultation to end 409 ``HL-QUE-084``; a server without transfers 503 ``HL-WEB-031``.
+consultation to end 409 ``HL-QUE-084``; a server without transfers 503 ``HL-WEB-031`` (its
+target list is empty, ``available: false``).
 Every transfer is written to the audit table."""
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from ivr.web.agent_routes import audit
-from ivr.web.appkeys import AGENTS_KEY, principal_of
+from ivr.web.appkeys import AGENTS_KEY, QUEUE_KEY, principal_of
 from ivr.web.bodies import read_body
 from ivr.web.errors import FORBIDDEN, ApiError
 from ivr.web.routing import DESK, ApiRoute, WebPart
+from queueing.notices import current_call
 from queueing.transfer import COLLEAGUE, TransferError, TransferResult, TransferService
 
 TRANSFERS_AWAY = "HL-WEB-031"
@@ -60,6 +62,7 @@ class TargetOut(BaseModel):
 
 
 class TargetsOut(BaseModel):
+    available: bool = Field(description="false: this server has no transfers (no buttons)")
     targets: list[TargetOut]
     colleague_prefix: str = Field(COLLEAGUE, description="send agent:<id> for a colleague")
 
@@ -73,9 +76,15 @@ MODELS: tuple[type[BaseModel], ...] = (
 )
 
 
-def _service(request: web.Request) -> TransferService:
+async def _service(request: web.Request, agent_id: str) -> TransferService:
+    """The service; without one, 409 when the agent has no call to transfer anyway (what the
+    desk shows first), else 503 ``HL-WEB-031``."""
     service = request.app[TRANSFERS_KEY]()
     if service is None:
+        queue = request.app[QUEUE_KEY]
+        call = await current_call(queue.client, agent_id, queue.centre)
+        if call is None or call.offered:
+            raise ApiError(409, "HL-QUE-080", f"agent {agent_id} is not talking to a caller")
         raise ApiError(
             503,
             TRANSFERS_AWAY,
@@ -119,7 +128,7 @@ def _out(result: TransferResult) -> web.Response:
 async def transfer(request: web.Request) -> web.Response:
     agent_id = _agent(request)
     body = await read_body(request, TransferBody)
-    service = _service(request)
+    service = await _service(request, agent_id)
     try:
         result = await service.transfer(agent_id, body.target, body.mode)
     except TransferError as exc:
@@ -132,7 +141,7 @@ async def transfer(request: web.Request) -> web.Response:
 async def consult(request: web.Request) -> web.Response:
     agent_id = _agent(request)
     body = await read_body(request, ConsultBody)
-    service = _service(request)
+    service = await _service(request, agent_id)
     try:
         result = await service.finish(agent_id, body.action)
     except TransferError as exc:
@@ -143,12 +152,13 @@ async def consult(request: web.Request) -> web.Response:
 
 
 async def targets(request: web.Request) -> web.Response:
-    service = _service(request)
+    service = request.app[TRANSFERS_KEY]()
     out = TargetsOut(
+        available=service is not None,
         targets=[
             TargetOut(key=t.key, name=t.name, kind=t.kind, modes=list(t.modes))
-            for t in service.targets()
-        ]
+            for t in (service.targets() if service is not None else [])
+        ],
     )
     return web.json_response(out.model_dump())
 
@@ -200,7 +210,6 @@ def calls_part(
                 DESK,
                 "read the transfer targets (the desk's buttons)",
                 response="TargetsOut",
-                errors=(503,),
             ),
         ),
         models=MODELS,

@@ -64,6 +64,7 @@ async def test_targets_for_the_desk(desks: dict[str, Desk]) -> None:
     r = await desks["op1001"].get("/api/transfers/targets")
     assert r.status == 200
     assert await r.json() == {
+        "available": True,
         "targets": [
             {"key": "110", "name": "公安 110", "kind": "emergency",
              "modes": ["blind", "threeway"]},
@@ -157,9 +158,18 @@ async def test_a_server_without_transfers_says_so(
     )
     desks = await logged_in(http)
     try:
-        assert await error_of(await desks["super"].get("/api/transfers/targets")) == (
-            503, "HL-WEB-031"
+        r = await desks["super"].get("/api/transfers/targets")
+        assert (r.status, await r.json()) == (
+            200, {"available": False, "targets": [], "colleague_prefix": "agent:"}
         )  # fmt: skip
+        # nothing to transfer anyway: 409 first; a connected call: 503
+        r = await desks["super"].post("/api/agents/1001/transfer", {"target": "110"})
+        assert await error_of(r) == (409, "HL-QUE-080")
+        await talking(rq)
+        r = await desks["super"].post("/api/agents/1001/transfer", {"target": "110"})
+        assert await error_of(r) == (503, "HL-WEB-031")
+        r = await desks["super"].post("/api/agents/1001/transfer/consult", {"action": "join"})
+        assert await error_of(r) == (503, "HL-WEB-031")
         doc = await (await desks["super"].get("/api/openapi.json")).json()
         op = doc["paths"]["/api/agents/{agent_id}/transfer"]["post"]
         assert op["x-roles"] == ["operator", "supervisor", "admin"]
