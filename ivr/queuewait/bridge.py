@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from ivr.engine.attempt import CallTracker, ChannelState
-from ivr.engine.record import CallRecord, recording_name
+from ivr.engine.record import CallRecord, recording_name, utcnow
 from ivr.errors import AGIHangup
 from ivr.queuewait.handover import add_legs, carry_out, transfer_request
 from ivr.queuewait.overflow import REDIS_AWAY, OverflowActions, Wait
@@ -165,6 +165,7 @@ class Bridging(OverflowActions):
             await carry_out(w.channel, transfer, record)
         else:
             await self._complete(uid, agent, record, await carry_out(w.channel, transfer, record))
+        record.ended_at = utcnow()  # the call went on through the transfer's legs
         record.hangup_by = "transfer"  # the call ended in a transfer: no survey
         await add_legs(record, self.queue.client, self.queue.centre)
 

@@ -91,6 +91,7 @@ async def test_blind_the_session_completes_the_operator_and_dials_the_target(
     assert ("transfer_leg", "transfer blind 110 (公安 110) by a1") in events
     assert not any(k == "survey" for k, _ in events)  # no survey after a transfer
     assert [e.at for e in record.events] == sorted(e.at for e in record.events)
+    assert record.ended_at is not None and record.ended_at >= record.events[-1].at
     # the operator was COMPLETEd (agent side) before the caller's dial of the target
     assert (await queue_events(hub))[-2:] == ["CONNECT", "COMPLETEAGENT"]
     assert (await hub.queue.agent("a1")).state == "ready"  # wrap-up 0
