@@ -231,6 +231,9 @@ class TransferService:
 
     async def transfer(self, agent: str, key: str, mode: str) -> TransferResult:
         """Transfer ``agent``'s caller to target ``key`` (``agent:<id>`` for a colleague)."""
+        if key == COLLEAGUE + agent:
+            raise TransferError(f"agent {agent} cannot transfer its caller to itself",
+                                code="HL-QUE-081", status=400)  # fmt: skip
         target = await self._target(key, mode)
         call = await current_call(self.client, agent, self.centre)
         if call is None or call.offered:

@@ -142,7 +142,7 @@ async def test_refusals_carry_their_id_and_status(rq: RedisQueue) -> None:
     assert (await refused(service.transfer("a1", "110", "blind"))).code == "HL-QUE-080"
     await rq.connect("c1", "a1")
     for target, mode in (("999", "blind"), ("110", "consult"), ("110", "park"),
-                         ("agent:nobody", "blind")):  # fmt: skip
+                         ("agent:nobody", "blind"), ("agent:a1", "consult")):  # fmt: skip
         err = await refused(service.transfer("a1", target, mode))
         assert (err.code, err.status) == ("HL-QUE-081", 400), (target, mode)
     # not bridged any more (BRIDGEPEER empty)
