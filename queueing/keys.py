@@ -164,6 +164,19 @@ def notices(centre: str = DEFAULT_CENTRE) -> str:
     return f"{base(centre)}notices"
 
 
+def transfer(uniqueid: str, centre: str = DEFAULT_CENTRE) -> str:
+    """Hash of an operator's transfer of one call (:mod:`queueing.transfer`): mode, target,
+    agent, the operator's and the third party's channels; expires after a day."""
+    return f"{base(centre)}transfer:{uniqueid}"
+
+
+def transfer_legs(uniqueid: str, centre: str = DEFAULT_CENTRE) -> str:
+    """List of the legs of a call's transfer (JSON: at, kind, detail), written by the
+    transfer service and read into the call record by the call's session; expires after a
+    day."""
+    return f"{base(centre)}transferlegs:{uniqueid}"
+
+
 #: The same names for Lua. ``B`` is the base prefix (ARGV[1]).
 LUA_PRELUDE = """
 local B = ARGV[1]

@@ -219,3 +219,12 @@ class AGIChannel:
             except ValueError:
                 seconds = 0.0
         return DialResult(status, seconds)
+
+    async def conference(self, room: str, bridge_profile: str, user_profile: str) -> None:
+        """``ConfBridge(room,bridge,user)`` until the caller leaves the room (or is hung
+        up): a transfer's three-party call (docs/transfers.md)."""
+        reply = await self.session.command(
+            "EXEC", "ConfBridge", f"{room},{bridge_profile},{user_profile}"
+        )
+        if _digit(reply) == -2:
+            raise AGICommandError(f"the ConfBridge application is not available: {reply}")

@@ -143,3 +143,10 @@ class Pyst2Channel:
             with contextlib.suppress(ValueError):
                 seconds = float(await self._run(self.agi.get_variable, "ANSWEREDTIME") or 0)
         return DialResult(status, seconds)
+
+    async def conference(self, room: str, bridge_profile: str, user_profile: str) -> None:
+        """``ConfBridge(room,bridge,user)`` until the caller leaves the room: a transfer's
+        three-party call (docs/transfers.md)."""
+        data = f"{room},{bridge_profile},{user_profile}"
+        with contextlib.suppress(pyst2.AGIAppError):  # -1 when the caller hung up there
+            await self._execute("EXEC", "ConfBridge", f'"{data}"', failed=False)

@@ -17,8 +17,11 @@ config, so that nobody keeps two copies in sync by hand:
 ``hotline-callback.conf``      ``[hotline-callback]``: the callback dialler's dialplan (queue.yaml
                                ``dialler``): dials the citizen through the trunk once the
                                operator answered, and reports with ``UserEvent``
-``hotline-manager.conf``       AMI for the callback dialler: 127.0.0.1 only, one user with the
-                               rights it needs (``enabled = no`` when the dialler is off)
+``hotline-transfer.conf``      ``[hotline-transfer]``, ``[hotline-consult]``: the conference
+                               rooms of the operators' transfers (queue.yaml ``transfers``)
+``hotline-manager.conf``       AMI for the callback dialler and the transfers: 127.0.0.1
+                               only, one user with the rights they need (``enabled = no``
+                               when the dialler is off)
 =============================  ==============================================================
 
 The options :func:`generate` takes besides the admin config (operators and their passwords,

@@ -28,6 +28,7 @@ GENERATED_FILES = (
     "hotline-operators.conf",
     "hotline-moh.conf",
     "hotline-callback.conf",
+    "hotline-transfer.conf",
     "hotline-manager.conf",
 )
 #: generated files that hold a secret: written readable by owner and group only
@@ -305,6 +306,41 @@ def _callback(bundle: ConfigBundle) -> str:
     return "\n".join(lines)
 
 
+def _transfer(bundle: ConfigBundle) -> str:
+    """The operator transfers' conference rooms (queueing/transfer.py, docs/transfers.md):
+    AMI ``Redirect`` and ``Originate`` send the operator and the third party to extension =
+    the call's uniqueid; the caller's own FastAGI session joins the same room."""
+    t = bundle.queue.transfers
+    lines = [
+        _HEADER.rstrip("\n"),
+        "; Operator transfers (queue.yaml `transfers`, docs/transfers.md). The room of a call is",
+        "; its uniqueid: the caller joins it from its FastAGI session (ConfBridge), the operator",
+        "; is sent here by AMI Redirect, the third party by AMI Originate. A consultation",
+        "; happens in the operator's own room (consult-<uniqueid>) while the caller waits in",
+        "; its room with music on hold. Profiles: confbridge.conf.",
+    ]
+    if not t.enabled:
+        return "\n".join([*lines, "; transfers are off (queue.yaml transfers.enabled)", ""])
+    # in the consultation room the operator is the marked user; the consulted party (the
+    # channel Originate made: HOTLINE_TRANSFER_OF set) has end_marked, so when the operator
+    # hangs up there it goes on to the caller's room: the transfer completes
+    consulted = '${IF($["${HOTLINE_TRANSFER_OF}" = ""]?hotline_operator:hotline_consulted)}'
+    lines += [
+        f"[{t.context}]",
+        "exten => _X.,1,NoOp(hotline transfer room ${EXTEN}: ${CHANNEL})",
+        " same => n,ConfBridge(${EXTEN},hotline_bridge,hotline_user)",
+        " same => n,Hangup()",
+        "",
+        f"[{t.consult_context}]",
+        "exten => _X.,1,NoOp(hotline consultation room consult-${EXTEN}: ${CHANNEL})",
+        f" same => n,ConfBridge(consult-${{EXTEN}},hotline_bridge,{consulted})",
+        " same => n,ConfBridge(${EXTEN},hotline_bridge,hotline_user)",
+        " same => n,Hangup()",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def _manager(opts: ConfOptions) -> str:
     """AMI: off, or loopback only with the callback dialler's user and nothing else."""
     ami = opts.ami
@@ -314,9 +350,10 @@ def _manager(opts: ConfOptions) -> str:
     return "\n".join(
         [
             _HEADER.rstrip("\n"),
-            "; AMI for the callback dialler only (queue.yaml `dialler`): loopback, one user with",
-            "; what the dialler needs: write originate (AMI Originate of the operator's leg);",
-            "; read call (OriginateResponse, Hangup) and user (UserEvent HotlineCallback).",
+            "; AMI for the callback dialler and the operators' transfers (queue.yaml `dialler`,",
+            "; `transfers`): loopback, one user with what they need: write originate (Originate)",
+            "; and call (Getvar, Setvar, Redirect, Hangup of a transfer); read call",
+            "; (OriginateResponse, Hangup) and user (UserEvent HotlineCallback).",
             "[general]",
             "enabled = yes",
             f"bindaddr = {ami.bind}",
@@ -329,7 +366,7 @@ def _manager(opts: ConfOptions) -> str:
             "deny = 0.0.0.0/0.0.0.0",
             "permit = 127.0.0.1/255.255.255.255",
             "read = call,user",
-            "write = originate",
+            "write = originate,call",
             "writetimeout = 5000",
             "eventfilter(action(include),name(OriginateResponse)) =",
             "eventfilter(action(include),name(Hangup)) =",
@@ -350,5 +387,6 @@ def generate(bundle: ConfigBundle, opts: ConfOptions) -> dict[str, str]:
         "hotline-operators.conf": _operators(bundle, opts),
         "hotline-moh.conf": _moh(opts),
         "hotline-callback.conf": _callback(bundle),
+        "hotline-transfer.conf": _transfer(bundle),
         "hotline-manager.conf": _manager(opts),
     }

@@ -75,6 +75,7 @@ DEFAULT_MODULES: tuple[str, ...] = (
     "app_playtones.so",
     "app_mixmonitor.so",
     "app_userevent.so",
+    "app_confbridge.so",
     "res_musiconhold.so",
     # formats and codecs
     "format_wav.so",

@@ -4,6 +4,8 @@
   Redis queue and its hub, the call-record store with its upkeep (:func:`.root.open_records`),
   the ticket numbers, the caller's waiter, the FastAGI server and (with a port) the HTTP app;
   :class:`.root.RunningServer` announces it and takes it down gracefully.
+- :func:`.transfers.open_transfers` builds the desk's transfer service from queue.yaml (its
+  targets, the AMI user of ``dialler``) for the HTTP app's transfer routes.
 - :func:`.script.run_process_call` builds what the process-AGI script runs for one call (the
   same engine and waiter over pyst2, with the script's hub and a journal for its record).
 

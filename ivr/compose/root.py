@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from ivr import logfmt, runinfo
 from ivr.accounts import Accounts
 from ivr.agi.server import FastAGIServer
+from ivr.compose.transfers import close_transfers, open_transfers
 from ivr.config.catalogue import load_catalogue
 from ivr.config.editing import ConfigEditor
 from ivr.db.database import Database, database_url
@@ -35,6 +36,7 @@ from ivr.tickets.recalendar import install_calendar
 from ivr.tickets.service import TicketService
 from ivr.web import create_app
 from ivr.web.appkeys import WebSecurity
+from ivr.web.call_routes import calls_part
 from ivr.web.callback_routes import callbacks_part
 from ivr.web.config_routes import config_part
 from ivr.web.desk_socket import DeskHub
@@ -177,6 +179,10 @@ def web_app(
     use_cache_dir(settings.var_dir)
     catalogue = records.sweeper.catalogue if records.sweeper is not None else None
     departments = {c: d.name for c, d in catalogue.departments.items()} if catalogue else {}
+    # transfers through Asterisk AMI (queue.yaml transfers + dialler; None: off, 503)
+    transfers = open_transfers(
+        queue, lambda: holder.current.queue, settings.var_dir / AMI_SECRET_FILE
+    )
     # the supervisors' wallboard: a board a second, and at once on every queue notice
     wallboard = WallboardHub(Wallboard(queue, db))
     desks.listeners.append(wallboard.poke)
@@ -191,13 +197,20 @@ def web_app(
         knowledge_part(KnowledgeBase(db, departments)),  # 常用提示
         users_part(),  # the admin console's accounts
         reports_part(settings.var_dir / "reports" / "web"),  # made when asked
+        calls_part(transfers),  # the desk's transfers (emergency, departments, colleagues)
         # the admin console's editing of the admin files: checked, kept, reloaded here
         config_part(
             ConfigEditor(holder.directory, settings.recordings_dir, settings.var_dir / "config"),
             holder.reload_async,
         ),
     ]
-    return create_app(queue, lambda: holder.current.agents, accounts, db, security, desks, parts)
+    app = create_app(queue, lambda: holder.current.agents, accounts, db, security, desks, parts)
+
+    async def stop_transfers(_: web.Application) -> None:
+        await close_transfers(transfers)  # the originates under way, the AMI connection
+
+    app.on_cleanup.append(stop_transfers)
+    return app
 
 
 async def start_server(

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PrivateAttr, StringConstraints, field_validator
 
 from ivr.config.models import Strict
+from ivr.config.transfer_models import TransferSettings
 
 Skill = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 AgentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
@@ -272,6 +273,7 @@ class QueueFile(Strict):
     widen: WidenSettings = Field(default_factory=WidenSettings)
     message: MessageSettings = Field(default_factory=MessageSettings)
     dialler: DiallerSettings = Field(default_factory=DiallerSettings)
+    transfers: TransferSettings = Field(default_factory=TransferSettings)
     # numbers (normalized, aliases included) of the parallel lines that do not widen; filled
     # from lines.yaml by the config loader (:meth:`with_lines`), never written in queue.yaml
     _no_widen: frozenset[str] = PrivateAttr(default_factory=frozenset)

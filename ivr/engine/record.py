@@ -74,7 +74,7 @@ class CallRecord:
     # a server failure is the next one); the database merges a call's attempts in order.
     attempt: int = 1
     server: str = ""  # the hotline server that served this attempt
-    hangup_by: str | None = None  # caller, agent, or None when not known
+    hangup_by: str | None = None  # caller, agent, transfer, or None when not known
     # What the queue said, kept as it happens so that the call's row needs no read-back of
     # queue_log: the operator who answered, the whole seconds waited (as queue_log's CONNECT
     # has them), and how the caller left the queue (only "connect" is set today; None: not

@@ -20,11 +20,13 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from ivr.engine.attempt import CallTracker, ChannelState
-from ivr.engine.record import CallRecord, recording_name
+from ivr.engine.record import CallRecord, recording_name, utcnow
 from ivr.errors import AGIHangup
+from ivr.queuewait.handover import add_legs, carry_out, transfer_request
 from ivr.queuewait.overflow import REDIS_AWAY, OverflowActions, Wait
 from queueing.hub import QueueHub
 from queueing.queue import Offer
+from queueing.transfer import TransferRequest
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,10 @@ class Bridging(OverflowActions):
         record.agent = agent
         with contextlib.suppress(AGIHangup):  # SET VARIABLE runs on a hung-up channel too
             await channel.set_variable("HOTLINE_DONE", "1")
+        transfer = await transfer_request(channel)
+        if transfer is not None:  # the desk took the operator's leg away (docs/transfers.md)
+            await self._handed_over(w, offer, transfer, dialled_at, answered_seconds)
+            return
         present: bool | None = None
         if isinstance(channel, ChannelState):
             with contextlib.suppress(AGIHangup):
@@ -131,6 +137,37 @@ class Bridging(OverflowActions):
         if wait is not None:  # whole seconds, as queue_log's CONNECT has it
             record.queue_wait, record.queue_exit = float(math.floor(wait)), "connect"
         await self._complete(uid, agent, record, "agent" if present else "caller")
+
+    async def _handed_over(
+        self,
+        w: Wait,
+        offer: Offer,
+        transfer: TransferRequest,
+        dialled_at: float,
+        answered_seconds: float,
+    ) -> None:
+        """The operator transferred the caller: CONNECT as for any answer, then the caller's
+        part of the transfer (:mod:`ivr.queuewait.handover`); the operator is COMPLETEd at
+        once for a blind transfer, when the caller leaves the conference otherwise."""
+        record, uid, agent = w.record, w.request.uniqueid, offer.agent
+        record.add("transfer", None, f"{transfer.mode} {transfer.target} by {transfer.agent}")
+        if self.tracker is not None:
+            await self.tracker.note(record, done=True)
+        self.hub.bridged(uid, agent)
+        answered_at = max(dialled_at, self.queue.clock() - answered_seconds)
+        wait = await self._patiently(
+            lambda: self.queue.connect(uid, agent, answered_at), f"CONNECT of {uid}", 10.0
+        )
+        if wait is not None:
+            record.queue_wait, record.queue_exit = float(math.floor(wait)), "connect"
+        if transfer.mode == "blind":
+            await self._complete(uid, agent, record, "agent")
+            await carry_out(w.channel, transfer, record)
+        else:
+            await self._complete(uid, agent, record, await carry_out(w.channel, transfer, record))
+        record.ended_at = utcnow()  # the call went on through the transfer's legs
+        record.hangup_by = "transfer"  # the call ended in a transfer: no survey
+        await add_legs(record, self.queue.client, self.queue.centre)
 
     async def _has_gosub(self, w: Wait, context: str) -> bool:
         """Whether the dialplan has ``context`` (asked once per call, in the round trip of a

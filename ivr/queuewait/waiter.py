@@ -68,6 +68,7 @@ __all__ = [
 #: (one round trip; offers themselves arrive at once through the hub).
 POLICY_SECONDS = 5.0
 SURVEY_KEYS = "12345"
+NO_SURVEY = ("caller", "transfer")  # who ended an answered call that gets no survey
 
 
 class SurveySink(Protocol):
@@ -226,7 +227,7 @@ class RedisQueueWaiter(Bridging):
             # again to the server the caller comes back on (RESUME).
             if not handed_back:
                 self.hub.unregister(uid)
-        if connected and record.outcome == "answered" and record.hangup_by != "caller":
+        if connected and record.outcome == "answered" and record.hangup_by not in NO_SURVEY:
             await self.survey(channel, uid, record)
 
     async def _wait(self, w: Wait) -> bool:

@@ -37,8 +37,9 @@ ERROR_TEXT = {
     409: "the agent's state (HL-QUE-nnn), the ticket's (HL-TKT-002, HL-TKT-005) or the "
     "knowledge entry's (HL-KNO-003) does not allow this",
     429: "too many failed logins (HL-ACC-002); wait Retry-After seconds",
-    503: "Redis (HL-WEB-002) or the database (HL-WEB-007) is unreachable, or tickets are "
-    "not available (HL-WEB-011)",
+    502: "Asterisk refused a transfer's channel move (HL-QUE-083)",
+    503: "Redis (HL-WEB-002) or the database (HL-WEB-007) is unreachable, or tickets "
+    "(HL-WEB-011), transfers (HL-WEB-031) or AMI (HL-QUE-082) are not available",
 }
 
 

@@ -5,7 +5,8 @@ parts, exactly as ``hotline asterisk up`` installs it. SIPp places the calls (se
 
 Test-only differences from the shipped config, kept in a copy under the session's temporary
 directory: the emergency lines dial ``Local/<110..122>@hotline-e2e-target`` (a context in
-``extensions-site.conf`` that answers, notes the call in AstDB and hangs up), and the process
+``extensions-site.conf`` that answers, notes the call in AstDB and hangs up), and so do
+queue.yaml's transfer targets (the desk's transfer buttons), and the process
 AGI script writes its journal to a var directory of its own, so that the tests can tell which
 layer served a call.
 
@@ -507,6 +508,10 @@ def _stack(root: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory)
     queue_conf["overflow"] = {}
     queue_conf["widen"] = {**queue_conf.get("widen", {}), "after_seconds": None}
     queue_conf["callback"]["enabled"] = False
+    for target in queue_conf.get("transfers", {}).get("targets", {}).values():
+        # the desk's transfers to 110 ... lead where the menu's emergency lines do
+        target["dial"] = re.sub(r"^PJSIP/(\d+)@carrier$", rf"Local/\1@{TARGET_CONTEXT}",
+                                target["dial"])  # fmt: skip
     ami_secret = work / "ami-secret"
     ensure_secret_file(ami_secret)
     queue_conf["dialler"].update(DIALLER_SETTINGS, port=free_port(), secret=f"file:{ami_secret}")

@@ -298,7 +298,7 @@ def test_ami_user_secret_from_the_environment_else_made_once_per_install(
     manager = conf.generate(config, opts(ami=user))["hotline-manager.conf"]
     for line in ("enabled = yes", "bindaddr = 127.0.0.1", "port = 5038", "[hotline]",
                  "secret = from-env-1", "permit = 127.0.0.1/255.255.255.255", "read = call,user",
-                 "write = originate"):  # fmt: skip
+                 "write = originate,call"):  # fmt: skip
         assert f"\n{line}\n" in manager, line
     monkeypatch.delenv("HOTLINE_AMI_SECRET")
     made = conf.ami_user(d, var)

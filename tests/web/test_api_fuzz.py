@@ -35,6 +35,7 @@ from ivr.tickets.service import TicketService
 from ivr.web import create_app
 from ivr.web.app import routes
 from ivr.web.appkeys import WebSecurity
+from ivr.web.call_routes import calls_part
 from ivr.web.callback_routes import callbacks_part
 from ivr.web.config_routes import config_part
 from ivr.web.knowledge_routes import knowledge_part
@@ -199,6 +200,7 @@ def parts(
         config_part(editor, _no_reload),
         users_part(),
         reports_part(config.parent / "reports"),
+        calls_part(lambda: None),
     ]
 
 
