@@ -9,7 +9,9 @@ legacy line and its department, the earlier tickets with the open one flagged as
 while the queue still has the operator ringing (``reserved``), not talking. Then the operator
 answers, files the ticket on the desk's form and dispatches it: the ticket has the number the
 screen-pop showed (reserved by the server in Redis when the call was put through) and the
-call's uniqueid, and the department the catalogue's dispatch map gives for 医保."""
+call's uniqueid, and the department the catalogue's dispatch map gives for 医保. Still on the
+call, the operator presses the desk's 110 button: the caller is sent on to 110 (the stack's
+test context notes it), the operator goes to wrap-up, the record shows the transfer."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from ivr.config.catalogue import load_catalogue
 from ivr.db.database import Database
 from ivr.tickets.deadlines import Deadlines, calendar_from_config
 from ivr.tickets.service import TicketService
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, poll
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -87,8 +89,9 @@ def test_the_desk_rings_before_the_softphone_answers_and_files_the_ticket(
     stack.wait_queue_empty()
     account(stack)
     history(service)
-    phone = stack.softphone(OPERATOR, tmp_path, ring=5.0, talk=8.0)  # the queue rings 8 s
+    phone = stack.softphone(OPERATOR, tmp_path, ring=5.0, talk=60.0)  # the queue rings 8 s
     base = f"http://127.0.0.1:{stack.http_port}"
+    call = None
     try:
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -128,12 +131,28 @@ def test_the_desk_rings_before_the_softphone_answers_and_files_the_ticket(
             page.fill("#t-content", "异地就医备案一周未办理，再次来电催办")
             page.click("#t-submit")
             expect(page.locator("#t-result")).to_contain_text(f"工单 {reserved}")
+
+            # the emergency button: the caller is sent on to 110 (the stack's test context)
+            button = page.locator("button.emergency[data-target='110'][data-mode='blind']")
+            expect(button).to_be_visible()
+            page.screenshot(path=str(SHOTS / "desk-e2e-in-call.png"))
+            button.click()
+            expect(page.locator("#xfer-result")).to_contain_text("110")
+            poll(
+                lambda: (
+                    stack.rx(f"database get hotline-e2e {CITIZEN}").strip().endswith("110") or None
+                ),
+                lambda: f"110 never reached: {stack.rx('database show hotline-e2e')}",
+                timeout=20,
+            )
+            expect(page.locator("#state")).to_contain_text("话后", timeout=20000)  # wrap-up
             browser.close()
 
-        assert phone.wait(60) == 0, phone.errors()
-        stack.finish(call, hang_up=False)
         record = stack.record(CITIZEN)
         assert (record["outcome"], record["agent"]) == ("answered", OPERATOR)
+        assert record["hangup_by"] == "transfer"
+        assert any(e.get("kind") == "transfer_dial" and e.get("detail", "").startswith("110")
+                   for e in record["events"]), record["events"]  # fmt: skip
         ticket = service.get(reserved)
         assert (ticket.call_uniqueid, ticket.state, ticket.department, ticket.dialled) == (
             record["uniqueid"],
@@ -147,5 +166,7 @@ def test_the_desk_rings_before_the_softphone_answers_and_files_the_ticket(
             assert time.monotonic() < deadline, stack.agent(OPERATOR)
             time.sleep(0.25)
     finally:
-        phone.stop()
+        phone.stop()  # its leg was hung up by the transfer (not the scenario's own BYE)
+        if call is not None:
+            call.kill()  # the 110 test context hung the caller up
         stack.logout(OPERATOR)

@@ -27,6 +27,7 @@ from ivr.knowledge.seed import KNOWLEDGE_FILE, read_knowledge_file
 from ivr.tickets.deadlines import Deadlines, calendar_from_config
 from ivr.tickets.service import TicketService
 from ivr.web import create_app
+from ivr.web.call_routes import calls_part
 from ivr.web.callback_routes import callbacks_part
 from ivr.web.desk_socket import DeskHub
 from ivr.web.knowledge_routes import knowledge_part
@@ -95,6 +96,7 @@ async def site(
             callbacks_part(lambda: None),
             portal_part(),
             knowledge_part(knowledge(database)),
+            calls_part(None),  # no transfers without Asterisk: no buttons
         ],
     )
     client = TestClient(TestServer(app))

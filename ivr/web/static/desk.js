@@ -41,6 +41,7 @@ function showAgent(agent) {
   const reasons = desk.settings.pause_reasons || {};
   const reason = agent.state === "paused" && agent.reason ? ` (${reasons[agent.reason] || agent.reason})` : "";
   s.textContent = (STATE_NAMES[agent.state] || agent.state) + reason;
+  if (typeof showTransfer === "function") showTransfer(agent);  // transfer.js, while talking
   tick();
 }
 
@@ -189,6 +190,7 @@ async function start() {
   };
   $("agent-logout").onclick = () => act("logout", { reason: "logout" });
   $("session-logout").onclick = async () => { await api("POST", "/api/logout"); location.assign("/login"); };
+  if (typeof loadTargets === "function") await loadTargets().catch((e) => problem(String(e)));
   // the ticket form's catalogue first, so that the first screen-pop reads in names
   if (typeof loadCatalogue === "function") await loadCatalogue().catch((e) => problem(String(e)));
   connect();
