@@ -142,9 +142,9 @@ async def task_attempt(request: web.Request) -> web.Response:
 
 
 async def call(request: web.Request) -> web.Response:
-    body = await read_body(request, CallBody, json_only=True)
     spec = agent_spec(request)
-    check_own(request, spec)
+    check_own(request, spec)  # who may, before what was sent
+    body = await read_body(request, CallBody, json_only=True)
     service = ticket_service(request)
     task = await run_ticket_call(lambda: service.get_task(body.task_id))
     if task.state != "open":

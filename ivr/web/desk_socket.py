@@ -36,7 +36,7 @@ from aiohttp import WSMsgType, web
 
 from ivr.web.agent_routes import agent_json
 from ivr.web.appkeys import AGENTS_KEY, principal_of
-from ivr.web.errors import CSRF, FORBIDDEN, ApiError
+from ivr.web.errors import CSRF, FORBIDDEN, ApiError, need_websocket
 from ivr.web.screenpop import ScreenPops
 from queueing.notices import Notice, NoticeSubscriber
 from queueing.queue import RedisQueue
@@ -196,4 +196,5 @@ async def desk_socket(request: web.Request) -> web.StreamResponse:
     hub = request.app.get(DESKS_KEY)
     if hub is None:
         raise ApiError(503, "HL-WEB-009", "live notices are not running on this server")
+    need_websocket(request)
     return await hub.serve(request, agent)

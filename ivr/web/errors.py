@@ -46,6 +46,12 @@ class ApiError(Exception):
         self.details = details
 
 
+def need_websocket(request: web.Request) -> None:
+    """A WebSocket route asked as plain HTTP: 400 ``HL-WEB-001`` (not aiohttp's text page)."""
+    if not web.WebSocketResponse().can_prepare(request).ok:
+        raise ApiError(400, BAD_BODY, f"{request.path} is a WebSocket: open it with Upgrade")
+
+
 def json_error(
     status: int,
     error_id: str,

@@ -15,7 +15,7 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from ivr.web.errors import ApiError
+from ivr.web.errors import ApiError, need_websocket
 from ivr.web.routing import SUPERVISION, ApiRoute, WebPart
 from ivr.web.wallboard import Wallboard
 
@@ -94,7 +94,9 @@ async def board_socket(request: web.Request) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     if origin is not None and origin.split("://", 1)[-1] != request.host:
         raise ApiError(403, "HL-WEB-005", "a wallboard socket opens only from this server's pages")
-    return await _hub(request).serve(request)
+    hub = _hub(request)
+    need_websocket(request)
+    return await hub.serve(request)
 
 
 def wallboard_part(hub: WallboardHub) -> WebPart:

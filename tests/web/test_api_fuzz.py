@@ -26,30 +26,17 @@ from hypothesis import strategies as st
 
 from ivr.accounts import Accounts
 from ivr.config.catalogue import load_catalogue
-from ivr.config.editing import ConfigEditor
 from ivr.config.queue_models import QueueSettings
 from ivr.db.database import Database
-from ivr.knowledge import KnowledgeBase
 from ivr.tickets.deadlines import Deadlines, calendar_from_config
 from ivr.tickets.service import TicketService
 from ivr.web import create_app
 from ivr.web.app import routes
 from ivr.web.appkeys import WebSecurity
-from ivr.web.call_routes import calls_part
-from ivr.web.callback_routes import callbacks_part
-from ivr.web.config_routes import config_part
-from ivr.web.knowledge_routes import knowledge_part
-from ivr.web.portal_routes import portal_part
-from ivr.web.report_routes import reports_part
-from ivr.web.routing import WebPart
-from ivr.web.supervision_routes import supervision_part
-from ivr.web.ticket_routes import tickets_part
-from ivr.web.user_routes import users_part
-from ivr.web.wallboard import Wallboard
-from ivr.web.wallboard_routes import WallboardHub, wallboard_part
 from queueing.queue import RedisQueue
-from tests.conftest import CONFIG_DIR, ROOT, free_port
+from tests.conftest import CONFIG_DIR, free_port
 from tests.web.conftest import AGENTS, PASSWORD
+from tests.web.every_part import all_parts
 
 # WebSockets; the end of the fuzzer's own session
 SKIP = {("GET", "/api/desk/socket"), ("GET", "/api/wallboard/socket"), ("POST", "/api/logout")}
@@ -122,7 +109,7 @@ class Server:
         await queue.client.flushdb()
         config = self.tmp / "config"
         shutil.copytree(CONFIG_DIR, config)
-        app = create_app(queue, AGENTS, accounts, db, parts=parts(service, queue, db, config))
+        app = create_app(queue, AGENTS, accounts, db, parts=all_parts(service, queue, db, config))
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", self.port).start()
@@ -178,35 +165,9 @@ def browser(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield b
 
 
-async def _no_reload() -> Any:
-    raise AssertionError("the fuzzer never saves a valid file")
-
-
-def parts(
-    service: Any, queue: Any = None, db: Any = None, config: Path = CONFIG_DIR
-) -> list[WebPart]:
-    """Every part of the server's app (the composition root's), on ``service``; the config
-    editor on ``config`` (a copy: nothing the fuzzer sends may be saved)."""
-    editor = ConfigEditor(config, ROOT / "recordings", config.parent / "history")
-    board = WallboardHub(Wallboard(queue, db))
-    kb = KnowledgeBase(service.db if service is not None else Database("sqlite://"))
-    return [
-        tickets_part(lambda: service),
-        callbacks_part(lambda: None),
-        portal_part(),
-        supervision_part(),
-        wallboard_part(board),
-        knowledge_part(kb),
-        config_part(editor, _no_reload),
-        users_part(),
-        reports_part(config.parent / "reports"),
-        calls_part(lambda: None),
-    ]
-
-
 TABLE = [
     (r.method, r.path)
-    for r in [*routes(WebSecurity()), *(r for p in parts(None) for r in p.routes)]
+    for r in [*routes(WebSecurity()), *(r for p in all_parts(None) for r in p.routes)]
     if (r.method, r.path) not in SKIP
 ]
 
