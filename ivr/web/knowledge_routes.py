@@ -20,6 +20,7 @@ parameters 400 ``HL-WEB-020``. Every change is audited in the change's own trans
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -212,11 +213,21 @@ def knowledge_part(kb: KnowledgeBase) -> WebPart:
     """The knowledge base's routes, models and store; jieba's dictionary is loaded when the
     app starts (in a thread), so the first search does not wait for it."""
 
+    loading: list[asyncio.Future[object]] = []
+
     async def warm(_app: web.Application) -> None:
-        await asyncio.to_thread(tokenizer)
+        # in the background: the server serves at once (calls must not wait for jieba's
+        # dictionary); the first search waits for it if it is not loaded yet
+        loading.append(asyncio.ensure_future(asyncio.to_thread(tokenizer)))
+
+    async def settle(_app: web.Application) -> None:
+        for f in loading:
+            with contextlib.suppress(Exception):
+                await f
 
     def install(app: web.Application) -> None:
         app[KNOWLEDGE_KEY] = kb
         app.on_startup.append(warm)
+        app.on_cleanup.append(settle)
 
     return WebPart(routes=knowledge_routes(), models=KNOWLEDGE_MODELS, install=install)

@@ -328,7 +328,11 @@ def server(stack: Stack) -> Iterator[CallbackServer]:
             lambda: f"the callback server's dialler did not log in:\n{srv.log_text()[-3000:]}",
             timeout=60,
         )
-        assert (var / "hotline.pid").exists()
+        poll(  # written once the HTTP app is up too (after the dialler may have logged in)
+            lambda: True if (var / "hotline.pid").exists() else None,
+            lambda: f"the callback server wrote no pid file:\n{srv.log_text()[-3000:]}",
+            timeout=30,
+        )
         opts = with_options(
             stack,
             agi_urls=(f"agi://127.0.0.1:{agi_port}/hotline",),
