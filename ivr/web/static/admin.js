@@ -6,25 +6,6 @@
 
 const admin = { me: null, name: null, version: null };
 
-function $(id) { return document.getElementById(id); }
-
-function problem(text) {
-  $("problem").textContent = text || "";
-  $("problem").hidden = !text;
-}
-
-async function api(method, path, body) {
-  const headers = { "Content-Type": "application/json" };
-  if (method !== "GET" && admin.me && admin.me.csrf_token) headers["X-CSRF-Token"] = admin.me.csrf_token;
-  const answer = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (answer.status === 401) {
-    location.assign("/login?next=" + encodeURIComponent(location.pathname));
-    throw new Error("not logged in");
-  }
-  const out = await answer.json();
-  return { ok: answer.ok, status: answer.status, out };
-}
-
 function gutter() {
   const n = $("a-text").value.split("\n").length;
   $("a-gutter").textContent = Array.from({ length: n }, (_, i) => String(i + 1)).join("\n");
@@ -61,7 +42,7 @@ function showProblems(list) {
 }
 
 async function open(name) {
-  const r = await api("GET", `/api/config/file?name=${encodeURIComponent(name)}`);
+  const r = await request("GET", `/api/config/file?name=${encodeURIComponent(name)}`);
   if (!r.ok) { problem(`${r.out.message} [${r.out.error_id}]`); return; }
   admin.name = name;
   admin.version = r.out.version;
@@ -75,7 +56,7 @@ async function open(name) {
 }
 
 async function check() {
-  const r = await api("POST", "/api/config/check", { name: admin.name, text: $("a-text").value });
+  const r = await request("POST", "/api/config/check", { name: admin.name, text: $("a-text").value });
   if (!r.ok) { problem(`${r.out.message} [${r.out.error_id}]`); return; }
   problem("");
   showProblems(r.out.problems);
@@ -88,7 +69,7 @@ async function afterSave(r) {
     admin.version = r.out.version;
     $("a-diff").textContent = r.out.diff;
     // the text as saved (a rollback's is the older version's)
-    const saved = await api("GET", `/api/config/file?name=${encodeURIComponent(admin.name)}`);
+    const saved = await request("GET", `/api/config/file?name=${encodeURIComponent(admin.name)}`);
     if (saved.ok && saved.out.version === admin.version) $("a-text").value = saved.out.text;
     gutter();
     $("a-status").textContent = r.out.reloaded
@@ -102,11 +83,11 @@ async function afterSave(r) {
 }
 
 async function save() {
-  await afterSave(await api("POST", "/api/config/file", { name: admin.name, text: $("a-text").value, version: admin.version }));
+  await afterSave(await request("POST", "/api/config/file", { name: admin.name, text: $("a-text").value, version: admin.version }));
 }
 
 async function loadHistory() {
-  const r = await api("GET", `/api/config/history?name=${encodeURIComponent(admin.name)}`);
+  const r = await request("GET", `/api/config/history?name=${encodeURIComponent(admin.name)}`);
   const body = $("a-history").querySelector("tbody");
   body.replaceChildren();
   for (const v of r.ok ? r.out : []) {
@@ -121,7 +102,7 @@ async function loadHistory() {
     button.type = "button";
     button.className = "rollback";
     button.textContent = "恢复此版本 Roll back";
-    button.onclick = async () => afterSave(await api("POST", "/api/config/rollback",
+    button.onclick = async () => afterSave(await request("POST", "/api/config/rollback",
       { name: admin.name, version_id: v.id, version: admin.version }));
     td.appendChild(button);
     tr.appendChild(td);
@@ -132,9 +113,9 @@ async function loadHistory() {
 async function start() {
   const me = await fetch("/api/me");
   if (me.status === 401) { location.assign("/login?next=/admin"); return; }
-  admin.me = await me.json();
+  admin.me = session.me = await me.json();
   $("who").textContent = admin.me.username;
-  const files = await api("GET", "/api/config/files");
+  const files = await request("GET", "/api/config/files");
   if (!files.ok) { problem(`${files.out.message} [${files.out.error_id}]`); return; }
   for (const f of files.out) {
     const o = document.createElement("option");
@@ -147,7 +128,7 @@ async function start() {
   $("a-text").addEventListener("scroll", () => { $("a-gutter").scrollTop = $("a-text").scrollTop; });
   $("a-check").onclick = check;
   $("a-save").onclick = save;
-  $("session-logout").onclick = async () => { await api("POST", "/api/logout"); location.assign("/login"); };
+  $("session-logout").onclick = async () => { await request("POST", "/api/logout"); location.assign("/login"); };
   const wanted = new URLSearchParams(location.search).get("file");
   await open(wanted && files.out.some((f) => f.name === wanted) ? wanted : files.out[0].name);
   $("a-file").value = admin.name;

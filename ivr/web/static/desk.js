@@ -9,31 +9,6 @@ const STATE_NAMES = {
 };
 const desk = { me: null, agent: null, state: null, settings: {}, socket: null, retry: 1000 };
 
-function $(id) { return document.getElementById(id); }
-
-function problem(text) {
-  const p = $("problem");
-  p.textContent = text || "";
-  p.hidden = !text;
-}
-
-async function api(method, path, body) {
-  const headers = { "Content-Type": "application/json" };
-  if (method !== "GET" && desk.me && desk.me.csrf_token) headers["X-CSRF-Token"] = desk.me.csrf_token;
-  const answer = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (answer.status === 401) {
-    location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
-    throw new Error("not logged in");
-  }
-  const out = await answer.json();
-  if (!answer.ok) {
-    problem(`${out.message} [${out.error_id}]`);
-    throw new Error(out.error_id);
-  }
-  problem("");
-  return out;
-}
-
 function showAgent(agent) {
   desk.state = agent;
   const s = $("state");
@@ -72,17 +47,6 @@ function fillTable(id, rows, columns, open) {
     for (const c of columns) cell(tr, r[c]);
     body.appendChild(tr);
   }
-}
-
-// A moment as people read it: in the centre's zone (queue.yaml's timezone, Beijing time).
-function when(iso) {
-  if (!iso) return "";
-  const parts = new Intl.DateTimeFormat("zh-CN", {
-    timeZone: desk.settings.timezone || "Asia/Shanghai", hourCycle: "h23",
-    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
-  }).formatToParts(new Date(iso));
-  const v = Object.fromEntries(parts.map((p) => [p.type, p.value]));
-  return `${v.year}-${v.month}-${v.day} ${v.hour}:${v.minute}`;
 }
 
 function showPop(pop) {
@@ -124,6 +88,7 @@ function clearPop(answered) {
 function onNotice(msg) {
   if (msg.type === "hello") {
     desk.settings = msg.settings || {};
+    session.timezone = desk.settings.timezone || session.timezone;
     const select = $("pause-reason");
     const chosen = select.value;
     select.replaceChildren();
@@ -175,7 +140,7 @@ async function heartbeat() {
 }
 
 async function start() {
-  desk.me = await api("GET", "/api/me");
+  desk.me = session.me = await api("GET", "/api/me");
   desk.agent = desk.me.agent_id || new URLSearchParams(location.search).get("agent");
   $("who").textContent = `${desk.me.username}` + (desk.agent ? ` · 工号 ${desk.agent}` : "");
   if (!desk.agent) { problem("这个账号没有绑定坐席 This account is not an operator: open /desk?agent=ID"); return; }

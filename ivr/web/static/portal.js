@@ -3,41 +3,7 @@
 // (退单), ask for more working days (延期). Everything through /api/portal.
 "use strict";
 
-const portal = { me: null, chosen: null, timezone: "Asia/Shanghai" };
-
-function $(id) { return document.getElementById(id); }
-
-function problem(text) {
-  $("problem").textContent = text || "";
-  $("problem").hidden = !text;
-}
-
-async function api(method, path, body) {
-  const headers = { "Content-Type": "application/json" };
-  if (method !== "GET" && portal.me && portal.me.csrf_token) headers["X-CSRF-Token"] = portal.me.csrf_token;
-  const answer = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (answer.status === 401) {
-    location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
-    throw new Error("not logged in");
-  }
-  const out = await answer.json();
-  if (!answer.ok) {
-    problem(`${out.message} [${out.error_id}]`);
-    throw new Error(out.error_id);
-  }
-  problem("");
-  return out;
-}
-
-function when(iso) {
-  if (!iso) return "";
-  const parts = new Intl.DateTimeFormat("zh-CN", {
-    timeZone: portal.timezone, hourCycle: "h23",
-    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
-  }).formatToParts(new Date(iso));
-  const v = Object.fromEntries(parts.map((p) => [p.type, p.value]));
-  return `${v.year}-${v.month}-${v.day} ${v.hour}:${v.minute}`;
-}
+const portal = { me: null, chosen: null };
 
 function query() {
   const department = new URLSearchParams(location.search).get("department");
@@ -119,7 +85,7 @@ async function act(action, body) {
 }
 
 async function start() {
-  portal.me = await api("GET", "/api/me");
+  portal.me = session.me = await api("GET", "/api/me");
   $("who").textContent = portal.me.username + (portal.me.department ? ` · ${portal.me.department}` : "");
   $("p-state").onchange = () => load().catch((e) => problem(String(e)));
   $("p-refresh").onclick = () => load().catch((e) => problem(String(e)));

@@ -2,8 +2,6 @@
 // its CSV one click away.
 "use strict";
 
-function $(id) { return document.getElementById(id); }
-
 function show() {
   const kind = $("r-kind").value;
   for (const k of ["month", "week", "day"]) $(`r-${k}`).hidden = k !== kind;

@@ -5,21 +5,6 @@
 const users = { me: null };
 const ROLE_NAMES = { operator: "坐席", supervisor: "班长", department: "承办单位", admin: "管理员" };
 
-function $(id) { return document.getElementById(id); }
-
-function problem(text) { $("problem").textContent = text || ""; $("problem").hidden = !text; }
-
-async function api(method, path, body) {
-  const headers = { "Content-Type": "application/json" };
-  if (method !== "GET") headers["X-CSRF-Token"] = users.me.csrf_token;
-  const answer = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (answer.status === 401) { location.assign("/login?next=/users"); throw new Error("not logged in"); }
-  const out = await answer.json();
-  if (!answer.ok) { problem(`${out.message} [${out.error_id}]`); throw new Error(out.error_id); }
-  problem("");
-  return out;
-}
-
 function button(text, className, onclick) {
   const b = document.createElement("button");
   b.type = "button";
@@ -77,7 +62,7 @@ async function add(event) {
 async function start() {
   const me = await fetch("/api/me");
   if (me.status === 401) { location.assign("/login?next=/users"); return; }
-  users.me = await me.json();
+  users.me = session.me = await me.json();
   $("who").textContent = users.me.username;
   $("u-add").onsubmit = add;
   $("session-logout").onclick = async () => { await api("POST", "/api/logout"); location.assign("/login"); };

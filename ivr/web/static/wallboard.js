@@ -5,8 +5,6 @@
 const STATES = { ready: "就绪", reserved: "振铃", busy: "通话", wrapup: "话后", paused: "暂停", offline: "离线" };
 const wb = { retry: 1000 };
 
-function $(id) { return document.getElementById(id); }
-
 function pct(x) { return x == null ? "–" : `${(x * 100).toFixed(1)}%`; }
 
 function clock(seconds) {
