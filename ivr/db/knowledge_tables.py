@@ -1,6 +1,5 @@
 """The rows of the knowledge base (常用提示, :mod:`ivr.knowledge`), on the metadata of
-:mod:`ivr.db.tables` (which imports this module at its end, so whoever holds ``Base`` holds
-every table).
+:mod:`ivr.db.base` with the other tables (:mod:`ivr.db.tables`); Alembic's env imports both.
 
 ``knowledge_entries``: one row per entry (a common answer, or a department's phone number),
 its state in the propose/approve flow, and ``title_terms`` / ``body_terms``: the entry's
@@ -28,7 +27,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ivr.db.tables import Base, UTCDateTime
+from ivr.db.base import Base, UTCDateTime
 
 #: the SQLite FTS5 table (its shadow tables are named after it: ``knowledge_fts_data`` ...)
 FTS_TABLE = "knowledge_fts"

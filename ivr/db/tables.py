@@ -23,7 +23,9 @@ Tables:
   accounts of the people who use the web desk and the API, their sessions and tokens (only
   the sha256 of a token is kept), the login attempts the throttle counts, and the audit
   trail of every change (:mod:`ivr.accounts`);
-- ``knowledge_entries``: the knowledge base (常用提示), in :mod:`ivr.db.knowledge_tables`.
+- ``knowledge_entries``: the knowledge base (常用提示), in :mod:`ivr.db.knowledge_tables` on the
+  same metadata (:mod:`ivr.db.base`): who compares the models with a database (Alembic's env)
+  imports both modules.
 """
 
 from __future__ import annotations
@@ -35,48 +37,23 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    DateTime,
-    Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-
-class UTCDateTime(TypeDecorator[dt.datetime]):
-    """Aware datetimes in, aware UTC datetimes out; stored as naive UTC."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: give the time zone (UTC is expected)")
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, dt.datetime)
-        return value.replace(tzinfo=dt.UTC)
-
+from ivr.db.base import Base as Base
+from ivr.db.base import UTCDateTime as UTCDateTime
 
 # The condition of the partial index ``ix_tickets_flags``; queries that want the index repeat
 # it word for word (SQLite uses a partial index only for a query term equal to its WHERE).
 FLAGGED = "overdue OR was_overdue OR supervised"
-
-
-class Base(DeclarativeBase):
-    pass
 
 
 class CallRow(Base):
@@ -373,8 +350,3 @@ class AuditRow(Base):
     before_json: Mapped[str | None] = mapped_column(Text)
     after_json: Mapped[str | None] = mapped_column(Text)
     address: Mapped[str] = mapped_column(String(64), default="")
-
-
-# The knowledge base's rows live in their own module on the same metadata; imported here so
-# that whoever holds ``Base`` (Alembic's env, the migration check) holds every table.
-from ivr.db import knowledge_tables as _knowledge_tables  # noqa: E402,F401
