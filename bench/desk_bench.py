@@ -29,6 +29,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -104,20 +105,44 @@ async def pubsub_floor(url: str, n: int, rate: float) -> list[float]:
     return got
 
 
+@dataclass
+class Served:
+    """``hotline serve --http-port`` up on a deployment, its bench operators ready, a
+    supervisor's API token, and the queue as the load generator drives it."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    token: str
+    queue: RedisQueue
+    agents: list[str]
+
+
+async def serve(dep: Deployment, label: str) -> Served:
+    proc, port = start_server(dep)
+    try:
+        await healthy(port, proc)
+        hotline(dep, "user", "add", "bench", "--role", "supervisor", "--password-stdin",
+                stdin="bench password 1\n")  # fmt: skip
+        token = hotline(dep, "user", "token", "bench", "--label", label).strip()
+        await dep.operators_ready()
+    except BaseException:
+        proc.terminate()
+        proc.wait(30)
+        raise
+    bundle = load_config(dep.config)
+    queue = RedisQueue.from_url(dep.redis_url, bundle.queue.settings)
+    agents = [a.id for a in bundle.agents.agents if a.id.startswith("9")]
+    return Served(proc, port, token, queue, agents)
+
+
 async def run(args: argparse.Namespace) -> int:
     sockets, rate, seconds = (20, 10.0, 3.0) if args.quick else (args.sockets, args.rate, 30.0)
     dep = Deployment.create(agents=sockets)
     proc: subprocess.Popen[bytes] | None = None
     try:
-        proc, port = start_server(dep)
-        await healthy(port, proc)
-        hotline(dep, "user", "add", "bench", "--role", "supervisor", "--password-stdin",
-                stdin="bench password 1\n")  # fmt: skip
-        token = hotline(dep, "user", "token", "bench", "--label", "desk_bench").strip()
-        await dep.operators_ready()
-        bundle = load_config(dep.config)
-        queue = RedisQueue.from_url(dep.redis_url, bundle.queue.settings)
-        agents = [a.id for a in bundle.agents.agents if a.id.startswith("9")]
+        served = await serve(dep, "desk_bench")
+        proc, port, token = served.proc, served.port, served.token
+        queue, agents = served.queue, served.agents
         sent: dict[str, float] = {}
         latency: list[float] = []
         arrived: dict[str, asyncio.Event] = {}

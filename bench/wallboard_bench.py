@@ -28,15 +28,14 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.desk_bench import healthy, hotline, start_server  # noqa: E402
+from bench.desk_bench import serve  # noqa: E402
 from bench.fastagi_bench import Deployment, cpu_seconds  # noqa: E402
-from ivr.config.loader import load_config  # noqa: E402
 from queueing.queue import QueueRequest, RedisQueue  # noqa: E402
 
 LIMIT_CORE_SHARE = 0.10
 
 
-async def load(queue: RedisQueue, agents: list[str], rate: float, seconds: float, tag: str) -> int:
+async def load(queue: RedisQueue, rate: float, seconds: float, tag: str) -> int:
     """Calls at ``rate`` for ``seconds``: each offered, answered and completed at once."""
     calls = int(rate * seconds)
     started = time.monotonic()
@@ -59,18 +58,11 @@ async def run(args: argparse.Namespace) -> int:
     dep = Deployment.create(agents=40)
     proc = None
     try:
-        proc, port = start_server(dep)
-        await healthy(port, proc)
-        hotline(dep, "user", "add", "bench", "--role", "supervisor", "--password-stdin",
-                stdin="bench password 1\n")  # fmt: skip
-        token = hotline(dep, "user", "token", "bench", "--label", "wallboard_bench").strip()
-        await dep.operators_ready()
-        bundle = load_config(dep.config)
-        queue = RedisQueue.from_url(dep.redis_url, bundle.queue.settings)
-        agents = [a.id for a in bundle.agents.agents if a.id.startswith("9")]
+        served = await serve(dep, "wallboard_bench")
+        proc, port, token, queue = served.proc, served.port, served.token, served.queue
 
         t0, cpu0 = time.monotonic(), cpu_seconds(proc.pid)
-        await load(queue, agents, rate, seconds, "alone")
+        await load(queue, rate, seconds, "alone")
         alone = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0)
 
         received = [0] * boards
@@ -94,7 +86,7 @@ async def run(args: argparse.Namespace) -> int:
         await asyncio.wait_for(ready.wait(), 30)
         received[:] = [0] * boards
         t0, cpu0 = time.monotonic(), cpu_seconds(proc.pid)
-        await load(queue, agents, rate, seconds, "boards")
+        await load(queue, rate, seconds, "boards")
         took = time.monotonic() - t0
         with_boards = (cpu_seconds(proc.pid) - cpu0) / took
         for t in screens:
