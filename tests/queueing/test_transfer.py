@@ -21,6 +21,7 @@ from queueing.transfer import (
     read_legs,
 )
 from tests.queueing.conftest import agent
+from tests.queueing.test_waiter import until
 from tests.queueing.transfer_fakes import FakeManager
 
 OPERATOR_CHANNEL = "PJSIP/a1-00000007"
@@ -185,7 +186,7 @@ async def test_a_consultation_cancelled_while_the_target_rings(rq: RedisQueue) -
     ami = FakeManager(peers={"c1": OPERATOR_CHANNEL}, ringing=asyncio.Event())
     service = service_for(rq, ami)
     await service.transfer("a1", "water", "consult")
-    await asyncio.sleep(0.05)  # the Originate is out, ringing
+    await until(lambda: ami.originates, "the Originate to go out (the target rings)")
     assert (await refused(service.finish("a1", "join"))).code == "HL-QUE-084"  # not answered
     cancelled = await service.finish("a1", "cancel")
     assert cancelled.state == "cancelled"
