@@ -189,12 +189,7 @@ class EventPump:
             self.stream, GROUP, self.consumer, self.claim_idle_ms, "0-0", count=self.batch
         )
         done += await self._deliver(claimed[1])
-        new: Any = await self.client.xreadgroup(
-            GROUP, self.consumer, {self.stream: ">"}, count=self.batch, block=block_ms
-        )
-        for _, rows in new:
-            done += await self._deliver(rows)
-        return done
+        return done + await self._read_new(block_ms)
 
     async def drain(self) -> int:
         """Deliver until nothing is left (for tests and shutdown)."""
