@@ -47,3 +47,13 @@ function when(iso) {
   const v = Object.fromEntries(parts.map((p) => [p.type, p.value]));
   return `${v.year}-${v.month}-${v.day} ${v.hour}:${v.minute}`;
 }
+
+// a button of a row or a form: its label, class and what a click does
+function button(label, className, onclick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  b.className = className;
+  b.onclick = onclick;
+  return b;
+}

@@ -52,15 +52,6 @@ function cell(tr, text, className) {
   return td;
 }
 
-function button(label, className, onclick) {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.textContent = label;
-  b.className = className;
-  b.onclick = onclick;
-  return b;
-}
-
 function noteInput(placeholder) {
   const input = document.createElement("input");
   input.className = "note";

@@ -5,15 +5,6 @@
 const users = { me: null };
 const ROLE_NAMES = { operator: "坐席", supervisor: "班长", department: "承办单位", admin: "管理员" };
 
-function button(text, className, onclick) {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.className = className;
-  b.textContent = text;
-  b.onclick = onclick;
-  return b;
-}
-
 async function load() {
   const list = await api("GET", "/api/users");
   const body = $("u-list").querySelector("tbody");
