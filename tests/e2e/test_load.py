@@ -35,13 +35,18 @@ def test_concurrent_calls_are_all_answered(stack: Stack, tmp_path: Path) -> None
         callers = [f"1370000{i:04d}" for i in range(CALLS)]
         started = time.monotonic()
         calls = [stack.call("12345", c, keys=[(3.0, "0")]) for c in callers]
-        peak = 0
+        # Every call comes up, and more at once than there are operators (they queue). Not
+        # all at once: on a loaded machine the first calls may be over (the notice, 0.5 s of
+        # ringing, 2 s of talk) before the last SIPp has dialled.
+        peak, seen = 0, set[str]()
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and peak < CALLS:
-            inbound = [f for f in stack.channels() if f[0].startswith("PJSIP/carrier-")]
+        while time.monotonic() < deadline and len(seen) < CALLS:
+            inbound = [f[0] for f in stack.channels() if f[0].startswith("PJSIP/carrier-")]
             peak = max(peak, len(inbound))
+            seen.update(inbound)
             time.sleep(0.5)
-        assert peak == CALLS, f"only {peak} of {CALLS} calls up at once"
+        assert len(seen) == CALLS, f"only {len(seen)} of {CALLS} calls came up"
+        assert peak > len(OPERATORS), f"at most {peak} calls up at once"
         # the queue drains at 4 calls per (ring + talk + wrap-up), with margin
         budget = 60 + CALLS * 6 / len(OPERATORS)
         records = {c: stack.record(c, timeout=budget) for c in callers}
