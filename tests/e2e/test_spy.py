@@ -3,7 +3,8 @@ docs/wallboard.md): a citizen (SIPp) presses 0 and operator 1001 (a SIPp softpho
 the supervisor's button (``POST /api/agents/1001/spy``, the HTTP app run here on the stack's
 Redis, database and AMI user) rings the supervisor's own phone, agent 1002's seat (a SIPp
 softphone registered as PJSIP/1002, named in agents.yaml ``supervisors``), which answers
-into ChanSpy on the operator's channel; when the caller hangs up, the spy ends with it."""
+into ChanSpy on the operator's channel. The supervisor hangs up and the call goes on; it
+barges in again; when the caller hangs up, the spy ends with it."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def spies(stack: Stack) -> list[list[str]]:
 def test_a_supervisor_listens_on_its_own_phone(stack: Stack, tmp_path: Path) -> None:
     caller = "13950000150"
     (sipp, phone), uid = connected_call(stack, caller, tmp_path, talk=60.0)
-    supervisor = stack.softphone(PHONE_SEAT, tmp_path, ring=0.5, talk=60.0)
+    supervisor = stack.softphone(PHONE_SEAT, tmp_path, ring=0.5, talk=60.0, once=False)
     bundle = load_config(stack.config_dir, stack.recordings)
     seat = f"PJSIP/{stack.sip_agent(PHONE_SEAT).endpoint}"
     agents = AgentsFile(
@@ -93,6 +94,23 @@ def test_a_supervisor_listens_on_its_own_phone(stack: Stack, tmp_path: Path) -> 
         row = next(r for r in rows if r["action"] == "agent.spy")
         assert (row["actor"], row["target"]) == (SUPERVISOR, f"agent:{OPERATOR}")
         assert row["after"]["channel"] == operator
+        # the supervisor hangs up: the call goes on; then barges in on it
+        stack.rx(f"channel request hangup {spy[0]}")
+        poll(
+            lambda: True if not spies(stack) else None,
+            lambda: f"ChanSpy still runs: {spies(stack)}",
+            timeout=30,
+        )
+        assert stack.agent(OPERATOR)["state"] == "busy"
+        assert any(f[0] == operator for f in stack.channels())
+        status, body = asyncio.run(press("barge"))
+        assert (status, body["options"], body["operator_channel"]) == (200, "qBE", operator)
+        barge = poll(
+            lambda: s[0] if (s := spies(stack)) else None,
+            lambda: f"no ChanSpy channel: {stack.channels()}",
+            timeout=30,
+        )
+        assert barge[0] != spy[0] and barge[6] == f"{operator},qBE", barge
         # the caller hangs up: the operator's channel ends, and ChanSpy with it (E)
         stack.hangup(caller)
         poll(
