@@ -13,11 +13,15 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import ValidationError
 
 from ivr.accounts import Accounts
+from ivr.compose.transfers import open_manager
+from ivr.config.loader import load_config
 from ivr.config.queue_models import AgentsFile, SupervisorPhone
 from ivr.db.database import Database
 from ivr.web import create_app
 from ivr.web.spy_routes import spy_part
+from queueing.ami import AMIClient
 from queueing.queue import QueueRequest, RedisQueue
+from tests.conftest import CONFIG_DIR
 from tests.queueing.conftest import agent, clock, rq  # noqa: F401 (fixtures)
 from tests.queueing.transfer_fakes import FakeManager
 from tests.web.conftest import AGENTS, PASSWORD, USERS, Desk, logged_in
@@ -209,3 +213,15 @@ def test_the_guides_name_the_route_and_its_ids() -> None:
     board = (docs / "wallboard.md").read_text("utf-8")
     for text in ("`qE`", "`qwE`", "`qBE`", "supervisors:", "HL-WEB-052"):
         assert text in board, text
+
+
+def test_the_ami_connection_of_queue_yaml(tmp_path: Path) -> None:
+    """The composition root's connection (ivr/compose/transfers.py): queue.yaml's AMI user,
+    none while the dialler is off (then 503 HL-WEB-051)."""
+    options = load_config(CONFIG_DIR, tmp_path).queue
+    ami = open_manager(options, tmp_path / "ami-secret")
+    assert isinstance(ami, AMIClient) and not ami.connected  # opened at the first press
+    d = options.dialler
+    assert (ami.host, ami.port, ami.username) == (d.host, d.port, d.username)
+    off = options.model_copy(update={"dialler": d.model_copy(update={"enabled": False})})
+    assert open_manager(off, tmp_path / "ami-secret") is None

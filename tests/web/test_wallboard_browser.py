@@ -12,6 +12,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,6 +33,7 @@ from queueing.notices import NoticeSubscriber
 from queueing.queue import QueueRequest, RedisQueue
 from tests.conftest import free_port
 from tests.queueing.conftest import Clock
+from tests.queueing.transfer_fakes import FakeManager
 from tests.web.conftest import AGENTS, PASSWORD
 
 playwright_api = pytest.importorskip("playwright.async_api")
@@ -61,20 +63,30 @@ def traffic(database: Database, now: float) -> None:
 
 
 @pytest.fixture
+def manager() -> dict[str, Any]:
+    """The AMI the spy buttons use: first where no Asterisk listens (a test swaps it)."""
+    return {"ami": AMIClient("127.0.0.1", free_port(), "hotline", "secret", timeout=2)}
+
+
+@pytest.fixture
 async def site(
-    rq: RedisQueue, accounts: Accounts, database: Database, redis_url: str, clock: Clock
+    rq: RedisQueue,
+    accounts: Accounts,
+    database: Database,
+    redis_url: str,
+    clock: Clock,
+    manager: dict[str, Any],
 ) -> AsyncIterator[str]:
     clock.t = time.time()  # the queue's clock is the browser's
     traffic(database, clock.t)
     desks = DeskHub(NoticeSubscriber(redis_url, rq.centre), ScreenPops(rq.client, database), rq)
     board = WallboardHub(Wallboard(rq, database, clock=clock))
     desks.listeners.append(board.poke)  # at once on every queue event
-    # the supervisor's phone for listen / whisper / barge; AMI where no Asterisk listens
+    # the supervisor's phone for listen / whisper / barge
     agents = AgentsFile(
         agents=AGENTS.agents, supervisors=[SupervisorPhone(user="super", phone="PJSIP/2001")]
     )
-    ami = AMIClient("127.0.0.1", free_port(), "hotline", "secret", timeout=2)
-    parts = [wallboard_part(board), spy_part(lambda: ami)]
+    parts = [wallboard_part(board), spy_part(lambda: manager["ami"])]
     app = create_app(rq, agents, accounts, database, desks=desks, parts=parts)
     client = TestClient(TestServer(app))
     await client.start_server()
@@ -84,7 +96,7 @@ async def site(
 
 
 async def test_a_supervisor_watches_a_caller_wait_and_be_answered(
-    site: str, rq: RedisQueue, clock: Clock
+    site: str, rq: RedisQueue, clock: Clock, manager: dict[str, Any]
 ) -> None:
     expect = playwright_api.expect
     async with playwright_api.async_playwright() as p:
@@ -125,4 +137,10 @@ async def test_a_supervisor_watches_a_caller_wait_and_be_answered(
         await expect(line).to_contain_text("HL-WEB-051")
         await expect(line).to_contain_text("监听 Listen 1001")
         await expect(line).to_have_class("error")
+        # with Asterisk: the supervisor's phone rings
+        manager["ami"] = FakeManager(peers={"b1": "PJSIP/1001-00000001"})
+        await page.locator("#wb-agents tbody tr", has_text="1001").locator(".spy-whisper").click()
+        await expect(line).to_contain_text("正在呼叫您的话机 PJSIP/2001")
+        await expect(line).to_have_class("muted")
+        assert manager["ami"].actions[-1]["Data"] == "PJSIP/1001-00000001,qwE"
         await browser.close()
