@@ -76,6 +76,7 @@ DEFAULT_MODULES: tuple[str, ...] = (
     "app_mixmonitor.so",
     "app_userevent.so",
     "app_confbridge.so",
+    "app_chanspy.so",
     "res_musiconhold.so",
     # formats and codecs
     "format_wav.so",

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from ivr import logfmt, runinfo
 from ivr.accounts import Accounts
 from ivr.agi.server import FastAGIServer
-from ivr.compose.transfers import close_transfers, open_transfers
+from ivr.compose.transfers import close_transfers, open_manager, open_transfers
 from ivr.config.catalogue import load_catalogue
 from ivr.config.editing import ConfigEditor
 from ivr.db.database import Database, database_url
@@ -44,6 +44,7 @@ from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.portal_routes import portal_part
 from ivr.web.report_routes import reports_part
 from ivr.web.screenpop import ScreenPops
+from ivr.web.spy_routes import spy_part
 from ivr.web.supervision_routes import supervision_part
 from ivr.web.ticket_routes import tickets_part
 from ivr.web.user_routes import users_part
@@ -183,6 +184,8 @@ def web_app(
     transfers = open_transfers(
         queue, lambda: holder.current.queue, settings.var_dir / AMI_SECRET_FILE
     )
+    # the supervisors' listen / whisper / barge (ChanSpy on their phones of agents.yaml)
+    spy_ami = open_manager(holder.current.queue, settings.var_dir / AMI_SECRET_FILE)
     # the supervisors' wallboard: a board a second, and at once on every queue notice
     wallboard = WallboardHub(Wallboard(queue, db))
     desks.listeners.append(wallboard.poke)
@@ -198,6 +201,7 @@ def web_app(
         users_part(),  # the admin console's accounts
         reports_part(settings.var_dir / "reports" / "web"),  # made when asked
         calls_part(transfers),  # the desk's transfers (emergency, departments, colleagues)
+        spy_part(lambda: spy_ami),  # the wallboard's listen / whisper / barge
         # the admin console's editing of the admin files: checked, kept, reloaded here
         config_part(
             ConfigEditor(holder.directory, settings.recordings_dir, settings.var_dir / "config"),
@@ -208,6 +212,8 @@ def web_app(
 
     async def stop_transfers(_: web.Application) -> None:
         await close_transfers(transfers)  # the originates under way, the AMI connection
+        if spy_ami is not None:
+            await spy_ami.close()
 
     app.on_cleanup.append(stop_transfers)
     return app

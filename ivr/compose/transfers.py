@@ -1,7 +1,8 @@
 """The desk's transfer service (:class:`queueing.transfer.TransferService`) built from
 queue.yaml: its ``transfers`` targets (read again at each transfer, so a reload applies) and
 the AMI user of ``dialler`` (a connection of its own, opened at the first transfer). What
-:mod:`ivr.compose.root` hands to :func:`ivr.web.call_routes.calls_part`."""
+:mod:`ivr.compose.root` hands to :func:`ivr.web.call_routes.calls_part`; and the AMI
+connection of the supervisors' spy (:func:`ivr.web.spy_routes.spy_part`)."""
 
 from __future__ import annotations
 
@@ -30,10 +31,10 @@ def open_transfers(
     off (the routes then answer 503 ``HL-WEB-031``). ``secret_file`` is the per-install AMI
     secret (``var/ami-secret``) used when ``dialler.secret``'s variable is not set."""
     first = options()
-    if not first.transfers.enabled or not first.dialler.enabled:
+    ami = open_manager(first, secret_file)
+    if not first.transfers.enabled or ami is None:
         return None
-    d, t = first.dialler, first.transfers
-    ami = AMIClient(d.host, d.port, d.username, lambda: find_secret(d.secret, secret_file))
+    t = first.transfers
     return TransferService(
         queue.client,
         ami,
@@ -43,6 +44,15 @@ def open_transfers(
         consult_context=t.consult_context,
         colleague_ring_timeout=t.colleague_ring_timeout,
     )
+
+
+def open_manager(options: QueueFile, secret_file: Path) -> AMIClient | None:
+    """A connection as queue.yaml's AMI user (``dialler``; opened at its first action), or
+    None when the dialler is off. The transfers have one, the supervisors' spy another."""
+    if not options.dialler.enabled:
+        return None
+    d = options.dialler
+    return AMIClient(d.host, d.port, d.username, lambda: find_secret(d.secret, secret_file))
 
 
 async def close_transfers(service: TransferService | None) -> None:

@@ -345,8 +345,43 @@ def _widen_rule(skill: str, after: float) -> OverflowRule:
     return rule
 
 
+class SupervisorPhone(Strict):
+    """A supervisor's (or admin's) own phone: rung when the account listens to, whispers to or
+    barges into an operator's call from the wallboard (ChanSpy, docs/wallboard.md)."""
+
+    user: str = Field(
+        pattern=r"^[A-Za-z0-9._-]{1,64}$", description="the account's user name (hotline user)"
+    )
+    phone: str = Field(description="Asterisk dial string of the phone: PJSIP/2001")
+    ring_timeout: float = Field(30.0, ge=5, le=120, description="how long the phone may ring")
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        if not AGENT_INTERFACE_RE.match(value):
+            raise ValueError("is not one Asterisk dial string (TECH/resource, e.g. PJSIP/2001)")
+        return value
+
+
 class AgentsFile(Strict):
     agents: list[AgentSpec] = Field(default_factory=list)
+    supervisors: list[SupervisorPhone] = Field(
+        default_factory=list, description="the phones of supervisors and admins, by account"
+    )
+
+    @field_validator("supervisors")
+    @classmethod
+    def _one_phone_each(cls, value: list[SupervisorPhone]) -> list[SupervisorPhone]:
+        seen: set[str] = set()
+        for entry in value:
+            if entry.user.lower() in seen:
+                raise ValueError(f"user {entry.user!r} is given twice")
+            seen.add(entry.user.lower())
+        return value
 
     def by_id(self) -> dict[str, AgentSpec]:
         return {a.id: a for a in self.agents}
+
+    def phone_of(self, username: str) -> SupervisorPhone | None:
+        """The phone of the account ``username`` (names are one whatever their case)."""
+        return next((s for s in self.supervisors if s.user.lower() == username.lower()), None)

@@ -34,12 +34,14 @@ ERROR_TEXT = {
     401: "not logged in (HL-WEB-003), or wrong user name or password (HL-ACC-001)",
     403: "this role may not (HL-WEB-004), or no CSRF token (HL-WEB-005)",
     404: "no such agent (HL-QUE-030), ticket (HL-TKT-003) or knowledge entry (HL-KNO-001)",
-    409: "the agent's state (HL-QUE-nnn), the ticket's (HL-TKT-002, HL-TKT-005) or the "
+    409: "the agent's state (HL-QUE-nnn; to listen: HL-WEB-050, HL-WEB-054), the account's "
+    "(no phone to listen on: HL-WEB-052), the ticket's (HL-TKT-002, HL-TKT-005) or the "
     "knowledge entry's (HL-KNO-003) does not allow this",
     429: "too many failed logins (HL-ACC-002); wait Retry-After seconds",
-    502: "Asterisk refused a transfer's channel move (HL-QUE-083)",
+    502: "Asterisk refused a transfer's channel move (HL-QUE-083) or to ring a supervisor's "
+    "phone (HL-WEB-053)",
     503: "Redis (HL-WEB-002) or the database (HL-WEB-007) is unreachable, or tickets "
-    "(HL-WEB-011), transfers (HL-WEB-031) or AMI (HL-QUE-082) are not available",
+    "(HL-WEB-011), transfers (HL-WEB-031) or AMI (HL-QUE-082, HL-WEB-051) are not available",
 }
 
 

@@ -17,6 +17,7 @@ from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.portal_routes import portal_part
 from ivr.web.report_routes import reports_part
 from ivr.web.routing import WebPart
+from ivr.web.spy_routes import spy_part
 from ivr.web.supervision_routes import supervision_part
 from ivr.web.ticket_routes import tickets_part
 from ivr.web.user_routes import users_part
@@ -48,4 +49,5 @@ def all_parts(
         users_part(),
         reports_part(config.parent / "reports"),
         calls_part(lambda: None),
+        spy_part(lambda: None),
     ]

@@ -1,6 +1,7 @@
 """The wallboard in Debian's Chromium (Playwright, headless) on a real Redis and SQLite: a
 supervisor logs in and lands on the wallboard; a caller waiting appears at once, with the
-longest wait red past 15 s; when an operator answers, the service level moves. The
+longest wait red past 15 s; when an operator answers, the service level moves; an operator
+on a call has listen / whisper / barge buttons, and pressing one says what happened. The
 screenshot in docs/screenshots/ is taken here."""
 
 from __future__ import annotations
@@ -11,22 +12,28 @@ import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ivr.accounts import Accounts
+from ivr.config.queue_models import AgentsFile, SupervisorPhone
 from ivr.db.database import Database
 from ivr.db.tables import CallRow
 from ivr.web import create_app
 from ivr.web.desk_socket import DeskHub
 from ivr.web.screenpop import ScreenPops
+from ivr.web.spy_routes import spy_part
 from ivr.web.wallboard import Wallboard
 from ivr.web.wallboard_routes import WallboardHub, wallboard_part
+from queueing.ami import AMIClient
 from queueing.notices import NoticeSubscriber
 from queueing.queue import QueueRequest, RedisQueue
+from tests.conftest import free_port
 from tests.queueing.conftest import Clock
+from tests.queueing.transfer_fakes import FakeManager
 from tests.web.conftest import AGENTS, PASSWORD
 
 playwright_api = pytest.importorskip("playwright.async_api")
@@ -56,15 +63,31 @@ def traffic(database: Database, now: float) -> None:
 
 
 @pytest.fixture
+def manager() -> dict[str, Any]:
+    """The AMI the spy buttons use: first where no Asterisk listens (a test swaps it)."""
+    return {"ami": AMIClient("127.0.0.1", free_port(), "hotline", "secret", timeout=2)}
+
+
+@pytest.fixture
 async def site(
-    rq: RedisQueue, accounts: Accounts, database: Database, redis_url: str, clock: Clock
+    rq: RedisQueue,
+    accounts: Accounts,
+    database: Database,
+    redis_url: str,
+    clock: Clock,
+    manager: dict[str, Any],
 ) -> AsyncIterator[str]:
     clock.t = time.time()  # the queue's clock is the browser's
     traffic(database, clock.t)
     desks = DeskHub(NoticeSubscriber(redis_url, rq.centre), ScreenPops(rq.client, database), rq)
     board = WallboardHub(Wallboard(rq, database, clock=clock))
     desks.listeners.append(board.poke)  # at once on every queue event
-    app = create_app(rq, AGENTS, accounts, database, desks=desks, parts=[wallboard_part(board)])
+    # the supervisor's phone for listen / whisper / barge
+    agents = AgentsFile(
+        agents=AGENTS.agents, supervisors=[SupervisorPhone(user="super", phone="PJSIP/2001")]
+    )
+    parts = [wallboard_part(board), spy_part(lambda: manager["ami"])]
+    app = create_app(rq, agents, accounts, database, desks=desks, parts=parts)
     client = TestClient(TestServer(app))
     await client.start_server()
     await asyncio.wait_for(desks.subscriber.subscribed.wait(), 10)
@@ -73,7 +96,7 @@ async def site(
 
 
 async def test_a_supervisor_watches_a_caller_wait_and_be_answered(
-    site: str, rq: RedisQueue, clock: Clock
+    site: str, rq: RedisQueue, clock: Clock, manager: dict[str, Any]
 ) -> None:
     expect = playwright_api.expect
     async with playwright_api.async_playwright() as p:
@@ -104,6 +127,20 @@ async def test_a_supervisor_watches_a_caller_wait_and_be_answered(
         await expect(page.locator("#wb-agents tbody tr")).to_have_count(2)
         await expect(page.locator("#wb-agents tbody tr.agent-busy")).to_have_count(2)
         await expect(page.locator("#wb-hourly rect.today")).to_have_count(24)
+        # an operator on a call has listen / whisper / barge
+        await expect(page.locator("#wb-agents tbody tr.agent-busy button")).to_have_count(6)
         SHOTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SHOTS / "wallboard.png"))
+        # Asterisk is away here: the line under the list says so, with the id
+        await page.locator("#wb-agents tbody tr", has_text="1001").locator(".spy-listen").click()
+        line = page.locator("#spy-status")
+        await expect(line).to_contain_text("HL-WEB-051")
+        await expect(line).to_contain_text("监听 Listen 1001")
+        await expect(line).to_have_class("error")
+        # with Asterisk: the supervisor's phone rings
+        manager["ami"] = FakeManager(peers={"b1": "PJSIP/1001-00000001"})
+        await page.locator("#wb-agents tbody tr", has_text="1001").locator(".spy-whisper").click()
+        await expect(line).to_contain_text("正在呼叫您的话机 PJSIP/2001")
+        await expect(line).to_have_class("muted")
+        assert manager["ami"].actions[-1]["Data"] == "PJSIP/1001-00000001,qwE"
         await browser.close()

@@ -87,6 +87,7 @@ function show(b) {
     cells: [a.id, a.name, (STATES[a.state] || a.state) + (a.state === "paused" && a.reason ? ` (${a.reason})` : ""), clock(a.seconds_in_state)],
     className: `agent-${a.state}`,
   })));
+  if (typeof spyButtons === "function") spyButtons(b.agents);  // spy.js: listen, whisper, barge
   $("wb-agent-counts").textContent = Object.entries(b.agents_by_state).map(([s, n]) => `${STATES[s] || s} ${n}`).join(" · ");
   if (b.calls_per_hour) chart(b.calls_per_hour);
   $("problem").hidden = !b.database_error;
@@ -116,6 +117,7 @@ async function start() {
   const me = await fetch("/api/me");
   if (me.status === 401) { location.assign("/login?next=/wallboard"); return; }
   const who = await me.json();
+  session.me = who;  // its csrf_token for the supervisor's actions (common.js request)
   $("who").textContent = who.username;
   connect();
 }
