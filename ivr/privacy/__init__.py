@@ -5,5 +5,5 @@ play a recording is ``config/privacy.yaml`` (:mod:`ivr.config.privacy_models`); 
 route is :mod:`ivr.web.recording_routes`.
 
 Imports the ground floor, ``ivr.config``, ``ivr.db``, ``ivr.accounts`` (the audit log) and
-``ivr.tickets`` (which states are closed); never the web, the records' store, the queue's
-client, the composition root or the console."""
+``ivr.tickets`` (which states are closed), and ``queueing.keys`` (the daily key). Must not
+import the web, the records' store, the queue's client, the composition root or the console."""
