@@ -5,6 +5,7 @@ however old, the run is audited with its counts, a dry run deletes nothing; in b
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from pathlib import Path
@@ -207,3 +208,25 @@ async def test_one_server_a_day_runs_the_daily_purge(
     finally:
         await redis.delete(keys.purge_day("2028-01-11", centre))
         await redis.aclose()
+
+
+async def test_the_daily_loop_sleeps_to_daily_at_then_purges(
+    db: Database, world: dict[str, str], tmp_path: Path
+) -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) > 1:
+            raise asyncio.CancelledError  # the server stops while waiting for the next day
+
+    purger = Purger(db, tmp_path / "recordings", now=lambda: NOW)
+    daily = DailyPurge(purger, lambda: (RETENTION, ZONE), None, "x", now=lambda: NOW, sleep=sleep)
+    daily.start()
+    assert daily._task is not None
+    await asyncio.gather(daily._task, return_exceptions=True)
+    assert slept[0] == (next_run(NOW, "03:30", ZONE) - NOW).total_seconds() == 15.5 * 3600
+    assert [(a.actor, json.loads(a.after_json or "{}")["tickets"]) for a in audits(db)] == [
+        ("system:purge", 2)
+    ]
+    await daily.stop()
