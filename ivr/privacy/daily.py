@@ -76,7 +76,10 @@ class DailyPurge:
             retention, timezone = self.config()
             due = next_run(self._now(), retention.daily_at, timezone)
             await self._sleep(max(0.0, (due - self._now()).total_seconds()))
-            await self.run_once(due.astimezone(ZoneInfo(timezone)).date())
+            try:
+                await self.run_once(due.astimezone(ZoneInfo(timezone)).date())
+            except Exception:  # a bug must not end the task: tomorrow's run still comes
+                log.exception("[%s] retention purge failed", DAILY_FAILED)
 
     async def _claim(self, day: dt.date) -> bool:
         if self.redis is None:

@@ -41,6 +41,7 @@ FILE_GONE = "HL-PRV-003"
 OUTSIDE = "HL-PRV-004"
 NOT_ALLOWED = "HL-PRV-005"
 ACTION = "recording.play"
+UNIQUEID_MAX = 64  # call_records.uniqueid
 
 RecordingsKey = tuple[Path, Callable[[], PlaybackRules]]
 RECORDINGS_KEY: web.AppKey[RecordingsKey] = web.AppKey("recordings")
@@ -67,6 +68,8 @@ def _checked_play(
     Returns (file, whether this request wrote an audit row)."""
     root, rules_now = request.app[RECORDINGS_KEY]
     rules = rules_now()
+    if len(uniqueid) > UNIQUEID_MAX or "\0" in uniqueid:  # no such column value could match
+        raise ApiError(404, NO_CALL, f"no call {uniqueid[:UNIQUEID_MAX]!r}")
     with request.app[DATABASE_KEY].session() as s:
         row = s.execute(
             select(CallRow.agent, CallRow.recording).where(CallRow.uniqueid == uniqueid)

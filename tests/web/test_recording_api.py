@@ -170,6 +170,8 @@ async def test_who_may_play(desks: dict[str, Desk], database: Database, rules: R
         ("abs", 404, "HL-PRV-004"),
         ("link", 404, "HL-PRV-004"),
         ("..%2F..%2Fetc%2Fpasswd", 404, "HL-PRV-001"),
+        ("c1%00", 404, "HL-PRV-001"),
+        ("x" * 65, 404, "HL-PRV-001"),
     ],
 )
 async def test_refusals(
