@@ -20,7 +20,15 @@ from ivr.config.audio import PIECES_DIR, prompt_of
 from ivr.config.catalogue import catalogue_warnings, check_catalogue
 from ivr.config.loader import check_config, load_config
 from ivr.config.validate import validate_directory
-from ivr.console import asterisk_cli, backup_cli, data_cli, knowledge_cli, queue_cli, users_cli
+from ivr.console import (
+    asterisk_cli,
+    backup_cli,
+    data_cli,
+    knowledge_cli,
+    purge_cli,
+    queue_cli,
+    users_cli,
+)
 from ivr.errors import ConfigError, HotlineError, Problem
 from ivr.prompts import build_prompts
 from ivr.settings import Settings
@@ -317,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     backup_cli.register(sub)
     users_cli.register(sub)
     knowledge_cli.register(sub)
+    purge_cli.register(sub)
     return parser
 
 

@@ -177,6 +177,12 @@ def transfer_legs(uniqueid: str, centre: str = DEFAULT_CENTRE) -> str:
     return f"{base(centre)}transferlegs:{uniqueid}"
 
 
+def purge_day(day: str, centre: str = DEFAULT_CENTRE) -> str:
+    """String set (``SET NX``) by the one server that runs the day's retention purge
+    (:mod:`ivr.privacy.daily`); expires after two days. Not a queue key: no Lua reads it."""
+    return f"{base(centre)}purge:{day}"
+
+
 #: The same names for Lua. ``B`` is the base prefix (ARGV[1]).
 LUA_PRELUDE = """
 local B = ARGV[1]

@@ -224,11 +224,11 @@ def test_backup_and_restore_on_a_fresh_install(
     assert status == 0, err
     lines = out.splitlines()
     assert lines[0].startswith(f"archive {archive}: made ")
-    # the line config (9 files, knowledge.yaml among them) and the demo's catalogue and hours
-    # in config/demo-siping
-    assert f"{kind} database at revision {HEAD}, 11 config file(s)" in lines[0]
+    # the line config (10 files, knowledge.yaml and privacy.yaml among them) and the demo's
+    # catalogue and hours in config/demo-siping
+    assert f"{kind} database at revision {HEAD}, 12 config file(s)" in lines[0]
     assert lines[1].startswith("database ") and "restored" in lines[1]
-    assert lines[2] == f"config {new.config}: 11 file(s) restored"
+    assert lines[2] == f"config {new.config}: 12 file(s) restored"
     assert lines[3].startswith(f"recordings {new.recordings}: 3 file(s) restored")
     assert lines[4] == f"database schema at revision {HEAD}, the newest: nothing to migrate"
 

@@ -86,7 +86,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("ivr.config",),
     ("ivr.prompts", "ivr.engine", "ivr.db"),
     ("ivr.runtime", "ivr.agi", "ivr.queuewait", "ivr.tickets", "ivr.accounts", "ivr.knowledge"),
-    ("ivr.records", "ivr.reports", "ivr.asterisk", "ivr.web", "ivr.backup"),
+    ("ivr.records", "ivr.reports", "ivr.asterisk", "ivr.web", "ivr.backup", "ivr.privacy"),
     ("ivr.hotline", "ivr.devtools"),
     ("ivr.compose", "ivr.console"),
     ("ivr.process_agi", "ivr.cli"),

@@ -2,7 +2,7 @@
 after as JSON, from which address). Actions are named ``area.verb``: ``user.add``,
 ``user.passwd``, ``user.disable``, ``user.enable``, ``token.create``, ``session.login``,
 ``session.login-failed``, ``session.throttled``, ``session.logout``; the web adds its own
-(``agent.pause`` ...)."""
+(``agent.pause``, ``recording.play`` ...), the retention purge ``retention.purge``."""
 
 from __future__ import annotations
 
@@ -38,11 +38,14 @@ def write_audit(
     now: dt.datetime,
 ) -> None:
     """Add one row in ``s``'s transaction. A string actor is ``cli:<os user>`` (role
-    ``cli``) or a user name (its role looked up; empty for a name no user has)."""
+    ``cli``), ``system:<task>`` (role ``system``) or a user name (its role looked up; empty
+    for a name no user has)."""
     if isinstance(actor, Principal | UserRow):
         name, role = actor.username, actor.role
     elif actor.startswith("cli:"):
         name, role = actor, "cli"
+    elif actor.startswith("system:"):  # the server itself (system:purge, the daily purge)
+        name, role = actor, "system"
     else:
         name = actor
         found = s.scalars(select(UserRow.role).where(UserRow.username_key == actor.lower()))

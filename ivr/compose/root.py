@@ -23,6 +23,8 @@ from ivr.errors import ConfigError
 from ivr.hotline import HeldSurveys, HotlineService, LiveCalls
 from ivr.knowledge import KnowledgeBase
 from ivr.knowledge.segment import use_cache_dir
+from ivr.privacy.daily import DailyPurge
+from ivr.privacy.purge import Purger
 from ivr.queuewait.queue_reload import apply_queue_reload
 from ivr.queuewait.waiter import RedisQueueWaiter
 from ivr.records.entries import is_unavailable
@@ -42,6 +44,7 @@ from ivr.web.config_routes import config_part
 from ivr.web.desk_socket import DeskHub
 from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.portal_routes import portal_part
+from ivr.web.recording_routes import recordings_part
 from ivr.web.report_routes import reports_part
 from ivr.web.screenpop import ScreenPops
 from ivr.web.spy_routes import spy_part
@@ -102,6 +105,7 @@ class RunningServer:
     server: FastAGIServer
     runner: web.AppRunner | None
     http_port: int | None
+    purge: DailyPurge | None = None
 
     @property
     def agi_url(self) -> str:
@@ -132,6 +136,8 @@ class RunningServer:
 
     async def close(self, drained: bool) -> None:
         await self.server.stop(grace=5.0 if drained else 0.0)
+        if self.purge is not None:
+            await self.purge.stop()
         if self.runner is not None:
             await self.runner.cleanup()
         await self.hub.stop()
@@ -202,6 +208,8 @@ def web_app(
         reports_part(settings.var_dir / "reports" / "web"),  # made when asked
         calls_part(transfers),  # the desk's transfers (emergency, departments, colleagues)
         spy_part(lambda: spy_ami),  # the wallboard's listen / whisper / barge
+        # recordings played in the browser, by the roles of privacy.yaml, audited
+        recordings_part(settings.recordings_dir, lambda: holder.current.privacy.playback),
         # the admin console's editing of the admin files: checked, kept, reloaded here
         config_part(
             ConfigEditor(holder.directory, settings.recordings_dir, settings.var_dir / "config"),
@@ -285,6 +293,14 @@ async def start_server(
         runner = web.AppRunner(app, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
         await runner.setup()
         await web.TCPSite(runner, settings.agi_host, http_port).start()
+    # the retention purge of privacy.yaml, once a day (one server a day: a Redis key)
+    purge = DailyPurge(
+        Purger(records.store.db, settings.recordings_dir),
+        lambda: (holder.current.privacy.retention, holder.current.hours.timezone),
+        queue.client,
+        queue.centre,
+    )
+    purge.start()
     return RunningServer(
-        settings, holder, queue, records, hub, numbers, service, server, runner, http_port
+        settings, holder, queue, records, hub, numbers, service, server, runner, http_port, purge
     )

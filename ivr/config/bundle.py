@@ -21,6 +21,7 @@ from ivr.config.models import (
     LinesFile,
     MenuFile,
 )
+from ivr.config.privacy_models import PrivacyFile
 from ivr.config.queue_models import AgentsFile, QueueFile
 
 AUDIO_EXTENSIONS = ("wav", "WAV", "gsm", "sln", "sln16", "ulaw", "alaw", "g722", "g729", "mp3")
@@ -69,6 +70,8 @@ class ConfigBundle:
     # the operator queue (queueing/): queue.yaml and agents.yaml
     queue: QueueFile = field(default_factory=QueueFile)
     agents: AgentsFile = field(default_factory=AgentsFile)
+    # who may play recordings, how long things are kept (privacy.yaml)
+    privacy: PrivacyFile = field(default_factory=PrivacyFile)
     _by_number: dict[str, Line] = field(default_factory=dict, repr=False)
     _accessible: frozenset[str] = field(default_factory=frozenset, repr=False)
     _prompt_paths: dict[str, str] = field(default_factory=dict, repr=False)

@@ -37,6 +37,7 @@ EDITABLE: tuple[str, ...] = (
     "departments.yaml",
     "hours.yaml",
     "accessibility.yaml",
+    "privacy.yaml",
     CATALOGUE_FILE.as_posix(),
 )
 MAX_BYTES = 1_000_000

@@ -72,9 +72,19 @@ from ivr.config.models import (
     LinesFile,
     MenuFile,
 )
+from ivr.config.privacy_models import PrivacyFile
 from ivr.config.queue_models import AgentsFile, QueueFile
 from ivr.config.timing import Timing, time_to_person
-from ivr.config.validate_base import ACCESSIBILITY, AGENTS, DEPARTMENTS, HOURS, LINES, MENU, QUEUE
+from ivr.config.validate_base import (
+    ACCESSIBILITY,
+    AGENTS,
+    DEPARTMENTS,
+    HOURS,
+    LINES,
+    MENU,
+    PRIVACY,
+    QUEUE,
+)
 from ivr.config.validate_files import FileChecks
 from ivr.config.validate_menu import MenuChecks
 from ivr.config.validate_read import ReadChecks
@@ -95,6 +105,7 @@ class Validated:
     accessibility: AccessibilityFile | None = None
     queue: QueueFile | None = None
     agents: AgentsFile | None = None
+    privacy: PrivacyFile | None = None
     #: a config without problems may still have warnings (:mod:`ivr.config.warn`)
     warnings: list[Problem] = field(default_factory=list)
     #: the 15-second figures of every line and path (:mod:`ivr.config.timing`)
@@ -118,6 +129,7 @@ class Validated:
             calendar=BusinessCalendar(self.hours),
             queue=(self.queue or QueueFile()).with_lines(parallel_lines(self.lines)),
             agents=self.agents or AgentsFile(),
+            privacy=self.privacy or PrivacyFile(),
         )
 
 
@@ -161,6 +173,7 @@ class _Checker(ReadChecks, MenuChecks, FileChecks):
             accessibility=accessibility,
             queue=queue,
             agents=agents,
+            privacy=self.sources[PRIVACY].model,
         )
 
 

@@ -59,6 +59,7 @@ HOURS = "hours"
 ACCESSIBILITY = "accessibility"
 QUEUE = "queue"
 AGENTS = "agents"
+PRIVACY = "privacy"
 
 
 @dataclass

@@ -16,6 +16,7 @@ from ivr.config.models import (
     LinesFile,
     MenuFile,
 )
+from ivr.config.privacy_models import PrivacyFile
 from ivr.config.queue_models import AgentsFile, QueueFile
 from ivr.config.validate_base import (
     ACCESSIBILITY,
@@ -28,6 +29,7 @@ from ivr.config.validate_base import (
     LINES,
     MENU,
     MISSING_KEY,
+    PRIVACY,
     QUEUE,
     UNKNOWN_KEY,
     WRONG_VALUE,
@@ -56,6 +58,7 @@ FILES: dict[str, tuple[str, type[BaseModel], bool]] = {
     ACCESSIBILITY: ("accessibility.yaml", AccessibilityFile, False),
     QUEUE: ("queue.yaml", QueueFile, False),
     AGENTS: ("agents.yaml", AgentsFile, False),
+    PRIVACY: ("privacy.yaml", PrivacyFile, False),
 }
 
 

@@ -32,8 +32,9 @@ METRICS: dict[str, object] = {
 ERROR_TEXT = {
     400: "bad request body (HL-WEB-001) or refused input",
     401: "not logged in (HL-WEB-003), or wrong user name or password (HL-ACC-001)",
-    403: "this role may not (HL-WEB-004), or no CSRF token (HL-WEB-005)",
-    404: "no such agent (HL-QUE-030), ticket (HL-TKT-003) or knowledge entry (HL-KNO-001)",
+    403: "this role may not (HL-WEB-004; a recording: HL-PRV-005), or no CSRF token (HL-WEB-005)",
+    404: "no such agent (HL-QUE-030), ticket (HL-TKT-003), knowledge entry (HL-KNO-001), call "
+    "or recording (HL-PRV-001 ... 004)",
     409: "the agent's state (HL-QUE-nnn; to listen: HL-WEB-050, HL-WEB-054), the account's "
     "(no phone to listen on: HL-WEB-052), the ticket's (HL-TKT-002, HL-TKT-005) or the "
     "knowledge entry's (HL-KNO-003) does not allow this",
@@ -60,6 +61,8 @@ def _operation(route: ApiRoute) -> dict[str, Any]:
         schema = dict(route.response_schema or {"type": "object"})
     if route.path == "/metrics":
         ok = {"description": "ok", "content": {"text/plain": {"schema": schema}}}
+    elif route.content_type != "application/json":
+        ok = {"description": "ok", "content": {route.content_type: {"schema": schema}}}
     else:
         ok = {"description": "ok", **_json(schema)}
     responses: dict[str, Any] = {"200": ok}

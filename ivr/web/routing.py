@@ -31,6 +31,7 @@ class ApiRoute:
     response_schema: dict[str, object] | None = None
     errors: tuple[int, ...] = ()  # statuses besides 401/403 that the route answers with
     own_agent: bool = False  # an operator may act only on its own agent id
+    content_type: str = "application/json"  # of the 200 answer (a recording: audio/wav)
 
 
 @dataclass(frozen=True)

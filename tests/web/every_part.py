@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.config.editing import ConfigEditor
+from ivr.config.privacy_models import PlaybackRules
 from ivr.db.database import Database
 from ivr.knowledge import KnowledgeBase
 from ivr.web.call_routes import calls_part
@@ -15,6 +16,7 @@ from ivr.web.callback_routes import callbacks_part
 from ivr.web.config_routes import config_part
 from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.portal_routes import portal_part
+from ivr.web.recording_routes import recordings_part
 from ivr.web.report_routes import reports_part
 from ivr.web.routing import WebPart
 from ivr.web.spy_routes import spy_part
@@ -50,4 +52,5 @@ def all_parts(
         reports_part(config.parent / "reports"),
         calls_part(lambda: None),
         spy_part(lambda: None),
+        recordings_part(config.parent / "recordings", lambda: PlaybackRules()),
     ]

@@ -29,7 +29,8 @@ EVERY = [*routes(WebSecurity()), *(r for part in all_parts(None) for r in part.r
 MATRIX = [r for r in EVERY if r.path not in ("/api/login", "/api/logout")]
 # path parameters: a real agent; for the rest, values that name nothing (404 when allowed)
 PARAMS = {"{number}": "NOPE", "{task_id}": "1", "{entry_id}": "1", "{username}": "nobody",
-          "{kind}": "month", "{label}": "2026-12", "{file}": "index.html"}  # fmt: skip
+          "{kind}": "month", "{label}": "2026-12", "{file}": "index.html",
+          "{uniqueid}": "NOPE"}  # fmt: skip
 
 
 @pytest.fixture

@@ -195,7 +195,7 @@ def test_no_route_answers_5xx(browser: Browser, method: str, path: str) -> None:
     def one(body: Any, param: str, department: str) -> None:
         url = path
         for name in ("agent_id", "number", "task_id", "entry_id", "username", "kind", "label",
-                     "file"):  # fmt: skip
+                     "file", "uniqueid"):  # fmt: skip
             url = url.replace("{" + name + "}", urllib.parse.quote(param, safe=""))
         query = {"department": department}  # the portal's, for an admin
         if method == "GET":
