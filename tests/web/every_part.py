@@ -10,11 +10,13 @@ from typing import Any
 from ivr.config.editing import ConfigEditor
 from ivr.db.database import Database
 from ivr.knowledge import KnowledgeBase
+from ivr.quality import QualityForms
 from ivr.web.call_routes import calls_part
 from ivr.web.callback_routes import callbacks_part
 from ivr.web.config_routes import config_part
 from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.portal_routes import portal_part
+from ivr.web.quality_routes import quality_part
 from ivr.web.report_routes import reports_part
 from ivr.web.routing import WebPart
 from ivr.web.supervision_routes import supervision_part
@@ -48,4 +50,5 @@ def all_parts(
         users_part(),
         reports_part(config.parent / "reports"),
         calls_part(lambda: None),
+        quality_part(QualityForms(config).current),
     ]
