@@ -18,6 +18,7 @@ from sqlalchemy import inspect, select
 
 from ivr.cli import admin_problems
 from ivr.config.catalogue import load_catalogue
+from ivr.config.editing import ConfigEditor
 from ivr.config.quality import QualityForm, check_quality, load_quality_form
 from ivr.db.database import Database, _alembic_config, head_revision, upgrade
 from ivr.db.quality_tables import QualityCheckRow, QualityScoreRow
@@ -38,7 +39,7 @@ from ivr.quality import (
 )
 from ivr.reports import build_report, parse_period
 from ivr.reports.render import csv_text, markdown
-from tests.conftest import CONFIG_DIR
+from tests.conftest import CONFIG_DIR, ROOT
 from tests.tickets.conftest import pg_admin_url, pg_template, pg_url  # noqa: F401 (fixtures)
 
 DAY = dt.date(2026, 12, 3)
@@ -133,6 +134,20 @@ def test_a_broken_form_is_told_at_its_line_and_column(tmp_path: Path) -> None:
     assert [p.code for p in check_quality(tmp_path / "config")] == ["HL-QUA-001"]
     path.unlink()  # optional: no form, no problem
     assert check_quality(tmp_path / "config") == [] and load_quality_form(path.parent) is None
+
+
+def test_the_admin_console_edits_the_form_with_the_same_checks(tmp_path: Path) -> None:
+    shutil.copytree(CONFIG_DIR, tmp_path / "config")
+    editor = ConfigEditor(tmp_path / "config", ROOT / "recordings", tmp_path / "history")
+    assert "quality.yaml" in [f.name for f in editor.files()]
+    [problem] = editor.check("quality.yaml", "items:\n  a: {name: 态度, max: 500}\n")
+    assert (problem.file, problem.line, problem.column, problem.code) == (
+        "quality.yaml",
+        2,
+        22,
+        "HL-QUA-002",
+    )
+    assert editor.check("quality.yaml", "items:\n  a: {name: 态度, max: 50}\n") == []
 
 
 def test_the_server_reads_the_form_again_when_it_changes(tmp_path: Path) -> None:
