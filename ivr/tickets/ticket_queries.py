@@ -1,5 +1,6 @@
 """Reading tickets: one ticket, its history and calls, the ticket of a call, lists with
-filters, a ticket's state for the voice menu, the supervised tickets."""
+filters, a ticket's state for the voice menu, the supervised tickets, the latest note of an
+action (why a department asked for more time or returned a ticket)."""
 
 from __future__ import annotations
 
@@ -124,6 +125,21 @@ class TicketQueries(TicketServiceBase):
                 select(t).where(*where).order_by(t.deadline, t.id).limit(max(limit, 0))
             ).all()
             return list(rows), int(total)
+
+    def latest_notes(self, ticket_ids: list[int], actions: list[str]) -> dict[int, str]:
+        """The note of each ticket's latest event among ``actions`` (e.g. the department's
+        reason for ``extend_request`` or ``return``), by ticket id; one query for a list."""
+        if not ticket_ids:
+            return {}
+        e = TicketEventRow
+        with self._session() as session:
+            latest = (
+                select(func.max(e.id))
+                .where(e.ticket_id.in_(ticket_ids), e.action.in_(actions))
+                .group_by(e.ticket_id)
+            )
+            rows = session.execute(select(e.ticket_id, e.note).where(e.id.in_(latest)))
+            return {ticket_id: note or "" for ticket_id, note in rows}
 
     def status_word(self, number: str, caller: str) -> str | None:
         """The lookup word for ``number`` if it belongs to ``caller`` (else None)."""

@@ -6,7 +6,9 @@ department), ``supervised`` (督办, with why), ``overdue``, ``dissatisfied`` (a
 citizen was not satisfied or the problem not solved: redo it, 重办, counted on the ticket).
 Actions go through the ticket lifecycle (its checks and history rows, the account as actor):
 approve or reject an extension, remind (催办, counted), put under supervision (督办),
-re-dispatch a returned ticket, redo a dissatisfied one."""
+re-dispatch a returned ticket, redo a dissatisfied one. Each item says why it is on its list
+(the department's reason for an extension or a return, the 回访's note and satisfaction);
+``/api/supervision/counts`` gives the length of every list at once (the review page's tabs)."""
 
 from __future__ import annotations
 
@@ -33,12 +35,29 @@ class ReviewItem(BaseModel):
     department: str | None
     department_name: str
     reasons: list[str] = Field(description="督办: why (repeated, overdue, manual ...)")
+    why: str = Field(
+        "", description="the department's reason (延期, 退单) or the 回访's note (不满意)"
+    )
+    satisfaction: int | None = Field(None, description="回访: 5 very satisfied .. 1 very not")
+    solved: bool | None = Field(None, description="回访: the problem solved, as the citizen says")
 
 
 class ReviewList(BaseModel):
     view: str
     items: list[ReviewItem]
     total: int
+
+
+class ReviewCounts(BaseModel):
+    extensions: int
+    returned: int
+    supervised: int
+    overdue: int
+    dissatisfied: int
+
+
+# the action whose latest note says why a ticket is on a list
+WHY = {"extensions": ["extend_request"], "returned": ["return"], "dissatisfied": ["callback"]}
 
 
 class NoteBody(BaseModel):
@@ -53,16 +72,20 @@ class RedispatchBody(BaseModel):
 
 
 def _items(
-    service: TicketService, rows: list[tuple[TicketRow, list[str]]], tz: str
+    service: TicketService, rows: list[tuple[TicketRow, list[str]]], tz: str, view: str
 ) -> list[ReviewItem]:
     now = utcnow()
     cat = service.catalogue
+    why = service.latest_notes([t.id for t, _ in rows], WHY[view]) if view in WHY else {}
     return [
         ReviewItem(
             ticket=portal_ticket(service, t, tz, now, reveal=True),
             department=t.department,
             department_name=cat.department_name(t.department),
             reasons=reasons,
+            why=why.get(t.id, ""),
+            satisfaction=t.satisfaction,
+            solved=t.solved,
         )
         for t, reasons in rows
     ]
@@ -79,15 +102,30 @@ async def review(request: web.Request) -> web.Response:
     def read() -> ReviewList:
         rows: list[tuple[TicketRow, list[str]]]
         if view == "supervised":
-            rows = service.supervised()[: int(limit)]
-            total = len(rows)
+            every = service.supervised()
+            rows, total = every[: int(limit)], len(every)
         elif view == "overdue":
             found, total = service.list_tickets(overdue=True, limit=int(limit))
             rows = [(t, []) for t in found]
         else:
             found, total = service.review_list(view, int(limit))
             rows = [(t, []) for t in found]
-        return ReviewList(view=view, items=_items(service, rows, tz), total=total)
+        return ReviewList(view=view, items=_items(service, rows, tz, view), total=total)
+
+    return web.json_response((await run_ticket_call(read)).model_dump())
+
+
+async def counts(request: web.Request) -> web.Response:
+    service = ticket_service(request)
+
+    def read() -> ReviewCounts:
+        return ReviewCounts(
+            extensions=service.review_list("extensions", 0)[1],
+            returned=service.review_list("returned", 0)[1],
+            supervised=len(service.supervised()),
+            overdue=service.list_tickets(overdue=True, limit=0)[1],
+            dissatisfied=service.review_list("dissatisfied", 0)[1],
+        )
 
     return web.json_response((await run_ticket_call(read)).model_dump())
 
@@ -136,6 +174,11 @@ def supervision_part() -> WebPart:
             "tickets to review (?view=extensions|returned|supervised|overdue|dissatisfied)",
             response="ReviewList", errors=(400,),
         ),
+        ApiRoute(
+            "GET", "/api/supervision/counts", counts, SUPERVISION,
+            "how many tickets each review list holds (the review page's tabs)",
+            response="ReviewCounts",
+        ),
     ]  # fmt: skip
     for suffix, action, model, summary in ACTIONS:
         routes.append(
@@ -152,6 +195,6 @@ def supervision_part() -> WebPart:
         )
     return WebPart(
         routes=routes,
-        models=(NoteBody, RedispatchBody, ReviewItem, ReviewList),
+        models=(NoteBody, RedispatchBody, ReviewCounts, ReviewItem, ReviewList),
         install=install,
     )

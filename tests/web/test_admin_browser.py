@@ -2,7 +2,9 @@
 config: an admin logs in and lands on the config editor; a broken menu is refused with the
 problem at its line and column (a click puts the cursor there) and nothing changes; a valid
 change to agents.yaml is saved and reloaded into the running config at once; the older
-version is one click from a rollback. The screenshot in docs/ is taken here."""
+version is one click from a rollback; a valid change to the menu is heard by the next call
+(the menu engine on the running config, as the server runs each call). The screenshot in docs/
+is taken here."""
 
 from __future__ import annotations
 
@@ -16,12 +18,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from ivr.accounts import Accounts
 from ivr.config.editing import ConfigEditor
 from ivr.db.database import Database
+from ivr.engine.callstore import MemoryStore
+from ivr.engine.channel import CallInfo
+from ivr.engine.menu import MenuEngine
 from ivr.runtime import ConfigHolder
 from ivr.web import create_app
 from ivr.web.config_routes import config_part
 from ivr.web.user_routes import users_part
 from queueing.queue import RedisQueue
 from tests.conftest import CONFIG_DIR, ROOT
+from tests.fakes import FakeChannel
 from tests.web.conftest import PASSWORD
 
 playwright_api = pytest.importorskip("playwright.async_api")
@@ -55,8 +61,16 @@ async def site(
     await client.close()
 
 
+async def heard(holder: ConfigHolder, rq: RedisQueue, uniqueid: str) -> list[str]:
+    """The prompts a caller who presses nothing hears, on the config the server runs now."""
+    channel = FakeChannel(keys="")
+    engine = MenuEngine(holder.current, rq, MemoryStore())
+    await engine.run(channel, CallInfo(uniqueid=uniqueid, caller="13700000009", dnid="12345"))
+    return channel.played
+
+
 async def test_an_admin_is_refused_a_broken_menu_then_saves_a_change(
-    site: str, holder: ConfigHolder
+    site: str, holder: ConfigHolder, rq: RedisQueue
 ) -> None:
     expect = playwright_api.expect
     menu_before = (holder.directory / "menu.yaml").read_text("utf-8")
@@ -86,6 +100,19 @@ async def test_an_admin_is_refused_a_broken_menu_then_saves_a_change(
         assert "\n".join(lines)[:caret].count("\n") == line - 1
         await page.screenshot(path=str(SHOTS / "admin.png"))
         assert (holder.directory / "menu.yaml").read_text("utf-8") == menu_before
+        assert "welcome" in await heard(holder, rq, "before.1")
+
+        # a valid change: the main menu no longer opens with the welcome; the next call hears it
+        fixed = "\n".join(lines).replace("prompt: [unclosed", "prompt:", 1)
+        assert "prompt: [welcome, main_menu]" in fixed
+        await page.fill(
+            "#a-text", fixed.replace("prompt: [welcome, main_menu]", "prompt: [main_menu]", 1)
+        )
+        await page.click("#a-save")
+        await expect(page.locator("#a-status")).to_contain_text("已保存并生效")
+        await expect(page.locator("#a-diff")).to_contain_text("+    prompt: [main_menu]")
+        after = await heard(holder, rq, "after.1")
+        assert "welcome" not in after and "main_menu" in after, after
 
         await page.select_option("#a-file", "agents.yaml")
         await expect(page.locator("#a-status")).to_contain_text("agents.yaml")

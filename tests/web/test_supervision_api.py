@@ -83,6 +83,36 @@ async def test_extensions_returns_and_reminders(
     assert (r.status, (await r.json())["error_id"]) == (409, "HL-TKT-002")  # none pending
 
 
+async def test_each_item_says_why_and_the_counts_cover_every_list(
+    desks: dict[str, Desk], service: TicketService
+) -> None:
+    boss, dept = desks["super"], desks["property1"]
+    empty = {"extensions": 0, "returned": 0, "supervised": 0, "overdue": 0, "dissatisfied": 0}
+    assert await (await boss.get("/api/supervision/counts")).json() == empty
+    asked, returned, redo = dispatched(service), dispatched(service), dispatched(service)
+    await dept.post(f"/api/portal/tickets/{asked}/extend", {"days": 3, "reason": "等配件"})
+    await dept.post(f"/api/portal/tickets/{returned}/return", {"reason": "属于供水公司"})
+    for action, params in (("sign", {}), ("handle", {}), ("finish", {"reply": "已处理"})):
+        service.act(redo, action, actor="property1", **params)
+    service.act(redo, "callback", actor="op1002", note="仍然漏水", satisfaction=2, solved=False)
+    service.act(asked, "supervise", actor="super", note="市长关注")
+    got = await (await boss.get("/api/supervision/counts")).json()
+    # the same caller's third request in a category, one redone: 督办 as repeated too
+    assert got == {**empty, "extensions": 1, "returned": 1, "supervised": 2, "dissatisfied": 1}
+    for name, count in got.items():
+        out = await (await boss.get(f"/api/supervision/tickets?view={name}&limit=1")).json()
+        assert (out["total"], len(out["items"])) == (count, min(count, 1)), name
+    out = await (await boss.get("/api/supervision/tickets?view=extensions")).json()
+    [item] = out["items"]
+    assert (item["why"], item["ticket"]["extension_requested"]) == ("等配件", 3)
+    assert item["department_name"] and item["ticket"]["working_days_left"] >= 1
+    [item] = (await (await boss.get("/api/supervision/tickets?view=returned")).json())["items"]
+    assert item["why"] == "属于供水公司"
+    [item] = (await (await boss.get("/api/supervision/tickets?view=dissatisfied")).json())["items"]
+    assert (item["why"], item["satisfaction"], item["solved"]) == ("仍然漏水", 2, False)
+    assert (await desks["property1"].get("/api/supervision/counts")).status == 403
+
+
 async def test_a_dissatisfied_follow_up_is_redone(
     desks: dict[str, Desk], service: TicketService
 ) -> None:
