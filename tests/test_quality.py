@@ -16,7 +16,7 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, select
 
-from ivr.cli import admin_problems
+from ivr.cli import admin_problems, main
 from ivr.config.catalogue import load_catalogue
 from ivr.config.editing import ConfigEditor
 from ivr.config.quality import QualityForm, check_quality, load_quality_form
@@ -38,7 +38,7 @@ from ivr.quality import (
     parse_day,
 )
 from ivr.reports import build_report, parse_period
-from ivr.reports.render import csv_text, markdown
+from ivr.reports.render import csv_text, html_text, markdown
 from tests.conftest import CONFIG_DIR, ROOT
 from tests.tickets.conftest import pg_admin_url, pg_template, pg_url  # noqa: F401 (fixtures)
 
@@ -134,6 +134,21 @@ def test_a_broken_form_is_told_at_its_line_and_column(tmp_path: Path) -> None:
     assert [p.code for p in check_quality(tmp_path / "config")] == ["HL-QUA-001"]
     path.unlink()  # optional: no form, no problem
     assert check_quality(tmp_path / "config") == [] and load_quality_form(path.parent) is None
+
+
+def test_check_config_lists_the_forms_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(CONFIG_DIR, tmp_path / "config")
+    (tmp_path / "recordings").mkdir()
+    assert main(["check-config", str(tmp_path / "config")]) == 0
+    capsys.readouterr()
+    path = tmp_path / "config" / "quality.yaml"
+    path.write_text("items:\n  attitude: {name: 服务态度, max: 30, weight: 2}\n", "utf-8")
+    assert main(["check-config", str(tmp_path / "config")]) == 1
+    out, err = capsys.readouterr()
+    assert f"{path}:2:35: items.attitude: unknown key 'weight' [HL-QUA-002]" in out
+    assert "1 problem(s)" in err
 
 
 def test_the_admin_console_edits_the_form_with_the_same_checks(tmp_path: Path) -> None:
@@ -303,6 +318,7 @@ def test_the_figures_per_operator_and_the_report(db: Database, form: QualityForm
     assert "## 质检评分（按坐席，质检4次）" in text
     assert "| 1001 | 王丽 | 3 | 85.0 | 100.0 | 2 | 1 | 15.0 | 30.0 | 20.0 | 20.0 |" in text
     assert "服务态度（满分30）" in text
+    assert "<h2>质检评分（按坐席，质检4次）</h2>" in html_text(report, [])
     assert "质检评分（按坐席，质检4次）,1002,-,1,20.0,100.0,0,1,5.0,5.0,5.0,5.0" in csv_text(report)
     empty = build_report(db, load_catalogue(CONFIG_DIR), parse_period(month="2026-11"))
     assert empty.quality == [] and "质检评分（按坐席，质检0次）" in markdown(empty)

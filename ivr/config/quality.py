@@ -87,7 +87,7 @@ def _schema_problems(name: str, located: Located, exc: ValidationError) -> list[
         kind = err["type"]
         if kind == "extra_forbidden":
             line, col = located.key_pos(path)
-            msg = f"{where}: unknown key {path[-1]!r}"
+            msg = f"{'.'.join(str(p) for p in path[:-1]) or '(top)'}: unknown key {path[-1]!r}"
         elif kind == "missing":
             line, col = located.key_pos(path[:-1])
             msg = f"{where}: missing required key {path[-1]!r}"
