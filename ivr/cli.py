@@ -19,6 +19,7 @@ from ivr import logfmt
 from ivr.config.audio import PIECES_DIR, prompt_of
 from ivr.config.catalogue import catalogue_warnings, check_catalogue
 from ivr.config.loader import check_config, load_config
+from ivr.config.quality import check_quality
 from ivr.config.validate import validate_directory
 from ivr.console import (
     asterisk_cli,
@@ -44,15 +45,17 @@ def _config_dir(arg: str | None, settings: Settings) -> Path:
 
 
 def admin_problems(directory: Path, recordings: Path | None) -> list[Problem]:
-    """Every problem in every admin file: the menu and lines, and the ticket catalogue."""
-    return sorted([*check_config(directory, recordings), *check_catalogue(directory)])
+    """Every problem in every admin file: the menu and lines, the ticket catalogue and the
+    quality-check form."""
+    found = [*check_config(directory, recordings), *check_catalogue(directory)]
+    return sorted([*found, *check_quality(directory)])
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     directory = _config_dir(args.dir, settings)
     recordings = Path(args.recordings) if args.recordings else directory.parent / "recordings"
     checked = validate_directory(directory, recordings)  # read once: problems, then warnings
-    problems = sorted([*checked.problems, *check_catalogue(directory)])
+    problems = sorted([*checked.problems, *check_catalogue(directory), *check_quality(directory)])
     for problem in problems:
         print(problem)
     if problems:

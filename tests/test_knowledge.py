@@ -20,6 +20,7 @@ from sqlalchemy import inspect, select, text
 
 from ivr.cli import main
 from ivr.config.catalogue import load_catalogue
+from ivr.db import quality_tables  # noqa: F401 (its rows on the metadata)
 from ivr.db.database import Database, _alembic_config, current_revision, head_revision, upgrade
 from ivr.db.tables import AuditRow, Base
 from ivr.knowledge import (
@@ -317,7 +318,7 @@ def _diff(db: Database, **opts: Any) -> list[Any]:
 
 
 def test_the_migration_makes_the_index_the_models_leave_out(db: Database) -> None:
-    assert current_revision(db.engine) == head_revision() == "0007"
+    assert current_revision(db.engine) == head_revision() >= "0007"
     if db.dialect == "sqlite":
         with db.engine.connect() as conn:
             sql = conn.execute(text("SELECT sql FROM sqlite_master WHERE name='knowledge_fts'"))
@@ -344,7 +345,7 @@ def test_downgrade_to_0006_and_upgrade_again(db: Database) -> None:
     command.downgrade(_alembic_config(db.engine), "0006")
     assert "knowledge_entries" not in inspect(db.engine).get_table_names()
     assert not [n for n in inspect(db.engine).get_table_names() if n.startswith("knowledge")]
-    assert upgrade(db.engine) == "0007"
+    assert upgrade(db.engine) == head_revision()
     assert titles(kb, "医保") == []
     kb.propose(answer("医保", "x"), SUPER, approve=True)
     assert titles(kb, "医保") == ["医保"]
@@ -372,7 +373,7 @@ def test_cli_knowledge(cli: Any) -> None:
     code, out, err = cli("import")
     assert code == 0, err
     assert out.endswith("knowledge.yaml: 9 added, 0 changed, 0 unchanged (all approved)\n")
-    assert "revision 0007" in err
+    assert f"revision {head_revision()}" in err
     code, out, _ = cli("search", "医保")
     assert code == 0 and "城乡居民【医保】缴费" in out
     code, out, _ = cli("search", "供水总公司")

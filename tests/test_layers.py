@@ -85,7 +85,15 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("ivr.errors", "ivr.settings", "ivr.logfmt", "ivr.runinfo"),
     ("ivr.config",),
     ("ivr.prompts", "ivr.engine", "ivr.db"),
-    ("ivr.runtime", "ivr.agi", "ivr.queuewait", "ivr.tickets", "ivr.accounts", "ivr.knowledge"),
+    (
+        "ivr.runtime",
+        "ivr.agi",
+        "ivr.queuewait",
+        "ivr.tickets",
+        "ivr.accounts",
+        "ivr.knowledge",
+        "ivr.quality",
+    ),
     ("ivr.records", "ivr.reports", "ivr.asterisk", "ivr.web", "ivr.backup", "ivr.privacy"),
     ("ivr.hotline", "ivr.devtools"),
     ("ivr.compose", "ivr.console"),
@@ -171,6 +179,11 @@ def test_the_accounts_import_only_the_ground_floor_and_the_database() -> None:
 def test_the_knowledge_base_imports_only_the_ground_floor_and_the_database() -> None:
     allowed = ("ivr.knowledge", "ivr.errors", "ivr.settings", "ivr.logfmt", "ivr.config", "ivr.db")
     assert offenders("ivr/knowledge", ("ivr", "queueing"), allowed=allowed) == []
+
+
+def test_the_quality_checks_import_only_the_ground_floor_the_database_and_the_audit() -> None:
+    allowed = ("ivr.quality", "ivr.errors", "ivr.settings", "ivr.config", "ivr.db", "ivr.accounts")
+    assert offenders("ivr/quality", ("ivr", "queueing"), allowed=allowed) == []
 
 
 def test_the_running_hotline_never_imports_the_development_aids() -> None:

@@ -25,6 +25,7 @@ from ivr.knowledge import KnowledgeBase
 from ivr.knowledge.segment import use_cache_dir
 from ivr.privacy.daily import DailyPurge
 from ivr.privacy.purge import Purger
+from ivr.quality import QualityForms
 from ivr.queuewait.queue_reload import apply_queue_reload
 from ivr.queuewait.waiter import RedisQueueWaiter
 from ivr.records.entries import is_unavailable
@@ -44,6 +45,7 @@ from ivr.web.config_routes import config_part
 from ivr.web.desk_socket import DeskHub
 from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.portal_routes import portal_part
+from ivr.web.quality_routes import quality_part
 from ivr.web.recording_routes import recordings_part
 from ivr.web.report_routes import reports_part
 from ivr.web.screenpop import ScreenPops
@@ -206,6 +208,7 @@ def web_app(
         knowledge_part(KnowledgeBase(db, departments)),  # 常用提示
         users_part(),  # the admin console's accounts
         reports_part(settings.var_dir / "reports" / "web"),  # made when asked
+        quality_part(QualityForms(holder.directory).current),  # 质检: on config/quality.yaml
         calls_part(transfers),  # the desk's transfers (emergency, departments, colleagues)
         spy_part(lambda: spy_ami),  # the wallboard's listen / whisper / barge
         # recordings played in the browser, by the roles of privacy.yaml, audited

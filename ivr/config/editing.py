@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ivr.config.catalogue import CATALOGUE_FILE, check_catalogue
 from ivr.config.loader import check_config
+from ivr.config.quality import QUALITY_FILE, check_quality
 from ivr.errors import Problem
 
 #: the files an admin edits in the browser, as named in the config directory
@@ -39,6 +40,7 @@ EDITABLE: tuple[str, ...] = (
     "accessibility.yaml",
     "privacy.yaml",
     CATALOGUE_FILE.as_posix(),
+    QUALITY_FILE,
 )
 MAX_BYTES = 1_000_000
 KEEP = 50  # versions kept per file
@@ -130,6 +132,8 @@ class ConfigEditor:
             found = check_config(copy, self.recordings_dir)
             if not found and (copy / CATALOGUE_FILE).exists():
                 found = check_catalogue(copy)
+            if not found:
+                found = check_quality(copy)
             return [_relative(p, copy) for p in found]
 
     def save(self, name: str, text: str, base_version: str) -> Saved:

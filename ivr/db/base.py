@@ -1,6 +1,7 @@
 """The declarative base every table of the database is on, and the one column type they
-share (:class:`UTCDateTime`). :mod:`ivr.db.tables` and :mod:`ivr.db.knowledge_tables` put
-their rows on it; whoever needs every table (Alembic's env) imports both."""
+share (:class:`UTCDateTime`). :mod:`ivr.db.tables`, :mod:`ivr.db.knowledge_tables` and
+:mod:`ivr.db.quality_tables` put their rows on it; whoever needs every table (Alembic's env)
+imports all three."""
 
 from __future__ import annotations
 

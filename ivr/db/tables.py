@@ -24,8 +24,9 @@ Tables:
   the sha256 of a token is kept), the login attempts the throttle counts, and the audit
   trail of every change (:mod:`ivr.accounts`);
 - ``knowledge_entries``: the knowledge base (常用提示), in :mod:`ivr.db.knowledge_tables` on the
-  same metadata (:mod:`ivr.db.base`): who compares the models with a database (Alembic's env)
-  imports both modules.
+  same metadata (:mod:`ivr.db.base`), as are ``quality_checks`` and ``quality_scores``
+  (质检, :mod:`ivr.db.quality_tables`): who compares the models with a database (Alembic's
+  env) imports all three modules.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from ivr.db.tables import (
     SupervisionRow,
     TicketRow,
 )
+from ivr.quality import OperatorQuality, operator_quality
 from ivr.reports.detail import TicketLine, day_tickets
 from ivr.reports.figures import (
     ANSWER_TARGET_SECONDS,
@@ -151,6 +152,10 @@ def _calls_by_day(s: Session, period: Period) -> dict[dt.date, int]:
     }
 
 
+def _quality(s: Session, period: Period) -> list[OperatorQuality]:
+    return operator_quality(s, period.start, period.end)
+
+
 def _day_tickets(s: Session, period: Period) -> list[TicketLine]:
     return day_tickets(s, period.start, period.end) if period.kind == "day" else []
 
@@ -179,9 +184,11 @@ def build_report(
         f_calls = pool.submit(run, _calls_by_day)
         f_tasks = pool.submit(run, _tasks)
         f_list = pool.submit(run, _day_tickets)
+        f_quality = pool.submit(run, _quality)
         counts, flags = f_counts.result(), f_flags.result()
         report.queue, calls_by_day = f_queue.result(), f_calls.result()
         report.tasks, listed = f_tasks.result(), f_list.result()
+        report.quality = f_quality.result()
     report.tickets = [
         replace(
             line,

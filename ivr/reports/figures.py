@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from ivr.db.tables import (
     FLAGGED,
 )
+from ivr.quality import OperatorQuality
 from ivr.reports.detail import TicketLine
 from ivr.tickets.errors import BadTicketInput
 
@@ -125,6 +126,7 @@ class Report:
     daily: list[tuple[dt.date, int, int]] = field(default_factory=list)
     tasks: list[TaskFigures] = field(default_factory=list)
     tickets: list[TicketLine] = field(default_factory=list)  # day reports: the day's tickets
+    quality: list[OperatorQuality] = field(default_factory=list)  # 质检, per operator
     tz: dt.tzinfo = field(default_factory=lambda: ZoneInfo(CENTRE_ZONE))  # the centre's zone
 
     @property

@@ -17,6 +17,7 @@ from matplotlib import font_manager, rc_context
 from matplotlib.figure import Figure
 
 from ivr.reports import Report
+from ivr.reports.quality_section import quality_table
 from ivr.tickets.display import REASON_NAMES, in_zone, zone_label
 
 log = logging.getLogger("hotline.tickets.reports")
@@ -147,6 +148,7 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
             [[t.name, str(t.created), str(t.done), str(t.created - t.done)] for t in r.tasks],
         )
     )
+    out.append(quality_table(r.quality))
     if r.period.kind == "day":
         out.append(
             (

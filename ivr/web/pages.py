@@ -89,6 +89,7 @@ PAGES: list[tuple[str, str, Handler]] = [
     ("GET", "/admin", _page("admin.html")),  # admins: the config files
     ("GET", "/users", _page("users.html")),  # admins: the accounts
     ("GET", "/reports", _page("reports.html")),  # supervisors and admins
+    ("GET", "/quality", _page("quality.html")),  # supervisors and admins: 质检
     ("GET", "/review", _page("review.html")),  # supervisors and admins: 延期, 退单, 督办 ...
     ("GET", "/static/{name}", asset),
 ]

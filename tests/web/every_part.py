@@ -11,11 +11,13 @@ from ivr.config.editing import ConfigEditor
 from ivr.config.privacy_models import PlaybackRules
 from ivr.db.database import Database
 from ivr.knowledge import KnowledgeBase
+from ivr.quality import QualityForms
 from ivr.web.call_routes import calls_part
 from ivr.web.callback_routes import callbacks_part
 from ivr.web.config_routes import config_part
 from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.portal_routes import portal_part
+from ivr.web.quality_routes import quality_part
 from ivr.web.recording_routes import recordings_part
 from ivr.web.report_routes import reports_part
 from ivr.web.routing import WebPart
@@ -53,4 +55,5 @@ def all_parts(
         calls_part(lambda: None),
         spy_part(lambda: None),
         recordings_part(config.parent / "recordings", lambda: PlaybackRules()),
+        quality_part(QualityForms(config).current),
     ]
