@@ -42,6 +42,7 @@ KINDS: tuple[str, ...] = (
     "call_attempts",
     "queue_log",
     "callback_tasks",
+    "quality_checks",
     "tickets",
     "ticket_events",
 )

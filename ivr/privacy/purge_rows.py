@@ -8,7 +8,9 @@ read again in the same run.
   (``messages``, and the callback tasks' ``recording`` of that call): the files deleted, the
   paths cleared; the row stays.
 - call records: the row, its attempts (``call_attempts``), its ``queue_log`` rows, its ticket
-  reservation and the callback tasks of the call that belong to no ticket; its files too.
+  reservation, the callback tasks of the call that belong to no ticket and its quality checks
+  (``quality_checks`` with their ``quality_scores``: a score of a conversation nobody can
+  hear again); its files too.
 - tickets (closed only): the row, its history (``ticket_events``), its links to calls
   (``ticket_calls``), supervisions and callback tasks; a ticket merged into it keeps its own
   row, its ``merged_into`` cleared.
@@ -26,6 +28,7 @@ from typing import Any
 from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ivr.db.quality_tables import QualityCheckRow, QualityScoreRow
 from ivr.db.tables import (
     CallAttemptRow,
     CallbackTaskRow,
@@ -147,6 +150,11 @@ def calls_batch(
             dry,
         )
         _count_or_delete(s, TicketReservationRow, TicketReservationRow.call_uniqueid.in_(uids), dry)
+        checks = select(QualityCheckRow.id).where(QualityCheckRow.call_uniqueid.in_(uids))
+        _count_or_delete(s, QualityScoreRow, QualityScoreRow.check_id.in_(checks), dry)
+        counts["quality_checks"] += _count_or_delete(
+            s, QualityCheckRow, QualityCheckRow.call_uniqueid.in_(uids), dry
+        )
         counts["call_records"] += _count_or_delete(s, CallRow, CallRow.id.in_(ids), dry)
     return (rows[-1].id if rows else None), counts
 

@@ -1,7 +1,7 @@
 """The retention purge of config/privacy.yaml, on SQLite and PostgreSQL: what has expired is
-gone (recording files and their paths, call rows with their attempts, queue_log rows and
-tasks, closed tickets with their history), what is fresh is kept, an open ticket is kept
-however old, the run is audited with its counts, a dry run deletes nothing; in batches."""
+gone (recording files and their paths, call rows with their attempts, queue_log rows, tasks
+and quality checks, closed tickets with their history), what is fresh is kept, an open ticket
+is kept however old, the run is audited with its counts, a dry run deletes nothing; in batches."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from ivr.config.privacy_models import Retention
 from ivr.db.database import Database
+from ivr.db.quality_tables import QualityCheckRow, QualityScoreRow
 from ivr.db.tables import (
     AuditRow,
     CallAttemptRow,
@@ -67,6 +68,18 @@ def add_call(db: Database, root: Path, uid: str, day: dt.date, *, message: bool 
                 caller="13900000001", created_at=at, recording=msg if message else None,
             )
         )  # fmt: skip
+        check = QualityCheckRow(
+            call_uniqueid=uid, agent="1001", call_day=day, reviewer="boss", scored_at=at,
+            total=8, max_total=10, passed=True, comment="",
+        )  # fmt: skip
+        s.add(check)
+        s.flush()
+        s.add(
+            QualityScoreRow(
+                check_id=check.id, item="manner", position=0, name="态度", points=8,
+                max_points=10,
+            )
+        )  # fmt: skip
     return root / rec
 
 
@@ -115,6 +128,7 @@ def test_expired_things_go_fresh_and_open_ones_stay(
     assert figures["recordings"] == 5 and figures["recordings_failed"] == 0
     assert figures["call_records"] == 3 and figures["call_attempts"] == 3
     assert figures["queue_log"] == 3 and figures["tickets"] == 2
+    assert figures["quality_checks"] == 3
     assert report.batches >= 4  # batch_size 2: paged, not one transaction
     with db.session() as s:
         calls = {c.uniqueid: c for c in s.scalars(select(CallRow))}
@@ -127,7 +141,10 @@ def test_expired_things_go_fresh_and_open_ones_stay(
         )
         events = set(s.scalars(select(TicketEventRow.ticket_id)))
         links = set(s.scalars(select(TicketCallRow.call_uniqueid)))
-    assert set(calls) == {"mid", "new"} == attempts == queue_log == set(tasks)
+        checks = set(s.scalars(select(QualityCheckRow.call_uniqueid)))
+        scored = len(s.scalars(select(QualityScoreRow.check_id)).all())
+    assert set(calls) == {"mid", "new"} == attempts == queue_log == set(tasks) == checks
+    assert scored == 2  # the scores of the purged checks went with them
     assert calls["mid"].recording is None and calls["mid"].messages == []
     assert tasks["mid"].recording is None  # the voice message's task keeps its row
     assert calls["new"].recording is not None and (root / calls["new"].recording).is_file()
@@ -152,13 +169,14 @@ def test_a_dry_run_counts_and_deletes_nothing(
 ) -> None:
     root = tmp_path / "recordings"
     files = sorted(root.rglob("*.wav"))
-    before = [count(db, t) for t in (CallRow, TicketRow, CallAttemptRow, QueueLogRow)]
+    tables = (CallRow, TicketRow, CallAttemptRow, QueueLogRow, QualityCheckRow, QualityScoreRow)
+    before = [count(db, t) for t in tables]
     report = Purger(db, root, now=lambda: NOW).run(RETENTION, ZONE, "cli:x", dry_run=True)
     figures = report.figures()
     assert figures["recordings"] == 5 and figures["call_records"] == 3
-    assert figures["tickets"] == 2
+    assert figures["tickets"] == 2 and figures["quality_checks"] == 3
     assert sorted(root.rglob("*.wav")) == files
-    assert [count(db, t) for t in (CallRow, TicketRow, CallAttemptRow, QueueLogRow)] == before
+    assert [count(db, t) for t in tables] == before
     assert audits(db) == []
     assert "would delete" in report.describe()
 
