@@ -25,7 +25,7 @@ from queueing.ami import SECRET_FILE
 
 #: where ``hotline asterisk-conf`` writes by default, under the var directory
 CONF_OUT = "asterisk"
-SECRETS = "asterisk-secrets.json"
+SECRETS = conf.DEV_SECRETS_FILE
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -134,6 +134,7 @@ def build(args: argparse.Namespace, settings: Settings, *, dev: bool, static: bo
         agents_source=source,
         dev_caller_password=conf.dev_caller_password(secrets_file) if dev else None,
         ami=conf.ami_user(bundle.queue.dialler, settings.var_dir),
+        websocket=conf.websocket_from_env(),  # the browser phones (docs/webrtc.md)
     )
     files = conf.static_files() if static else {}
     files.update(conf.generate(bundle, opts))
