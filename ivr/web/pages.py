@@ -17,7 +17,12 @@ from ivr.web.routing import Handler
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR = STATIC / "vendor"
 OPEN_ASSETS = frozenset({"login.js", "hotline.css"})
-TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+TYPES = {
+    ".html": "text/html",
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".txt": "text/plain",  # a vendored file's licence
+}
 
 
 def _headers(request: web.Request) -> dict[str, str]:

@@ -21,7 +21,7 @@ from ivr.config.queue_models import AgentSpec
 from ivr.web.agent_routes import agent_spec
 from ivr.web.appkeys import principal_of
 from ivr.web.errors import FORBIDDEN, ApiError
-from ivr.web.routing import DESK, ApiRoute, WebPart
+from ivr.web.routing import ApiRoute, WebPart
 
 #: where Asterisk's HTTP server takes the WebSocket when nothing else is said
 DEFAULT_WS_PORT = 8088
@@ -112,9 +112,10 @@ def phone_part(phones: BrowserPhones) -> WebPart:
         "GET",
         "/api/agents/{agent_id}/phone",
         phone,
-        DESK,
+        ("operator",),  # the password is the operator's own: not even a supervisor's
         "read the browser phone's SIP account (its own operator only)",
         response="PhoneOut",
         errors=(404,),
+        own_agent=True,
     )
     return WebPart([route], [PhoneOut], install)

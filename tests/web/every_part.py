@@ -14,6 +14,7 @@ from ivr.web.call_routes import calls_part
 from ivr.web.callback_routes import callbacks_part
 from ivr.web.config_routes import config_part
 from ivr.web.knowledge_routes import knowledge_part
+from ivr.web.phone_routes import BrowserPhones, phone_part
 from ivr.web.portal_routes import portal_part
 from ivr.web.report_routes import reports_part
 from ivr.web.routing import WebPart
@@ -48,4 +49,5 @@ def all_parts(
         users_part(),
         reports_part(config.parent / "reports"),
         calls_part(lambda: None),
+        phone_part(BrowserPhones("", lambda spec: None)),
     ]
