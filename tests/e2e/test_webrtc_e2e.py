@@ -16,6 +16,8 @@ phone that does not answer."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import struct
@@ -27,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from ivr.asterisk import local
 from tests.e2e.conftest import Stack, poll
 from tests.e2e.sipp import (
     _HEAD,
@@ -50,6 +53,7 @@ NEXT = "1001"  # the next operator, on a SIPp softphone
 LINE = "12393"
 CITIZEN, CITIZEN2 = "13904710393", "13904710394"
 CITIZEN_HZ, OPERATOR_HZ = 500, 2000
+BENCH_ENV, BENCH_TALK = "HOTLINE_WEBRTC_BENCH", 10  # the benchmark: opt in; talk seconds
 
 pytestmark = [
     pytest.mark.asterisk,
@@ -114,7 +118,9 @@ def talking_citizen(stack: Stack, workdir: Path, caller: str) -> SippCall:
     return call
 
 
-def browser(p: Any, workdir: Path) -> Any:
+def browser(p: Any, workdir: Path, *, microphone: bool = True) -> Any:
+    """Debian's Chromium with a fake microphone beeping at 2 kHz, allowed without asking
+    (``microphone=False``: every request for it is refused)."""
     beep = workdir / "operator.wav"
     sox("-n", "-r", "48000", "-c", "1", "-b", "16", str(beep), "synth", "0.4", "sine",
         str(OPERATOR_HZ), "pad", "0", "0.2", "repeat", "60", "vol", "0.5")  # fmt: skip
@@ -123,7 +129,7 @@ def browser(p: Any, workdir: Path) -> Any:
         args=[
             "--no-sandbox",
             "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
+            *(["--use-fake-ui-for-media-stream"] if microphone else []),
             f"--use-file-for-fake-audio-capture={beep}",
             "--autoplay-policy=no-user-gesture-required",
             "--disable-features=WebRtcHideLocalIpsWithMdns",
@@ -132,14 +138,19 @@ def browser(p: Any, workdir: Path) -> Any:
     )
 
 
-def ready_with_browser_phone(stack: Stack, page: Any) -> None:
-    expect = sync_api.expect
+def desk_with_browser_phone(stack: Stack, page: Any) -> None:
+    """Operator 1003 signs in on the desk and chooses the browser phone."""
     page.goto(f"http://127.0.0.1:{stack.http_port}/desk")
     page.fill("#username", ACCOUNT)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
-    expect(page.locator("#link")).to_contain_text("在线", timeout=15000)
+    sync_api.expect(page.locator("#link")).to_contain_text("在线", timeout=15000)
     page.select_option("#phone-kind", "browser")
+
+
+def ready_with_browser_phone(stack: Stack, page: Any) -> None:
+    expect = sync_api.expect
+    desk_with_browser_phone(stack, page)
     page.click("#ready")
     expect(page.locator("#ph-status")).to_contain_text("registered", timeout=20000)
     expect(page.locator("#state")).to_contain_text("就绪")
@@ -178,6 +189,8 @@ def test_the_operator_answers_in_the_browser_and_both_voices_are_recorded(
         expect(page.locator("#phone")).to_have_attribute("data-state", "ringing", timeout=15000)
         expect(page.locator("#ph-answer")).to_be_visible()
         assert stack.agent(OPERATOR)["state"] == "reserved"
+        reserved = (page.locator("#pop-ticket").text_content() or "").strip()
+        assert reserved, "the screen-pop shows the ticket number reserved for the call"
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "webrtc-ringing.png"))
 
@@ -188,8 +201,18 @@ def test_the_operator_answers_in_the_browser_and_both_voices_are_recorded(
         expect(page.locator("#ph-mute")).to_contain_text("Unmute")
         page.click("#ph-mute")
         expect(page.locator("#ph-mute")).to_contain_text("Mute")
+        page.click("#ph-hold")
+        expect(page.locator("#phone")).to_have_attribute("data-state", "held", timeout=10000)
+        page.click("#ph-hold")  # resume
+        expect(page.locator("#phone")).to_have_attribute("data-state", "talking", timeout=10000)
         expect(page.locator("#ph-keypad button")).to_have_count(12)
+        page.click("#ph-keypad button[data-key='5']")  # RFC 4733 to the caller's side
         page.screenshot(path=str(SHOTS / "webrtc-in-call.png"))
+        # the ticket is filed while talking, with the number the screen-pop showed
+        page.select_option("#t-type", "help")
+        page.fill("#t-content", "异地就医备案，浏览器话机接听")
+        page.click("#t-submit")
+        expect(page.locator("#t-result")).to_contain_text(f"工单 {reserved}")
         # the browser hears the citizen: its peer connection receives audio with energy
         energy = poll(
             lambda: page.evaluate(
@@ -273,3 +296,132 @@ def test_a_tab_closed_while_ringing_strands_nobody(
         if call is not None:
             call.kill()
         stack.logout(NEXT)
+
+
+def test_the_phone_says_what_is_wrong(stack: Stack, tmp_path: Path, operator_account: None) -> None:
+    """The microphone refused, the registration refused, the WebSocket lost: each is said on
+    the phone's line; the first two keep the agent out of the queue, the last one heals."""
+    expect = sync_api.expect
+    with sync_api.sync_playwright() as p:
+        chromium = browser(p, tmp_path, microphone=False)
+        page = chromium.new_page()
+        desk_with_browser_phone(stack, page)
+        page.click("#ready")
+        expect(page.locator("#phone")).to_have_attribute("data-state", "refused", timeout=15000)
+        expect(page.locator("#ph-status")).to_contain_text("microphone refused")
+        assert stack.agent(OPERATOR)["state"] == "offline"
+        chromium.close()
+
+        chromium = browser(p, tmp_path)
+        page = chromium.new_page()
+
+        def wrong_password(route: Any) -> None:
+            answer = route.fetch()
+            route.fulfill(response=answer, json={**answer.json(), "password": "not-it"})
+
+        page.route("**/api/agents/1003/phone", wrong_password)
+        desk_with_browser_phone(stack, page)
+        page.click("#ready")
+        expect(page.locator("#phone")).to_have_attribute("data-state", "failed", timeout=20000)
+        expect(page.locator("#ph-status")).to_contain_text("registration failed")
+        assert stack.agent(OPERATOR)["state"] == "offline"
+        page.close()
+
+        page = chromium.new_page()
+        ready_with_browser_phone(stack, page)
+        # the WebSocket drops (JsSIP's socket closed under it, as a proxy or a network would)
+        page.evaluate("phone.ua._transport.socket._ws.close()")
+        expect(page.locator("#phone")).to_have_attribute("data-state", "lost", timeout=10000)
+        expect(page.locator("#ph-status")).to_contain_text("reconnecting")
+        expect(page.locator("#phone")).to_have_attribute(
+            "data-state", "registered", timeout=30000
+        )  # reconnected and registered again
+        poll(
+            lambda: f"{OPERATOR}-web" in stack.rx("pjsip show contacts") or None,
+            lambda: stack.rx("pjsip show contacts"),
+            timeout=10,
+        )
+        chromium.close()
+
+
+def asterisk_cpu(stack: Stack) -> float:
+    """Seconds of CPU (user + system, every thread) Asterisk has used so far."""
+    pid = local.status(stack.root).pid
+    assert pid is not None, "Asterisk runs"
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not os.environ.get(BENCH_ENV), reason=f"a benchmark: set {BENCH_ENV}=1")
+def test_bench_asterisk_cpu_per_browser_call_against_softphone_call(
+    stack: Stack, tmp_path: Path, operator_account: None
+) -> None:
+    """Asterisk's CPU during the conversation (from the answer, TALK seconds) of a handful of
+    calls answered by the browser phone (ICE, DTLS-SRTP) and as many answered by a SIPp
+    softphone (plain RTP), one call at a time, in one run. Only Asterisk's process is
+    measured (/proc/<pid>/stat), not the browser. Figures: printed, and written to
+    ``.cache/e2e/webrtc-bench.json``; docs/webrtc.md keeps a run's."""
+    expect = sync_api.expect
+    calls, talk = int(os.environ.get(BENCH_ENV + "_CALLS", "3")), BENCH_TALK
+    figures: dict[str, list[float]] = {"browser": [], "softphone": []}
+    with sync_api.sync_playwright() as p:
+        chromium = browser(p, tmp_path)
+        page = chromium.new_page()
+        ready_with_browser_phone(stack, page)
+        for n in range(calls):
+            caller = f"1390472{n:04d}"
+            call = talking_citizen(stack, tmp_path / f"b{n}", caller)
+            expect(page.locator("#ph-answer")).to_be_visible(timeout=60000)
+            page.click("#ph-answer")
+            expect(page.locator("#phone")).to_have_attribute("data-state", "talking")
+            before = asterisk_cpu(stack)
+            page.wait_for_timeout(talk * 1000)
+            figures["browser"].append(asterisk_cpu(stack) - before)
+            page.click("#ph-hangup")
+            stack.hangup(caller)
+            call.kill()
+            poll(
+                lambda: stack.agent(OPERATOR)["state"] == "ready" or None,
+                lambda: str(stack.agent(OPERATOR)),
+                timeout=30,
+            )
+        page.click("#agent-logout")
+        chromium.close()
+    softphone = stack.softphone(NEXT, tmp_path, ring=0.5, talk=talk + 2.0)
+    try:
+        stack.login(NEXT, ready=True)
+        for n in range(calls):
+            caller = f"1390473{n:04d}"
+            call = stack.call("12345", caller)
+            poll(
+                lambda: stack.agent(NEXT)["state"] == "busy" or None,
+                lambda: str(stack.agent(NEXT)),
+                timeout=60,
+            )
+            before = asterisk_cpu(stack)
+            time.sleep(talk)
+            figures["softphone"].append(asterisk_cpu(stack) - before)
+            stack.hangup(caller)
+            call.kill()
+            poll(
+                lambda: stack.agent(NEXT)["state"] == "ready" or None,
+                lambda: str(stack.agent(NEXT)),
+                timeout=30,
+            )
+    finally:
+        softphone.stop()
+        stack.logout(NEXT)
+    out = {
+        kind: {
+            "calls": len(cpu),
+            "talk_seconds": talk,
+            "cpu_seconds": [round(c, 3) for c in cpu],
+            "cpu_ms_per_call": round(1000 * sum(cpu) / len(cpu), 1),
+            "cpu_percent_of_a_core": round(100 * sum(cpu) / len(cpu) / talk, 2),
+        }
+        for kind, cpu in figures.items()
+    }
+    target = ROOT / ".cache" / "e2e" / "webrtc-bench.json"
+    target.write_text(json.dumps(out, indent=1) + "\n", "utf-8")
+    print(json.dumps(out, indent=1))
+    assert all(len(cpu) == calls for cpu in figures.values())

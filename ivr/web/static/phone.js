@@ -7,7 +7,10 @@
 // again), the registration refused.
 "use strict";
 
-const phone = { config: null, ua: null, session: null, kind: "desk", waiting: null, audio: null, ring: null, muted: false, held: false };
+const phone = {
+  config: null, ua: null, session: null, kind: "desk", waiting: null, audio: null, ring: null,
+  muted: false, held: false, lost: false,
+};
 const KEYS = "123456789*0#";
 
 function phoneLine(state, text) {
@@ -75,11 +78,19 @@ function startUA() {
     connection_recovery_min_interval: 2, connection_recovery_max_interval: 16,
   });
   const settle = (ok) => { if (phone.waiting) { phone.waiting(ok); phone.waiting = null; } };
-  ua.on("connecting", () => phoneLine("connecting", "连接中 connecting…"));
-  ua.on("connected", () => phoneLine("connecting", "注册中 registering…"));
-  ua.on("disconnected", () => phoneLine("lost", "话机连接断开，正在重连 phone link lost, reconnecting…"));
-  ua.on("registered", () => { phoneLine("registered", "浏览器话机就绪 browser phone registered"); settle(true); });
-  ua.on("unregistered", () => phoneLine("off", "话机未注册 phone not registered"));
+  // after a lost link the line says so until the phone is registered again
+  ua.on("connecting", () => phone.lost || phoneLine("connecting", "连接中 connecting…"));
+  ua.on("connected", () => phone.lost || phoneLine("connecting", "注册中 registering…"));
+  ua.on("disconnected", () => {
+    phone.lost = phone.ua === ua;  // not when the operator stopped the phone
+    if (phone.lost) phoneLine("lost", "话机连接断开，正在重连 phone link lost, reconnecting…");
+  });
+  ua.on("registered", () => {
+    phone.lost = false;
+    phoneLine("registered", "浏览器话机就绪 browser phone registered");
+    settle(true);
+  });
+  ua.on("unregistered", () => phone.lost || phoneLine("off", "话机未注册 phone not registered"));
   ua.on("registrationFailed", (e) => {
     phoneLine("failed", `话机注册失败 registration failed: ${e.cause}`);
     settle(false);
@@ -142,8 +153,10 @@ function answer() {
 }
 
 function phoneStop() {
-  if (phone.ua) phone.ua.stop();  // unregisters; a ringing call is refused
+  const ua = phone.ua;
   phone.ua = null;
+  phone.lost = false;
+  if (ua) ua.stop();  // unregisters; a ringing call is refused
 }
 
 async function loadPhone(agent) {
