@@ -358,12 +358,16 @@ def test_bench_asterisk_cpu_per_browser_call_against_softphone_call(
 ) -> None:
     """Asterisk's CPU during the conversation (from the answer, TALK seconds) of a handful of
     calls answered by the browser phone (ICE, DTLS-SRTP) and as many answered by a SIPp
-    softphone (plain RTP), one call at a time, in one run. Only Asterisk's process is
-    measured (/proc/<pid>/stat), not the browser. Figures: printed, and written to
-    ``.cache/e2e/webrtc-bench.json``; docs/webrtc.md keeps a run's."""
+    softphone (plain RTP), one call at a time, in one run; and as long with no call. Only
+    Asterisk's process is measured (/proc/<pid>/stat), not the browser. Figures: printed,
+    and written to ``.cache/e2e/webrtc-bench.json``; docs/webrtc.md keeps a run's."""
     expect = sync_api.expect
     calls, talk = int(os.environ.get(BENCH_ENV + "_CALLS", "3")), BENCH_TALK
-    figures: dict[str, list[float]] = {"browser": [], "softphone": []}
+    figures: dict[str, list[float]] = {"idle": [], "browser": [], "softphone": []}
+    for _ in range(calls):  # the floor: Asterisk with nobody on a call, as long
+        before = asterisk_cpu(stack)
+        time.sleep(talk)
+        figures["idle"].append(asterisk_cpu(stack) - before)
     with sync_api.sync_playwright() as p:
         chromium = browser(p, tmp_path)
         page = chromium.new_page()
