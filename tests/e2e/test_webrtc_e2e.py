@@ -344,6 +344,47 @@ def test_the_phone_says_what_is_wrong(stack: Stack, tmp_path: Path, operator_acc
         chromium.close()
 
 
+def test_the_desk_transfers_a_browser_call_to_110(
+    stack: Stack, tmp_path: Path, operator_account: None
+) -> None:
+    """The desk's transfer buttons move the operator's channel through AMI whatever the
+    phone: a blind transfer to 110 from a call answered in the browser."""
+    expect = sync_api.expect
+    caller = "13904710395"
+    with sync_api.sync_playwright() as p:
+        chromium = browser(p, tmp_path)
+        page = chromium.new_page(viewport={"width": 1280, "height": 900})
+        ready_with_browser_phone(stack, page)
+        call = talking_citizen(stack, tmp_path / "citizen", caller)
+        expect(page.locator("#ph-answer")).to_be_visible(timeout=40000)
+        page.click("#ph-answer")
+        expect(page.locator("#state")).to_contain_text("通话", timeout=15000)
+        button = page.locator("button.emergency[data-target='110'][data-mode='blind']")
+        expect(button).to_be_visible()
+        button.click()
+        expect(page.locator("#xfer-result")).to_contain_text("110")
+        poll(
+            lambda: stack.rx(f"database get hotline-e2e {caller}").strip().endswith("110") or None,
+            lambda: f"110 never reached: {stack.rx('database show hotline-e2e')}",
+            timeout=20,
+        )
+        # the browser's leg was taken away: the phone is free again, the agent in wrap-up
+        expect(page.locator("#phone")).to_have_attribute("data-state", "registered", timeout=15000)
+        poll(
+            lambda: stack.agent(OPERATOR)["state"] in ("wrapup", "ready") or None,
+            lambda: str(stack.agent(OPERATOR)),
+            timeout=20,
+        )
+        chromium.close()
+    call.kill()
+    record = stack.record(caller)
+    assert (record["outcome"], record["agent"], record["hangup_by"]) == (
+        "answered",
+        OPERATOR,
+        "transfer",
+    ), record
+
+
 def asterisk_cpu(stack: Stack) -> float:
     """Seconds of CPU (user + system, every thread) Asterisk has used so far."""
     pid = local.status(stack.root).pid
