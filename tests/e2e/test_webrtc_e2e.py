@@ -182,6 +182,13 @@ def test_the_operator_answers_in_the_browser_and_both_voices_are_recorded(
         chromium = browser(p, tmp_path)
         page = chromium.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
         ready_with_browser_phone(stack, page)
+        # the microphone and the speaker to choose, and the speaker's test tone
+        expect(page.locator("#ph-devices")).to_be_visible()
+        assert page.locator("#ph-mic option").count() >= 1
+        page.click("#ph-test")
+        expect(page.locator("#ph-test")).to_have_attribute("data-played", "1")
+        assert page.evaluate("phone.audio.state") == "running"
+        assert page.evaluate("!!document.getElementById('ph-tones').srcObject")
 
         call = talking_citizen(stack, tmp_path / "citizen", CITIZEN)
         # the page rings, with the screen-pop, while the queue has the operator reserved

@@ -9,7 +9,7 @@
 
 const phone = {
   config: null, ua: null, session: null, kind: "desk", waiting: null, audio: null, ring: null,
-  muted: false, held: false, lost: false,
+  muted: false, held: false, lost: false, out: null,
 };
 const KEYS = "123456789*0#";
 
@@ -36,20 +36,29 @@ function phoneButtons() {
 // What the queue rings: "browser" when this page's phone is chosen (the login's `phone`).
 function phoneKind() { return phone.kind; }
 
-// The ring: 450 Hz, 1 s on, 2 s off, until answered or gone (WebAudio: no sound file).
+// A tone of `hz` for `seconds` on the speaker chosen (WebAudio into the #ph-tones element,
+// whose output device follows the choice): the ring, and the speaker's test tone.
+function tone(hz, seconds) {
+  const ctx = phone.audio;
+  if (!ctx) return;
+  if (!phone.out) {
+    phone.out = ctx.createMediaStreamDestination();
+    $("ph-tones").srcObject = phone.out.stream;
+  }
+  const osc = ctx.createOscillator(), gain = ctx.createGain();
+  osc.frequency.value = hz;
+  gain.gain.value = 0.2;
+  osc.connect(gain).connect(phone.out);
+  osc.start();
+  osc.stop(ctx.currentTime + seconds);
+  $("ph-tones").play().catch(() => {});
+}
+
+// The ring: 450 Hz, 1 s on, 2 s off, until answered or gone.
 function startRing() {
   stopRing();
-  if (!phone.audio) return;
-  const beep = () => {
-    const ctx = phone.audio, osc = ctx.createOscillator(), gain = ctx.createGain();
-    osc.frequency.value = 450;
-    gain.gain.value = 0.2;
-    osc.connect(gain).connect(ctx.destination);
-    osc.start();
-    osc.stop(ctx.currentTime + 1);
-  };
-  beep();
-  phone.ring = setInterval(beep, 3000);
+  tone(450, 1);
+  phone.ring = setInterval(() => tone(450, 1), 3000);
 }
 
 function stopRing() {
@@ -106,6 +115,7 @@ async function phoneReady() {
   if (!phone.audio) phone.audio = new AudioContext();  // made on the click: it may sound
   phone.audio.resume().catch(() => {});
   if (!(await microphone())) return false;
+  await loadDevices().catch(() => {});
   if (phone.ua && phone.ua.isRegistered()) return true;
   const registered = new Promise((resolve) => {
     phone.waiting = resolve;
@@ -149,7 +159,39 @@ function incoming(session) {
 
 function answer() {
   if (!phone.session) return;
-  phone.session.answer({ mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: [] } });
+  const mic = $("ph-mic").value;
+  const audio = mic ? { deviceId: { exact: mic } } : true;
+  phone.session.answer({ mediaConstraints: { audio, video: false }, pcConfig: { iceServers: [] } });
+}
+
+// The microphones and speakers (named once the microphone is allowed); the choice is kept.
+async function loadDevices() {
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  const fill = (id, kind, key) => {
+    const select = $(id);
+    select.replaceChildren();
+    for (const d of devices.filter((x) => x.kind === kind)) {
+      const option = document.createElement("option");
+      option.value = d.deviceId;
+      option.textContent = d.label || d.deviceId || "默认 default";
+      select.appendChild(option);
+    }
+    const kept = localStorage.getItem(key);
+    if (kept && [...select.options].some((o) => o.value === kept)) select.value = kept;
+    select.onchange = () => { localStorage.setItem(key, select.value); speaker(); };
+  };
+  fill("ph-mic", "audioinput", "hotline.mic");
+  fill("ph-speaker", "audiooutput", "hotline.speaker");
+  $("ph-devices").hidden = false;
+  speaker();
+}
+
+// The call and the tones on the speaker chosen (where the browser lets a page choose).
+function speaker() {
+  const id = $("ph-speaker").value;
+  for (const el of [$("ph-audio"), $("ph-tones")]) {
+    if (id && el.setSinkId) el.setSinkId(id).catch((e) => problem(`扬声器 speaker: ${e.name}`));
+  }
 }
 
 function phoneStop() {
@@ -170,6 +212,12 @@ async function loadPhone(agent) {
     keypad.appendChild(b);
   }
   $("ph-answer").onclick = answer;
+  $("ph-test").onclick = () => {
+    if (!phone.audio) phone.audio = new AudioContext();
+    phone.audio.resume().catch(() => {});
+    tone(1000, 1);
+    $("ph-test").dataset.played = String(Number($("ph-test").dataset.played || 0) + 1);
+  };
   $("ph-hangup").onclick = () => phone.session && phone.session.terminate();
   $("ph-mute").onclick = () => {
     if (!phone.session) return;
