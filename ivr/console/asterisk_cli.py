@@ -294,6 +294,12 @@ def softphone_help(built: Built) -> str:
     if not phones:
         lines.append(f"  operators: {o.agents_source}")
     lines.append(f"Then dial {built.summary}, or any other number (served as 12345).")
+    ws = o.websocket
+    if ws is not None and ws.bind and any(a.webrtc for a in o.agents):
+        lines.append(
+            f"Browser phones (docs/webrtc.md): the desk registers them over "
+            f"ws://{ws.bind}:{ws.port}/ws (choose 浏览器 browser on /desk, then Ready)."
+        )
     return "\n".join(lines)
 
 
