@@ -392,6 +392,76 @@ def test_the_desk_transfers_a_browser_call_to_110(
     ), record
 
 
+def inbound_energy(page: Any) -> float:
+    """The audio energy the page's phone has received so far (its RTCPeerConnection)."""
+    return float(
+        page.evaluate(
+            """async () => {
+              const stats = await phone.session.connection.getStats();
+              for (const s of stats.values())
+                if (s.type === 'inbound-rtp' && s.kind === 'audio') return s.totalAudioEnergy || 0;
+              return 0;
+            }"""
+        )
+    )
+
+
+def test_a_three_way_call_from_the_browser_phone(
+    stack: Stack, tmp_path: Path, operator_account: None
+) -> None:
+    """The desk's three-way button with 110: AMI moves the browser's channel into the
+    caller's conference room, and the browser still hears the caller there."""
+    expect = sync_api.expect
+    caller = "13904710396"
+    with sync_api.sync_playwright() as p:
+        chromium = browser(p, tmp_path)
+        page = chromium.new_page(viewport={"width": 1280, "height": 900})
+        ready_with_browser_phone(stack, page)
+        call = talking_citizen(stack, tmp_path / "citizen", caller)
+        expect(page.locator("#ph-answer")).to_be_visible(timeout=40000)
+        page.click("#ph-answer")
+        expect(page.locator("#state")).to_contain_text("通话", timeout=15000)
+        uid = stack.agent(OPERATOR)["call"]
+        page.click("button.emergency[data-target='110'][data-mode='threeway']")
+        expect(page.locator("#xfer-result")).to_contain_text("110")
+
+        def in_room() -> list[str] | None:
+            members = conference_members(stack, uid)
+            return members if any(m.startswith(f"PJSIP/{OPERATOR}-web") for m in members) else None
+
+        members = poll(
+            in_room, lambda: f"room {uid}: {stack.rx(f'confbridge list {uid}')}", timeout=30
+        )
+        caller_channel = stack.channel_of(caller)
+        assert caller_channel is not None and caller_channel[0] in members, members
+        # in the room the browser still hears the caller (its leg was moved, not replaced)
+        before = inbound_energy(page)
+        poll(
+            lambda: inbound_energy(page) > before + 0.01 or None,
+            lambda: f"no audio in the conference: {before} -> {inbound_energy(page)}",
+            timeout=15,
+        )
+        expect(page.locator("#phone")).to_have_attribute("data-state", "talking")
+        page.click("#ph-hangup")
+        expect(page.locator("#phone")).to_have_attribute("data-state", "registered")
+        chromium.close()
+    stack.hangup(caller)
+    call.kill()
+    record = stack.record(caller)
+    assert (record["outcome"], record["agent"], record["hangup_by"]) == (
+        "answered",
+        OPERATOR,
+        "transfer",
+    ), record
+    kinds = [(e["kind"], e["detail"]) for e in record["events"]]
+    assert ("transfer", f"threeway 110 by {OPERATOR}") in kinds, kinds
+
+
+def conference_members(stack: Stack, room: str) -> list[str]:
+    out = stack.rx(f"confbridge list {room}")
+    return [line.split()[0] for line in out.splitlines() if "/" in line.split(" ", 1)[0]]
+
+
 def asterisk_cpu(stack: Stack) -> float:
     """Seconds of CPU (user + system, every thread) Asterisk has used so far."""
     pid = local.status(stack.root).pid
