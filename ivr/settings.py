@@ -34,6 +34,9 @@ class Settings:
     session_hours: float = 12.0
     session_idle_minutes: float = 120.0
     metrics_public: bool = True
+    # The desks' browser phones: the SIP-over-WebSocket URL of Asterisk (wss://pbx:8089/ws
+    # in a real deployment); "": ws:// on the desk's own host name, port 8088 (development).
+    webrtc_ws_url: str = ""
 
     @property
     def pidfile(self) -> Path:
@@ -67,6 +70,7 @@ class Settings:
             session_hours=float(env("HOTLINE_SESSION_HOURS", "12")),
             session_idle_minutes=float(env("HOTLINE_SESSION_IDLE_MINUTES", "120")),
             metrics_public=_flag(env("HOTLINE_METRICS_PUBLIC", "1")),
+            webrtc_ws_url=env("HOTLINE_WEBRTC_WS_URL", "").strip(),
         )
 
     def local_path(self, path: str) -> str:

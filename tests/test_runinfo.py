@@ -20,6 +20,7 @@ def conf_for(var: Path, out: Path, config: Path, **env: str) -> tuple[str, str]:
         HOTLINE_RECORDINGS_DIR=str(config.parent / "recordings"),
         HOTLINE_VAR_DIR=str(var),
         **{f"HOTLINE_SIP_{n}": "secret" for n in ("1001", "1002", "1003", "1004", "1005")},
+        **{f"HOTLINE_WEB_{n}": "secret" for n in ("1001", "1002", "1003", "1004", "1005")},
         **env,
     )
     r = subprocess.run(

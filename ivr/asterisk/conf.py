@@ -22,6 +22,8 @@ config, so that nobody keeps two copies in sync by hand:
 ``hotline-manager.conf``       AMI for the callback dialler and the transfers: 127.0.0.1
                                only, one user with the rights they need (``enabled = no``
                                when the dialler is off)
+``hotline-http.conf``          Asterisk's HTTP server for the browser phones' WebSocket (ws
+                               on loopback, wss with a certificate; :mod:`conf_webrtc`)
 =============================  ==============================================================
 
 The options :func:`generate` takes besides the admin config (operators and their passwords,
@@ -52,6 +54,7 @@ from ivr.asterisk.chroot import project_dir
 from ivr.asterisk.conf_generated import GENERATED_FILES, STATIC_QUEUE, dialled_numbers, generate
 from ivr.asterisk.conf_options import (
     DEV_CALLER,
+    DEV_SECRETS_FILE,
     Agent,
     AmiUser,
     ConfOptions,
@@ -62,11 +65,14 @@ from ivr.asterisk.conf_options import (
     load_agents,
     process_agi_for,
     process_agi_for_paths,
+    stored_password,
 )
+from ivr.asterisk.conf_webrtc import WebSocketOptions, websocket_from_env
 from ivr.config.bundle import ConfigBundle
 
 __all__ = [
     "DEV_CALLER",
+    "DEV_SECRETS_FILE",
     "GENERATED_FILES",
     "SECRET_FILES",
     "STATIC_QUEUE",
@@ -74,6 +80,7 @@ __all__ = [
     "AmiUser",
     "ConfOptions",
     "ProcessAGI",
+    "WebSocketOptions",
     "ami_user",
     "default_agi_urls",
     "dev_caller_password",
@@ -87,6 +94,8 @@ __all__ = [
     "static_dir",
     "static_files",
     "static_modules",
+    "stored_password",
+    "websocket_from_env",
     "write",
 ]
 

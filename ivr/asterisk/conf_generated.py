@@ -8,6 +8,7 @@ import re
 
 from ivr.asterisk.chroot import project_dir
 from ivr.asterisk.conf_options import DEV_CALLER, Agent, ConfOptions
+from ivr.asterisk.conf_webrtc import http_conf, pjsip_webrtc
 from ivr.asterisk.errors import AsteriskConfigError
 from ivr.config.bundle import ConfigBundle, normalize_number
 from queueing.ami import CALLBACK_EVENT
@@ -30,6 +31,7 @@ GENERATED_FILES = (
     "hotline-callback.conf",
     "hotline-transfer.conf",
     "hotline-manager.conf",
+    "hotline-http.conf",
 )
 #: generated files that hold a secret: written readable by owner and group only
 STATIC_QUEUE = "hotline-all"
@@ -206,7 +208,7 @@ def _pjsip(opts: ConfOptions) -> str:
             f"max_contacts = {agent.max_contacts}",
             "",
         ]
-    return "\n".join(out)
+    return "\n".join([*out, pjsip_webrtc(opts.agents, opts.websocket)])
 
 
 def _operators(bundle: ConfigBundle, opts: ConfOptions) -> str:
@@ -389,4 +391,5 @@ def generate(bundle: ConfigBundle, opts: ConfOptions) -> dict[str, str]:
         "hotline-callback.conf": _callback(bundle),
         "hotline-transfer.conf": _transfer(bundle),
         "hotline-manager.conf": _manager(opts),
+        "hotline-http.conf": http_conf(opts.websocket),
     }

@@ -17,10 +17,11 @@ import re
 import secrets
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ivr.asterisk.chroot import project_dir
+from ivr.asterisk.conf_webrtc import WebSocketOptions
 from ivr.asterisk.errors import AsteriskConfigError
 from ivr.config.bundle import ConfigBundle
 from ivr.config.queue_models import DiallerSettings
@@ -29,6 +30,7 @@ from queueing.ami import SECRET_FILE, AMIError, ensure_secret_file, resolve_secr
 
 __all__ = [
     "DEV_CALLER",
+    "DEV_SECRETS_FILE",
     "Agent",
     "AmiUser",
     "ConfOptions",
@@ -39,8 +41,11 @@ __all__ = [
     "load_agents",
     "process_agi_for",
     "process_agi_for_paths",
+    "stored_password",
 ]
 
+#: the development SIP passwords (var/, mode 0600), made by ``hotline asterisk up``
+DEV_SECRETS_FILE = "asterisk-secrets.json"
 DEV_CALLER = "citizen"  # a softphone account that calls in like a citizen (development only)
 
 
@@ -57,6 +62,10 @@ class Agent:
     password: str = ""
     context: str = "operators"
     max_contacts: int = 1
+    #: the browser phone (agents.yaml ``webrtc``): a ``webrtc = yes`` endpoint of its own
+    webrtc: str | None = None
+    webrtc_password: str = ""
+    webrtc_context: str = "operators"
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,8 @@ class ConfOptions:
     dev_caller_password: str | None = None
     #: the callback dialler's AMI user (None: AMI off), see :func:`ami_user`
     ami: AmiUser | None = None
+    #: the browser phones' WebSocket (ws on loopback by default; None: no browser phones)
+    websocket: WebSocketOptions | None = field(default_factory=WebSocketOptions)
 
 
 @dataclass(frozen=True)
@@ -200,40 +211,50 @@ def load_agents(
         return [], f"no agents in {bundle.directory / 'agents.yaml'}"
     stored = _read_secrets(secrets_file)
     changed = False
+
+    def password(agent_id: str, username: str, ref: str) -> str:
+        nonlocal changed
+        found = _resolve_secret(ref)
+        if found is not None:
+            return found
+        if not dev:
+            raise AsteriskConfigError(
+                f"agent {agent_id}: {ref} is not set; the SIP password of {username} must be "
+                "in the environment of `hotline asterisk-conf`"
+            )
+        if username not in stored:
+            stored[username] = secrets.token_urlsafe(12)
+            changed = True
+        return stored[username]
+
     agents: list[Agent] = []
     for spec in specs:
-        if spec.sip is None:
-            agents.append(Agent(spec.id, spec.name, spec.interface))
-            continue
-        sip = spec.sip
-        password = _resolve_secret(sip.secret)
-        if password is None:
-            if not dev:
-                raise AsteriskConfigError(
-                    f"agent {spec.id}: {sip.secret} is not set; the SIP password of "
-                    f"{sip.username} must be in the environment of `hotline asterisk-conf`"
-                )
-            if sip.username not in stored:
-                stored[sip.username] = secrets.token_urlsafe(12)
-                changed = True
-            password = stored[sip.username]
-        agents.append(
-            Agent(
-                spec.id,
-                spec.name,
-                spec.interface,
-                sip.username,
-                password,
-                sip.context,
-                sip.max_contacts,
+        agent = Agent(spec.id, spec.name, spec.interface)
+        if spec.sip is not None:
+            sip = spec.sip
+            agent = replace(
+                agent,
+                endpoint=sip.username,
+                password=password(spec.id, sip.username, sip.secret),
+                context=sip.context,
+                max_contacts=sip.max_contacts,
             )
-        )
+        if spec.webrtc is not None:
+            web = spec.webrtc
+            agent = replace(
+                agent,
+                webrtc=web.username,
+                webrtc_password=password(spec.id, web.username, web.secret),
+                webrtc_context=web.context,
+            )
+        agents.append(agent)
     if changed and secrets_file is not None:
         _write_secrets(secrets_file, stored)
     with_sip = sum(1 for a in agents if a.endpoint)
+    with_web = sum(1 for a in agents if a.webrtc)
     return agents, (
         f"{len(agents)} operator(s) from {bundle.directory / 'agents.yaml'}, "
-        f"{with_sip} with a SIP account"
+        f"{with_sip} with a SIP account, {with_web} with a browser phone"
     )
 
 
@@ -247,6 +268,17 @@ def _resolve_secret(ref: str) -> str | None:
         except (OSError, IndexError) as exc:
             raise AsteriskConfigError(f"cannot read the SIP password file {value}: {exc}") from exc
     raise AsteriskConfigError(f"unknown secret reference {ref!r} (env:NAME or file:/path)")
+
+
+def stored_password(ref: str, username: str, secrets_file: Path | None) -> str | None:
+    """The SIP password of ``username`` as :func:`load_agents` gave it to Asterisk: from
+    ``ref`` (``env:NAME``, ``file:/path``), else the development one kept in ``secrets_file``
+    (None when there is none). ``hotline serve`` hands it to the operator's browser phone."""
+    try:
+        found = _resolve_secret(ref)
+    except AsteriskConfigError:
+        return None
+    return found if found is not None else _read_secrets(secrets_file).get(username)
 
 
 def dev_caller_password(secrets_file: Path) -> str:

@@ -15,9 +15,11 @@ from sqlalchemy.exc import DBAPIError
 from ivr import logfmt, runinfo
 from ivr.accounts import Accounts
 from ivr.agi.server import FastAGIServer
+from ivr.asterisk.conf_options import DEV_SECRETS_FILE, stored_password
 from ivr.compose.transfers import close_transfers, open_manager, open_transfers
 from ivr.config.catalogue import load_catalogue
 from ivr.config.editing import ConfigEditor
+from ivr.config.queue_models import AgentSpec
 from ivr.db.database import Database, database_url
 from ivr.errors import ConfigError
 from ivr.hotline import HeldSurveys, HotlineService, LiveCalls
@@ -44,6 +46,7 @@ from ivr.web.callback_routes import callbacks_part
 from ivr.web.config_routes import config_part
 from ivr.web.desk_socket import DeskHub
 from ivr.web.knowledge_routes import knowledge_part
+from ivr.web.phone_routes import BrowserPhones, phone_part
 from ivr.web.portal_routes import portal_part
 from ivr.web.quality_routes import quality_part
 from ivr.web.recording_routes import recordings_part
@@ -151,6 +154,19 @@ class RunningServer:
             self.settings.pidfile.unlink()
 
 
+def browser_phones(settings: Settings) -> BrowserPhones:
+    """The browser phones' WebSocket URL and SIP passwords: agents.yaml ``webrtc.secret``
+    (``env:``, ``file:``), else the development one ``hotline asterisk up`` made in var/."""
+
+    def password(spec: AgentSpec) -> str | None:
+        if spec.webrtc is None:
+            return None
+        secrets = settings.var_dir / DEV_SECRETS_FILE
+        return stored_password(spec.webrtc.secret, spec.webrtc.username, secrets)
+
+    return BrowserPhones(settings.webrtc_ws_url, password)
+
+
 def web_app(
     settings: Settings,
     holder: ConfigHolder,
@@ -213,6 +229,7 @@ def web_app(
         spy_part(lambda: spy_ami),  # the wallboard's listen / whisper / barge
         # recordings played in the browser, by the roles of privacy.yaml, audited
         recordings_part(settings.recordings_dir, lambda: holder.current.privacy.playback),
+        phone_part(browser_phones(settings)),  # the desk's browser phone (docs/webrtc.md)
         # the admin console's editing of the admin files: checked, kept, reloaded here
         config_part(
             ConfigEditor(holder.directory, settings.recordings_dir, settings.var_dir / "config"),

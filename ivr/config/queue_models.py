@@ -108,6 +108,15 @@ class SipAccount(Strict):
     max_contacts: int = Field(1, ge=1, le=10)
 
 
+class WebrtcAccount(Strict):
+    """The agent's browser phone (the desk's softphone over WebRTC, docs/webrtc.md): a PJSIP
+    endpoint of its own (``webrtc = yes``) that the desk registers over a WebSocket."""
+
+    username: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    secret: SecretRef
+    context: str = Field("operators", pattern=r"^[A-Za-z0-9_-]+$")
+
+
 class AgentSpec(Strict):
     id: AgentId
     name: str = Field(min_length=1, max_length=80)
@@ -116,6 +125,12 @@ class AgentSpec(Strict):
         min_length=1, description="skill -> level 1..10 (10 is best)"
     )
     sip: SipAccount | None = None
+    webrtc: WebrtcAccount | None = None
+
+    @property
+    def browser_interface(self) -> str | None:
+        """What the queue dials when the agent logged in with the browser phone."""
+        return None if self.webrtc is None else f"PJSIP/{self.webrtc.username}"
 
     def skills_arg(self) -> str:
         return ",".join(f"{s}:{lvl}" for s, lvl in self.skills.items())

@@ -269,7 +269,7 @@ class FileChecks(CheckerBase):
 
     def check_agents(self, agents: AgentsFile, skills: set[str] | None) -> None:
         seen: dict[str, int] = {}
-        users: dict[str, int] = {}
+        users: dict[str, tuple[int, str]] = {}  # SIP user name -> (agent, sip or webrtc)
         for i, spec in enumerate(agents.agents):
             if spec.id in seen:
                 first = self.where(AGENTS, ("agents", seen[spec.id], "id"))
@@ -302,7 +302,7 @@ class FileChecks(CheckerBase):
                         )
             if spec.sip is not None:
                 if spec.sip.username in users:
-                    first = self.where(AGENTS, ("agents", users[spec.sip.username], "sip"))
+                    first = self.where(AGENTS, ("agents", *users[spec.sip.username]))
                     self.add(
                         AGENTS,
                         ("agents", i, "sip", "username"),
@@ -311,4 +311,16 @@ class FileChecks(CheckerBase):
                         DUPLICATE_SIP_USER,
                     )
                 else:
-                    users[spec.sip.username] = i
+                    users[spec.sip.username] = (i, "sip")
+            if spec.webrtc is not None:
+                if spec.webrtc.username in users:
+                    first = self.where(AGENTS, ("agents", *users[spec.webrtc.username]))
+                    self.add(
+                        AGENTS,
+                        ("agents", i, "webrtc", "username"),
+                        f"agent {spec.id!r}: SIP username {spec.webrtc.username!r} of the browser "
+                        f"phone is given twice (first at {first})",
+                        DUPLICATE_SIP_USER,
+                    )
+                else:
+                    users[spec.webrtc.username] = (i, "webrtc")

@@ -25,7 +25,7 @@ from queueing.ami import SECRET_FILE
 
 #: where ``hotline asterisk-conf`` writes by default, under the var directory
 CONF_OUT = "asterisk"
-SECRETS = "asterisk-secrets.json"
+SECRETS = conf.DEV_SECRETS_FILE
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -134,6 +134,7 @@ def build(args: argparse.Namespace, settings: Settings, *, dev: bool, static: bo
         agents_source=source,
         dev_caller_password=conf.dev_caller_password(secrets_file) if dev else None,
         ami=conf.ami_user(bundle.queue.dialler, settings.var_dir),
+        websocket=conf.websocket_from_env(),  # the browser phones (docs/webrtc.md)
     )
     files = conf.static_files() if static else {}
     files.update(conf.generate(bundle, opts))
@@ -293,6 +294,12 @@ def softphone_help(built: Built) -> str:
     if not phones:
         lines.append(f"  operators: {o.agents_source}")
     lines.append(f"Then dial {built.summary}, or any other number (served as 12345).")
+    ws = o.websocket
+    if ws is not None and ws.bind and any(a.webrtc for a in o.agents):
+        lines.append(
+            f"Browser phones (docs/webrtc.md): the desk registers them over "
+            f"ws://{ws.bind}:{ws.port}/ws (choose 浏览器 browser on /desk, then Ready)."
+        )
     return "\n".join(lines)
 
 

@@ -74,7 +74,12 @@ def check_own(request: web.Request, spec: AgentSpec) -> None:
 
 
 def _brief(state: AgentState) -> dict[str, str]:
-    return {"state": state.state, "reason": state.reason, "pending": state.pending}
+    return {
+        "state": state.state,
+        "reason": state.reason,
+        "pending": state.pending,
+        "interface": state.interface,
+    }
 
 
 async def audit(request: web.Request, action: str, target: str, before: Any, after: Any) -> None:
@@ -122,12 +127,28 @@ async def _change(
     return web.json_response(_agent_json(request, after))
 
 
+def phone_of(spec: AgentSpec, phone: str) -> AgentSpec:
+    """The agent as the queue logs it in: ringing its desk phone, or its browser phone
+    (400 ``HL-WEB-070`` when agents.yaml gives it none)."""
+    if phone != "browser":
+        return spec
+    if spec.browser_interface is None:
+        raise ApiError(
+            400,
+            "HL-WEB-070",
+            f"agent {spec.id} has no browser phone (agents.yaml webrtc): log in with the "
+            "desk phone",
+            {"agent_id": spec.id},
+        )
+    return spec.model_copy(update={"interface": spec.browser_interface})
+
+
 async def login(request: web.Request) -> web.Response:
     body = await read_body(request, LoginBody)
     queue = request.app[QUEUE_KEY]
 
     async def do(spec: AgentSpec) -> None:
-        await queue.login(spec, ready=body.ready)
+        await queue.login(phone_of(spec, body.phone), ready=body.ready)
 
     return await _change(request, "login", do)
 

@@ -11,19 +11,28 @@ from aiohttp import web
 
 from ivr.web.auth import authenticate
 from ivr.web.errors import NO_ROUTE, NOT_LOGGED_IN, ApiError
+from ivr.web.phone_routes import phone_origin
 from ivr.web.routing import Handler
 
 STATIC = Path(__file__).resolve().parent / "static"
+VENDOR = STATIC / "vendor"
 OPEN_ASSETS = frozenset({"login.js", "hotline.css"})
-TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+TYPES = {
+    ".html": "text/html",
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".txt": "text/plain",  # a vendored file's licence
+}
 
 
 def _headers(request: web.Request) -> dict[str, str]:
     host = request.host
+    phone = phone_origin(request)  # the browser phone's WebSocket to Asterisk
     return {
         "Content-Security-Policy": (
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            f"media-src 'self'; connect-src 'self' ws://{host} wss://{host}; "
+            f"media-src 'self'; connect-src 'self' ws://{host} wss://{host}"
+            f"{' ' + phone if phone else ''}; "
             "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
         ),
         "X-Content-Type-Options": "nosniff",
@@ -32,8 +41,8 @@ def _headers(request: web.Request) -> dict[str, str]:
     }
 
 
-def _file(request: web.Request, name: str) -> web.Response:
-    path = STATIC / name
+def _file(request: web.Request, name: str, directory: Path = STATIC) -> web.Response:
+    path = directory / name
     if "/" in name or name.startswith(".") or not path.is_file() or path.suffix not in TYPES:
         raise ApiError(404, NO_ROUTE, f"no such file: {name}")
     return web.Response(
@@ -80,6 +89,14 @@ async def asset(request: web.Request) -> web.StreamResponse:
     return _file(request, name)
 
 
+async def vendor_asset(request: web.Request) -> web.StreamResponse:
+    """A pinned third-party file of ``static/vendor/`` (its version, sha256 and licence in
+    ``static/vendor/README.md``): for the signed in."""
+    if not await _signed_in(request):
+        raise ApiError(401, NOT_LOGGED_IN, "log in first (POST /api/login)")
+    return _file(request, request.match_info["name"], VENDOR)
+
+
 PAGES: list[tuple[str, str, Handler]] = [
     ("GET", "/", home),
     ("GET", "/login", login_page),
@@ -92,6 +109,7 @@ PAGES: list[tuple[str, str, Handler]] = [
     ("GET", "/quality", _page("quality.html")),  # supervisors and admins: 质检
     ("GET", "/review", _page("review.html")),  # supervisors and admins: 延期, 退单, 督办 ...
     ("GET", "/static/{name}", asset),
+    ("GET", "/static/vendor/{name}", vendor_asset),
 ]
 
 

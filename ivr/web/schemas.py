@@ -9,7 +9,7 @@ time by default); a field for programs to compute with is epoch seconds (``since
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +19,11 @@ from queueing.model import AgentState
 class LoginBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ready: bool = Field(False, description="ready for calls at once (else paused 'login')")
+    phone: Literal["desk", "browser"] = Field(
+        "desk",
+        description="which phone the queue rings: the desk phone (agents.yaml interface) or "
+        "the desk's browser phone (agents.yaml webrtc, PJSIP/<username>)",
+    )
 
 
 class PauseBody(BaseModel):

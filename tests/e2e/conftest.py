@@ -519,6 +519,7 @@ def _stack(root: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory)
     recordings = E2E_CACHE / "recordings"  # kept between runs: prompts are rebuilt if changed
     var, var_process = work / "var", work / "var-process"
     agi_port, sip_port, http_port = free_port(), free_udp_port(), free_port()
+    ws_port = free_port()  # Asterisk's WebSocket for the desks' browser phones
     env = dict(
         os.environ,
         HOTLINE_CONFIG_DIR=str(config_dir),
@@ -527,6 +528,7 @@ def _stack(root: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory)
         HOTLINE_REDIS_URL=redis_url,
         HOTLINE_AGI_HOST="127.0.0.1",
         HOTLINE_AGI_PORT=str(agi_port),
+        HOTLINE_WEBRTC_WS_URL=f"ws://127.0.0.1:{ws_port}/ws",
     )
     hotline = [sys.executable, "-m", "ivr.cli"]
     built = subprocess.run(
@@ -539,9 +541,10 @@ def _stack(root: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory)
     )
     moh = E2E_CACHE / "moh"
     conf.ensure_moh(moh)
-    # the operators of agents.yaml, as `hotline asterisk up` makes them (random passwords)
+    # the operators of agents.yaml, as `hotline asterisk up` makes them (random passwords,
+    # in var/ where the server finds the browser phones')
     agents, source = conf.load_agents(
-        load_config(config_dir, recordings), work / "secrets.json", dev=True
+        load_config(config_dir, recordings), var / conf.DEV_SECRETS_FILE, dev=True
     )
     opts = conf.ConfOptions(
         agi_urls=(f"agi://127.0.0.1:{agi_port}/hotline",),
@@ -554,6 +557,7 @@ def _stack(root: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory)
         agents_source=source,
         static_queue_timeout=30,
         ami=conf.ami_user(load_config(config_dir, recordings).queue.dialler, None),
+        websocket=conf.WebSocketOptions(bind="127.0.0.1", port=ws_port),
     )
     log = open(work / "serve.log", "wb")  # noqa: SIM115 - closed below
     server = subprocess.Popen(

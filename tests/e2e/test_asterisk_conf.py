@@ -207,6 +207,8 @@ def test_cli_asterisk_conf_writes_static_and_generated_files(
     for agent in config.agents.agents:
         if agent.sip is not None and agent.sip.secret.startswith("env:"):
             env[agent.sip.secret[4:]] = f"pw-{agent.id}"
+        if agent.webrtc is not None and agent.webrtc.secret.startswith("env:"):
+            env[agent.webrtc.secret[4:]] = f"web-{agent.id}"  # the browser phones'
     result = subprocess.run(
         [*HOTLINE, "asterisk-conf", "--out", str(out), "--agi", "agi://10.1.1.1/hotline",
          "--agi", "agi://10.1.1.2/hotline", "--carrier-match", "192.0.2.1"],

@@ -16,6 +16,7 @@ from ivr.web.call_routes import calls_part
 from ivr.web.callback_routes import callbacks_part
 from ivr.web.config_routes import config_part
 from ivr.web.knowledge_routes import knowledge_part
+from ivr.web.phone_routes import BrowserPhones, phone_part
 from ivr.web.portal_routes import portal_part
 from ivr.web.quality_routes import quality_part
 from ivr.web.recording_routes import recordings_part
@@ -56,4 +57,5 @@ def all_parts(
         spy_part(lambda: None),
         recordings_part(config.parent / "recordings", lambda: PlaybackRules()),
         quality_part(QualityForms(config).current),
+        phone_part(BrowserPhones("", lambda spec: None)),
     ]

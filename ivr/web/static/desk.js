@@ -17,6 +17,7 @@ function showAgent(agent) {
   const reason = agent.state === "paused" && agent.reason ? ` (${reasons[agent.reason] || agent.reason})` : "";
   s.textContent = (STATE_NAMES[agent.state] || agent.state) + reason;
   if (typeof showTransfer === "function") showTransfer(agent);  // transfer.js, while talking
+  if (typeof phoneButtons === "function") phoneButtons();  // phone.js: the phone chosen at login
   tick();
 }
 
@@ -145,16 +146,28 @@ async function start() {
   $("who").textContent = `${desk.me.username}` + (desk.agent ? ` · 工号 ${desk.agent}` : "");
   if (!desk.agent) { problem("这个账号没有绑定坐席 This account is not an operator: open /desk?agent=ID"); return; }
   showAgent(await api("GET", `/api/agents/${encodeURIComponent(desk.agent)}`));
+  // the login takes the phone chosen (phone.js): the browser phone registers first
+  const login = async (ready) => {
+    const kind = typeof phoneKind === "function" ? phoneKind() : "desk";
+    if (kind === "browser" && !(await phoneReady())) return false;
+    await act("login", { ready, phone: kind });
+    return true;
+  };
   $("ready").onclick = async () => {
-    if (desk.state.state === "offline") await act("login", { ready: true }); else await act("ready");
+    if (desk.state.state === "offline") await login(true); else await act("ready");
   };
   $("pause").onclick = async () => {
     const reason = $("pause-reason").value;
-    if (desk.state.state === "offline") await act("login", { ready: false });
+    if (desk.state.state === "offline" && !(await login(false))) return;
     await act("pause", { reason });
   };
   $("agent-logout").onclick = () => act("logout", { reason: "logout" });
-  $("session-logout").onclick = async () => { await api("POST", "/api/logout"); location.assign("/login"); };
+  $("session-logout").onclick = async () => {
+    if (typeof phoneStop === "function") phoneStop();
+    await api("POST", "/api/logout");
+    location.assign("/login");
+  };
+  if (typeof loadPhone === "function") await loadPhone(desk.agent);
   if (typeof loadTargets === "function") await loadTargets().catch((e) => problem(String(e)));
   // the ticket form's catalogue first, so that the first screen-pop reads in names
   if (typeof loadCatalogue === "function") await loadCatalogue().catch((e) => problem(String(e)));
