@@ -12,6 +12,13 @@ the same key, or a ticket from its line could not be dispatched to it (HL-CAT-00
 department in ``departments.yaml``). The two files naming one department differently is a
 warning (:func:`catalogue_warnings`, HL-CAT-007): a catalogue may use short names on tickets.
 
+The catalogue also names the channels tickets come in by (``sources``): the phone (``phone``)
+and the citizens' web page (``web``) always exist (with these names unless the file renames
+them), and each upper-level platform that forwards items (人民网领导留言板, 省长信箱, ...) is
+a source of kind ``upper``, with the report group it is counted under (``group``, e.g. the
+office that forwards it) and where its replies go (``reply``: a directory for files or a
+webhook URL). A ticket stores its source's code; the code of a source in use must not change.
+
 Category codes form paths: ``housing.property`` is the child ``property`` of ``housing``.
 A ticket stores the full path and its top level (reports group by the top level).
 """
@@ -24,6 +31,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, ValidationError
 
+from ivr.config.catalogue_sources import BUILT_IN_SOURCES, SourceModel, source_problems
 from ivr.config.models import Strict
 from ivr.config.yamlpos import Located, UnreadableText, YamlSyntaxError, decode_text, load_text
 from ivr.errors import ConfigError, Problem
@@ -69,6 +77,7 @@ class CatalogueFile(Strict):
     categories: dict[Code, CategoryModel] = Field(min_length=1)
     departments: dict[Code, DepartmentModel] = Field(min_length=1)
     dispatch: dict[str, Code] = Field(default_factory=dict)
+    sources: dict[Code, SourceModel] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,7 @@ class Catalogue:
         self.departments = dict(model.departments)
         self.dispatch = dict(model.dispatch)
         self.due_soon_hours = model.due_soon_hours
+        self.sources: dict[str, SourceModel] = {**BUILT_IN_SOURCES, **model.sources}
         self.categories: dict[str, CategoryInfo] = {}
 
         def walk(
@@ -116,6 +126,14 @@ class Catalogue:
             return ""
         d = self.departments.get(code)
         return d.name if d else code
+
+    def source_name(self, code: str) -> str:
+        src = self.sources.get(code)
+        return src.name if src else code
+
+    def upper_sources(self) -> dict[str, SourceModel]:
+        """The upper-level platforms, in the file's order."""
+        return {k: v for k, v in self.sources.items() if v.kind == "upper"}
 
     def category(self, path: str) -> CategoryInfo:
         return self.categories[path]
@@ -223,6 +241,7 @@ def _semantic(name: str, located: Located, model: CatalogueFile) -> list[Problem
                     CAT_DEPTH,
                 )
             )
+    problems += source_problems(name, located, model.sources)
     for category, dept in model.dispatch.items():
         if category not in cat.categories:
             line, col = located.key_pos(("dispatch", category))

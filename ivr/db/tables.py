@@ -25,8 +25,9 @@ Tables:
   trail of every change (:mod:`ivr.accounts`);
 - ``knowledge_entries``: the knowledge base (常用提示), in :mod:`ivr.db.knowledge_tables` on the
   same metadata (:mod:`ivr.db.base`), as are ``quality_checks`` and ``quality_scores``
-  (质检, :mod:`ivr.db.quality_tables`): who compares the models with a database (Alembic's
-  env) imports all three modules.
+  (质检, :mod:`ivr.db.quality_tables`) and ``outbox`` (what goes out to citizens and
+  upper-level platforms: SMS, replies; :mod:`ivr.db.outbox_tables`): who compares the models
+  with a database (Alembic's env) imports all four modules.
 """
 
 from __future__ import annotations
@@ -156,12 +157,16 @@ class TicketRow(Base):
         ),
         Index("ix_tickets_caller_category", "caller", "category"),
         Index("ix_tickets_state_deadline", "state", "deadline"),
+        # an item forwarded by an upper-level platform is taken once (imports are retried)
+        UniqueConstraint("source", "external_id", name="uq_tickets_source_external"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
     call_uniqueid: Mapped[str | None] = mapped_column(String(64), unique=True)
-    source: Mapped[str] = mapped_column(String(20), default="phone")
+    source: Mapped[str] = mapped_column(String(20), default="phone")  # catalogue ``sources``
+    external_id: Mapped[str | None] = mapped_column(String(120))  # the source's own id
+    received_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # at the source
     accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     accepted_day: Mapped[dt.date] = mapped_column(Date)
     accepted_by: Mapped[str] = mapped_column(String(40))

@@ -64,11 +64,15 @@ class TicketService(TicketActions, TicketQueries, CallbackTasks):
         dialled: str = "12345",
         confidential: bool = False,
         source: str = "phone",
+        external_id: str | None = None,
+        received_at: dt.datetime | None = None,
         reserved_number: str | None = None,
         now: dt.datetime | None = None,
     ) -> TicketRow:
         """受理: a new ticket. With ``call_uniqueid``, idempotent: the same call gives the same
-        ticket back, however often it is retried. The ticket takes the number reserved for
+        ticket back, however often it is retried; so with ``external_id`` (an item forwarded
+        by an upper-level platform, ``source`` one of the catalogue's sources): the same
+        source and id give the same ticket back. The ticket takes the number reserved for
         the call: from the database, else ``reserved_number`` (the number Redis handed out,
         whose reservation row may still be on its way through the journaled write path)."""
         if type not in self.catalogue.types:
@@ -80,9 +84,21 @@ class TicketService(TicketActions, TicketQueries, CallbackTasks):
                 f"unknown category {category!r}: use a path from the catalogue, "
                 "e.g. 'housing.property'"
             )
+        if source not in self.catalogue.sources:
+            raise BadTicketInput(
+                f"unknown source {source!r}; known: {', '.join(self.catalogue.sources)}"
+            )
         when = self._now(now)
         info = self.catalogue.category(category)
         with self._session() as session:
+            if external_id is not None:
+                existing = session.scalar(
+                    select(TicketRow).where(
+                        TicketRow.source == source, TicketRow.external_id == external_id
+                    )
+                )
+                if existing is not None:
+                    return existing
             if call_uniqueid is not None:
                 existing = session.scalar(
                     select(TicketRow).where(TicketRow.call_uniqueid == call_uniqueid)
@@ -105,6 +121,8 @@ class TicketService(TicketActions, TicketQueries, CallbackTasks):
                 number=reserved or next_number(session, day),
                 call_uniqueid=call_uniqueid,
                 source=source,
+                external_id=external_id,
+                received_at=received_at,
                 accepted_at=when,
                 accepted_day=day,
                 accepted_by=actor,

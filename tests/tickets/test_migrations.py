@@ -9,7 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from ivr.db import quality_tables  # noqa: F401 (its rows on the metadata)
+from ivr.db import outbox_tables, quality_tables  # noqa: F401 (their rows on the metadata)
 from ivr.db.database import Database, _alembic_config, current_revision, head_revision, upgrade
 from ivr.db.knowledge_tables import modelled
 from ivr.db.tables import Base
