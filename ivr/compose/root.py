@@ -16,6 +16,9 @@ from ivr import logfmt, runinfo
 from ivr.accounts import Accounts
 from ivr.agi.server import FastAGIServer
 from ivr.asterisk.conf_options import DEV_SECRETS_FILE, stored_password
+from ivr.citizen.app import CitizenOptions, create_citizen_app
+from ivr.citizen.guard import networks
+from ivr.citizen.limits import Limits, RateLimiter
 from ivr.compose.transfers import close_transfers, open_manager, open_transfers
 from ivr.config.catalogue import load_catalogue
 from ivr.config.editing import ConfigEditor
@@ -111,6 +114,7 @@ class RunningServer:
     runner: web.AppRunner | None
     http_port: int | None
     purge: DailyPurge | None = None
+    citizen: web.AppRunner | None = None  # the citizens' pages, on a listener of their own
 
     @property
     def agi_url(self) -> str:
@@ -145,6 +149,8 @@ class RunningServer:
             await self.purge.stop()
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.citizen is not None:
+            await self.citizen.cleanup()
         await self.hub.stop()
         await self.numbers.close()
         await self.queue.close()
@@ -247,10 +253,34 @@ def web_app(
     return app
 
 
+def citizen_app(settings: Settings, queue: RedisQueue, records: RecordKeeper) -> web.Application:
+    """The citizens' pages (``hotline serve --citizen-port``, docs/citizen.md): their own app,
+    on the ticket service of this server and the queue's Redis for their rate limits."""
+    limits = Limits.of(
+        settings.citizen_submits_per_address,
+        settings.citizen_submits_per_phone,
+        settings.citizen_lookups_per_address,
+        settings.citizen_lookups_per_ticket,
+    )
+    options = CitizenOptions(
+        limits, settings.citizen_proxies, settings.citizen_origins, settings.cookie_secure
+    )
+    return create_citizen_app(
+        lambda: records.sweeper, RateLimiter(queue.client, queue.centre), options
+    )
+
+
 async def start_server(
-    settings: Settings, config_dir: Path, http_port: int | None = None, wait: bool = False
+    settings: Settings,
+    config_dir: Path,
+    http_port: int | None = None,
+    wait: bool = False,
+    citizen_port: int | None = None,
 ) -> RunningServer:
-    """Build and start ``hotline serve``: raises ConfigError for a refused config."""
+    """Build and start ``hotline serve``: raises ConfigError for a refused config, and
+    HotlineError for a refused citizens' setting (before anything starts)."""
+    if citizen_port is not None:
+        networks(settings.citizen_proxies)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     holder = ConfigHolder(config_dir, settings.recordings_dir, settings.reload_status)
     logfmt.set_zone(holder.current.hours.timezone)  # log lines in the centre's zone
@@ -313,6 +343,13 @@ async def start_server(
         runner = web.AppRunner(app, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
         await runner.setup()
         await web.TCPSite(runner, settings.agi_host, http_port).start()
+    citizen: web.AppRunner | None = None
+    if citizen_port is not None:  # apart from the staff's: only the citizens' routes
+        citizen = web.AppRunner(
+            citizen_app(settings, queue, records), shutdown_timeout=HTTP_SHUTDOWN_SECONDS
+        )
+        await citizen.setup()
+        await web.TCPSite(citizen, settings.citizen_bind, citizen_port).start()
     # the retention purge of privacy.yaml, once a day (one server a day: a Redis key)
     purge = DailyPurge(
         Purger(records.store.db, settings.recordings_dir),
@@ -322,5 +359,16 @@ async def start_server(
     )
     purge.start()
     return RunningServer(
-        settings, holder, queue, records, hub, numbers, service, server, runner, http_port, purge
+        settings,
+        holder,
+        queue,
+        records,
+        hub,
+        numbers,
+        service,
+        server,
+        runner,
+        http_port,
+        purge,
+        citizen,
     )
