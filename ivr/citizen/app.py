@@ -32,6 +32,9 @@ from ivr.citizen.intake import WORDS, CitizenDesk
 from ivr.citizen.limits import Limit, Limits, RateLimiter
 from ivr.citizen.phones import normalize
 from ivr.citizen.schemas import (
+    ADDRESS_MAX,
+    CONTENT_MAX,
+    NAME_MAX,
     Choice,
     FormOut,
     LookupBody,
@@ -75,10 +78,31 @@ OPTIONS: web.AppKey[CitizenOptions] = web.AppKey("citizen_options", CitizenOptio
 PROXIES: web.AppKey[tuple[guard.Network, ...]] = web.AppKey("citizen_proxies")
 
 
+#: what the citizen is told about a field refused (Chinese first: the page shows the message)
+HINTS = {
+    "phone": "电话号码有误：请填写 11 位手机号码，或带区号的固定电话",
+    "content": f"请填写诉求内容（最多 {CONTENT_MAX} 字）",
+    "address": f"事发地址最多 {ADDRESS_MAX} 字",
+    "name": f"姓名最多 {NAME_MAX} 字",
+    "type": "请选择诉求类型",
+    "category": "请选择诉求分类（不清楚可选“不清楚”）",
+    "confidential": "请选择是否保密",
+    "number": "请填写工单号",
+}
+
+
+def _refused_field(field: str, english: str) -> ApiError:
+    hint = HINTS.get(field, "请刷新页面后重新填写")
+    return ApiError(400, BAD_INPUT, f"{hint} / {english}", {"field": field})
+
+
 def _not_done(request: web.Request) -> str:
     if request.path == "/api/citizen/requests":
-        return "your request was NOT submitted: please try again in a few minutes, or call 12345"
-    return "the lookup is not available now: please try again in a few minutes"
+        return (
+            "暂时无法受理，您的诉求没有提交成功，请稍后再试或拨打 12345 / your request was "
+            "NOT submitted: please try again in a few minutes, or call 12345"
+        )
+    return "暂时无法查询，请稍后再试 / the lookup is not available now: try again shortly"
 
 
 @web.middleware
@@ -91,7 +115,7 @@ async def citizen_errors(request: web.Request, handler: Handler) -> web.StreamRe
             headers = {"Retry-After": str(exc.details["retry_after"])}
         return json_error(exc.status, exc.error_id, exc.message, exc.details, headers)
     except web.HTTPRequestEntityTooLarge:
-        return json_error(413, TOO_LARGE, f"the request is larger than {MAX_BODY} bytes")
+        return json_error(413, TOO_LARGE, f"内容太长 / the request is larger than {MAX_BODY} bytes")
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
         return json_error(404, NO_ROUTE, f"no such page: {request.path}")
     except (RedisConnectionError, RedisTimeoutError) as exc:
@@ -121,7 +145,8 @@ async def _limit(request: web.Request, limit: Limit, subject: str) -> None:
         raise ApiError(
             429,
             TOO_MANY,
-            f"too many requests: please try again in {(wait + 59) // 60} minutes",
+            f"操作太频繁，请 {(wait + 59) // 60} 分钟后再试 / too many requests: please try "
+            f"again in {(wait + 59) // 60} minutes",
             {"retry_after": wait, "limit": limit.kind},
         )
 
@@ -136,7 +161,9 @@ async def _body(request: web.Request, model: type[M]) -> M:
     except ApiError as exc:
         if exc.status != 400:
             raise
-        raise ApiError(400, BAD_INPUT, exc.message, exc.details) from None
+        problems = (exc.details or {}).get("problems") or [{}]
+        loc = problems[0].get("loc") or [""]
+        raise _refused_field(str(loc[0]), exc.message) from None
 
 
 def _address(request: web.Request) -> str:
@@ -163,11 +190,8 @@ async def submit(request: web.Request) -> web.Response:
     body = await _body(request, SubmitBody)
     phone = normalize(body.phone)
     if phone is None:
-        raise ApiError(
-            400,
-            BAD_INPUT,
-            "phone: give a mainland mobile (11 digits) or a fixed line with its area code",
-            {"field": "phone"},
+        raise _refused_field(
+            "phone", "phone: give a mainland mobile (11 digits) or a fixed line with its area code"
         )
     desk = _desk(request)
     await _limit(request, options.limits.submit_address, _address(request))
@@ -184,7 +208,7 @@ async def submit(request: web.Request) -> web.Response:
             confidential=body.confidential,
         )
     except BadTicketInput as exc:
-        raise ApiError(400, BAD_INPUT, exc.message) from None
+        raise _refused_field(exc.message.split(":", 1)[0], exc.message) from None
     log.info("citizen request filed as ticket %s (source web)", ticket.number)
     tz = desk.service.deadlines.calendar.tz
     out = SubmitOut(
@@ -207,8 +231,8 @@ async def lookup(request: web.Request) -> web.Response:
         raise ApiError(
             404,
             NOT_FOUND,
-            "no ticket with this number and phone number: check both (the number is on "
-            "the page you got when you sent the request, or in its text message)",
+            "没有找到与这个工单号和电话号码对应的工单，请核对工单号和提交时的电话号码 / no "
+            "ticket with this number and phone number: check both",
         )
     t, tz = found.ticket, desk.service.deadlines.calendar.tz
     finished = found.word == "finished"

@@ -29,6 +29,8 @@ FORM_REFUSED = "HL-CIT-002"
 BAD_PROXY = "HL-CIT-011"
 COOKIE = "hl_citizen_form"
 HEADER = "X-Form-Token"
+NOT_OURS = "请从本站页面提交 / this form is sent from the hotline's own page only"
+STALE = "页面已过期，请刷新页面后重新提交 / the form is out of date: reload the page"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -92,15 +94,13 @@ def check_form(request: web.Request, origins: Sequence[str]) -> None:
     """A change from this site's own page, or refused 403 ``HL-CIT-002``."""
     origin = _origin_of(request)
     if origin is None:
-        raise ApiError(403, FORM_REFUSED, "this form is sent from the hotline's own page only")
+        raise ApiError(403, FORM_REFUSED, NOT_OURS)
     allowed = {o.rstrip("/") for o in origins}
     if urlsplit(origin).netloc != request.host and origin.rstrip("/") not in allowed:
-        raise ApiError(403, FORM_REFUSED, "this form is sent from the hotline's own page only")
+        raise ApiError(403, FORM_REFUSED, NOT_OURS)
     cookie = request.cookies.get(COOKIE, "")
     sent = request.headers.get(HEADER, "")
     if not cookie or not hmac.compare_digest(cookie.encode(), sent.encode()):
-        raise ApiError(
-            403, FORM_REFUSED, "the form is out of date: reload the page and send it again"
-        )
+        raise ApiError(403, FORM_REFUSED, STALE)
     if request.content_type != "application/json":
-        raise ApiError(403, FORM_REFUSED, "send the form as JSON (Content-Type: application/json)")
+        raise ApiError(403, FORM_REFUSED, STALE + " (Content-Type: application/json)")

@@ -30,17 +30,11 @@
     return { ok: r.ok, status: r.status, body };
   }
 
+  // the API's message is Chinese, then " / " and English for programs: the page shows the first
   function say(result) {
     const b = result.body;
-    const words = {
-      400: "请检查填写的内容：",
-      403: "请刷新页面后重新提交：",
-      404: "",
-      413: "内容太长：",
-      429: "提交太频繁，请稍后再试：",
-      503: "暂时无法处理，您的诉求没有提交成功：",
-    };
-    problem(`${words[result.status] ?? "出错了："}${b.message || ""} (${b.error_id || result.status})`);
+    const text = (b.message || "出错了，请稍后再试").split(" / ")[0];
+    problem(`${text} (${b.error_id || result.status})`);
   }
 
   function option(select, code, name) {
@@ -127,6 +121,7 @@
     });
   }
 
+  document.addEventListener("input", () => problem(""));  // a correction clears the refusal
   const page = document.body.dataset.page;
   (page === "submit" ? submitPage() : lookupPage()).catch((e) => problem(`页面加载失败：${e.message}`));
 })();
