@@ -18,6 +18,8 @@ from sqlalchemy import func, select
 from ivr.citizen.app import CitizenOptions
 from ivr.citizen.intake import default_category
 from ivr.citizen.limits import Limits
+from ivr.citizen.phones import normalize
+from ivr.cli import main
 from ivr.config.catalogue import load_catalogue
 from ivr.db.database import Database
 from ivr.db.tables import TicketRow
@@ -363,3 +365,40 @@ def test_the_deadline_and_the_day_follow_the_centres_calendar(service: TicketSer
     t = service.accept(caller="13800138000", type="help", category="utilities",
                        actor="web", source="web", now=friday)  # fmt: skip
     assert t.deadline == service.deadlines.due(friday, 2)
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("13800138000", "13800138000"),
+        ("+86 138-0013-8000", "13800138000"),
+        ("0086 13800138000", "13800138000"),
+        ("(0471) 6961234", "04716961234"),
+        ("010-12345678", "01012345678"),
+        ("0471-69612345", "047169612345"),
+        ("12800138000", None),  # no mobile starts 12
+        ("1380013800", None),
+        ("110", None),
+        ("0471-123", None),
+        ("0471-0961234", None),  # a local number does not start with 0
+        ("１３８－００１３－８０００", "13800138000"),  # full-width, as an input method types
+        ("1٣800138000", None),  # another script's digit
+        ("13800138000; DROP TABLE", None),
+    ],
+)
+def test_the_phone_numbers_taken(written: str, kept: str | None) -> None:
+    assert normalize(written) == kept
+
+
+def test_a_bad_proxy_setting_stops_serve_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOTLINE_CITIZEN_PROXIES", "127.0.0.1, not-an-address")
+    monkeypatch.setenv("HOTLINE_VAR_DIR", str(tmp_path / "var"))
+    assert main(["serve", "--citizen-port", str(free_port()), "--port", "0"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "[HL-CIT-011] HOTLINE_CITIZEN_PROXIES: 'not-an-address' is not an address or network "
+        "(e.g. 127.0.0.1 or 10.0.0.0/24)"
+    ]
+    assert not (tmp_path / "var").exists()  # nothing started
