@@ -16,7 +16,7 @@ from ivr import logfmt, runinfo
 from ivr.accounts import Accounts
 from ivr.agi.server import FastAGIServer
 from ivr.asterisk.conf_options import DEV_SECRETS_FILE, stored_password
-from ivr.citizen.app import CitizenOptions, create_citizen_app
+from ivr.citizen.citizen_app import CitizenOptions, create_citizen_app
 from ivr.citizen.guard import networks
 from ivr.citizen.limits import Limits, RateLimiter
 from ivr.compose.transfers import close_transfers, open_manager, open_transfers

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import ClientResponse, ClientSession, CookieJar
 from aiohttp.test_utils import TestClient, TestServer
 
-from ivr.citizen.app import CitizenOptions, create_citizen_app
+from ivr.citizen.citizen_app import CitizenOptions, create_citizen_app
 from ivr.citizen.limits import RateLimiter
 from ivr.tickets.service import TicketService
 from queueing.queue import RedisQueue

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from ivr.citizen.app import CitizenOptions
+from ivr.citizen.citizen_app import CitizenOptions
 from ivr.citizen.intake import default_category
 from ivr.citizen.limits import Limits
 from ivr.citizen.phones import normalize

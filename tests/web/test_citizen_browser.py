@@ -17,7 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ivr.accounts import Accounts
-from ivr.citizen.app import create_citizen_app
+from ivr.citizen.citizen_app import create_citizen_app
 from ivr.citizen.limits import RateLimiter
 from ivr.config.catalogue import load_catalogue
 from ivr.db.database import Database

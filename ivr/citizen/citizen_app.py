@@ -27,11 +27,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from ivr.citizen import guard, pages
-from ivr.citizen.intake import WORDS, CitizenDesk
-from ivr.citizen.limits import Limit, Limits, RateLimiter
-from ivr.citizen.phones import normalize
-from ivr.citizen.schemas import (
+from ivr.citizen import citizen_pages as pages
+from ivr.citizen import guard
+from ivr.citizen.citizen_schemas import (
     ADDRESS_MAX,
     CONTENT_MAX,
     NAME_MAX,
@@ -42,6 +40,9 @@ from ivr.citizen.schemas import (
     SubmitBody,
     SubmitOut,
 )
+from ivr.citizen.intake import WORDS, CitizenDesk
+from ivr.citizen.limits import Limit, Limits, RateLimiter
+from ivr.citizen.phones import normalize
 from ivr.tickets.errors import BadTicketInput
 from ivr.tickets.service import TicketService
 from ivr.web.bodies import read_body

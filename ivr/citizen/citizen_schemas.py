@@ -1,4 +1,4 @@
-"""The JSON bodies of the citizens' pages (:mod:`ivr.citizen.app`): strict, length-limited."""
+"""The JSON bodies of the citizens' pages (:mod:`ivr.citizen.citizen_app`), length-limited."""
 
 from __future__ import annotations
 
