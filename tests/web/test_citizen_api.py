@@ -7,6 +7,7 @@ the citizens' listener."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -402,3 +403,49 @@ def test_a_bad_proxy_setting_stops_serve_with_one_line(
         "(e.g. 127.0.0.1 or 10.0.0.0/24)"
     ]
     assert not (tmp_path / "var").exists()  # nothing started
+
+
+def _junk(rng: random.Random, depth: int = 0) -> object:
+    """Arbitrary JSON: scalars of every kind, odd strings, nested lists and objects."""
+    kinds = ["int", "float", "bool", "null", "str", "text"] + (
+        ["list", "dict"] if depth < 2 else []
+    )
+    kind = rng.choice(kinds)
+    if kind == "int":
+        return rng.choice([0, -1, 2**63, rng.randint(-(10**12), 10**12)])
+    if kind == "float":
+        return rng.choice([0.5, -1e308, 1e-9])
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "null":
+        return None
+    if kind == "str":
+        return rng.choice(["", " ", "\x00", "13800138000", "help", "utilities", "'; --", "𠀀" * 3])
+    if kind == "text":
+        return "".join(chr(rng.randint(1, 0x2FFFF)) for _ in range(rng.randint(0, 60)))
+    if kind == "list":
+        return [_junk(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {str(_junk(rng, 2)): _junk(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+
+
+async def test_arbitrary_bodies_never_fail_the_server(
+    citizen: Citizen, service: TicketService
+) -> None:
+    """Whatever comes in, a 2xx or a 4xx in the JSON error shape with its id, never a 5xx."""
+    rng = random.Random(17)
+    fields = [*REQUEST]
+    seen: set[int] = set()
+    for n in range(150):
+        if n % 3 == 0:
+            body: object = _junk(rng)
+        else:
+            body = {**REQUEST, **{rng.choice(fields): _junk(rng) for _ in range(rng.randint(1, 3))}}
+        path = "/api/citizen/requests" if n % 2 else "/api/citizen/lookup"
+        r = await citizen.post(path, body)
+        seen.add(r.status)
+        assert r.status < 500, (path, body, await r.text())
+        if r.status >= 400:
+            answer = await r.json()
+            assert answer["error_id"].startswith("HL-CIT-"), answer
+    assert 400 in seen
+    assert (await citizen.submit()).status == 200  # and it still files a good one
