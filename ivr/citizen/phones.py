@@ -23,6 +23,8 @@ def _digits(text: str) -> str:
             return raw[len(prefix) :]
     if raw.startswith("86") and len(raw) == 13:  # 86 13800138000
         return raw[2:]
+    if len(raw) == 12 and raw.startswith("01") and MOBILE.match(raw[1:]):
+        return raw[1:]  # a mobile dialled as long distance (a trunk's caller id: 013800138000)
     return raw
 
 
