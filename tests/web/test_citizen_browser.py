@@ -106,12 +106,15 @@ async def test_a_citizen_submits_a_department_answers_the_citizen_reads_it(
         await expect(citizen.locator("#problem")).to_contain_text("HL-CIT-001")
         await expect(citizen.locator("#c-content")).not_to_be_empty()
         await citizen.fill("#c-phone", "138 0013 8000")
-        await citizen.screenshot(path=str(SHOTS / "citizen-submit.png"), full_page=True)
         await citizen.click("#c-send")
         await expect(citizen.locator("#receipt")).to_be_visible()
         await expect(citizen.locator("#problem")).to_be_hidden()
+        await expect(citizen.locator("#c-send")).to_be_disabled()  # sent once, kept in view
+        await expect(citizen.locator("#c-content")).to_be_disabled()
         number = (await citizen.locator("#r-number").text_content() or "").strip()
         assert number
+        await expect(citizen.locator("#r-deadline")).not_to_be_empty()
+        await citizen.screenshot(path=str(SHOTS / "citizen-submit.png"), full_page=True)
         t = service.get(number)
         assert (t.source, t.accepted_by, t.caller, t.confidential) == (
             "web", "web", "13800138000", True,

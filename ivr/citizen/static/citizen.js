@@ -76,15 +76,16 @@
       $("c-send").disabled = true;
       try {
         const r = await post("/api/citizen/requests", data);
-        if (!r.ok) { say(r); return; }  // the form keeps what was typed
+        if (!r.ok) { say(r); $("c-send").disabled = false; return; }  // the form keeps it all
         $("r-number").textContent = r.body.number;
         $("r-deadline").textContent = local(r.body.deadline);
         $("r-lookup").href = `/lookup?number=${encodeURIComponent(r.body.number)}`;
-        $("submit-form").hidden = true;
+        // what was sent stays in view, read-only, above its number (a new request: reload)
+        for (const el of $("submit-form").elements) el.disabled = true;
         $("receipt").hidden = false;
+        $("receipt").scrollIntoView();
       } catch (e) {
         problem(`网络中断，您的诉求没有提交成功，请稍后重试 (${e.message})`);
-      } finally {
         $("c-send").disabled = false;
       }
     });
