@@ -93,6 +93,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "ivr.accounts",
         "ivr.knowledge",
         "ivr.quality",
+        "ivr.notify",
     ),
     ("ivr.records", "ivr.reports", "ivr.asterisk", "ivr.web", "ivr.backup", "ivr.privacy"),
     ("ivr.hotline", "ivr.devtools"),

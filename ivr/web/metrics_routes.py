@@ -18,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import text
 
+from ivr.notify.metrics import REGISTRY as OUTBOX_METRICS
 from ivr.web.agent_routes import zone
 from ivr.web.appkeys import DATABASE_KEY, QUEUE_KEY
 from ivr.web.schemas import HealthOut, local_iso
@@ -96,9 +97,8 @@ async def metrics_prometheus(request: web.Request) -> web.Response:
     snap = await request.app[QUEUE_KEY].snapshot()
     registry = CollectorRegistry()
     registry.register(_SnapshotCollector(queue_metrics(snap)))
-    return web.Response(
-        body=generate_latest(registry), headers={"Content-Type": "text/plain; version=0.0.4"}
-    )
+    body = generate_latest(registry) + generate_latest(OUTBOX_METRICS)  # sent, failed SMS
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
 
 
 def _database_ok(request: web.Request) -> bool:

@@ -1,0 +1,244 @@
+"""The outbox end to end on SQLite and PostgreSQL: the SMS receipt written with the ticket's
+acceptance, the SMS with the reply (and a platform's reply file) with its finish, once-only
+through retries and a redo (重办), delivered by the loop of `hotline serve` through the file
+gateway, retried with backoff, given up, and never sent twice by two servers."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from ivr.config.catalogue import Catalogue
+from ivr.config.catalogue_sources import SourceModel
+from ivr.config.notify_models import Delivery, NotifyFile, SmsSettings
+from ivr.db.database import Database
+from ivr.db.outbox_tables import OutboxRow
+from ivr.notify import OutboxNotices
+from ivr.notify.delivery import DeliveryLoop, backoff, within
+from ivr.notify.messages import is_mobile
+from ivr.tickets.deadlines import Deadlines
+from ivr.tickets.service import TicketService
+from tests.tickets.conftest import Clock
+
+TIMEZONE = "Asia/Shanghai"
+
+
+def notify(**sms: object) -> NotifyFile:
+    settings = {"enabled": True, "lookup_url": "https://12345.example/q", "hours": None, **sms}
+    return NotifyFile(
+        sms=SmsSettings.model_validate(settings),
+        delivery=Delivery(max_attempts=3, backoff_seconds=10, max_backoff_seconds=15),
+    )
+
+
+class Setup:
+    def __init__(
+        self, db: Database, catalogue: Catalogue, deadlines: Deadlines, clock: Clock, var: Path
+    ) -> None:
+        self.config = notify()
+        self.sources: dict[str, SourceModel] = dict(catalogue.sources)
+        notices = OutboxNotices(lambda: self.config, lambda: self.sources)
+        self.service = TicketService(db, catalogue, deadlines, clock, notices=notices)
+        self.db, self.clock, self.var = db, clock, var
+        self.loops: list[DeliveryLoop] = []
+
+    def loop(self, db: Database | None = None) -> DeliveryLoop:
+        loop = DeliveryLoop(
+            db or self.db, lambda: self.config, lambda: self.sources, self.var,
+            lambda: TIMEZONE, now=self.clock,
+        )  # fmt: skip
+        self.loops.append(loop)
+        return loop
+
+    async def close(self) -> None:
+        for loop in self.loops:
+            await loop.stop()
+
+    def rows(self) -> list[OutboxRow]:
+        with self.db.session() as s:
+            return list(s.scalars(select(OutboxRow).order_by(OutboxRow.id)).all())
+
+    def texts(self) -> list[dict[str, str]]:
+        path = self.var / "sms-outbox.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+    def accept(self, caller: str = "13900000001", **kw: object) -> str:
+        args: dict[str, object] = {
+            "caller": caller, "type": "complaint", "category": "housing.property",
+            "actor": "op1", "content": "物业不开发票",
+        }  # fmt: skip
+        args.update(kw)
+        return self.service.accept(**args).number  # type: ignore[arg-type]
+
+    def finish(self, number: str, reply: str = "已督促物业开具发票") -> None:
+        for action, kw in [("dispatch", {}), ("sign", {}), ("handle", {}),
+                           ("finish", {"reply": reply})]:  # fmt: skip
+            self.service.act(number, action, actor="d", **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def setup(
+    db: Database, catalogue: Catalogue, deadlines: Deadlines, clock: Clock, tmp_path: Path
+) -> AsyncIterator[Setup]:
+    made = Setup(db, catalogue, deadlines, clock, tmp_path / "var")
+    yield made
+    await made.close()
+
+
+def test_mobile_numbers_only() -> None:
+    pattern = SmsSettings().mobile_pattern
+    assert is_mobile("13900000001", pattern) and is_mobile("+86 139-0000-0001", pattern)
+    assert is_mobile("008613900000001", pattern)
+    assert not is_mobile("04716918888", pattern) and not is_mobile("6918888", pattern)
+    assert not is_mobile("anonymous", pattern) and not is_mobile("12345678901", pattern)
+
+
+async def test_receipt_on_accept_and_reply_on_finish(setup: Setup) -> None:
+    number = setup.accept()
+    (receipt,) = setup.rows()  # written with the ticket, in its transaction
+    assert (receipt.kind, receipt.key, receipt.target, receipt.state) == (
+        "sms", f"{number}:accepted", "13900000001", "pending",
+    )  # fmt: skip
+    assert await setup.loop().run_once() == 1
+    (sent,) = setup.texts()
+    assert sent["to"] == "13900000001" and sent["key"] == f"{number}:accepted"
+    assert sent["text"] == (
+        f"【12345热线】您的诉求已受理，工单号{number}。凭工单号和手机号可查询办理进度："
+        "https://12345.example/q"
+    )
+    setup.finish(number)
+    assert await setup.loop().run_once() == 1
+    texts = setup.texts()
+    assert texts[1]["text"].startswith(f"【12345热线】您的工单{number}已办结。答复：已督促物业")
+    assert [r.state for r in setup.rows()] == ["sent", "sent"]
+    assert await setup.loop().run_once() == 0  # nothing due: nothing sent again
+
+
+def test_who_gets_no_sms(setup: Setup) -> None:
+    setup.accept(caller="04716918888")  # a landline
+    setup.accept(caller="13900000002", confidential=True)  # 保密: not by default
+    setup.config = notify(receipt=False)
+    setup.accept(caller="13900000003")
+    setup.config = notify(enabled=False)
+    setup.accept(caller="13900000004")
+    assert setup.rows() == []
+    setup.config = notify(confidential=True)
+    setup.accept(caller="13900000005", confidential=True)
+    assert [r.target for r in setup.rows()] == ["13900000005"]
+
+
+def test_once_only_through_a_retry_and_a_redo(setup: Setup) -> None:
+    number = setup.accept(call_uniqueid="call-1")
+    setup.accept(call_uniqueid="call-1")  # the operator's retried accept: the same ticket
+    setup.finish(number, reply="第一次答复")
+    setup.service.act(number, "callback", actor="v", satisfaction=1, solved=False)
+    setup.service.act(number, "redo", actor="v", note="市民不满意")
+    for action, kw in [("sign", {}), ("handle", {}), ("finish", {"reply": "重办后的答复"})]:
+        setup.service.act(number, action, actor="d", **kw)  # type: ignore[arg-type]
+    rows = setup.rows()
+    assert [r.key for r in rows] == [
+        f"{number}:accepted", f"{number}:finished:0", f"{number}:finished:1",
+    ]  # fmt: skip
+    assert "答复：第一次答复 " in rows[1].body["text"]
+    assert "答复：重办后的答复 " in rows[2].body["text"]
+
+
+async def test_an_upper_platform_gets_a_reply_file_not_an_sms(setup: Setup) -> None:
+    number = setup.accept(source="people_leaders", external_id="RMW-1", caller="13900000009")
+    assert setup.rows() == []  # the platform answers its citizen: no receipt
+    setup.finish(number, reply="已处理")
+    (row,) = setup.rows()
+    assert (row.kind, row.target, row.key) == ("reply", "people_leaders", f"{number}:finished:0")
+    assert await setup.loop().run_once() == 1
+    path = setup.var / "replies" / "people_leaders" / f"{number}.finished.0.json"
+    body = json.loads(path.read_text("utf-8"))
+    assert (body["external_id"], body["ticket_number"], body["reply"]) == (
+        "RMW-1", number, "已处理",
+    )  # fmt: skip
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
+
+
+async def test_backoff_then_give_up_then_retry(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    number = setup.accept()
+    setup.var.mkdir(parents=True)
+    (setup.var / "sms-outbox.jsonl").mkdir()  # the gateway cannot append: every try fails
+    assert [backoff(setup.config.delivery, n) for n in (1, 2, 3)] == [10, 15, 15]
+    loop = setup.loop()
+    with caplog.at_level(logging.WARNING):
+        assert await loop.run_once() == 1
+        (row,) = setup.rows()
+        assert (row.state, row.attempts) == ("pending", 1) and "cannot append" in row.error
+        assert row.next_at == setup.clock.now + dt.timedelta(seconds=10)
+        assert await loop.run_once() == 0  # not due before its backoff
+        setup.clock.advance(seconds=10)
+        assert await loop.run_once() == 1
+        setup.clock.advance(seconds=15)
+        assert await loop.run_once() == 1
+    (row,) = setup.rows()
+    assert (row.state, row.attempts) == ("failed", 3)
+    assert "[HL-NTF-001]" in caplog.text and "[HL-NTF-002]" in caplog.text
+    assert f"{number}:accepted to 13900000001 given up after 3 attempt(s)" in caplog.text
+    setup.clock.advance(hours=1)
+    assert await loop.run_once() == 0  # given up stays given up
+    (setup.var / "sms-outbox.jsonl").rmdir()  # the gateway is back; the admin retries
+    from ivr.notify import claims
+
+    assert claims.retry(setup.db, [], True, setup.clock()) == [row.id]
+    assert await loop.run_once() == 1
+    assert setup.rows()[0].state == "sent" and len(setup.texts()) == 1
+
+
+async def test_sms_wait_for_the_sending_hours(setup: Setup) -> None:
+    setup.accept()
+    setup.config = notify(hours={"start": "08:00", "end": "09:00"})  # it is 10:00 in Beijing
+    assert not within(setup.config.sms.hours, setup.clock(), TIMEZONE)
+    assert await setup.loop().run_once() == 0
+    setup.config = notify(hours={"start": "22:00", "end": "11:00"})  # over midnight
+    assert await setup.loop().run_once() == 1
+
+
+async def test_a_source_without_reply_is_given_up_at_once(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    number = setup.accept(source="people_leaders", external_id="RMW-2")
+    setup.finish(number)
+    setup.sources["people_leaders"] = SourceModel(name="人民网领导留言板")  # reply removed
+    with caplog.at_level(logging.ERROR):
+        await setup.loop().run_once()
+    assert setup.rows()[0].state == "failed" and "[HL-NTF-003]" in caplog.text
+
+
+async def test_two_servers_never_send_one_message_twice(
+    pg_url: str, catalogue: Catalogue, deadlines: Deadlines, clock: Clock, tmp_path: Path
+) -> None:
+    first, second = Database(pg_url), Database(pg_url)
+    try:
+        setup = Setup(first, catalogue, deadlines, clock, tmp_path / "var")
+        setup.config = setup.config.model_copy(
+            update={"delivery": Delivery(batch=3, max_attempts=3)}
+        )
+        for n in range(40):
+            setup.accept(caller=f"139{n:08d}")
+        loops = [setup.loop(first), setup.loop(second)]
+        for _ in range(40):
+            done = await asyncio.gather(*(loop.run_once() for loop in loops))
+            if sum(done) == 0:
+                break
+        keys = [t["key"] for t in setup.texts()]
+        assert len(keys) == 40 and len(set(keys)) == 40
+        assert {r.state for r in setup.rows()} == {"sent"}
+        await setup.close()
+    finally:
+        first.close()
+        second.close()
