@@ -9,89 +9,23 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import AsyncIterator
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from ivr.config.catalogue import Catalogue
 from ivr.config.catalogue_sources import SourceModel
-from ivr.config.notify_models import Delivery, NotifyFile, SmsSettings
+from ivr.config.notify_models import Delivery, SmsSettings
 from ivr.db.database import Database
-from ivr.db.outbox_tables import OutboxRow
-from ivr.notify import OutboxNotices
-from ivr.notify.delivery import DeliveryLoop, backoff, within
+from ivr.notify import claims
+from ivr.notify.delivery import backoff, within
 from ivr.notify.messages import is_mobile
 from ivr.tickets.deadlines import Deadlines
-from ivr.tickets.service import TicketService
+from tests.conftest import CONFIG_DIR, ROOT
 from tests.tickets.conftest import Clock
-
-TIMEZONE = "Asia/Shanghai"
-
-
-def notify(**sms: object) -> NotifyFile:
-    settings = {"enabled": True, "lookup_url": "https://12345.example/q", "hours": None, **sms}
-    return NotifyFile(
-        sms=SmsSettings.model_validate(settings),
-        delivery=Delivery(max_attempts=3, backoff_seconds=10, max_backoff_seconds=15),
-    )
-
-
-class Setup:
-    def __init__(
-        self, db: Database, catalogue: Catalogue, deadlines: Deadlines, clock: Clock, var: Path
-    ) -> None:
-        self.config = notify()
-        self.sources: dict[str, SourceModel] = dict(catalogue.sources)
-        notices = OutboxNotices(lambda: self.config, lambda: self.sources)
-        self.service = TicketService(db, catalogue, deadlines, clock, notices=notices)
-        self.db, self.clock, self.var = db, clock, var
-        self.loops: list[DeliveryLoop] = []
-
-    def loop(self, db: Database | None = None) -> DeliveryLoop:
-        loop = DeliveryLoop(
-            db or self.db, lambda: self.config, lambda: self.sources, self.var,
-            lambda: TIMEZONE, now=self.clock,
-        )  # fmt: skip
-        self.loops.append(loop)
-        return loop
-
-    async def close(self) -> None:
-        for loop in self.loops:
-            await loop.stop()
-
-    def rows(self) -> list[OutboxRow]:
-        with self.db.session() as s:
-            return list(s.scalars(select(OutboxRow).order_by(OutboxRow.id)).all())
-
-    def texts(self) -> list[dict[str, str]]:
-        path = self.var / "sms-outbox.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
-
-    def accept(self, caller: str = "13900000001", **kw: object) -> str:
-        args: dict[str, object] = {
-            "caller": caller, "type": "complaint", "category": "housing.property",
-            "actor": "op1", "content": "物业不开发票",
-        }  # fmt: skip
-        args.update(kw)
-        return self.service.accept(**args).number  # type: ignore[arg-type]
-
-    def finish(self, number: str, reply: str = "已督促物业开具发票") -> None:
-        for action, kw in [("dispatch", {}), ("sign", {}), ("handle", {}),
-                           ("finish", {"reply": reply})]:  # fmt: skip
-            self.service.act(number, action, actor="d", **kw)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def setup(
-    db: Database, catalogue: Catalogue, deadlines: Deadlines, clock: Clock, tmp_path: Path
-) -> AsyncIterator[Setup]:
-    made = Setup(db, catalogue, deadlines, clock, tmp_path / "var")
-    yield made
-    await made.close()
+from tests.tickets.outbox_helpers import TIMEZONE, Setup, notify, setup_fixture  # noqa: F401
 
 
 def test_mobile_numbers_only() -> None:
@@ -192,8 +126,6 @@ async def test_backoff_then_give_up_then_retry(
     setup.clock.advance(hours=1)
     assert await loop.run_once() == 0  # given up stays given up
     (setup.var / "sms-outbox.jsonl").rmdir()  # the gateway is back; the admin retries
-    from ivr.notify import claims
-
     assert claims.retry(setup.db, [], True, setup.clock()) == [row.id]
     assert await loop.run_once() == 1
     assert setup.rows()[0].state == "sent" and len(setup.texts()) == 1
@@ -242,3 +174,33 @@ async def test_two_servers_never_send_one_message_twice(
     finally:
         first.close()
         second.close()
+
+
+async def test_hotline_outbox_list_and_retry(setup: Setup) -> None:
+    number = setup.accept()
+    setup.var.mkdir(parents=True)
+    (setup.var / "sms-outbox.jsonl").mkdir()
+    setup.config = setup.config.model_copy(update={"delivery": Delivery(max_attempts=1)})
+    await setup.loop().run_once()
+
+    def hotline(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ivr.cli", "outbox", *args, "--database-url", setup.db.url,
+             "--config", str(CONFIG_DIR)],
+            capture_output=True, text=True, timeout=120, check=False, cwd=ROOT,
+        )  # fmt: skip
+
+    listed = hotline("list", "--state", "failed")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("outbox: sms failed 1; times in 北京时间")
+    (line,) = [x for x in listed.stdout.splitlines() if number in x]
+    assert "accepted  13900000001  failed" in line and "cannot append" in line
+    (row,) = setup.rows()
+    again = hotline("retry", str(row.id))
+    assert again.returncode == 0 and again.stdout.startswith(f"1 message(s) due again: {row.id}")
+    assert setup.rows()[0].state == "pending" and setup.rows()[0].attempts == 0
+    nothing = hotline("retry", "--failed")
+    assert nothing.returncode == 1
+    assert nothing.stderr.strip() == (
+        "[HL-NTF-005] no failed message: nothing to retry (`hotline outbox list`)"
+    )
