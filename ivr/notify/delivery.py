@@ -112,8 +112,15 @@ class DeliveryLoop:
             return 0
         if self._http is None and due:
             self._http = aiohttp.ClientSession()
-        await asyncio.gather(*(self._deliver(config, c) for c in due))
+        by_ticket: dict[str, list[Claimed]] = {}
+        for c in due:  # a ticket's messages in order (the receipt before the reply)
+            by_ticket.setdefault(c.ticket_number, []).append(c)
+        await asyncio.gather(*(self._in_order(config, group) for group in by_ticket.values()))
         return len(due)
+
+    async def _in_order(self, config: NotifyFile, group: list[Claimed]) -> None:
+        for c in group:
+            await self._deliver(config, c)
 
     async def _send(self, config: NotifyFile, c: Claimed) -> None:
         assert self._http is not None

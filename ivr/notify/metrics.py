@@ -15,3 +15,7 @@ RETRIED = Counter(
 FAILED = Counter(
     "hotline_outbox_failed", "outbox messages given up (failed)", ["kind"], registry=REGISTRY
 )
+
+for _kind in ("sms", "reply"):  # shown at 0 before the first message
+    for _counter in (SENT, RETRIED, FAILED):
+        _counter.labels(_kind)

@@ -22,6 +22,7 @@ from ivr.db.database import Database
 from ivr.notify import claims
 from ivr.notify.delivery import backoff, within
 from ivr.notify.messages import is_mobile
+from ivr.notify.metrics import REGISTRY
 from ivr.tickets.deadlines import Deadlines
 from tests.conftest import CONFIG_DIR, ROOT
 from tests.tickets.conftest import Clock
@@ -36,7 +37,12 @@ def test_mobile_numbers_only() -> None:
     assert not is_mobile("anonymous", pattern) and not is_mobile("12345678901", pattern)
 
 
+def sent_count() -> float:
+    return REGISTRY.get_sample_value("hotline_outbox_sent_total", {"kind": "sms"}) or 0.0
+
+
 async def test_receipt_on_accept_and_reply_on_finish(setup: Setup) -> None:
+    before = sent_count()
     number = setup.accept()
     (receipt,) = setup.rows()  # written with the ticket, in its transaction
     assert (receipt.kind, receipt.key, receipt.target, receipt.state) == (
@@ -54,6 +60,7 @@ async def test_receipt_on_accept_and_reply_on_finish(setup: Setup) -> None:
     texts = setup.texts()
     assert texts[1]["text"].startswith(f"【12345热线】您的工单{number}已办结。答复：已督促物业")
     assert [r.state for r in setup.rows()] == ["sent", "sent"]
+    assert sent_count() == before + 2  # GET /metrics: hotline_outbox_sent_total{kind="sms"}
     assert await setup.loop().run_once() == 0  # nothing due: nothing sent again
 
 
