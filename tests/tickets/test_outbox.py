@@ -23,6 +23,7 @@ from ivr.notify import claims
 from ivr.notify.delivery import backoff, within
 from ivr.notify.messages import is_mobile
 from ivr.notify.metrics import REGISTRY
+from ivr.privacy.purge_rows import tickets_batch
 from ivr.tickets.deadlines import Deadlines
 from tests.conftest import CONFIG_DIR, ROOT
 from tests.tickets.conftest import Clock
@@ -211,3 +212,11 @@ async def test_hotline_outbox_list_and_retry(setup: Setup) -> None:
     assert nothing.stderr.strip() == (
         "[HL-NTF-005] no failed message: nothing to retry (`hotline outbox list`)"
     )
+
+
+def test_the_retention_purge_takes_a_tickets_messages(setup: Setup) -> None:
+    closed, kept = setup.accept(), setup.accept(caller="13900000002")
+    setup.finish(closed)
+    with setup.db.session() as s:
+        tickets_batch(s, setup.clock() + dt.timedelta(days=1), 0, 10, dry=False)
+    assert [r.ticket_number for r in setup.rows()] == [kept]  # the numbers and texts went
