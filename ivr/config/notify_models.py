@@ -103,7 +103,8 @@ class HttpGateway(Strict):
 
 
 class SendingHours(Strict):
-    """SMS go out only between these times of the centre's day; the others wait."""
+    """SMS go out only between these times of the centre's day; the others wait (an end
+    before the start spans midnight; an end equal to the start: the whole day)."""
 
     start: str = Field("08:00", pattern=HHMM)
     end: str = Field("21:00", pattern=HHMM)

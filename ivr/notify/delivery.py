@@ -42,7 +42,7 @@ def backoff(delivery: Delivery, attempts: int) -> float:
 
 def within(hours: SendingHours | None, now: dt.datetime, timezone: str) -> bool:
     """Whether ``now`` is inside the sending hours (an end before the start spans midnight)."""
-    if hours is None:
+    if hours is None or hours.start == hours.end:  # no window, or the whole day
         return True
     local = now.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
     if hours.start <= hours.end:
@@ -144,6 +144,10 @@ class DeliveryLoop:
             error = str(exc) or f"no answer within {delivery.timeout_seconds:g} s"
             permanent = isinstance(exc, SendFailed) and exc.permanent
             await self._failed(delivery, c, error, permanent)
+            return
+        except Exception as exc:  # a bug: an attempt that failed, counted towards giving up
+            log.exception("[%s] outbox: sending %s failed unexpectedly", LOOP_FAILED, c.key)
+            await self._failed(delivery, c, f"{exc.__class__.__name__}: {exc}", False)
             return
         try:
             await asyncio.to_thread(claims.mark_sent, self.db, c, self._now())

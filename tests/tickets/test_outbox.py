@@ -146,6 +146,7 @@ async def test_sms_wait_for_the_sending_hours(setup: Setup) -> None:
     assert await setup.loop().run_once() == 0
     setup.config = notify(hours={"start": "22:00", "end": "11:00"})  # over midnight
     assert await setup.loop().run_once() == 1
+    assert within(SmsSettings(hours={"start": "07:00", "end": "07:00"}).hours, setup.clock(), "UTC")
 
 
 async def test_a_source_without_reply_is_given_up_at_once(
