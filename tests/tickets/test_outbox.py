@@ -12,6 +12,7 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -221,3 +222,25 @@ def test_the_retention_purge_takes_a_tickets_messages(setup: Setup) -> None:
     with setup.db.session() as s:
         tickets_batch(s, setup.clock() + dt.timedelta(days=1), 0, 10, dry=False)
     assert [r.ticket_number for r in setup.rows()] == [kept]  # the numbers and texts went
+
+
+def test_the_message_and_the_change_are_one_transaction(setup: Setup) -> None:
+    number = setup.accept()
+    real = setup.service.notices
+    assert real is not None
+
+    class Failing:
+        def accepted(self, *args: Any) -> None:
+            real.accepted(*args)
+
+        def finished(self, *args: Any) -> None:
+            real.finished(*args)  # written, then the transaction fails after it
+            raise RuntimeError("the database went away at commit")
+
+    setup.service.notices = Failing()
+    for action in ("dispatch", "sign", "handle"):
+        setup.service.act(number, action, actor="d")
+    with pytest.raises(RuntimeError):
+        setup.service.act(number, "finish", actor="d", reply="已处理")
+    assert setup.service.get(number).state == "handling"  # no finish ...
+    assert [r.key for r in setup.rows()] == [f"{number}:accepted"]  # ... and no reply SMS
