@@ -74,7 +74,8 @@ def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
     except (OperationalError, InterfaceError) as exc:
         raise unavailable(service.db, exc) from exc
     if not taken:
-        what = "no failed message" if args.failed else f"no pending or failed message {args.ids}"
+        ids = ", ".join(map(str, args.ids))
+        what = "no failed message" if args.failed else f"no pending or failed message of id {ids}"
         raise HotlineError(f"{what}: nothing to retry (`hotline outbox list`)",
                            code=NOTHING_TO_RETRY)  # fmt: skip
     print(f"{len(taken)} message(s) due again: {', '.join(map(str, taken))}; "
