@@ -26,6 +26,7 @@ from ivr.console import (
     backup_cli,
     data_cli,
     knowledge_cli,
+    outbox_cli,
     purge_cli,
     queue_cli,
     users_cli,
@@ -344,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     users_cli.register(sub)
     knowledge_cli.register(sub)
     purge_cli.register(sub)
+    outbox_cli.register(sub)
     return parser
 
 

@@ -93,6 +93,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "ivr.accounts",
         "ivr.knowledge",
         "ivr.quality",
+        "ivr.notify",
     ),
     (
         "ivr.records",

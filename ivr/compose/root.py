@@ -28,6 +28,8 @@ from ivr.errors import ConfigError
 from ivr.hotline import HeldSurveys, HotlineService, LiveCalls
 from ivr.knowledge import KnowledgeBase
 from ivr.knowledge.segment import use_cache_dir
+from ivr.notify import OutboxNotices
+from ivr.notify.delivery import DeliveryLoop
 from ivr.privacy.daily import DailyPurge
 from ivr.privacy.purge import Purger
 from ivr.quality import QualityForms
@@ -75,10 +77,13 @@ log = logging.getLogger(__name__)
 HTTP_SHUTDOWN_SECONDS = 5.0
 
 
-async def open_records(settings: Settings, config_dir: Path, timezone: str) -> RecordKeeper:
+async def open_records(
+    settings: Settings, config_dir: Path, timezone: str, holder: ConfigHolder | None = None
+) -> RecordKeeper:
     """The database side of a server: migrate (a database away at start is logged and the
     calls' records wait in the journal), the call-record store, the ticket sweeper (none when
-    the catalogue is refused), the import of the process scripts' journal."""
+    the catalogue is refused; with ``holder``, its tickets write their SMS and replies to the
+    outbox as notify.yaml says), the import of the process scripts' journal."""
     db = Database(database_url(settings.var_dir))
     try:
         revision = await asyncio.to_thread(db.upgrade)
@@ -93,7 +98,12 @@ async def open_records(settings: Settings, config_dir: Path, timezone: str) -> R
     sweeper: TicketService | None = None
     try:
         catalogue = load_catalogue(config_dir)
-        sweeper = TicketService(db, catalogue, Deadlines(calendar_from_config(config_dir)))
+        notices = None
+        if holder is not None:
+            running = holder  # the notify.yaml of the running config, reloads included
+            notices = OutboxNotices(lambda: running.current.notify, lambda: catalogue.sources)
+        deadlines = Deadlines(calendar_from_config(config_dir))
+        sweeper = TicketService(db, catalogue, deadlines, notices=notices)
     except ConfigError as exc:
         log.error("[HL-SRV-002] ticket catalogue refused, no sweep: %s", exc)
     return RecordKeeper(store, sweeper, settings.journal)
@@ -115,6 +125,7 @@ class RunningServer:
     http_port: int | None
     purge: DailyPurge | None = None
     citizen: web.AppRunner | None = None  # the citizens' pages, on a listener of their own
+    delivery: DeliveryLoop | None = None
 
     @property
     def agi_url(self) -> str:
@@ -147,6 +158,8 @@ class RunningServer:
         await self.server.stop(grace=5.0 if drained else 0.0)
         if self.purge is not None:
             await self.purge.stop()
+        if self.delivery is not None:
+            await self.delivery.stop()
         if self.runner is not None:
             await self.runner.cleanup()
         if self.citizen is not None:
@@ -286,7 +299,7 @@ async def start_server(
     logfmt.set_zone(holder.current.hours.timezone)  # log lines in the centre's zone
     # a reload applies queue.yaml (ivr.queuewait.queue_reload) and agents.yaml, like the menu
     queue = RedisQueue.from_url(settings.redis_url, holder.current.queue.settings)
-    records = await open_records(settings, config_dir, holder.current.hours.timezone)
+    records = await open_records(settings, config_dir, holder.current.hours.timezone, holder)
     records.start_sweeping()
     install_calendar(holder, records.store.db)  # HL-CFG-096 at start; reload recomputes deadlines
     # Queue events go to the database, and to a queue_log file for tools that read one.
@@ -358,17 +371,17 @@ async def start_server(
         queue.centre,
     )
     purge.start()
-    return RunningServer(
-        settings,
-        holder,
-        queue,
-        records,
-        hub,
-        numbers,
-        service,
-        server,
-        runner,
-        http_port,
-        purge,
-        citizen,
+    # the outbox's SMS and replies to upper-level platforms (notify.yaml; docs/notify.md):
+    # every server sends, claiming rows so that none goes twice
+    delivery = DeliveryLoop(
+        records.store.db,
+        lambda: holder.current.notify,
+        lambda: records.sweeper.catalogue.sources if records.sweeper is not None else {},
+        settings.var_dir,
+        lambda: holder.current.hours.timezone,
     )
+    delivery.start()
+    return RunningServer(
+        settings, holder, queue, records, hub, numbers, service, server, runner, http_port,
+        purge, citizen, delivery,
+    )  # fmt: skip
