@@ -26,6 +26,7 @@ from ivr.config.queue_models import AgentSpec
 from ivr.db.database import Database, database_url
 from ivr.errors import ConfigError
 from ivr.hotline import HeldSurveys, HotlineService, LiveCalls
+from ivr.hotspots.refresh import HotspotRefresher
 from ivr.knowledge import KnowledgeBase
 from ivr.knowledge.segment import use_cache_dir
 from ivr.notify import OutboxNotices
@@ -126,6 +127,7 @@ class RunningServer:
     purge: DailyPurge | None = None
     citizen: web.AppRunner | None = None  # the citizens' pages, on a listener of their own
     delivery: DeliveryLoop | None = None
+    hotspots: HotspotRefresher | None = None
 
     @property
     def agi_url(self) -> str:
@@ -160,6 +162,8 @@ class RunningServer:
             await self.purge.stop()
         if self.delivery is not None:
             await self.delivery.stop()
+        if self.hotspots is not None:
+            await self.hotspots.stop()
         if self.runner is not None:
             await self.runner.cleanup()
         if self.citizen is not None:
@@ -381,7 +385,16 @@ async def start_server(
         lambda: holder.current.hours.timezone,
     )
     delivery.start()
+    # the hot issues (热点诉求) for the wallboard, every refresh_minutes (docs/hotspots.md)
+    sweeper = records.sweeper
+    hotspots = HotspotRefresher(
+        records.store.db,
+        lambda: (sweeper.catalogue if sweeper else None, holder.current.hours.timezone),
+        queue.client,
+        queue.centre,
+    )
+    hotspots.start()
     return RunningServer(
         settings, holder, queue, records, hub, numbers, service, server, runner, http_port,
-        purge, citizen, delivery,
+        purge, citizen, delivery, hotspots,
     )  # fmt: skip
