@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, select
 
@@ -33,14 +32,14 @@ class HotReport:
     rules: HotspotRules
     scanned: int = 0  # tickets in the window
     groups: list[HotGroup] = field(default_factory=list)  # flagged first
-    category_names: dict[str, str] = field(default_factory=dict)
+    category_names: dict[str, str] = field(default_factory=dict)  # path: 水、电、气/供热
 
     @property
     def flagged(self) -> list[HotGroup]:
         return [g for g in self.groups if g.flagged]
 
-    def category_name(self, top: str) -> str:
-        return self.category_names.get(top, top)
+    def category_name(self, path: str) -> str:
+        return self.category_names.get(path, path)
 
     def board(self, zone: dt.tzinfo) -> dict[str, Any]:
         """What the wallboard shows (JSON): the flagged groups, the largest first."""
@@ -82,6 +81,7 @@ def window_tickets(db: Database, start: dt.datetime, end: dt.datetime) -> list[H
             .where(t.accepted_day.in_(days),
                    and_(t.accepted_at >= start, t.accepted_at < end),
                    t.state != State.MERGED.value)
+            .order_by(t.accepted_at, t.id)
         ).all()  # fmt: skip
     out = []
     for number, accepted, category, top, content, address, state in rows:
@@ -104,13 +104,12 @@ def find_hotspots(
     tickets = window_tickets(db, start, end)
     districts = district_names(d.name for d in catalogue.departments.values()
                                if d.kind == "district")  # fmt: skip
-    names = {c.top: c.name for c in catalogue.top_levels()}
+    names = {path: c.full_name for path, c in catalogue.categories.items()}
     return HotReport(start, end, rules, len(tickets), group_tickets(tickets, rules, districts),
                      names)  # fmt: skip
 
 
-def day_end(day: dt.date, timezone: str) -> dt.datetime:
-    """The end of a local day (the next day's midnight in ``timezone``), in UTC: the window
-    of a daily report and of ``hotline hotspots --day``."""
-    zone = ZoneInfo(timezone)
+def day_end(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
+    """The end of a local day (the next day's midnight in ``zone``), in UTC: the window of a
+    daily report and of ``hotline hotspots --day``."""
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)

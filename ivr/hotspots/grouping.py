@@ -135,14 +135,17 @@ def group_tickets(tickets: Sequence[HotTicket], rules: HotspotRules,
         if len(members) < 2:
             continue
         counted = Counter(w for i in members for w in words[i])
-        shared = [w for w, n in counted.most_common() if n >= 2][:TOP_WORDS]
+        # ties broken by the text, not by the set's order (which changes with each process)
+        shared = sorted((w for w, n in counted.items() if n >= 2),
+                        key=lambda w: (-counted[w], w))[:TOP_WORDS]  # fmt: skip
         labels = Counter(places[i].label for i in members if places[i].label)
-        tops = Counter(tickets[i].category_top for i in members)
+        place = min(labels, key=lambda p: (-labels[p], -len(p), p)) if labels else ""
+        tops = Counter(sorted(tickets[i].category_top for i in members))
         listed = sorted((tickets[i] for i in members), key=lambda t: (t.accepted_at, t.number))
         groups.append(
             HotGroup(
                 words=shared,
-                place=labels.most_common(1)[0][0] if labels else "",
+                place=place,
                 category_top=tops.most_common(1)[0][0],
                 tickets=listed,
                 flagged=len(members) >= rules.min_tickets,

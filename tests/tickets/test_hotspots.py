@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bench.hotspots_bench import DISTRICTS, generate
 from ivr.config.catalogue import Catalogue, check_catalogue
 from ivr.config.hotspot_rules import HotspotRules
 from ivr.db.database import Database
 from ivr.hotspots import day_end, find_hotspots, group_tickets, place_of, same_place
+from ivr.reports import build_report, parse_period
+from ivr.reports.render import csv_text, markdown
 from ivr.tickets.service import TicketService
 from tests.tickets.conftest import Clock
 
+BEIJING = ZoneInfo("Asia/Shanghai")
 HEATING = [
     ("阳光小区3号楼暖气不热，室温只有12度，老人受不了", "新城区海拉尔东路街道阳光小区3号楼"),
     ("家里暖气不热，温度太低，孩子感冒了", "阳光小区5号楼2单元"),
@@ -55,6 +59,7 @@ def test_one_estates_heating_complaints_form_one_flagged_group(
     assert group.place == "新城区阳光小区"
     assert "暖气" in group.words and "不热" in group.words
     assert found.category_name(group.category_top) == "水、电、气"
+    assert found.category_name(group.tickets[0].category) == "水、电、气/供热"
     listed = {t.number for g in found.groups for t in g.tickets}
     assert listed.isdisjoint(others)  # no unrelated ticket in any group
     board = found.board(dt.UTC)
@@ -79,9 +84,9 @@ def test_the_threshold_and_the_window_hold(
     found = find_hotspots(db, catalogue, later, rules)
     assert found.scanned == 4 and found.flagged == []
     # the window of a local day: these were accepted on 26 September, Beijing time
-    day = find_hotspots(db, catalogue, day_end(dt.date(2025, 9, 26), "Asia/Shanghai"), rules)
+    day = find_hotspots(db, catalogue, day_end(dt.date(2025, 9, 26), BEIJING), rules)
     assert len(day.flagged) == 1 and day.flagged[0].count == 5
-    assert find_hotspots(db, catalogue, day_end(dt.date(2025, 9, 28), "Asia/Shanghai")).scanned == 0
+    assert find_hotspots(db, catalogue, day_end(dt.date(2025, 9, 28), BEIJING)).scanned == 0
 
 
 def test_merged_duplicates_are_not_counted(
@@ -126,3 +131,21 @@ def test_a_broken_water_main_among_three_thousand_is_one_group() -> None:
     assert hot <= numbers and len(numbers - hot) <= 3
     assert found[0].place.endswith("海拉尔东路")
     assert {"爆裂", "水管"} & set(found[0].words)
+
+
+def test_the_daily_report_lists_the_hot_issues_with_their_tickets(
+    service: TicketService, db: Database, catalogue: Catalogue, clock: Clock, tmp_path: Path
+) -> None:
+    heating = [accept(service, clock, c, a) for c, a in HEATING]
+    accept(service, clock, *UNRELATED[1][:2], UNRELATED[1][2])
+    report = build_report(db, catalogue, parse_period(day="2025-09-26"))
+    text = markdown(report)
+    assert "## 热点诉求（24小时内同一地点相似诉求达5件：1类，6件）" in text
+    for number in heating:
+        assert "| 1 | 不热 暖气" in text and f"| 新城区阳光小区 | 6 | {number} |" in text
+    assert "| 水、电、气/供热 | 新城区海拉尔东路街道阳光小区3号楼 | 阳光小区3号楼暖气不热" in text
+    table = csv_text(report)
+    assert "热点诉求（24小时内同一地点相似诉求达5件：1类，6件）,1," in table
+    assert "油烟" not in text.split("## 热点诉求")[1]
+    # a week's report has no such section (its days' reports have)
+    assert "热点诉求" not in markdown(build_report(db, catalogue, parse_period(week="2025-W39")))
