@@ -8,7 +8,10 @@ import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bench.hotspots_bench import DISTRICTS, generate
+from ivr.cli import main
 from ivr.config.catalogue import Catalogue, check_catalogue
 from ivr.config.hotspot_rules import HotspotRules
 from ivr.db.database import Database
@@ -16,6 +19,7 @@ from ivr.hotspots import day_end, find_hotspots, group_tickets, place_of, same_p
 from ivr.reports import build_report, parse_period
 from ivr.reports.render import csv_text, markdown
 from ivr.tickets.service import TicketService
+from tests.conftest import CONFIG_DIR
 from tests.tickets.conftest import Clock
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -149,3 +153,24 @@ def test_the_daily_report_lists_the_hot_issues_with_their_tickets(
     assert "油烟" not in text.split("## 热点诉求")[1]
     # a week's report has no such section (its days' reports have)
     assert "热点诉求" not in markdown(build_report(db, catalogue, parse_period(week="2025-W39")))
+
+
+def test_hotline_hotspots_prints_the_groups(
+    service: TicketService, db_url: str, clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    heating = [accept(service, clock, c, a) for c, a in HEATING]
+    accept(service, clock, "小区电梯经常故障，物业不修", "阳光小区7号楼", "housing.property")
+    accept(service, clock, "电梯故障，物业一直不修", "阳光小区2号楼", "housing.property")
+    args = ["hotspots", "--day", "2025-09-26", "--database-url", db_url, "--config",
+            str(CONFIG_DIR)]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "8 tickets, 2 groups, 1 flagged (at least 5 alike at one place" in out
+    assert "1. HOT 6 tickets · 新城区阳光小区 · 水、电、气 · 不热 暖气" in out
+    assert all(n in out for n in heating) and "电梯" not in out
+    assert main([*args, "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "2. 2 tickets · 阳光小区 · 住建 · " in out and "电梯" in out
+    assert main(["hotspots", "--day", "26/9", "--database-url", db_url]) == 1
+    err = capsys.readouterr().err
+    assert "--day: cannot read '26/9'" in err and "HL-" in err and "Traceback" not in err
