@@ -3,9 +3,9 @@ that (30,000, a Beijing day), each with 30 tickets about one broken water main i
 among them (issue 17's test).
 
 Generated tickets: every top-level category's usual complaints in a few wordings, at
-addresses drawn from 6 districts, 60 roads (海拉尔东路 among them) and 300 estates (a fifth
-without an address); the 30 about 海拉尔东路's water main in eight wordings at that
-road's numbers and crossings.
+addresses drawn from 6 districts, a road for every 50 tickets (海拉尔东路 among them) and an
+estate for every 10 (at least 60 and 300; a fifth without an address); the 30 about
+海拉尔东路's water main in eight wordings at that road's numbers and crossings.
 
 Measured in the same run, on the same tickets: the floor (jieba cutting every content and
 reading every address, which any method pays) and the whole grouping
@@ -42,11 +42,13 @@ DISTRICTS = ("新城区", "回民区", "玉泉区", "赛罕区", "土默特左�
 ROAD_NAMES = "兴安 锡林 中山 新华 乌兰察布 大学 昭乌达 呼伦贝尔 鄂尔多斯 通道 石羊桥 巴彦淖尔 "
 ROAD_NAMES += "丁香 南二环 北垣 成吉思汗 腾飞 公园 滨河 金桥 呼钢 海东 民族 展览馆 大召 工农兵 "
 ROAD_NAMES += "牧场 二里半 人民 健康 光明 团结 胜利 和平 建设 友谊"
-ROADS = [HOT_ROAD, *[f"{n}{s}" for n in ROAD_NAMES.split() for s in ("路", "东路", "西街")][:59]]
-ESTATE_WORDS = "阳光 金桥 恒大 万达 绿地 富力 东方 锦绣 幸福 康居 和谐 阳光城 水岸 金色 华府 嘉禾"
-ESTATES = [f"{a}{b}" for a in ESTATE_WORDS.split()
-           for b in ("小区", "家园", "花园", "公寓", "名苑", "新村")]  # fmt: skip
-ESTATES = ESTATES[:300]
+ROAD_ENDS = ("路", "东路", "西路", "南街", "北街", "大街", "巷", "胡同")
+ROADS = [HOT_ROAD, *[f"{n}{s}" for n in ROAD_NAMES.split() for s in ROAD_ENDS]]
+ESTATE_FIRST = "阳光 金桥 恒大 万达 绿地 富力 东方 锦绣 幸福 康居 和谐 水岸 金色 华府 嘉禾 青城 "
+ESTATE_FIRST += "丽水 春华 秋实 紫云 翠苑 宏图 盛世 龙湖 凤凰 松涛 兰亭 银河 天骄 草原"
+ESTATE_SECOND = "花城 雅居 名门 新天地 佳园 景苑 豪庭 一品 时代 国际 首府 尚城 和园 山水 湾"
+ESTATES = [f"{a}{b}{c}" for a in ESTATE_FIRST.split() for b in ESTATE_SECOND.split()
+           for c in ("小区", "家园", "花园", "公寓", "名苑", "新村")]  # fmt: skip
 BACKGROUND = {
     "utilities.heating": ["家里暖气不热，室温只有{n}度", "供暖温度不达标，屋里很冷", "暖气片漏水"],
     "utilities.water": [
@@ -91,6 +93,9 @@ def generate(total: int, hot: int = 30, seed: int = 17) -> tuple[list[HotTicket]
     """``total`` tickets of one day, ``hot`` of them about the water main of 海拉尔东路;
     returns them and the hot ones' numbers."""
     rng = random.Random(seed)
+    # a city of this size: an estate for every 10 tickets of the day, a road for every 50
+    estates = rng.sample(ESTATES, min(len(ESTATES), max(300, total // 10)))
+    roads = [HOT_ROAD, *rng.sample(ROADS[1:], min(len(ROADS) - 1, max(59, total // 50)))]
     start = dt.datetime(2026, 1, 15, 0, 0, tzinfo=dt.UTC)
     out, hot_numbers = [], set()
     for i in range(total):
@@ -109,9 +114,9 @@ def generate(total: int, hot: int = 30, seed: int = 17) -> tuple[list[HotTicket]
         if kind < 0.2:
             address = ""
         elif kind < 0.6:
-            address = f"{rng.choice(DISTRICTS)}{rng.choice(ESTATES)}{rng.randrange(1, 30)}号楼"
+            address = f"{rng.choice(DISTRICTS)}{rng.choice(estates)}{rng.randrange(1, 30)}号楼"
         elif kind < 0.9:
-            address = f"{rng.choice(DISTRICTS)}{rng.choice(ROADS)}{rng.randrange(1, 500)}号"
+            address = f"{rng.choice(DISTRICTS)}{rng.choice(roads)}{rng.randrange(1, 500)}号"
         else:
             address = rng.choice(DISTRICTS)
         out.append(HotTicket(number, at, category, category.split(".")[0], content, address))

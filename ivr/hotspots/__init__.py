@@ -2,7 +2,7 @@
 window grouped by similar content at the same place, a group past a threshold flagged
 (docs/hotspots.md).
 
-The address read into its place (:mod:`.place`), the content into words (:mod:`.words`, jieba
+The address read into its place (:mod:`.address`), the content into words (:mod:`.words`, jieba
 through :mod:`ivr.knowledge.segment`), the grouping with rapidfuzz (:mod:`.grouping`), the
 window read from the database (:mod:`.finding`), its refresh into Redis inside ``hotline
 serve`` for the wallboard (:mod:`.refresh`).
@@ -12,9 +12,9 @@ Imports the ground floor, the config, :mod:`ivr.db`, :mod:`ivr.tickets` (the tic
 reports, the console or the call path.
 """
 
+from ivr.hotspots.address import Place, place_of, same_place
 from ivr.hotspots.finding import HotReport, day_end, find_hotspots
 from ivr.hotspots.grouping import HotGroup, HotTicket, group_tickets
-from ivr.hotspots.place import Place, place_of, same_place
 
 __all__ = [
     "HotGroup",

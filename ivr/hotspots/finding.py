@@ -15,8 +15,8 @@ from ivr.config.catalogue import Catalogue
 from ivr.config.hotspot_rules import HotspotRules
 from ivr.db.database import Database
 from ivr.db.tables import TicketRow
+from ivr.hotspots.address import district_names
 from ivr.hotspots.grouping import HotGroup, HotTicket, group_tickets
-from ivr.hotspots.place import district_names
 from ivr.tickets.lifecycle import State
 
 #: the tickets a group lists on the wallboard (the report lists them all)

@@ -1,7 +1,7 @@
 """Tickets into groups of similar content at the same place (热点诉求: from one case to one
 class of cases, seed 002).
 
-1. Each ticket is read into its place (:mod:`.place`) and the features of its content
+1. Each ticket is read into its place (:mod:`.address`) and the features of its content
    (:mod:`.words`: jieba's words less the common ones and its address, with the character
    pairs of the longer words).
 2. Tickets are compared only within a block: the tickets naming one estate, one road, one
@@ -9,7 +9,7 @@ class of cases, seed 002).
    no place at all are compared within their top-level category.
 3. Two tickets of a block join when their contents are alike, the Dice coefficient of their
    feature sets (2·|A∩B| / (|A|+|B|)) at least ``similarity``, and they are at the same place
-   (:func:`.place.same_place`). The coefficient is rapidfuzz's normalized Indel similarity
+   (:func:`.address.same_place`). The coefficient is rapidfuzz's normalized Indel similarity
    (``rapidfuzz.process.cdist``, in C++, on both cores): each feature is one character of a
    string, in sorted order, so the longest common subsequence of two strings is the
    intersection of their sets and Indel's similarity is Dice.
@@ -29,7 +29,7 @@ from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
 from ivr.config.hotspot_rules import HotspotRules
-from ivr.hotspots.place import Place, place_of, same_place
+from ivr.hotspots.address import Place, place_of, same_place
 from ivr.hotspots.words import content_words
 
 #: rows of one similarity matrix at a time (a block of 5,000 costs 1,000 x 5,000 floats)

@@ -4,7 +4,7 @@ jieba's precise cut (:func:`ivr.knowledge.segment.tokenizer`: the knowledge base
 and dictionary cache), in lower case with full-width forms folded; then dropped: numbers
 (house numbers, dates), the words every request has (反映, 希望, 问题, 解决 ...), single-character
 function words (的, 了, 在 ...), and the words of the ticket's own address (the place is
-compared on its own, :mod:`.place`, so 阳光小区 in the text does not make two complaints
+compared on its own, :mod:`.address`, so 阳光小区 in the text does not make two complaints
 alike). A text is compared by its words and their characters.
 """
 
