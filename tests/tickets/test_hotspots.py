@@ -5,10 +5,12 @@ do not; the threshold and the 24-hour window hold; the catalogue's section is ch
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from redis.asyncio import Redis
 
 from bench.hotspots_bench import DISTRICTS, generate
 from ivr.cli import main
@@ -16,9 +18,11 @@ from ivr.config.catalogue import Catalogue, check_catalogue
 from ivr.config.hotspot_rules import HotspotRules
 from ivr.db.database import Database
 from ivr.hotspots import day_end, find_hotspots, group_tickets, place_of, same_place
+from ivr.hotspots.refresh import HotspotRefresher, read_board
 from ivr.reports import build_report, parse_period
 from ivr.reports.render import csv_text, markdown
 from ivr.tickets.service import TicketService
+from queueing import keys
 from tests.conftest import CONFIG_DIR
 from tests.tickets.conftest import Clock
 
@@ -174,3 +178,34 @@ def test_hotline_hotspots_prints_the_groups(
     assert main(["hotspots", "--day", "26/9", "--database-url", db_url]) == 1
     err = capsys.readouterr().err
     assert "--day: cannot read '26/9'" in err and "HL-" in err and "Traceback" not in err
+
+
+async def test_the_servers_refresh_writes_the_wallboards_key(
+    service: TicketService, db: Database, catalogue: Catalogue, clock: Clock, redis_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """hotline serve's refresh: the flagged groups into Redis, expiring after three
+    refreshes; the database away: HL-HOT-001 logged, the last result kept."""
+    heating = [accept(service, clock, c, a) for c, a in HEATING]
+    client = Redis.from_url(redis_url)
+    centre = f"hot{uuid.uuid4().hex[:8]}"
+    refresher = HotspotRefresher(db, lambda: (catalogue, "Asia/Shanghai"), client, centre)
+    try:
+        assert await read_board(client, centre) is None
+        assert await refresher.run_once(clock()) == 10.0  # the catalogue's default
+        board = await read_board(client, centre)
+        assert board is not None and board["min_tickets"] == 5 and board["scanned"] == 6
+        assert [g["tickets"] for g in board["groups"]] == [heating]
+        assert board["end"] == clock().isoformat(timespec="seconds")  # in Beijing time
+        assert 1700 < await client.ttl(keys.hotspots(centre)) <= 1800
+        away = HotspotRefresher(Database("sqlite:////nonexistent/dir/h.db"),
+                                lambda: (catalogue, "Asia/Shanghai"), client, centre)  # fmt: skip
+        await away.run_once(clock())
+        assert "[HL-HOT-001] hot issues not refreshed" in caplog.text
+        assert await read_board(client, centre) == board
+        # a server whose catalogue was refused does nothing
+        idle = HotspotRefresher(db, lambda: (None, "Asia/Shanghai"), client, centre)
+        assert await idle.run_once() == 10.0
+    finally:
+        await client.delete(keys.hotspots(centre))
+        await client.aclose()
