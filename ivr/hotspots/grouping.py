@@ -125,7 +125,7 @@ def group_tickets(tickets: Sequence[HotTicket], rules: HotspotRules,
             continue
         for a, b in _alike([strings[i] for i in members], cutoff):
             i, j = members[a], members[b]
-            if strings[i] and same_place(places[i], places[j]):
+            if strings[i] and strings[j] and same_place(places[i], places[j]):
                 links.join(i, j)
     parts: dict[int, list[int]] = {}
     for i in range(len(tickets)):

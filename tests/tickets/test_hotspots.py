@@ -17,7 +17,14 @@ from ivr.cli import main
 from ivr.config.catalogue import Catalogue, check_catalogue
 from ivr.config.hotspot_rules import HotspotRules
 from ivr.db.database import Database
-from ivr.hotspots import day_end, find_hotspots, group_tickets, place_of, same_place
+from ivr.hotspots import (
+    HotTicket,
+    day_end,
+    find_hotspots,
+    group_tickets,
+    place_of,
+    same_place,
+)
 from ivr.hotspots.refresh import HotspotRefresher, read_board
 from ivr.reports import build_report, parse_period
 from ivr.reports.render import csv_text, markdown
@@ -209,3 +216,13 @@ async def test_the_servers_refresh_writes_the_wallboards_key(
     finally:
         await client.delete(keys.hotspots(centre))
         await client.aclose()
+
+
+def test_tickets_without_words_join_nothing() -> None:
+    """A content of only common words (or none) is alike to nothing, not to every other."""
+    at = dt.datetime(2026, 1, 15, tzinfo=dt.UTC)
+    texts = ["", "", "希望尽快解决问题", "物业不修电梯", "电梯物业不修"]
+    tickets = [HotTicket(str(n), at, "housing.property", "housing", text, "阳光小区")
+               for n, text in enumerate(texts)]  # fmt: skip
+    groups = group_tickets(tickets, HotspotRules(min_tickets=2))
+    assert [[t.number for t in g.tickets] for g in groups] == [["3", "4"]]
