@@ -1,9 +1,10 @@
 """The hot issues inside ``hotline serve``: every ``refresh_minutes`` (the catalogue's
-``hotspots`` section) a background task finds the window's groups in a worker thread and
-writes what the wallboard shows to Redis (:func:`queueing.keys.hotspots`, JSON, expiring
-after three refreshes); the wallboard reads that key with its board. Every server does it
-(the result is the same; the last write wins). A failure is logged (HL-HOT-001) and the
-next refresh tries again; the key keeps the last result until it expires."""
+``hotspots`` section; the first a minute after the start) a background task finds the
+window's groups in a worker thread and writes what the wallboard shows to Redis
+(:func:`queueing.keys.hotspots`, JSON, expiring after three refreshes); the wallboard reads
+that key with its board. Every server does it (the result is the same; the last write wins).
+A failure is logged (HL-HOT-001) and the next refresh tries again; the key keeps the last
+result until it expires."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ from queueing import keys
 log = logging.getLogger(__name__)
 
 REFRESH_FAILED = "HL-HOT-001"
+#: the first refresh waits this long after the start (seconds): a restarted server serves its
+#: returning callers first (jieba's dictionary takes a second to load); the key it wrote
+#: before keeps the wallboard's panel meanwhile
+FIRST_DELAY = 60.0
 
 
 async def read_board(redis: Redis, centre: str) -> dict[str, Any] | None:
@@ -45,8 +50,10 @@ class HotspotRefresher:
         config: Callable[[], tuple[Catalogue | None, str]],
         redis: Redis,
         centre: str,
+        first_delay: float = FIRST_DELAY,
     ) -> None:
         self.db = db
+        self.first_delay = first_delay
         self.config = config  # (the catalogue, the centre's time zone) as they are now
         self.redis = redis
         self.centre = centre
@@ -62,6 +69,7 @@ class HotspotRefresher:
             self._task = None
 
     async def _loop(self) -> None:
+        await asyncio.sleep(self.first_delay)
         while True:
             minutes = await self.run_once()
             await asyncio.sleep(minutes * 60)

@@ -4,6 +4,7 @@ do not; the threshold and the 24-hour window hold; the catalogue's section is ch
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from pathlib import Path
@@ -213,6 +214,16 @@ async def test_the_servers_refresh_writes_the_wallboards_key(
         # a server whose catalogue was refused does nothing
         idle = HotspotRefresher(db, lambda: (None, "Asia/Shanghai"), client, centre)
         assert await idle.run_once() == 10.0
+        # the server's task: its first refresh after first_delay, then every refresh_minutes
+        await client.delete(keys.hotspots(centre))
+        task = HotspotRefresher(db, lambda: (catalogue, "Asia/Shanghai"), client, centre,
+                                first_delay=0.05)  # fmt: skip
+        task.start()
+        deadline = asyncio.get_running_loop().time() + 20
+        while await read_board(client, centre) is None:
+            assert asyncio.get_running_loop().time() < deadline, "no refresh in 20 s"
+            await asyncio.sleep(0.05)
+        await task.stop()
     finally:
         await client.delete(keys.hotspots(centre))
         await client.aclose()
