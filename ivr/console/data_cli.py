@@ -107,7 +107,8 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     report += [f"--database-url {service.db.safe_url}"] if url_given else []
     print(
         f"{service.db.safe_url}: {result.calls} calls, {result.tickets} tickets "
-        f"({result.finished} finished), {result.queue_events} queue events in {period.label}; "
+        f"({result.finished} finished) from calls, {result.forwarded} forwarded items, "
+        f"{result.queue_events} queue events in {period.label}; "
         f"now run: {' '.join(report)}"
     )
     return 0

@@ -125,43 +125,20 @@ def draw_tickets(
         actor = str(call["agent"])
         trail: list[Event] = [(accepted, "accept", None, "accepted", actor)]
         dept = plan.dept_of[i]
-        row: dict[str, Any] = {
-            "number": format_number(day, seq[day]),
-            "call_uniqueid": call["uniqueid"],
-            "source": "phone",
-            "accepted_at": accepted,
-            "accepted_day": day,
-            "accepted_by": actor,
-            "caller": call["caller"],
-            "caller_name": "",
-            "confidential": False,
-            "dialled": "12345",
-            "type": type_,
-            "category": category,
-            "category_top": top,
-            "content": f"{catalogue.category_name(category)}（演示数据）",
-            "address": "",
-            "urgency": 0,
-            "department": dept,
-            "state": "accepted",
-            "deadline": deadline,
-            "extension_requested": None,
-            "finished_at": None,
-            "reply": "",
-            "satisfaction": None,
-            "survey_score": None,
-            "solved": None,
-            "merged_into": None,
-            "due_soon": False,
-            "overdue": False,
-            "was_overdue": False,
-            "supervised": False,
-            "reminders": 0,
-            "returns": 0,
-            "extensions": 0,
-            "redos": 0,
-            "version": 1,
-        }
+        row = blank_row(
+            number=format_number(day, seq[day]),
+            call_uniqueid=call["uniqueid"],
+            accepted_at=accepted,
+            accepted_day=day,
+            accepted_by=actor,
+            caller=call["caller"],
+            type=type_,
+            category=category,
+            category_top=top,
+            content=f"{catalogue.category_name(category)}（演示数据）",
+            department=dept,
+            deadline=deadline,
+        )
         t = accepted
         if dept is not None:
             for action, state in (("dispatch", "dispatched"), ("sign", "signed")):
@@ -200,11 +177,47 @@ def draw_tickets(
     return DemoTickets(ticket_rows, events, seq)
 
 
+def blank_row(**values: Any) -> dict[str, Any]:
+    """A ``tickets`` row as accepted (by phone unless ``source`` says), with ``values``."""
+    row: dict[str, Any] = {
+        "call_uniqueid": None,
+        "source": "phone",
+        "external_id": None,
+        "received_at": None,
+        "caller_name": "",
+        "confidential": False,
+        "dialled": "12345",
+        "address": "",
+        "urgency": 0,
+        "department": None,
+        "state": "accepted",
+        "extension_requested": None,
+        "finished_at": None,
+        "reply": "",
+        "satisfaction": None,
+        "survey_score": None,
+        "solved": None,
+        "merged_into": None,
+        "due_soon": False,
+        "overdue": False,
+        "was_overdue": False,
+        "supervised": False,
+        "reminders": 0,
+        "returns": 0,
+        "extensions": 0,
+        "redos": 0,
+        "version": 1,
+    }
+    row.update(values)
+    return row
+
+
 def link_rows(ids: list[int], tickets: DemoTickets) -> list[dict[str, Any]]:
     """The ``ticket_calls`` rows: each ticket (by its id) and its call."""
     return [
         {"ticket_id": tid, "call_uniqueid": r["call_uniqueid"]}
         for tid, r in zip(ids, tickets.rows, strict=True)
+        if r["call_uniqueid"] is not None
     ]
 
 
