@@ -8,6 +8,7 @@ as numbers, no figure an empty cell), all of them also in one zip (``report-2020
 
 from __future__ import annotations
 
+import base64
 import csv
 import html
 import io
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from ivr.reports.charts import charts
 from ivr.reports.figures import Report
+from ivr.reports.narrative import Narrative, narrative_html, narrative_markdown
 from ivr.reports.summary import summary
 from ivr.reports.tables import about, cell_text, generated, period_text, sections, zone_line
 
@@ -26,9 +28,12 @@ def title(report: Report) -> str:
     return f"{report.period.title}12345市民服务热线办理情况"
 
 
-def markdown(report: Report) -> str:
+def markdown(report: Report, narrative: Narrative | None = None) -> str:
+    """The report; with ``narrative``, its three sections after the opening paragraph."""
     lines = [f"# {title(report)}", "", f"_{period_text(report)}_", "", f"_{zone_line(report)}_"]
     lines += ["", summary(report), ""]
+    if narrative is not None:
+        lines += narrative_markdown(report.period, narrative)
     for table in sections(report):
         lines += [f"## {table.title}", "", "| " + " | ".join(table.header) + " |"]
         lines.append("|" + "|".join("---" for _ in table.header) + "|")
@@ -61,9 +66,17 @@ def csv_zip(files: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
-def html_text(report: Report, images: list[Path], csvs: list[str] | None = None) -> str:
+def html_text(
+    report: Report,
+    images: list[Path],
+    csvs: list[str] | None = None,
+    narrative: Narrative | None = None,
+    inline: bool = False,
+) -> str:
     """The page; ``csvs``: the names of the CSV files beside it, each table linked to its
-    own and the zip of all of them at the top."""
+    own and the zip of all of them at the top; ``narrative``: its three sections after the
+    opening paragraph; ``inline``: the charts inside the page (``data:`` URLs), a page that
+    stands alone (the published version)."""
     e = html.escape
     csvs = csvs or []
     parts = [
@@ -81,8 +94,13 @@ def html_text(report: Report, images: list[Path], csvs: list[str] | None = None)
     if csvs:
         parts.append(f"<p><a href='{e(stem)}-csv.zip' download>CSV（全部表格，zip）</a></p>")
     parts.append(f"<p>{e(summary(report))}</p>")
+    if narrative is not None:
+        parts += narrative_html(report.period, narrative)
     for image in images:
-        parts.append(f"<p><img src='{e(image.name)}' alt='{e(image.stem)}'></p>")
+        src = image.name
+        if inline:
+            src = "data:image/png;base64," + base64.b64encode(image.read_bytes()).decode()
+        parts.append(f"<p><img src='{e(src)}' alt='{e(image.stem)}'></p>")
     for table in sections(report):
         name = f"{stem}-{table.key}.csv"
         link = f"<a href='{e(name)}' download>CSV</a>" if name in csvs else ""
@@ -96,13 +114,13 @@ def html_text(report: Report, images: list[Path], csvs: list[str] | None = None)
     return "\n".join(parts)
 
 
-def write_report(report: Report, directory: Path) -> list[Path]:
+def write_report(report: Report, directory: Path, narrative: Narrative | None = None) -> list[Path]:
     """Write ``report-<label>.md``, ``.html`` (+ PNGs), one CSV per table and their zip
-    ``report-<label>-csv.zip``; returns the files."""
+    ``report-<label>-csv.zip``, with ``narrative`` when given; returns the files."""
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"report-{report.period.label}"
     md = directory / f"{stem}.md"
-    md.write_text(markdown(report), "utf-8")
+    md.write_text(markdown(report, narrative), "utf-8")
     images = charts(report, directory, stem)
     files = csv_files(report)
     tables = []
@@ -113,5 +131,5 @@ def write_report(report: Report, directory: Path) -> list[Path]:
     bundle = directory / f"{stem}-csv.zip"
     bundle.write_bytes(csv_zip(files))
     page = directory / f"{stem}.html"
-    page.write_text(html_text(report, images, list(files)), "utf-8")
+    page.write_text(html_text(report, images, list(files), narrative), "utf-8")
     return [md, page, bundle, *tables, *images]
