@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from ivr.config.catalogue import Catalogue
 from ivr.devtools.demo_tickets import DemoTickets, Event, blank_row
+from ivr.devtools.demo_words import address, content
 from ivr.devtools.seed004 import FORWARDED, scaled
 from ivr.tickets.deadlines import Deadlines
 from ivr.tickets.numbering import format_number
@@ -62,8 +63,9 @@ def draw_forwarded(
                 type=type_,
                 category=category,
                 category_top=top,
-                content=f"{catalogue.category_name(category)}（演示数据，"
-                f"{catalogue.source_name(source)}转来）",
+                content=f"{content(rng, category, type_, catalogue.category_name(category))}"
+                f"（演示数据，{catalogue.source_name(source)}转来）",
+                address=address(rng, top),
                 department=dept,
                 deadline=deadline,
                 state="signed",
@@ -81,6 +83,7 @@ def draw_forwarded(
                     (signed + (done_at - signed) / 2, "handle", "signed", "handling", dept)
                 )
                 trail.append((done_at, "finish", "handling", "finished", dept))
-                row.update(state="finished", finished_at=done_at, reply="已答复（演示数据）")
+                reply = f"经{catalogue.department_name(dept)}调查处理，已答复（演示数据）"
+                row.update(state="finished", finished_at=done_at, reply=reply)
             tickets.rows.append(row)
             tickets.events.append(trail)

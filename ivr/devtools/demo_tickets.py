@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ivr.config.catalogue import Catalogue
 from ivr.db.tables import TicketCounterRow
+from ivr.devtools.demo_words import address, content
 from ivr.devtools.seed004 import (
     ACCEPTED,
     CATEGORIES,
@@ -135,7 +136,9 @@ def draw_tickets(
             type=type_,
             category=category,
             category_top=top,
-            content=f"{catalogue.category_name(category)}（演示数据）",
+            content=content(rng, category, type_, catalogue.category_name(category))
+            + "（演示数据）",
+            address=address(rng, top),
             department=dept,
             deadline=deadline,
         )
@@ -158,7 +161,12 @@ def draw_tickets(
                 trail.append((done_at, "finish", "handling", "finished", dept))
             else:
                 trail.append((done_at, "answer", "accepted", "finished", actor))
-            row.update(state="finished", finished_at=done_at, reply="已答复（演示数据）")
+            reply = (
+                f"经{catalogue.department_name(dept)}调查处理，已答复反映人（演示数据）"
+                if dept is not None
+                else "已直接解答（演示数据）"
+            )
+            row.update(state="finished", finished_at=done_at, reply=reply)
             row["was_overdue"] = done_at > deadline
             if rng.random() < 0.8 and done_at + dt.timedelta(days=1) < now:
                 level = rng.choices(
