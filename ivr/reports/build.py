@@ -25,8 +25,8 @@ from ivr.db.tables import (
 from ivr.quality import OperatorQuality, operator_quality
 from ivr.reports.channels import (
     channel_counts,
+    line_calls_without_ticket,
     source_figures,
-    topic_call_counts,
     topic_calls,
 )
 from ivr.reports.detail import TicketLine, day_tickets
@@ -192,14 +192,14 @@ def build_report(
         f_list = pool.submit(run, _day_tickets)
         f_quality = pool.submit(run, _quality)
         f_channels = pool.submit(run, channel_counts)
-        f_topics = pool.submit(run, topic_call_counts)
+        topics = [c.path for c in catalogue.top_levels() if c.special]
+        f_lines = pool.submit(run, lambda s, p: line_calls_without_ticket(s, p, topics))
         counts, flags = f_counts.result(), f_flags.result()
         report.queue, calls_by_day = f_queue.result(), f_calls.result()
         report.tasks, listed = f_tasks.result(), f_list.result()
         report.quality = f_quality.result()
-        channels, topics = f_channels.result(), f_topics.result()
+        channels, lines = f_channels.result(), f_lines.result()
     report.sources = source_figures(catalogue, channels)
-    report.topic_calls = topic_calls(catalogue, topics)
     # the call figures are the phone channel's: the other channels' tickets taken off
     counts = counts + [(*row[:5], -int(row[6])) for row in channels]
     report.tickets = [
@@ -288,6 +288,7 @@ def build_report(
         levels[int(level)] = levels.get(int(level), 0) + int(n)
     report.satisfaction = [(lv, SATISFACTION[lv], levels.get(lv, 0)) for lv in (5, 4, 3, 2, 1)]
 
+    report.topic_calls = topic_calls(report.special, lines)
     report.calls = sum(calls_by_day.values())
     day = period.start
     while day < period.end:

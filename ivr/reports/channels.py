@@ -7,15 +7,16 @@ channel (``source = 'phone'``), as seed 004 counts them; :func:`channel_counts` 
 other channels' tickets in the same grouping, which :func:`ivr.reports.build_report` takes
 off the all-channel pass over ``ix_tickets_report``.
 
-A call counts under a special topic when the ticket made from it is in that topic, or, when no
-ticket was made from it, when it was queued on the skill named as the topic's code (a line set
-up for the topic, e.g. a ``epidemic`` skill in ``queue.yaml``)."""
+A call counts under a special topic when the ticket made from it is in that topic (the topic's
+phone tickets: one call each), or, when no ticket was made from it, when it was queued on the
+skill named as the topic's code (a line set up for the topic, e.g. an ``epidemic`` skill in
+``queue.yaml``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, and_, func, select, type_coerce
+from sqlalchemy import String, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ivr.config.catalogue import Catalogue
@@ -35,37 +36,48 @@ def channel_counts(s: Session, period: Period) -> list[Any]:
         s.execute(
             select(day, t.department, t.category_top, t.type, t.state, t.source, func.count())
             .where(
+                # two ranges of ``ix_tickets_source_day``: only the other channels' rows
+                or_(t.source < PHONE, t.source > PHONE),
                 and_(t.accepted_day >= period.start, t.accepted_day < period.end),
-                t.source != PHONE,
                 t.state != State.MERGED.value,
             )
             .group_by(t.accepted_day, t.department, t.category_top, t.type, t.state, t.source)
+            # SQLite without statistics would take ix_tickets_report and read every row
+            .with_hint(t, "INDEXED BY ix_tickets_source_day", "sqlite")
         ).all()
     )
 
 
-def topic_call_counts(s: Session, period: Period) -> list[Any]:
-    """(top category of the call's ticket or None, skill, count) of the period's calls."""
+def line_calls_without_ticket(s: Session, period: Period, topics: list[str]) -> list[Any]:
+    """(skill, count) of the period's calls queued on a topic's line (``skill`` the topic's
+    code) that made no ticket: ranges of ``ix_call_records_skill_day``, then the unique
+    ``tickets.call_uniqueid`` per call of those lines only."""
+    if not topics:
+        return []
     c, t = CallRow, TicketRow
+    made = select(t.id).where(t.call_uniqueid == c.uniqueid).exists()
     return list(
         s.execute(
-            select(t.category_top, c.skill, func.count())
-            .select_from(c)
-            .outerjoin(t, t.call_uniqueid == c.uniqueid)
-            .where(and_(c.day >= period.start, c.day < period.end))
-            .group_by(t.category_top, c.skill)
+            select(c.skill, func.count())
+            .where(
+                c.skill.in_(topics),
+                and_(c.day >= period.start, c.day < period.end),
+                ~made,
+            )
+            .group_by(c.skill)
         ).all()
     )
 
 
-def topic_calls(catalogue: Catalogue, rows: list[Any]) -> dict[str, int]:
-    """Calls per special topic (every special top level, 0 when none)."""
-    special = [c.path for c in catalogue.top_levels() if c.special]
-    out = dict.fromkeys(special, 0)
-    for top, skill, n in rows:
-        topic = top if top is not None else skill
-        if topic in out:
-            out[topic] += int(n)
+def topic_calls(
+    special: list[tuple[str, str, int, Any]], without_ticket: list[Any]
+) -> dict[str, int]:
+    """Calls per special topic: its phone tickets (each from one call) and the calls on its
+    line that made none (every special top level, 0 when none)."""
+    out = {code: int(total) for code, _, total, _ in special}
+    for skill, n in without_ticket:
+        if skill in out:
+            out[skill] += int(n)
     return out
 
 

@@ -1,5 +1,7 @@
 """report publications: a report's narrative sections, drafted by the system and edited by a
-supervisor, and the report as published (kept)
+supervisor, and the report as published (kept); the report's indexes for the channels other
+than the phone (tickets by source and day) and the calls of a special topic's line (calls by
+skill and day)
 
 Revision ID: 0010
 Revises: 0009
@@ -37,7 +39,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("kind", "label", name="uq_report_publications_period"),
     )
+    op.create_index("ix_tickets_source_day", "tickets", ["source", "accepted_day"])
+    op.create_index("ix_call_records_skill_day", "call_records", ["skill", "day", "uniqueid"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_call_records_skill_day", table_name="call_records")
+    op.drop_index("ix_tickets_source_day", table_name="tickets")
     op.drop_table("report_publications")
