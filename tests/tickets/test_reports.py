@@ -198,3 +198,16 @@ def test_seed_demo_refuses_the_hohhot_catalogue(
     assert "lacks department tiexi" in str(info.value) and "demo-siping" in str(info.value)
     assert "\n" not in str(info.value)
     assert build_report(db, catalogue, parse_period(month="2020-02")).calls == 0
+
+
+def test_previous_periods_and_the_words_of_a_share() -> None:
+    from ivr.reports.narrative import previous
+    from ivr.reports.tables import pct_text, span_text
+
+    assert previous(parse_period(month="2020-03")).label == "2020-02"
+    assert previous(parse_period(month="2020-01")).label == "2019-12"
+    assert previous(parse_period(week="2021-W01")).label == "2020-W53"
+    assert previous(parse_period(day="2020-03-01")).label == "2020-02-29"
+    assert (pct_text(0.06), pct_text(0.172), pct_text(None)) == ("6%", "17.2%", "—")
+    assert span_text(dt.date(2020, 2, 9), dt.date(2020, 2, 29)) == "2020年2月9日至2月29日"
+    assert span_text(dt.date(2020, 12, 28), dt.date(2021, 1, 3)) == "2020年12月28日至2021年1月3日"
