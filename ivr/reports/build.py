@@ -200,6 +200,7 @@ def build_report(
         report.quality = f_quality.result()
         channels, lines = f_channels.result(), f_lines.result()
     report.sources = source_figures(catalogue, channels)
+    report.receiver = f"{catalogue.source_name('phone')}办公室"
     # the call figures are the phone channel's: the other channels' tickets taken off
     counts = counts + [(*row[:5], -int(row[6])) for row in channels]
     report.tickets = [

@@ -169,6 +169,7 @@ class Report:
     topic_calls: dict[str, int] = field(default_factory=dict)  # special topic -> calls
     direct: tuple[int, int] = (0, 0)  # tickets answered without a department: all, finished
     covered: tuple[dt.date, dt.date] | None = None  # first and last day with calls or tickets
+    receiver: str = ""  # who receives the forwarded items: 市长公开电话办公室
 
     @property
     def other_calls(self) -> int:

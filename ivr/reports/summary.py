@@ -30,15 +30,16 @@ def _group(group: str, sources: list[SourceFigures]) -> str:
     return f"{head}{many}{items}件，{_finished(items, finished)}。"
 
 
-def channels_paragraph(report: Report) -> str:
-    """``2020年2月份，收到…``: every group of sources with items; empty without any."""
+def channels_paragraph(report: Report, receiver: str = "") -> str:
+    """``2020年2月份，市长公开电话办公室收到…``: every group of sources with items (``receiver``
+    the centre, seed 004's "市长公开电话办公室"); empty without any."""
     groups = source_groups(report.sources)
     if not groups:
         return ""
     parts = [_group(group, sources) for group, sources in groups]
     first = parts[0]
     if groups[0][0].endswith("转来"):
-        first = "收到" + first
+        first = f"{receiver}收到{first}"
     return f"{report.period.title}，{first}" + "".join(parts[1:])
 
 
@@ -66,5 +67,7 @@ def calls_paragraph(report: Report) -> str:
 
 
 def summary(report: Report) -> str:
-    """The opening paragraph: the other channels' items (when there are any), then the calls."""
-    return channels_paragraph(report) + calls_paragraph(report)
+    """The opening paragraph: the other channels' items (when there are any), then the calls.
+    The centre receiving the forwarded items is named after the phone channel's name
+    (catalogue ``sources.phone.name``: 市长公开电话 -> 市长公开电话办公室)."""
+    return channels_paragraph(report, report.receiver) + calls_paragraph(report)
