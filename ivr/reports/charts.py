@@ -137,6 +137,6 @@ def charts(
             ax.barh(names, [f for _, _, f in words.departments], label=words.departments_legend[1])
             ax.invert_yaxis()
             ax.set_title(words.departments_title)
-            ax.legend()
+            ax.legend(loc="lower right")
             save(fig, "departments")
     return paths

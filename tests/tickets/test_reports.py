@@ -15,6 +15,7 @@ from ivr.devtools.demo import seed_demo
 from ivr.devtools.seed004 import DemoCatalogueRefused
 from ivr.records.store import CallRecordStore
 from ivr.reports import build_report, parse_period
+from ivr.reports.charts import chart_text
 from ivr.reports.render import markdown, write_report
 from ivr.tickets.errors import BadTicketInput
 from ivr.tickets.service import TicketService
@@ -169,6 +170,7 @@ def test_seed_demo_reproduces_seed_004(
     assert len(depts) == 25 and sum(n for n, _ in depts.values()) == 557
     assert sum(f for _, f in depts.values()) == 519  # 38 open, all at departments
     assert report.direct == (6610 - 557, 6572 - 519)  # answered directly: their own row
+    assert len(chart_text(report, chinese=True).departments) == 25  # every one charted
     assert report.queue.offered > 0 and report.queue.answered > 0
     assert "办结率99.4%" in markdown(report)
     files = write_report(report, tmp_path / "out")
