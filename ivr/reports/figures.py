@@ -103,7 +103,7 @@ Cell = str | int | float | None
 
 @dataclass(frozen=True)
 class Table:
-    """One table of a report (:mod:`ivr.reports.tables`)."""
+    """One table of a report (:mod:`ivr.reports.report_tables`)."""
 
     key: str  # ASCII, names the table's CSV file: report-2020-02-departments.csv
     title: str

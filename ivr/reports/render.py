@@ -18,8 +18,8 @@ from pathlib import Path
 from ivr.reports.charts import charts
 from ivr.reports.figures import Report
 from ivr.reports.narrative import Narrative, narrative_html, narrative_markdown
-from ivr.reports.summary import summary
-from ivr.reports.tables import about, cell_text, generated, period_text, sections, zone_line
+from ivr.reports.opening import summary
+from ivr.reports.report_tables import about, cell_text, generated, period_text, sections, zone_line
 
 __all__ = ["csv_files", "csv_zip", "html_text", "markdown", "write_report"]
 

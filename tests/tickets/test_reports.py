@@ -204,7 +204,7 @@ def test_seed_demo_refuses_the_hohhot_catalogue(
 
 def test_previous_periods_and_the_words_of_a_share() -> None:
     from ivr.reports.narrative import previous
-    from ivr.reports.tables import pct_text, span_text
+    from ivr.reports.report_tables import pct_text, span_text
 
     assert previous(parse_period(month="2020-03")).label == "2020-02"
     assert previous(parse_period(month="2020-01")).label == "2019-12"

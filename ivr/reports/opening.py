@@ -9,7 +9,7 @@ import datetime as dt
 
 from ivr.reports.channels import source_groups
 from ivr.reports.figures import Report, SourceFigures
-from ivr.reports.tables import pct_text, span_text
+from ivr.reports.report_tables import pct_text, span_text
 
 
 def _finished(items: int, finished: int) -> str:
