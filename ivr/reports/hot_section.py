@@ -10,7 +10,7 @@ import datetime as dt
 from ivr.config.catalogue import Catalogue
 from ivr.db.database import Database
 from ivr.hotspots import HotReport, day_end, find_hotspots
-from ivr.reports.figures import Period
+from ivr.reports.figures import Cell, Period, Table
 from ivr.tickets.display import in_zone
 
 HEADER = ["热点", "关键词", "地点", "件数", "工单号", "受理时间", "分类", "地址", "内容"]
@@ -31,14 +31,12 @@ def _cell(text: str) -> str:
     return " ".join(text.replace("|", "｜").split())
 
 
-def hot_tables(
-    found: HotReport | None, tz: dt.tzinfo
-) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows): one row per ticket of each flagged group, the groups largest
-    first; none for a week or a month."""
+def hot_tables(found: HotReport | None, tz: dt.tzinfo) -> list[Table]:
+    """One row per ticket of each flagged group, the groups largest first; no table for a
+    week or a month."""
     if found is None:
         return []
-    rows = []
+    rows: list[list[Cell]] = []
     for n, g in enumerate(found.flagged, 1):
         words, place = " ".join(g.words), g.place or "（无地址）"
         for t in g.tickets:
@@ -46,9 +44,9 @@ def hot_tables(
             content = _cell(t.content)
             if len(content) > CONTENT_CHARS:
                 content = content[:CONTENT_CHARS] + "…"
-            rows.append([str(n), words, place, str(g.count), t.number, when, name,
+            rows.append([n, words, place, g.count, t.number, when, name,
                          _cell(t.address) or "-", content])  # fmt: skip
     rules = found.rules
     title = (f"热点诉求（{rules.window_hours:g}小时内同一地点相似诉求达{rules.min_tickets}件："
              f"{len(found.flagged)}类，{len(rows)}件）")  # fmt: skip
-    return [(title, HEADER, rows)]
+    return [Table("hotspots", title, HEADER, rows)]
