@@ -457,6 +457,99 @@ def test_a_three_way_call_from_the_browser_phone(
     assert ("transfer", f"threeway 110 by {OPERATOR}") in kinds, kinds
 
 
+def test_the_browser_phone_consults_a_colleague_then_hands_the_caller_over(
+    stack: Stack, tmp_path: Path, operator_account: None
+) -> None:
+    """The attended transfer (咨询转接) from the browser phone: the operator answers in the
+    page, consults colleague 1001 (a SIPp softphone) while the caller waits alone with music
+    on hold, talks to the colleague, joins the caller and hangs up in the page: the caller is
+    left with the colleague, the browser phone is free, and the operator goes to wrap-up when
+    the call ends."""
+    expect = sync_api.expect
+    caller = "13904710397"
+    colleague = stack.softphone(NEXT, tmp_path, ring=1.0, talk=90.0)
+    call = None
+    try:
+        stack.login(NEXT, ready=False)  # logged in (its interface known), not taking calls
+        with sync_api.sync_playwright() as p:
+            chromium = browser(p, tmp_path)
+            page = chromium.new_page(viewport={"width": 1280, "height": 900})
+            ready_with_browser_phone(stack, page)
+            call = talking_citizen(stack, tmp_path / "citizen", caller)
+            expect(page.locator("#ph-answer")).to_be_visible(timeout=40000)
+            page.click("#ph-answer")
+            expect(page.locator("#state")).to_contain_text("通话", timeout=15000)
+            uid = stack.agent(OPERATOR)["call"]
+            page.fill("#xfer-colleague", NEXT)
+            page.click("#xfer-consult")
+            expect(page.locator("#xfer-result")).to_contain_text("consulting")
+            expect(page.locator("#xfer-join")).to_be_visible()
+            # the colleague answers in the consultation room; the caller waits alone
+            room = f"consult-{uid}"
+            members = poll(
+                lambda: m if len(m := conference_members(stack, room)) == 2 else None,
+                lambda: f"room {room}: {stack.rx(f'confbridge list {room}')}",
+                timeout=30,
+            )
+            assert sorted(m.split("-")[0] for m in members) == [
+                f"PJSIP/{NEXT}",
+                f"PJSIP/{OPERATOR}",
+            ], members
+            caller_channel = stack.channel_of(caller)
+            assert caller_channel is not None
+            assert conference_members(stack, uid) == [caller_channel[0]]
+            # the operator talks to the colleague: the page hears the colleague's voice
+            expect(page.locator("#phone")).to_have_attribute("data-state", "talking")
+            before = inbound_energy(page)
+            poll(
+                lambda: inbound_energy(page) > before + 0.01 or None,
+                lambda: f"the colleague is not heard: {before} -> {inbound_energy(page)}",
+                timeout=15,
+            )
+            page.click("#xfer-join")  # the caller, the operator and the colleague together
+            expect(page.locator("#xfer-result")).to_contain_text("joined")
+            poll(
+                lambda: len(conference_members(stack, uid)) == 3 or None,
+                lambda: f"room {uid}: {stack.rx(f'confbridge list {uid}')}",
+                timeout=20,
+            )
+            page.click("#ph-hangup")  # the operator leaves: the hand-over is done
+            expect(page.locator("#phone")).to_have_attribute("data-state", "registered")
+            members = poll(
+                lambda: m if len(m := conference_members(stack, uid)) == 2 else None,
+                lambda: f"room {uid}: {stack.rx(f'confbridge list {uid}')}",
+                timeout=20,
+            )
+            assert caller_channel[0] in members, members
+            assert any(m.startswith(f"PJSIP/{NEXT}-") for m in members), members
+            assert not conference_members(stack, room)
+            chromium.close()
+        stack.hangup(caller)  # the caller and the colleague are done
+        poll(
+            lambda: stack.agent(OPERATOR)["state"] in ("wrapup", "ready") or None,
+            lambda: f"no wrap-up: {stack.agent(OPERATOR)}",
+            timeout=20,
+        )
+        record = stack.record(caller)
+        assert (record["outcome"], record["agent"], record["hangup_by"]) == (
+            "answered",
+            OPERATOR,
+            "transfer",
+        ), record
+        kinds = [(e["kind"], e["detail"]) for e in record["events"]]
+        assert ("transfer", f"consult agent:{NEXT} by {OPERATOR}") in kinds, kinds
+        legs = [d for k, d in kinds if k == "transfer_leg"]
+        assert legs[0].startswith(f"transfer consult agent:{NEXT} ") and any(
+            d.startswith(f"answer agent:{NEXT} PJSIP/{NEXT}-") for d in legs
+        ), legs
+        assert legs[-1] == f"join agent:{NEXT} by {OPERATOR}", legs
+    finally:
+        colleague.stop()
+        if call is not None:
+            call.kill()
+        stack.logout(NEXT)
+
+
 def conference_members(stack: Stack, room: str) -> list[str]:
     out = stack.rx(f"confbridge list {room}")
     return [line.split()[0] for line in out.splitlines() if "/" in line.split(" ", 1)[0]]
