@@ -16,6 +16,7 @@ from ivr import logfmt, runinfo
 from ivr.accounts import Accounts
 from ivr.agi.server import FastAGIServer
 from ivr.asterisk.conf_options import DEV_SECRETS_FILE, stored_password
+from ivr.compose.phones import watch_phones
 from ivr.compose.transfers import close_transfers, open_manager, open_transfers
 from ivr.config.catalogue import load_catalogue
 from ivr.config.editing import ConfigEditor
@@ -244,6 +245,8 @@ def web_app(
             await spy_ami.close()
 
     app.on_cleanup.append(stop_transfers)
+    # browser phones that stay unregistered: their agents paused "phone offline" (webrtc.md)
+    watch_phones(app, holder, queue, accounts, settings.var_dir / AMI_SECRET_FILE)
     return app
 
 

@@ -305,6 +305,68 @@ def test_a_tab_closed_while_ringing_strands_nobody(
         stack.logout(NEXT)
 
 
+def test_a_closed_desk_pauses_its_operator_before_a_caller_rings_it(
+    stack: Stack, tmp_path: Path, operator_account: None
+) -> None:
+    """The desk is closed while the operator is ready (not while it rings): the server sees
+    the browser phone gone from Asterisk (AMI ``DEVICE_STATE``) and pauses the agent
+    ``phone offline`` within the grace period and a probe (queue.yaml settings
+    ``phone_offline_seconds`` 20 and ``phone_probe_seconds`` 5), audited by the system; a
+    caller then goes to the next operator without first ringing the dead browser."""
+    caller = "13904710398"
+    softphone = stack.softphone(NEXT, tmp_path, ring=1.0, talk=4.0)
+    call = None
+    try:
+        with sync_api.sync_playwright() as p:
+            chromium = browser(p, tmp_path)
+            page = chromium.new_page()
+            ready_with_browser_phone(stack, page)
+            poll(
+                lambda: f"{OPERATOR}-web" in stack.rx("pjsip show contacts") or None,
+                lambda: stack.rx("pjsip show contacts"),
+                timeout=10,
+            )
+            page.close()
+            closed = time.monotonic()
+            chromium.close()
+        assert stack.agent(OPERATOR)["state"] == "ready"  # the queue does not know yet
+        state = poll(
+            lambda: ((s := stack.agent(OPERATOR))["state"] == "paused" and s) or None,
+            lambda: f"{OPERATOR} not paused: {stack.agent(OPERATOR)}",
+            timeout=20 + 5 + 10,
+        )
+        took = time.monotonic() - closed
+        assert state["reason"] == "phone offline", state
+        assert 15 <= took <= 20 + 5 + 5, took  # the grace period, and a probe or so
+        print(f"paused 'phone offline' {took:.1f} s after the desk was closed")
+        audit = stack.query(
+            "SELECT actor, role, after_json FROM audit_log WHERE action = 'agent.pause' "
+            "AND target = ? ORDER BY id DESC LIMIT 1",
+            f"agent:{OPERATOR}",
+        )
+        assert audit and audit[0]["actor"] == "system:phone-watch", audit
+        assert "phone offline" in audit[0]["after_json"], audit
+        stack.login(NEXT, ready=True)
+        call = stack.call("12345", caller)
+        poll(
+            lambda: stack.agent(NEXT)["state"] == "busy" or None,
+            lambda: f"the caller never reached {NEXT}: {stack.agent(NEXT)}",
+            timeout=40,
+        )
+        stack.hangup(caller)
+        record = stack.record(caller, timeout=90)
+        assert (record["outcome"], record["agent"]) == ("answered", NEXT), record
+        offers = [e["detail"] for e in record["events"] if e["kind"] == "offer"]
+        assert [d for d in offers if "/" in d] == [f"{NEXT} PJSIP/{NEXT}"], offers
+        dials = [e["detail"] for e in record["events"] if e["kind"] == "dial"]
+        assert dials == [f"PJSIP/{NEXT} ANSWER"], dials
+    finally:
+        softphone.stop()
+        if call is not None:
+            call.kill()
+        stack.logout(NEXT)
+
+
 def test_the_phone_says_what_is_wrong(stack: Stack, tmp_path: Path, operator_account: None) -> None:
     """The microphone refused, the registration refused, the WebSocket lost: each is said on
     the phone's line; the first two keep the agent out of the queue, the last one heals."""
