@@ -37,6 +37,8 @@ class Settings:
     # The desks' browser phones: the SIP-over-WebSocket URL of Asterisk (wss://pbx:8089/ws
     # in a real deployment); "": ws:// on the desk's own host name, port 8088 (development).
     webrtc_ws_url: str = ""
+    # Their STUN/TURN servers (a JSON list, ivr/web/ice_servers.py); "": none (one network).
+    webrtc_ice_servers: str = ""
 
     @property
     def pidfile(self) -> Path:
@@ -71,6 +73,7 @@ class Settings:
             session_idle_minutes=float(env("HOTLINE_SESSION_IDLE_MINUTES", "120")),
             metrics_public=_flag(env("HOTLINE_METRICS_PUBLIC", "1")),
             webrtc_ws_url=env("HOTLINE_WEBRTC_WS_URL", "").strip(),
+            webrtc_ice_servers=env("HOTLINE_WEBRTC_ICE_SERVERS", ""),
         )
 
     def local_path(self, path: str) -> str:

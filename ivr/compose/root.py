@@ -46,6 +46,7 @@ from ivr.web.call_routes import calls_part
 from ivr.web.callback_routes import callbacks_part
 from ivr.web.config_routes import config_part
 from ivr.web.desk_socket import DeskHub
+from ivr.web.ice_servers import parse_ice_servers
 from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.phone_routes import BrowserPhones, phone_part
 from ivr.web.portal_routes import portal_part
@@ -165,7 +166,8 @@ def browser_phones(settings: Settings) -> BrowserPhones:
         secrets = settings.var_dir / DEV_SECRETS_FILE
         return stored_password(spec.webrtc.secret, spec.webrtc.username, secrets)
 
-    return BrowserPhones(settings.webrtc_ws_url, password)
+    ice = tuple(parse_ice_servers(settings.webrtc_ice_servers))  # HL-SRV-015
+    return BrowserPhones(settings.webrtc_ws_url, password, ice)
 
 
 def web_app(
@@ -255,6 +257,7 @@ async def start_server(
 ) -> RunningServer:
     """Build and start ``hotline serve``: raises ConfigError for a refused config."""
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    parse_ice_servers(settings.webrtc_ice_servers)  # HL-SRV-015 before anything starts
     holder = ConfigHolder(config_dir, settings.recordings_dir, settings.reload_status)
     logfmt.set_zone(holder.current.hours.timezone)  # log lines in the centre's zone
     # a reload applies queue.yaml (ivr.queuewait.queue_reload) and agents.yaml, like the menu
