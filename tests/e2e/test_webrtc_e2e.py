@@ -12,7 +12,12 @@ page's own RTCPeerConnection received audio. The operator hangs up in the page: 
 Then a citizen dials 12345 and the tab is closed while the browser phone rings: the caller
 is not stranded, it goes to
 the next operator (1001's SIPp softphone) and 1003 is paused (``no answer``), as for a desk
-phone that does not answer."""
+phone that does not answer; and a desk closed while 1003 is ready has 1003 paused ``phone
+offline`` by the server before any caller rings it.
+
+The desk's transfers from the browser phone: blind to 110, three-way with 110, and the
+consultation of a colleague (1001) then join. A seat that reaches Asterisk only through a
+TURN server (coturn, ``HOTLINE_WEBRTC_ICE_SERVERS``) talks through it."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import time
@@ -30,6 +36,8 @@ from typing import Any
 import pytest
 
 from ivr.asterisk import local
+from ivr.asterisk.conf_options import DEV_SECRETS_FILE
+from tests.conftest import free_port
 from tests.e2e.conftest import Stack, poll
 from tests.e2e.sipp import (
     _HEAD,
@@ -138,9 +146,10 @@ def browser(p: Any, workdir: Path, *, microphone: bool = True) -> Any:
     )
 
 
-def desk_with_browser_phone(stack: Stack, page: Any) -> None:
-    """Operator 1003 signs in on the desk and chooses the browser phone."""
-    page.goto(f"http://127.0.0.1:{stack.http_port}/desk")
+def desk_with_browser_phone(stack: Stack, page: Any, *, http_port: int | None = None) -> None:
+    """Operator 1003 signs in on the desk (of the stack's server, or the one on
+    ``http_port``) and chooses the browser phone."""
+    page.goto(f"http://127.0.0.1:{http_port or stack.http_port}/desk")
     page.fill("#username", ACCOUNT)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
@@ -610,6 +619,141 @@ def test_the_browser_phone_consults_a_colleague_then_hands_the_caller_over(
         if call is not None:
             call.kill()
         stack.logout(NEXT)
+
+
+TURNSERVER = shutil.which("turnserver")  # Debian's coturn
+#: a seat whose only way to Asterisk is the TURN server: every peer connection of the page
+#: gathers relay candidates only (and the configurations JsSIP passed are kept to be read)
+RELAY_ONLY = """
+(() => {
+  const Native = window.RTCPeerConnection;
+  window.hotlinePcConfigs = [];
+  function RelayOnly(config, ...rest) {
+    window.hotlinePcConfigs.push(JSON.parse(JSON.stringify(config || {})));
+    return new Native({ ...(config || {}), iceTransportPolicy: "relay" }, ...rest);
+  }
+  RelayOnly.prototype = Native.prototype;
+  Object.setPrototypeOf(RelayOnly, Native);
+  window.RTCPeerConnection = RelayOnly;
+})();
+"""
+
+
+def host_address() -> str | None:
+    """This host's address on its default route (where Asterisk's ICE candidates are)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("203.0.113.1", 9))  # no packet is sent
+        except OSError:
+            return None
+        address = str(s.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+@pytest.fixture
+def turn(tmp_path: Path) -> Iterator[int]:
+    """coturn on a port of the test (long-term credentials seat/pw): the browser reaches it
+    on loopback, it relays from the host's address, where Asterisk's candidates are (so that
+    Asterisk's answers come from the peer the browser's permission names)."""
+    relay = host_address()
+    if TURNSERVER is None or relay is None:
+        pytest.skip("turnserver (Debian package coturn) and a non-loopback address are needed")
+    port = free_udp_port()
+    cmd = [TURNSERVER, "-n", "--listening-ip", "127.0.0.1", "--relay-ip", relay,
+           "--listening-port", str(port), "--min-port", "49200", "--max-port", "49299",
+           "--lt-cred-mech", "--user", "seat:pw", "--realm", "hotline.test",
+           "--no-tls", "--no-dtls", "--no-cli", "--simple-log",
+           "--log-file", str(tmp_path / "turn.log"), "--pidfile", str(tmp_path / "turn.pid"),
+           "--verbose"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        assert proc.poll() is None, "turnserver did not start"
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_a_seat_reaching_asterisk_only_through_turn_talks_through_it(
+    stack: Stack,
+    tmp_path: Path,
+    operator_account: None,
+    turn: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HOTLINE_WEBRTC_ICE_SERVERS names a TURN server (coturn): a hotline server started with
+    it hands it to the desk (GET /api/agents/{id}/phone), JsSIP gives it to the peer
+    connection, and a seat that may only use relay candidates answers a call whose audio
+    flows through the TURN server both ways."""
+    expect = sync_api.expect
+    caller = "13904710399"
+    ice = [{"urls": f"turn:127.0.0.1:{turn}?transport=udp", "username": "seat",
+            "credential": "pw"}]  # fmt: skip
+    monkeypatch.setenv("HOTLINE_WEBRTC_ICE_SERVERS", json.dumps(ice))
+    assert stack.opts.websocket is not None
+    monkeypatch.setenv("HOTLINE_WEBRTC_WS_URL", f"ws://127.0.0.1:{stack.opts.websocket.port}/ws")
+    var, http = tmp_path / "var-turn", free_port()
+    var.mkdir()
+    secrets = stack.var / DEV_SECRETS_FILE  # the browser phones' development passwords
+    if secrets.exists():
+        shutil.copy(secrets, var / DEV_SECRETS_FILE)
+    server = stack.start_server(var, free_port(), http, log_name="serve-turn.log",
+                                database_url=stack.database_url)  # fmt: skip
+    call = None
+    try:
+        with sync_api.sync_playwright() as p:
+            chromium = browser(p, tmp_path)
+            context = chromium.new_context()
+            context.add_init_script(RELAY_ONLY)
+            page = context.new_page()
+            desk_with_browser_phone(stack, page, http_port=http)
+            page.click("#ready")
+            expect(page.locator("#ph-status")).to_contain_text("registered", timeout=20000)
+            handed = page.evaluate("phone.config.ice_servers")  # by GET /api/agents/1003/phone
+            assert handed == [{**ice[0], "urls": [ice[0]["urls"]]}], handed
+            call = talking_citizen(stack, tmp_path / "citizen", caller)
+            expect(page.locator("#ph-answer")).to_be_visible(timeout=40000)
+            page.click("#ph-answer")
+            expect(page.locator("#phone")).to_have_attribute("data-state", "talking",
+                                                             timeout=20000)  # fmt: skip
+            configs = page.evaluate("window.hotlinePcConfigs")
+            assert configs and configs[-1]["iceServers"][0]["username"] == "seat", configs
+            energy = poll(
+                lambda: inbound_energy(page) or None,
+                lambda: "the page received no audio through the TURN server",
+                timeout=20,
+            )
+            assert energy > 0
+            pair = page.evaluate(
+                """async () => {
+                  const stats = await phone.session.connection.getStats();
+                  for (const s of stats.values())
+                    if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+                      const local = stats.get(s.localCandidateId);
+                      return {local: local.candidateType, sent: s.bytesSent,
+                              received: s.bytesReceived};
+                    }
+                  return null;
+                }"""
+            )
+            assert pair is not None and pair["local"] == "relay", pair
+            assert pair["sent"] > 0 and pair["received"] > 0, pair
+            page.wait_for_timeout(3000)
+            page.click("#ph-hangup")
+            expect(page.locator("#phone")).to_have_attribute("data-state", "registered")
+            chromium.close()
+        stack.hangup(caller)
+        record = stack.record(caller)
+        assert (record["outcome"], record["agent"]) == ("answered", OPERATOR), record
+        wav = stack.recordings / record["recording"]
+        operator = band_rms(wav, 1850, 2150)  # the seat's voice reached Asterisk by TURN
+        assert operator > 0.01, operator
+    finally:
+        if call is not None:
+            call.kill()
+        server.terminate()
+        server.wait(20)
 
 
 def conference_members(stack: Stack, room: str) -> list[str]:
