@@ -369,11 +369,64 @@ def test_a_closed_desk_pauses_its_operator_before_a_caller_rings_it(
         assert [d for d in offers if "/" in d] == [f"{NEXT} PJSIP/{NEXT}"], offers
         dials = [e["detail"] for e in record["events"] if e["kind"] == "dial"]
         assert dials == [f"PJSIP/{NEXT} ANSWER"], dials
+        # the operator opens the desk again: it says why, registers the phone again at once,
+        # and the pause stays until the operator presses Ready
+        expect = sync_api.expect
+        with sync_api.sync_playwright() as p:
+            chromium = browser(p, tmp_path)
+            page = chromium.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            page.goto(f"http://127.0.0.1:{stack.http_port}/desk")
+            page.fill("#username", ACCOUNT)
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page.locator("#state")).to_contain_text("话机离线 phone offline", timeout=15000)
+            expect(page.locator("#phone")).to_have_attribute("data-state", "registered",
+                                                             timeout=20000)  # fmt: skip
+            page.wait_for_timeout(5000 + 1000)  # a probe: the registered phone unpauses nothing
+            assert stack.agent(OPERATOR)["reason"] == "phone offline"
+            page.screenshot(path=str(SHOTS / "webrtc-phone-offline.png"))
+            page.click("#ready")
+            expect(page.locator("#state")).to_contain_text("就绪", timeout=15000)
+            chromium.close()
     finally:
         softphone.stop()
         if call is not None:
             call.kill()
         stack.logout(NEXT)
+
+
+def test_a_desk_whose_network_is_lost_pauses_its_operator(
+    stack: Stack, tmp_path: Path, operator_account: None
+) -> None:
+    """The network is lost under a ready desk: no close reaches Asterisk (the page's
+    WebSocket stays open but nothing comes through it: every message from Asterisk is
+    dropped), so the contact stays until the AOR's qualify (``qualify_frequency = 30``,
+    ``qualify_timeout`` 3 s) finds it unreachable; then the grace period, and 1003 is paused
+    ``phone offline``."""
+    with sync_api.sync_playwright() as p:
+        chromium = browser(p, tmp_path)
+        page = chromium.new_page()
+        ready_with_browser_phone(stack, page)
+        page.evaluate("phone.ua._transport.socket._ws.onmessage = () => {}")  # deaf from now
+        lost = time.monotonic()
+        poll(
+            lambda: re.search(rf"{OPERATOR}-web/\S+\s+\S+\s+Unavail", stack.rx(
+                "pjsip show contacts")) or None,
+            lambda: stack.rx("pjsip show contacts"),
+            timeout=30 + 3 + 10,
+        )  # fmt: skip
+        unreachable = time.monotonic() - lost
+        assert stack.agent(OPERATOR)["state"] == "ready"  # within the grace period
+        state = poll(
+            lambda: ((s := stack.agent(OPERATOR))["state"] == "paused" and s) or None,
+            lambda: f"{OPERATOR} not paused: {stack.agent(OPERATOR)}",
+            timeout=20 + 5 + 10,
+        )
+        took = time.monotonic() - lost
+        assert state["reason"] == "phone offline", state
+        print(f"network lost: contact unreachable after {unreachable:.1f} s, agent paused "
+              f"after {took:.1f} s")  # fmt: skip
+        chromium.close()
 
 
 def test_the_phone_says_what_is_wrong(stack: Stack, tmp_path: Path, operator_account: None) -> None:
