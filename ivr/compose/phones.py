@@ -1,9 +1,11 @@
 """The browser phones' watcher (:class:`queueing.phonewatch.PhoneWatch`) of ``hotline serve``:
-the agents of agents.yaml with a ``webrtc`` account, queue.yaml ``settings``
-``phone_offline_seconds`` / ``phone_probe_seconds`` (read again at each round, so a reload
-applies), an AMI connection of its own as the ``dialler`` user, and an audit row by
-``system:phone-watch`` for each pause. Runs with the HTTP app (the desk is where browser
-phones live); none when the dialler (AMI) is off or no agent has a browser phone."""
+the agents of agents.yaml with a ``webrtc`` account and queue.yaml ``settings``
+``phone_offline_seconds`` (both read again at each round, so a reload applies;
+``phone_probe_seconds`` at the start), an AMI connection of its own as the ``dialler``
+user, and an audit row by ``system:phone-watch`` for each pause. Runs with the HTTP app
+(the desk is where browser phones live); none when the dialler (AMI) is off. Agents given
+a browser phone by a reload are watched from the next round; with none, a round is one
+Redis command."""
 
 from __future__ import annotations
 
@@ -44,8 +46,8 @@ def watch_phones(
 ) -> PhoneWatch | None:
     """Start the watcher with ``app`` and stop it with it (None: nothing to watch)."""
     ami = open_manager(holder.current.queue, secret_file)
-    if ami is None or not browser_interfaces(holder):
-        if ami is None and browser_interfaces(holder):
+    if ami is None:
+        if browser_interfaces(holder):
             log.info("browser phones not watched: queue.yaml dialler (AMI) is off")
         return None
 
