@@ -35,6 +35,7 @@ from ivr.reports.figures import (
     T,
     TaskFigures,
 )
+from ivr.reports.hot_section import hot_issues
 from ivr.tickets.display import state_name
 from ivr.tickets.lifecycle import DONE, OPEN, SATISFACTION, State
 
@@ -185,10 +186,11 @@ def build_report(
         f_tasks = pool.submit(run, _tasks)
         f_list = pool.submit(run, _day_tickets)
         f_quality = pool.submit(run, _quality)
+        f_hot = pool.submit(hot_issues, db, catalogue, period, report.tz)
         counts, flags = f_counts.result(), f_flags.result()
         report.queue, calls_by_day = f_queue.result(), f_calls.result()
         report.tasks, listed = f_tasks.result(), f_list.result()
-        report.quality = f_quality.result()
+        report.quality, report.hotspots = f_quality.result(), f_hot.result()
     report.tickets = [
         replace(
             line,

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from ivr.db.tables import (
     FLAGGED,
 )
+from ivr.hotspots import HotReport
 from ivr.quality import OperatorQuality
 from ivr.reports.detail import TicketLine
 from ivr.tickets.errors import BadTicketInput
@@ -127,6 +128,7 @@ class Report:
     tasks: list[TaskFigures] = field(default_factory=list)
     tickets: list[TicketLine] = field(default_factory=list)  # day reports: the day's tickets
     quality: list[OperatorQuality] = field(default_factory=list)  # 质检, per operator
+    hotspots: HotReport | None = None  # day reports: 热点诉求 (ivr.reports.hot_section)
     tz: dt.tzinfo = field(default_factory=lambda: ZoneInfo(CENTRE_ZONE))  # the centre's zone
 
     @property

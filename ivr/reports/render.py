@@ -17,6 +17,7 @@ from matplotlib import font_manager, rc_context
 from matplotlib.figure import Figure
 
 from ivr.reports import Report
+from ivr.reports.hot_section import hot_tables
 from ivr.reports.quality_section import quality_table
 from ivr.tickets.display import REASON_NAMES, in_zone, zone_label
 
@@ -149,6 +150,7 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
         )
     )
     out.append(quality_table(r.quality))
+    out += hot_tables(r.hotspots, r.tz)
     if r.period.kind == "day":
         out.append(
             (
