@@ -225,3 +225,9 @@ function K.calls() return B .. 'calls' end
 function K.call(u) return B .. 'call:' .. u end
 function K.notices() return B .. 'notices' end
 """
+
+
+def phone_watch(centre: str = DEFAULT_CENTRE) -> str:
+    """String: the server whose browser-phone watcher probes now (queueing/phonewatch.py),
+    a lease of two probe periods."""
+    return f"{base(centre)}phonewatch"

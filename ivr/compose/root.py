@@ -15,14 +15,13 @@ from sqlalchemy.exc import DBAPIError
 from ivr import logfmt, runinfo
 from ivr.accounts import Accounts
 from ivr.agi.server import FastAGIServer
-from ivr.asterisk.conf_options import DEV_SECRETS_FILE, stored_password
 from ivr.citizen.citizen_app import CitizenOptions, create_citizen_app
 from ivr.citizen.guard import networks
 from ivr.citizen.limits import Limits, RateLimiter
+from ivr.compose.browser_phones import browser_phones, watch_phones
 from ivr.compose.transfers import close_transfers, open_manager, open_transfers
 from ivr.config.catalogue import load_catalogue
 from ivr.config.editing import ConfigEditor
-from ivr.config.queue_models import AgentSpec
 from ivr.db.database import Database, database_url
 from ivr.errors import ConfigError
 from ivr.hotline import HeldSurveys, HotlineService, LiveCalls
@@ -52,7 +51,7 @@ from ivr.web.callback_routes import callbacks_part
 from ivr.web.config_routes import config_part
 from ivr.web.desk_socket import DeskHub
 from ivr.web.knowledge_routes import knowledge_part
-from ivr.web.phone_routes import BrowserPhones, phone_part
+from ivr.web.phone_routes import phone_part
 from ivr.web.portal_routes import portal_part
 from ivr.web.quality_routes import quality_part
 from ivr.web.recording_routes import recordings_part
@@ -177,19 +176,6 @@ class RunningServer:
             self.settings.pidfile.unlink()
 
 
-def browser_phones(settings: Settings) -> BrowserPhones:
-    """The browser phones' WebSocket URL and SIP passwords: agents.yaml ``webrtc.secret``
-    (``env:``, ``file:``), else the development one ``hotline asterisk up`` made in var/."""
-
-    def password(spec: AgentSpec) -> str | None:
-        if spec.webrtc is None:
-            return None
-        secrets = settings.var_dir / DEV_SECRETS_FILE
-        return stored_password(spec.webrtc.secret, spec.webrtc.username, secrets)
-
-    return BrowserPhones(settings.webrtc_ws_url, password)
-
-
 def web_app(
     settings: Settings,
     holder: ConfigHolder,
@@ -267,6 +253,8 @@ def web_app(
             await spy_ami.close()
 
     app.on_cleanup.append(stop_transfers)
+    # browser phones that stay unregistered: their agents paused "phone offline" (webrtc.md)
+    watch_phones(app, holder, queue, accounts, settings.var_dir / AMI_SECRET_FILE)
     return app
 
 
@@ -299,6 +287,9 @@ async def start_server(
     if citizen_port is not None:
         networks(settings.citizen_proxies)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    browser_phones(
+        settings
+    )  # HL-SRV-015: a wrong HOTLINE_WEBRTC_ICE_SERVERS, before anything starts
     holder = ConfigHolder(config_dir, settings.recordings_dir, settings.reload_status)
     logfmt.set_zone(holder.current.hours.timezone)  # log lines in the centre's zone
     # a reload applies queue.yaml (ivr.queuewait.queue_reload) and agents.yaml, like the menu

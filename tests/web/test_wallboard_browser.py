@@ -187,4 +187,9 @@ async def test_a_supervisor_watches_a_caller_wait_and_be_answered(
         await expect(line).to_contain_text("正在呼叫您的话机 PJSIP/2001")
         await expect(line).to_have_class("muted")
         assert manager["ami"].actions[-1]["Data"] == "PJSIP/1001-00000001,qwE"
+        # the queue's own pause of an operator whose browser phone went away, in words
+        await rq.complete("b1", "1001", "caller")
+        await rq.pause("1001", "phone offline")
+        row = page.locator("#wb-agents tbody tr", has_text="1001")
+        await expect(row).to_contain_text("暂停 (话机离线)")
         await browser.close()

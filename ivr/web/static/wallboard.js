@@ -2,6 +2,7 @@
 // second and at once on every queue event; drawn here without any library.
 "use strict";
 
+const QUEUE_REASONS = { "no answer": "未接", "phone offline": "话机离线" };  // the queue's own pauses
 const STATES = { ready: "就绪", reserved: "振铃", busy: "通话", wrapup: "话后", paused: "暂停", offline: "离线" };
 const wb = { retry: 1000 };
 
@@ -113,7 +114,7 @@ function show(b) {
     className: s.longest_wait_seconds > sl ? "late" : "",
   })));
   rows("wb-agents", b.agents.map((a) => ({
-    cells: [a.id, a.name, (STATES[a.state] || a.state) + (a.state === "paused" && a.reason ? ` (${a.reason})` : ""), clock(a.seconds_in_state)],
+    cells: [a.id, a.name, (STATES[a.state] || a.state) + (a.state === "paused" && a.reason ? ` (${QUEUE_REASONS[a.reason] || a.reason})` : ""), clock(a.seconds_in_state)],
     className: `agent-${a.state}`,
   })));
   if (typeof spyButtons === "function") spyButtons(b.agents);  // spy.js: listen, whisper, barge
