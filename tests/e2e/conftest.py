@@ -298,6 +298,9 @@ class Stack:
             HOTLINE_AGI_HOST="127.0.0.1",
             HOTLINE_AGI_PORT=str(agi_port),
         )
+        if self.opts.websocket is not None:  # the desks' browser phones, after a restart too
+            ws = f"ws://127.0.0.1:{self.opts.websocket.port}/ws"
+            env.setdefault("HOTLINE_WEBRTC_WS_URL", ws)
         if database_url is not None:
             env["HOTLINE_DATABASE_URL"] = database_url
         pidfile = var / "hotline.pid"
