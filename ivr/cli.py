@@ -24,6 +24,7 @@ from ivr.config.validate import validate_directory
 from ivr.console import (
     asterisk_cli,
     backup_cli,
+    cluster_cli,
     data_cli,
     knowledge_cli,
     purge_cli,
@@ -329,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     users_cli.register(sub)
     knowledge_cli.register(sub)
     purge_cli.register(sub)
+    cluster_cli.register(sub)
     return parser
 
 

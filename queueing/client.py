@@ -16,10 +16,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Self
+from typing import Any, Self, cast
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -62,11 +63,55 @@ def default_server_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
+#: The URL scheme of a Redis Cluster: ``redis+cluster://host:port,host:port,...`` (any
+#: nodes of it; the client learns the others and which serves which slot).
+CLUSTER_SCHEME = "redis+cluster://"
+
+
+def is_cluster(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEME)
+
+
+def cluster_nodes(url: str) -> list[tuple[str, int]]:
+    """The seed nodes of a ``redis+cluster://`` URL (a path such as ``/0`` is ignored: a
+    cluster has one database)."""
+    rest = url[len(CLUSTER_SCHEME) :].split("/", 1)[0]
+    out = []
+    for part in rest.split(","):
+        host, _, port = part.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"[HL-CLU-010] not a host:port in the cluster URL {url!r}: {part!r}")
+        out.append((host.strip("[]"), int(port)))
+    return out
+
+
+def cluster_client(url: str) -> aioredis.Redis:
+    """A Redis Cluster client (redis-py's asyncio RedisCluster) for a ``redis+cluster://``
+    URL. Every key of a centre carries the centre's hash tag (:mod:`queueing.keys`), so every
+    script, pipeline and multi-key command of the queue goes to one node. A command that hits
+    a node that died is sent again after the client re-reads the cluster's slots (a failover
+    takes a few seconds: the retries back off for about that long). Typed as a plain client:
+    it answers the same commands."""
+    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), 8)
+    nodes = [ClusterNode(host, port) for host, port in cluster_nodes(url)]
+    client = RedisCluster(
+        startup_nodes=nodes,
+        retry=retry,
+        max_connections=POOL_CONNECTIONS,
+        socket_timeout=POOL_WAIT_SECONDS,
+        socket_connect_timeout=1.0,
+    )
+    return cast(aioredis.Redis, client)
+
+
 def redis_client(url: str) -> aioredis.Redis:
     """A client for ``url`` as the queue uses it. A command on a pooled connection that a
     Redis restart broke is sent again on a fresh one (redis-py's from_url retries nothing):
     after a restart the first request of each connection does not fail. Busy connections
-    make a command wait (:data:`POOL_CONNECTIONS`), not fail."""
+    make a command wait (:data:`POOL_CONNECTIONS`), not fail. A ``redis+cluster://`` URL
+    gives a cluster client (:func:`cluster_client`)."""
+    if is_cluster(url):
+        return cluster_client(url)
     retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 3)
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
