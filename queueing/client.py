@@ -150,6 +150,7 @@ class QueueClient:
         self._tz = ZoneInfo(self.settings.timezone)
         self._lua = keys.LUA_PRELUDE + _script("queue.lua")
         self._sha = hashlib.sha1(self._lua.encode()).hexdigest()
+        self._shard = ""  # the Redis Cluster node serving the centre, as last seen ("" single)
         # today's date string, valid while the clock is in [_day_from, _day_until)
         self._day = ""
         self._day_from = self._day_until = 0.0
@@ -163,6 +164,16 @@ class QueueClient:
         await self.client.aclose()
 
     # -- plumbing -------------------------------------------------------------------------
+
+    def shard(self) -> str:
+        """The Redis Cluster master serving the centre's hash tag as the client knows it now
+        (``host:port``); "" on a single Redis. No round trip: the client re-reads the slots
+        after a command met a node that died or a slot that moved."""
+        find = getattr(self.client, "get_node_from_key", None)
+        if find is None:
+            return ""
+        node = find(self.events_key)
+        return "" if node is None else str(node.name)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

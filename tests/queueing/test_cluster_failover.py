@@ -1,0 +1,125 @@
+"""A Redis Cluster master dies with callers waiting (issue 18): its replica takes over, no
+caller is lost and the order holds; also when the replica had not yet received the last
+writes (asynchronous replication lost them): the server re-asserts what its live calls know
+(HL-CLU-011) and the callers it placed last are back at their places.
+
+Each test has a cluster of its own (3 masters, 3 replicas, node timeout 1 s): the master
+serving the centre's hash tag is killed with SIGKILL; the cluster promotes its replica."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ivr.config.queue_models import QueueSettings
+from ivr.devtools.redis_cluster import LocalRedisCluster, Node
+from queueing import keys
+from queueing.client import redis_client
+from queueing.events import MemoryEventSink
+from queueing.hub import QueueHub
+from queueing.queue import Offer, QueueRequest, RedisQueue
+from tests.queueing.conftest import agent
+
+SETTINGS = QueueSettings(tick_seconds=0.2, wrapup_seconds=0)
+FAILOVER_SECONDS = 30.0
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[LocalRedisCluster]:
+    c = LocalRedisCluster(tmp_path / "cluster").start()
+    yield c
+    c.stop()
+
+
+def req(uid: str, at: float) -> QueueRequest:
+    return QueueRequest(uid, "13800000000", "12345", "general", 0, at)
+
+
+async def poll(check: Callable[[], Awaitable[bool]], what: str, deadline: float = 20.0) -> None:
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            if await check():
+                return
+        except Exception:  # the cluster is failing over: ask again
+            pass
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def promoted(cluster: LocalRedisCluster, replica: Node) -> bool:
+    return replica.role() == "master" and cluster.healthy()
+
+
+@pytest.fixture
+async def hub(cluster: LocalRedisCluster) -> AsyncIterator[QueueHub]:
+    q = RedisQueue(redis_client(cluster.url), SETTINGS, server="s1")
+    h = QueueHub(q, MemoryEventSink())
+    await h.start()
+    yield h
+    await h.stop()
+    await q.close()
+
+
+@pytest.mark.parametrize("replicated", [True, False], ids=["replicated", "writes-lost"])
+async def test_a_master_dies_with_callers_waiting(
+    cluster: LocalRedisCluster, hub: QueueHub, replicated: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    q = hub.queue
+    t0 = time.time() - 100
+    master = cluster.master_of(keys.events(q.centre))
+    replica = cluster.replica_of(master)
+    offers = {}
+    for i in range(1, 5):
+        offers[f"c{i}"] = hub.register(f"c{i}", req(f"c{i}", t0 + i))
+        await q.enqueue(req(f"c{i}", t0 + i))
+    await q.login(agent("g1", general=5))  # logged in, paused: nobody takes a caller yet
+    await hub.tick_now(mirror=True)
+    with master.client() as c:  # the replica has everything so far
+        assert c.wait(1, 5000) == 1
+    if not replicated:  # the replica stops and its link breaks; the master takes two more
+        cluster.kill(replica, signal.SIGSTOP)
+        with master.client() as c:
+            assert c.client_kill_filter(_type="replica") == 1
+        for i in (5, 6):
+            offers[f"c{i}"] = hub.register(f"c{i}", req(f"c{i}", t0 + i))
+            await q.enqueue(req(f"c{i}", t0 + i))
+    restores = hub.restores
+
+    cluster.kill(master)  # SIGKILL: what it had not sent its replica is gone
+    if not replicated:
+        cluster.kill(replica, signal.SIGCONT)
+    await poll(lambda: promoted(cluster, replica), "the replica to take over", FAILOVER_SECONDS)
+    if not replicated:
+        await poll(lambda: _restored(hub, restores), "the server to re-assert its callers")
+        # the new master never had the last two: the server put them back (HL-QUE-061)
+        said = [r.getMessage() for r in caplog.records if "re-asserted" in r.getMessage()]
+        assert said and said[-1].startswith("[HL-QUE-061] re-asserted 2 waiting callers")
+        assert any("[HL-CLU-011]" in r.getMessage() for r in caplog.records)
+
+    expect = [f"c{i}" for i in range(1, 5 if replicated else 7)]
+    await poll(lambda: _waiting(q, expect), "every caller back in order")
+    # the operator goes ready and takes the callers one by one, in their order
+    assert await q.ready("g1") == "reserved"
+    for uid in expect:
+        offer = await asyncio.wait_for(offers[uid].get(), 10)
+        assert offer == Offer(uid, "g1", "PJSIP/g1")
+        await q.connect(uid, "g1")
+        hub.unregister(uid)
+        await q.complete(uid, "g1")
+    assert await q.waiting("general") == []
+
+
+async def _restored(hub: QueueHub, before: int) -> bool:
+    return hub.restores > before
+
+
+async def _waiting(q: RedisQueue, expect: list[str]) -> bool:
+    return await q.waiting("general") == expect
