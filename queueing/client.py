@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Self, cast
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -72,15 +73,29 @@ def is_cluster(url: str) -> bool:
     return url.startswith(CLUSTER_SCHEME)
 
 
+def _netloc(url: str) -> tuple[str, str]:
+    """``user:password`` (or "") and the nodes of a ``redis+cluster://`` URL."""
+    rest = url[len(CLUSTER_SCHEME) :].split("/", 1)[0]
+    creds, _, nodes = rest.rpartition("@")
+    return creds, nodes
+
+
+def cluster_auth(url: str) -> tuple[str | None, str | None]:
+    """``username`` / ``password`` of a ``redis+cluster://user:password@...`` URL (Redis's
+    ``requirepass``: ``redis+cluster://:PASSWORD@host:port,...``), for every node."""
+    user, _, password = _netloc(url)[0].partition(":")
+    return (unquote(user) or None, unquote(password) or None)
+
+
 def cluster_nodes(url: str) -> list[tuple[str, int]]:
     """The seed nodes of a ``redis+cluster://`` URL (a path such as ``/0`` is ignored: a
     cluster has one database)."""
-    rest = url[len(CLUSTER_SCHEME) :].split("/", 1)[0]
+    rest = _netloc(url)[1]
     out = []
     for part in rest.split(","):
         host, _, port = part.strip().rpartition(":")
         if not host or not port.isdigit():
-            raise ValueError(f"[HL-CLU-010] not a host:port in the cluster URL {url!r}: {part!r}")
+            raise QueueError(f"not host:port in the Redis Cluster URL: {part!r}", code="HL-CLU-010")
         out.append((host.strip("[]"), int(port)))
     return out
 
@@ -94,12 +109,15 @@ def cluster_client(url: str) -> aioredis.Redis:
     it answers the same commands."""
     retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), 8)
     nodes = [ClusterNode(host, port) for host, port in cluster_nodes(url)]
+    username, password = cluster_auth(url)
     client = RedisCluster(
         startup_nodes=nodes,
         retry=retry,
         max_connections=POOL_CONNECTIONS,
         socket_timeout=POOL_WAIT_SECONDS,
         socket_connect_timeout=1.0,
+        username=username,
+        password=password,
     )
     return cast(aioredis.Redis, client)
 

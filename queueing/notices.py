@@ -41,7 +41,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from queueing import keys
-from queueing.client import cluster_client, cluster_nodes, is_cluster
+from queueing.client import CLUSTER_SCHEME, cluster_client, cluster_nodes, is_cluster
 from queueing.pump import Outage
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,9 @@ class NoticeSubscriber:
         self.channel = keys.notices(centre)
         if is_cluster(url):
             self.client = cluster_client(url)
-            self._listeners = [_listener(f"redis://{h}:{p}/0") for h, p in cluster_nodes(url)]
+            auth = url[len(CLUSTER_SCHEME) :].split("/", 1)[0].rpartition("@")[0]
+            at = f"{auth}@" if auth else ""
+            self._listeners = [_listener(f"redis://{at}{h}:{p}/0") for h, p in cluster_nodes(url)]
         else:
             self.client = _listener(url)
             self._listeners = [self.client]

@@ -98,6 +98,16 @@ def redis_url(
 
 
 @pytest.fixture
+def queue_url(request: pytest.FixtureRequest, redis_url: str) -> str:
+    """The URL the queue fixtures use (``rq``, ``hub``): the suite's Redis, or (param
+    ``cluster``) the session's Redis Cluster (tests/queueing/conftest.py says which tests
+    take both)."""
+    if getattr(request, "param", "redis") == "cluster":
+        return str(request.getfixturevalue("redis_cluster").url)
+    return redis_url
+
+
+@pytest.fixture
 async def queue(redis_url: str) -> AsyncIterator[RedisQueue]:
     q = RedisQueue.from_url(redis_url)
     await q.client.flushdb()

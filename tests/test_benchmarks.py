@@ -49,6 +49,15 @@ def test_queue_bench_quick(redis_url: str) -> None:
         assert figure in out, out[-3000:]
 
 
+def test_cluster_bench_quick() -> None:
+    """The queue on its own Redis Cluster beside its own single Redis, and a failover."""
+    out = bench("bench.cluster_bench", "--quick")
+    for figure in ("Redis Cluster (3+3)", "round trips per queue operation", "per cluster master",
+                   "failover pause"):  # fmt: skip
+        assert figure in out, out[-3000:]
+    assert "cluster 1.00" in out, out[-3000:]  # one round trip per operation on the cluster
+
+
 def test_queue_bench_refuses_a_database_with_keys(redis_url: str) -> None:
     url = redis_url.rsplit("/", 1)[0] + "/8"
     client = redis.Redis.from_url(url)

@@ -110,7 +110,9 @@ class LocalRedisCluster:
             args += ["--cluster-config-file", "nodes.conf", "--cluster-port", str(bus)]
             args += ["--cluster-node-timeout", str(NODE_TIMEOUT_MS)]
             args += ["--cluster-replica-validity-factor", "0", "--logfile", "redis.log"]
-            proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            )
             self.nodes.append(Node(port, proc.pid))
         self._save()
         deadline = time.monotonic() + timeout

@@ -48,15 +48,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def queue_url(request: pytest.FixtureRequest, redis_url: str) -> str:
-    """The URL the queue fixtures use: the suite's Redis, or (param ``cluster``) the session's
-    Redis Cluster."""
-    if getattr(request, "param", "redis") == "cluster":
-        return str(request.getfixturevalue("redis_cluster").url)
-    return redis_url
-
-
-@pytest.fixture
 async def rq(queue_url: str, clock: Clock) -> AsyncIterator[RedisQueue]:
     client = redis_client(queue_url)
     await client.flushdb()
