@@ -242,10 +242,13 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, pause: float
         f"queue operations/s, {args.centres} centres at once: single {single['many']:,.0f}, "
         f"cluster {cluster['many']:,.0f}"
     )
-    per_master = sorted(v for v in cluster["spread"].values() if v)
+    homes = cluster["homes"]
+    per_master = ", ".join(
+        f"{cluster['spread'][p]:,} ({homes[p]} centres)" for p in sorted(homes, key=homes.get)
+    )
     print(
-        f"EVALSHA calls per cluster master with {args.centres} centres: "
-        f"{', '.join(f'{v:,}' for v in per_master)} (one centre: all on one master)"
+        f"EVALSHA calls per cluster master with {args.centres} centres: {per_master} "
+        "(one centre: all on one master)"
     )
     print(f"failover pause (SIGKILL of the centre's master to the next queue op): {pause:.1f} s")
 
@@ -260,6 +263,8 @@ async def run(args: argparse.Namespace) -> int:
         try:
             masters = [n.port for n in cluster.nodes if n.role() == "master"]
             results.append(await measure("cluster", cluster.url, masters, args))
+            homes = [cluster.master_of(keys.events(f"centre{i}")).port for i in range(args.centres)]
+            results[-1]["homes"] = {p: homes.count(p) for p in masters}
             pause = await failover_pause(cluster)
         finally:
             cluster.stop()
