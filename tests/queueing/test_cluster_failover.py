@@ -19,11 +19,14 @@ import pytest
 
 from ivr.config.queue_models import QueueSettings
 from ivr.devtools.redis_cluster import LocalRedisCluster, Node
+from ivr.engine.record import CallRecord
+from ivr.queuewait.waiter import RedisQueueWaiter
 from queueing import keys
 from queueing.client import redis_client
 from queueing.events import MemoryEventSink
 from queueing.hub import QueueHub
 from queueing.queue import Offer, QueueRequest, RedisQueue
+from tests.queueing.channel import WaitingChannel
 from tests.queueing.conftest import agent
 
 SETTINGS = QueueSettings(tick_seconds=0.2, wrapup_seconds=0)
@@ -57,6 +60,25 @@ async def promoted(cluster: LocalRedisCluster, replica: Node) -> bool:
     return replica.role() == "master" and cluster.healthy()
 
 
+def cut_replica(cluster: LocalRedisCluster, master: Node, replica: Node) -> None:
+    """The replica stops (SIGSTOP) and the master drops its link: what the master takes from
+    now on never reaches the replica (asynchronous replication's lost writes)."""
+    cluster.kill(replica, signal.SIGSTOP)
+    with master.client() as c:
+        assert c.client_kill_filter(_type="replica") == 1
+
+
+async def fail_over(
+    cluster: LocalRedisCluster, master: Node, replica: Node, replicated: bool
+) -> None:
+    """SIGKILL the master (what it had not sent its replica is gone); the replica (woken if
+    it was cut) takes over."""
+    cluster.kill(master)
+    if not replicated:
+        cluster.kill(replica, signal.SIGCONT)
+    await poll(lambda: promoted(cluster, replica), "the replica to take over", FAILOVER_SECONDS)
+
+
 @pytest.fixture
 async def hub(cluster: LocalRedisCluster) -> AsyncIterator[QueueHub]:
     q = RedisQueue(redis_client(cluster.url), SETTINGS, server="s1")
@@ -85,18 +107,12 @@ async def test_a_master_dies_with_callers_waiting(
     with master.client() as c:  # the replica has everything so far
         assert c.wait(1, 5000) == 1
     if not replicated:  # the replica stops and its link breaks; the master takes two more
-        cluster.kill(replica, signal.SIGSTOP)
-        with master.client() as c:
-            assert c.client_kill_filter(_type="replica") == 1
+        cut_replica(cluster, master, replica)
         for i in (5, 6):
             offers[f"c{i}"] = hub.register(f"c{i}", req(f"c{i}", t0 + i))
             await q.enqueue(req(f"c{i}", t0 + i))
     restores = hub.restores
-
-    cluster.kill(master)  # SIGKILL: what it had not sent its replica is gone
-    if not replicated:
-        cluster.kill(replica, signal.SIGCONT)
-    await poll(lambda: promoted(cluster, replica), "the replica to take over", FAILOVER_SECONDS)
+    await fail_over(cluster, master, replica, replicated)
     if not replicated:
         await poll(lambda: _restored(hub, restores), "the server to re-assert its callers")
         # the new master never had the last two: the server put them back (HL-QUE-061)
@@ -123,3 +139,51 @@ async def _restored(hub: QueueHub, before: int) -> bool:
 
 async def _waiting(q: RedisQueue, expect: list[str]) -> bool:
     return await q.waiting("general") == expect
+
+
+@pytest.mark.parametrize("replicated", [True, False], ids=["replicated", "writes-lost"])
+async def test_callers_waiting_with_music_ride_out_the_failover(
+    cluster: LocalRedisCluster, hub: QueueHub, replicated: bool
+) -> None:
+    """The callers' sessions (the waiter, music on) keep waiting while the centre's master
+    is away, and are put through in their order by the operator who goes ready after."""
+    q = hub.queue
+    waiter = RedisQueueWaiter(hub)
+    answered: list[str] = []
+    tasks = []
+
+    async def caller(uid: str, at: float) -> None:
+        async def dialled(_: str) -> None:
+            answered.append(uid)
+
+        ch = WaitingChannel(dial_results=["ANSWER"], on_dial=dialled)
+        request = QueueRequest(uid, "13800000000", "12345", "general", 0, at)
+        place = await q.enqueue(request)
+        record = CallRecord(uid, "13800000000", "", "12345", "PJSIP/trunk", "v1")
+        tasks.append(asyncio.create_task(waiter.wait(ch, request, place, record)))  # type: ignore[arg-type]
+        await poll(lambda: _registered(hub, uid), f"{uid} to wait")
+
+    t0 = time.time() - 100
+    for i in range(1, 4):
+        await caller(f"w{i}", t0 + i)
+    await q.login(agent("g1", general=5))
+    await hub.tick_now(mirror=True)
+    master = cluster.master_of(keys.events(q.centre))
+    replica = cluster.replica_of(master)
+    with master.client() as c:
+        assert c.wait(1, 5000) == 1
+    if not replicated:
+        cut_replica(cluster, master, replica)
+        for i in (4, 5):
+            await caller(f"w{i}", t0 + i)
+    await fail_over(cluster, master, replica, replicated)
+    expect = [f"w{i}" for i in range(1, 4 if replicated else 6)]
+    await poll(lambda: _waiting(q, expect), "every caller back in order")
+    assert not any(t.done() for t in tasks), "no session gave up"
+    assert await q.ready("g1") == "reserved"
+    await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    assert answered == expect
+
+
+async def _registered(hub: QueueHub, uid: str) -> bool:
+    return uid in hub.sessions
