@@ -28,6 +28,7 @@ from queueing.hub import QueueHub
 from queueing.queue import Offer, QueueRequest, RedisQueue
 from tests.queueing.channel import WaitingChannel
 from tests.queueing.conftest import agent
+from tests.queueing.test_notices import Listener
 
 SETTINGS = QueueSettings(tick_seconds=0.2, wrapup_seconds=0)
 FAILOVER_SECONDS = 30.0
@@ -187,3 +188,37 @@ async def test_callers_waiting_with_music_ride_out_the_failover(
 
 async def _registered(hub: QueueHub, uid: str) -> bool:
     return uid in hub.sessions
+
+
+async def test_the_desks_notices_move_to_another_node(
+    cluster: LocalRedisCluster, hub: QueueHub
+) -> None:
+    """The notices subscriber listens on one node of the URL; that node and the centre's
+    master die: it says ``resync`` (the desks read the state back) and hears the notices the
+    scripts publish on the promoted replica."""
+    q = hub.queue
+    master = cluster.master_of(keys.events(q.centre))
+    replica = cluster.replica_of(master)
+    # the subscriber listens on the first node of its URL: here the centre's master
+    url = "redis+cluster://" + ",".join(
+        n.address for n in sorted(cluster.nodes, key=lambda n: n is not master)
+    )
+    ear = Listener(url, poll=0.2)
+    try:
+        await asyncio.wait_for(ear.sub.subscribed.wait(), 5)
+        await q.login(agent("g1", general=5), ready=True)
+        assert (await ear.next("agent")).state == "ready"
+        with master.client() as c:
+            assert c.wait(1, 5000) == 1
+        cluster.kill(master)
+        await poll(lambda: promoted(cluster, replica), "the replica to take over")
+        await ear.next("resync", timeout=20)
+        await poll(lambda: _paused(q), "the operator to pause on the new master")
+        notice = await ear.next("agent", timeout=10)
+        assert (notice.agent, notice.state, notice.reason) == ("g1", "paused", "lunch")
+    finally:
+        await ear.close()
+
+
+async def _paused(q: RedisQueue) -> bool:
+    return await q.pause("g1", "lunch") == "paused"
