@@ -24,8 +24,15 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import (
+    ClusterDownError,
+    MasterDownError,
+    NoScriptError,
+    RedisClusterUnreachableError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from queueing import keys
@@ -100,6 +107,24 @@ def cluster_nodes(url: str) -> list[tuple[str, int]]:
     return out
 
 
+#: what a cluster says while it cannot serve a slot: no node reachable, a slot without a
+#: master (``CLUSTERDOWN``), a slot moving (``TRYAGAIN``), a master gone (``MASTERDOWN``)
+_CLUSTER_AWAY = (RedisClusterUnreachableError, ClusterDownError, TryAgainError, MasterDownError)
+
+
+class _Cluster(RedisCluster):
+    """redis-py's asyncio RedisCluster whose "cluster away" errors are connection errors, as
+    a single Redis's are: every path of the hotline that waits out a Redis outage (music on,
+    503 for the desks, the hub's loops) takes a failover the same way. Other cluster errors
+    (a cross-slot command: a bug) stay as they are."""
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_command(*args, **kwargs)
+        except _CLUSTER_AWAY as exc:
+            raise RedisConnectionError(f"Redis Cluster unavailable: {exc}") from exc
+
+
 def cluster_client(url: str) -> aioredis.Redis:
     """A Redis Cluster client (redis-py's asyncio RedisCluster) for a ``redis+cluster://``
     URL. Every key of a centre carries the centre's hash tag (:mod:`queueing.keys`), so every
@@ -110,7 +135,7 @@ def cluster_client(url: str) -> aioredis.Redis:
     retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), 8)
     nodes = [ClusterNode(host, port) for host, port in cluster_nodes(url)]
     username, password = cluster_auth(url)
-    client = RedisCluster(
+    client = _Cluster(
         startup_nodes=nodes,
         retry=retry,
         max_connections=POOL_CONNECTIONS,

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from queueing.client import cluster_auth, cluster_nodes
+from queueing.client import cluster_auth, cluster_nodes, redis_client
 from queueing.errors import QueueError
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 
 def test_a_cluster_url_names_its_nodes_and_its_password() -> None:
@@ -22,6 +23,15 @@ def test_a_cluster_url_names_its_nodes_and_its_password() -> None:
     with pytest.raises(QueueError) as bad:
         cluster_nodes("redis+cluster://10.0.0.1:6379,10.0.0.2")
     assert str(bad.value) == "[HL-CLU-010] not host:port in the Redis Cluster URL: '10.0.0.2'"
+
+
+async def test_a_cluster_out_of_reach_is_a_redis_outage_like_any() -> None:
+    """The hotline's Redis-away paths catch connection errors: a cluster none of whose nodes
+    answers raises one too (not redis-py's RedisClusterUnreachableError)."""
+    client = redis_client(f"redis+cluster://127.0.0.1:{free_port()},127.0.0.1:{free_port()}")
+    with pytest.raises(RedisConnectionError, match="Redis Cluster unavailable"):
+        await client.get("x")
+    await client.aclose()
 
 
 def hotline(var: Path, *args: str) -> subprocess.CompletedProcess[str]:
