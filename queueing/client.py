@@ -72,7 +72,8 @@ def default_server_id() -> str:
 
 
 #: The URL scheme of a Redis Cluster: ``redis+cluster://host:port,host:port,...`` (any
-#: nodes of it; the client learns the others and which serves which slot).
+#: nodes of it; the client learns the others and which serves which slot). The nodes may
+#: also be joined by ``+``: the dialplan's process-AGI arguments cannot hold a comma.
 CLUSTER_SCHEME = "redis+cluster://"
 
 
@@ -99,7 +100,7 @@ def cluster_nodes(url: str) -> list[tuple[str, int]]:
     cluster has one database)."""
     rest = _netloc(url)[1]
     out = []
-    for part in rest.split(","):
+    for part in rest.replace("+", ",").split(","):
         host, _, port = part.strip().rpartition(":")
         if not host or not port.isdigit():
             raise QueueError(f"not host:port in the Redis Cluster URL: {part!r}", code="HL-CLU-010")

@@ -29,3 +29,9 @@ def sync_client(url: str, **kwargs: Any) -> redis.Redis:
         client: Any = RedisCluster(startup_nodes=nodes, **kwargs)
         return client  # type: ignore[no-any-return]
     return redis.Redis.from_url(url, **kwargs)
+
+
+def redis_db(url: str, n: int) -> str:
+    """``url`` with database ``n`` (a test's own); a cluster has database 0 only: its URL as
+    it is."""
+    return url if is_cluster(url) else url.rsplit("/", 1)[0] + f"/{n}"

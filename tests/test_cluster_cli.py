@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from ivr.asterisk.conf_options import dialplan_redis_url
 from queueing.client import cluster_auth, cluster_nodes, redis_client
 from queueing.errors import QueueError
 from tests.conftest import ROOT, free_port
@@ -20,6 +21,10 @@ def test_a_cluster_url_names_its_nodes_and_its_password() -> None:
     assert cluster_nodes(url) == [("10.0.0.1", 6379), ("10.0.0.2", 6380)]
     assert cluster_auth(url) == (None, "p@ss")
     assert cluster_auth("redis+cluster://h:1") == (None, None)
+    # as the dialplan passes it to the process-AGI script (no comma in an argument)
+    assert dialplan_redis_url(url) == "redis+cluster://:p%40ss@10.0.0.1:6379+10.0.0.2:6380/0"
+    assert cluster_nodes(dialplan_redis_url(url)) == cluster_nodes(url)
+    assert dialplan_redis_url("redis://h:1/0") == "redis://h:1/0"
     with pytest.raises(QueueError) as bad:
         cluster_nodes("redis+cluster://10.0.0.1:6379,10.0.0.2")
     assert str(bad.value) == "[HL-CLU-010] not host:port in the Redis Cluster URL: '10.0.0.2'"

@@ -30,7 +30,7 @@ from ivr.config.loader import load_config
 from queueing import keys
 from tests.api_client import api_token, call_api
 from tests.conftest import free_port
-from tests.redis_clients import sync_client
+from tests.redis_clients import redis_db, sync_client
 
 HOTLINE = [sys.executable, "-m", "ivr.cli"]
 
@@ -121,7 +121,7 @@ def setup(config_copy: Path, redis_url: str) -> Iterator[tuple[Path, str, str]]:
     """The config (short heartbeat and lease), a Redis database of its own, one SQLite file
     shared by every server of the test."""
     (config_copy / "queue.yaml").write_text(QUEUE_YAML)
-    url = redis_url.rsplit("/", 1)[0] + "/5"
+    url = redis_db(redis_url, 5)
     sync_client(url).flushdb()
     database = f"sqlite:///{config_copy.parent / 'hotline.db'}"
     yield config_copy, url, database
