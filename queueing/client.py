@@ -46,6 +46,10 @@ from queueing.options import PlainQueueOptions, QueueOptions
 #: once (or a burst of callers) reach (bench/desk_bench.py found it).
 POOL_CONNECTIONS = 256
 POOL_WAIT_SECONDS = 5.0
+#: Connections per cluster node. redis-py's cluster client refuses a command when all are
+#: busy (MaxConnectionsError) rather than waiting as the single client's pool does: room for
+#: bursts (desks reconnecting at once) four times the single pool.
+CLUSTER_CONNECTIONS = 4 * POOL_CONNECTIONS
 _FATE_MAX = 20_000  # callers whose fate is remembered (see RedisQueue.fate)
 
 
@@ -139,7 +143,7 @@ def cluster_client(url: str) -> aioredis.Redis:
     client = _Cluster(
         startup_nodes=nodes,
         retry=retry,
-        max_connections=POOL_CONNECTIONS,
+        max_connections=CLUSTER_CONNECTIONS,
         socket_timeout=POOL_WAIT_SECONDS,
         socket_connect_timeout=1.0,
         username=username,
