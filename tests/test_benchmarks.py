@@ -100,3 +100,11 @@ def test_wallboard_bench_quick() -> None:
     out = bench("bench.wallboard_bench", "--quick")
     for figure in ("boards received", "server CPU, no board", "the boards' cost", "limit"):
         assert figure in out, out[-3000:]
+
+
+def test_hotspots_bench_quick() -> None:
+    """Grouping a day's tickets (1,000 and 3,000) beside the floor of cutting their words."""
+    out = bench("bench.hotspots_bench", "--quick")
+    for figure in ("tickets/s", "floor (jieba + address)", "found as one group", "limit"):
+        assert figure in out, out[-3000:]
+    assert "NOT found" not in out, out[-3000:]

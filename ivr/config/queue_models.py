@@ -26,6 +26,7 @@ SecretRef = Annotated[str, StringConstraints(pattern=r"^(env:[A-Z_][A-Z0-9_]*|fi
 
 # One Asterisk dial string, as app_queue members take it: TECH/resource.
 AGENT_INTERFACE_RE = re.compile(r"^(PJSIP|SIP|IAX2|DAHDI|Local)/[^\s,&|()]+$")
+_PAUSES = "break 小休 meal 用餐 training 培训 meeting 会议 coaching 辅导".split()  # noqa: SIM905
 
 
 class Announce(Strict):
@@ -83,17 +84,13 @@ class QueueSettings(Strict):
         Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")],
         Annotated[str, Field(min_length=1, max_length=40)],
     ] = Field(
-        default_factory=lambda: {
-            "break": "小休",
-            "meal": "用餐",
-            "training": "培训",
-            "meeting": "会议",
-            "coaching": "辅导",
-        },
+        default_factory=lambda: dict(zip(_PAUSES[::2], _PAUSES[1::2], strict=True)),
         min_length=1,
         description="the reasons an operator picks on the desk to pause (code: label)",
     )
     announce: Announce = Field(default_factory=Announce)
+    phone_offline_seconds: float | None = Field(20.0, ge=5, le=3600)
+    phone_probe_seconds: float = Field(5.0, ge=1, le=60)
 
     def priority_ms(self) -> int | None:
         return None if self.priority_seconds is None else int(self.priority_seconds * 1000)
@@ -361,8 +358,7 @@ def _widen_rule(skill: str, after: float) -> OverflowRule:
 
 
 class SupervisorPhone(Strict):
-    """A supervisor's (or admin's) own phone: rung when the account listens to, whispers to or
-    barges into an operator's call from the wallboard (ChanSpy, docs/wallboard.md)."""
+    """A supervisor's own phone, rung to listen / whisper / barge (docs/wallboard.md)."""
 
     user: str = Field(
         pattern=r"^[A-Za-z0-9._-]{1,64}$", description="the account's user name (hotline user)"
@@ -387,11 +383,9 @@ class AgentsFile(Strict):
     @field_validator("supervisors")
     @classmethod
     def _one_phone_each(cls, value: list[SupervisorPhone]) -> list[SupervisorPhone]:
-        seen: set[str] = set()
-        for entry in value:
-            if entry.user.lower() in seen:
-                raise ValueError(f"user {entry.user!r} is given twice")
-            seen.add(entry.user.lower())
+        users = [entry.user.lower() for entry in value]
+        if twice := next((u for i, u in enumerate(users) if u in users[:i]), None):
+            raise ValueError(f"user {twice!r} is given twice")
         return value
 
     def by_id(self) -> dict[str, AgentSpec]:
