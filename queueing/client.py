@@ -28,6 +28,7 @@ from redis.exceptions import (
     ClusterDownError,
     MasterDownError,
     NoScriptError,
+    RedisClusterException,
     RedisClusterUnreachableError,
     ResponseError,
     TryAgainError,
@@ -220,7 +221,10 @@ class QueueClient:
         find = getattr(self.client, "get_node_from_key", None)
         if find is None:
             return ""
-        node = find(self.events_key)
+        try:
+            node = find(self.events_key)
+        except RedisClusterException:  # the slot has no master right now: as last seen
+            return self._shard
         return "" if node is None else str(node.name)
 
     def now_ms(self) -> int:
