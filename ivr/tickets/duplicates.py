@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ivr.db.tables import TicketRow
 from ivr.tickets.lifecycle import State
@@ -61,54 +63,79 @@ class DuplicateQueries(TicketServiceBase):
     ) -> dict[int, list[Duplicate]]:
         """For each of ``tickets`` (by id), its likely duplicates, oldest first; a ticket
         without any is left out. ``days``: the window (default: the catalogue's)."""
-        if not tickets:
-            return {}
         window = dt.timedelta(days=days or self.catalogue.duplicate_days)
-        times = [_aware(t.accepted_at) for t in tickets]
-        lo, hi = min(times) - window, max(times) + window
-        t = TicketRow
-        live = [t.state != State.MERGED.value, t.accepted_at >= lo, t.accepted_at <= hi]
-        callers = sorted({x.caller for x in tickets if x.caller})
-        categories = sorted({x.category for x in tickets if normalise_address(x.address)})
-        found: dict[int, TicketRow] = {}
+        pairs: dict[int, dict[int, tuple[str, ...]]] = {}
         with self._session() as session:
-            if callers:
-                for row in session.scalars(select(t).where(t.caller.in_(callers), *live)):
-                    found[row.id] = row
-            if categories:
-                tops = sorted({self.catalogue.category(c).top for c in categories})
-                days_lo, days_hi = self.deadlines.local_day(lo), self.deadlines.local_day(hi)
-                query = select(t).where(
-                    t.accepted_day >= days_lo,
-                    t.accepted_day <= days_hi,
-                    t.category_top.in_(tops),
-                    t.category.in_(categories),
-                    t.address != "",
-                    *live,
+            for group in _clusters(tickets, window):
+                for ticket_id, other_id, reasons in self._pairs(session, group, window):
+                    pairs.setdefault(ticket_id, {})[other_id] = reasons
+            wanted = {other for found in pairs.values() for other in found}
+            rows = {
+                r.id: r
+                for r in (
+                    session.scalars(select(TicketRow).where(TicketRow.id.in_(sorted(wanted))))
+                    if wanted
+                    else []
                 )
-                for row in session.scalars(query):
-                    found[row.id] = row
+            }
         out: dict[int, list[Duplicate]] = {}
-        for ticket in tickets:
-            dups = [
-                Duplicate(other, reasons)
-                for other in found.values()
-                if other.id != ticket.id
-                and abs(_aware(other.accepted_at) - _aware(ticket.accepted_at)) <= window
-                and (reasons := _why(ticket, other))
-            ]
-            if dups:
-                out[ticket.id] = sorted(
-                    dups, key=lambda d: (_aware(d.ticket.accepted_at), d.ticket.id)
-                )
+        for ticket_id, found in pairs.items():
+            dups = [Duplicate(rows[i], reasons) for i, reasons in found.items() if i in rows]
+            out[ticket_id] = sorted(dups, key=lambda d: (_aware(d.ticket.accepted_at), d.ticket.id))
         return out
 
+    def _pairs(
+        self, session: Session, group: Sequence[TicketRow], window: dt.timedelta
+    ) -> Iterator[tuple[int, int, tuple[str, ...]]]:
+        """(ticket id, duplicate id, reasons) for the tickets of ``group``, close in time:
+        the candidates are read as light rows (no ORM objects) and matched by key."""
+        times = [_aware(x.accepted_at) for x in group]
+        lo, hi = min(times) - window, max(times) + window
+        t = TicketRow
+        cols = (t.id, t.caller, t.category, t.address, t.accepted_at)
+        live = [t.state != State.MERGED.value, t.accepted_at >= lo, t.accepted_at <= hi]
+        by_caller: dict[str, list[Any]] = {}
+        by_place: dict[tuple[str, str], list[Any]] = {}
+        callers = sorted({x.caller for x in group if x.caller})
+        placed = [x for x in group if normalise_address(x.address)]
+        if callers:
+            for row in session.execute(select(*cols).where(t.caller.in_(callers), *live)):
+                by_caller.setdefault(row.caller, []).append(row)
+        if placed:
+            query = select(*cols).where(
+                t.accepted_day >= self.deadlines.local_day(lo),
+                t.accepted_day <= self.deadlines.local_day(hi),
+                t.category_top.in_(sorted({x.category_top for x in placed})),  # stored
+                t.category.in_(sorted({x.category for x in placed})),
+                t.address != "",
+                *live,
+            )
+            for row in session.execute(query):
+                key = (row.category, normalise_address(row.address))
+                by_place.setdefault(key, []).append(row)
+        for x in group:
+            at = _aware(x.accepted_at)
+            reasons: dict[int, list[str]] = {}
+            key = (x.category, normalise_address(x.address))
+            for reason, rows in (
+                (SAME_CALLER, by_caller.get(x.caller, []) if x.caller else []),
+                (SAME_ADDRESS, by_place.get(key, []) if key[1] else []),
+            ):
+                for row in rows:
+                    if row.id != x.id and abs(_aware(row.accepted_at) - at) <= window:
+                        reasons.setdefault(row.id, []).append(reason)
+            for other_id, why in reasons.items():
+                yield x.id, other_id, tuple(why)
 
-def _why(a: TicketRow, b: TicketRow) -> tuple[str, ...]:
-    reasons = []
-    if a.caller and a.caller == b.caller:
-        reasons.append(SAME_CALLER)
-    where = normalise_address(a.address)
-    if where and a.category == b.category and where == normalise_address(b.address):
-        reasons.append(SAME_ADDRESS)
-    return tuple(reasons)
+
+def _clusters(tickets: Sequence[TicketRow], window: dt.timedelta) -> list[list[TicketRow]]:
+    """The tickets in groups close in time (no two groups' windows overlap), so that a page
+    with an old ticket among new ones reads two short stretches, not all between."""
+    ordered = sorted(tickets, key=lambda x: _aware(x.accepted_at))
+    groups: list[list[TicketRow]] = []
+    for x in ordered:
+        if groups and _aware(x.accepted_at) - _aware(groups[-1][-1].accepted_at) <= 2 * window:
+            groups[-1].append(x)
+        else:
+            groups.append([x])
+    return groups

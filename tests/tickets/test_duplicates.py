@@ -18,11 +18,6 @@ def test_addresses_compare_without_whitespace_and_full_width() -> None:
     assert normalise_address("  ") == ""
 
 
-def accept(service: TicketService, caller: str, clock: Clock, **kw: object) -> object:
-    kw.setdefault("category", "housing.property")
-    return service.accept(caller=caller, type="help", actor="t", now=clock.now, **kw)  # type: ignore[arg-type]
-
-
 def test_same_number_or_same_address_within_the_window(
     service: TicketService, clock: Clock
 ) -> None:
@@ -55,6 +50,34 @@ def test_same_number_or_same_address_within_the_window(
     again = service.duplicates([service.get(first.number)])
     assert [d.ticket.number for d in again[first.id]] == [same_caller.number]
     assert service.duplicates([]) == {}
+
+
+def test_a_page_far_apart_in_time(service: TicketService, clock: Clock) -> None:
+    """An old ticket among new ones: each finds its own neighbours, not the others'."""
+    old = [
+        service.accept(
+            caller="13900000009",
+            type="help",
+            category="housing.property",
+            actor="t",
+            now=clock.now + dt.timedelta(hours=h),
+        )
+        for h in (0, 1)
+    ]
+    clock.advance(days=40)
+    new = [
+        service.accept(
+            caller="13900000009",
+            type="help",
+            category="housing.property",
+            actor="t",
+            now=clock.now + dt.timedelta(hours=h),
+        )
+        for h in (0, 1)
+    ]
+    found = service.duplicates([old[0], new[1]])
+    assert [d.ticket.number for d in found[old[0].id]] == [old[1].number]
+    assert [d.ticket.number for d in found[new[1].id]] == [new[0].number]
 
 
 def test_the_queries_use_the_indexes(service: TicketService) -> None:
