@@ -17,12 +17,11 @@ Two queries answer for a whole page of tickets at once, each on an index:
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from ivr.db.tables import TicketRow
@@ -33,10 +32,36 @@ SAME_CALLER = "same_caller"
 SAME_ADDRESS = "same_address"
 
 
+#: the spaces an address loses (ASCII, the ideographic space, no-break space, tab, newlines)
+SPACES = " \u3000\u00a0\t\n\r"
+# full-width ASCII (U+FF01..U+FF5E) as ASCII, the spaces removed
+_FOLD: dict[int, int | None] = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
+_FOLD.update({ord(c): None for c in SPACES})
+_FULL_DIGITS = "０１２３４５６７８９"
+
+
 def normalise_address(text: str) -> str:
-    """An address as compared: NFKC (全角 ``１２号`` is ``12号``), no whitespace (the
-    ideographic space too), case folded."""
-    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
+    """An address as compared: full-width letters, digits and signs as ASCII (全角
+    ``１２号`` is ``12号``), without :data:`SPACES`, ASCII letters in lower case; every
+    other character as it is."""
+    return "".join(c.lower() if c.isascii() else c for c in text.translate(_FOLD))
+
+
+def sql_address(column: Any) -> Any:
+    """The address in SQL as far as both databases can say it cheaply: no :data:`SPACES`,
+    full-width digits as ASCII (letters and signs are left: see :func:`address_pattern`)."""
+    for space in SPACES:
+        column = func.replace(column, space, "")
+    for i, digit in enumerate(_FULL_DIGITS):
+        column = func.replace(column, digit, str(i))
+    return column
+
+
+def address_pattern(normalised: str) -> str:
+    """What :func:`sql_address` of every address normalising to ``normalised`` is LIKE: its
+    Chinese and its digits as they are, one ``_`` for each ASCII letter or sign (written
+    either width or case). Without an ``_`` it is the exact value (an ``IN``)."""
+    return "".join(c if not c.isascii() or c.isdigit() else "_" for c in normalised)
 
 
 def _aware(at: dt.datetime) -> dt.datetime:
@@ -108,6 +133,7 @@ class DuplicateQueries(TicketServiceBase):
                 t.category_top.in_(sorted({x.category_top for x in placed})),  # stored
                 t.category.in_(sorted({x.category for x in placed})),
                 t.address != "",
+                _places(placed),
                 *live,
             )
             for row in session.execute(query):
@@ -126,6 +152,16 @@ class DuplicateQueries(TicketServiceBase):
                         reasons.setdefault(row.id, []).append(reason)
             for other_id, why in reasons.items():
                 yield x.id, other_id, tuple(why)
+
+
+def _places(placed: Sequence[TicketRow]) -> ColumnElement[bool]:
+    """The addresses that may normalise to one of the group's (in their categories, checked
+    afterwards): the database leaves out the rest, the address said once per row."""
+    patterns = {address_pattern(normalise_address(x.address)) for x in placed}
+    exact = sorted(p for p in patterns if "_" not in p)
+    loose = sorted(p for p in patterns if "_" in p)
+    said = sql_address(TicketRow.address)
+    return or_(*([said.in_(exact)] if exact else []), *(said.like(p) for p in loose))
 
 
 def _clusters(tickets: Sequence[TicketRow], window: dt.timedelta) -> list[list[TicketRow]]:

@@ -8,13 +8,17 @@ import datetime as dt
 
 from sqlalchemy import text
 
-from ivr.tickets.duplicates import SAME_ADDRESS, SAME_CALLER, normalise_address
+from ivr.db.tables import TicketRow
+from ivr.tickets.duplicates import SAME_ADDRESS, SAME_CALLER, address_pattern, normalise_address
 from ivr.tickets.service import TicketService
 from tests.tickets.conftest import Clock
 
 
 def test_addresses_compare_without_whitespace_and_full_width() -> None:
     assert normalise_address("新城区　海拉尔东路 １２号 Ａ座") == "新城区海拉尔东路12号a座"
+    assert normalise_address("Ａ\t座\u00a0１-２") == "a座1-2"
+    assert address_pattern("新城区海拉尔东路12号a座") == "新城区海拉尔东路12号_座"
+    assert address_pattern("100%_路") == "100__路"
     assert normalise_address("  ") == ""
 
 
@@ -103,3 +107,22 @@ def test_the_queries_use_the_indexes(service: TicketService) -> None:
     # the window's days (ix_tickets_report) or the top-level category (ix_tickets_category_top)
     assert "ix_tickets_report" in plans[1] or "ix_tickets_category_top" in plans[1], plans[1]
     assert "Seq Scan" not in plans[1] and "SCAN tickets" not in plans[1]
+
+
+def test_an_address_of_ascii_only_and_a_like_sign(service: TicketService) -> None:
+    """Addresses with letters in either width and case, and with LIKE's own signs, match
+    exactly; a digit more is another address."""
+
+    def acc(caller: str, address: str) -> TicketRow:
+        return service.accept(caller=caller, address=address, type="help",
+                              category="utilities.water", actor="t")  # fmt: skip
+
+    a = acc("1", "Block 12")
+    b = acc("2", "ｂｌｏｃｋ１２")
+    c = acc("3", "100%_路")
+    d = acc("4", "１００％＿ 路")
+    e = acc("5", "100x路")
+    found = service.duplicates([a, c])
+    assert [x.ticket.number for x in found[a.id]] == [b.number]
+    assert [x.ticket.number for x in found[c.id]] == [d.number]
+    assert e.id not in service.duplicates([e])
