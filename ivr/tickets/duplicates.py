@@ -2,16 +2,18 @@
 
 Two tickets are likely duplicates when they were accepted within the catalogue's
 ``duplicate_days`` of each other and either come from the same number (``caller``) or name
-the same address (normalised: full-width letters and digits as ASCII, no whitespace, case
-folded) in the same category. A merged ticket (并单) is nobody's duplicate any more.
+the same address (:func:`normalise_address`) in the same category. A merged ticket (并单) is
+nobody's duplicate any more.
 
-Two queries answer for a whole page of tickets at once, each on an index:
+A page of tickets is read in groups close in time; per group, two queries, each on an index,
+return light rows (the matches are loaded as tickets at the end):
 
 - the same number: ``caller IN (...)`` on ``ix_tickets_caller_category`` (its first column);
 - the same address: the window's local days on ``ix_tickets_report`` (``accepted_day`` first,
-  ``category_top`` filtered in the index), then the category; the addresses are compared here,
-  normalised (SQL has no portable full-width folding). A column of normalised addresses with
-  an index of its own would take this to the rows that match only (a migration: not here).
+  ``category_top`` in the index), the category, and the address as SQL can say it
+  (:func:`sql_address`, :func:`address_pattern`); the rows returned are checked exactly here.
+  This still reads every ticket of the categories in the window: a column of normalised
+  addresses with an index of its own would read the matching rows only (a migration: not here).
 """
 
 from __future__ import annotations
