@@ -25,6 +25,7 @@ from ivr.console import (
     asterisk_cli,
     backup_cli,
     data_cli,
+    import_cli,
     knowledge_cli,
     purge_cli,
     queue_cli,
@@ -329,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     users_cli.register(sub)
     knowledge_cli.register(sub)
     purge_cli.register(sub)
+    import_cli.register(sub)
     return parser
 
 
