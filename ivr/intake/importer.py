@@ -37,6 +37,7 @@ from ivr.tickets.service import TicketService
 
 CREATED, ALREADY, REFUSED = "created", "already", "refused"
 MAX_MESSAGE = 300  # a refusal listing the whole catalogue is cut
+LOOKUP_CHUNK = 500  # external ids looked up in one query
 
 
 @dataclass
@@ -171,9 +172,12 @@ class Importer:
         self.check_source(source)
         default = self.default_category(default_category)
         report = BatchReport(source, dry_run, parsed.encoding, list(parsed.ignored_columns))
+        ids = [r.item.external_id for r in parsed.rows if r.item is not None]
+        known = self.find_many(source, ids)
         seen: set[str] = set()
         for row in parsed.rows:
-            report.items.append(self._one(row, source, default, dry_run, seen, parsed.columns))
+            outcome = self._one(row, source, default, dry_run, seen, parsed.columns, known)
+            report.items.append(outcome)
         if not dry_run:
             after = {**report.counts(), "items": len(report.items)}
             with self.service.db.session() as s:
@@ -191,6 +195,7 @@ class Importer:
         dry_run: bool,
         seen: set[str],
         columns: dict[str, str],
+        known: dict[str, TicketRow],
     ) -> Outcome:
         if row.error is not None or row.item is None:
             error = row.error or RowError(row.where, None, BAD_ITEM, "unreadable")
@@ -199,7 +204,8 @@ class Importer:
         if isinstance(found, RowError):
             return self._refused(row, found)
         ext = row.item.external_id
-        existing = self.find(source, ext)
+        # taken before this batch, or earlier in it (an id given twice)
+        existing = known.get(ext) or (self.find(source, ext) if ext in seen else None)
         if existing is not None or (dry_run and ext in seen):
             return self._outcome(row, ALREADY, existing)
         seen.add(ext)
@@ -219,6 +225,20 @@ class Importer:
         if t is None:
             return Outcome(row.where, ext, outcome, message=message)
         return Outcome(row.where, ext, outcome, t.number, t.state, t.department, message=message)
+
+    def find_many(self, source: str, external_ids: list[str]) -> dict[str, TicketRow]:
+        """The tickets already taken from ``source`` among ``external_ids``, by id."""
+        found: dict[str, TicketRow] = {}
+        with self.service.db.session() as s:
+            for at in range(0, len(external_ids), LOOKUP_CHUNK):
+                chunk = external_ids[at : at + LOOKUP_CHUNK]
+                rows = s.scalars(
+                    select(TicketRow).where(
+                        TicketRow.source == source, TicketRow.external_id.in_(chunk)
+                    )
+                )
+                found.update((str(t.external_id), t) for t in rows)
+        return found
 
     def find(self, source: str, external_id: str) -> TicketRow | None:
         with self.service.db.session() as s:
