@@ -91,3 +91,10 @@ def test_wallboard_bench_quick() -> None:
     out = bench("bench.wallboard_bench", "--quick")
     for figure in ("boards received", "server CPU, no board", "the boards' cost", "limit"):
         assert figure in out, out[-3000:]
+
+
+def test_intake_bench_quick() -> None:
+    """Forwarded items imported as tickets beside accept + dispatch called directly, SQLite."""
+    out = bench("bench.intake_bench", "--quick", "--backend", "sqlite")
+    for figure in ("import, accepted and dispatched", "the same file again", "import / floor"):
+        assert figure in out, out[-3000:]
