@@ -22,10 +22,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from ivr.accounts.audit import write_audit
 from ivr.accounts.identity import Principal
+from ivr.db.errors import DatabaseUnavailable
 from ivr.db.tables import TicketRow
 from ivr.errors import HotlineError
 from ivr.intake.item import BAD_ITEM, NOT_IN_CATALOGUE, IntakeError, IntakeItem, UnknownSource
@@ -175,9 +176,12 @@ class Importer:
         ids = [r.item.external_id for r in parsed.rows if r.item is not None]
         known = self.find_many(source, ids)
         seen: set[str] = set()
-        for row in parsed.rows:
-            outcome = self._one(row, source, default, dry_run, seen, parsed.columns, known)
-            report.items.append(outcome)
+        try:
+            for row in parsed.rows:
+                outcome = self._one(row, source, default, dry_run, seen, parsed.columns, known)
+                report.items.append(outcome)
+        except (DatabaseUnavailable, OperationalError, InterfaceError) as exc:
+            raise self._lost(exc, report, len(parsed.rows)) from exc
         if not dry_run:
             after = {**report.counts(), "items": len(report.items)}
             with self.service.db.session() as s:
@@ -186,6 +190,16 @@ class Importer:
                     address, self.service.clock(),
                 )  # fmt: skip
         return report
+
+    def _lost(self, exc: Exception, report: BatchReport, total: int) -> DatabaseUnavailable:
+        """The database went away in the middle of a batch: say how far it got."""
+        cause = exc.__cause__ if isinstance(exc, DatabaseUnavailable) else exc
+        reason = " ".join(str(getattr(cause, "orig", None) or cause).split())
+        return DatabaseUnavailable(
+            f"database {self.service.db.safe_url} went away after {len(report.items)} of "
+            f"{total} items ({reason}): those stand; import the batch again when it is back "
+            "(an item taken is not taken twice)"
+        )
 
     def _one(
         self,

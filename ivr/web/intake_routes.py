@@ -44,7 +44,7 @@ class IntakeBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: str = Field(min_length=1, max_length=20, description="a catalogue source of kind upper")
-    items: list[dict[str, Any]] = Field(description="the items: see docs/intake.md")
+    items: list[Any] = Field(description="the items, each an object: see docs/intake.md")
     default_category: str | None = Field(
         None, max_length=120, description="for items whose category is missing or unknown"
     )

@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 import ivr.tickets.service as service_module
 from ivr.accounts.audit import read_audit
 from ivr.config.catalogue import Catalogue
 from ivr.db.database import Database
+from ivr.db.errors import DatabaseUnavailable
 from ivr.db.tables import TicketEventRow, TicketRow
 from ivr.intake.importer import Importer
 from ivr.intake.item import IntakeError, UnknownSource
@@ -247,3 +249,28 @@ def test_concurrent_imports_of_one_batch_give_one_ticket_each(
         assert len(numbers) == 1  # every thread names the same ticket for each item
     finally:
         db.close()
+
+
+def test_the_database_going_away_mid_batch_says_how_far_it_got(
+    db: Database, service: TicketService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = json.dumps([item(1), item(2), item(3)]).encode()
+    real_accept = service.accept
+    calls: list[int] = []
+
+    def flaky(**kw: Any) -> TicketRow:
+        calls.append(1)
+        if len(calls) == 2:
+            orig = Exception("server closed the connection\nunexpectedly")
+            raise OperationalError("INSERT", {}, orig)
+        return real_accept(**kw)
+
+    monkeypatch.setattr(service, "accept", flaky)
+    with pytest.raises(DatabaseUnavailable) as exc:
+        Importer(service, "importer").run(read_json(raw), SOURCE)
+    message = str(exc.value)
+    assert message.startswith("[HL-TKT-001] database ") and "\n" not in message
+    assert "went away after 1 of 3 items (server closed the connection unexpectedly)" in message
+    monkeypatch.setattr(service, "accept", real_accept)
+    again = Importer(service, "importer").run(read_json(raw), SOURCE)
+    assert again.counts() == {"created": 2, "already": 1, "refused": 0}

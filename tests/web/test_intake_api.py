@@ -50,20 +50,21 @@ async def test_a_json_batch_with_a_token_then_again(
     accounts: Accounts,
 ) -> None:
     auth = _auth(accounts)
-    body = {"source": "gov_cn", "items": [item(1), item(2, phone="?"), item(3)]}
+    body = {"source": "gov_cn", "items": [item(1), item(2, phone="?"), item(3), 42]}
     r = await client.post(URL, json=body, headers=auth)
     assert r.status == 200
     out = await r.json()
-    assert out["counts"] == {"created": 2, "already": 0, "refused": 1}
-    first, bad, third = out["items"]
+    assert out["counts"] == {"created": 2, "already": 0, "refused": 2}
+    first, bad, third, number = out["items"]
+    assert (number["where"], number["error_id"]) == ("item 4", "HL-IMP-002")
     assert (first["outcome"], first["state"], first["department"]) == (
         "created", "dispatched", "heating",
     )  # fmt: skip
     assert (bad["where"], bad["column"], bad["error_id"]) == ("item 2", "phone", "HL-IMP-002")
     r = await client.post(URL, json=body, headers=auth)
     again = await r.json()
-    assert again["counts"] == {"created": 0, "already": 2, "refused": 1}
-    assert [i["number"] for i in again["items"]] == [first["number"], None, third["number"]]
+    assert again["counts"] == {"created": 0, "already": 2, "refused": 2}
+    assert [i["number"] for i in again["items"]] == [first["number"], None, third["number"], None]
     audit = [a for a in accounts.audit_log() if a["action"] == "intake.import"]
     assert [(a["actor"], a["role"], a["target"], a["after"]["created"]) for a in audit] == [
         ("super", "supervisor", "source:gov_cn", 0),
