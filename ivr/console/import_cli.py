@@ -22,7 +22,7 @@ from ivr.console.cli_common import by_option, common_options, db_of, run, servic
 from ivr.console.users_cli import cli_actor
 from ivr.intake.importer import ALREADY, CREATED, REFUSED, BatchReport, Importer
 from ivr.intake.item import IntakeError
-from ivr.intake.parse import FORMATS, read_file
+from ivr.intake.parse import FORMATS, read_category_map, read_file
 from ivr.settings import Settings
 
 SOME_REFUSED = 3
@@ -62,12 +62,20 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         parsed = read_file(raw, fmt)
     except IntakeError as exc:
         raise IntakeError(f"{path}: {exc.message}") from None
+    mapping = None
+    if args.category_map:
+        try:
+            mapping = read_category_map(Path(args.category_map).read_bytes())
+        except OSError as exc:
+            raise IntakeError(f"{args.category_map}: cannot read: {exc.strerror or exc}") from None
+        except IntakeError as exc:
+            raise IntakeError(f"{args.category_map}: {exc.message}") from None
     service = service_of(args, settings, migrate_first=not args.dry_run)
     importer = Importer(service, actor_of(args))
     try:
         report = importer.run(
             parsed, args.source, default_category=args.default_category,
-            dry_run=args.dry_run, auditor=cli_actor(),
+            category_map=mapping, dry_run=args.dry_run, auditor=cli_actor(),
         )  # fmt: skip
     except (OperationalError, InterfaceError) as exc:
         raise unavailable(db_of(args, settings), exc) from exc
@@ -100,6 +108,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--default-category",
         metavar="CATEGORY",
         help="for items whose category is missing or not in the catalogue (path or name)",
+    )
+    p.add_argument(
+        "--category-map",
+        metavar="FILE",
+        help="YAML: the platform's categories and the catalogue's (供暖问题: utilities.heating)",
     )
     p.add_argument(
         "--dry-run", action="store_true", help="read and check every item; change nothing"

@@ -87,6 +87,19 @@ class Resolved:
     department: str | None
 
 
+@dataclass
+class Batch:
+    """What every item of one batch is read with."""
+
+    source: str
+    default: str | None  # the default category's path
+    mapping: dict[str, str]  # the platform's category -> the catalogue's path
+    dry_run: bool
+    columns: dict[str, str]  # field -> the file's column name
+    known: dict[str, TicketRow]  # external id -> its ticket, taken before this batch
+    seen: set[str] = field(default_factory=set)  # external ids created in this batch
+
+
 class Importer:
     """Imports batches into ``service``'s tickets; ``actor`` accepts them (a user name, or the
     console's ``--by``)."""
@@ -119,16 +132,24 @@ class Importer:
         except BadTicketInput as exc:
             raise IntakeError(f"default category: {exc.message}") from None
 
-    def _resolve(
-        self, row: ParsedRow, source: str, default: str | None, columns: dict[str, str]
-    ) -> Resolved | RowError:
-        cat, item = self.service.catalogue, row.item
+    def category_map(self, mapping: dict[str, str] | None) -> dict[str, str]:
+        """The platform's category names -> the catalogue's paths, every one checked."""
+        out = {}
+        for theirs, ours in (mapping or {}).items():
+            try:
+                out[theirs.strip()] = self.category_of(ours)
+            except BadTicketInput as exc:
+                raise IntakeError(f"category map: {theirs!r}: {exc.message}") from None
+        return out
+
+    def _resolve(self, row: ParsedRow, b: Batch) -> Resolved | RowError:
+        cat, item, source = self.service.catalogue, row.item, b.source
         assert item is not None
 
         def refused(column: str, error_id: str, message: str) -> RowError:
             if len(message) > MAX_MESSAGE:
                 message = message[: MAX_MESSAGE - 1] + "…"
-            return RowError(row.where, columns.get(column, column), error_id, message)
+            return RowError(row.where, b.columns.get(column, column), error_id, message)
 
         if item.source is not None and item.source != source:
             return refused("source", BAD_ITEM, f"{item.source!r}, but this batch is {source!r}")
@@ -136,12 +157,12 @@ class Importer:
             kind = resolve("type", item.type, {c: t.name for c, t in cat.types.items()})
         except BadTicketInput as exc:
             return refused("type", NOT_IN_CATALOGUE, exc.message)
-        category = default
-        if item.category:
+        category = b.mapping.get(item.category) or b.default
+        if item.category and item.category not in b.mapping:
             try:
                 category = self.category_of(item.category)
             except BadTicketInput as exc:
-                if default is None:
+                if b.default is None:
                     return refused("category", NOT_IN_CATALOGUE, exc.message)
         if category is None:
             return refused(
@@ -164,22 +185,26 @@ class Importer:
         source: str,
         *,
         default_category: str | None = None,
+        category_map: dict[str, str] | None = None,
         dry_run: bool = False,
         auditor: Principal | str | None = None,
         address: str = "",
     ) -> BatchReport:
-        """Import every item of ``parsed`` from ``source``; ``auditor`` (default: the actor)
-        is who the audit row names. A dry run resolves and looks up, and changes nothing."""
+        """Import every item of ``parsed`` from ``source``: a category is looked up in
+        ``category_map`` (the platform's names) first, then in the catalogue, and
+        ``default_category`` stands for one missing or unknown. ``auditor`` (default: the
+        actor) is who the audit row names. A dry run resolves and looks up, and changes
+        nothing."""
         self.check_source(source)
         default = self.default_category(default_category)
+        mapping = self.category_map(category_map)
         report = BatchReport(source, dry_run, parsed.encoding, list(parsed.ignored_columns))
         ids = [r.item.external_id for r in parsed.rows if r.item is not None]
         known = self.find_many(source, ids)
-        seen: set[str] = set()
+        batch = Batch(source, default, mapping, dry_run, parsed.columns, known)
         try:
             for row in parsed.rows:
-                outcome = self._one(row, source, default, dry_run, seen, parsed.columns, known)
-                report.items.append(outcome)
+                report.items.append(self._one(row, batch))
         except (DatabaseUnavailable, OperationalError, InterfaceError) as exc:
             raise self._lost(exc, report, len(parsed.rows)) from exc
         if not dry_run:
@@ -201,31 +226,22 @@ class Importer:
             "(an item taken is not taken twice)"
         )
 
-    def _one(
-        self,
-        row: ParsedRow,
-        source: str,
-        default: str | None,
-        dry_run: bool,
-        seen: set[str],
-        columns: dict[str, str],
-        known: dict[str, TicketRow],
-    ) -> Outcome:
+    def _one(self, row: ParsedRow, b: Batch) -> Outcome:
         if row.error is not None or row.item is None:
             error = row.error or RowError(row.where, None, BAD_ITEM, "unreadable")
             return self._refused(row, error)
-        found = self._resolve(row, source, default, columns)
+        found = self._resolve(row, b)
         if isinstance(found, RowError):
             return self._refused(row, found)
         ext = row.item.external_id
         # taken before this batch, or earlier in it (an id given twice)
-        existing = known.get(ext) or (self.find(source, ext) if ext in seen else None)
-        if existing is not None or (dry_run and ext in seen):
+        existing = b.known.get(ext) or (self.find(b.source, ext) if ext in b.seen else None)
+        if existing is not None or (b.dry_run and ext in b.seen):
             return self._outcome(row, ALREADY, existing)
-        seen.add(ext)
-        if dry_run:
+        b.seen.add(ext)
+        if b.dry_run:
             return Outcome(row.where, ext, CREATED, department=found.department)
-        return self._accept(row, found, source)
+        return self._accept(row, found, b.source)
 
     def _refused(self, row: ParsedRow, error: RowError) -> Outcome:
         return Outcome(

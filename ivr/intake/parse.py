@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 from ivr.intake.item import BAD_ITEM, CHINESE_HEADERS, IntakeError, IntakeItem
@@ -168,3 +169,17 @@ def read_file(raw: bytes, fmt: str) -> Parsed:
     if fmt not in FORMATS:
         raise IntakeError(f"unknown format {fmt!r}: json or csv")
     return read_json(raw) if fmt == "json" else read_csv(raw)
+
+
+def read_category_map(raw: bytes) -> dict[str, str]:
+    """A platform's category names and the catalogue's categories they are (YAML:
+    ``供暖问题: utilities.heating``, one a line; a JSON object reads too)."""
+    try:
+        data = yaml.safe_load(decode(raw)[0])
+    except yaml.YAMLError as exc:
+        raise IntakeError(f"the category map is not YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str | int) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise IntakeError("the category map is a mapping: the platform's category: ours")
+    return {str(k): v for k, v in data.items()}

@@ -48,6 +48,9 @@ class IntakeBatch(BaseModel):
     default_category: str | None = Field(
         None, max_length=120, description="for items whose category is missing or unknown"
     )
+    category_map: dict[str, str] | None = Field(
+        None, description="the platform's category names -> the catalogue's (path or name)"
+    )
     dry_run: bool = Field(False, description="check every item, change nothing")
 
 
@@ -101,7 +104,8 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes")
 
 
-async def _batch(request: web.Request) -> tuple[Parsed, str, str | None, bool]:
+async def _batch(request: web.Request) -> tuple[Parsed, str, dict[str, Any]]:
+    """The items, their source, and the batch's options (``Importer.run``'s keywords)."""
     raw = await _read(request)
     if request.content_type == "text/csv":
         query = request.query
@@ -111,8 +115,11 @@ async def _batch(request: web.Request) -> tuple[Parsed, str, str | None, bool]:
             parsed = read_csv(raw)
         except IntakeError as exc:
             raise ApiError(400, exc.code, exc.message) from None
-        default = query.get("default_category")
-        return parsed, query["source"], default, _flag(query.get("dry_run"))
+        options: dict[str, Any] = {
+            "default_category": query.get("default_category"),
+            "dry_run": _flag(query.get("dry_run")),
+        }
+        return parsed, query["source"], options
     if request.content_type != "application/json":
         raise ApiError(400, BAD_BODY, "send the batch as JSON (application/json) or CSV (text/csv)")
     try:
@@ -124,7 +131,12 @@ async def _batch(request: web.Request) -> tuple[Parsed, str, str | None, bool]:
             where = ".".join(str(x) for x in err.get("loc", ())) or "body"
             raise ApiError(400, BAD_BODY, f"bad request body: {where}: {err['msg']}") from None
         raise ApiError(400, BAD_BODY, f"the body is not JSON: {exc}") from None
-    return read_items(batch.items), batch.source, batch.default_category, batch.dry_run
+    options = {
+        "default_category": batch.default_category,
+        "category_map": batch.category_map,
+        "dry_run": batch.dry_run,
+    }
+    return read_items(batch.items), batch.source, options
 
 
 async def import_items(request: web.Request) -> web.Response:
@@ -136,7 +148,7 @@ async def import_items(request: web.Request) -> web.Response:
             "tickets are not available on this server: its ticket catalogue was refused at "
             "start (hotline check-config names the problem); fix it and restart",
         )
-    parsed, source, default, dry_run = await _batch(request)
+    parsed, source, options = await _batch(request)
     if len(parsed.rows) > MAX_ITEMS:
         raise ApiError(
             413, TOO_LARGE, f"{len(parsed.rows)} items: at most {MAX_ITEMS} in one request"
@@ -145,9 +157,8 @@ async def import_items(request: web.Request) -> web.Response:
     importer = Importer(service, who.username)
     try:
         report: BatchReport = await asyncio.to_thread(
-            importer.run, parsed, source, default_category=default, dry_run=dry_run,
-            auditor=who, address=request.remote or "",
-        )  # fmt: skip
+            importer.run, parsed, source, **options, auditor=who, address=request.remote or ""
+        )
     except DatabaseUnavailable as exc:
         raise ApiError(503, exc.code, exc.message) from None
     except HotlineError as exc:

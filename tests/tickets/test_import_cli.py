@@ -116,3 +116,19 @@ def test_a_database_that_is_not_there(tmp_path: Path, capsys: pytest.CaptureFixt
     assert captured.err.count("\n") == 1, captured.err  # one line, however psycopg words it
     assert captured.err.startswith("[HL-TKT-001] database postgresql+psycopg://nobody@")
     assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_a_category_map_file(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps([item(1, category="供暖问题")]), "utf-8")
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("供暖问题: 水、电、气/供热\n", "utf-8")
+    assert _import(db_url, str(path), "--source", "gov_cn") == 3  # unknown without the map
+    assert "column category: unknown category '供暖问题'" in capsys.readouterr().out
+    assert _import(db_url, str(path), "--source", "gov_cn", "--category-map", str(mapping)) == 0
+    assert "1 created (1 dispatched" in capsys.readouterr().out
+    mapping.write_text("- 供暖问题\n", "utf-8")
+    assert _import(db_url, str(path), "--source", "gov_cn", "--category-map", str(mapping)) == 1
+    assert capsys.readouterr().err.startswith(f"[HL-IMP-001] {mapping}: the category map is")

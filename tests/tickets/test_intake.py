@@ -22,7 +22,7 @@ from ivr.db.errors import DatabaseUnavailable
 from ivr.db.tables import TicketEventRow, TicketRow
 from ivr.intake.importer import Importer
 from ivr.intake.item import IntakeError, UnknownSource
-from ivr.intake.parse import read_csv, read_file, read_json
+from ivr.intake.parse import read_category_map, read_csv, read_file, read_json
 from ivr.tickets.deadlines import Deadlines
 from ivr.tickets.service import TicketService
 
@@ -274,3 +274,23 @@ def test_the_database_going_away_mid_batch_says_how_far_it_got(
     monkeypatch.setattr(service, "accept", real_accept)
     again = Importer(service, "importer").run(read_json(raw), SOURCE)
     assert again.counts() == {"created": 2, "already": 1, "refused": 0}
+
+
+def test_a_category_map_names_the_platforms_categories(
+    db: Database, service: TicketService
+) -> None:
+    raw = json.dumps([item(1, category="供暖问题"), item(2, category="物业服务")]).encode()
+    importer = Importer(service, "importer")
+    mapping = {"供暖问题": "utilities.heating", "物业服务": "pollution"}  # the map comes first
+    report = importer.run(read_json(raw), SOURCE, category_map=mapping)
+    assert [(o.outcome, o.department) for o in report.items] == [
+        ("created", "heating"), ("created", "environment"),
+    ]  # fmt: skip
+    with pytest.raises(IntakeError, match="category map: '噪音': unknown category '噪声'"):
+        importer.run(read_json(raw), SOURCE, category_map={"噪音": "噪声"})
+    assert read_category_map("供暖问题: utilities.heating\n12: 供热\n".encode("gbk")) == {
+        "供暖问题": "utilities.heating", "12": "供热",
+    }  # fmt: skip
+    for bad in (b"- a\n- b\n", b"a: [1]\n", b"a: {\n"):
+        with pytest.raises(IntakeError, match="category map"):
+            read_category_map(bad)

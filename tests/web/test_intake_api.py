@@ -50,7 +50,11 @@ async def test_a_json_batch_with_a_token_then_again(
     accounts: Accounts,
 ) -> None:
     auth = _auth(accounts)
-    body = {"source": "gov_cn", "items": [item(1), item(2, phone="?"), item(3), 42]}
+    body = {
+        "source": "gov_cn",
+        "items": [item(1, category="供暖问题"), item(2, phone="?"), item(3), 42],
+        "category_map": {"供暖问题": "utilities.heating"},
+    }
     r = await client.post(URL, json=body, headers=auth)
     assert r.status == 200
     out = await r.json()
