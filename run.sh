@@ -2,7 +2,8 @@
 # Sets everything up and runs the hotline with embedded defaults: a local Redis under var/ on
 # 127.0.0.1:6379 (HOTLINE_REDIS_PORT), SQLite in var/hotline.db, a local Asterisk 22 with SIP on
 # 127.0.0.1:5060 (HOTLINE_SIP_PORT; as root only), the FastAGI server on 127.0.0.1:4573
-# (HOTLINE_AGI_PORT) and the HTTP API on 127.0.0.1:8080 (HOTLINE_HTTP_PORT).
+# (HOTLINE_AGI_PORT), the HTTP API on 127.0.0.1:8080 (HOTLINE_HTTP_PORT) and the citizens'
+# pages (网上诉求) on 127.0.0.1:8081 (HOTLINE_CITIZEN_PORT).
 #
 # It supervises the hotline server: a server that crashes is started again within a second,
 # while Asterisk and Redis keep running (the dialplan holds queued callers on music and tries
@@ -78,6 +79,7 @@ else
   echo "run: no local Asterisk (it needs root for its chroot); the simulator still works"
 fi
 HTTP_PORT="${HOTLINE_HTTP_PORT:-8080}"
+CITIZEN_PORT="${HOTLINE_CITIZEN_PORT:-8081}"
 AGI_PORT="${HOTLINE_AGI_PORT:-4573}"
 # the operator heartbeat timeout of config/queue.yaml (settings.heartbeat_seconds, default 60)
 HEARTBEAT="$(awk '/^ *heartbeat_seconds:/ {print $2; exit}' "${HOTLINE_CONFIG_DIR:-$ROOT/config}/queue.yaml" 2>/dev/null || true)"
@@ -87,7 +89,8 @@ cat <<MSG
 
 The hotline is starting: FastAGI on 127.0.0.1:$AGI_PORT, HTTP API on $API, Redis on
 127.0.0.1:$REDIS_PORT. The operator desk: $API/desk (user op1001, password in
-$VAR/op1001-password; admin: $VAR/admin-password). In another terminal, log in operator 1001
+$VAR/op1001-password; admin: $VAR/admin-password). Citizens submit and look up requests at
+http://127.0.0.1:$CITIZEN_PORT/ (no account; a listener of its own). In another terminal, log in operator 1001
 (王丽: 12345 and every merged line) with the API token and call 12345:
   AUTH="Authorization: Bearer \$(cat $VAR/api-token)"
   curl -X POST $API/api/agents/1001/login -H "\$AUTH" -H 'content-type: application/json' -d '{"ready": true}'
@@ -104,7 +107,7 @@ Edit config/*.yaml, then: .venv/bin/hotline reload (it also rebuilds the prompts
 
 MSG
 while [ -z "$stopping" ]; do
-  hotline serve --queue-wait --http-port "$HTTP_PORT" &
+  hotline serve --queue-wait --http-port "$HTTP_PORT" --citizen-port "$CITIZEN_PORT" &
   server_pid=$!
   status=0
   wait "$server_pid" || status=$?

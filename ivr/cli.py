@@ -27,6 +27,7 @@ from ivr.console import (
     data_cli,
     import_cli,
     knowledge_cli,
+    outbox_cli,
     purge_cli,
     queue_cli,
     users_cli,
@@ -83,13 +84,17 @@ MENU_GRACE_SECONDS = 15.0
 
 
 async def _serve(
-    settings: Settings, config_dir: Path, http_port: int | None = None, wait: bool = False
+    settings: Settings,
+    config_dir: Path,
+    http_port: int | None = None,
+    wait: bool = False,
+    citizen_port: int | None = None,
 ) -> None:
     # lazy: the server's stack (aiohttp, SQLAlchemy, the ticket service) costs about 1.4 s of
     # CPU at start that every other `hotline` command would pay.
     from ivr.compose.root import start_server
 
-    running = await start_server(settings, config_dir, http_port, wait)
+    running = await start_server(settings, config_dir, http_port, wait, citizen_port)
     holder, server = running.holder, running.server
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -104,6 +109,8 @@ async def _serve(
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     http = f", HTTP on http://{settings.agi_host}:{http_port}/" if http_port is not None else ""
+    if citizen_port is not None:
+        http += f", citizens' pages on http://{settings.citizen_bind}:{citizen_port}/"
     print(
         f"hotline: FastAGI on agi://{settings.agi_host}:{server.port}/hotline{http}, "
         f"config {holder.current.version} from {config_dir}, redis {settings.redis_url}, "
@@ -141,7 +148,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         settings = _replace(settings, redis_url=args.redis_url)
     try:
         config_dir = _config_dir(args.config, settings)
-        asyncio.run(_serve(settings, config_dir, args.http_port, args.queue_wait))
+        citizen_port = args.citizen_port
+        if citizen_port is None:
+            citizen_port = settings.citizen_port
+        asyncio.run(_serve(settings, config_dir, args.http_port, args.queue_wait, citizen_port))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -290,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--http-port", type=int, help="also serve the agent/metrics HTTP API on this port"
     )
     p.add_argument(
+        "--citizen-port",
+        type=int,
+        help="also serve the citizens' pages (网上诉求: submit, look up) on this port, on "
+        "HOTLINE_CITIZEN_BIND (default 127.0.0.1; HOTLINE_CITIZEN_PORT sets it too)",
+    )
+    p.add_argument(
         "--queue-wait",
         action="store_true",
         help="keep queued callers on the line (music, announcements) and dial the agent "
@@ -330,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     users_cli.register(sub)
     knowledge_cli.register(sub)
     purge_cli.register(sub)
+    outbox_cli.register(sub)
     import_cli.register(sub)
     return parser
 

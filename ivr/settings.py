@@ -15,6 +15,11 @@ def _flag(text: str) -> bool:
     return text.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _words(text: str) -> tuple[str, ...]:
+    """A list setting: words separated by commas or spaces."""
+    return tuple(w for w in text.replace(",", " ").split() if w)
+
+
 @dataclass(frozen=True)
 class Settings:
     config_dir: Path
@@ -37,6 +42,18 @@ class Settings:
     # The desks' browser phones: the SIP-over-WebSocket URL of Asterisk (wss://pbx:8089/ws
     # in a real deployment); "": ws:// on the desk's own host name, port 8088 (development).
     webrtc_ws_url: str = ""
+    # The citizens' pages (docs/citizen.md): a listener of their own, apart from the staff's
+    # (None: not served unless `hotline serve --citizen-port`); behind a reverse proxy,
+    # X-Forwarded-For is read only from citizen_proxies (addresses or networks); extra
+    # allowed origins (https://12345.example.gov.cn) besides the page's own host; the limits.
+    citizen_bind: str = "127.0.0.1"
+    citizen_port: int | None = None
+    citizen_proxies: tuple[str, ...] = ()
+    citizen_origins: tuple[str, ...] = ()
+    citizen_submits_per_address: int = 10  # per hour, per client address
+    citizen_submits_per_phone: int = 5  # per day, per phone number
+    citizen_lookups_per_address: int = 60  # per hour, per client address
+    citizen_lookups_per_ticket: int = 10  # per hour, per ticket number asked
 
     @property
     def pidfile(self) -> Path:
@@ -71,6 +88,16 @@ class Settings:
             session_idle_minutes=float(env("HOTLINE_SESSION_IDLE_MINUTES", "120")),
             metrics_public=_flag(env("HOTLINE_METRICS_PUBLIC", "1")),
             webrtc_ws_url=env("HOTLINE_WEBRTC_WS_URL", "").strip(),
+            citizen_bind=env("HOTLINE_CITIZEN_BIND", "127.0.0.1"),
+            citizen_port=int(env("HOTLINE_CITIZEN_PORT", ""))
+            if env("HOTLINE_CITIZEN_PORT")
+            else None,
+            citizen_proxies=_words(env("HOTLINE_CITIZEN_PROXIES", "")),
+            citizen_origins=_words(env("HOTLINE_CITIZEN_ORIGINS", "")),
+            citizen_submits_per_address=int(env("HOTLINE_CITIZEN_SUBMITS_PER_ADDRESS", "10")),
+            citizen_submits_per_phone=int(env("HOTLINE_CITIZEN_SUBMITS_PER_PHONE", "5")),
+            citizen_lookups_per_address=int(env("HOTLINE_CITIZEN_LOOKUPS_PER_ADDRESS", "60")),
+            citizen_lookups_per_ticket=int(env("HOTLINE_CITIZEN_LOOKUPS_PER_TICKET", "10")),
         )
 
     def local_path(self, path: str) -> str:

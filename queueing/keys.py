@@ -183,6 +183,13 @@ def purge_day(day: str, centre: str = DEFAULT_CENTRE) -> str:
     return f"{base(centre)}purge:{day}"
 
 
+def citizen_limit(kind: str, subject: str, centre: str = DEFAULT_CENTRE) -> str:
+    """Counter of one rate limit of the citizens' pages (``kind``: submit-address,
+    submit-phone, lookup-address, lookup-ticket) for one ``subject`` (a digest of the client
+    address, phone or ticket number: no number in clear), expiring with its window."""
+    return f"{base(centre)}citizen:{kind}:{subject}"
+
+
 #: The same names for Lua. ``B`` is the base prefix (ARGV[1]).
 LUA_PRELUDE = """
 local B = ARGV[1]

@@ -93,6 +93,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "ivr.accounts",
         "ivr.knowledge",
         "ivr.quality",
+        "ivr.notify",
     ),
     (
         "ivr.records",
@@ -101,6 +102,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "ivr.web",
         "ivr.backup",
         "ivr.privacy",
+        "ivr.citizen",
         "ivr.intake",
     ),
     ("ivr.hotline", "ivr.devtools"),

@@ -39,7 +39,7 @@ def interruptible() -> None:
 
 def test_run_sh_restarts_a_crashed_server_and_stops_what_it_started(tmp_path: Path) -> None:
     var = tmp_path / "var"
-    redis_port, http_port = free_port(), free_port()
+    redis_port, http_port, citizen_port = free_port(), free_port(), free_port()
     env = dict(
         os.environ,
         HOTLINE_NO_ASTERISK="1",
@@ -47,6 +47,7 @@ def test_run_sh_restarts_a_crashed_server_and_stops_what_it_started(tmp_path: Pa
         HOTLINE_RECORDINGS_DIR=str(tmp_path / "recordings"),  # its prompts, not the checkout's
         HOTLINE_REDIS_PORT=str(redis_port),
         HOTLINE_HTTP_PORT=str(http_port),
+        HOTLINE_CITIZEN_PORT=str(citizen_port),
         HOTLINE_AGI_PORT=str(free_port()),
     )
     env.pop("HOTLINE_REDIS_URL", None)
@@ -82,12 +83,18 @@ def test_run_sh_restarts_a_crashed_server_and_stops_what_it_started(tmp_path: Pa
         except OSError:
             return False
 
+    def citizen_page() -> str:
+        """The citizens' form, on a listener of its own, without an account."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{citizen_port}/", timeout=2) as r:
+            return str(r.read().decode())
+
     def output() -> str:
         return (tmp_path / "run.log").read_text("utf-8", "replace")[-3000:]
 
     try:
         first = poll(server_pid, "the hotline server to start", 180)
         poll(http_up, "the HTTP API", 30)
+        assert "网上诉求" in citizen_page()
         assert client.ping()
         os.kill(first, signal.SIGKILL)
         second = poll(lambda: server_pid(not_this=first), f"a new server\n{output()}", 30)

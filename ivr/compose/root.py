@@ -16,6 +16,9 @@ from ivr import logfmt, runinfo
 from ivr.accounts import Accounts
 from ivr.agi.server import FastAGIServer
 from ivr.asterisk.conf_options import DEV_SECRETS_FILE, stored_password
+from ivr.citizen.citizen_app import CitizenOptions, create_citizen_app
+from ivr.citizen.guard import networks
+from ivr.citizen.limits import Limits, RateLimiter
 from ivr.compose.transfers import close_transfers, open_manager, open_transfers
 from ivr.config.catalogue import load_catalogue
 from ivr.config.editing import ConfigEditor
@@ -25,6 +28,8 @@ from ivr.errors import ConfigError
 from ivr.hotline import HeldSurveys, HotlineService, LiveCalls
 from ivr.knowledge import KnowledgeBase
 from ivr.knowledge.segment import use_cache_dir
+from ivr.notify import OutboxNotices
+from ivr.notify.delivery import DeliveryLoop
 from ivr.privacy.daily import DailyPurge
 from ivr.privacy.purge import Purger
 from ivr.quality import QualityForms
@@ -73,10 +78,13 @@ log = logging.getLogger(__name__)
 HTTP_SHUTDOWN_SECONDS = 5.0
 
 
-async def open_records(settings: Settings, config_dir: Path, timezone: str) -> RecordKeeper:
+async def open_records(
+    settings: Settings, config_dir: Path, timezone: str, holder: ConfigHolder | None = None
+) -> RecordKeeper:
     """The database side of a server: migrate (a database away at start is logged and the
     calls' records wait in the journal), the call-record store, the ticket sweeper (none when
-    the catalogue is refused), the import of the process scripts' journal."""
+    the catalogue is refused; with ``holder``, its tickets write their SMS and replies to the
+    outbox as notify.yaml says), the import of the process scripts' journal."""
     db = Database(database_url(settings.var_dir))
     try:
         revision = await asyncio.to_thread(db.upgrade)
@@ -91,7 +99,12 @@ async def open_records(settings: Settings, config_dir: Path, timezone: str) -> R
     sweeper: TicketService | None = None
     try:
         catalogue = load_catalogue(config_dir)
-        sweeper = TicketService(db, catalogue, Deadlines(calendar_from_config(config_dir)))
+        notices = None
+        if holder is not None:
+            running = holder  # the notify.yaml of the running config, reloads included
+            notices = OutboxNotices(lambda: running.current.notify, lambda: catalogue.sources)
+        deadlines = Deadlines(calendar_from_config(config_dir))
+        sweeper = TicketService(db, catalogue, deadlines, notices=notices)
     except ConfigError as exc:
         log.error("[HL-SRV-002] ticket catalogue refused, no sweep: %s", exc)
     return RecordKeeper(store, sweeper, settings.journal)
@@ -112,6 +125,8 @@ class RunningServer:
     runner: web.AppRunner | None
     http_port: int | None
     purge: DailyPurge | None = None
+    citizen: web.AppRunner | None = None  # the citizens' pages, on a listener of their own
+    delivery: DeliveryLoop | None = None
 
     @property
     def agi_url(self) -> str:
@@ -144,8 +159,12 @@ class RunningServer:
         await self.server.stop(grace=5.0 if drained else 0.0)
         if self.purge is not None:
             await self.purge.stop()
+        if self.delivery is not None:
+            await self.delivery.stop()
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.citizen is not None:
+            await self.citizen.cleanup()
         await self.hub.stop()
         await self.numbers.close()
         await self.queue.close()
@@ -249,16 +268,40 @@ def web_app(
     return app
 
 
+def citizen_app(settings: Settings, queue: RedisQueue, records: RecordKeeper) -> web.Application:
+    """The citizens' pages (``hotline serve --citizen-port``, docs/citizen.md): their own app,
+    on the ticket service of this server and the queue's Redis for their rate limits."""
+    limits = Limits.of(
+        settings.citizen_submits_per_address,
+        settings.citizen_submits_per_phone,
+        settings.citizen_lookups_per_address,
+        settings.citizen_lookups_per_ticket,
+    )
+    options = CitizenOptions(
+        limits, settings.citizen_proxies, settings.citizen_origins, settings.cookie_secure
+    )
+    return create_citizen_app(
+        lambda: records.sweeper, RateLimiter(queue.client, queue.centre), options
+    )
+
+
 async def start_server(
-    settings: Settings, config_dir: Path, http_port: int | None = None, wait: bool = False
+    settings: Settings,
+    config_dir: Path,
+    http_port: int | None = None,
+    wait: bool = False,
+    citizen_port: int | None = None,
 ) -> RunningServer:
-    """Build and start ``hotline serve``: raises ConfigError for a refused config."""
+    """Build and start ``hotline serve``: raises ConfigError for a refused config, and
+    HotlineError for a refused citizens' setting (before anything starts)."""
+    if citizen_port is not None:
+        networks(settings.citizen_proxies)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     holder = ConfigHolder(config_dir, settings.recordings_dir, settings.reload_status)
     logfmt.set_zone(holder.current.hours.timezone)  # log lines in the centre's zone
     # a reload applies queue.yaml (ivr.queuewait.queue_reload) and agents.yaml, like the menu
     queue = RedisQueue.from_url(settings.redis_url, holder.current.queue.settings)
-    records = await open_records(settings, config_dir, holder.current.hours.timezone)
+    records = await open_records(settings, config_dir, holder.current.hours.timezone, holder)
     records.start_sweeping()
     install_calendar(holder, records.store.db)  # HL-CFG-096 at start; reload recomputes deadlines
     # Queue events go to the database, and to a queue_log file for tools that read one.
@@ -315,6 +358,13 @@ async def start_server(
         runner = web.AppRunner(app, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
         await runner.setup()
         await web.TCPSite(runner, settings.agi_host, http_port).start()
+    citizen: web.AppRunner | None = None
+    if citizen_port is not None:  # apart from the staff's: only the citizens' routes
+        citizen = web.AppRunner(
+            citizen_app(settings, queue, records), shutdown_timeout=HTTP_SHUTDOWN_SECONDS
+        )
+        await citizen.setup()
+        await web.TCPSite(citizen, settings.citizen_bind, citizen_port).start()
     # the retention purge of privacy.yaml, once a day (one server a day: a Redis key)
     purge = DailyPurge(
         Purger(records.store.db, settings.recordings_dir),
@@ -323,6 +373,17 @@ async def start_server(
         queue.centre,
     )
     purge.start()
-    return RunningServer(
-        settings, holder, queue, records, hub, numbers, service, server, runner, http_port, purge
+    # the outbox's SMS and replies to upper-level platforms (notify.yaml; docs/notify.md):
+    # every server sends, claiming rows so that none goes twice
+    delivery = DeliveryLoop(
+        records.store.db,
+        lambda: holder.current.notify,
+        lambda: records.sweeper.catalogue.sources if records.sweeper is not None else {},
+        settings.var_dir,
+        lambda: holder.current.hours.timezone,
     )
+    delivery.start()
+    return RunningServer(
+        settings, holder, queue, records, hub, numbers, service, server, runner, http_port,
+        purge, citizen, delivery,
+    )  # fmt: skip

@@ -21,6 +21,7 @@ from ivr.config.models import (
     LinesFile,
     MenuFile,
 )
+from ivr.config.notify_models import NotifyFile
 from ivr.config.privacy_models import PrivacyFile
 from ivr.config.queue_models import AgentsFile, QueueFile
 
@@ -72,6 +73,8 @@ class ConfigBundle:
     agents: AgentsFile = field(default_factory=AgentsFile)
     # who may play recordings, how long things are kept (privacy.yaml)
     privacy: PrivacyFile = field(default_factory=PrivacyFile)
+    # the SMS and the outbox's delivery (notify.yaml)
+    notify: NotifyFile = field(default_factory=NotifyFile)
     _by_number: dict[str, Line] = field(default_factory=dict, repr=False)
     _accessible: frozenset[str] = field(default_factory=frozenset, repr=False)
     _prompt_paths: dict[str, str] = field(default_factory=dict, repr=False)

@@ -39,6 +39,7 @@ EDITABLE: tuple[str, ...] = (
     "hours.yaml",
     "accessibility.yaml",
     "privacy.yaml",
+    "notify.yaml",
     CATALOGUE_FILE.as_posix(),
     QUALITY_FILE,
 )

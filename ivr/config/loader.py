@@ -15,7 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ivr.config.bundle import ConfigBundle
+from ivr.config.notify_models import NotifyFile
 from ivr.config.validate import validate_directory
+from ivr.config.yamlpos import UnreadableText, YamlSyntaxError, decode_text, load_text
 from ivr.errors import ConfigError, Problem
 
 
@@ -42,3 +44,19 @@ def load_config(directory: Path, recordings_dir: Path | None = None) -> ConfigBu
     if result.problems:
         raise ConfigError(result.problems)
     return result.bundle(directory, recordings)
+
+
+def load_notify(directory: Path) -> NotifyFile:
+    """``notify.yaml`` alone (the ticket commands' SMS and replies), its defaults when left
+    out; raises ConfigError with the file's problems at their ``file:line:column``."""
+    directory = Path(directory)
+    path = directory / "notify.yaml"
+    try:
+        data = load_text(decode_text(path.read_bytes())).data or {}
+        return NotifyFile.model_validate(data)
+    except FileNotFoundError:
+        return NotifyFile()
+    except (OSError, ValueError, UnreadableText, YamlSyntaxError):
+        pass  # told with its position by the whole check
+    problems = [p for p in check_config(directory) if Path(p.file) == path]
+    raise ConfigError(problems or [Problem(str(path), 1, 1, "cannot be read", "HL-CFG-001")])

@@ -361,8 +361,7 @@ def _widen_rule(skill: str, after: float) -> OverflowRule:
 
 
 class SupervisorPhone(Strict):
-    """A supervisor's (or admin's) own phone: rung when the account listens to, whispers to or
-    barges into an operator's call from the wallboard (ChanSpy, docs/wallboard.md)."""
+    """A supervisor's own phone, rung to listen / whisper / barge (docs/wallboard.md)."""
 
     user: str = Field(
         pattern=r"^[A-Za-z0-9._-]{1,64}$", description="the account's user name (hotline user)"
@@ -387,11 +386,9 @@ class AgentsFile(Strict):
     @field_validator("supervisors")
     @classmethod
     def _one_phone_each(cls, value: list[SupervisorPhone]) -> list[SupervisorPhone]:
-        seen: set[str] = set()
-        for entry in value:
-            if entry.user.lower() in seen:
-                raise ValueError(f"user {entry.user!r} is given twice")
-            seen.add(entry.user.lower())
+        users = [entry.user.lower() for entry in value]
+        if twice := next((u for i, u in enumerate(users) if u in users[:i]), None):
+            raise ValueError(f"user {twice!r} is given twice")
         return value
 
     def by_id(self) -> dict[str, AgentSpec]:

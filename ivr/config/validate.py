@@ -72,6 +72,7 @@ from ivr.config.models import (
     LinesFile,
     MenuFile,
 )
+from ivr.config.notify_models import NotifyFile
 from ivr.config.privacy_models import PrivacyFile
 from ivr.config.queue_models import AgentsFile, QueueFile
 from ivr.config.timing import Timing, time_to_person
@@ -82,6 +83,7 @@ from ivr.config.validate_base import (
     HOURS,
     LINES,
     MENU,
+    NOTIFY,
     PRIVACY,
     QUEUE,
 )
@@ -106,6 +108,7 @@ class Validated:
     queue: QueueFile | None = None
     agents: AgentsFile | None = None
     privacy: PrivacyFile | None = None
+    notify: NotifyFile | None = None
     #: a config without problems may still have warnings (:mod:`ivr.config.warn`)
     warnings: list[Problem] = field(default_factory=list)
     #: the 15-second figures of every line and path (:mod:`ivr.config.timing`)
@@ -130,6 +133,7 @@ class Validated:
             queue=(self.queue or QueueFile()).with_lines(parallel_lines(self.lines)),
             agents=self.agents or AgentsFile(),
             privacy=self.privacy or PrivacyFile(),
+            notify=self.notify or NotifyFile(),
         )
 
 
@@ -174,6 +178,7 @@ class _Checker(ReadChecks, MenuChecks, FileChecks):
             queue=queue,
             agents=agents,
             privacy=self.sources[PRIVACY].model,
+            notify=self.sources[NOTIFY].model,
         )
 
 

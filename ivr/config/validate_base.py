@@ -60,6 +60,7 @@ ACCESSIBILITY = "accessibility"
 QUEUE = "queue"
 AGENTS = "agents"
 PRIVACY = "privacy"
+NOTIFY = "notify"
 
 
 @dataclass

@@ -16,6 +16,7 @@ from ivr.config.models import (
     LinesFile,
     MenuFile,
 )
+from ivr.config.notify_models import NotifyFile
 from ivr.config.privacy_models import PrivacyFile
 from ivr.config.queue_models import AgentsFile, QueueFile
 from ivr.config.validate_base import (
@@ -29,6 +30,7 @@ from ivr.config.validate_base import (
     LINES,
     MENU,
     MISSING_KEY,
+    NOTIFY,
     PRIVACY,
     QUEUE,
     UNKNOWN_KEY,
@@ -59,6 +61,7 @@ FILES: dict[str, tuple[str, type[BaseModel], bool]] = {
     QUEUE: ("queue.yaml", QueueFile, False),
     AGENTS: ("agents.yaml", AgentsFile, False),
     PRIVACY: ("privacy.yaml", PrivacyFile, False),
+    NOTIFY: ("notify.yaml", NotifyFile, False),
 }
 
 

@@ -13,9 +13,11 @@ from typing import Any
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ivr.config.catalogue import load_catalogue
+from ivr.config.loader import load_notify
 from ivr.db.database import Database, current_revision, database_url, head_revision
 from ivr.db.errors import DatabaseUnavailable, SchemaOutOfDate
 from ivr.errors import HotlineError
+from ivr.notify import OutboxNotices
 from ivr.settings import Settings
 from ivr.tickets.deadlines import Deadlines, calendar_from_config
 from ivr.tickets.display import local_time, resolve, zone_name, zone_note
@@ -76,7 +78,11 @@ def service_of(args: argparse.Namespace, settings: Settings, migrate_first: bool
             db.check_schema()
     except (OperationalError, InterfaceError) as exc:
         raise unavailable(db, exc) from exc
-    return TicketService(db, load_catalogue(directory), Deadlines(calendar_from_config(directory)))
+    catalogue = load_catalogue(directory)
+    notify = load_notify(directory)  # the SMS and replies the commands' tickets write
+    notices = OutboxNotices(lambda: notify, lambda: catalogue.sources)
+    deadlines = Deadlines(calendar_from_config(directory))
+    return TicketService(db, catalogue, deadlines, notices=notices)
 
 
 def run(func: Any) -> Any:

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ivr.db.outbox_tables import OutboxRow
 from ivr.db.quality_tables import QualityCheckRow, QualityScoreRow
 from ivr.db.tables import (
     CallAttemptRow,
@@ -177,6 +178,8 @@ def tickets_batch(
         )
         _count_or_delete(s, TicketCallRow, TicketCallRow.ticket_id.in_(ids), dry)
         _count_or_delete(s, SupervisionRow, SupervisionRow.ticket_id.in_(ids), dry)
+        numbers = select(TicketRow.number).where(TicketRow.id.in_(ids))
+        _count_or_delete(s, OutboxRow, OutboxRow.ticket_number.in_(numbers), dry)  # SMS texts
         counts["callback_tasks"] += _count_or_delete(
             s, CallbackTaskRow, CallbackTaskRow.ticket_id.in_(ids), dry
         )

@@ -147,6 +147,8 @@ class TicketService(TicketActions, TicketQueries, CallbackTasks):
                 )
                 ticket.survey_score = score
             self._event(session, ticket, "accept", actor, None, content[:200], when)
+            if self.notices is not None:  # the SMS receipt, in this transaction
+                self.notices.accepted(session, ticket, when)
         return ticket
 
     def reserve_number(self, call_uniqueid: str, now: dt.datetime | None = None) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -32,6 +33,16 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class TicketNotices(Protocol):
+    """What a ticket's change asks to be sent (an SMS, a reply to a platform), written to the
+    outbox in the change's own transaction (:class:`ivr.notify.OutboxNotices`; the service
+    knows nothing of how it is sent)."""
+
+    def accepted(self, session: Session, ticket: TicketRow, now: dt.datetime) -> None: ...
+
+    def finished(self, session: Session, ticket: TicketRow, now: dt.datetime) -> None: ...
+
+
 class TicketServiceBase:
     def __init__(
         self,
@@ -39,11 +50,13 @@ class TicketServiceBase:
         catalogue: Catalogue,
         deadlines: Deadlines,
         clock: Callable[[], dt.datetime] = utcnow,
+        notices: TicketNotices | None = None,
     ) -> None:
         self.db = db
         self.catalogue = catalogue
         self.deadlines = deadlines
         self.clock = clock
+        self.notices = notices  # None: nothing is sent (tests, the demonstration)
 
     # ------------------------------------------------------------------------ helpers
 

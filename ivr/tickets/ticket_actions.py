@@ -60,6 +60,8 @@ class TicketActions(TicketServiceBase):
             ],
             ["kind", "ref"],
         )
+        if self.notices is not None:  # the SMS with the reply, the reply to a platform
+            self.notices.finished(s, t, now)
 
     def _do_dispatch(
         self,

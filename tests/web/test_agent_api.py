@@ -84,6 +84,9 @@ async def test_metrics_json_and_prometheus(
     assert 'hotline_queue_waiting{skill="general"} 1.0' in text
     assert 'hotline_queue_agents{skill="general",state="busy"} 1.0' in text
     assert 'hotline_queue_today_service_level_ratio{skill="general"} 1.0' in text
+    assert 'hotline_outbox_sent_total{kind="sms"}' in text  # the outbox's (docs/notify.md)
+    assert 'hotline_outbox_failed_total{kind="reply"}' in text
+    assert 'hotline_outbox_messages{kind="sms",state="failed"} 0.0' in text
 
 
 async def test_openapi_documents_every_route(
