@@ -63,6 +63,11 @@ def _problem(exc: ValidationError, columns: dict[str, str]) -> tuple[str | None,
         return column, "missing; every item needs it"
     if err["type"] == "extra_forbidden":
         return column, "unknown field; known: " + ", ".join(IntakeItem.model_fields)
+    got = err.get("input")
+    if name == "phone" and err["type"] == "string_pattern_mismatch":
+        return column, f"{got!r} is not a phone number (digits; a leading +, spaces, - allowed)"
+    if name == "received_at" and err["type"].startswith(("datetime", "date")):
+        return column, f"{got!r} is not a date and time: write 2025-09-25 08:30 or ISO 8601"
     return column, str(err.get("msg", "invalid"))
 
 

@@ -294,3 +294,13 @@ def test_a_category_map_names_the_platforms_categories(
     for bad in (b"- a\n- b\n", b"a: [1]\n", b"a: {\n"):
         with pytest.raises(IntakeError, match="category map"):
             read_category_map(bad)
+
+
+def test_refusals_read_as_a_person_writes() -> None:
+    parsed = read_json(json.dumps([item(1, phone="电话"), item(2, received_at="昨天")]).encode())
+    assert [str(r.error) for r in parsed.rows] == [
+        "item 1, column phone: '电话' is not a phone number (digits; a leading +, spaces, - "
+        "allowed) [HL-IMP-002]",
+        "item 2, column received_at: '昨天' is not a date and time: write 2025-09-25 08:30 or "
+        "ISO 8601 [HL-IMP-002]",
+    ]
