@@ -33,12 +33,15 @@ from ivr.intake.item import BAD_ITEM, NOT_IN_CATALOGUE, IntakeError, IntakeItem,
 from ivr.intake.parse import Parsed, ParsedRow, RowError
 from ivr.tickets.display import resolve
 from ivr.tickets.errors import BadTicketInput
+from ivr.tickets.forwarded import Forwarded
 from ivr.tickets.lifecycle import State
 from ivr.tickets.service import TicketService
 
 CREATED, ALREADY, REFUSED = "created", "already", "refused"
 MAX_MESSAGE = 300  # a refusal listing the whole catalogue is cut
 LOOKUP_CHUNK = 500  # external ids looked up in one query
+CHUNK = 200  # items accepted in one transaction
+DISPATCH_NOTE = "forwarded item: dispatched by the catalogue"
 
 
 @dataclass
@@ -104,9 +107,10 @@ class Importer:
     """Imports batches into ``service``'s tickets; ``actor`` accepts them (a user name, or the
     console's ``--by``)."""
 
-    def __init__(self, service: TicketService, actor: str) -> None:
+    def __init__(self, service: TicketService, actor: str, chunk: int = CHUNK) -> None:
         self.service = service
         self.actor = actor[:40]
+        self.chunk = chunk  # items a transaction; 1: one by one, as the desk files them
 
     # ------------------------------------------------------------------ catalogue look-ups
 
@@ -202,9 +206,10 @@ class Importer:
         ids = [r.item.external_id for r in parsed.rows if r.item is not None]
         known = self.find_many(source, ids)
         batch = Batch(source, default, mapping, dry_run, parsed.columns, known)
+        rows, step = parsed.rows, max(self.chunk, 1)
         try:
-            for row in parsed.rows:
-                report.items.append(self._one(row, batch))
+            for at in range(0, len(rows), step):
+                report.items.extend(self._chunk(rows[at : at + step], batch))
         except (DatabaseUnavailable, OperationalError, InterfaceError) as exc:
             raise self._lost(exc, report, len(parsed.rows)) from exc
         if not dry_run:
@@ -226,7 +231,61 @@ class Importer:
             "(an item taken is not taken twice)"
         )
 
-    def _one(self, row: ParsedRow, b: Batch) -> Outcome:
+    def _chunk(self, rows: list[ParsedRow], b: Batch) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        pending: list[tuple[int, ParsedRow, Resolved]] = []
+        for row in rows:
+            first = self._check(row, b)
+            if isinstance(first, Resolved):
+                pending.append((len(outcomes), row, first))
+                outcomes.append(Outcome(row.where, first.item.external_id, CREATED))
+            else:
+                outcomes.append(first)
+        for i, outcome in self._take(pending, b.source):
+            outcomes[i] = outcome
+        return outcomes
+
+    def _take(
+        self, pending: list[tuple[int, ParsedRow, Resolved]], source: str
+    ) -> list[tuple[int, Outcome]]:
+        """Accept and dispatch the items of a chunk in one transaction; if another import
+        took one of them at the same moment, one by one."""
+        if self.chunk > 1 and pending:
+            items = [self._forwarded(r, source) for _, _, r in pending]
+            try:
+                taken = self.service.accept_forwarded(items, actor=self.actor, note=DISPATCH_NOTE)
+            except IntegrityError:
+                pass  # nothing of the chunk was written: one by one below
+            else:
+                return [
+                    (i, self._taken(row, ticket, created))
+                    for (i, row, _), (ticket, created) in zip(pending, taken, strict=True)
+                ]
+        return [(i, self._accept(row, r, source)) for i, row, r in pending]
+
+    def _forwarded(self, r: Resolved, source: str) -> Forwarded:
+        item, tz = r.item, self.service.deadlines.calendar.tz
+        return Forwarded(
+            source=source, external_id=item.external_id,
+            received_at=item.local_received(tz).astimezone(dt.UTC), caller=item.phone,
+            content=item.content, type=r.type, category=r.category, caller_name=item.name,
+            address=item.address, confidential=item.confidential, department=r.department,
+        )  # fmt: skip
+
+    def _taken(self, row: ParsedRow, ticket: TicketRow, created: bool) -> Outcome:
+        if not created:
+            return self._outcome(row, ALREADY, ticket)
+        if ticket.state == State.ACCEPTED.value:
+            note = (
+                f"kept at the centre for an operator: category {ticket.category!r} has no "
+                "department in the dispatch catalogue"
+            )
+            return self._outcome(row, CREATED, ticket, note)
+        return self._outcome(row, CREATED, ticket)
+
+    def _check(self, row: ParsedRow, b: Batch) -> Outcome | Resolved:
+        """The item's outcome if it is refused, already there or a dry run; else what to
+        accept."""
         if row.error is not None or row.item is None:
             error = row.error or RowError(row.where, None, BAD_ITEM, "unreadable")
             return self._refused(row, error)
@@ -241,7 +300,7 @@ class Importer:
         b.seen.add(ext)
         if b.dry_run:
             return Outcome(row.where, ext, CREATED, department=found.department)
-        return self._accept(row, found, b.source)
+        return found
 
     def _refused(self, row: ParsedRow, error: RowError) -> Outcome:
         return Outcome(
@@ -308,7 +367,7 @@ class Importer:
         try:
             done = self.service.act(
                 ticket.number, "dispatch", actor=self.actor, department=hint,
-                note="forwarded item: dispatched by the catalogue",
+                note=DISPATCH_NOTE,
             )  # fmt: skip
         except HotlineError as exc:
             note = f"kept at the centre for an operator: {exc.message}"

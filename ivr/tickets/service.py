@@ -27,6 +27,7 @@ from ivr.tickets.errors import (
     BadTicketInput,
     ConcurrentUpdate,
 )
+from ivr.tickets.forwarded import ForwardedItems
 from ivr.tickets.lifecycle import (
     NEEDS_PENDING_EXTENSION,
     State,
@@ -43,10 +44,11 @@ from ivr.tickets.ticket_queries import TicketQueries
 __all__ = ["TicketService", "utcnow"]
 
 
-class TicketService(TicketActions, TicketQueries, CallbackTasks):
+class TicketService(TicketActions, TicketQueries, CallbackTasks, ForwardedItems):
     """The ticket service: accept, the lifecycle actions (:mod:`ivr.tickets.ticket_actions`),
     reading (:mod:`ivr.tickets.ticket_queries`), callback tasks
-    (:mod:`ivr.tickets.callback_tasks`) and the supervision sweep."""
+    (:mod:`ivr.tickets.callback_tasks`), forwarded items many at a time
+    (:mod:`ivr.tickets.forwarded`) and the supervision sweep."""
 
     # ------------------------------------------------------------------------ accept
 

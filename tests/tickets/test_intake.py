@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+import ivr.tickets.forwarded as forwarded_module
 import ivr.tickets.service as service_module
 from ivr.accounts.audit import read_audit
 from ivr.config.catalogue import Catalogue
@@ -190,30 +191,42 @@ def test_a_dry_run_changes_nothing(db: Database, service: TicketService) -> None
     assert len(tickets(db)) == 1
 
 
+@pytest.mark.parametrize("chunk", [1, 200])
 def test_an_insert_that_loses_the_race_reads_the_winner_back(
-    db: Database, catalogue: Catalogue, deadlines: Deadlines, monkeypatch: pytest.MonkeyPatch
+    db: Database,
+    catalogue: Catalogue,
+    deadlines: Deadlines,
+    monkeypatch: pytest.MonkeyPatch,
+    chunk: int,
 ) -> None:
     """Another import commits the same item between this one's look-up and its insert: the
-    unique (source, external_id) refuses the insert, and the item is reported as already
-    there with the winner's ticket."""
+    unique (source, external_id) refuses the insert (one by one; or the chunk's transaction,
+    whose items are then taken one by one), and the item is reported as already there with
+    the winner's ticket, the chunk's other items created."""
     service = TicketService(db, catalogue, deadlines)  # the real clock
-    raw = json.dumps([item(1)]).encode()
-    real_next = service_module.next_number
+    raw = json.dumps([item(1)] if chunk == 1 else [item(2), item(1), item(3)]).encode()
+    module = service_module if chunk == 1 else forwarded_module
+    real_next = module.next_number
     winner: list[str] = []
 
     def next_number_after_a_rival(session: Any, day: dt.date) -> str:
         if not winner:
             winner.append("running")
             rival = TicketService(db, catalogue, deadlines)
-            done = Importer(rival, "rival").run(read_json(raw), SOURCE)
+            one = json.dumps([item(1)]).encode()
+            done = Importer(rival, "rival", chunk=1).run(read_json(one), SOURCE)
             winner[0] = str(done.items[0].number)
         return str(real_next(session, day))
 
-    monkeypatch.setattr(service_module, "next_number", next_number_after_a_rival)
-    report = Importer(service, "importer").run(read_json(raw), SOURCE)
-    assert [(o.outcome, o.number) for o in report.items] == [("already", winner[0])]
-    [only] = tickets(db)
-    assert (only.number, only.accepted_by) == (winner[0], "rival")
+    monkeypatch.setattr(module, "next_number", next_number_after_a_rival)
+    report = Importer(service, "importer", chunk=chunk).run(read_json(raw), SOURCE)
+    got = {o.external_id: (o.outcome, o.number) for o in report.items}
+    assert got["RMW-2025-0001"] == ("already", winner[0])
+    assert [o.outcome for o in report.items if o.external_id != "RMW-2025-0001"] == ["created"] * (
+        len(report.items) - 1
+    )
+    by = {t.external_id: t.accepted_by for t in tickets(db)}
+    assert by["RMW-2025-0001"] == "rival" and len(by) == len(report.items)
 
 
 def test_concurrent_imports_of_one_batch_give_one_ticket_each(
@@ -267,7 +280,7 @@ def test_the_database_going_away_mid_batch_says_how_far_it_got(
 
     monkeypatch.setattr(service, "accept", flaky)
     with pytest.raises(DatabaseUnavailable) as exc:
-        Importer(service, "importer").run(read_json(raw), SOURCE)
+        Importer(service, "importer", chunk=1).run(read_json(raw), SOURCE)
     message = str(exc.value)
     assert message.startswith("[HL-TKT-001] database ") and "\n" not in message
     assert "went away after 1 of 3 items (server closed the connection unexpectedly)" in message
