@@ -24,7 +24,7 @@ from sqlalchemy import select
 from ivr.db.tables import TicketRow
 from ivr.tickets.errors import BadTicketInput
 from ivr.tickets.lifecycle import State, check
-from ivr.tickets.numbering import next_number
+from ivr.tickets.numbering import next_numbers
 from ivr.tickets.service_base import TicketServiceBase
 
 
@@ -78,15 +78,16 @@ class ForwardedItems(TicketServiceBase):
                     )
                 )
                 found.update(((source, str(t.external_id)), t) for t in rows)
+            new: list[tuple[Forwarded, TicketRow]] = []
+            created: dict[tuple[str, str], TicketRow] = {}
             for it in items:
                 key = (it.source, it.external_id)
-                if key in found:
-                    out.append((found[key], False))
+                if key in found or key in created:
                     continue
                 if it.type not in due:
                     due[it.type] = self.deadlines.due(when, cat.deadline_days(it.type))
                 ticket = TicketRow(
-                    number=next_number(session, day), call_uniqueid=None, source=it.source,
+                    number="", call_uniqueid=None, source=it.source,
                     external_id=it.external_id, received_at=it.received_at, accepted_at=when,
                     accepted_day=day, accepted_by=actor, caller=it.caller,
                     caller_name=it.caller_name, confidential=it.confidential, dialled="",
@@ -94,8 +95,14 @@ class ForwardedItems(TicketServiceBase):
                     category_top=cat.category(it.category).top, content=it.content,
                     address=it.address, state=State.ACCEPTED.value, deadline=due[it.type],
                 )  # fmt: skip
-                session.add(ticket)
-                session.flush()
+                new.append((it, ticket))
+                created[key] = ticket
+            numbers = next_numbers(session, day, len(new)) if new else []
+            for (_, ticket), number in zip(new, numbers, strict=True):
+                ticket.number = number
+            session.add_all([ticket for _, ticket in new])
+            session.flush()  # one INSERT round for the chunk; the ids for the events
+            for it, ticket in new:
                 self._event(session, ticket, "accept", actor, None, it.content[:200], when)
                 if self.notices is not None:
                     self.notices.accepted(session, ticket, when)
@@ -106,6 +113,12 @@ class ForwardedItems(TicketServiceBase):
                     self._event(
                         session, ticket, "dispatch", actor, State.ACCEPTED.value, note, when
                     )
-                found[key] = ticket
-                out.append((ticket, True))
+            seen: set[tuple[str, str]] = set()
+            for it in items:
+                key = (it.source, it.external_id)
+                if key in found:
+                    out.append((found[key], False))
+                else:
+                    out.append((created[key], key not in seen))
+                    seen.add(key)
         return out

@@ -206,19 +206,20 @@ def test_an_insert_that_loses_the_race_reads_the_winner_back(
     service = TicketService(db, catalogue, deadlines)  # the real clock
     raw = json.dumps([item(1)] if chunk == 1 else [item(2), item(1), item(3)]).encode()
     module = service_module if chunk == 1 else forwarded_module
-    real_next = module.next_number
+    name = "next_number" if chunk == 1 else "next_numbers"
+    real_next = getattr(module, name)
     winner: list[str] = []
 
-    def next_number_after_a_rival(session: Any, day: dt.date) -> str:
+    def next_number_after_a_rival(session: Any, day: dt.date, *count: int) -> Any:
         if not winner:
             winner.append("running")
             rival = TicketService(db, catalogue, deadlines)
             one = json.dumps([item(1)]).encode()
             done = Importer(rival, "rival", chunk=1).run(read_json(one), SOURCE)
             winner[0] = str(done.items[0].number)
-        return str(real_next(session, day))
+        return real_next(session, day, *count)
 
-    monkeypatch.setattr(module, "next_number", next_number_after_a_rival)
+    monkeypatch.setattr(module, name, next_number_after_a_rival)
     report = Importer(service, "importer", chunk=chunk).run(read_json(raw), SOURCE)
     got = {o.external_id: (o.outcome, o.number) for o in report.items}
     assert got["RMW-2025-0001"] == ("already", winner[0])
