@@ -94,7 +94,7 @@ def test_wallboard_bench_quick() -> None:
 
 
 def test_intake_bench_quick() -> None:
-    """Forwarded items imported as tickets beside accept + dispatch called directly, SQLite."""
+    """Forwarded items imported as tickets beside the desk's accept + dispatch, SQLite."""
     out = bench("bench.intake_bench", "--quick", "--backend", "sqlite")
-    for figure in ("import, accepted and dispatched", "the same file again", "import / floor"):
+    for figure in ("import, accepted and dispatched", "the same file again", "the desk's way"):
         assert figure in out, out[-3000:]

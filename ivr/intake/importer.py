@@ -1,13 +1,17 @@
 """Taking a batch of forwarded items as tickets.
 
-Each item is accepted (受理) on its own, as the desk's ticket form would accept it, with its
-source, external id and received time: once per source and external id, so a batch sent again
-(a retry, the same file imported twice) creates nothing new and reports those items as already
-there. Two imports of the same item at the same moment both see it missing and race to the
-database's unique (source, external_id): the loser's insert fails and it reads the winner's
-ticket back, so it too reports the item as already there.
+Each item is accepted (受理) as the desk's ticket form would accept it, with its source,
+external id and received time: once per source and external id, so a batch sent again (a
+retry, the same file imported twice) creates nothing new and reports those items as already
+there. The items go in chunks of :data:`CHUNK`, each in one transaction
+(:meth:`~ivr.tickets.service.TicketService.accept_forwarded`). Two imports of the same item at
+the same moment both see it missing and race to the database's unique (source, external_id):
+the loser's chunk is rolled back and its items are taken one by one
+(:meth:`~ivr.tickets.service.TicketService.accept`), the raced one reading the winner's
+ticket back (or losing once more, and reading it back then), so it too reports it as already
+there.
 
-A created ticket is then dispatched (派单) as the desk's "dispatch" does: to the department the
+A created ticket is dispatched (派单) as the desk's "dispatch" does: to the department the
 item names (its hint), else to the catalogue's dispatch map's department for its category. A
 category without one leaves the ticket accepted at the centre for an operator, and the batch
 says so. An item refused (a field missing or wrong, a type, category or department the
