@@ -94,6 +94,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "ivr.knowledge",
         "ivr.quality",
         "ivr.notify",
+        "ivr.hotspots",
     ),
     (
         "ivr.records",
