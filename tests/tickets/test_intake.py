@@ -318,3 +318,14 @@ def test_refusals_read_as_a_person_writes() -> None:
         "item 2, column received_at: '昨天' is not a date and time: write 2025-09-25 08:30 or "
         "ISO 8601 [HL-IMP-002]",
     ]
+
+
+@pytest.mark.parametrize("chunk", [1, 200])
+def test_an_id_given_twice_in_one_batch_is_one_ticket(
+    db: Database, service: TicketService, chunk: int
+) -> None:
+    raw = json.dumps([item(1), item(2), item(1, content="又写了一遍")]).encode()
+    report = Importer(service, "importer", chunk=chunk).run(read_json(raw), SOURCE)
+    assert [o.outcome for o in report.items] == ["created", "created", "already"]
+    assert report.items[0].number == report.items[2].number
+    assert [t.content for t in tickets(db)] == ["小区暖气不热 1", "小区暖气不热 2"]
