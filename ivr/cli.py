@@ -25,6 +25,8 @@ from ivr.console import (
     asterisk_cli,
     backup_cli,
     data_cli,
+    hotspots_cli,
+    import_cli,
     knowledge_cli,
     outbox_cli,
     purge_cli,
@@ -346,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     knowledge_cli.register(sub)
     purge_cli.register(sub)
     outbox_cli.register(sub)
+    hotspots_cli.register(sub)
+    import_cli.register(sub)
     return parser
 
 

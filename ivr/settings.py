@@ -42,6 +42,8 @@ class Settings:
     # The desks' browser phones: the SIP-over-WebSocket URL of Asterisk (wss://pbx:8089/ws
     # in a real deployment); "": ws:// on the desk's own host name, port 8088 (development).
     webrtc_ws_url: str = ""
+    # Their STUN/TURN servers (a JSON list, ivr/web/ice_servers.py); "": none (one network).
+    webrtc_ice_servers: str = ""
     # The citizens' pages (docs/citizen.md): a listener of their own, apart from the staff's
     # (None: not served unless `hotline serve --citizen-port`); behind a reverse proxy,
     # X-Forwarded-For is read only from citizen_proxies (addresses or networks); extra
@@ -88,6 +90,7 @@ class Settings:
             session_idle_minutes=float(env("HOTLINE_SESSION_IDLE_MINUTES", "120")),
             metrics_public=_flag(env("HOTLINE_METRICS_PUBLIC", "1")),
             webrtc_ws_url=env("HOTLINE_WEBRTC_WS_URL", "").strip(),
+            webrtc_ice_servers=env("HOTLINE_WEBRTC_ICE_SERVERS", ""),
             citizen_bind=env("HOTLINE_CITIZEN_BIND", "127.0.0.1"),
             citizen_port=int(env("HOTLINE_CITIZEN_PORT", ""))
             if env("HOTLINE_CITIZEN_PORT")

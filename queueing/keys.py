@@ -190,6 +190,13 @@ def citizen_limit(kind: str, subject: str, centre: str = DEFAULT_CENTRE) -> str:
     return f"{base(centre)}citizen:{kind}:{subject}"
 
 
+def hotspots(centre: str = DEFAULT_CENTRE) -> str:
+    """String: the hot issues (热点诉求) of the last window as JSON, written by every
+    ``hotline serve`` every ``refresh_minutes`` (:mod:`ivr.hotspots.refresh`) and read by the
+    wallboard; expires after three refreshes. Not a queue key: no Lua reads it."""
+    return f"{base(centre)}hotspots"
+
+
 #: The same names for Lua. ``B`` is the base prefix (ARGV[1]).
 LUA_PRELUDE = """
 local B = ARGV[1]
@@ -218,3 +225,9 @@ function K.calls() return B .. 'calls' end
 function K.call(u) return B .. 'call:' .. u end
 function K.notices() return B .. 'notices' end
 """
+
+
+def phone_watch(centre: str = DEFAULT_CENTRE) -> str:
+    """String: the server whose browser-phone watcher probes now (queueing/phonewatch.py),
+    a lease of two probe periods."""
+    return f"{base(centre)}phonewatch"

@@ -16,6 +16,7 @@ declare -A NEED=(
   [sipp]=sip-tester
   [debootstrap]=debootstrap
   [chromium]=chromium
+  [turnserver]=coturn   # the browser phone's TURN test (a relay for seats behind NAT)
 )
 missing=()
 for cmd in "${!NEED[@]}"; do

@@ -38,7 +38,7 @@ from ivr.devtools.pgtemp import NoPostgres, admin, pg_bindir, throwaway_postgres
 from ivr.devtools.seed004 import DEMO_CONFIG_DIR
 from ivr.hotline import HotlineService
 from ivr.reports import build_report, parse_period
-from ivr.reports.render import csv_text, markdown
+from ivr.reports.render import csv_files, markdown
 from tests.conftest import CONFIG_DIR
 
 HEAD = head_revision()
@@ -170,7 +170,7 @@ def _report(url: str) -> tuple[str, str]:
             parse_period(month="2020-02"),
             now=dt.datetime(2020, 3, 1, tzinfo=dt.UTC),
         )
-        return markdown(report), csv_text(report)
+        return markdown(report), "".join(csv_files(report).values())
     finally:
         db.close()
 

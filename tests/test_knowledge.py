@@ -20,7 +20,11 @@ from sqlalchemy import inspect, select, text
 
 from ivr.cli import main
 from ivr.config.catalogue import load_catalogue
-from ivr.db import outbox_tables, quality_tables  # noqa: F401 (their rows on the metadata)
+from ivr.db import (  # noqa: F401 (their rows on the metadata)
+    outbox_tables,
+    publication_tables,
+    quality_tables,
+)
 from ivr.db.database import Database, _alembic_config, current_revision, head_revision, upgrade
 from ivr.db.tables import AuditRow, Base
 from ivr.knowledge import (

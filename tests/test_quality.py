@@ -38,7 +38,7 @@ from ivr.quality import (
     parse_day,
 )
 from ivr.reports import build_report, parse_period
-from ivr.reports.render import csv_text, html_text, markdown
+from ivr.reports.render import csv_files, html_text, markdown
 from tests.conftest import CONFIG_DIR, ROOT
 from tests.tickets.conftest import pg_admin_url, pg_template, pg_url  # noqa: F401 (fixtures)
 
@@ -319,7 +319,8 @@ def test_the_figures_per_operator_and_the_report(db: Database, form: QualityForm
     assert "| 1001 | 王丽 | 3 | 85.0 | 100.0 | 2 | 1 | 15.0 | 30.0 | 20.0 | 20.0 |" in text
     assert "服务态度（满分30）" in text
     assert "<h2>质检评分（按坐席，质检4次）</h2>" in html_text(report, [])
-    assert "质检评分（按坐席，质检4次）,1002,-,1,20.0,100.0,0,1,5.0,5.0,5.0,5.0" in csv_text(report)
+    quality = csv_files(report)["report-2026-12-quality.csv"].splitlines()
+    assert "1002,-,1,20.0,100.0,0,1,5.0,5.0,5.0,5.0" in quality
     empty = build_report(db, load_catalogue(CONFIG_DIR), parse_period(month="2026-11"))
     assert empty.quality == [] and "质检评分（按坐席，质检0次）" in markdown(empty)
 

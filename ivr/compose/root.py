@@ -15,17 +15,17 @@ from sqlalchemy.exc import DBAPIError
 from ivr import logfmt, runinfo
 from ivr.accounts import Accounts
 from ivr.agi.server import FastAGIServer
-from ivr.asterisk.conf_options import DEV_SECRETS_FILE, stored_password
 from ivr.citizen.citizen_app import CitizenOptions, create_citizen_app
 from ivr.citizen.guard import networks
 from ivr.citizen.limits import Limits, RateLimiter
+from ivr.compose.browser_phones import browser_phones, watch_phones
 from ivr.compose.transfers import close_transfers, open_manager, open_transfers
 from ivr.config.catalogue import load_catalogue
 from ivr.config.editing import ConfigEditor
-from ivr.config.queue_models import AgentSpec
 from ivr.db.database import Database, database_url
 from ivr.errors import ConfigError
 from ivr.hotline import HeldSurveys, HotlineService, LiveCalls
+from ivr.hotspots.refresh import HotspotRefresher
 from ivr.knowledge import KnowledgeBase
 from ivr.knowledge.segment import use_cache_dir
 from ivr.notify import OutboxNotices
@@ -51,8 +51,9 @@ from ivr.web.callback_routes import callbacks_part
 from ivr.web.config_routes import config_part
 from ivr.web.desk_socket import DeskHub
 from ivr.web.inbox_routes import inbox_part
+from ivr.web.intake_routes import intake_part
 from ivr.web.knowledge_routes import knowledge_part
-from ivr.web.phone_routes import BrowserPhones, phone_part
+from ivr.web.phone_routes import phone_part
 from ivr.web.portal_routes import portal_part
 from ivr.web.quality_routes import quality_part
 from ivr.web.recording_routes import recordings_part
@@ -127,6 +128,7 @@ class RunningServer:
     purge: DailyPurge | None = None
     citizen: web.AppRunner | None = None  # the citizens' pages, on a listener of their own
     delivery: DeliveryLoop | None = None
+    hotspots: HotspotRefresher | None = None
 
     @property
     def agi_url(self) -> str:
@@ -161,6 +163,8 @@ class RunningServer:
             await self.purge.stop()
         if self.delivery is not None:
             await self.delivery.stop()
+        if self.hotspots is not None:
+            await self.hotspots.stop()
         if self.runner is not None:
             await self.runner.cleanup()
         if self.citizen is not None:
@@ -172,19 +176,6 @@ class RunningServer:
         runinfo.remove(self.settings)
         with contextlib.suppress(FileNotFoundError):
             self.settings.pidfile.unlink()
-
-
-def browser_phones(settings: Settings) -> BrowserPhones:
-    """The browser phones' WebSocket URL and SIP passwords: agents.yaml ``webrtc.secret``
-    (``env:``, ``file:``), else the development one ``hotline asterisk up`` made in var/."""
-
-    def password(spec: AgentSpec) -> str | None:
-        if spec.webrtc is None:
-            return None
-        secrets = settings.var_dir / DEV_SECRETS_FILE
-        return stored_password(spec.webrtc.secret, spec.webrtc.username, secrets)
-
-    return BrowserPhones(settings.webrtc_ws_url, password)
 
 
 def web_app(
@@ -237,6 +228,7 @@ def web_app(
     # its callback tasks, click-to-call through this server's callback dialler (if on)
     parts = [
         tickets_part(lambda: records.sweeper, numbers),
+        intake_part(lambda: records.sweeper),  # items forwarded by upper-level platforms
         callbacks_part(lambda: dialler),
         inbox_part(),  # the operators' inbox: web requests, forwarded items (待办受理)
         portal_part(),  # the departments' tickets
@@ -265,6 +257,8 @@ def web_app(
             await spy_ami.close()
 
     app.on_cleanup.append(stop_transfers)
+    # browser phones that stay unregistered: their agents paused "phone offline" (webrtc.md)
+    watch_phones(app, holder, queue, accounts, settings.var_dir / AMI_SECRET_FILE)
     return app
 
 
@@ -297,6 +291,9 @@ async def start_server(
     if citizen_port is not None:
         networks(settings.citizen_proxies)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    browser_phones(
+        settings
+    )  # HL-SRV-015: a wrong HOTLINE_WEBRTC_ICE_SERVERS, before anything starts
     holder = ConfigHolder(config_dir, settings.recordings_dir, settings.reload_status)
     logfmt.set_zone(holder.current.hours.timezone)  # log lines in the centre's zone
     # a reload applies queue.yaml (ivr.queuewait.queue_reload) and agents.yaml, like the menu
@@ -383,7 +380,16 @@ async def start_server(
         lambda: holder.current.hours.timezone,
     )
     delivery.start()
+    # the hot issues (热点诉求) for the wallboard, every refresh_minutes (docs/hotspots.md)
+    sweeper = records.sweeper
+    hotspots = HotspotRefresher(
+        records.store.db,
+        lambda: (sweeper.catalogue if sweeper else None, holder.current.hours.timezone),
+        queue.client,
+        queue.centre,
+    )
+    hotspots.start()
     return RunningServer(
         settings, holder, queue, records, hub, numbers, service, server, runner, http_port,
-        purge, citizen, delivery,
+        purge, citizen, delivery, hotspots,
     )  # fmt: skip

@@ -32,6 +32,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, ValidationError
 
 from ivr.config.catalogue_sources import BUILT_IN_SOURCES, SourceModel, source_problems
+from ivr.config.hotspot_rules import HotspotRules
 from ivr.config.models import Strict
 from ivr.config.yamlpos import Located, UnreadableText, YamlSyntaxError, decode_text, load_text
 from ivr.errors import ConfigError, Problem
@@ -81,6 +82,7 @@ class CatalogueFile(Strict):
     departments: dict[Code, DepartmentModel] = Field(min_length=1)
     dispatch: dict[str, Code] = Field(default_factory=dict)
     sources: dict[Code, SourceModel] = Field(default_factory=dict)
+    hotspots: HotspotRules = Field(default_factory=HotspotRules)  # 热点诉求 (docs/hotspots.md)
 
 
 @dataclass(frozen=True)

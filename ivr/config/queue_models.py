@@ -26,6 +26,7 @@ SecretRef = Annotated[str, StringConstraints(pattern=r"^(env:[A-Z_][A-Z0-9_]*|fi
 
 # One Asterisk dial string, as app_queue members take it: TECH/resource.
 AGENT_INTERFACE_RE = re.compile(r"^(PJSIP|SIP|IAX2|DAHDI|Local)/[^\s,&|()]+$")
+_PAUSES = "break 小休 meal 用餐 training 培训 meeting 会议 coaching 辅导".split()  # noqa: SIM905
 
 
 class Announce(Strict):
@@ -83,17 +84,13 @@ class QueueSettings(Strict):
         Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")],
         Annotated[str, Field(min_length=1, max_length=40)],
     ] = Field(
-        default_factory=lambda: {
-            "break": "小休",
-            "meal": "用餐",
-            "training": "培训",
-            "meeting": "会议",
-            "coaching": "辅导",
-        },
+        default_factory=lambda: dict(zip(_PAUSES[::2], _PAUSES[1::2], strict=True)),
         min_length=1,
         description="the reasons an operator picks on the desk to pause (code: label)",
     )
     announce: Announce = Field(default_factory=Announce)
+    phone_offline_seconds: float | None = Field(20.0, ge=5, le=3600)
+    phone_probe_seconds: float = Field(5.0, ge=1, le=60)
 
     def priority_ms(self) -> int | None:
         return None if self.priority_seconds is None else int(self.priority_seconds * 1000)

@@ -77,15 +77,19 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     # lazy: the reports (their SQL, and matplotlib for the charts, slow to import) load for
     # `hotline report` only; `hotline --help` and every other command stay without them.
     from ivr.reports import build_report, parse_period
+    from ivr.reports.publications import Publications
     from ivr.reports.render import write_report
 
     period = parse_period(day=args.day, week=args.week, month=args.month)
     if args.demo:
         demo_defaults(args, settings)
     service = service_of(args, settings, migrate_first=True)
-    report = build_report(service.db, service.catalogue, period, tz=service.deadlines.calendar.tz)
+    tz = service.deadlines.calendar.tz
+    report = build_report(service.db, service.catalogue, period, tz=tz)
+    # the narrative a supervisor saved or published for the period, if any
+    saved = Publications(service.db, service.catalogue, tz).saved(period)
     out = Path(args.out) if args.out else settings.var_dir / "reports"
-    for path in write_report(report, out):
+    for path in write_report(report, out, saved):
         print(path)
     return 0
 
@@ -107,7 +111,8 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     report += [f"--database-url {service.db.safe_url}"] if url_given else []
     print(
         f"{service.db.safe_url}: {result.calls} calls, {result.tickets} tickets "
-        f"({result.finished} finished), {result.queue_events} queue events in {period.label}; "
+        f"({result.finished} finished) from calls, {result.forwarded} forwarded items, "
+        f"{result.queue_events} queue events in {period.label}; "
         f"now run: {' '.join(report)}"
     )
     return 0

@@ -60,6 +60,8 @@ FLAGGED = "overdue OR was_overdue OR supervised"
 
 class CallRow(Base):
     __tablename__ = "call_records"
+    # reports: the calls of a special topic's line (skill) that made no ticket (migration 0010)
+    __table_args__ = (Index("ix_call_records_skill_day", "skill", "day", "uniqueid"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
@@ -138,6 +140,8 @@ class TicketRow(Base):
         # day, department, category and type, in index order (no table row is read); the
         # rare flags and the satisfaction levels have small partial indexes of their own.
         Index("ix_tickets_report", "accepted_day", "department", "category_top", "type", "state"),
+        # reports: the few tickets of the channels other than the phone (migration 0010)
+        Index("ix_tickets_source_day", "source", "accepted_day"),
         Index(
             "ix_tickets_flags",
             "accepted_day",

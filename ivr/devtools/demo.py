@@ -1,8 +1,11 @@
 """``hotline seed-demo``: a month of realistic generated traffic.
 
 The profile is seed 004 (Siping, 9-29 Feb 2020): at ``scale=1`` the generated month gives
-*exactly* the report's figures - 8570 calls, 6610 accepted, 6572 finished, the 疫情 counts by
-type, the eleven categories, and the per-department table (件数 / 办结). Other scales
+*exactly* the report's figures - the items forwarded by upper-level platforms (17 + 1 + 16, 14
+of the 16 finished, each with its source, external id and received time), 8570 calls, 6610
+accepted, 6572 finished, 2408 calls about the epidemic, the 疫情 counts by type, the eleven
+categories, and the per-department table (件数 / 办结). Tickets and abandoned calls fall on
+every day of the month, as real traffic does. Other scales
 multiply every figure (rounded). Everything else (times, callers, waits, satisfaction,
 overdue tickets, repeated requests) is drawn from a seeded random generator, so a run is
 reproducible. Rows are written in bulk (a few statements), not one by one.
@@ -35,7 +38,8 @@ from ivr.db.tables import (
     TicketEventRow,
     TicketRow,
 )
-from ivr.devtools.demo_calls import draw_callers, draw_calls, missed_tasks
+from ivr.devtools.demo_calls import draw_callers, draw_calls, missed_tasks, ticket_calls
+from ivr.devtools.demo_channels import draw_forwarded
 from ivr.devtools.demo_tickets import (
     count_numbers,
     draw_tickets,
@@ -57,6 +61,7 @@ class DemoResult:
     tickets: int
     finished: int
     queue_events: int
+    forwarded: int = 0  # items forwarded by upper-level platforms (not in ``tickets``)
 
 
 def seed_demo(
@@ -92,8 +97,10 @@ def seed_demo(
     # tickets' rows (a run is reproducible only as long as the order stays).
     plan = plan_tickets(rng, catalogue, scale)
     callers = draw_callers(rng, plan.tops)
-    call_rows, queue_rows = draw_calls(rng, days, tz, callers, scale)
-    tickets = draw_tickets(rng, catalogue, deadlines, period, tz, plan, call_rows)
+    call_rows, queue_rows = draw_calls(rng, days, tz, callers, plan.tops, scale)
+    answered = ticket_calls(call_rows, len(plan.tops))
+    tickets = draw_tickets(rng, catalogue, deadlines, period, tz, plan, answered)
+    draw_forwarded(rng, catalogue, deadlines, days, tz, scale, tickets)
     now = dt.datetime.combine(period.end, dt.time(0), tz).astimezone(dt.UTC)
 
     with db.session() as s:
@@ -118,11 +125,13 @@ def seed_demo(
         count_numbers(s, tickets)
         s.flush()
         sweep(s, now, catalogue.due_soon_hours, deadlines.local_day)
+    phone = [r for r in tickets.rows if r["source"] == "phone"]
     return DemoResult(
         calls=len(call_rows),
-        tickets=len(tickets.rows),
+        tickets=len(phone),
         finished=sum(plan.finished),
         queue_events=len(queue_rows),
+        forwarded=len(tickets.rows) - len(phone),
     )
 
 

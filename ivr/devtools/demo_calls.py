@@ -10,7 +10,7 @@ import random
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ivr.devtools.seed004 import CALLS, scaled
+from ivr.devtools.seed004 import CALLS, EPIDEMIC, EPIDEMIC_CALLS, scaled
 from ivr.records.entries import queue_row
 
 OPERATORS = [f"op{i:02d}" for i in range(1, 17)]
@@ -33,11 +33,15 @@ def draw_calls(
     days: list[dt.date],
     tz: ZoneInfo,
     callers: list[str],
+    tops: list[tuple[str, str]],
     scale: float,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The ``calls`` rows, in time order, and their ``queue_log`` rows. The first
-    ``len(callers)`` calls are answered and become the tickets; the rest are answered,
-    abandoned in the queue or hung up in the menu."""
+    """The ``calls`` rows, in time order, and their ``queue_log`` rows. ``len(callers)`` of
+    them, drawn at random over the whole month, are answered and become the tickets (the
+    i-th of them in time order the i-th ticket, see :func:`ticket_calls`); the others are
+    answered without a ticket, abandoned in the queue or hung up in the menu, on every day
+    too. The tickets about the epidemic (``tops``) came by the epidemic line (skill
+    ``epidemic``), and so did seed 004's 258 calls about it that made no ticket."""
     count = len(callers)
     calls_total = max(scaled(CALLS, scale), count)
     call_rows: list[dict[str, Any]] = []
@@ -50,13 +54,28 @@ def draw_calls(
         )
         call_times.append(local)
     call_times.sort()
+    ticketed = sorted(rng.sample(range(calls_total), count))
+    index = {c: i for i, c in enumerate(ticketed)}
+    epidemic_left = max(0, scaled(EPIDEMIC_CALLS - sum(EPIDEMIC.values()), scale))
+    spare = max(1, calls_total - count)
     for c, local in enumerate(call_times):
         uid = f"{int(local.timestamp())}.{c}"
-        caller = callers[c] if c < count else f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
-        if c < count:
+        i = index.get(c)
+        skill = "general"
+        if i is not None:
+            caller = callers[i]
             outcome = "queue"
+            skill = "epidemic" if tops[i][0] == "epidemic" else "general"
         else:
+            caller = f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
             outcome = rng.choices(["queue", "abandoned", "hangup"], [70, 20, 10])[0]
+            # the epidemic line's share of the calls without a ticket, met exactly
+            if outcome == "hangup" and epidemic_left >= spare:
+                outcome = "abandoned"
+            if outcome != "hangup" and epidemic_left and rng.random() * spare < epidemic_left:
+                skill = "epidemic"
+                epidemic_left -= 1
+            spare -= 1
         started = local.astimezone(dt.UTC)
         wait = rng.expovariate(1 / 9.0)
         talk = rng.uniform(60, 420)
@@ -82,7 +101,7 @@ def draw_calls(
                 "outcome_detail": "",
                 "hangup_cause": "",
                 "hangup_node": "main" if outcome == "hangup" else None,
-                "skill": None if outcome == "hangup" else "general",
+                "skill": None if outcome == "hangup" else skill,
                 "priority": 0,
                 "queue_position": None,
                 "queue_wait": round(wait, 1) if outcome == "queue" else None,
@@ -95,17 +114,26 @@ def draw_calls(
                 "events": [],
             }
         )
+        if i is not None:
+            call_rows[-1]["_ticket"] = True
         if outcome == "hangup":
             continue
         enter = started + dt.timedelta(seconds=8)
 
-        def q(at: dt.datetime, event: str, *data: str, agent: str = "NONE", uid: str = uid) -> None:
+        def q(
+            at: dt.datetime,
+            event: str,
+            *data: str,
+            agent: str = "NONE",
+            uid: str = uid,
+            skill: str = skill,
+        ) -> None:
             queue_rows.append(
                 queue_row(
                     {
                         "at": at.isoformat(),
                         "callid": uid,
-                        "queue": "general",
+                        "queue": skill,
                         "agent": agent,
                         "event": event,
                         "data": list(data),
@@ -123,6 +151,14 @@ def draw_calls(
         else:
             q(left, "ABANDON", "1", "1", str(round(wait)))
     return call_rows, queue_rows
+
+
+def ticket_calls(call_rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """The calls that became the tickets, in time order (the ``count`` with a caller of the
+    tickets: :func:`draw_calls` marks them ``_ticket``)."""
+    out = [c for c in call_rows if c.pop("_ticket", False)]
+    assert len(out) == count
+    return out
 
 
 def missed_tasks(call_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

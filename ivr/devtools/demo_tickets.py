@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ivr.config.catalogue import Catalogue
 from ivr.db.tables import TicketCounterRow
+from ivr.devtools.demo_words import address, content
 from ivr.devtools.seed004 import (
     ACCEPTED,
     CATEGORIES,
@@ -125,43 +126,22 @@ def draw_tickets(
         actor = str(call["agent"])
         trail: list[Event] = [(accepted, "accept", None, "accepted", actor)]
         dept = plan.dept_of[i]
-        row: dict[str, Any] = {
-            "number": format_number(day, seq[day]),
-            "call_uniqueid": call["uniqueid"],
-            "source": "phone",
-            "accepted_at": accepted,
-            "accepted_day": day,
-            "accepted_by": actor,
-            "caller": call["caller"],
-            "caller_name": "",
-            "confidential": False,
-            "dialled": "12345",
-            "type": type_,
-            "category": category,
-            "category_top": top,
-            "content": f"{catalogue.category_name(category)}（演示数据）",
-            "address": "",
-            "urgency": 0,
-            "department": dept,
-            "state": "accepted",
-            "deadline": deadline,
-            "extension_requested": None,
-            "finished_at": None,
-            "reply": "",
-            "satisfaction": None,
-            "survey_score": None,
-            "solved": None,
-            "merged_into": None,
-            "due_soon": False,
-            "overdue": False,
-            "was_overdue": False,
-            "supervised": False,
-            "reminders": 0,
-            "returns": 0,
-            "extensions": 0,
-            "redos": 0,
-            "version": 1,
-        }
+        row = blank_row(
+            number=format_number(day, seq[day]),
+            call_uniqueid=call["uniqueid"],
+            accepted_at=accepted,
+            accepted_day=day,
+            accepted_by=actor,
+            caller=call["caller"],
+            type=type_,
+            category=category,
+            category_top=top,
+            content=content(rng, category, type_, catalogue.category_name(category))
+            + "（演示数据）",
+            address=address(rng, top),
+            department=dept,
+            deadline=deadline,
+        )
         t = accepted
         if dept is not None:
             for action, state in (("dispatch", "dispatched"), ("sign", "signed")):
@@ -181,7 +161,12 @@ def draw_tickets(
                 trail.append((done_at, "finish", "handling", "finished", dept))
             else:
                 trail.append((done_at, "answer", "accepted", "finished", actor))
-            row.update(state="finished", finished_at=done_at, reply="已答复（演示数据）")
+            reply = (
+                f"经{catalogue.department_name(dept)}调查处理，已答复反映人（演示数据）"
+                if dept is not None
+                else "已直接解答（演示数据）"
+            )
+            row.update(state="finished", finished_at=done_at, reply=reply)
             row["was_overdue"] = done_at > deadline
             if rng.random() < 0.8 and done_at + dt.timedelta(days=1) < now:
                 level = rng.choices(
@@ -200,11 +185,47 @@ def draw_tickets(
     return DemoTickets(ticket_rows, events, seq)
 
 
+def blank_row(**values: Any) -> dict[str, Any]:
+    """A ``tickets`` row as accepted (by phone unless ``source`` says), with ``values``."""
+    row: dict[str, Any] = {
+        "call_uniqueid": None,
+        "source": "phone",
+        "external_id": None,
+        "received_at": None,
+        "caller_name": "",
+        "confidential": False,
+        "dialled": "12345",
+        "address": "",
+        "urgency": 0,
+        "department": None,
+        "state": "accepted",
+        "extension_requested": None,
+        "finished_at": None,
+        "reply": "",
+        "satisfaction": None,
+        "survey_score": None,
+        "solved": None,
+        "merged_into": None,
+        "due_soon": False,
+        "overdue": False,
+        "was_overdue": False,
+        "supervised": False,
+        "reminders": 0,
+        "returns": 0,
+        "extensions": 0,
+        "redos": 0,
+        "version": 1,
+    }
+    row.update(values)
+    return row
+
+
 def link_rows(ids: list[int], tickets: DemoTickets) -> list[dict[str, Any]]:
     """The ``ticket_calls`` rows: each ticket (by its id) and its call."""
     return [
         {"ticket_id": tid, "call_uniqueid": r["call_uniqueid"]}
         for tid, r in zip(ids, tickets.rows, strict=True)
+        if r["call_uniqueid"] is not None
     ]
 
 

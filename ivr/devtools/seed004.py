@@ -12,6 +12,9 @@ from ivr.settings import PROJECT_ROOT
 CALLS = 8570
 ACCEPTED = 6610
 FINISHED = 6572
+#: calls about the epidemic (疫情方面电话): its 2150 tickets' calls and 258 calls without a
+#: ticket, queued on the epidemic line (skill ``epidemic``)
+EPIDEMIC_CALLS = 2408
 EPIDEMIC = {"consult": 1665, "help": 298, "complaint": 77, "report": 61, "suggestion": 49}
 CATEGORIES = {
     "housing": 765,
@@ -53,6 +56,17 @@ DEPARTMENTS = {  # code: (件数 received, 办结 finished)
     "jishi": (1, 1),
     "telecom": (1, 1),
 }
+#: the first paragraph: items forwarded by upper-level platforms, per source (the demo
+#: catalogue's ``sources``): (items, finished). By group: 省长公开电话办公室转来 17, all
+#: finished; 省政数局转来 1, finished; 市长信箱、地方领导留言板 16, 14 finished.
+FORWARDED = {
+    "people_leaders": (9, 9),
+    "governor_mailbox": (5, 5),
+    "state_council": (3, 3),
+    "gov_cn": (1, 1),
+    "mayor_mailbox": (10, 9),
+    "local_leaders": (6, 5),
+}
 OTHER_TYPES = {
     "consult": 50,
     "help": 15,
@@ -86,6 +100,7 @@ def check_demo_catalogue(catalogue: Catalogue) -> None:
         *(f"department {d}" for d in DEPARTMENTS if d not in catalogue.departments),
         *(f"category {c}" for c in ["epidemic", *CATEGORIES] if c not in catalogue.categories),
         *(f"type {t}" for t in {**EPIDEMIC, **OTHER_TYPES} if t not in catalogue.types),
+        *(f"source {s}" for s in FORWARDED if s not in catalogue.sources),
     ]
     if lacking:
         shown = ", ".join(lacking[:5]) + (

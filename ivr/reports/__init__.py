@@ -21,16 +21,17 @@ Counting rules (as the seed counts):
   missed-call callbacks (漏接回拨, promised callbacks included), how many and how many done;
 - *quality checks* (质检) per operator: the checks of the period's calls, mean total and per
   item, passed and failed (:mod:`.quality_section`, :func:`ivr.quality.operator_quality`);
-- a day report also lists that day's tickets with their times (:mod:`.detail`).
+- a day report also lists that day's tickets with their times (:mod:`.detail`), and the hot
+  issues (热点诉求) of its 24 hours with their tickets (:mod:`.hot_section`, :mod:`ivr.hotspots`).
 
 Days are the centre's days (``hours.yaml`` ``timezone``, 北京时间 by default): every row
 carries its local day from the moment it is written (``day`` / ``accepted_day``), so a call
 at 23:30 UTC on 3 December counts on 4 December. Every time a report shows is in that zone,
 stated once at its top (:attr:`Report.tz`); UTC stays inside the database.
 
-Imports :mod:`ivr.db`, :mod:`ivr.tickets` (the ticket words), :mod:`ivr.quality` (质检) and
-:mod:`ivr.config` (the catalogue). Must not import the call path (``ivr.engine``, ``ivr.agi``,
-``queueing``), the console or the CLI.
+Imports :mod:`ivr.db`, :mod:`ivr.tickets` (the ticket words), :mod:`ivr.quality` (质检),
+:mod:`ivr.hotspots` (热点诉求) and :mod:`ivr.config` (the catalogue). Must not import the
+call path (``ivr.engine``, ``ivr.agi``, ``queueing``), the console or the CLI.
 """
 
 from ivr.reports.build import build_report

@@ -23,6 +23,12 @@ from ivr.db.tables import (
     TicketRow,
 )
 from ivr.quality import OperatorQuality, operator_quality
+from ivr.reports.channels import (
+    channel_counts,
+    line_calls_without_ticket,
+    source_figures,
+    topic_calls,
+)
 from ivr.reports.detail import TicketLine, day_tickets
 from ivr.reports.figures import (
     ANSWER_TARGET_SECONDS,
@@ -35,6 +41,7 @@ from ivr.reports.figures import (
     T,
     TaskFigures,
 )
+from ivr.reports.hot_section import hot_issues
 from ivr.tickets.display import state_name
 from ivr.tickets.lifecycle import DONE, OPEN, SATISFACTION, State
 
@@ -185,10 +192,19 @@ def build_report(
         f_tasks = pool.submit(run, _tasks)
         f_list = pool.submit(run, _day_tickets)
         f_quality = pool.submit(run, _quality)
+        f_channels = pool.submit(run, channel_counts)
+        topics = [c.path for c in catalogue.top_levels() if c.special]
+        f_lines = pool.submit(run, lambda s, p: line_calls_without_ticket(s, p, topics))
+        f_hot = pool.submit(hot_issues, db, catalogue, period, report.tz)
         counts, flags = f_counts.result(), f_flags.result()
         report.queue, calls_by_day = f_queue.result(), f_calls.result()
         report.tasks, listed = f_tasks.result(), f_list.result()
-        report.quality = f_quality.result()
+        report.quality, report.hotspots = f_quality.result(), f_hot.result()
+        channels, lines = f_channels.result(), f_lines.result()
+    report.sources = source_figures(catalogue, channels)
+    report.receiver = f"{catalogue.source_name('phone')}办公室"
+    # the call figures are the phone channel's: the other channels' tickets taken off
+    counts = counts + [(*row[:5], -int(row[6])) for row in channels]
     report.tickets = [
         replace(
             line,
@@ -208,6 +224,7 @@ def build_report(
     tops: dict[str, int] = {}
     special: dict[str, dict[str, int]] = {}
     depts: dict[str, list[int]] = {}
+    direct = [0, 0]
     tickets_by_day: dict[dt.date, int] = {}
     dates: dict[Any, dt.date] = {}
     for raw_day, dept, top, type_, state, n in counts:
@@ -226,10 +243,9 @@ def build_report(
             special.setdefault(top, {})[type_] = special.get(top, {}).get(type_, 0) + n
         else:
             tops[top] = tops.get(top, 0) + n
-        if dept is not None:
-            pair = depts.setdefault(str(dept), [0, 0])
-            pair[0] += n
-            pair[1] += finished
+        pair = direct if dept is None else depts.setdefault(str(dept), [0, 0])
+        pair[0] += n
+        pair[1] += finished
     order = list(catalogue.types)
     report.by_type = [(code, catalogue.type_name(code), types.get(code, 0)) for code in order]
     for info in catalogue.top_levels():
@@ -245,13 +261,14 @@ def build_report(
             )
     report.other_accepted = sum(tops.values())
     known = [c.path for c in catalogue.top_levels() if not c.special]
-    extra = sorted(k for k in tops if k not in known)
+    extra = sorted(k for k in tops if k not in known and tops[k])
     for code in known + extra:
         n = tops.get(code, 0)
         share = n / report.other_accepted if report.other_accepted else 0.0
         report.by_category.append((code, catalogue.category_name(code), n, share))
+    report.direct = (direct[0], direct[1])
     report.departments = sorted(
-        ((d, catalogue.department_name(d), n, f) for d, (n, f) in depts.items()),
+        ((d, catalogue.department_name(d), n, f) for d, (n, f) in depts.items() if n),
         key=lambda r: (-r[2], -r[3], r[0]),
     )
 
@@ -274,9 +291,12 @@ def build_report(
         levels[int(level)] = levels.get(int(level), 0) + int(n)
     report.satisfaction = [(lv, SATISFACTION[lv], levels.get(lv, 0)) for lv in (5, 4, 3, 2, 1)]
 
+    report.topic_calls = topic_calls(report.special, lines)
     report.calls = sum(calls_by_day.values())
     day = period.start
     while day < period.end:
         report.daily.append((day, calls_by_day.get(day, 0), tickets_by_day.get(day, 0)))
         day += dt.timedelta(days=1)
+    busy = [d for d, c, t in report.daily if c or t]
+    report.covered = (busy[0], busy[-1]) if busy else None
     return report

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from ivr.db.tables import (
     FLAGGED,
 )
+from ivr.hotspots import HotReport
 from ivr.quality import OperatorQuality
 from ivr.reports.detail import TicketLine
 from ivr.tickets.errors import BadTicketInput
@@ -88,7 +89,27 @@ class QueueFigures:
 
     @property
     def in_target_rate(self) -> float | None:
+        """Answered within 15 s over *answered* calls (shown second, labelled so)."""
         return self.answered_in_target / self.answered if self.answered else None
+
+    @property
+    def in_target_of_offered(self) -> float | None:
+        """Answered within 15 s over *offered* calls: the national rule's figure, first."""
+        return self.answered_in_target / self.offered if self.offered else None
+
+
+#: a table's cell: a count, a rate or share in per cent, a word, or no figure
+Cell = str | int | float | None
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of a report (:mod:`ivr.reports.report_tables`)."""
+
+    key: str  # ASCII, names the table's CSV file: report-2020-02-departments.csv
+    title: str
+    header: list[str]
+    rows: list[list[Cell]]
 
 
 #: the task kinds a report counts, in its order
@@ -101,6 +122,22 @@ class TaskFigures:
     name: str
     created: int
     done: int
+
+
+@dataclass(frozen=True)
+class SourceFigures:
+    """Items that came in by one channel other than the phone (an upper-level platform's
+    forwarded items, the web page), counted under the source's report ``group``."""
+
+    group: str
+    code: str
+    name: str
+    items: int
+    finished: int
+
+    @property
+    def in_progress(self) -> int:
+        return self.items - self.finished
 
 
 @dataclass
@@ -127,7 +164,19 @@ class Report:
     tasks: list[TaskFigures] = field(default_factory=list)
     tickets: list[TicketLine] = field(default_factory=list)  # day reports: the day's tickets
     quality: list[OperatorQuality] = field(default_factory=list)  # 质检, per operator
+    hotspots: HotReport | None = None  # day reports: 热点诉求 (ivr.reports.hot_section)
     tz: dt.tzinfo = field(default_factory=lambda: ZoneInfo(CENTRE_ZONE))  # the centre's zone
+    # the first section: items per channel other than the phone, in the catalogue's order
+    sources: list[SourceFigures] = field(default_factory=list)
+    topic_calls: dict[str, int] = field(default_factory=dict)  # special topic -> calls
+    direct: tuple[int, int] = (0, 0)  # tickets answered without a department: all, finished
+    covered: tuple[dt.date, dt.date] | None = None  # first and last day with calls or tickets
+    receiver: str = ""  # who receives the forwarded items: 市长公开电话办公室
+
+    @property
+    def other_calls(self) -> int:
+        """Calls outside the special topics (其他问题电话)."""
+        return self.calls - sum(self.topic_calls.values())
 
     @property
     def in_progress(self) -> int:

@@ -5,14 +5,15 @@ item (:func:`ivr.quality.operator_quality`, one definition with ``/api/quality/o
 from __future__ import annotations
 
 from ivr.quality import OperatorQuality
+from ivr.reports.figures import Cell, Table
 
 
-def _one(value: float) -> str:
-    return f"{value:.1f}"
+def _one(value: float) -> float:
+    return round(value, 1)
 
 
-def quality_table(found: list[OperatorQuality]) -> tuple[str, list[str], list[list[str]]]:
-    """(title, header, rows): one row per operator; a column per item of the form(s) the
+def quality_table(found: list[OperatorQuality]) -> Table:
+    """One row per operator; a column per item of the form(s) the
     period's checks were scored on, in the form's order."""
     items: dict[str, tuple[str, int]] = {}
     for o in found:
@@ -20,20 +21,20 @@ def quality_table(found: list[OperatorQuality]) -> tuple[str, list[str], list[li
             items.setdefault(i.item, (i.name, i.max))
     header = ["坐席", "姓名", "质检（次）", "平均总分", "满分", "合格", "不合格"]
     header += [f"{name}（满分{most}）" for name, most in items.values()]
-    rows = []
+    rows: list[list[Cell]] = []
     for o in found:
-        means = {i.item: _one(i.mean) for i in o.items}
+        means: dict[str, Cell] = {i.item: _one(i.mean) for i in o.items}
         rows.append(
             [
                 o.agent,
                 o.name or "-",
-                str(o.checks),
+                o.checks,
                 _one(o.mean_total),
                 _one(o.mean_max_total),
-                str(o.passed),
-                str(o.failed),
-                *[means.get(code, "—") for code in items],
+                o.passed,
+                o.failed,
+                *[means.get(code) for code in items],
             ]
         )
     checks = sum(o.checks for o in found)
-    return f"质检评分（按坐席，质检{checks}次）", header, rows
+    return Table("quality", f"质检评分（按坐席，质检{checks}次）", header, rows)

@@ -71,7 +71,7 @@ def _aware(at: dt.datetime) -> dt.datetime:
 
 
 @dataclass(frozen=True)
-class Duplicate:
+class LikelyDuplicate:
     """A likely duplicate of a ticket, and why (``same_caller``, ``same_address``)."""
 
     ticket: TicketRow
@@ -87,7 +87,7 @@ def older(a: TicketRow, b: TicketRow) -> tuple[TicketRow, TicketRow]:
 class DuplicateQueries(TicketServiceBase):
     def duplicates(
         self, tickets: Sequence[TicketRow], days: int | None = None
-    ) -> dict[int, list[Duplicate]]:
+    ) -> dict[int, list[LikelyDuplicate]]:
         """For each of ``tickets`` (by id), its likely duplicates, oldest first; a ticket
         without any is left out. ``days``: the window (default: the catalogue's)."""
         window = dt.timedelta(days=days or self.catalogue.duplicate_days)
@@ -105,9 +105,9 @@ class DuplicateQueries(TicketServiceBase):
                     else []
                 )
             }
-        out: dict[int, list[Duplicate]] = {}
+        out: dict[int, list[LikelyDuplicate]] = {}
         for ticket_id, found in pairs.items():
-            dups = [Duplicate(rows[i], reasons) for i, reasons in found.items() if i in rows]
+            dups = [LikelyDuplicate(rows[i], reasons) for i, reasons in found.items() if i in rows]
             out[ticket_id] = sorted(dups, key=lambda d: (_aware(d.ticket.accepted_at), d.ticket.id))
         return out
 

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from ivr.db.tables import TicketRow
-from ivr.tickets.duplicates import Duplicate, older
+from ivr.tickets.duplicates import LikelyDuplicate, older
 from ivr.tickets.lifecycle import OPEN, STATE_NAMES, State
 from ivr.tickets.service import TicketService, utcnow
 from ivr.web.appkeys import QUEUE_KEY, principal_of
@@ -51,7 +51,7 @@ def _aware(at: dt.datetime) -> dt.datetime:
 
 
 def duplicate_out(
-    service: TicketService, ticket: TicketRow, d: Duplicate, tz: str
+    service: TicketService, ticket: TicketRow, d: LikelyDuplicate, tz: str
 ) -> InboxDuplicate:
     cat, other = service.catalogue, d.ticket
     old, new = older(ticket, other)
@@ -74,7 +74,7 @@ def duplicate_out(
 
 
 def inbox_ticket(
-    service: TicketService, t: TicketRow, dups: list[Duplicate], tz: str, now: dt.datetime
+    service: TicketService, t: TicketRow, dups: list[LikelyDuplicate], tz: str, now: dt.datetime
 ) -> InboxTicket:
     cat = service.catalogue
     deadline = _aware(t.deadline)

@@ -21,6 +21,7 @@ from ivr.config.queue_models import AgentSpec
 from ivr.web.agent_routes import agent_spec
 from ivr.web.appkeys import principal_of
 from ivr.web.errors import FORBIDDEN, ApiError
+from ivr.web.ice_servers import IceServer
 from ivr.web.routing import ApiRoute, WebPart
 
 #: where Asterisk's HTTP server takes the WebSocket when nothing else is said
@@ -35,6 +36,7 @@ class BrowserPhones:
 
     ws_url: str
     password: Callable[[AgentSpec], str | None]
+    ice_servers: tuple[IceServer, ...] = ()
 
     def url_for(self, request: web.Request) -> str:
         if self.ws_url:
@@ -55,6 +57,11 @@ class PhoneOut(BaseModel):
     password: str = ""
     display_name: str = ""
     interface: str = Field("", description="what the queue dials while the browser phone is on")
+    ice_servers: list[IceServer] = Field(
+        default_factory=list,
+        description="STUN/TURN servers for JsSIP's pcConfig.iceServers "
+        "(HOTLINE_WEBRTC_ICE_SERVERS)",
+    )
 
 
 def phone_origin(request: web.Request) -> str:
@@ -98,6 +105,7 @@ async def phone(request: web.Request) -> web.Response:
                 password=password,
                 display_name=spec.name,
                 interface=spec.browser_interface or "",
+                ice_servers=list(phones.ice_servers),
             )
     return web.json_response(out.model_dump(), headers={"Cache-Control": "no-store"})
 
@@ -118,4 +126,4 @@ def phone_part(phones: BrowserPhones) -> WebPart:
         errors=(404,),
         own_agent=True,
     )
-    return WebPart([route], [PhoneOut], install)
+    return WebPart([route], [PhoneOut, IceServer], install)

@@ -1,11 +1,15 @@
 """``/api/reports``: the daily, weekly and monthly reports in the browser, for supervisors
 and admins - the same report as ``hotline report`` (:mod:`ivr.reports`), made when asked
-(the figures as they are now), as HTML with its charts, Markdown and CSV.
+(the figures as they are now), as HTML with its charts, Markdown and CSV (one file per
+table, and all of them in a zip).
 
 ``GET /api/reports/{kind}/{label}/index.html`` (``day/2020-02-09``, ``week/2020-W07``,
 ``month/2020-02``) makes the report into the server's ``var/reports/web/<kind>-<label>/``
-and answers its HTML; the charts and the CSV beside it are then read from there by their
-names (relative links of the HTML). ``/reports`` is the page that picks the period."""
+and answers its HTML; the charts, the CSV of each table (``report-2020-02-departments.csv``)
+and their zip (``report-2020-02-csv.zip``) beside it are then read from there by their names
+(relative links of the HTML); a narrative saved for the report (突出问题, 意见和建议,
+解决较好的问题) is in it. ``/reports`` is the page that picks the period, and edits and
+publishes a report's narrative (:mod:`ivr.web.publication_routes`)."""
 
 from __future__ import annotations
 
@@ -16,14 +20,22 @@ from pathlib import Path
 from aiohttp import web
 
 from ivr.reports import build_report, parse_period
+from ivr.reports.publications import Publications
 from ivr.reports.render import write_report
 from ivr.tickets.errors import BadTicketInput
 from ivr.web.errors import BAD_BODY, NO_ROUTE, ApiError
+from ivr.web.publication_routes import PUBLICATION_MODELS, PUBLICATION_ROUTES
 from ivr.web.routing import SUPERVISION, ApiRoute, WebPart
 from ivr.web.ticket_routes import TICKETS_KEY, run_ticket_call, ticket_service
 
 DIR_KEY: web.AppKey[Path] = web.AppKey("reports_dir", Path)
-TYPES = {".html": "text/html", ".csv": "text/csv", ".md": "text/markdown", ".png": "image/png"}
+TYPES = {
+    ".html": "text/html",
+    ".csv": "text/csv",
+    ".md": "text/markdown",
+    ".png": "image/png",
+    ".zip": "application/zip",
+}
 FILE = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 
 
@@ -52,7 +64,8 @@ async def report_file(request: web.Request) -> web.StreamResponse:
             period = parse_period(**{kind: label})
             tz = service.deadlines.calendar.tz
             report = build_report(service.db, service.catalogue, period, tz=tz)
-            written = write_report(report, folder)
+            saved = Publications(service.db, service.catalogue, tz).saved(period)
+            written = write_report(report, folder, saved)
             return next(p for p in written if p.suffix == ".html")
 
         page = await run_ticket_call(make)
@@ -62,7 +75,7 @@ async def report_file(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, NO_ROUTE, f"no such report file: {name} (open index.html first)")
     body = await asyncio.to_thread(path.read_bytes)
     headers = {}
-    if path.suffix == ".csv":
+    if path.suffix in (".csv", ".zip"):
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return web.Response(body=body, content_type=TYPES[path.suffix], headers=headers)
 
@@ -85,6 +98,8 @@ def reports_part(directory: Path) -> WebPart:
                 response_schema={"type": "string"},
                 errors=(400, 404),
             ),
+            *PUBLICATION_ROUTES,
         ),
+        models=PUBLICATION_MODELS,
         install=install,
     )

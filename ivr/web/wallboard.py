@@ -13,7 +13,9 @@ Definitions (the same as the reports'; :mod:`ivr.reports`):
 - answer rate = answered / offered; abandoned: hung up while waiting (``ABANDON``);
 - callbacks pending: open callback tasks (回访, 漏接回拨, 留言); tickets overdue, due soon and
   supervised (督办): open tickets, at this moment;
-- calls per hour: call records by the local hour they started, today beside yesterday.
+- calls per hour: call records by the local hour they started, today beside yesterday;
+- hot issues (热点诉求): the flagged groups of the last 24 hours as ``hotline serve`` last
+  found them (Redis, every ``refresh_minutes``; :mod:`ivr.hotspots`, docs/hotspots.md).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy import case, func, select
 
 from ivr.db.database import Database
 from ivr.db.tables import CallbackTaskRow, CallRow, QueueLogRow, TicketRow
+from ivr.hotspots.refresh import read_board
 from ivr.tickets.lifecycle import OPEN
 from queueing.queue import RedisQueue
 
@@ -131,8 +134,16 @@ class Wallboard:
             "skills": skills,
             "agents": agents,
             "agents_by_state": by_state,
+            "hotspots": await self._hotspots(),
             **self._stored,
         }
+
+    async def _hotspots(self) -> dict[str, Any] | None:
+        try:
+            return await read_board(self.queue.client, self.queue.centre)
+        except Exception as exc:  # a bad or unreadable key: the rest of the board goes on
+            log.warning("[HL-WEB-015] wallboard: the hot issues not read: %s", exc)
+            return None
 
     async def _read_database(self, now: float) -> None:
         try:

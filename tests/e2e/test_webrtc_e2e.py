@@ -12,7 +12,12 @@ page's own RTCPeerConnection received audio. The operator hangs up in the page: 
 Then a citizen dials 12345 and the tab is closed while the browser phone rings: the caller
 is not stranded, it goes to
 the next operator (1001's SIPp softphone) and 1003 is paused (``no answer``), as for a desk
-phone that does not answer."""
+phone that does not answer; and a desk closed while 1003 is ready has 1003 paused ``phone
+offline`` by the server before any caller rings it.
+
+The desk's transfers from the browser phone: blind to 110, three-way with 110, and the
+consultation of a colleague (1001) then join. A seat that reaches Asterisk only through a
+TURN server (coturn, ``HOTLINE_WEBRTC_ICE_SERVERS``) talks through it."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import time
@@ -30,6 +36,8 @@ from typing import Any
 import pytest
 
 from ivr.asterisk import local
+from ivr.asterisk.conf_options import DEV_SECRETS_FILE
+from tests.conftest import free_port
 from tests.e2e.conftest import Stack, poll
 from tests.e2e.sipp import (
     _HEAD,
@@ -138,9 +146,10 @@ def browser(p: Any, workdir: Path, *, microphone: bool = True) -> Any:
     )
 
 
-def desk_with_browser_phone(stack: Stack, page: Any) -> None:
-    """Operator 1003 signs in on the desk and chooses the browser phone."""
-    page.goto(f"http://127.0.0.1:{stack.http_port}/desk")
+def desk_with_browser_phone(stack: Stack, page: Any, *, http_port: int | None = None) -> None:
+    """Operator 1003 signs in on the desk (of the stack's server, or the one on
+    ``http_port``) and chooses the browser phone."""
+    page.goto(f"http://127.0.0.1:{http_port or stack.http_port}/desk")
     page.fill("#username", ACCOUNT)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
@@ -305,6 +314,121 @@ def test_a_tab_closed_while_ringing_strands_nobody(
         stack.logout(NEXT)
 
 
+def test_a_closed_desk_pauses_its_operator_before_a_caller_rings_it(
+    stack: Stack, tmp_path: Path, operator_account: None
+) -> None:
+    """The desk is closed while the operator is ready (not while it rings): the server sees
+    the browser phone gone from Asterisk (AMI ``DEVICE_STATE``) and pauses the agent
+    ``phone offline`` within the grace period and a probe (queue.yaml settings
+    ``phone_offline_seconds`` 20 and ``phone_probe_seconds`` 5), audited by the system; a
+    caller then goes to the next operator without first ringing the dead browser."""
+    caller = "13904710398"
+    softphone = stack.softphone(NEXT, tmp_path, ring=1.0, talk=4.0)
+    call = None
+    try:
+        with sync_api.sync_playwright() as p:
+            chromium = browser(p, tmp_path)
+            page = chromium.new_page()
+            ready_with_browser_phone(stack, page)
+            poll(
+                lambda: f"{OPERATOR}-web" in stack.rx("pjsip show contacts") or None,
+                lambda: stack.rx("pjsip show contacts"),
+                timeout=10,
+            )
+            page.close()
+            closed = time.monotonic()
+            chromium.close()
+        assert stack.agent(OPERATOR)["state"] == "ready"  # the queue does not know yet
+        state = poll(
+            lambda: ((s := stack.agent(OPERATOR))["state"] == "paused" and s) or None,
+            lambda: f"{OPERATOR} not paused: {stack.agent(OPERATOR)}",
+            timeout=20 + 5 + 10,
+        )
+        took = time.monotonic() - closed
+        assert state["reason"] == "phone offline", state
+        assert 15 <= took <= 20 + 5 + 5, took  # the grace period, and a probe or so
+        print(f"paused 'phone offline' {took:.1f} s after the desk was closed")
+        audit = stack.query(
+            "SELECT actor, role, after_json FROM audit_log WHERE action = 'agent.pause' "
+            "AND target = ? ORDER BY id DESC LIMIT 1",
+            f"agent:{OPERATOR}",
+        )
+        assert audit and audit[0]["actor"] == "system:phone-watch", audit
+        assert "phone offline" in audit[0]["after_json"], audit
+        stack.login(NEXT, ready=True)
+        call = stack.call("12345", caller)
+        poll(
+            lambda: stack.agent(NEXT)["state"] == "busy" or None,
+            lambda: f"the caller never reached {NEXT}: {stack.agent(NEXT)}",
+            timeout=40,
+        )
+        stack.hangup(caller)
+        record = stack.record(caller, timeout=90)
+        assert (record["outcome"], record["agent"]) == ("answered", NEXT), record
+        offers = [e["detail"] for e in record["events"] if e["kind"] == "offer"]
+        assert [d for d in offers if "/" in d] == [f"{NEXT} PJSIP/{NEXT}"], offers
+        dials = [e["detail"] for e in record["events"] if e["kind"] == "dial"]
+        assert dials == [f"PJSIP/{NEXT} ANSWER"], dials
+        # the operator opens the desk again: it says why, registers the phone again at once,
+        # and the pause stays until the operator presses Ready
+        expect = sync_api.expect
+        with sync_api.sync_playwright() as p:
+            chromium = browser(p, tmp_path)
+            page = chromium.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            page.goto(f"http://127.0.0.1:{stack.http_port}/desk")
+            page.fill("#username", ACCOUNT)
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page.locator("#state")).to_contain_text("话机离线 phone offline", timeout=15000)
+            expect(page.locator("#phone")).to_have_attribute("data-state", "registered",
+                                                             timeout=20000)  # fmt: skip
+            page.wait_for_timeout(5000 + 1000)  # a probe: the registered phone unpauses nothing
+            assert stack.agent(OPERATOR)["reason"] == "phone offline"
+            page.screenshot(path=str(SHOTS / "webrtc-phone-offline.png"))
+            page.click("#ready")
+            expect(page.locator("#state")).to_contain_text("就绪", timeout=15000)
+            chromium.close()
+    finally:
+        softphone.stop()
+        if call is not None:
+            call.kill()
+        stack.logout(NEXT)
+
+
+def test_a_desk_whose_network_is_lost_pauses_its_operator(
+    stack: Stack, tmp_path: Path, operator_account: None
+) -> None:
+    """The network is lost under a ready desk: no close reaches Asterisk (the page's
+    WebSocket stays open but nothing comes through it: every message from Asterisk is
+    dropped), so the contact stays until the AOR's qualify (``qualify_frequency = 30``,
+    ``qualify_timeout`` 3 s) finds it unreachable; then the grace period, and 1003 is paused
+    ``phone offline``."""
+    with sync_api.sync_playwright() as p:
+        chromium = browser(p, tmp_path)
+        page = chromium.new_page()
+        ready_with_browser_phone(stack, page)
+        page.evaluate("phone.ua._transport.socket._ws.onmessage = () => {}")  # deaf from now
+        lost = time.monotonic()
+        poll(
+            lambda: re.search(rf"{OPERATOR}-web/\S+\s+\S+\s+Unavail", stack.rx(
+                "pjsip show contacts")) or None,
+            lambda: stack.rx("pjsip show contacts"),
+            timeout=30 + 3 + 10,
+        )  # fmt: skip
+        unreachable = time.monotonic() - lost
+        assert stack.agent(OPERATOR)["state"] == "ready"  # within the grace period
+        state = poll(
+            lambda: ((s := stack.agent(OPERATOR))["state"] == "paused" and s) or None,
+            lambda: f"{OPERATOR} not paused: {stack.agent(OPERATOR)}",
+            timeout=20 + 5 + 10,
+        )
+        took = time.monotonic() - lost
+        assert state["reason"] == "phone offline", state
+        print(f"network lost: contact unreachable after {unreachable:.1f} s, agent paused "
+              f"after {took:.1f} s")  # fmt: skip
+        chromium.close()
+
+
 def test_the_phone_says_what_is_wrong(stack: Stack, tmp_path: Path, operator_account: None) -> None:
     """The microphone refused, the registration refused, the WebSocket lost: each is said on
     the phone's line; the first two keep the agent out of the queue, the last one heals."""
@@ -455,6 +579,234 @@ def test_a_three_way_call_from_the_browser_phone(
     ), record
     kinds = [(e["kind"], e["detail"]) for e in record["events"]]
     assert ("transfer", f"threeway 110 by {OPERATOR}") in kinds, kinds
+
+
+def test_the_browser_phone_consults_a_colleague_then_hands_the_caller_over(
+    stack: Stack, tmp_path: Path, operator_account: None
+) -> None:
+    """The attended transfer (咨询转接) from the browser phone: the operator answers in the
+    page, consults colleague 1001 (a SIPp softphone) while the caller waits alone with music
+    on hold, talks to the colleague, joins the caller and hangs up in the page: the caller is
+    left with the colleague, the browser phone is free, and the operator goes to wrap-up when
+    the call ends."""
+    expect = sync_api.expect
+    caller = "13904710397"
+    colleague = stack.softphone(NEXT, tmp_path, ring=1.0, talk=90.0)
+    call = None
+    try:
+        stack.login(NEXT, ready=False)  # logged in (its interface known), not taking calls
+        with sync_api.sync_playwright() as p:
+            chromium = browser(p, tmp_path)
+            page = chromium.new_page(viewport={"width": 1280, "height": 900})
+            ready_with_browser_phone(stack, page)
+            call = talking_citizen(stack, tmp_path / "citizen", caller)
+            expect(page.locator("#ph-answer")).to_be_visible(timeout=40000)
+            page.click("#ph-answer")
+            expect(page.locator("#state")).to_contain_text("通话", timeout=15000)
+            uid = stack.agent(OPERATOR)["call"]
+            page.fill("#xfer-colleague", NEXT)
+            page.click("#xfer-consult")
+            expect(page.locator("#xfer-result")).to_contain_text("consulting")
+            expect(page.locator("#xfer-join")).to_be_visible()
+            # the colleague answers in the consultation room; the caller waits alone
+            room = f"consult-{uid}"
+            members = poll(
+                lambda: m if len(m := conference_members(stack, room)) == 2 else None,
+                lambda: f"room {room}: {stack.rx(f'confbridge list {room}')}",
+                timeout=30,
+            )
+            assert sorted(m.split("-")[0] for m in members) == [
+                f"PJSIP/{NEXT}",
+                f"PJSIP/{OPERATOR}",
+            ], members
+            caller_channel = stack.channel_of(caller)
+            assert caller_channel is not None
+            assert conference_members(stack, uid) == [caller_channel[0]]
+            # the operator talks to the colleague: the page hears the colleague's voice
+            expect(page.locator("#phone")).to_have_attribute("data-state", "talking")
+            before = inbound_energy(page)
+            poll(
+                lambda: inbound_energy(page) > before + 0.01 or None,
+                lambda: f"the colleague is not heard: {before} -> {inbound_energy(page)}",
+                timeout=15,
+            )
+            page.click("#xfer-join")  # the caller, the operator and the colleague together
+            expect(page.locator("#xfer-result")).to_contain_text("joined")
+            poll(
+                lambda: len(conference_members(stack, uid)) == 3 or None,
+                lambda: f"room {uid}: {stack.rx(f'confbridge list {uid}')}",
+                timeout=20,
+            )
+            page.click("#ph-hangup")  # the operator leaves: the hand-over is done
+            expect(page.locator("#phone")).to_have_attribute("data-state", "registered")
+            members = poll(
+                lambda: m if len(m := conference_members(stack, uid)) == 2 else None,
+                lambda: f"room {uid}: {stack.rx(f'confbridge list {uid}')}",
+                timeout=20,
+            )
+            assert caller_channel[0] in members, members
+            assert any(m.startswith(f"PJSIP/{NEXT}-") for m in members), members
+            assert not conference_members(stack, room)
+            chromium.close()
+        stack.hangup(caller)  # the caller and the colleague are done
+        poll(
+            lambda: stack.agent(OPERATOR)["state"] in ("wrapup", "ready") or None,
+            lambda: f"no wrap-up: {stack.agent(OPERATOR)}",
+            timeout=20,
+        )
+        record = stack.record(caller)
+        assert (record["outcome"], record["agent"], record["hangup_by"]) == (
+            "answered",
+            OPERATOR,
+            "transfer",
+        ), record
+        kinds = [(e["kind"], e["detail"]) for e in record["events"]]
+        assert ("transfer", f"consult agent:{NEXT} by {OPERATOR}") in kinds, kinds
+        legs = [d for k, d in kinds if k == "transfer_leg"]
+        assert legs[0].startswith(f"transfer consult agent:{NEXT} ") and any(
+            d.startswith(f"answer agent:{NEXT} PJSIP/{NEXT}-") for d in legs
+        ), legs
+        assert legs[-1] == f"join agent:{NEXT} by {OPERATOR}", legs
+    finally:
+        colleague.stop()
+        if call is not None:
+            call.kill()
+        stack.logout(NEXT)
+
+
+TURNSERVER = shutil.which("turnserver")  # Debian's coturn
+#: a seat whose only way to Asterisk is the TURN server: every peer connection of the page
+#: gathers relay candidates only (and the configurations JsSIP passed are kept to be read)
+RELAY_ONLY = """
+(() => {
+  const Native = window.RTCPeerConnection;
+  window.hotlinePcConfigs = [];
+  function RelayOnly(config, ...rest) {
+    window.hotlinePcConfigs.push(JSON.parse(JSON.stringify(config || {})));
+    return new Native({ ...(config || {}), iceTransportPolicy: "relay" }, ...rest);
+  }
+  RelayOnly.prototype = Native.prototype;
+  Object.setPrototypeOf(RelayOnly, Native);
+  window.RTCPeerConnection = RelayOnly;
+})();
+"""
+
+
+def host_address() -> str | None:
+    """This host's address on its default route (where Asterisk's ICE candidates are)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("203.0.113.1", 9))  # no packet is sent
+        except OSError:
+            return None
+        address = str(s.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+@pytest.fixture
+def turn(tmp_path: Path) -> Iterator[int]:
+    """coturn on a port of the test (long-term credentials seat/pw): the browser reaches it
+    on loopback, it relays from the host's address, where Asterisk's candidates are (so that
+    Asterisk's answers come from the peer the browser's permission names)."""
+    relay = host_address()
+    if TURNSERVER is None or relay is None:
+        pytest.skip("turnserver (Debian package coturn) and a non-loopback address are needed")
+    port = free_udp_port()
+    cmd = [TURNSERVER, "-n", "--listening-ip", "127.0.0.1", "--relay-ip", relay,
+           "--listening-port", str(port), "--min-port", "49200", "--max-port", "49299",
+           "--lt-cred-mech", "--user", "seat:pw", "--realm", "hotline.test",
+           "--no-tls", "--no-dtls", "--no-cli", "--simple-log",
+           "--log-file", str(tmp_path / "turn.log"), "--pidfile", str(tmp_path / "turn.pid"),
+           "--verbose"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        assert proc.poll() is None, "turnserver did not start"
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_a_seat_reaching_asterisk_only_through_turn_talks_through_it(
+    stack: Stack,
+    tmp_path: Path,
+    operator_account: None,
+    turn: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HOTLINE_WEBRTC_ICE_SERVERS names a TURN server (coturn): a hotline server started with
+    it hands it to the desk (GET /api/agents/{id}/phone), JsSIP gives it to the peer
+    connection, and a seat that may only use relay candidates answers a call whose audio
+    flows through the TURN server both ways."""
+    expect = sync_api.expect
+    caller = "13904710399"
+    ice = [{"urls": f"turn:127.0.0.1:{turn}?transport=udp", "username": "seat",
+            "credential": "pw"}]  # fmt: skip
+    monkeypatch.setenv("HOTLINE_WEBRTC_ICE_SERVERS", json.dumps(ice))
+    assert stack.opts.websocket is not None
+    monkeypatch.setenv("HOTLINE_WEBRTC_WS_URL", f"ws://127.0.0.1:{stack.opts.websocket.port}/ws")
+    var, http = tmp_path / "var-turn", free_port()
+    var.mkdir()
+    secrets = stack.var / DEV_SECRETS_FILE  # the browser phones' development passwords
+    if secrets.exists():
+        shutil.copy(secrets, var / DEV_SECRETS_FILE)
+    server = stack.start_server(var, free_port(), http, log_name="serve-turn.log",
+                                database_url=stack.database_url)  # fmt: skip
+    call = None
+    try:
+        with sync_api.sync_playwright() as p:
+            chromium = browser(p, tmp_path)
+            context = chromium.new_context()
+            context.add_init_script(RELAY_ONLY)
+            page = context.new_page()
+            desk_with_browser_phone(stack, page, http_port=http)
+            page.click("#ready")
+            expect(page.locator("#ph-status")).to_contain_text("registered", timeout=20000)
+            handed = page.evaluate("phone.config.ice_servers")  # by GET /api/agents/1003/phone
+            assert handed == [{**ice[0], "urls": [ice[0]["urls"]]}], handed
+            call = talking_citizen(stack, tmp_path / "citizen", caller)
+            expect(page.locator("#ph-answer")).to_be_visible(timeout=40000)
+            page.click("#ph-answer")
+            expect(page.locator("#phone")).to_have_attribute("data-state", "talking",
+                                                             timeout=20000)  # fmt: skip
+            configs = page.evaluate("window.hotlinePcConfigs")
+            assert configs and configs[-1]["iceServers"][0]["username"] == "seat", configs
+            energy = poll(
+                lambda: inbound_energy(page) or None,
+                lambda: "the page received no audio through the TURN server",
+                timeout=20,
+            )
+            assert energy > 0
+            pair = page.evaluate(
+                """async () => {
+                  const stats = await phone.session.connection.getStats();
+                  for (const s of stats.values())
+                    if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+                      const local = stats.get(s.localCandidateId);
+                      return {local: local.candidateType, sent: s.bytesSent,
+                              received: s.bytesReceived};
+                    }
+                  return null;
+                }"""
+            )
+            assert pair is not None and pair["local"] == "relay", pair
+            assert pair["sent"] > 0 and pair["received"] > 0, pair
+            page.wait_for_timeout(3000)
+            page.click("#ph-hangup")
+            expect(page.locator("#phone")).to_have_attribute("data-state", "registered")
+            chromium.close()
+        stack.hangup(caller)
+        record = stack.record(caller)
+        assert (record["outcome"], record["agent"]) == ("answered", OPERATOR), record
+        wav = stack.recordings / record["recording"]
+        operator = band_rms(wav, 1850, 2150)  # the seat's voice reached Asterisk by TURN
+        assert operator > 0.01, operator
+    finally:
+        if call is not None:
+            call.kill()
+        server.terminate()
+        server.wait(20)
 
 
 def conference_members(stack: Stack, room: str) -> list[str]:

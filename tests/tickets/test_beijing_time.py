@@ -170,10 +170,11 @@ async def test_one_calls_times_read_the_same_everywhere_on_a_utc_host(
     page = (out / "report-2026-12-04.html").read_text("utf-8")
     assert page.count(ZONE) == 1
     assert f"<td>{number}</td><td>{LOCAL}</td><td>{LOCAL}</td>" in page
-    rows = list(csv.reader(io.StringIO((out / "report-2026-12-04.csv").read_text("utf-8"))))
-    assert rows[1][:3] == ["报表", "时区", ZONE]
-    [line] = [r for r in rows if r[1] == number]
-    assert line[2:4] == [LOCAL, LOCAL] and deadline in line
+    about = list(csv.reader(io.StringIO((out / "report-2026-12-04-about.csv").read_text("utf-8"))))
+    assert ["时区", ZONE] in about
+    rows = list(csv.reader(io.StringIO((out / "report-2026-12-04-tickets.csv").read_text("utf-8"))))
+    [line] = [r for r in rows if r[0] == number]
+    assert line[1:3] == [LOCAL, LOCAL] and deadline in line
     for text in (md, page, "\n".join(",".join(r) for r in rows)):
         assert UTC_TEXT not in text
 

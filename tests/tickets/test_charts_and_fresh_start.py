@@ -17,7 +17,7 @@ import pytest
 from ivr.cli import main
 from ivr.db.database import Database, current_revision, head_revision, upgrade
 from ivr.reports import Period, Report, parse_period
-from ivr.reports.render import CJK_FONT_FILES, chart_text, charts, cjk_font
+from ivr.reports.charts import CJK_FONT_FILES, chart_text, charts, cjk_font
 from tests.conftest import ROOT
 
 WQY = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -146,5 +146,5 @@ def test_report_migrates_an_older_schema(
     _, err = capsys.readouterr()
     assert f"database schema from revision 0001 -> revision {head_revision()}" in err
     assert current_revision(db.engine) == head_revision()
-    assert (tmp_path / "out" / "report-2020-02-09.csv").is_file()
+    assert (tmp_path / "out" / "report-2020-02-09-overview.csv").is_file()
     db.close()

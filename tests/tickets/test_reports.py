@@ -6,13 +6,16 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from ivr.config.catalogue import Catalogue
 from ivr.db.database import Database
+from ivr.db.tables import TicketRow
 from ivr.devtools.demo import seed_demo
 from ivr.devtools.seed004 import DemoCatalogueRefused
 from ivr.records.store import CallRecordStore
 from ivr.reports import build_report, parse_period
+from ivr.reports.charts import chart_text
 from ivr.reports.render import markdown, write_report
 from ivr.tickets.errors import BadTicketInput
 from ivr.tickets.service import TicketService
@@ -95,7 +98,43 @@ def test_seed_demo_reproduces_seed_004(
     period = parse_period(month="2020-02")
     result = seed_demo(db, catalogue, service.deadlines, period)
     assert (result.calls, result.tickets, result.finished) == (8570, 6610, 6572)
+    assert result.forwarded == 34
     report = build_report(db, catalogue, period)
+    # the first section: items forwarded by upper-level platforms, by the sources' groups
+    groups: dict[str, list[int]] = {}
+    for src in report.sources:
+        pair = groups.setdefault(src.group, [0, 0])
+        pair[0] += src.items
+        pair[1] += src.finished
+    assert groups == {
+        "省长公开电话办公室转来": [17, 17],
+        "省政数局转来": [1, 1],
+        "市长信箱、地方领导留言板": [16, 14],
+    }
+    text = markdown(report)
+    assert (
+        "2020年2月份，市长公开电话办公室收到省长公开电话办公室转来的《人民网领导留言板》、《省长信箱》、"
+        "《国务院“互联网+督办”平台群众留言》共17件，已全部办结。省政数局转来的《中国政府网网民留言》"
+        "1件，已办结。《市长信箱》、《地方领导留言板》共16件，办结14件，还有2件正在办理中。"
+        "2020年2月9日至2月29日共接到群众各种诉求电话8570个，受理6610件，办结6572件，"
+        "还有38件正在办理中，办结率99.4%。其中关于疫情方面电话2408个，受理2150件，属于疫情咨询"
+        "1665件、疫情求助298件、疫情投诉77件、疫情举报61件、疫情建议49件。其他问题电话6162个，"
+        "受理4460件，属于住建问题765件，占17.2%；住房公积金问题708件，占15.9%；"
+    ) in text
+    assert "交通问题269件，占6%；" in text and "农村、土地和其它问题1728件，占38.7%。" in text
+    assert "统计时段：2020年2月1日至2月29日（有数据的日期：2020年2月9日至2月29日）" in text
+    with db.session() as s:
+        forwarded = s.execute(
+            select(TicketRow.source, TicketRow.external_id, TicketRow.received_at).where(
+                TicketRow.source != "phone"
+            )
+        ).all()
+    assert len(forwarded) == 34 and all(ext and at for _, ext, at in forwarded)
+    # every day of 9-29 Feb has calls, tickets and abandoned calls (not all in the first days)
+    days = [(d, calls, tickets) for d, calls, tickets in report.daily if d.day >= 9]
+    assert all(calls > 250 and tickets > 200 for _, calls, tickets in days), days
+    day = build_report(db, catalogue, parse_period(day="2020-02-27"))
+    assert day.accepted > 200 and day.queue.abandoned > 10
     assert (report.calls, report.accepted, report.finished, report.in_progress) == (
         8570,
         6610,
@@ -130,16 +169,23 @@ def test_seed_demo_reproduces_seed_004(
     assert depts["铁西区政府"] == (133, 128) and depts["市管廊建设公司"] == (1, 0)
     assert len(depts) == 25 and sum(n for n, _ in depts.values()) == 557
     assert sum(f for _, f in depts.values()) == 519  # 38 open, all at departments
+    assert report.direct == (6610 - 557, 6572 - 519)  # answered directly: their own row
+    assert len(chart_text(report, chinese=True).departments) == 25  # every one charted
     assert report.queue.offered > 0 and report.queue.answered > 0
     assert "办结率99.4%" in markdown(report)
     files = write_report(report, tmp_path / "out")
     names = sorted(p.name for p in files)
-    assert "report-2020-02.csv" in names and "report-2020-02-daily.png" in names
+    assert "report-2020-02-csv.zip" in names and "report-2020-02-daily.png" in names
     assert (tmp_path / "out" / "report-2020-02-daily.png").read_bytes()[:4] == b"\x89PNG"
     html = (tmp_path / "out" / "report-2020-02.html").read_text()
     assert "report-2020-02-categories.png" in html and "铁西区政府" in html
-    csv = (tmp_path / "out" / "report-2020-02.csv").read_text()
-    assert "住建,765,17.2%" in csv
+    csv = (tmp_path / "out" / "report-2020-02-categories.csv").read_text().splitlines()
+    assert csv[0] == "分类,件数,占比（%）" and "住建,765,17.2" in csv
+    csv = (tmp_path / "out" / "report-2020-02-departments.csv").read_text().splitlines()
+    assert csv[1] == "铁西区政府,133,128" and csv[-2:] == [
+        "直接答复（未转办）,6053,6053",
+        "合计,6610,6572",
+    ]
     with pytest.raises(BadTicketInput, match="already has"):
         seed_demo(db, catalogue, service.deadlines, period)
 
@@ -154,3 +200,16 @@ def test_seed_demo_refuses_the_hohhot_catalogue(
     assert "lacks department tiexi" in str(info.value) and "demo-siping" in str(info.value)
     assert "\n" not in str(info.value)
     assert build_report(db, catalogue, parse_period(month="2020-02")).calls == 0
+
+
+def test_previous_periods_and_the_words_of_a_share() -> None:
+    from ivr.reports.narrative import previous
+    from ivr.reports.report_tables import pct_text, span_text
+
+    assert previous(parse_period(month="2020-03")).label == "2020-02"
+    assert previous(parse_period(month="2020-01")).label == "2019-12"
+    assert previous(parse_period(week="2021-W01")).label == "2020-W53"
+    assert previous(parse_period(day="2020-03-01")).label == "2020-02-29"
+    assert (pct_text(0.06), pct_text(0.172), pct_text(None)) == ("6%", "17.2%", "—")
+    assert span_text(dt.date(2020, 2, 9), dt.date(2020, 2, 29)) == "2020年2月9日至2月29日"
+    assert span_text(dt.date(2020, 12, 28), dt.date(2021, 1, 3)) == "2020年12月28日至2021年1月3日"

@@ -7,12 +7,16 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from ivr.accounts import Accounts
+from ivr.cli import main
 from ivr.config.queue_models import AgentsFile, AgentSpec, WebrtcAccount
 from ivr.db.database import Database
+from ivr.errors import HotlineError
+from ivr.web.ice_servers import IceServer, parse_ice_servers
 from ivr.web.pages import VENDOR
 from ivr.web.phone_routes import BrowserPhones, phone_part
 from queueing.queue import RedisQueue
@@ -21,6 +25,10 @@ from tests.web import conftest as web_conftest
 from tests.web.conftest import Desk, desks_on
 
 WS = "wss://pbx.example:8089/ws"
+ICE = (
+    '[{"urls": "stun:stun.example.gov.cn:3478"}, {"urls": ["turn:turn.example.gov.cn:3478'
+    '?transport=udp", "turns:turn.example.gov.cn:5349"], "username": "seat", "credential": "pw"}]'
+)
 
 
 def with_phone(spec: AgentSpec) -> AgentSpec:
@@ -36,7 +44,8 @@ async def desks(
     """1001 has a browser phone (password s3cret), 1002 none."""
     agents = AgentsFile(agents=[with_phone(agent("1001", general=5)), agent("1002", general=3)])
     monkeypatch.setattr(web_conftest, "AGENTS", agents)
-    phones = BrowserPhones(WS, lambda spec: "s3cret" if spec.webrtc else None)
+    ice = tuple(parse_ice_servers(ICE))
+    phones = BrowserPhones(WS, lambda spec: "s3cret" if spec.webrtc else None, ice)
     async with desks_on(rq, accounts, database, [phone_part(phones)]) as out:
         yield out
 
@@ -70,6 +79,17 @@ async def test_the_phone_account_goes_to_its_own_operator_only(desks: dict[str, 
         "password": "s3cret",
         "display_name": body["display_name"],
         "interface": "PJSIP/1001-web",
+        "ice_servers": [  # HOTLINE_WEBRTC_ICE_SERVERS, for JsSIP's pcConfig.iceServers
+            {"urls": ["stun:stun.example.gov.cn:3478"], "username": "", "credential": ""},
+            {
+                "urls": [
+                    "turn:turn.example.gov.cn:3478?transport=udp",
+                    "turns:turn.example.gov.cn:5349",
+                ],
+                "username": "seat",
+                "credential": "pw",
+            },
+        ],
     }
     r = await desks["op1002"].get("/api/agents/1002/phone")
     body = await r.json()
@@ -99,3 +119,36 @@ async def test_the_desk_may_connect_to_the_phones_websocket_and_gets_jssip_pinne
     assert (await desks["op1001"].get("/static/vendor/..%2FREADME.md")).status == 404
     licence = await (await desks["op1001"].get("/static/vendor/JsSIP-LICENSE.txt")).text()
     assert "MIT" in licence or "Permission is hereby granted" in licence
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("stun:stun.example:3478", "is not JSON"),
+        ('{"urls": "stun:x"}', "must be a JSON list"),
+        ('["stun:x"]', "item 1 is not an object"),
+        ('[{"url": "stun:x"}]', "unknown key(s) url"),
+        ('[{"urls": []}]', "item 1 needs urls"),
+        ('[{"urls": "stun:x"}, {"urls": "http://turn.example"}]', "item 2: 'http://turn"),
+        ('[{"urls": "turn:turn.example:3478"}]', "needs username and credential"),
+        ('[{"urls": "turn:t", "username": "u", "credential": 5}]', "must be strings"),
+    ],
+)
+def test_the_ice_servers_setting_is_checked(value: str, said: str) -> None:
+    with pytest.raises(HotlineError) as info:
+        parse_ice_servers(value)
+    assert info.value.code == "HL-SRV-015"
+    assert said in info.value.message and "HOTLINE_WEBRTC_ICE_SERVERS" in info.value.message
+    assert parse_ice_servers("  ") == []
+    assert parse_ice_servers('[{"urls": "stun:s:3478"}]') == [IceServer(urls=["stun:s:3478"])]
+
+
+def test_hotline_serve_refuses_a_wrong_ice_setting_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOTLINE_WEBRTC_ICE_SERVERS", '[{"urls": "turn:turn.example:3478"}]')
+    monkeypatch.setenv("HOTLINE_VAR_DIR", str(tmp_path))
+    assert main(["serve", "--port", "0", "--http-port", "0"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("[HL-SRV-015] HOTLINE_WEBRTC_ICE_SERVERS item 1: a TURN server needs")
+    assert "\n" not in err and "Traceback" not in err

@@ -4,6 +4,8 @@ month: the monthly report's HTML with its charts and CSV beside it; a bad period
 from __future__ import annotations
 
 import datetime as dt
+import io
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -53,8 +55,15 @@ async def test_the_monthly_report_with_its_charts_and_csv(desks: dict[str, Desk]
     png = await boss.get(f"/api/reports/month/{month}/{image}")
     assert (png.status, png.content_type) == (200, "image/png")
     assert (await png.read())[:4] == b"\x89PNG"
-    csv = await boss.get(f"/api/reports/month/{month}/report-{month}.csv")
+    csv = await boss.get(f"/api/reports/month/{month}/report-{month}-departments.csv")
     assert csv.status == 200 and "attachment" in csv.headers["Content-Disposition"]
+    assert f"href='report-{month}-departments.csv'" in page
+    assert (await csv.text()).splitlines()[-1] == "合计,3,0"  # 3 dispatched, none finished
+    bundle = await boss.get(f"/api/reports/month/{month}/report-{month}-csv.zip")
+    assert (bundle.status, bundle.content_type) == (200, "application/zip")
+    with zipfile.ZipFile(io.BytesIO(await bundle.read())) as z:
+        names = z.namelist()
+    assert names[0] == f"report-{month}-about.csv" and f"report-{month}-queue.csv" in names
     r = await boss.get("/api/reports/month/2020-13/index.html")
     assert (r.status, (await r.json())["error_id"]) == (400, "HL-WEB-001")
     r = await boss.get(f"/api/reports/month/{month}/..%2Fsecret.png")

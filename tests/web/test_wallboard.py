@@ -21,6 +21,7 @@ from ivr.tickets.deadlines import Deadlines, calendar_from_config
 from ivr.tickets.service import TicketService
 from ivr.web.wallboard import Wallboard
 from ivr.web.wallboard_routes import WallboardHub, wallboard_part
+from queueing import keys
 from queueing.queue import QueueRequest, RedisQueue
 from tests.conftest import CONFIG_DIR
 from tests.queueing.conftest import Clock, clock, rq  # noqa: F401 (fixtures)
@@ -129,3 +130,19 @@ async def test_who_may_see_it(desks: dict[str, Desk]) -> None:
     url = boss.base.replace("http://", "ws://") + "/api/wallboard/socket"
     r = await boss.session.get(url, headers={"Origin": "http://elsewhere.example"})
     assert (r.status, (await r.json())["error_id"]) == (403, "HL-WEB-005")
+
+
+async def test_the_hot_issues_as_the_server_last_refreshed_them(
+    desks: dict[str, Desk],
+    rq: RedisQueue,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    boss = desks["super"]
+    assert (await board(boss))["hotspots"] is None  # before the first refresh
+    found = {"window_hours": 24, "min_tickets": 5, "groups": [{"place": "新城区阳光小区"}]}
+    await rq.client.set(keys.hotspots(rq.centre), json.dumps(found, ensure_ascii=False))
+    assert (await board(boss))["hotspots"] == found
+    await rq.client.set(keys.hotspots(rq.centre), "{not json")  # the rest of the board goes on
+    b = await board(boss)
+    assert b["hotspots"] is None and b["total"]["waiting"] == 0
+    assert "[HL-WEB-015] wallboard: the hot issues not read" in caplog.text

@@ -1,8 +1,9 @@
 """The wallboard in Debian's Chromium (Playwright, headless) on a real Redis and SQLite: a
 supervisor logs in and lands on the wallboard; a caller waiting appears at once, with the
 longest wait red past 15 s; when an operator answers, the service level moves; an operator
-on a call has listen / whisper / barge buttons, and pressing one says what happened. The
-screenshot in docs/screenshots/ is taken here."""
+on a call has listen / whisper / barge buttons, and pressing one says what happened; six
+complaints about one estate's heating today are a hot issue in its panel. The screenshot
+in docs/screenshots/ is taken here."""
 
 from __future__ import annotations
 
@@ -19,9 +20,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ivr.accounts import Accounts
+from ivr.config.catalogue import load_catalogue
 from ivr.config.queue_models import AgentsFile, SupervisorPhone
 from ivr.db.database import Database
 from ivr.db.tables import CallRow
+from ivr.hotspots.refresh import HotspotRefresher
+from ivr.tickets.deadlines import Deadlines, calendar_from_config
+from ivr.tickets.service import TicketService
 from ivr.web import create_app
 from ivr.web.desk_socket import DeskHub
 from ivr.web.screenpop import ScreenPops
@@ -31,7 +36,7 @@ from ivr.web.wallboard_routes import WallboardHub, wallboard_part
 from queueing.ami import AMIClient
 from queueing.notices import NoticeSubscriber
 from queueing.queue import QueueRequest, RedisQueue
-from tests.conftest import free_port
+from tests.conftest import CONFIG_DIR, free_port
 from tests.queueing.conftest import Clock
 from tests.queueing.transfer_fakes import FakeManager
 from tests.web.conftest import AGENTS, PASSWORD
@@ -60,6 +65,34 @@ def traffic(database: Database, now: float) -> None:
     with database.session() as s:
         s.add_all(rows)
         s.commit()
+
+
+HEATING = [
+    ("阳光小区3号楼暖气不热，室温只有12度，老人受不了", "新城区海拉尔东路街道阳光小区3号楼"),
+    ("家里暖气不热，温度太低，孩子感冒了", "阳光小区5号楼2单元"),
+    ("暖气片不热，供热不达标，屋里很冷", "新城区阳光小区"),
+    ("供暖温度不够，暖气不热已经三天了", "呼和浩特市新城区阳光小区12号楼"),
+    ("暖气时冷时热，室温不到18度", "阳光小区8号楼"),
+    ("暖气不热，家里只有十几度，请供热公司来看看", "新城区阳光小区1号楼1单元"),
+]
+
+
+async def hot_issue(database: Database, rq: RedisQueue, now: float) -> list[str]:
+    """Six complaints about one estate's heating in the last hours, and one about noise;
+    the hot issues refreshed as hotline serve does."""
+    catalogue = load_catalogue(CONFIG_DIR)
+    service = TicketService(database, catalogue, Deadlines(calendar_from_config(CONFIG_DIR)))
+    at = dt.datetime.fromtimestamp(now, dt.UTC) - dt.timedelta(hours=3)
+    numbers = []
+    for n, (content, address) in enumerate([*HEATING, ("楼下餐馆油烟扰民", "阳光小区")]):
+        category = "pollution" if n == len(HEATING) else "utilities.heating"
+        row = service.accept(caller="13900000000", type="complaint", category=category,
+                             actor="1001", content=content, address=address,
+                             now=at + dt.timedelta(minutes=20 * n))  # fmt: skip
+        numbers.append(row.number)
+    hot = HotspotRefresher(database, lambda: (catalogue, "Asia/Shanghai"), rq.client, rq.centre)
+    await hot.run_once()
+    return numbers[: len(HEATING)]
 
 
 @pytest.fixture
@@ -96,9 +129,10 @@ async def site(
 
 
 async def test_a_supervisor_watches_a_caller_wait_and_be_answered(
-    site: str, rq: RedisQueue, clock: Clock, manager: dict[str, Any]
+    site: str, rq: RedisQueue, clock: Clock, manager: dict[str, Any], database: Database
 ) -> None:
     expect = playwright_api.expect
+    heating = await hot_issue(database, rq, clock())
     async with playwright_api.async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = await browser.new_page(viewport={"width": 1600, "height": 900}, locale="zh-CN")
@@ -129,6 +163,16 @@ async def test_a_supervisor_watches_a_caller_wait_and_be_answered(
         await expect(page.locator("#wb-hourly rect.today")).to_have_count(24)
         # an operator on a call has listen / whisper / barge
         await expect(page.locator("#wb-agents tbody tr.agent-busy button")).to_have_count(6)
+        # the hot issue: one group, its place, its six tickets, the newest five linked
+        hot = page.locator("#wb-hotspots tbody tr.hot-group")
+        await expect(hot).to_have_count(1)
+        await expect(hot.locator("td").nth(1)).to_have_text("新城区阳光小区")
+        await expect(hot.locator("td").nth(3)).to_have_text("6")
+        await expect(hot.locator("td").nth(0)).to_contain_text("暖气")
+        await expect(hot.locator("a")).to_have_count(5)
+        await expect(hot.locator("a").last).to_have_text(heating[-1])
+        await expect(hot.locator("a").last).to_have_attribute("href", f"/api/tickets/{heating[-1]}")
+        await expect(page.locator("#wb-hot-none")).to_be_hidden()
         SHOTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SHOTS / "wallboard.png"))
         # Asterisk is away here: the line under the list says so, with the id
@@ -143,4 +187,9 @@ async def test_a_supervisor_watches_a_caller_wait_and_be_answered(
         await expect(line).to_contain_text("正在呼叫您的话机 PJSIP/2001")
         await expect(line).to_have_class("muted")
         assert manager["ami"].actions[-1]["Data"] == "PJSIP/1001-00000001,qwE"
+        # the queue's own pause of an operator whose browser phone went away, in words
+        await rq.complete("b1", "1001", "caller")
+        await rq.pause("1001", "phone offline")
+        row = page.locator("#wb-agents tbody tr", has_text="1001")
+        await expect(row).to_contain_text("暂停 (话机离线)")
         await browser.close()

@@ -5,7 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-from ivr.db import outbox_tables, quality_tables  # noqa: F401 (their rows on the metadata)
+from ivr.db import (  # noqa: F401 (their rows on the metadata)
+    outbox_tables,
+    publication_tables,
+    quality_tables,
+)
 from ivr.db.database import make_engine
 from ivr.db.knowledge_tables import modelled
 from ivr.db.tables import Base

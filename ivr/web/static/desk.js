@@ -7,6 +7,8 @@ const STATE_NAMES = {
   offline: "未登录 offline", paused: "暂停 paused", ready: "就绪 ready",
   reserved: "振铃 ringing", busy: "通话 on a call", wrapup: "话后 wrap-up",
 };
+// the pauses the queue makes by itself (not in queue.yaml pause_reasons)
+const QUEUE_REASONS = { "no answer": "未接 no answer", "phone offline": "话机离线 phone offline" };
 const desk = { me: null, agent: null, state: null, settings: {}, socket: null, retry: 1000 };
 
 function showAgent(agent) {
@@ -14,7 +16,7 @@ function showAgent(agent) {
   const s = $("state");
   s.className = "state " + agent.state;
   const reasons = desk.settings.pause_reasons || {};
-  const reason = agent.state === "paused" && agent.reason ? ` (${reasons[agent.reason] || agent.reason})` : "";
+  const reason = agent.state === "paused" && agent.reason ? ` (${reasons[agent.reason] || QUEUE_REASONS[agent.reason] || agent.reason})` : "";
   s.textContent = (STATE_NAMES[agent.state] || agent.state) + reason;
   if (typeof showTransfer === "function") showTransfer(agent);  // transfer.js, while talking
   if (typeof phoneButtons === "function") phoneButtons();  // phone.js: the phone chosen at login

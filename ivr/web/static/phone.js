@@ -138,6 +138,16 @@ function incoming(session) {
   session.on("peerconnection", (e) => {
     e.peerconnection.addEventListener("track", (t) => { $("ph-audio").srcObject = t.streams[0]; });
   });
+  // with STUN/TURN, answer once the candidate through them is there (relay for TURN, else
+  // server-reflexive), at most 3 s after the first: an unreachable server must not hold the
+  // answer for the browser's whole gathering time
+  session.on("icecandidate", (e) => {
+    const servers = phone.config.ice_servers || [];
+    if (!servers.length) return;
+    const turn = servers.some((x) => x.urls.some((u) => u.startsWith("turn")));
+    if (e.candidate.type === (turn ? "relay" : "srflx")) e.ready();
+    else if (!session.iceTimer) session.iceTimer = setTimeout(e.ready, 3000);
+  });
   session.on("accepted", () => { stopRing(); phoneLine("talking", `通话中 on a call: ${caller}`); phoneButtons(); });
   session.on("confirmed", phoneButtons);
   session.on("hold", () => { phone.held = true; phoneLine("held", "保持中 on hold"); phoneButtons(); });
@@ -161,7 +171,9 @@ function answer() {
   if (!phone.session) return;
   const mic = $("ph-mic").value;
   const audio = mic ? { deviceId: { exact: mic } } : true;
-  phone.session.answer({ mediaConstraints: { audio, video: false }, pcConfig: { iceServers: [] } });
+  // the STUN/TURN servers of HOTLINE_WEBRTC_ICE_SERVERS (none: host candidates, one network)
+  const iceServers = phone.config.ice_servers || [];
+  phone.session.answer({ mediaConstraints: { audio, video: false }, pcConfig: { iceServers } });
 }
 
 // The microphones and speakers (named once the microphone is allowed); the choice is kept.

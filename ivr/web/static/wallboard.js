@@ -2,6 +2,7 @@
 // second and at once on every queue event; drawn here without any library.
 "use strict";
 
+const QUEUE_REASONS = { "no answer": "未接", "phone offline": "话机离线" };  // the queue's own pauses
 const STATES = { ready: "就绪", reserved: "振铃", busy: "通话", wrapup: "话后", paused: "暂停", offline: "离线" };
 const wb = { retry: 1000 };
 
@@ -58,6 +59,35 @@ function chart(hourly) {
   }
 }
 
+// the hot issues: flagged groups of similar tickets at one place (docs/hotspots.md)
+function hotspots(h) {
+  const groups = h ? h.groups : [];
+  $("wb-hot-note").textContent = h ? `近 ${h.window_hours} 小时 · ≥ ${h.min_tickets} 件 · 更新于 ${h.end.replace("T", " ").slice(11, 16)}` : "";
+  $("wb-hot-none").hidden = groups.length > 0;
+  const body = $("wb-hotspots").querySelector("tbody");
+  body.replaceChildren();
+  for (const g of groups) {
+    const tr = document.createElement("tr");
+    tr.className = "hot-group";
+    for (const text of [g.words.join(" "), g.place || "（无地址）", g.category, String(g.count), g.last_at.replace("T", " ").slice(5, 16)]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    const td = document.createElement("td");
+    for (const n of g.tickets.slice(-5)) {  // the newest; each opens the ticket with its history
+      const a = document.createElement("a");
+      a.href = `/api/tickets/${encodeURIComponent(n)}`;
+      a.textContent = n;
+      a.target = "_blank";
+      td.append(a, " ");
+    }
+    if (g.count > 5) td.append(`等 ${g.count} 件`);
+    tr.appendChild(td);
+    body.appendChild(tr);
+  }
+}
+
 function show(b) {
   const sl = b.service_level_seconds;
   for (const e of document.querySelectorAll(".sl-seconds")) e.textContent = String(sl);
@@ -84,12 +114,13 @@ function show(b) {
     className: s.longest_wait_seconds > sl ? "late" : "",
   })));
   rows("wb-agents", b.agents.map((a) => ({
-    cells: [a.id, a.name, (STATES[a.state] || a.state) + (a.state === "paused" && a.reason ? ` (${a.reason})` : ""), clock(a.seconds_in_state)],
+    cells: [a.id, a.name, (STATES[a.state] || a.state) + (a.state === "paused" && a.reason ? ` (${QUEUE_REASONS[a.reason] || a.reason})` : ""), clock(a.seconds_in_state)],
     className: `agent-${a.state}`,
   })));
   if (typeof spyButtons === "function") spyButtons(b.agents);  // spy.js: listen, whisper, barge
   $("wb-agent-counts").textContent = Object.entries(b.agents_by_state).map(([s, n]) => `${STATES[s] || s} ${n}`).join(" · ");
   if (b.calls_per_hour) chart(b.calls_per_hour);
+  hotspots(b.hotspots);
   $("problem").hidden = !b.database_error;
   $("problem").textContent = b.database_error ? `数据库暂不可用 database unavailable: ${b.database_error}` : "";
 }
