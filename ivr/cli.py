@@ -27,6 +27,7 @@ from ivr.console import (
     cluster_cli,
     data_cli,
     hotspots_cli,
+    import_cli,
     knowledge_cli,
     outbox_cli,
     purge_cli,
@@ -349,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     purge_cli.register(sub)
     outbox_cli.register(sub)
     hotspots_cli.register(sub)
+    import_cli.register(sub)
     cluster_cli.register(sub)
     return parser
 

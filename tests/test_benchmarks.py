@@ -102,6 +102,13 @@ def test_wallboard_bench_quick() -> None:
         assert figure in out, out[-3000:]
 
 
+def test_intake_bench_quick() -> None:
+    """Forwarded items imported as tickets beside the desk's accept + dispatch, SQLite."""
+    out = bench("bench.intake_bench", "--quick", "--backend", "sqlite")
+    for figure in ("import, accepted and dispatched", "the same file again", "the desk's way"):
+        assert figure in out, out[-3000:]
+
+
 def test_hotspots_bench_quick() -> None:
     """Grouping a day's tickets (1,000 and 3,000) beside the floor of cutting their words."""
     out = bench("bench.hotspots_bench", "--quick")
