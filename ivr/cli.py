@@ -24,8 +24,10 @@ from ivr.config.validate import validate_directory
 from ivr.console import (
     asterisk_cli,
     backup_cli,
+    cluster_cli,
     data_cli,
     hotspots_cli,
+    import_cli,
     knowledge_cli,
     outbox_cli,
     purge_cli,
@@ -348,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     purge_cli.register(sub)
     outbox_cli.register(sub)
     hotspots_cli.register(sub)
+    import_cli.register(sub)
+    cluster_cli.register(sub)
     return parser
 
 

@@ -16,14 +16,24 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Self
+from typing import Any, Self, cast
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import (
+    ClusterDownError,
+    MasterDownError,
+    NoScriptError,
+    RedisClusterException,
+    RedisClusterUnreachableError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from queueing import keys
@@ -37,6 +47,10 @@ from queueing.options import PlainQueueOptions, QueueOptions
 #: once (or a burst of callers) reach (bench/desk_bench.py found it).
 POOL_CONNECTIONS = 256
 POOL_WAIT_SECONDS = 5.0
+#: Connections per cluster node. redis-py's cluster client refuses a command when all are
+#: busy (MaxConnectionsError) rather than waiting as the single client's pool does: room for
+#: bursts (desks reconnecting at once) four times the single pool.
+CLUSTER_CONNECTIONS = 4 * POOL_CONNECTIONS
 _FATE_MAX = 20_000  # callers whose fate is remembered (see RedisQueue.fate)
 
 
@@ -62,11 +76,91 @@ def default_server_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
+#: The URL scheme of a Redis Cluster: ``redis+cluster://host:port,host:port,...`` (any
+#: nodes of it; the client learns the others and which serves which slot). The nodes may
+#: also be joined by ``+``: the dialplan's process-AGI arguments cannot hold a comma.
+CLUSTER_SCHEME = "redis+cluster://"
+
+
+def is_cluster(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEME)
+
+
+def _netloc(url: str) -> tuple[str, str]:
+    """``user:password`` (or "") and the nodes of a ``redis+cluster://`` URL."""
+    rest = url[len(CLUSTER_SCHEME) :].split("/", 1)[0]
+    creds, _, nodes = rest.rpartition("@")
+    return creds, nodes
+
+
+def cluster_auth(url: str) -> tuple[str | None, str | None]:
+    """``username`` / ``password`` of a ``redis+cluster://user:password@...`` URL (Redis's
+    ``requirepass``: ``redis+cluster://:PASSWORD@host:port,...``), for every node."""
+    user, _, password = _netloc(url)[0].partition(":")
+    return (unquote(user) or None, unquote(password) or None)
+
+
+def cluster_nodes(url: str) -> list[tuple[str, int]]:
+    """The seed nodes of a ``redis+cluster://`` URL (a path such as ``/0`` is ignored: a
+    cluster has one database)."""
+    rest = _netloc(url)[1]
+    out = []
+    for part in rest.replace("+", ",").split(","):
+        host, _, port = part.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise QueueError(f"not host:port in the Redis Cluster URL: {part!r}", code="HL-CLU-010")
+        out.append((host.strip("[]"), int(port)))
+    return out
+
+
+#: what a cluster says while it cannot serve a slot: no node reachable, a slot without a
+#: master (``CLUSTERDOWN``), a slot moving (``TRYAGAIN``), a master gone (``MASTERDOWN``)
+_CLUSTER_AWAY = (RedisClusterUnreachableError, ClusterDownError, TryAgainError, MasterDownError)
+
+
+class _Cluster(RedisCluster):
+    """redis-py's asyncio RedisCluster whose "cluster away" errors are connection errors, as
+    a single Redis's are: every path of the hotline that waits out a Redis outage (music on,
+    503 for the desks, the hub's loops) takes a failover the same way. Other cluster errors
+    (a cross-slot command: a bug) stay as they are."""
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_command(*args, **kwargs)
+        except _CLUSTER_AWAY as exc:
+            raise RedisConnectionError(f"Redis Cluster unavailable: {exc}") from exc
+
+
+def cluster_client(url: str) -> aioredis.Redis:
+    """A Redis Cluster client (redis-py's asyncio RedisCluster) for a ``redis+cluster://``
+    URL. Every key of a centre carries the centre's hash tag (:mod:`queueing.keys`), so every
+    script, pipeline and multi-key command of the queue goes to one node. A command that hits
+    a node that died is sent again after the client re-reads the cluster's slots (a failover
+    takes a few seconds: the retries back off for about that long). Typed as a plain client:
+    it answers the same commands."""
+    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), 8)
+    nodes = [ClusterNode(host, port) for host, port in cluster_nodes(url)]
+    username, password = cluster_auth(url)
+    client = _Cluster(
+        startup_nodes=nodes,
+        retry=retry,
+        max_connections=CLUSTER_CONNECTIONS,
+        socket_timeout=POOL_WAIT_SECONDS,
+        socket_connect_timeout=1.0,
+        username=username,
+        password=password,
+    )
+    return cast(aioredis.Redis, client)
+
+
 def redis_client(url: str) -> aioredis.Redis:
     """A client for ``url`` as the queue uses it. A command on a pooled connection that a
     Redis restart broke is sent again on a fresh one (redis-py's from_url retries nothing):
     after a restart the first request of each connection does not fail. Busy connections
-    make a command wait (:data:`POOL_CONNECTIONS`), not fail."""
+    make a command wait (:data:`POOL_CONNECTIONS`), not fail. A ``redis+cluster://`` URL
+    gives a cluster client (:func:`cluster_client`)."""
+    if is_cluster(url):
+        return cluster_client(url)
     retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 3)
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
@@ -105,6 +199,7 @@ class QueueClient:
         self._tz = ZoneInfo(self.settings.timezone)
         self._lua = keys.LUA_PRELUDE + _script("queue.lua")
         self._sha = hashlib.sha1(self._lua.encode()).hexdigest()
+        self._shard = ""  # the Redis Cluster node serving the centre, as last seen ("" single)
         # today's date string, valid while the clock is in [_day_from, _day_until)
         self._day = ""
         self._day_from = self._day_until = 0.0
@@ -118,6 +213,19 @@ class QueueClient:
         await self.client.aclose()
 
     # -- plumbing -------------------------------------------------------------------------
+
+    def shard(self) -> str:
+        """The Redis Cluster master serving the centre's hash tag as the client knows it now
+        (``host:port``); "" on a single Redis. No round trip: the client re-reads the slots
+        after a command met a node that died or a slot that moved."""
+        find = getattr(self.client, "get_node_from_key", None)
+        if find is None:
+            return ""
+        try:
+            node = find(self.events_key)
+        except RedisClusterException:  # the slot has no master right now: as last seen
+            return self._shard
+        return "" if node is None else str(node.name)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

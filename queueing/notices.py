@@ -41,6 +41,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from queueing import keys
+from queueing.client import CLUSTER_SCHEME, cluster_client, cluster_nodes, is_cluster
 from queueing.pump import Outage
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,12 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _listener(url: str) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        url, retry=Retry(NoBackoff(), 0), health_check_interval=15, socket_keepalive=True
+    )
+
+
 class NoticeSubscriber:
     """Subscribes to a centre's notices and yields them (:meth:`notices`), for as long as it
     runs. When Redis goes away (a restart, a failover) it says so once (``HL-QUE-029``),
@@ -129,7 +136,12 @@ class NoticeSubscriber:
 
     One subscriber per process is enough: it fans the notices out to the process's desks.
     Its connection is its own (a client without redis-py's silent retries, which would
-    re-subscribe without telling that notices were missed)."""
+    re-subscribe without telling that notices were missed).
+
+    On a Redis Cluster (a ``redis+cluster://`` URL) the script's ``PUBLISH`` reaches the
+    subscribers of every node (the cluster bus carries it), so the subscriber listens on one
+    seed node of the URL and moves to the next when that one fails; its reads
+    (:meth:`current_call`) go through a cluster client."""
 
     def __init__(
         self,
@@ -142,9 +154,15 @@ class NoticeSubscriber:
     ) -> None:
         self.centre = centre
         self.channel = keys.notices(centre)
-        self.client = aioredis.Redis.from_url(
-            url, retry=Retry(NoBackoff(), 0), health_check_interval=15, socket_keepalive=True
-        )
+        if is_cluster(url):
+            self.client = cluster_client(url)
+            auth = url[len(CLUSTER_SCHEME) :].split("/", 1)[0].rpartition("@")[0]
+            at = f"{auth}@" if auth else ""
+            self._listeners = [_listener(f"redis://{at}{h}:{p}/0") for h, p in cluster_nodes(url)]
+        else:
+            self.client = _listener(url)
+            self._listeners = [self.client]
+        self._turn = 0  # the listener in use (the next one after a failure)
         self.backoff, self.backoff_max, self.poll = backoff, backoff_max, poll
         #: set while subscribed (cleared while Redis is away)
         self.subscribed = asyncio.Event()
@@ -157,7 +175,8 @@ class NoticeSubscriber:
         delay = self.backoff
         lost = False
         while not self._closed:
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            listener = self._listeners[self._turn % len(self._listeners)]
+            pubsub = listener.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
                 self.subscribed.set()
@@ -179,6 +198,7 @@ class NoticeSubscriber:
                 if self._closed:
                     break
                 lost = True
+                self._turn += 1
                 self.outage.failed(exc, "subscribing again with back-off; desks miss notices")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff_max)
@@ -195,3 +215,6 @@ class NoticeSubscriber:
         """Stop: :meth:`notices` ends within ``poll`` seconds."""
         self._closed = True
         await self.client.aclose()
+        for listener in self._listeners:
+            if listener is not self.client:
+                await listener.aclose()

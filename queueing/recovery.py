@@ -7,12 +7,15 @@ A base of :class:`~queueing.queue.RedisQueue`; every method is one Redis round t
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from queueing.client import LiveMemo, QueueClient, _s
 from queueing.model import AgentMirror, LiveCall, LostCall, QueueRequest, TickResult
+
+log = logging.getLogger(__name__)
 
 
 def _lost_calls(flat: list[Any]) -> Iterable[LostCall]:
@@ -41,7 +44,9 @@ class Housekeeping(QueueClient):
         every server was away: each heartbeat deadline then gets a full interval again.
 
         ``epoch``: the epoch token this server knows; the result says whether Redis forgot
-        (the token missing - a new one is set - or another). ``mirror``: also list the
+        (the token missing - a new one is set - or another), or may have (on a Redis Cluster,
+        another node serves the centre since the last tick: a failover, whose new master may
+        lack the writes the old one had not replicated yet). ``mirror``: also list the
         logged-in agents."""
         gap = max(5000, 3 * self._ms(self.settings.tick_seconds))
         hb = self._ms(self.settings.heartbeat_seconds)
@@ -55,9 +60,24 @@ class Housekeeping(QueueClient):
             int(r),
             lost=tuple(_lost_calls(flat)),
             epoch=_s(token),
-            forgot=_s(status) in ("missing", "changed"),
+            forgot=_s(status) in ("missing", "changed") or self._failed_over(),
             agents=tuple(_mirror(agents)) if mirror else None,
         )
+
+    def _failed_over(self) -> bool:
+        """Whether another Redis Cluster node serves the centre than at the last call."""
+        now = self.shard()
+        was, self._shard = self._shard, now
+        if was and now and was != now:
+            log.warning(
+                "[HL-CLU-011] Redis node of centre %s changed from %s to %s (failover): "
+                "re-asserting what this server knows",
+                self.centre,
+                was,
+                now,
+            )
+            return True
+        return False
 
     async def epoch(self) -> str:
         """The epoch token in Redis, set to a new one when missing."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import redis
 from ivr.config import warn
 from ivr.config.bundle import ConfigBundle
 from ivr.config.loader import load_config
+from ivr.devtools.redis_cluster import ClusterError, LocalRedisCluster
 from queueing.queue import RedisQueue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,8 +39,27 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server on a free loopback port, for this test session only."""
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedisCluster]:
+    """A real Redis Cluster (3 masters with a replica each) on loopback ports, for this test
+    session only. Tests that kill a node start a cluster of their own."""
+    try:
+        cluster = LocalRedisCluster(tmp_path_factory.mktemp("redis-cluster")).start()
+    except ClusterError as exc:
+        pytest.fail(str(exc))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A real redis-server on a free loopback port, for this test session only; with
+    ``HOTLINE_TEST_REDIS=cluster``, the session's Redis Cluster instead (every test that
+    takes this fixture then runs on the cluster)."""
+    if os.environ.get("HOTLINE_TEST_REDIS") == "cluster":
+        yield request.getfixturevalue("redis_cluster").url
+        return
     server = shutil.which("redis-server")
     if server is None:
         pytest.fail("redis-server is not installed: run ./test.sh, which installs it")
@@ -74,6 +95,16 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"redis://127.0.0.1:{port}/0"
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture
+def queue_url(request: pytest.FixtureRequest, redis_url: str) -> str:
+    """The URL the queue fixtures use (``rq``, ``hub``): the suite's Redis, or (param
+    ``cluster``) the session's Redis Cluster (tests/queueing/conftest.py says which tests
+    take both)."""
+    if getattr(request, "param", "redis") == "cluster":
+        return str(request.getfixturevalue("redis_cluster").url)
+    return redis_url
 
 
 @pytest.fixture

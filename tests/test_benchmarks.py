@@ -49,6 +49,15 @@ def test_queue_bench_quick(redis_url: str) -> None:
         assert figure in out, out[-3000:]
 
 
+def test_cluster_bench_quick() -> None:
+    """The queue on its own Redis Cluster beside its own single Redis, and a failover."""
+    out = bench("bench.cluster_bench", "--quick")
+    for figure in ("Redis Cluster (3+3)", "round trips per queue operation", "per cluster master",
+                   "failover pause"):  # fmt: skip
+        assert figure in out, out[-3000:]
+    assert "cluster 1.00" in out, out[-3000:]  # one round trip per operation on the cluster
+
+
 def test_queue_bench_refuses_a_database_with_keys(redis_url: str) -> None:
     url = redis_url.rsplit("/", 1)[0] + "/8"
     client = redis.Redis.from_url(url)
@@ -90,6 +99,13 @@ def test_wallboard_bench_quick() -> None:
     """hotline serve --http-port with wallboards connected while calls come, beside none."""
     out = bench("bench.wallboard_bench", "--quick")
     for figure in ("boards received", "server CPU, no board", "the boards' cost", "limit"):
+        assert figure in out, out[-3000:]
+
+
+def test_intake_bench_quick() -> None:
+    """Forwarded items imported as tickets beside the desk's accept + dispatch, SQLite."""
+    out = bench("bench.intake_bench", "--quick", "--backend", "sqlite")
+    for figure in ("import, accepted and dispatched", "the same file again", "the desk's way"):
         assert figure in out, out[-3000:]
 
 

@@ -104,6 +104,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "ivr.backup",
         "ivr.privacy",
         "ivr.citizen",
+        "ivr.intake",
     ),
     ("ivr.hotline", "ivr.devtools"),
     ("ivr.compose", "ivr.console"),

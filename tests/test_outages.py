@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from ivr.agi.simulator import simulate_call
 from ivr.config.loader import load_config
 from queueing import keys
 from tests.api_client import api_token, call_api
 from tests.conftest import free_port
+from tests.redis_clients import redis_db, sync_client
 
 HOTLINE = [sys.executable, "-m", "ivr.cli"]
 
@@ -121,8 +121,8 @@ def setup(config_copy: Path, redis_url: str) -> Iterator[tuple[Path, str, str]]:
     """The config (short heartbeat and lease), a Redis database of its own, one SQLite file
     shared by every server of the test."""
     (config_copy / "queue.yaml").write_text(QUEUE_YAML)
-    url = redis_url.rsplit("/", 1)[0] + "/5"
-    redis.Redis.from_url(url).flushdb()
+    url = redis_db(redis_url, 5)
+    sync_client(url).flushdb()
     database = f"sqlite:///{config_copy.parent / 'hotline.db'}"
     yield config_copy, url, database
 
@@ -132,7 +132,7 @@ def test_a_server_outage_longer_than_the_heartbeat_logs_nobody_out(
 ) -> None:
     config, url, database = setup
     centre = load_config(config).queue.settings.centre
-    client = redis.Redis.from_url(url, decode_responses=True)
+    client = sync_client(url, decode_responses=True)
     server = Server(config, url, config.parent / "var", database).start()
     try:
         assert server.http("POST", "/agents/1001/login", {"ready": True})["state"] == "ready"
@@ -171,7 +171,7 @@ async def test_a_call_whose_server_died_is_closed_as_server_lost(
 ) -> None:
     config, url, database = setup
     centre = load_config(config).queue.settings.centre
-    client = redis.Redis.from_url(url, decode_responses=True)
+    client = sync_client(url, decode_responses=True)
     a = Server(config, url, config.parent / "var-a", database).start()
     b = Server(config, url, config.parent / "var-b", database).start()
     uid = "1790000777.0001"

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import redis.asyncio as aioredis
-
 from ivr.agi.fake_asterisk import FakeAsterisk
 from ivr.config.queue_models import AgentSpec, QueueSettings
 from ivr.queuewait.script_hub import ScriptHub
@@ -23,6 +21,7 @@ from ivr.records.callrows import call_row
 from queueing import keys
 from queueing.model import QueueRequest
 from queueing.queue import RedisQueue
+from tests.redis_clients import redis_client
 
 SCRIPT = Path(__file__).resolve().parent.parent / "agi_scripts" / "hotline.agi"
 
@@ -108,7 +107,7 @@ def run_script(
 
 
 def _queue(redis_url: str, *, staff: bool) -> RedisQueue:
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     q = RedisQueue(client, QueueSettings(), server="test")
 
     async def setup() -> None:
@@ -214,7 +213,7 @@ def _events(redis_url: str) -> list[dict[str, str]]:
     """The queue events still in Redis (the servers' pump takes them to queue_log)."""
 
     async def read() -> list[dict[str, str]]:
-        client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        client = redis_client(redis_url, decode_responses=True)
         try:
             entries = await client.xrange(keys.events(QueueSettings().centre)) or []
             return [{str(k): str(v) for k, v in (f or {}).items()} for _, f in entries]
@@ -249,7 +248,7 @@ def test_a_caller_hanging_up_while_waiting_abandons(config_copy: Path, redis_url
     q = _queue(redis_url, staff=True)
 
     async def occupy() -> None:
-        q.client = aioredis.Redis.from_url(redis_url)
+        q.client = redis_client(redis_url)
         other = QueueRequest("other.1", "13900000000", "12345", "general", 0, 1.0)
         await q.enqueue(other)  # p1 is reserved for it
         await q.client.aclose()
@@ -274,7 +273,7 @@ def test_a_caller_hanging_up_while_waiting_abandons(config_copy: Path, redis_url
 
 async def _entry(redis_url: str, uniqueid: str) -> bool:
     """Whether the caller has an entry in the Redis queue."""
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     try:
         return bool(await client.exists(keys.entry(uniqueid, QueueSettings().centre)))
     finally:
@@ -287,7 +286,7 @@ def test_the_script_reaps_only_while_no_server_does(redis_url: str) -> None:
     a script."""
 
     async def run() -> None:
-        client = aioredis.Redis.from_url(redis_url)
+        client = redis_client(redis_url)
         await client.flushdb()
         now = [1_700_000_000.0]
         q = RedisQueue(client, QueueSettings(wrapup_seconds=10), lambda: now[0], "script")

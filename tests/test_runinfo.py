@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ivr.asterisk.conf_options import dialplan_redis_url
 from tests.conftest import ROOT
+from tests.redis_clients import redis_db
 from tests.test_outages import QUEUE_YAML, Server
 
 
@@ -36,12 +38,12 @@ def test_the_dialplan_is_generated_for_the_running_server(
 ) -> None:
     (config_copy / "queue.yaml").write_text(QUEUE_YAML)
     var = config_copy.parent / "var"
-    url = redis_url.rsplit("/", 1)[0] + "/6"
+    url = redis_db(redis_url, 6)
     server = Server(config_copy, url, var, f"sqlite:///{var / 'hotline.db'}").start()
     try:
         said, globals_conf = conf_for(var, config_copy.parent / "out1", config_copy)
         assert f"HOTLINE_AGI_1=agi://127.0.0.1:{server.agi_port}/hotline" in globals_conf
-        assert url in globals_conf  # the process-AGI layer uses the server's Redis
+        assert dialplan_redis_url(url) in globals_conf  # the process-AGI layer: the same Redis
         assert "hotline server running as pid" in said
     finally:
         server.kill()

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from ivr.config.catalogue import load_catalogue
 from ivr.config.loader import load_config
@@ -27,6 +26,7 @@ from ivr.web.screenpop import ScreenPops
 from queueing.queue import QueueRequest, RedisQueue
 from tests.conftest import CONFIG_DIR
 from tests.queueing.conftest import agent
+from tests.redis_clients import redis_client
 
 CALLER = "13912345678"
 UID = "1764800000.77"
@@ -44,7 +44,7 @@ class Desk:
 
 @pytest.fixture
 async def desk(redis_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     await client.flushdb()
     db = Database(f"sqlite:///{tmp_path / 'hotline.db'}")
     db.upgrade()

@@ -27,6 +27,7 @@ from ivr.config.bundle import ConfigBundle
 from ivr.config.queue_models import DiallerSettings
 from ivr.settings import Settings
 from queueing.ami import SECRET_FILE, AMIError, ensure_secret_file, resolve_secret
+from queueing.client import CLUSTER_SCHEME
 
 __all__ = [
     "DEV_CALLER",
@@ -191,10 +192,16 @@ def process_agi_for_paths(
             "HOTLINE_CONFIG_DIR": str(config_dir.resolve()),
             "HOTLINE_RECORDINGS_DIR": str(recordings_dir.resolve()),
             "HOTLINE_VAR_DIR": str(var_dir.resolve()),
-            "HOTLINE_REDIS_URL": redis_url,
+            "HOTLINE_REDIS_URL": dialplan_redis_url(redis_url),
             **({"HOTLINE_DATABASE_URL": database_url} if database_url else {}),
         },
     )
+
+
+def dialplan_redis_url(url: str) -> str:
+    """``url`` as a dialplan argument: a Redis Cluster's nodes joined by ``+`` (a comma
+    separates the arguments of a dialplan application; the cluster URL takes either)."""
+    return url.replace(",", "+") if url.startswith(CLUSTER_SCHEME) else url
 
 
 def load_agents(

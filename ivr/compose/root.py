@@ -50,6 +50,8 @@ from ivr.web.call_routes import calls_part
 from ivr.web.callback_routes import callbacks_part
 from ivr.web.config_routes import config_part
 from ivr.web.desk_socket import DeskHub
+from ivr.web.inbox_routes import inbox_part
+from ivr.web.intake_routes import intake_part
 from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.phone_routes import phone_part
 from ivr.web.portal_routes import portal_part
@@ -226,7 +228,9 @@ def web_app(
     # its callback tasks, click-to-call through this server's callback dialler (if on)
     parts = [
         tickets_part(lambda: records.sweeper, numbers),
+        intake_part(lambda: records.sweeper),  # items forwarded by upper-level platforms
         callbacks_part(lambda: dialler),
+        inbox_part(),  # the operators' inbox: web requests, forwarded items (待办受理)
         portal_part(),  # the departments' tickets
         supervision_part(),  # the supervisors' review of tickets
         wallboard_part(wallboard),

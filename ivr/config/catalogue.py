@@ -74,6 +74,9 @@ class DepartmentModel(Strict):
 
 class CatalogueFile(Strict):
     due_soon_hours: float = Field(4.0, ge=0, le=240)
+    duplicate_days: int = Field(
+        7, ge=1, le=90, description="并单: tickets this many days apart may be duplicates"
+    )
     types: dict[Code, TicketTypeModel] = Field(min_length=1)
     categories: dict[Code, CategoryModel] = Field(min_length=1)
     departments: dict[Code, DepartmentModel] = Field(min_length=1)
@@ -101,6 +104,7 @@ class Catalogue:
         self.departments = dict(model.departments)
         self.dispatch = dict(model.dispatch)
         self.due_soon_hours = model.due_soon_hours
+        self.duplicate_days = model.duplicate_days
         self.sources: dict[str, SourceModel] = {**BUILT_IN_SOURCES, **model.sources}
         self.categories: dict[str, CategoryInfo] = {}
 

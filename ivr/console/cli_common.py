@@ -36,7 +36,7 @@ def config_dir(args: argparse.Namespace, settings: Settings) -> Path:
 
 
 def unavailable(db: Any, exc: Exception) -> HotlineError:
-    orig = getattr(exc, "orig", None) or exc
+    orig = " ".join(str(getattr(exc, "orig", None) or exc).split())  # one line, as all are
     return DatabaseUnavailable(
         f"database {db.safe_url} is unavailable ({orig}): nothing was changed; "
         "repeat the command when it is back"

@@ -23,10 +23,13 @@ from ivr.db.tables import (
     TicketRow,
 )
 from ivr.tickets.callback_tasks import CallbackTasks
+from ivr.tickets.duplicates import DuplicateQueries
 from ivr.tickets.errors import (
     BadTicketInput,
     ConcurrentUpdate,
 )
+from ivr.tickets.forwarded import ForwardedItems
+from ivr.tickets.inbox import InboxQueries
 from ivr.tickets.lifecycle import (
     NEEDS_PENDING_EXTENSION,
     State,
@@ -43,10 +46,14 @@ from ivr.tickets.ticket_queries import TicketQueries
 __all__ = ["TicketService", "utcnow"]
 
 
-class TicketService(TicketActions, TicketQueries, CallbackTasks):
+class TicketService(
+    TicketActions, TicketQueries, CallbackTasks, InboxQueries, DuplicateQueries, ForwardedItems
+):
     """The ticket service: accept, the lifecycle actions (:mod:`ivr.tickets.ticket_actions`),
     reading (:mod:`ivr.tickets.ticket_queries`), callback tasks
-    (:mod:`ivr.tickets.callback_tasks`) and the supervision sweep."""
+    (:mod:`ivr.tickets.callback_tasks`), the operators' inbox (:mod:`ivr.tickets.inbox`), the
+    likely duplicates (:mod:`ivr.tickets.duplicates`), forwarded items many at a time
+    (:mod:`ivr.tickets.forwarded`) and the supervision sweep."""
 
     # ------------------------------------------------------------------------ accept
 

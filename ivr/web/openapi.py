@@ -38,6 +38,7 @@ ERROR_TEXT = {
     409: "the agent's state (HL-QUE-nnn; to listen: HL-WEB-050, HL-WEB-054), the account's "
     "(no phone to listen on: HL-WEB-052), the ticket's (HL-TKT-002, HL-TKT-005) or the "
     "knowledge entry's (HL-KNO-003) does not allow this",
+    413: "the body is too large: a batch of forwarded items over its limit (HL-IMP-005)",
     429: "too many failed logins (HL-ACC-002); wait Retry-After seconds",
     502: "Asterisk refused a transfer's channel move (HL-QUE-083) or to ring a supervisor's "
     "phone (HL-WEB-053)",

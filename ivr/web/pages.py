@@ -101,6 +101,7 @@ PAGES: list[tuple[str, str, Handler]] = [
     ("GET", "/", home),
     ("GET", "/login", login_page),
     ("GET", "/desk", _page("desk.html")),  # operators (supervisors and admins too)
+    ("GET", "/inbox", _page("inbox.html")),  # operators (and above): 待办受理
     ("GET", "/portal", _page("portal.html")),  # departments
     ("GET", "/wallboard", _page("wallboard.html")),  # supervisors
     ("GET", "/admin", _page("admin.html")),  # admins: the config files

@@ -27,6 +27,7 @@ from queueing.queue import QueueRequest, RedisQueue
 from tests.queueing.channel import WaitingChannel
 from tests.queueing.conftest import SETTINGS, agent
 from tests.queueing.test_waiter import record_for, until
+from tests.redis_clients import redis_client
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -142,9 +143,8 @@ async def test_the_answered_request_reaches_the_queue_through_the_server(
     redis_url: str, tmp_path: Path
 ) -> None:
     """What the gosub's ``AGI(agi://.../answered,<caller>,<agent>)`` does on our server."""
-    import redis.asyncio as aioredis
 
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     await client.flushdb()
     queue = RedisQueue(client, SETTINGS, server="agi-1")
     hub = QueueHub(queue, MemoryEventSink(), reaper=False)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
 from ivr.config.queue_models import (
     Announce,
@@ -32,6 +31,7 @@ from tests.queueing.channel import WaitingChannel
 from tests.queueing.conftest import Clock, agent
 from tests.queueing.fake_ami import FakeAMI
 from tests.queueing.test_waiter import record_for, until
+from tests.redis_clients import redis_client
 
 
 def req(uid: str, t: float, caller: str = "13800000000", priority: int = 0) -> QueueRequest:
@@ -202,17 +202,17 @@ SETTINGS = QueueSettings(
 
 
 @pytest.fixture
-async def hub(redis_url: str, ami: FakeAMI) -> AsyncIterator[QueueHub]:
-    async with dialling_hub(redis_url, DiallerSettings(enabled=True, port=ami.port), ami) as h:
+async def hub(queue_url: str, ami: FakeAMI) -> AsyncIterator[QueueHub]:
+    async with dialling_hub(queue_url, DiallerSettings(enabled=True, port=ami.port), ami) as h:
         yield h
 
 
 @contextlib.asynccontextmanager
 async def dialling_hub(
-    redis_url: str, settings: DiallerSettings, ami: FakeAMI | None = None, **kw: Any
+    queue_url: str, settings: DiallerSettings, ami: FakeAMI | None = None, **kw: Any
 ) -> AsyncIterator[QueueHub]:
     """A hub with a dialler (on ``ami``, logged in before it is handed over), no reaper."""
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_client(queue_url)
     await client.flushdb()
     queue = RedisQueue(client, SETTINGS, server="agi-1")
     client_ami = None if ami is None else AMIClient("127.0.0.1", ami.port, "hotline", ami.secret)
@@ -315,13 +315,13 @@ async def poll_state(q: RedisQueue, uid: str, state: str) -> dict[str, str]:
 
 
 async def test_a_citizen_who_does_not_answer_is_called_again_then_left_as_a_missed_call(
-    redis_url: str, ami: FakeAMI
+    queue_url: str, ami: FakeAMI
 ) -> None:
     """The agent answers both times; the citizen does not answer, then is busy: after
     max_attempts the callback is closed like an abandoned call, never dropped."""
     ami.citizen = ["NOANSWER", "BUSY"]
     settings = DiallerSettings(enabled=True, port=ami.port, max_attempts=2, retry_after_seconds=5)
-    async with dialling_hub(redis_url, settings, ami) as h:
+    async with dialling_hub(queue_url, settings, ami) as h:
         q = h.queue
         await q.enqueue(QueueRequest("c1", "13812345678", "12345", "general", 0, time.time()))
         await q.request_callback("c1")
@@ -374,7 +374,7 @@ async def test_the_citizen_hanging_up_completes_as_the_caller(hub: QueueHub, ami
 
 
 async def test_the_dialler_waits_for_asterisk_and_its_secret_then_logs_in(
-    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+    queue_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
     """No Asterisk yet, then no secret: the server runs on, logs each problem once, offers
     no callback and takes no callback offer; once both are there it logs in by itself."""
@@ -387,7 +387,7 @@ async def test_the_dialler_waits_for_asterisk_and_its_secret_then_logs_in(
         enabled=True, port=fake.port, secret="env:HOTLINE_E2E_NO_SUCH_SECRET"
     )
     caplog.set_level(logging.INFO, logger="queueing.callback")
-    async with dialling_hub(redis_url, settings, secret_file=secret) as h:
+    async with dialling_hub(queue_url, settings, secret_file=secret) as h:
         assert h.dialler is not None
         ami = h.dialler.ami
         tries = 0

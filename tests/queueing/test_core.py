@@ -9,6 +9,7 @@ from ivr.config.queue_models import QueueSettings
 from queueing import keys
 from queueing.queue import QueueError, QueueRequest, RedisQueue
 from tests.queueing.conftest import T0, Clock, agent
+from tests.redis_clients import redis_client
 
 
 def req(uid: str, priority: int = 0, at: float = T0, skill: str = "general") -> QueueRequest:
@@ -72,10 +73,8 @@ async def test_ready_agent_takes_the_oldest_placed_caller_across_its_skills(rq: 
     assert (await rq.agent("a1")).call == "old"
 
 
-async def test_anti_starvation_priority_counts_as_waiting_time(redis_url: str) -> None:
-    import redis.asyncio as aioredis
-
-    client = aioredis.Redis.from_url(redis_url)
+async def test_anti_starvation_priority_counts_as_waiting_time(queue_url: str) -> None:
+    client = redis_client(queue_url)
     await client.flushdb()
     q = RedisQueue(client, QueueSettings(priority_seconds=2), server="s1")
     await q.enqueue(req("low", 0, T0))
@@ -85,10 +84,8 @@ async def test_anti_starvation_priority_counts_as_waiting_time(redis_url: str) -
     await q.close()
 
 
-async def test_strict_priority_when_priority_seconds_is_null(redis_url: str) -> None:
-    import redis.asyncio as aioredis
-
-    client = aioredis.Redis.from_url(redis_url)
+async def test_strict_priority_when_priority_seconds_is_null(queue_url: str) -> None:
+    client = redis_client(queue_url)
     await client.flushdb()
     q = RedisQueue(client, QueueSettings(priority_seconds=None), server="s1")
     await q.enqueue(req("low", 0, T0))
@@ -222,13 +219,11 @@ async def test_reaper_closes_entries_whose_lease_expired(rq: RedisQueue, clock: 
 
 
 async def test_reentry_after_a_crash_keeps_the_place_and_the_pending_offer(
-    rq: RedisQueue, redis_url: str, clock: Clock
+    rq: RedisQueue, queue_url: str, clock: Clock
 ) -> None:
-    import redis.asyncio as aioredis
-
     await rq.enqueue(req("c1"))
     await rq.login(agent("a1"), ready=True)  # offered to c1 on server s1, which then dies
-    other = RedisQueue(aioredis.Redis.from_url(redis_url), rq.settings, clock=clock, server="s2")
+    other = RedisQueue(redis_client(queue_url), rq.settings, clock=clock, server="s2")
     place = await other.enqueue(req("c1", at=T0 + 30))
     assert (place.resumed, place.state, place.agent) == (True, "offered", "a1")
     assert await offers(other) == [("c1", "a1", "PJSIP/a1")]

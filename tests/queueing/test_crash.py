@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from ivr.agi.fake_asterisk import SimResult
 from ivr.agi.simulator import simulate_call
 from ivr.config.loader import load_config
 from queueing.queue import RedisQueue
 from tests.conftest import free_port
+from tests.redis_clients import redis_client, sync_client
 
 HOTLINE = [sys.executable, "-m", "ivr.cli"]
 
@@ -88,7 +88,7 @@ async def test_sigkill_mid_wait_then_resume_on_a_second_server(
 ) -> None:
     (config_copy / "queue.yaml").write_text(QUEUE_YAML)
     bundle = load_config(config_copy)
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     await client.flushdb()
     q = RedisQueue(client, bundle.queue.settings, server="test")
     uids = ["1790000001.0001", "1790000001.0002", "1790000001.0003"]
@@ -143,9 +143,7 @@ async def test_sigkill_mid_wait_then_resume_on_a_second_server(
 
 
 def test_queue_commands(config_copy: Path, redis_url: str) -> None:
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
+    sync_client(redis_url).flushdb()
     env = env_for(config_copy, redis_url, free_port(), "var")
 
     def hl(*args: str) -> str:

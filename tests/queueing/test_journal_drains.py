@@ -10,13 +10,12 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-import redis.asyncio as aioredis
-
 from ivr.queuewait.waiter import QueueHub
 from queueing.events import EventJournal, QueueEvent
 from queueing.pump import event_from_fields
 from queueing.queue import QueueRequest, RedisQueue
 from tests.queueing.conftest import SETTINGS, agent
+from tests.redis_clients import redis_client
 
 COMMIT = 0.02  # seconds per hand-over, as a group commit of the ticket store costs
 CALLERS = 200
@@ -42,7 +41,7 @@ class GroupCommitSink:
 async def test_the_pump_keeps_up_with_the_calls_and_the_journal_stays_near_empty(
     redis_url: str,
 ) -> None:
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     await client.flushdb()
     queue = RedisQueue(client, SETTINGS, server="agi-1")
     sink = GroupCommitSink()

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-import redis.asyncio as aioredis
 
 from ivr.config.queue_models import QueueSettings
 from queueing.hub import QueueHub
 from queueing.queue import LiveCall, LostCall, QueueRequest, RedisQueue
 from tests.queueing.conftest import T0, Clock, agent
+from tests.redis_clients import redis_client
 
 SETTINGS = QueueSettings(lease_seconds=30, wrapup_seconds=0)
 
@@ -20,9 +20,9 @@ HubMaker = Callable[..., QueueHub]
 
 
 @pytest.fixture
-async def make_hub(redis_url: str, clock: Clock) -> AsyncIterator[HubMaker]:
+async def make_hub(queue_url: str, clock: Clock) -> AsyncIterator[HubMaker]:
     """Hubs on one Redis and one clock, driven by the test (renew_now, tick_now)."""
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_client(queue_url)
     await client.flushdb()
     made: list[QueueHub] = []
 

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from ivr.config.queue_models import QueueSettings
 from queueing import keys
@@ -18,6 +17,7 @@ from queueing.notices import Notice, NoticeSubscriber, current_call, parse_notic
 from queueing.queue import QueueRequest, RedisQueue
 from tests.queueing.conftest import T0, Clock, agent
 from tests.queueing.own_redis import OwnRedis
+from tests.redis_clients import redis_client
 
 
 class Listener:
@@ -53,8 +53,8 @@ class Listener:
 
 
 @pytest.fixture
-async def listener(redis_url: str, rq: RedisQueue) -> AsyncIterator[Listener]:
-    ear = Listener(redis_url, poll=0.2)
+async def listener(queue_url: str, rq: RedisQueue) -> AsyncIterator[Listener]:
+    ear = Listener(queue_url, poll=0.2)
     await asyncio.wait_for(ear.sub.subscribed.wait(), 5)
     yield ear
     await ear.close()
@@ -160,8 +160,8 @@ async def test_a_login_that_stays_paused_says_so(rq: RedisQueue, listener: Liste
     assert (n.kind, n.agent, n.state, n.reason) == ("agent", "a1", "paused", "login")
 
 
-async def test_only_the_centres_channel(redis_url: str, listener: Listener) -> None:
-    client = aioredis.Redis.from_url(redis_url)
+async def test_only_the_centres_channel(queue_url: str, listener: Listener) -> None:
+    client = redis_client(queue_url)
     other = RedisQueue(client, QueueSettings(centre="training"), server="t")
     await other.login(agent("t1"), ready=True)
     await client.publish(keys.notices(), "not a notice")

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 
-import redis
-
 from ivr.config.bundle import ConfigBundle
 from ivr.config.models import LookupNode, QueueNode
 from ivr.engine.callstore import MemoryStore
@@ -24,6 +22,7 @@ from queueing import keys
 from queueing.events import MemoryEventSink
 from tests.queueing.channel import WaitingChannel
 from tests.queueing.conftest import SETTINGS, agent
+from tests.redis_clients import sync_client
 from tests.test_engine import keys_to
 
 
@@ -75,7 +74,7 @@ async def test_a_key_that_picks_a_skill_keeps_the_enqueue_time(
     # widens them back to the general operators during the test
     assert node.skill
     await hub.queue.login(agent("e1", **{node.skill: 5}), ready=False)
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = sync_client(redis_url, decode_responses=True)
     entry = keys.entry("u2", SETTINGS.centre)
     seen: list[dict[str, str]] = []
 

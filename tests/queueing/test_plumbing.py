@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-import redis.asyncio as aioredis
-
 from ivr.config.queue_models import QueueSettings
 from queueing import keys
 from queueing.client import POOL_CONNECTIONS
 from queueing.queue import AfterCall, QueueRequest, RedisQueue
 from tests.queueing.conftest import T0, Clock, agent
+from tests.redis_clients import redis_client
 
 
 def req(uid: str, at: float = T0, skill: str = "general") -> QueueRequest:
@@ -22,7 +21,7 @@ def req(uid: str, at: float = T0, skill: str = "general") -> QueueRequest:
 async def test_complete_call_tells_the_next_caller_without_wrapup(
     redis_url: str, clock: Clock
 ) -> None:
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     await client.flushdb()
     q = RedisQueue(client, QueueSettings(wrapup_seconds=0), clock=clock, server="s1")
     try:
@@ -59,7 +58,7 @@ async def test_today_follows_the_local_midnight(redis_url: str) -> None:
     shanghai = dt.timezone(dt.timedelta(hours=8))
     before = dt.datetime(2026, 9, 14, 23, 59, 59, tzinfo=shanghai).timestamp()
     clock = Clock(before)
-    q = RedisQueue(aioredis.Redis.from_url(redis_url), QueueSettings(), clock=clock)
+    q = RedisQueue(redis_client(redis_url), QueueSettings(), clock=clock)
     try:
         assert q.today() == "2026-09-14"
         clock.advance(1)
@@ -77,7 +76,7 @@ async def test_today_on_a_day_that_begins_at_one_in_the_morning(redis_url: str) 
     settings = QueueSettings(timezone="America/Santiago")
     start = dt.datetime(2022, 9, 11, 4, 0, tzinfo=dt.UTC).timestamp()  # 01:00 local
     clock = Clock(start - 1)
-    q = RedisQueue(aioredis.Redis.from_url(redis_url), settings, clock=clock)
+    q = RedisQueue(redis_client(redis_url), settings, clock=clock)
     try:
         assert q.today() == "2022-09-10"
         clock.advance(1)

@@ -15,6 +15,7 @@ from queueing.pump import EventPump, stop_task
 from queueing.queue import RedisQueue
 from tests.queueing.conftest import agent
 from tests.queueing.own_redis import OwnRedis, apoll
+from tests.redis_clients import redis_client
 
 
 async def _pump_after_loss(own: OwnRedis, lose: str) -> None:
@@ -73,7 +74,7 @@ async def test_the_pump_recreates_its_group_after_a_restart_without_persistence(
 async def test_the_journal_forgets_what_any_pump_delivered_while_the_epoch_holds(
     redis_url: str,
 ) -> None:
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     await client.flushdb()
     q = RedisQueue(client, QueueSettings(), server="s1", journal=EventJournal())
     assert q.journal is not None

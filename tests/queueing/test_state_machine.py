@@ -11,7 +11,6 @@ import asyncio
 import os
 from typing import Any
 
-import redis.asyncio as aioredis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -20,6 +19,7 @@ from ivr.config.queue_models import AgentSpec, QueueSettings
 from queueing import keys
 from queueing.queue import QueueRequest, RedisQueue
 from tests.queueing.conftest import Clock
+from tests.redis_clients import redis_client
 
 SKILLS = ["heating", "tax", "water"]
 AGENTS = [f"a{i}" for i in range(6)]
@@ -44,7 +44,7 @@ class QueueMachine(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.clock = Clock()
-        self.client = aioredis.Redis.from_url(self.redis_url)
+        self.client = redis_client(self.redis_url)
         self.run(self.client.flushdb())
         self.q = RedisQueue(
             self.client, QueueSettings(wrapup_seconds=5), clock=self.clock, server="sm"

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from ivr.config.bundle import ConfigBundle
@@ -26,6 +25,7 @@ from queueing.events import MemoryEventSink
 from queueing.queue import QueueRequest, RedisQueue
 from tests.queueing.channel import WaitingChannel
 from tests.queueing.conftest import SETTINGS, agent
+from tests.redis_clients import redis_client
 
 
 async def until(cond: Callable[[], object], what: str, deadline: float = 10.0) -> None:
@@ -189,10 +189,10 @@ def _skills(config: ConfigBundle) -> set[str]:
     return out
 
 
-async def test_crash_mid_wait_and_reentry_on_another_server(redis_url: str) -> None:
+async def test_crash_mid_wait_and_reentry_on_another_server(queue_url: str) -> None:
     """Server 1 dies while its caller waits (and while the caller's offer is in flight);
     Asterisk re-enters the call on server 2, which resumes the original place and offer."""
-    c1 = aioredis.Redis.from_url(redis_url)
+    c1 = redis_client(queue_url)
     await c1.flushdb()
     s1 = QueueHub(RedisQueue(c1, SETTINGS, server="agi-1"), reaper=False)
     await s1.start()
@@ -205,7 +205,7 @@ async def test_crash_mid_wait_and_reentry_on_another_server(redis_url: str) -> N
     await s1.stop()
     await s1.queue.close()
     # an agent serves "ahead" and becomes ready again: c1 is offered to server 1's inbox
-    c2 = aioredis.Redis.from_url(redis_url)
+    c2 = redis_client(queue_url)
     s2 = QueueHub(RedisQueue(c2, SETTINGS, server="agi-2"), reaper=False)
     await s2.start()
     await s2.queue.login(agent("a1"), ready=True)

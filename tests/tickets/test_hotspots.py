@@ -11,7 +11,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from redis.asyncio import Redis
 
 from bench.hotspots_bench import DISTRICTS, generate
 from ivr.cli import main
@@ -32,6 +31,7 @@ from ivr.reports.render import csv_files, markdown
 from ivr.tickets.service import TicketService
 from queueing import keys
 from tests.conftest import CONFIG_DIR
+from tests.redis_clients import redis_client
 from tests.tickets.conftest import Clock
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -200,7 +200,7 @@ async def test_the_servers_refresh_writes_the_wallboards_key(
     """hotline serve's refresh: the flagged groups into Redis, expiring after three
     refreshes; the database away: HL-HOT-001 logged, the last result kept."""
     heating = [accept(service, clock, c, a) for c, a in HEATING]
-    client = Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     centre = f"hot{uuid.uuid4().hex[:8]}"
     refresher = HotspotRefresher(db, lambda: (catalogue, "Asia/Shanghai"), client, centre)
     try:

@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from ivr.config.privacy_models import Retention
@@ -31,6 +30,7 @@ from ivr.privacy.daily import DailyPurge, next_run
 from ivr.privacy.purge import SYSTEM_ACTOR, Purger
 from ivr.tickets.service import TicketService
 from queueing import keys
+from tests.redis_clients import redis_client
 from tests.tickets.conftest import Clock
 
 NOW = dt.datetime(2028, 1, 10, 4, 0, tzinfo=dt.UTC)  # 12:00 in Beijing
@@ -212,7 +212,7 @@ def test_next_run_is_the_next_local_time() -> None:
 async def test_one_server_a_day_runs_the_daily_purge(
     db: Database, world: dict[str, str], tmp_path: Path, redis_url: str
 ) -> None:
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     centre = f"purge{id(db)}"
     try:
         purger = Purger(db, tmp_path / "recordings", now=lambda: NOW)

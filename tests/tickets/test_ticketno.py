@@ -25,12 +25,13 @@ from ivr.records.store import CallRecordStore
 from ivr.records.ticketno import RedisTicketNumbers
 from ivr.tickets.service import TicketService
 from queueing import keys
+from tests.redis_clients import redis_client
 from tests.tickets.conftest import Clock
 
 
 @pytest.fixture
 async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    c = aioredis.Redis.from_url(redis_url)
+    c = redis_client(redis_url)
     await c.flushdb()
     yield c
     await c.aclose()

@@ -15,6 +15,8 @@ from ivr.quality import QualityForms
 from ivr.web.call_routes import calls_part
 from ivr.web.callback_routes import callbacks_part
 from ivr.web.config_routes import config_part
+from ivr.web.inbox_routes import inbox_part
+from ivr.web.intake_routes import intake_part
 from ivr.web.knowledge_routes import knowledge_part
 from ivr.web.phone_routes import BrowserPhones, phone_part
 from ivr.web.portal_routes import portal_part
@@ -45,7 +47,9 @@ def all_parts(
     kb = KnowledgeBase(service.db if service is not None else Database("sqlite://"))
     return [
         tickets_part(lambda: service),
+        intake_part(lambda: service),
         callbacks_part(lambda: None),
+        inbox_part(),
         portal_part(),
         supervision_part(),
         wallboard_part(board),
