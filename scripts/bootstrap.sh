@@ -16,6 +16,7 @@ declare -A NEED=(
   [sipp]=sip-tester
   [debootstrap]=debootstrap
   [chromium]=chromium
+  [kamailio]=kamailio   # the SIP front door (docs/scale-out-sip.md)
   [turnserver]=coturn   # the browser phone's TURN test (a relay for seats behind NAT)
 )
 missing=()
