@@ -34,6 +34,7 @@ from pydantic import Field, StringConstraints, ValidationError
 from ivr.config.catalogue_sources import BUILT_IN_SOURCES, SourceModel, source_problems
 from ivr.config.hotspot_rules import HotspotRules
 from ivr.config.models import Strict
+from ivr.config.schema_problems import schema_problems
 from ivr.config.yamlpos import Located, UnreadableText, YamlSyntaxError, decode_text, load_text
 from ivr.errors import ConfigError, Problem
 
@@ -167,29 +168,6 @@ class Catalogue:
 # ----------------------------------------------------------------------------- validation
 
 
-def _pydantic_problems(name: str, located: Located, exc: ValidationError) -> list[Problem]:
-    problems = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
-        # pydantic appends "[key]" for dict-key errors
-        path = tuple(p for p in loc if p != "[key]")
-        kind = err["type"]
-        where = ".".join(str(p) for p in path) or "(top)"
-        if kind == "extra_forbidden":
-            line, col = located.key_pos(path)
-            msg = f"{where}: unknown key {path[-1]!r}"
-        elif kind == "missing":
-            line, col = located.key_pos(path[:-1])
-            msg = f"{where}: missing required key {path[-1]!r}"
-        else:
-            is_key = "[key]" in loc
-            line, col = located.key_pos(path) if is_key else located.value_pos(path)
-            what = "key" if is_key else "value"
-            msg = f"{where}: bad {what} {err.get('input')!r}: {err['msg']}"
-        problems.append(Problem(name, line, col, msg, CAT_SCHEMA))
-    return problems
-
-
 def _read(directory: Path) -> tuple[list[Problem], CatalogueFile | None]:
     path = directory / CATALOGUE_FILE
     name = str(path)
@@ -224,7 +202,7 @@ def _read(directory: Path) -> tuple[list[Problem], CatalogueFile | None]:
     try:
         model = CatalogueFile.model_validate(data)
     except ValidationError as exc:
-        return [*problems, *_pydantic_problems(name, located, exc)], None
+        return [*problems, *schema_problems(name, located, exc, CAT_SCHEMA)], None
     problems += _semantic(name, located, model)
     return problems, model
 

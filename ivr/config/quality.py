@@ -23,7 +23,8 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, ValidationError
 
 from ivr.config.models import Strict
-from ivr.config.yamlpos import Located, UnreadableText, YamlSyntaxError, decode_text, load_text
+from ivr.config.schema_problems import schema_problems
+from ivr.config.yamlpos import UnreadableText, YamlSyntaxError, decode_text, load_text
 from ivr.errors import ConfigError, Problem
 
 QUALITY_FILE = "quality.yaml"
@@ -78,28 +79,6 @@ class QualityForm:
         return cls(items, model.pass_mark)
 
 
-def _schema_problems(name: str, located: Located, exc: ValidationError) -> list[Problem]:
-    problems = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
-        path = tuple(p for p in loc if p != "[key]")
-        where = ".".join(str(p) for p in path) or "(top)"
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            line, col = located.key_pos(path)
-            msg = f"{'.'.join(str(p) for p in path[:-1]) or '(top)'}: unknown key {path[-1]!r}"
-        elif kind == "missing":
-            line, col = located.key_pos(path[:-1])
-            msg = f"{where}: missing required key {path[-1]!r}"
-        else:
-            is_key = "[key]" in loc
-            line, col = located.key_pos(path) if is_key else located.value_pos(path)
-            what = "item code" if is_key else "value"
-            msg = f"{where}: bad {what} {err.get('input')!r}: {err['msg']}"
-        problems.append(Problem(name, line, col, msg, QUA_SCHEMA))
-    return problems
-
-
 def read_quality(directory: Path) -> tuple[list[Problem], QualityFile | None]:
     """The problems of ``directory/quality.yaml`` and its model (None: absent or refused)."""
     path = directory / QUALITY_FILE
@@ -131,7 +110,8 @@ def read_quality(directory: Path) -> tuple[list[Problem], QualityFile | None]:
     try:
         model = QualityFile.model_validate(data)
     except ValidationError as exc:
-        return [*problems, *_schema_problems(name, located, exc)], None
+        found = schema_problems(name, located, exc, QUA_SCHEMA, key_word="item code")
+        return [*problems, *found], None
     total = sum(i.max for i in model.items.values())
     if model.pass_mark is not None and model.pass_mark > total:
         line, col = located.value_pos(("pass_mark",))

@@ -54,6 +54,6 @@ def test_catalogue_problems_have_positions(tmp_path: Path) -> None:
         f"{path}:{at}:3: types.consult.deadline_days: missing required key 'deadline_days' "
         "[HL-CAT-002]"
     )
-    assert str(unknown) == f"{path}:{at}:26: types.consult.days: unknown key 'days' [HL-CAT-002]"
+    assert str(unknown) == f"{path}:{at}:26: types.consult: unknown key 'days' [HL-CAT-002]"
     path.unlink()
     assert check_catalogue(tmp_path)[0].code == "HL-CAT-001"
