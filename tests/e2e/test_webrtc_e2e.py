@@ -167,6 +167,18 @@ def ready_with_browser_phone(stack: Stack, page: Any) -> None:
     assert (agent["state"], agent["interface"]) == ("ready", f"PJSIP/{OPERATOR}-web"), agent
 
 
+def answered_in_browser(stack: Stack, page: Any, workdir: Path, caller: str) -> SippCall:
+    """The operator ready on the browser phone, a citizen ``caller`` queued for it, the call
+    answered in the page and the desk showing it: the citizen's SIPp call."""
+    expect = sync_api.expect
+    ready_with_browser_phone(stack, page)
+    call = talking_citizen(stack, workdir, caller)
+    expect(page.locator("#ph-answer")).to_be_visible(timeout=40000)
+    page.click("#ph-answer")
+    expect(page.locator("#state")).to_contain_text("通话", timeout=15000)
+    return call
+
+
 def band_rms(wav: Path, low: int, high: int) -> float:
     """The RMS amplitude (0..1) of ``wav`` in the band ``low``-``high`` Hz (sox)."""
     text = sox(str(wav), "-n", "sinc", f"{low}-{high}", "stat")
@@ -485,11 +497,7 @@ def test_the_desk_transfers_a_browser_call_to_110(
     with sync_api.sync_playwright() as p:
         chromium = browser(p, tmp_path)
         page = chromium.new_page(viewport={"width": 1280, "height": 900})
-        ready_with_browser_phone(stack, page)
-        call = talking_citizen(stack, tmp_path / "citizen", caller)
-        expect(page.locator("#ph-answer")).to_be_visible(timeout=40000)
-        page.click("#ph-answer")
-        expect(page.locator("#state")).to_contain_text("通话", timeout=15000)
+        call = answered_in_browser(stack, page, tmp_path / "citizen", caller)
         button = page.locator("button.emergency[data-target='110'][data-mode='blind']")
         expect(button).to_be_visible()
         button.click()
@@ -540,11 +548,7 @@ def test_a_three_way_call_from_the_browser_phone(
     with sync_api.sync_playwright() as p:
         chromium = browser(p, tmp_path)
         page = chromium.new_page(viewport={"width": 1280, "height": 900})
-        ready_with_browser_phone(stack, page)
-        call = talking_citizen(stack, tmp_path / "citizen", caller)
-        expect(page.locator("#ph-answer")).to_be_visible(timeout=40000)
-        page.click("#ph-answer")
-        expect(page.locator("#state")).to_contain_text("通话", timeout=15000)
+        call = answered_in_browser(stack, page, tmp_path / "citizen", caller)
         uid = stack.agent(OPERATOR)["call"]
         page.click("button.emergency[data-target='110'][data-mode='threeway']")
         expect(page.locator("#xfer-result")).to_contain_text("110")
@@ -598,11 +602,7 @@ def test_the_browser_phone_consults_a_colleague_then_hands_the_caller_over(
         with sync_api.sync_playwright() as p:
             chromium = browser(p, tmp_path)
             page = chromium.new_page(viewport={"width": 1280, "height": 900})
-            ready_with_browser_phone(stack, page)
-            call = talking_citizen(stack, tmp_path / "citizen", caller)
-            expect(page.locator("#ph-answer")).to_be_visible(timeout=40000)
-            page.click("#ph-answer")
-            expect(page.locator("#state")).to_contain_text("通话", timeout=15000)
+            call = answered_in_browser(stack, page, tmp_path / "citizen", caller)
             uid = stack.agent(OPERATOR)["call"]
             page.fill("#xfer-colleague", NEXT)
             page.click("#xfer-consult")
