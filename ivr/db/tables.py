@@ -48,8 +48,9 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from ivr.db.addresses import normalise_address
 from ivr.db.base import Base as Base
 from ivr.db.base import UTCDateTime as UTCDateTime
 
@@ -160,6 +161,8 @@ class TicketRow(Base):
             postgresql_where=text("satisfaction IS NOT NULL"),
         ),
         Index("ix_tickets_caller_category", "caller", "category"),
+        # 并单: the same address in the same category within days (migration 0011)
+        Index("ix_tickets_address_norm", "address_norm", "category", "accepted_at"),
         Index("ix_tickets_state_deadline", "state", "deadline"),
         # an item forwarded by an upper-level platform is taken once (imports are retried)
         UniqueConstraint("source", "external_id", name="uq_tickets_source_external"),
@@ -183,6 +186,9 @@ class TicketRow(Base):
     category_top: Mapped[str] = mapped_column(String(40), index=True)
     content: Mapped[str] = mapped_column(Text, default="")
     address: Mapped[str] = mapped_column(String(255), default="")
+    #: the address as compared for 并单 (:func:`ivr.db.addresses.normalise_address`), kept in
+    #: step with ``address`` by :meth:`_address_set` (migration 0011)
+    address_norm: Mapped[str] = mapped_column(String(255), default="", server_default=text("''"))
     urgency: Mapped[int] = mapped_column(Integer, default=0)
     department: Mapped[str | None] = mapped_column(String(40), index=True)
     state: Mapped[str] = mapped_column(String(20))
@@ -205,6 +211,11 @@ class TicketRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+    @validates("address")
+    def _address_set(self, _key: str, value: str) -> str:
+        self.address_norm = normalise_address(value or "")
+        return value
 
 
 class TicketCallRow(Base):

@@ -2,18 +2,17 @@
 
 Two tickets are likely duplicates when they were accepted within the catalogue's
 ``duplicate_days`` of each other and either come from the same number (``caller``) or name
-the same address (:func:`normalise_address`) in the same category. A merged ticket (并单) is
+the same address (:func:`ivr.db.addresses.normalise_address`) in the same category. A merged ticket (并单) is
 nobody's duplicate any more.
 
 A page of tickets is read in groups close in time; per group, two queries, each on an index,
 return light rows (the matches are loaded as tickets at the end):
 
 - the same number: ``caller IN (...)`` on ``ix_tickets_caller_category`` (its first column);
-- the same address: the window's local days on ``ix_tickets_report`` (``accepted_day`` first,
-  ``category_top`` in the index), the category, and the address as SQL can say it
-  (:func:`sql_address`, :func:`address_pattern`); the rows returned are checked exactly here.
-  This still reads every ticket of the categories in the window: a column of normalised
-  addresses with an index of its own would read the matching rows only (a migration: not here).
+- the same address: ``address_norm IN (...)`` with the category and the window, on
+  ``ix_tickets_address_norm`` (``address_norm``, ``category``, ``accepted_at``): the column is
+  the address normalised when it is written (:func:`ivr.db.addresses.normalise_address`,
+  migration 0011), so the database reads the matching rows only.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr.db.tables import TicketRow
@@ -32,38 +31,6 @@ from ivr.tickets.service_base import TicketServiceBase
 
 SAME_CALLER = "same_caller"
 SAME_ADDRESS = "same_address"
-
-
-#: the spaces an address loses (ASCII, the ideographic space, no-break space, tab, newlines)
-SPACES = " \u3000\u00a0\t\n\r"
-# full-width ASCII (U+FF01..U+FF5E) as ASCII, the spaces removed
-_FOLD: dict[int, int | None] = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
-_FOLD.update({ord(c): None for c in SPACES})
-_FULL_DIGITS = "０１２３４５６７８９"
-
-
-def normalise_address(text: str) -> str:
-    """An address as compared: full-width letters, digits and signs as ASCII (全角
-    ``１２号`` is ``12号``), without :data:`SPACES`, ASCII letters in lower case; every
-    other character as it is."""
-    return "".join(c.lower() if c.isascii() else c for c in text.translate(_FOLD))
-
-
-def sql_address(column: Any) -> Any:
-    """The address in SQL as far as both databases can say it cheaply: no :data:`SPACES`,
-    full-width digits as ASCII (letters and signs are left: see :func:`address_pattern`)."""
-    for space in SPACES:
-        column = func.replace(column, space, "")
-    for i, digit in enumerate(_FULL_DIGITS):
-        column = func.replace(column, digit, str(i))
-    return column
-
-
-def address_pattern(normalised: str) -> str:
-    """What :func:`sql_address` of every address normalising to ``normalised`` is LIKE: its
-    Chinese and its digits as they are, one ``_`` for each ASCII letter or sign (written
-    either width or case). Without an ``_`` it is the exact value (an ``IN``)."""
-    return "".join(c if not c.isascii() or c.isdigit() else "_" for c in normalised)
 
 
 def _aware(at: dt.datetime) -> dt.datetime:
@@ -119,32 +86,28 @@ class DuplicateQueries(TicketServiceBase):
         times = [_aware(x.accepted_at) for x in group]
         lo, hi = min(times) - window, max(times) + window
         t = TicketRow
-        cols = (t.id, t.caller, t.category, t.address, t.accepted_at)
+        cols = (t.id, t.caller, t.category, t.address_norm, t.accepted_at)
         live = [t.state != State.MERGED.value, t.accepted_at >= lo, t.accepted_at <= hi]
         by_caller: dict[str, list[Any]] = {}
         by_place: dict[tuple[str, str], list[Any]] = {}
         callers = sorted({x.caller for x in group if x.caller})
-        placed = [x for x in group if normalise_address(x.address)]
+        placed = [x for x in group if x.address_norm]
         if callers:
             for row in session.execute(select(*cols).where(t.caller.in_(callers), *live)):
                 by_caller.setdefault(row.caller, []).append(row)
         if placed:
             query = select(*cols).where(
-                t.accepted_day >= self.deadlines.local_day(lo),
-                t.accepted_day <= self.deadlines.local_day(hi),
-                t.category_top.in_(sorted({x.category_top for x in placed})),  # stored
+                t.address_norm.in_(sorted({x.address_norm for x in placed})),
                 t.category.in_(sorted({x.category for x in placed})),
-                t.address != "",
-                _places(placed),
                 *live,
             )
             for row in session.execute(query):
-                key = (row.category, normalise_address(row.address))
+                key = (row.category, row.address_norm)
                 by_place.setdefault(key, []).append(row)
         for x in group:
             at = _aware(x.accepted_at)
             reasons: dict[int, list[str]] = {}
-            key = (x.category, normalise_address(x.address))
+            key = (x.category, x.address_norm)
             for reason, rows in (
                 (SAME_CALLER, by_caller.get(x.caller, []) if x.caller else []),
                 (SAME_ADDRESS, by_place.get(key, []) if key[1] else []),
@@ -154,16 +117,6 @@ class DuplicateQueries(TicketServiceBase):
                         reasons.setdefault(row.id, []).append(reason)
             for other_id, why in reasons.items():
                 yield x.id, other_id, tuple(why)
-
-
-def _places(placed: Sequence[TicketRow]) -> ColumnElement[bool]:
-    """The addresses that may normalise to one of the group's (in their categories, checked
-    afterwards): the database leaves out the rest, the address said once per row."""
-    patterns = {address_pattern(normalise_address(x.address)) for x in placed}
-    exact = sorted(p for p in patterns if "_" not in p)
-    loose = sorted(p for p in patterns if "_" in p)
-    said = sql_address(TicketRow.address)
-    return or_(*([said.in_(exact)] if exact else []), *(said.like(p) for p in loose))
 
 
 def _clusters(tickets: Sequence[TicketRow], window: dt.timedelta) -> list[list[TicketRow]]:

@@ -8,11 +8,14 @@ from typing import Any
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select
 
 from ivr.db import outbox_tables, quality_tables  # noqa: F401 (their rows on the metadata)
+from ivr.db.addresses import normalise_address
 from ivr.db.database import Database, _alembic_config, current_revision, head_revision, upgrade
 from ivr.db.knowledge_tables import modelled
-from ivr.db.tables import Base
+from ivr.db.tables import Base, TicketRow
+from ivr.tickets.service import TicketService
 
 
 def _diff(db: Database) -> list[Any]:
@@ -48,3 +51,24 @@ def test_downgrade_and_upgrade_again(db: Database) -> None:
     assert current_revision(db.engine) == "0001"
     assert upgrade(db.engine) == head_revision()
     assert _diff(db) == []
+
+
+def test_0011_fills_the_normalised_address_of_the_tickets_there(
+    db: Database, service: TicketService
+) -> None:
+    """Tickets written before revision 0011 get their ``address_norm`` from it (in batches),
+    so that the inbox finds their duplicates as it finds the new ones'."""
+    addresses = ["新城区　海拉尔东路 １２号 Ａ座", "", "回民区中山西路8号"]
+    numbers = [
+        service.accept(caller=f"1390000000{n}", type="help", category="housing.property",
+                       actor="t", address=a).number
+        for n, a in enumerate(addresses)
+    ]  # fmt: skip
+    command.downgrade(_alembic_config(db.engine), "0010")
+    assert upgrade(db.engine) == head_revision()
+    with db.session() as s:
+        rows = s.execute(
+            select(TicketRow.number, TicketRow.address_norm).where(TicketRow.number.in_(numbers))
+        ).all()
+    assert dict(rows) == dict(zip(numbers, map(normalise_address, addresses), strict=True))
+    assert dict(rows)[numbers[0]] == "新城区海拉尔东路12号a座"
