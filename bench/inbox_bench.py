@@ -58,7 +58,8 @@ STREETS = ["海拉尔东路", "新华大街", "中山西路", "大学西街", "�
 def addresses(db: Database) -> None:
     """An address per ticket: one of 10 streets in one of 4 districts, a number of 200 (so
     an address has some 25 tickets a month, about one a day, in any category), full-width
-    digits for every third ticket; and every 97th ticket from the number of the ticket 29
+    digits for every third ticket, and its ``address_norm`` as the row's validator writes it;
+    and every 97th ticket from the number of the ticket 29
     after it (the same day: a caller asking twice)."""
     streets = " ".join(f"WHEN {i} THEN '{name}'" for i, name in enumerate(STREETS))
     districts = (
@@ -75,6 +76,12 @@ def addresses(db: Database) -> None:
                 f"CASE WHEN id % 3 = 0 THEN {full} ELSE {number} END || '号'"
             )
         )
+        # the normalised address the ticket row's validator writes (ivr/db/addresses.py),
+        # said in SQL for what these addresses hold: spaces and full-width digits
+        norm = "address"
+        for wide, narrow in [(" ", ""), *((chr(0xFF10 + i), str(i)) for i in range(10))]:
+            norm = f"replace({norm}, '{wide}', '{narrow}')"
+        s.execute(text(f"UPDATE tickets SET address_norm = {norm}"))
         s.execute(
             text(
                 "UPDATE tickets SET caller = (SELECT t2.caller FROM tickets t2 "

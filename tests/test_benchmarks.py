@@ -115,3 +115,11 @@ def test_hotspots_bench_quick() -> None:
     for figure in ("tickets/s", "floor (jieba + address)", "found as one group", "limit"):
         assert figure in out, out[-3000:]
     assert "NOT found" not in out, out[-3000:]
+
+
+def test_inbox_bench_quick() -> None:
+    """The operators' inbox page with its duplicates among 5,000 tickets, SQLite."""
+    out = bench("bench.inbox_bench", "--quick", "--backend", "sqlite")
+    for figure in ("GET /api/inbox, 50 rows", "duplicates shown", "target p99"):
+        assert figure in out, out[-3000:]
+    assert " 0 duplicates shown" not in out, out[-3000:]  # the same address is found
