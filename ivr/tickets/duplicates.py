@@ -2,8 +2,8 @@
 
 Two tickets are likely duplicates when they were accepted within the catalogue's
 ``duplicate_days`` of each other and either come from the same number (``caller``) or name
-the same address (:func:`ivr.db.addresses.normalise_address`) in the same category. A merged ticket (并单) is
-nobody's duplicate any more.
+the same address (:func:`ivr.db.addresses.normalise_address`) in the same category. A merged
+ticket (并单) is nobody's duplicate any more.
 
 A page of tickets is read in groups close in time; per group, two queries, each on an index,
 return light rows (the matches are loaded as tickets at the end):

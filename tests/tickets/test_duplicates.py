@@ -8,8 +8,8 @@ import datetime as dt
 
 from sqlalchemy import text
 
-from ivr.db.tables import TicketRow
 from ivr.db.addresses import normalise_address
+from ivr.db.tables import TicketRow
 from ivr.tickets.duplicates import SAME_ADDRESS, SAME_CALLER
 from ivr.tickets.service import TicketService
 from tests.tickets.conftest import Clock
