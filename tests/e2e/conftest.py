@@ -178,9 +178,14 @@ class Stack:
         return [line.split("!") for line in out.splitlines() if "!" in line]
 
     def channel_of(self, caller: str) -> list[str] | None:
-        for fields in self.channels():
-            if len(fields) > 7 and fields[7] == caller and fields[0].startswith("PJSIP/"):
-                return fields
+        """The caller's own channel: the one from the carrier showing ``caller`` (an
+        operator's or a colleague's leg of the call may show the caller's number too), else
+        any SIP channel showing it."""
+        mine = [f for f in self.channels() if len(f) > 7 and f[7] == caller]
+        for prefix in ("PJSIP/carrier-", "PJSIP/"):
+            found = [f for f in mine if f[0].startswith(prefix)]
+            if found:
+                return found[0]
         return None
 
     def wait_channel(self, caller: str, app: str, timeout: float = 30.0) -> list[str]:
