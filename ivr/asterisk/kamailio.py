@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.asterisk.conf_options import Agent
-from ivr.asterisk.errors import AsteriskConfigError
+from ivr.asterisk.errors import KamailioConfigError
 
 __all__ = [
     "CONFIG_FILE",
@@ -92,7 +92,7 @@ def pjsip_kamailio(contact: str) -> str:
     sends ``INVITE sip:1001@<Kamailio>``. Calls from Kamailio come in as the carrier's (give
     Kamailio's address as ``--carrier-match``), so this endpoint needs no ``identify``."""
     if not re.match(r"^sip:[^\s;,]+$", contact):
-        raise AsteriskConfigError(f"Kamailio contact {contact!r} must look like sip:host:port")
+        raise KamailioConfigError(f"Kamailio contact {contact!r} must look like sip:host:port")
     return "\n".join(
         [
             "; Kamailio, the SIP front door: operators registered there are dialled as",
@@ -111,16 +111,16 @@ def pjsip_kamailio(contact: str) -> str:
 def generate(opts: KamailioOptions, out_dir: Path) -> dict[str, str]:
     """``kamailio.cfg`` and ``dispatcher.list`` for Kamailio reading them from ``out_dir``."""
     if not opts.boxes:
-        raise AsteriskConfigError(
+        raise KamailioConfigError(
             "Kamailio needs at least one Asterisk box (--box host:port or $HOTLINE_KAMAILIO_BOXES)"
         )
     for box in opts.boxes:
         if not _HOST_PORT.match(box):
-            raise AsteriskConfigError(
+            raise KamailioConfigError(
                 f"Asterisk box {box!r} must be host:port, e.g. 10.0.0.11:5060"
             )
     if not 0 < opts.port < 65536:
-        raise AsteriskConfigError(f"Kamailio port {opts.port} is not a port")
+        raise KamailioConfigError(f"Kamailio port {opts.port} is not a port")
     list_path = opts.list_path or out_dir.resolve() / DISPATCHER_FILE
     return {CONFIG_FILE: _config(opts, list_path), DISPATCHER_FILE: _dispatcher_list(opts)}
 
@@ -141,7 +141,7 @@ def _passwords(agents: tuple[Agent, ...]) -> list[str]:
                 continue  # browser phones register with Asterisk's WebSocket for now
             for what, value in (("user name", user), ("password", password)):
                 if not _SAFE.match(value):
-                    raise AsteriskConfigError(
+                    raise KamailioConfigError(
                         f"agent {agent.agent_id}: the SIP {what} holds a character Kamailio's "
                         "config cannot take unquoted (a quote, space, ';' or '\\')"
                     )
