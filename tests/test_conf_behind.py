@@ -5,12 +5,14 @@ and dials the static queue's members through it; without it nothing changes."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
 from ivr.asterisk import conf
 from ivr.asterisk.conf_behind import kamailio_contact
 from ivr.asterisk.errors import AsteriskConfigError
+from ivr.cli import main
 from ivr.config.loader import load_config
 from tests.test_config_validate import SHIPPED
 
@@ -54,3 +56,26 @@ def test_without_kamailio_nothing_changes() -> None:
 def test_a_bad_address_is_refused(bad: str) -> None:
     with pytest.raises(AsteriskConfigError, match="must be host:port or sip:host:port"):
         kamailio_contact(bad)
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_asterisk_conf_takes_kamailio_from_the_flag_or_the_environment(
+    how: str, config_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "HOTLINE_CONFIG_DIR": str(config_copy),
+        "HOTLINE_RECORDINGS_DIR": str(config_copy.parent / "recordings"),
+        "HOTLINE_VAR_DIR": str(config_copy.parent / "var"),
+        **{f"HOTLINE_{k}_{n}": "pw" for k in ("SIP", "WEB") for n in range(1001, 1006)},
+    }.items():
+        monkeypatch.setenv(name, value)
+    out = config_copy.parent / "out"
+    argv = ["asterisk-conf", "--out", str(out), "--generated-only", "--agi", "agi://h/hotline"]
+    if how == "flag":
+        argv += ["--kamailio", "sip:10.0.0.10:5070"]
+    else:
+        monkeypatch.setenv("HOTLINE_KAMAILIO", "10.0.0.10:5070")
+    assert main(argv) == 0
+    pjsip = (out / "hotline-pjsip.conf").read_text()
+    assert "contact = sip:1001@10.0.0.10:5070" in pjsip
+    assert "[kamailio]\ntype = aor\ncontact = sip:10.0.0.10:5070" in pjsip

@@ -301,6 +301,11 @@ def softphone_help(built: Built) -> str:
         lines.append(f"  ... {len(phones) - 10} more operators (passwords: agents.yaml sip.secret)")
     if not phones:
         lines.append(f"  operators: {o.agents_source}")
+    if o.kamailio:
+        lines.append(
+            f"Behind Kamailio ({o.kamailio}): operators' phones register there, and citizens "
+            "call there, not here (docs/scale-out-sip.md)."
+        )
     lines.append(f"Then dial {built.summary}, or any other number (served as 12345).")
     ws = o.websocket
     if ws is not None and ws.bind and any(a.webrtc for a in o.agents):
