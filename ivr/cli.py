@@ -28,6 +28,7 @@ from ivr.console import (
     data_cli,
     hotspots_cli,
     import_cli,
+    kamailio_cli,
     knowledge_cli,
     outbox_cli,
     purge_cli,
@@ -344,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     queue_cli.register(sub)
     data_cli.register(sub)
     asterisk_cli.register(sub)
+    kamailio_cli.register(sub)
     backup_cli.register(sub)
     users_cli.register(sub)
     knowledge_cli.register(sub)

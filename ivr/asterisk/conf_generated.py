@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from ivr.asterisk.chroot import project_dir
+from ivr.asterisk.conf_behind import behind_kamailio
 from ivr.asterisk.conf_options import DEV_CALLER, Agent, ConfOptions
 from ivr.asterisk.conf_webrtc import http_conf, pjsip_webrtc
 from ivr.asterisk.errors import AsteriskConfigError
@@ -380,8 +381,9 @@ def _manager(opts: ConfOptions) -> str:
 
 
 def generate(bundle: ConfigBundle, opts: ConfOptions) -> dict[str, str]:
-    """The generated files, name -> content (see :data:`GENERATED_FILES`)."""
-    return {
+    """The generated files, name -> content (see :data:`GENERATED_FILES`), for a box behind
+    Kamailio when ``opts.kamailio`` says so."""
+    files = {
         "hotline-globals.conf": _globals(bundle, opts),
         "hotline-inbound.conf": _inbound(bundle),
         "hotline-pjsip.conf": _pjsip(opts),
@@ -393,3 +395,4 @@ def generate(bundle: ConfigBundle, opts: ConfOptions) -> dict[str, str]:
         "hotline-manager.conf": _manager(opts),
         "hotline-http.conf": http_conf(opts.websocket),
     }
+    return behind_kamailio(files, opts)

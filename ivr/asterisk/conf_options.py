@@ -112,6 +112,9 @@ class ConfOptions:
     ami: AmiUser | None = None
     #: the browser phones' WebSocket (ws on loopback by default; None: no browser phones)
     websocket: WebSocketOptions | None = field(default_factory=WebSocketOptions)
+    #: the Kamailio front door this box stands behind (``sip:host:port``; empty: none), see
+    #: :mod:`ivr.asterisk.conf_behind`
+    kamailio: str = ""
 
 
 @dataclass(frozen=True)

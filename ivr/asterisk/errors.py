@@ -12,6 +12,8 @@ __all__ = [
     "AsteriskMountError",
     "AsteriskRootError",
     "AsteriskStartError",
+    "KamailioConfigError",
+    "KamailioWriteError",
 ]
 
 
@@ -49,3 +51,16 @@ class AsteriskConfigError(AsteriskError):
     """The config to install is invalid (bad file name, module missing from the package)."""
 
     code = "HL-AST-005"
+
+
+class KamailioConfigError(AsteriskConfigError):
+    """The Kamailio front door's config cannot be generated: no Asterisk box, a box that is
+    not ``host:port``, a bad port, a SIP user name or password Kamailio cannot take."""
+
+    code = "HL-KAM-001"
+
+
+class KamailioWriteError(AsteriskError):
+    """``hotline kamailio-conf`` could not write into its ``--out`` directory."""
+
+    code = "HL-KAM-002"

@@ -101,6 +101,13 @@ def _conf_options(p: argparse.ArgumentParser, *, sip_bind: str) -> None:
         help="where transfers to the carrier go, e.g. sip:192.0.2.10:5060",
     )
     p.add_argument(
+        "--kamailio",
+        default=os.environ.get("HOTLINE_KAMAILIO", ""),
+        metavar="URI",
+        help="the Kamailio front door this box stands behind, sip:host:port (default "
+        "$HOTLINE_KAMAILIO; docs/scale-out-sip.md)",
+    )
+    p.add_argument(
         "--no-process-agi",
         action="store_true",
         help="leave out the process AGI layer (the dialplan goes from FastAGI to the queue)",
@@ -135,6 +142,7 @@ def build(args: argparse.Namespace, settings: Settings, *, dev: bool, static: bo
         dev_caller_password=conf.dev_caller_password(secrets_file) if dev else None,
         ami=conf.ami_user(bundle.queue.dialler, settings.var_dir),
         websocket=conf.websocket_from_env(),  # the browser phones (docs/webrtc.md)
+        kamailio=args.kamailio,  # the SIP front door (docs/scale-out-sip.md)
     )
     files = conf.static_files() if static else {}
     files.update(conf.generate(bundle, opts))
@@ -293,6 +301,11 @@ def softphone_help(built: Built) -> str:
         lines.append(f"  ... {len(phones) - 10} more operators (passwords: agents.yaml sip.secret)")
     if not phones:
         lines.append(f"  operators: {o.agents_source}")
+    if o.kamailio:
+        lines.append(
+            f"Behind Kamailio ({o.kamailio}): operators' phones register there, and citizens "
+            "call there, not here (docs/scale-out-sip.md)."
+        )
     lines.append(f"Then dial {built.summary}, or any other number (served as 12345).")
     ws = o.websocket
     if ws is not None and ws.bind and any(a.webrtc for a in o.agents):

@@ -233,6 +233,25 @@ _OK_BYE = """  <send>
 _TAIL = "</scenario>\n"
 
 
+def via_proxy_uac(xml: str) -> str:
+    """A caller's scenario behind a record-routing proxy: the route set of the 200 OK."""
+    xml = xml.replace(
+        '<recv response="200" rtd="true"/>', '<recv response="200" rtd="true" rrs="true"/>'
+    )
+    for method, cseq in (("ACK", "1 ACK"), ("BYE", "2 BYE")):
+        xml = xml.replace(f"{method} sip:[service]@[remote_ip]:[remote_port] SIP/2.0",
+                          f"{method} [next_url] SIP/2.0")  # fmt: skip
+        xml = xml.replace(f"CSeq: {cseq}\n", f"CSeq: {cseq}\n      [routes]\n")
+    return xml
+
+
+def via_proxy_uas(xml: str) -> str:
+    """An operator's scenario behind a record-routing proxy: its responses echo the
+    Record-Route, its BYE follows the route set."""
+    xml = xml.replace("[last_CSeq:]\n", "[last_CSeq:]\n      [last_Record-Route:]\n")
+    return xml.replace("CSeq: 1 BYE\n", "CSeq: 1 BYE\n      [routes]\n")
+
+
 @dataclass
 class SippCall:
     """One SIPp process placing one call to ``number``."""
@@ -255,11 +274,15 @@ class SippCall:
         keys: list[tuple[float, str]] | None = None,
         hangup_after: float | None = None,
         timeout: float = 240.0,
+        proxy: bool = False,
     ) -> SippCall:
+        """``proxy``: the call goes through a record-routing proxy (Kamailio): the ACK and
+        BYE follow the route set to the far end's Contact."""
         workdir.mkdir(parents=True, exist_ok=True)
         xml = workdir / "caller.sipp.xml"
         pcap = workdir / "keys.pcap"
-        xml.write_text(scenario_xml(caller, caller_name, keys or [], hangup_after, pcap), "utf-8")
+        text = scenario_xml(caller, caller_name, keys or [], hangup_after, pcap)
+        xml.write_text(via_proxy_uac(text) if proxy else text, "utf-8")
         log = open(workdir / "sipp.out", "wb")  # noqa: SIM115 - closed by wait()
         cmd = [
             "sipp",
@@ -501,12 +524,15 @@ class Operator:
         talk: float = 3.0,
         once: bool = True,
         timeout: float = 300.0,
+        proxy: bool = False,
     ) -> Operator:
+        """``proxy``: registered with a record-routing proxy (Kamailio), which rings it."""
         workdir.mkdir(parents=True, exist_ok=True)
         tail = _UAS_BUSY if busy else _UAS_ANSWER
         xml = workdir / "operator.sipp.xml"
+        scenario = _UAS_INVITE + tail + _UAS_TAIL
         xml.write_text(
-            (_UAS_INVITE + tail + _UAS_TAIL).format(
+            (via_proxy_uas(scenario) if proxy else scenario).format(
                 stop=_STOP if once else "",
                 user=user,
                 ring_ms=round(ring * 1000),
