@@ -863,7 +863,7 @@ function ops.snapshot()
     if #oldest > 0 then longest = now - tonumber(oldest[2]) end
     local today = {}
     for _, f in ipairs({'offered', 'answered', 'abandoned', 'answered_in_sl', 'wait_ms', 'completed', 'talk_ms',
-      'callbacks', 'overflowed', 'selfservice'}) do
+      'callbacks', 'overflowed', 'selfservice', 'pbx_lost'}) do
       today[f] = sm[s .. ':' .. f] or 0
     end
     out.skills[s] = {waiting = redis.call('ZCARD', K.waiting(s)), longest_wait_ms = longest,

@@ -131,6 +131,8 @@ async def test_box_killed_during_the_menu(hub: QueueHub, rig: Rig) -> None:
     assert record.outcome == PBX_LOST, record.events
     assert not await hub.queue.entry("u2")
     assert await events(hub, "u2") == ["ENTERQUEUE", "PBXLOST"]
+    today = (await hub.queue.snapshot())["skills"]["general"]["today"]
+    assert (today["offered"], today["abandoned"], today["pbx_lost"]) == (1, 0, 1)
 
 
 async def test_box_killed_while_the_operator_rings(hub: QueueHub, rig: Rig) -> None:
