@@ -21,6 +21,7 @@ __all__ = [
     "AGITimeout",
     "ConfigError",
     "HotlineError",
+    "PBXLost",
     "Problem",
 ]
 
@@ -63,6 +64,20 @@ class AGIHangup(HotlineError):
     """The caller hung up, or the AGI connection ended (EOF, HANGUP line, 511 reply)."""
 
     code = "HL-AGI-002"
+
+
+class PBXLost(AGIHangup):
+    """The Asterisk box went away: the AGI connection ended (EOF, reset) without the
+    ``HANGUP`` line a living Asterisk always sends before it lets go of a FastAGI session
+    (res_agi's run_agi, unless the dialplan set ``AGISIGHUP=no``). ``box`` names the box (its
+    address) when it is known. An :class:`AGIHangup`, so that everything that ends a call on
+    a hangup ends it on this too; the call record says ``pbx-lost``, not ``abandoned``."""
+
+    code = "HL-AGI-005"
+
+    def __init__(self, message: str, box: str = "") -> None:
+        super().__init__(message)
+        self.box = box
 
 
 class AGICommandError(HotlineError):

@@ -6,7 +6,8 @@ to the database, so that reports and ``queue_log`` readers can follow the queue.
 
 Event names follow app_queue's queue_log: ENTERQUEUE, CONNECT, ABANDON, COMPLETECALLER,
 COMPLETEAGENT, RINGNOANSWER, EXITWITHTIMEOUT, EXITWITHKEY (callback chosen), ADDMEMBER,
-REMOVEMEMBER, PAUSE, UNPAUSE; plus our own CALLBACKREQUEST, CALLBACKDIAL, OVERFLOW, RESUME.
+REMOVEMEMBER, PAUSE, UNPAUSE; plus our own CALLBACKREQUEST, CALLBACKDIAL, OVERFLOW, RESUME
+and PBXLOST (the caller's Asterisk box went away: offered, not abandoned).
 """
 
 from __future__ import annotations

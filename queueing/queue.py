@@ -175,6 +175,13 @@ class RedisQueue(Housekeeping):
         self._fated(uniqueid)
         return None if wait_ms < 0 else wait_ms / 1000
 
+    async def pbx_lost(self, uniqueid: str, box: str) -> float | None:
+        """The caller's Asterisk box went away while it waited or its operator rang: out of
+        the queue as PBXLOST (offered, not abandoned; the operator rung is freed). Returns the
+        wait in seconds, None if the caller was not queued; HL-QUE-012 when it is connected
+        (complete that call instead)."""
+        return await self.leave(uniqueid, "pbx-lost", box, "pbx-lost")
+
     async def renew(self, uniqueids: Iterable[str], calls: Iterable[str] = ()) -> int:
         """Renew the leases of these callers and of these live calls (all of one process,
         in one round trip)."""

@@ -9,6 +9,13 @@ unparsed, until the next command. A command has at most one line (2 KiB) in flig
 write side needs no flow control; the read side pauses when a peer floods the connection
 between commands. :class:`AGIRefused` is a non-200 reply; :func:`script_of` reads the request
 path and its parameters from the header.
+
+A living Asterisk never lets go of a FastAGI session without saying ``HANGUP`` first:
+res_agi's ``run_agi`` sends it when the channel hangs up and again as it leaves the AGI
+(unless the dialplan set ``AGISIGHUP=no``, which ours never does). A connection that ends
+(EOF or reset) with no ``HANGUP`` nor 511 before it therefore means the Asterisk box went
+away (killed, crashed, its network gone): the command raises :class:`~ivr.errors.PBXLost`
+(an :class:`~ivr.errors.AGIHangup` naming the box), and ``pbx_lost`` is set.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ivr.agi.protocol import AGIReply, ReplyParser, build_command, header_args
-from ivr.errors import AGICommandError, AGIHangup, AGIProtocolError, AGITimeout
+from ivr.errors import AGICommandError, AGIHangup, AGIProtocolError, AGITimeout, PBXLost
 
 __all__ = [
     "CLOSED_BY_PEER",
@@ -26,6 +33,7 @@ __all__ = [
     "MEDIA_COMMANDS",
     "AGIRefused",
     "AGISession",
+    "box_of",
     "script_of",
 ]
 
@@ -71,7 +79,8 @@ class AGISession:
 
     ``env`` is the header (``agi_callerid`` ...); ``script`` the request path (``hotline`` for
     ``agi://host/hotline?lang=zh``), ``query`` its parameters, ``args`` the ``agi_arg_N``
-    values. ``hung_up`` turns True when Asterisk reported the hangup (``HANGUP`` line or a 511).
+    values. ``hung_up`` turns True when Asterisk reported the hangup (``HANGUP`` line or a 511),
+    or the connection ended; ``pbx_lost`` when it ended without such a report (the box died).
     Commands run one at a time (AGI has no way to tell whose reply a line is).
     """
 
@@ -97,6 +106,7 @@ class AGISession:
         "env",
         "garbage",
         "hung_up",
+        "pbx_lost",
         "peer",
         "query",
         "script",
@@ -136,6 +146,7 @@ class AGISession:
         self.env = env
         self.garbage = garbage or []
         self.hung_up = False
+        self.pbx_lost = False
         self.peer = peer
         self.script, self.query = script_of(env)
         self.args = header_args(env)
@@ -167,6 +178,8 @@ class AGISession:
         allowed on a dead channel (SET/GET VARIABLE, EXEC, VERBOSE, NOOP, DATABASE ...).
         A command sent while another one awaits its reply raises RuntimeError.
         """
+        if self.pbx_lost:
+            raise self._pbx_lost(f"the Asterisk box went away; {cmd} not sent")
         if self._closed:
             raise AGIHangup("the AGI connection is closed")
         if self.hung_up and not after_hangup:
@@ -270,9 +283,16 @@ class AGISession:
             self._buf = buf[start:]
         self._resume()
         if self._eof is not None:
-            self.hung_up = True
             self._waiter = None
-            waiter.set_exception(AGIHangup(self._eof))
+            if self.hung_up:  # HANGUP or 511 came first: Asterisk let go of a hung-up call
+                waiter.set_exception(AGIHangup(self._eof))
+            else:  # no word from Asterisk before the end: the box is gone
+                self.hung_up = self.pbx_lost = True
+                waiter.set_exception(self._pbx_lost(f"{self._eof} during {self._cmd}"))
+
+    def _pbx_lost(self, what: str) -> PBXLost:
+        box = box_of(self.peer)
+        return PBXLost(f"{what}, without a HANGUP from Asterisk {box or '?'}: the box is gone", box)
 
     def _resume(self) -> None:
         if self._paused and len(self._buf) <= self._limit and not self._lost:
@@ -327,6 +347,13 @@ class AGISession:
         self._closed = True
         if not self._transport.is_closing():
             self._transport.close()
+
+
+def box_of(peer: Any) -> str:
+    """The Asterisk box a session came from: the peer's address (without its port)."""
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return str(peer) if peer else ""
 
 
 def script_of(env: dict[str, str]) -> tuple[str, dict[str, str]]:

@@ -41,6 +41,7 @@ OUTCOME_NAMES = {
     "handed-back": "交回",
     "error": "故障",
     "server-lost": "服务中断",
+    "pbx-lost": "交换机中断",
     "in_progress": "进行中",
 }
 EVENT_NAMES = {

@@ -29,7 +29,7 @@ from ivr.engine.parts import ALL_KEYS, MAX_STEPS, EngineParts, SurveyTaker
 from ivr.engine.place import HeldPlace, OfferArrived, PlaceHolder
 from ivr.engine.queue_steps import QueueSteps
 from ivr.engine.record import CallRecord, recording_name
-from ivr.errors import AGIHangup
+from ivr.errors import AGIHangup, PBXLost
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +96,12 @@ class MenuCall(QueueSteps):
             await self._run()
         except OfferArrived:
             await self.take_offer()
-        except AGIHangup:
+        except AGIHangup as exc:
             if self.held is not None and not self.waiting:
-                waited = await self.held.abandon()
-                self.record.add("abandon", self.node, f"waited {waited or 0:.0f}s (menu)")
+                box = exc.box if isinstance(exc, PBXLost) else None
+                waited = await self.held.abandon(box)
+                kind = "abandon" if box is None else "queue_left"
+                self.record.add(kind, self.node, f"waited {waited or 0:.0f}s (menu)")
             raise
         if self.held is not None and not self.waiting:
             # the walk ended without a person or self-service (a play node with no next)

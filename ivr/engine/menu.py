@@ -45,8 +45,8 @@ from ivr.engine.call import MenuCall
 from ivr.engine.callstore import CallStore
 from ivr.engine.channel import CallInfo, Channel
 from ivr.engine.parts import NoTickets, QueueWaiter, TicketLookup
-from ivr.engine.record import CallRecord, utcnow
-from ivr.errors import AGIHangup
+from ivr.engine.record import PBX_LOST, CallRecord, utcnow
+from ivr.errors import AGIHangup, PBXLost
 from queueing.queue import QueueGateway
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,16 @@ class MenuEngine:
                 # Served to the end. A caller only handed to the queue (no waiter here) is
                 # not: the dialplan takes it on (next server, or its static queue).
                 await channel.set_variable("HOTLINE_DONE", "1")
+        except PBXLost as exc:
+            # the Asterisk box died under the call: not the caller's doing
+            record.add("pbx_lost", call.node, exc.box)
+            record.hangup_node = call.node
+            if record.outcome in ("in_progress", "queue"):
+                record.finish(
+                    PBX_LOST, f"Asterisk {exc.box or '?'} went away at {call.node or 'start'}"
+                )
+            else:  # answered, transferred ...: the outcome stands, the call is over
+                record.ended_at = utcnow()
         except AGIHangup:
             record.add("hangup", call.node)
             record.hangup_node = call.node

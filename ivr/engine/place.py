@@ -10,7 +10,8 @@ always play to their end first.
 
 Keys keep or give up the place: a key that picks another skill moves the caller there with
 its original enqueue time; a key that chooses self-service (a lookup, a message, a transfer)
-leaves the queue; a caller who hangs up during the menu has abandoned it.
+leaves the queue; a caller who hangs up during the menu has abandoned it (a caller whose
+Asterisk box went away has left it too, without abandoning it: ``pbx-lost``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class PlaceHolder(Protocol):
 
     async def leave(self, uniqueid: str, target: str, reason: str) -> None: ...
 
-    async def abandon(self, uniqueid: str) -> float | None: ...
+    async def abandon(self, uniqueid: str, lost_box: str | None = None) -> float | None: ...
 
 
 class OfferArrived(Exception):
@@ -72,5 +73,7 @@ class HeldPlace:
     async def leave(self, target: str, reason: str) -> None:
         await self.holder.leave(self.request.uniqueid, target, reason)
 
-    async def abandon(self) -> float | None:
-        return await self.holder.abandon(self.request.uniqueid)
+    async def abandon(self, lost_box: str | None = None) -> float | None:
+        """The caller hung up (ABANDON); with ``lost_box``, its Asterisk box went away
+        (PBXLOST: not the caller's doing)."""
+        return await self.holder.abandon(self.request.uniqueid, lost_box)

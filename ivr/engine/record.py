@@ -44,6 +44,12 @@ class CallEvent:
     detail: str = ""
 
 
+#: The outcome of a call whose Asterisk box went away under it (:class:`ivr.errors.PBXLost`):
+#: not the caller's doing, unlike ``abandoned`` or ``hangup``; distinct from ``server-lost``
+#: (the hotline server died, :mod:`ivr.records.attempts`).
+PBX_LOST = "pbx-lost"
+
+
 @dataclass
 class CallRecord:
     uniqueid: str

@@ -189,6 +189,23 @@ class Bridging(OverflowActions):
                     )
         return w.gosub
 
+    async def lost(self, uid: str, box: str, record: CallRecord | None = None) -> float | None:
+        """The caller's Asterisk box went away: out of the queue as PBXLOST (an operator
+        ringing for it is freed); when an operator had answered (the ``answered`` gosub made
+        it ``connected``), the call is answered and completed instead."""
+        info = await self._patiently(lambda: self.queue.wait_info(uid), f"place of {uid}", 5.0)
+        if info is not None and info.state == "connected" and record is not None:
+            record.finish("answered", info.agent)
+            record.agent = info.agent
+            await self._complete(uid, info.agent, record)
+            return None
+        wait = await self._patiently(
+            lambda: self.queue.pbx_lost(uid, box), f"pbx-lost of {uid}", 5.0
+        )
+        if record is not None:
+            record.add("queue_left", None, f"pbx-lost after {wait or 0:.0f}s")
+        return wait
+
     async def _complete(
         self, uid: str, agent: str, record: CallRecord, who: str = "caller"
     ) -> None:

@@ -18,7 +18,8 @@ session cannot be interrupted while a command runs, so it plays music on hold an
 at the announcement interval, tells the caller's position and estimated wait.
 
 When an offer arrives, :mod:`.bridge` puts the caller through (CONNECT, COMPLETE, or back to
-its place when the agent does not answer). A hangup while waiting: ABANDON with the wait time.
+its place when the agent does not answer). A hangup while waiting: ABANDON with the wait time;
+the box gone (:class:`~ivr.errors.PBXLost`): PBXLOST (:meth:`.Bridging.lost`).
 
 Nobody is served twice: once the operator answered, the call is marked done on the channel
 (``HOTLINE_DONE=1``) and in the live-call registry before the survey; after the survey,
@@ -45,7 +46,7 @@ from ivr.config.queue_models import QueueFile
 from ivr.engine.attempt import CallTracker, HandedBack
 from ivr.engine.channel import Channel, wait_paced
 from ivr.engine.record import CallRecord
-from ivr.errors import AGIHangup
+from ivr.errors import AGIHangup, PBXLost
 from ivr.queuewait.bridge import Bridging, TicketNumbers
 from ivr.queuewait.overflow import REDIS_AWAY, Held, Wait, overflow_reason, usable_number
 from queueing.hub import QueueHub
@@ -177,10 +178,12 @@ class RedisQueueWaiter(Bridging):
             lambda: self.queue.leave(uniqueid, "key", target, reason), f"leave of {uniqueid}", 5.0
         )
 
-    async def abandon(self, uniqueid: str) -> float | None:
-        """The caller hung up during the menu while holding its place: ABANDON."""
+    async def abandon(self, uniqueid: str, lost_box: str | None = None) -> float | None:
+        """Hung up in the menu, holding a place: ABANDON (PBXLOST: its box ``lost_box`` died)."""
         self.stop_holding(uniqueid)
         self.hub.unregister(uniqueid)
+        if lost_box is not None:
+            return await self.lost(uniqueid, lost_box)
         return await self._patiently(
             lambda: self.queue.abandon(uniqueid, "hangup"), f"abandon of {uniqueid}", 5.0
         )
@@ -210,11 +213,11 @@ class RedisQueueWaiter(Bridging):
                 await self._complete(uid, place.agent, record)
                 return
             connected = await self._wait(w)
-        except AGIHangup:
-            if not connected and not w.left:
-                wait = await self._patiently(
-                    lambda: self.queue.abandon(uid, "hangup"), f"abandon of {uid}", 5.0
-                )
+        except AGIHangup as exc:
+            if not connected and not w.left and isinstance(exc, PBXLost):
+                await self.lost(uid, exc.box, record)
+            elif not connected and not w.left:
+                wait = await self.abandon(uid)  # (unregisters as the finally does)
                 record.add("abandon", None, f"waited {wait or 0:.0f}s")
             raise
         except HandedBack:

@@ -39,7 +39,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ivr.engine.record import PBX_LOST as PBX_LOST
+
 ANSWERED = "answered"
+#: A synthetic attempt closing a call whose hotline server died. Not to be confused with
+#: ``pbx-lost`` (:data:`PBX_LOST`): the call's Asterisk box died; a real, final outcome.
 LOST = "server-lost"
 #: Outcomes that say how an attempt ended, not how the call did.
 NOT_FINAL = frozenset({"error", "in_progress", "handed-back", LOST})

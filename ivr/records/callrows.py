@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from ivr.db.sqlutil import insert_ignore
 from ivr.db.tables import CallAttemptRow, CallbackTaskRow, CallRow, QueueLogRow, TicketRow
-from ivr.records.attempts import ANSWERED, LOST, Attempt, attempt_number, merge
+from ivr.records.attempts import ANSWERED, LOST, PBX_LOST, Attempt, attempt_number, merge
 from ivr.records.tasks import (
     MISSED,
     callback_task,
@@ -37,7 +37,10 @@ from ivr.records.tasks import (
 )
 
 ANONYMOUS = ("", "anonymous", "unknown", "0")
-MISSED_OUTCOMES = ("abandoned",)
+#: Outcomes that call for a missed-call callback (漏接回拨): the caller hung up waiting, or its
+#: Asterisk box went away under it (not its doing, and nobody served it). A ``server-lost``
+#: caller who was waiting is one too (below); any call that left the queue unanswered too.
+MISSED_OUTCOMES = ("abandoned", PBX_LOST)
 CHUNK = 1000
 # call_records columns the merge does not own: kept when the merge has no value for them
 # (filled from queue_log, or from CallRecordStore.survey)
@@ -261,7 +264,8 @@ def _with_queue(session: Session, rows: list[dict[str, Any]], known: set[str]) -
     for part in _chunks(ids):
         for callid, event, at, agent, wait in session.execute(
             select(q.callid, q.event, q.at, q.agent, q.wait).where(
-                q.callid.in_(part), q.event.in_(["CONNECT", "ABANDON", "EXITWITHTIMEOUT"])
+                q.callid.in_(part),
+                q.event.in_(["CONNECT", "ABANDON", "EXITWITHTIMEOUT", "PBXLOST"]),
             )
         ):
             if event != "CONNECT":

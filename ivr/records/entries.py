@@ -43,7 +43,7 @@ BATCH = 500
 KIND_ORDER = {RESERVE: 0, QUEUE: 1, CALL: 2, SURVEY: 3}
 
 # Where each queue_log event keeps the seconds waited (1-based dataN), as app_queue writes it.
-WAIT_FIELD = {"CONNECT": 1, "ABANDON": 3, "EXITWITHTIMEOUT": 3, "EXITWITHKEY": 4}
+WAIT_FIELD = {"CONNECT": 1, "ABANDON": 3, "EXITWITHTIMEOUT": 3, "EXITWITHKEY": 4, "PBXLOST": 3}
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -129,7 +129,9 @@ def _fill_from_queue(session: Session, uniqueids: Sequence[str]) -> None:
 def _missed_tasks(session: Session, uniqueids: Sequence[str]) -> None:
     """Missed-call callback tasks (漏接回拨) for calls that left the queue unanswered."""
     c, q = CallRow, QueueLogRow
-    left = exists().where(q.callid == c.uniqueid, q.event.in_(["ABANDON", "EXITWITHTIMEOUT"]))
+    left = exists().where(
+        q.callid == c.uniqueid, q.event.in_(["ABANDON", "EXITWITHTIMEOUT", "PBXLOST"])
+    )
     answered = exists().where(q.callid == c.uniqueid, q.event == "CONNECT")
     rows = session.execute(
         select(c.uniqueid, c.caller, c.ended_at, c.started_at).where(

@@ -16,7 +16,8 @@ Counting rules (as the seed counts):
 - queue figures from ``queue_log``: offered (ENTERQUEUE, less the callers who then chose
   self-service in the menu: EXITWITHKEY, since callers hold a place from the answer),
   answered (CONNECT), answered within 15 s, average wait of answered calls, abandoned
-  (ABANDON) and timed out (EXITWITHTIMEOUT);
+  (ABANDON), timed out (EXITWITHTIMEOUT) and cut off by a dead Asterisk box (PBXLOST: offered,
+  not abandoned, counted apart);
 - *tasks* (任务) the calls of the period left for the operators: voice messages (留言) and
   missed-call callbacks (漏接回拨, promised callbacks included), how many and how many done;
 - *quality checks* (质检) per operator: the checks of the period's calls, mean total and per

@@ -107,7 +107,7 @@ def _queue(s: Session, period: Period) -> QueueFigures:
         s.execute(
             select(q.event, func.count())
             .where(
-                q.event.in_(["ENTERQUEUE", "ABANDON", "EXITWITHTIMEOUT", "EXITWITHKEY"]),
+                q.event.in_(["ENTERQUEUE", "ABANDON", "EXITWITHTIMEOUT", "EXITWITHKEY", "PBXLOST"]),
                 _in(q.day, period),
             )
             .group_by(q.event)
@@ -129,6 +129,7 @@ def _queue(s: Session, period: Period) -> QueueFigures:
         average_wait=float(wait) if wait is not None else None,
         abandoned=int(counts.get("ABANDON", 0)),
         timed_out=int(counts.get("EXITWITHTIMEOUT", 0)),
+        pbx_lost=int(counts.get("PBXLOST", 0)),
     )
 
 

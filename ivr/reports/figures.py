@@ -82,6 +82,7 @@ class QueueFigures:
     abandoned: int = 0
     timed_out: int = 0
     self_service: int = 0  # placed at answer, then chose self-service in the menu
+    pbx_lost: int = 0  # offered, then its Asterisk box went away (PBXLOST): not abandoned
 
     @property
     def answer_rate(self) -> float | None:

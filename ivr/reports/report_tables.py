@@ -130,6 +130,7 @@ def queue_table(report: Report) -> Table:
             ["平均等待（秒）", wait],
             ["放弃（个）", q.abandoned],
             ["排队超时（个）", q.timed_out],
+            ["交换机故障中断（个）", q.pbx_lost],
             ["菜单中选择自助服务（个）", q.self_service],
         ],
     )

@@ -341,7 +341,8 @@ function ops.noanswer()
 end
 
 -- The caller leaves the queue unanswered: hung up (ABANDON), or sent elsewhere by an
--- overflow rule (OVERFLOW action|target|reason|waittime, when ``action`` is given).
+-- overflow rule (OVERFLOW action|target|reason|waittime, when ``action`` is given), or its
+-- Asterisk box went away (action ``pbx-lost``, target the box: PBXLOST).
 local function abandon(uid, reason, action, target)
   local e = K.entry(uid)
   local st = redis.call('HMGET', e, 'state', 'agent', 'skill', 'enqueued_ms', 'position')
@@ -363,6 +364,11 @@ local function abandon(uid, reason, action, target)
     stat(skill, 'selfservice', 1)
     emit(uid, skill, 'NONE', 'EXITWITHKEY', reason, pos, st[5] or '', math.floor(wait / 1000),
       target or '')
+  elseif action == 'pbx-lost' then
+    -- the caller's Asterisk box went away: it was offered (entered the queue) but did not
+    -- abandon; PBXLOST position|origposition|waittime|box, counted apart
+    stat(skill, 'pbx_lost', 1)
+    emit(uid, skill, 'NONE', 'PBXLOST', pos, st[5] or '', math.floor(wait / 1000), target or '')
   elseif action then
     stat(skill, 'overflowed', 1)
     emit(uid, skill, 'NONE', 'OVERFLOW', action, target or '', reason, math.floor(wait / 1000))
@@ -857,7 +863,7 @@ function ops.snapshot()
     if #oldest > 0 then longest = now - tonumber(oldest[2]) end
     local today = {}
     for _, f in ipairs({'offered', 'answered', 'abandoned', 'answered_in_sl', 'wait_ms', 'completed', 'talk_ms',
-      'callbacks', 'overflowed', 'selfservice'}) do
+      'callbacks', 'overflowed', 'selfservice', 'pbx_lost'}) do
       today[f] = sm[s .. ':' .. f] or 0
     end
     out.skills[s] = {waiting = redis.call('ZCARD', K.waiting(s)), longest_wait_ms = longest,

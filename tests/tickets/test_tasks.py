@@ -138,3 +138,17 @@ async def test_tasks_are_listed_and_counted_in_the_report(
     assert r.code == 0, r.err
     assert "message 留言" in r.out and "messages/20250926/1758852000.2.wav" in r.out
     assert "1 callback task(s)" in r.out
+
+
+async def test_a_call_whose_asterisk_box_died_is_called_back_and_counted_apart(
+    service: TicketService, db: Database, tmp_path: Path
+) -> None:
+    """pbx-lost (issue 18): a missed-call task as for an abandon; in the report offered,
+    not abandoned, counted on its own row."""
+    store = CallRecordStore(db, tmp_path / "j.jsonl")
+    await store.save(record(7, outcome="pbx-lost"))
+    await store.queue_event(event(7, "ENTERQUEUE"))
+    await store.queue_event(event(7, "PBXLOST", "1", "1", "12", "127.0.0.1"))
+    assert [(t.kind, t.ref) for t in tasks(db)] == [("missed", record(7).uniqueid)]
+    q = build_report(db, service.catalogue, parse_period(day="2025-09-26")).queue
+    assert (q.offered, q.abandoned, q.pbx_lost) == (1, 0, 1)
