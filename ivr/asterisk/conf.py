@@ -67,7 +67,7 @@ from ivr.asterisk.conf_options import (
     process_agi_for_paths,
     stored_password,
 )
-from ivr.asterisk.conf_webrtc import WebSocketOptions, websocket_from_env
+from ivr.asterisk.ws_options import WebSocketOptions, websocket_from_env
 from ivr.config.bundle import ConfigBundle
 
 __all__ = [

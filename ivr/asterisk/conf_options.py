@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ivr.asterisk.chroot import project_dir
-from ivr.asterisk.conf_webrtc import WebSocketOptions
 from ivr.asterisk.errors import AsteriskConfigError
+from ivr.asterisk.ws_options import WebSocketOptions
 from ivr.config.bundle import ConfigBundle
 from ivr.config.queue_models import DiallerSettings
 from ivr.settings import Settings
