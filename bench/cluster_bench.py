@@ -22,21 +22,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import redis
 
-from bench.queue_bench import _free_port, loadavg, pct, timed
+from bench.queue_bench import loadavg, pct, single_redis, timed
 from ivr.config.queue_models import AgentSpec, QueueSettings
 from ivr.devtools.redis_cluster import LocalRedisCluster
 from queueing import keys
@@ -58,35 +55,6 @@ def evalsha_calls(ports: list[int]) -> dict[int, int]:
 
 def delta(after: dict[int, int], before: dict[int, int]) -> dict[int, int]:
     return {p: after[p] - before.get(p, 0) for p in after}
-
-
-@contextmanager
-def single_redis() -> Iterator[int]:
-    server = shutil.which("redis-server")
-    if server is None:
-        raise SystemExit("redis-server is not installed")
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.Popen(
-            [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--save", "",
-             "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    with redis.Redis(port=port) as c:
-                        c.ping()
-                    break
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline:
-                        raise SystemExit("redis-server did not start") from None
-                    time.sleep(0.02)
-            yield port
-        finally:
-            proc.terminate()
-            proc.wait(10)
 
 
 class Floor:

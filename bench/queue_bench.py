@@ -32,8 +32,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 
 from ivr.config.queue_models import AgentSpec, QueueSettings
@@ -282,6 +284,37 @@ async def run(
     return 0 if all(ok for _, ok in checks) else 1
 
 
+@contextmanager
+def single_redis() -> Iterator[int]:
+    """A throwaway redis-server on a free loopback port (nothing kept on disk): its port,
+    once it answers PING."""
+    server = shutil.which("redis-server")
+    if server is None:
+        raise SystemExit("redis-server is not installed")
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.Popen(
+            [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    with redis.Redis(port=port) as c:
+                        c.ping()
+                    break
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise SystemExit("redis-server did not start") from None
+                    time.sleep(0.02)
+            yield port
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--redis-url", help="a Redis database the benchmark may empty")
@@ -318,30 +351,8 @@ def main() -> int:
             )
             return 2
         return go(args.redis_url)
-    server = shutil.which("redis-server")
-    if server is None:
-        raise SystemExit("redis-server is not installed (or pass --redis-url)")
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.Popen(
-            [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--save", "",
-             "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), 0.2):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise SystemExit("redis-server did not start") from None
-                    time.sleep(0.02)
-            return go(f"redis://127.0.0.1:{port}/0")
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    with single_redis() as port:
+        return go(f"redis://127.0.0.1:{port}/0")
 
 
 if __name__ == "__main__":
