@@ -157,6 +157,17 @@ class Stack:
     calls: list[SippCall] = field(default_factory=list)
 
     # -- Asterisk
+    def start_asterisk(self) -> None:
+        """Start Asterisk in the stack's root with the installed config, the project, the
+        work directory and the virtualenv's Python bind-mounted (the session's start, and a
+        test's after it killed the box)."""
+        self.log_start = local.log_offset(self.root)
+        binds = [PROJECT, self.work]
+        prefix = Path(sys.base_prefix).resolve()
+        if prefix.parts[:2] != ("/", "usr"):
+            binds.append(prefix)  # the Python the project's virtualenv runs on
+        local.start(self.root, binds)
+
     def rx(self, command: str) -> str:
         return local.rx(self.root, command)
 
@@ -596,12 +607,7 @@ def _stack(root: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory)
             assert time.monotonic() < deadline, "hotline serve did not start"
             time.sleep(0.05)
         stk.install()
-        stk.log_start = local.log_offset(root)
-        binds = [PROJECT, work]
-        prefix = Path(sys.base_prefix).resolve()
-        if prefix.parts[:2] != ("/", "usr"):
-            binds.append(prefix)  # the Python the project's virtualenv runs on
-        local.start(root, binds)
+        stk.start_asterisk()
         yield stk
     finally:
         for sipp in stk.calls:

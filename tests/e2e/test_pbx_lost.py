@@ -11,31 +11,18 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from ivr.asterisk import local
 from ivr.asterisk.pids import running_pid, wait_gone
-from tests.e2e.conftest import PROJECT, Stack, poll
-from tests.e2e.test_failover import Queue
+from tests.e2e.conftest import Stack, poll
+from tests.e2e.test_failover import Queue, queue  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.asterisk
 
 CALLER = "13970000001"  # a number no other e2e test uses (records are found by it)
-
-
-@pytest.fixture
-def queue(stack: Stack) -> Iterator[Queue]:
-    stack.wait_queue_empty()
-    q = Queue(stack)
-    try:
-        yield q
-    finally:
-        q.close()
 
 
 def start_asterisk_again(stack: Stack) -> None:
@@ -43,16 +30,14 @@ def start_asterisk_again(stack: Stack) -> None:
     with the same bind mounts (after ``stop`` unmounted what the killed one left)."""
     local.stop(stack.root)
     stack.install()
-    stack.log_start = local.log_offset(stack.root)
-    binds = [PROJECT, stack.work]
-    prefix = Path(sys.base_prefix).resolve()
-    if prefix.parts[:2] != ("/", "usr"):
-        binds.append(prefix)
-    local.start(stack.root, binds)
+    stack.start_asterisk()
 
 
 @pytest.mark.timeout(900)  # with the stack's start (the first test of a session)
-def test_asterisk_killed_while_a_caller_waits(stack: Stack, queue: Queue) -> None:
+def test_asterisk_killed_while_a_caller_waits(
+    stack: Stack,
+    queue: Queue,  # noqa: F811
+) -> None:
     sipp = stack.call("12345", CALLER, keys=[(3.0, "0")])
     killed = False
     try:

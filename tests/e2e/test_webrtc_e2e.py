@@ -179,6 +179,20 @@ def answered_in_browser(stack: Stack, page: Any, workdir: Path, caller: str) -> 
     return call
 
 
+def answered_by_next(stack: Stack, caller: str) -> dict[str, Any]:
+    """The caller put through to the next operator (its SIPp softphone answers), hung up:
+    the call's record, answered by that operator."""
+    poll(
+        lambda: stack.agent(NEXT)["state"] == "busy" or None,
+        lambda: f"the caller never reached {NEXT}: {stack.agent(NEXT)}",
+        timeout=40,
+    )
+    stack.hangup(caller)
+    record: dict[str, Any] = stack.record(caller, timeout=90)
+    assert (record["outcome"], record["agent"]) == ("answered", NEXT), record
+    return record
+
+
 def band_rms(wav: Path, low: int, high: int) -> float:
     """The RMS amplitude (0..1) of ``wav`` in the band ``low``-``high`` Hz (sox)."""
     text = sox(str(wav), "-n", "sinc", f"{low}-{high}", "stat")
@@ -306,14 +320,7 @@ def test_a_tab_closed_while_ringing_strands_nobody(
             timeout=30,
         )
         assert state["reason"] == "no answer", state
-        poll(
-            lambda: stack.agent(NEXT)["state"] == "busy" or None,
-            lambda: f"the caller never reached {NEXT}: {stack.agent(NEXT)}",
-            timeout=40,
-        )
-        stack.hangup(CITIZEN2)
-        record = stack.record(CITIZEN2, timeout=90)
-        assert (record["outcome"], record["agent"]) == ("answered", NEXT), record
+        record = answered_by_next(stack, CITIZEN2)
         offers = [e["detail"] for e in record["events"] if e["kind"] == "offer"]
         offers = [d for d in offers if "/" in d]  # "<agent> <interface>" (not the menu's)
         assert offers == [f"{OPERATOR} PJSIP/{OPERATOR}-web", f"{NEXT} PJSIP/{NEXT}"], offers
@@ -369,14 +376,7 @@ def test_a_closed_desk_pauses_its_operator_before_a_caller_rings_it(
         assert "phone offline" in audit[0]["after_json"], audit
         stack.login(NEXT, ready=True)
         call = stack.call("12345", caller)
-        poll(
-            lambda: stack.agent(NEXT)["state"] == "busy" or None,
-            lambda: f"the caller never reached {NEXT}: {stack.agent(NEXT)}",
-            timeout=40,
-        )
-        stack.hangup(caller)
-        record = stack.record(caller, timeout=90)
-        assert (record["outcome"], record["agent"]) == ("answered", NEXT), record
+        record = answered_by_next(stack, caller)
         offers = [e["detail"] for e in record["events"] if e["kind"] == "offer"]
         assert [d for d in offers if "/" in d] == [f"{NEXT} PJSIP/{NEXT}"], offers
         dials = [e["detail"] for e in record["events"] if e["kind"] == "dial"]
