@@ -744,8 +744,12 @@ def turn(tmp_path: Path) -> Iterator[int]:
            "--verbose"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(0.5)
-        assert proc.poll() is None, "turnserver did not start"
+        pidfile = tmp_path / "turn.pid"  # written once its listeners are open
+        poll(
+            lambda: (proc.poll() is None and pidfile.exists()) or None,
+            lambda: f"turnserver did not start (exit {proc.poll()})",
+            timeout=10,
+        )
         yield port
     finally:
         proc.terminate()

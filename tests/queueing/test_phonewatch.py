@@ -6,7 +6,6 @@ several probes. The whole on the real Asterisk and Chromium: tests/e2e/test_webr
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -18,6 +17,7 @@ from queueing.model import AgentState
 from queueing.phonewatch import OFFLINE, PhoneWatch
 from queueing.queue import QueueRequest, RedisQueue
 from tests.queueing.conftest import agent
+from tests.queueing.test_waiter import until
 
 WEB = "PJSIP/a1-web"
 
@@ -29,9 +29,11 @@ class FakeDevices:
         self.states = {f"PJSIP/{k.replace('_', '-')}": v for k, v in states.items()}
         self.asked: list[str] = []
         self.down = False
+        self.refused = 0  # actions refused while down
 
     async def action(self, name: str, *extra: tuple[str, str], **fields: Any) -> dict[str, str]:
         if self.down:
+            self.refused += 1
             raise AMIError("AMI connection lost")
         assert name == "Getvar" and "Channel" not in fields, (name, fields)
         iface = fields["Variable"].removeprefix("DEVICE_STATE(").removesuffix(")")
@@ -140,10 +142,15 @@ async def test_ami_away_is_logged_once_and_the_watch_goes_on(
     watch.probe = 0.05
     with caplog.at_level(logging.WARNING):
         watch.start()
-        await asyncio.sleep(0.3)
+
+        def warned() -> list[str]:
+            return [r.getMessage() for r in caplog.records if "HL-QUE-091" in r.getMessage()]
+
+        # three probe rounds refused by the AMI that is away: one warning for them all
+        await until(lambda: ami.refused >= 3, "the watch stopped probing while AMI was away")
         ami.down = False
-        await asyncio.sleep(0.2)
+        await until(lambda: WEB in ami.asked, "the watch never asked AMI again")
         await watch.stop()
-    lines = [r.getMessage() for r in caplog.records if "HL-QUE-091" in r.getMessage()]
+    lines = warned()
     assert len(lines) == 1 and "AMI connection lost" in lines[0], lines
     assert WEB in ami.asked  # asked again once AMI was back
