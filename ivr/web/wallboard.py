@@ -10,7 +10,9 @@ Definitions (the same as the reports'; :mod:`ivr.reports`):
   of at most ``service_level_seconds`` (15 s, queue.yaml);
 - service level over offered = answered within 15 s / offered; over answered = answered
   within 15 s / answered (both are shown, labelled; the national rule is over offered);
-- answer rate = answered / offered; abandoned: hung up while waiting (``ABANDON``);
+- answer rate = answered / offered; abandoned: hung up while waiting (``ABANDON``); PBX lost:
+  the caller's Asterisk box went away while the caller waited (``PBXLOST``: offered, neither
+  answered nor abandoned; docs/scale-out.md);
 - callbacks pending: open callback tasks (回访, 漏接回拨, 留言); tickets overdue, due soon and
   supervised (督办): open tickets, at this moment;
 - calls per hour: call records by the local hour they started, today beside yesterday;
@@ -42,19 +44,22 @@ WINDOW = dt.timedelta(minutes=30)
 _OPEN = [s.value for s in OPEN]
 # the board's totals: its key, the queue counter's field
 SUMMED = (("offered", "offered"), ("answered", "answered"), ("in_sl", "answered_in_sl"),
-          ("abandoned", "abandoned"))  # fmt: skip
+          ("abandoned", "abandoned"), ("pbx_lost", "pbx_lost"))  # fmt: skip
 
 
 def ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def figures(offered: int, answered: int, in_sl: int, abandoned: int) -> dict[str, Any]:
+def figures(
+    offered: int, answered: int, in_sl: int, abandoned: int, pbx_lost: int = 0
+) -> dict[str, Any]:
     return {
         "offered": offered,
         "answered": answered,
         "answered_in_service_level": in_sl,
         "abandoned": abandoned,
+        "pbx_lost": pbx_lost,
         "service_level_over_offered": ratio(in_sl, offered),
         "service_level_over_answered": ratio(in_sl, answered),
         "answer_rate": ratio(answered, offered),
@@ -95,7 +100,7 @@ class Wallboard:
             if not self._stored:  # the first board waits for them
                 await self._refresh
         skills: dict[str, Any] = {}
-        total = dict.fromkeys(("offered", "answered", "in_sl", "abandoned", "waiting"), 0)
+        total = dict.fromkeys((*(k for k, _ in SUMMED), "waiting"), 0)
         longest = 0.0
         for name, s in sorted(snap["skills"].items()):
             t = s["today"]
@@ -103,7 +108,7 @@ class Wallboard:
                 "waiting": s["waiting"],
                 "longest_wait_seconds": s["longest_wait_ms"] / 1000,
                 "agents": s["agents"],
-                **figures(t["offered"], t["answered"], t["answered_in_sl"], t["abandoned"]),
+                **figures(*(int(t.get(field, 0)) for _, field in SUMMED)),
             }
             for key, field in SUMMED:
                 total[key] += t[field]
@@ -129,7 +134,7 @@ class Wallboard:
             "total": {
                 "waiting": total["waiting"],
                 "longest_wait_seconds": longest,
-                **figures(total["offered"], total["answered"], total["in_sl"], total["abandoned"]),
+                **figures(*(total[key] for key, _ in SUMMED)),
             },
             "skills": skills,
             "agents": agents,

@@ -146,3 +146,18 @@ async def test_the_hot_issues_as_the_server_last_refreshed_them(
     b = await board(boss)
     assert b["hotspots"] is None and b["total"]["waiting"] == 0
     assert "[HL-WEB-015] wallboard: the hot issues not read" in caplog.text
+
+
+async def test_a_caller_whose_asterisk_box_went_away_is_offered_not_abandoned(
+    desks: dict[str, Desk],
+    rq: RedisQueue,  # noqa: F811
+    clock: Clock,  # noqa: F811
+) -> None:
+    await rq.enqueue(QueueRequest("p1", "13900000003", "12345", "general", 0, clock()))
+    await rq.enqueue(QueueRequest("p2", "13900000004", "12345", "general", 0, clock()))
+    clock.advance(5)
+    assert await rq.pbx_lost("p1", "10.0.0.21") == 5
+    b = await board(desks["super"])
+    t, s = b["total"], b["skills"]["general"]
+    assert (t["offered"], t["abandoned"], t["pbx_lost"], t["waiting"]) == (2, 0, 1, 1)
+    assert (s["offered"], s["abandoned"], s["pbx_lost"]) == (2, 0, 1)

@@ -173,6 +173,14 @@ async def test_a_supervisor_watches_a_caller_wait_and_be_answered(
         await expect(hot.locator("a").last).to_have_text(heating[-1])
         await expect(hot.locator("a").last).to_have_attribute("href", f"/api/tickets/{heating[-1]}")
         await expect(page.locator("#wb-hot-none")).to_be_hidden()
+        # a caller whose Asterisk box went away: offered, not abandoned, shown apart
+        await rq.enqueue(QueueRequest("b3", "13900000013", "12345", "general", 0, clock()))
+        await rq.pbx_lost("b3", "10.0.0.21")
+        await expect(page.locator("#t-pbx-lost")).to_have_text("1")
+        await expect(page.locator("#t-abandoned")).to_have_text("0")
+        await expect(page.locator("#t-offered")).to_have_text("3")
+        skill = page.locator("#wb-skills tbody tr", has_text="general").locator("td")
+        await expect(skill.nth(8)).to_have_text("1")
         SHOTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SHOTS / "wallboard.png"))
         # Asterisk is away here: the line under the list says so, with the id

@@ -102,6 +102,7 @@ function show(b) {
   $("t-answered").textContent = String(t.answered);
   $("t-offered").textContent = String(t.offered);
   $("t-abandoned").textContent = String(t.abandoned);
+  $("t-pbx-lost").textContent = String(t.pbx_lost);
   if (b.last_30_minutes) {
     $("t-sl30").textContent = pct(b.last_30_minutes.service_level_over_offered);
     $("t-sl30-answered").textContent = pct(b.last_30_minutes.service_level_over_answered);
@@ -110,7 +111,8 @@ function show(b) {
   if (b.callbacks_pending != null) $("t-callbacks").textContent = String(b.callbacks_pending);
   rows("wb-skills", Object.entries(b.skills).map(([name, s]) => ({
     cells: [name, String(s.waiting), `${Math.round(s.longest_wait_seconds)} 秒`, String(s.offered), String(s.answered),
-      String(s.answered_in_service_level), pct(s.service_level_over_offered), String(s.abandoned)],
+      String(s.answered_in_service_level), pct(s.service_level_over_offered), String(s.abandoned),
+      String(s.pbx_lost)],
     className: s.longest_wait_seconds > sl ? "late" : "",
   })));
   rows("wb-agents", b.agents.map((a) => ({
