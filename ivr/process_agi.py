@@ -6,7 +6,8 @@ caller in several ways, and all of them end the call cleanly here (a call an ear
 served is never queued again: the engine reads the channel's state first, as on a server):
 
 - ``ValueError`` when Asterisk sends a ``HANGUP`` line or closes stdin (EOF): pyst2 parses
-  the reply code with ``int('')``;
+  the reply code with ``int('')``; an end of stdin (or a broken pipe) without a SIGHUP is the
+  box going away (killed, crashed): the record says ``pbx-lost`` (:mod:`ivr.agi.pyst2_channel`);
 - ``AGISIGHUPHangup`` after Asterisk's SIGHUP, ``AGIResultHangup``, ``AGISIGPIPEHangup``;
 - ``AGIUnknownError`` for a ``511`` reply (command on a dead channel);
 - ``AGIAppError`` for ``result=-1`` (``WAIT FOR DIGIT``, ``STREAM FILE``, ``RECORD FILE``
@@ -27,12 +28,13 @@ import asyncio
 import io
 import logging
 import os
+import socket
 import sys
 
 from asterisk import agi as pyst2
 
 from ivr.agi.channel import call_info_from_env
-from ivr.agi.pyst2_channel import Pyst2Channel
+from ivr.agi.pyst2_channel import Pyst2Channel, WatchedInput
 from ivr.compose.script import run_process_call
 from ivr.runtime import ConfigHolder
 from ivr.settings import Settings
@@ -45,7 +47,7 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="hotline.agi %(levelname)s %(message)s"
     )
-    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+    stdin = WatchedInput(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace"))
     debug = sys.stderr if os.environ.get("HOTLINE_AGI_DEBUG") else open(os.devnull, "w")  # noqa: SIM115
     try:
         agi = pyst2.AGI(stdin=stdin, stdout=sys.stdout, stderr=debug)
@@ -58,6 +60,12 @@ def main() -> int:
     holder = ConfigHolder(settings.config_dir, settings.recordings_dir)
     info = call_info_from_env(agi.env)
 
-    channel = Pyst2Channel(agi, settings.for_asterisk, settings.recording_for_asterisk)
+    channel = Pyst2Channel(
+        agi,
+        settings.for_asterisk,
+        settings.recording_for_asterisk,
+        lines=stdin,
+        box=socket.gethostname(),
+    )
     asyncio.run(run_process_call(settings, holder, channel, info))
     return 0

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -36,12 +37,15 @@ def run_script(
     how: str = "",
     press: dict[str, str] | None = None,
     hangup_when: Callable[[list[str]], bool] | None = None,
+    gone_when: Callable[[list[str]], bool] | None = None,
 ) -> tuple[int, list[str], list[dict[str, Any]]]:
     """Run one call. After ``after`` commands the caller goes: ``how`` is ``sighup`` (what
     Asterisk does for process AGI), ``hangup-line`` or ``eof``. ``press``: the caller presses
     the key during the first command containing the text. ``hangup_when(commands)`` true:
     the caller hangs up during the last command, as on Asterisk 22 with process AGI (the
-    command's hangup reply, then SIGHUP; then only commands allowed on a dead channel run)."""
+    command's hangup reply, then SIGHUP; then only commands allowed on a dead channel run).
+    ``gone_when(commands)`` true: Asterisk dies during the last command (its pipes close,
+    no SIGHUP, no reply)."""
     press = dict(press or {})
     hung_up = False
     var = config_dir.parent / "var"
@@ -78,6 +82,9 @@ def run_script(
                 continue
             if how == "sighup" and len(commands) == after + 1:
                 proc.send_signal(signal.SIGHUP)
+        if gone_when is not None and gone_when(commands):
+            proc.stdin.close()
+            break
         for text in [t for t in press if t in line]:
             fake.digits.insert(0, press.pop(text))
         if hangup_when is not None and not hung_up and hangup_when(commands):
@@ -119,6 +126,23 @@ def _queue(redis_url: str, *, staff: bool) -> RedisQueue:
 
     asyncio.run(setup())
     return q
+
+
+def waiting(commands: list[str]) -> bool:
+    """The caller waits in the queue: music on, a digit wait."""
+    music = any(c.startswith("SET MUSIC on") for c in commands)
+    return music and commands[-1].startswith("WAIT FOR DIGIT")
+
+
+def _occupy(q: RedisQueue, redis_url: str, uniqueid: str) -> None:
+    """Another caller takes the only operator, p1 (reserved for it)."""
+
+    async def occupy() -> None:
+        q.client = redis_client(redis_url)
+        await q.enqueue(QueueRequest(uniqueid, "13900000000", "12345", "general", 0, 1.0))
+        await q.client.aclose()
+
+    asyncio.run(occupy())
 
 
 def _agent_state(redis_url: str, agent_id: str) -> str:
@@ -185,7 +209,9 @@ def test_every_way_a_caller_goes_ends_cleanly(config_copy: Path, redis_url: str)
             fake = FakeAsterisk(to="12345", caller="13800138002", digits="1", script="")
             code, _, records = run_script(config_copy, redis_url, fake, after=after, how=how)
             assert code == 0, (how, after)
-            assert records[-1]["outcome"] == "hangup", (how, after, records[-1])
+            # stdin closed with no SIGHUP and no HANGUP line: Asterisk itself went away
+            outcome = "pbx-lost" if how == "eof" else "hangup"
+            assert records[-1]["outcome"] == outcome, (how, after, records[-1])
             assert records[-1]["uniqueid"] == fake.uniqueid
 
 
@@ -246,19 +272,8 @@ def test_a_caller_hanging_up_while_waiting_abandons(config_copy: Path, redis_url
     """The operator is busy with another caller; ours hangs up during its wait (WAIT FOR
     DIGIT ends with -1, then SIGHUP): abandoned, out of the queue at once with ABANDON."""
     q = _queue(redis_url, staff=True)
-
-    async def occupy() -> None:
-        q.client = redis_client(redis_url)
-        other = QueueRequest("other.1", "13900000000", "12345", "general", 0, 1.0)
-        await q.enqueue(other)  # p1 is reserved for it
-        await q.client.aclose()
-
-    asyncio.run(occupy())
+    _occupy(q, redis_url, "other.1")
     fake = FakeAsterisk(to="12345", caller="13800138007", digits="0", script="")
-
-    def waiting(commands: list[str]) -> bool:
-        music = any(c.startswith("SET MUSIC on") for c in commands)
-        return music and commands[-1].startswith("WAIT FOR DIGIT")
 
     code, _, records = run_script(config_copy, redis_url, fake, hangup_when=waiting)
     assert code == 0
@@ -269,6 +284,27 @@ def test_a_caller_hanging_up_while_waiting_abandons(config_copy: Path, redis_url
     assert [e["callid"] for e in abandons] == [fake.uniqueid]
     assert not asyncio.run(_entry(redis_url, fake.uniqueid))
     assert _agent_state(redis_url, "p1") == "reserved"  # still for the other caller
+
+
+def test_a_waiting_caller_whose_asterisk_dies_is_pbx_lost(
+    config_copy: Path, redis_url: str
+) -> None:
+    """Asterisk is killed while the caller waits (its pipes close; no SIGHUP, no HANGUP):
+    the record says pbx-lost, naming this host, and the caller leaves the queue at once as
+    PBXLOST (offered, not abandoned)."""
+    q = _queue(redis_url, staff=True)
+    _occupy(q, redis_url, "other.2")
+    fake = FakeAsterisk(to="12345", caller="13800138008", digits="0", script="")
+
+    code, _, records = run_script(config_copy, redis_url, fake, gone_when=waiting)
+    assert code == 0
+    record = records[-1]
+    assert record["outcome"] == "pbx-lost", record
+    lost = [e for e in record["events"] if e["kind"] == "pbx_lost"]
+    assert lost and lost[0]["detail"] == socket.gethostname(), record["events"]
+    left = [e["event"] for e in _events(redis_url) if e["callid"] == fake.uniqueid]
+    assert "PBXLOST" in left and "ABANDON" not in left, left
+    assert not asyncio.run(_entry(redis_url, fake.uniqueid))
 
 
 async def _entry(redis_url: str, uniqueid: str) -> bool:

@@ -1,6 +1,13 @@
 """The :class:`ivr.engine.channel.Channel` interface over pyst2's ``AGI`` class (process AGI:
 one process per call, started by Asterisk; see :mod:`ivr.process_agi` for how pyst2 signals a
-gone caller). pyst2 installs a SIGHUP handler, so it runs in the main thread only."""
+gone caller). pyst2 installs a SIGHUP handler, so it runs in the main thread only.
+
+A box that went away is told from a caller who hung up as on a FastAGI server: a living
+Asterisk signals a process-AGI hangup with SIGHUP before it closes the script's pipes (res_agi's
+``run_agi``, unless the dialplan set ``AGISIGHUP=no``); a killed or crashed one just leaves
+them: end of file on stdin, or a broken pipe on stdout, with no SIGHUP and no ``HANGUP`` line.
+That raises :class:`~ivr.errors.PBXLost` naming this host (:class:`WatchedInput` notes how
+stdin ended)."""
 
 from __future__ import annotations
 
@@ -9,15 +16,38 @@ import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from asterisk import agi as pyst2
 
 from ivr.engine.channel import DialResult, RecordResult
-from ivr.errors import AGIHangup
+from ivr.errors import AGIHangup, PBXLost
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: how long a pipe that ended without a SIGHUP waits for one (Asterisk sends it first, but
+#: the handler runs in the main thread while the worker thread reads the end of the pipe)
+SIGHUP_GRACE = 0.3
+
+
+class WatchedInput:
+    """pyst2's stdin, noting how it ended: Asterisk's ``HANGUP`` line, or end of file."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.hangup_line = False
+        self.ended = False
+
+    def readline(self) -> str:
+        line = self.stream.readline()
+        if not line:
+            self.ended = True
+        elif line.strip() == "HANGUP":
+            self.hangup_line = True
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 def _gone(exc: BaseException) -> bool:
@@ -37,8 +67,13 @@ class Pyst2Channel:
         agi: Any,
         paths: Callable[[str], str] | None = None,
         recordings: Callable[[str], str] | None = None,
+        *,
+        lines: WatchedInput | None = None,
+        box: str = "",
     ) -> None:
         self.agi = agi
+        self.lines = lines  # None: the box's going away is not told from a hangup
+        self.box = box
         # as in ivr.agi.channel.AGIChannel: a prompt's and a recording's path as Asterisk
         # sees it (this script runs on Asterisk's host)
         self.paths: Callable[[str], str] = paths or (lambda path: path)
@@ -51,11 +86,31 @@ class Pyst2Channel:
         try:
             return await asyncio.to_thread(fn, *args)
         except Exception as exc:
+            if await self._box_gone(exc):
+                raise PBXLost(
+                    f"caller gone: Asterisk on {self.box or 'this host'} left the AGI pipe "
+                    f"without a SIGHUP ({type(exc).__name__}): the box is gone",
+                    self.box,
+                ) from exc
             if _gone(exc) or (
                 failed and isinstance(exc, pyst2.AGIAppError) and not await self.caller_present()
             ):
                 raise AGIHangup(f"caller gone ({type(exc).__name__}: {exc})") from exc
             raise
+
+    async def _box_gone(self, exc: Exception) -> bool:
+        """Whether ``exc`` is the end of a pipe that Asterisk left without telling a hangup."""
+        lines = self.lines
+        if lines is None:
+            return False
+        ended = isinstance(exc, ValueError) and lines.ended
+        if not (ended or isinstance(exc, pyst2.AGISIGPIPEHangup)) or lines.hangup_line:
+            return False
+        for _ in range(int(SIGHUP_GRACE / 0.02)):  # pyst2's handler sets the flag
+            if self.agi._got_sighup:
+                return False
+            await asyncio.sleep(0.02)
+        return not self.agi._got_sighup
 
     async def _execute(
         self, command: str, *args: Any, failed: bool = True
