@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ivr.agi.peer_watch import DEFAULT_PEER_TIMEOUT, watch_peer
 from ivr.agi.protocol import parse_header
 from ivr.agi.session import CLOSED_BY_PEER, DEFAULT_LINE_LIMIT, AGISession
 from ivr.errors import AGIHangup, AGIProtocolError, HotlineError
@@ -51,6 +52,7 @@ class _Connection(asyncio.Protocol):
         if server._stopping:  # accepted just before stop() closed the listener
             transport.abort()
             return
+        watch_peer(transport, server.peer_timeout)
         server._conns.add(self)
         server.sessions_total += 1
         loop = asyncio.get_running_loop()
@@ -175,6 +177,8 @@ class FastAGIServer:
     that play/record/wait, ``exec_timeout`` for EXEC (a Dial can last an hour);
     ``session_timeout`` bounds a whole call (None: no bound). Lines longer than
     ``line_limit`` bytes (and a header longer than that) are a protocol error.
+    ``peer_timeout``: seconds of TCP silence after which a vanished box is judged gone
+    (:mod:`ivr.agi.peer_watch`; None: only the commands' deadlines notice it).
     """
 
     def __init__(
@@ -190,6 +194,7 @@ class FastAGIServer:
         session_timeout: float | None = 4 * 3600.0,
         line_limit: int = DEFAULT_LINE_LIMIT,
         backlog: int = 1024,
+        peer_timeout: float | None = DEFAULT_PEER_TIMEOUT,
     ) -> None:
         self.handler = handler
         self.host = host
@@ -201,6 +206,7 @@ class FastAGIServer:
         self.session_timeout = session_timeout
         self.line_limit = line_limit
         self.backlog = backlog
+        self.peer_timeout = peer_timeout
         self._server: asyncio.Server | None = None
         self._conns: set[_Connection] = set()  # still sending their header
         self._tasks: set[asyncio.Task[None]] = set()  # running the handler
