@@ -91,3 +91,33 @@ def test_an_unwritable_out_is_a_one_line_error(
     err = capsys.readouterr().err.strip()
     assert code == 1
     assert "cannot write the Kamailio config" in err and "HL-KAM-002" in err and "\n" not in err
+
+
+def test_the_browser_phones_websocket(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = env / "kam"
+    code = main(
+        ["kamailio-conf", "--out", str(out), "--box", "127.0.0.1:5061", "--listen", "127.0.0.1",
+         "--port", "5070", "--ws-port", "5080", "--run-dir", str(env / "run")]
+    )  # fmt: skip
+    said = capsys.readouterr()
+    assert code == 0, said.err
+    assert "Kamailio on udp 127.0.0.1:5070, ws 127.0.0.1:5080/ws" in said.out
+    cfg = (out / "kamailio.cfg").read_text()
+    stored = json.loads((env / "var" / "asterisk-secrets.json").read_text())
+    assert f'$au == "1003-web") {{ $var(pw) = "{stored["1003-web"]}"' in cfg
+    if not Path(KAMAILIO).exists():
+        pytest.skip("kamailio is not installed (scripts/bootstrap.sh installs it)")
+    done = subprocess.run(
+        [KAMAILIO, "-c", "-f", str(out / "kamailio.cfg")], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_wss_without_a_certificate_is_a_one_line_error(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["kamailio-conf", "--out", str(env / "kam"), "--box", "127.0.0.1:5061"]
+    assert main([*argv, "--wss-port", "5443", "--wss-key", "/etc/kam.key"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "HL-KAM-003" in err and "--wss-cert" in err and "\n" not in err
+    assert not (env / "kam").exists()

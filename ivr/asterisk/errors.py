@@ -13,6 +13,7 @@ __all__ = [
     "AsteriskRootError",
     "AsteriskStartError",
     "KamailioConfigError",
+    "KamailioWebSocketError",
     "KamailioWriteError",
 ]
 
@@ -64,3 +65,10 @@ class KamailioWriteError(AsteriskError):
     """``hotline kamailio-conf`` could not write into its ``--out`` directory."""
 
     code = "HL-KAM-002"
+
+
+class KamailioWebSocketError(KamailioConfigError):
+    """The browser phones' WebSocket on Kamailio is wrongly asked for: ``wss`` without an
+    absolute certificate or key path, a bad port or path, or the UDP port taken twice."""
+
+    code = "HL-KAM-003"

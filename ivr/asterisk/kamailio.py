@@ -15,6 +15,10 @@ boxes:
   (``lookup("location")``), so any box rings any operator. The boxes dial the operators as
   ``PJSIP/1001@kamailio``: the endpoint :func:`pjsip_kamailio` adds to Asterisk's config.
 
+* **browser phones** (the desk's, over a WebSocket; :class:`KamailioWebSocket`, in
+  :mod:`ivr.asterisk.kamailio_ws`) register and are rung the same way, with their agents.yaml
+  ``webrtc`` accounts, when ``KamailioOptions.ws`` asks for ``ws`` or ``wss``.
+
 Kamailio stays in the signalling path of every dialog (``record_route``); the media goes
 between the phones and the boxes directly. :func:`generate` returns ``kamailio.cfg`` and
 ``dispatcher.list``; ``kamailio -c -f kamailio.cfg`` checks them.
@@ -24,17 +28,19 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ivr.asterisk.conf_options import Agent
 from ivr.asterisk.errors import KamailioConfigError
+from ivr.asterisk.kamailio_ws import KamailioWebSocket
 
 __all__ = [
     "CONFIG_FILE",
     "DISPATCHER_FILE",
     "KAMAILIO_ENDPOINT",
     "KamailioOptions",
+    "KamailioWebSocket",
     "boxes_from_env",
     "generate",
     "pjsip_kamailio",
@@ -76,6 +82,8 @@ class KamailioOptions:
     list_path: Path | None = None
     #: Kamailio's run directory (its control socket, ``kamctl``); None: Debian's default
     run_dir: Path | None = None
+    #: the browser phones' WebSocket (none by default: they register with a box's own)
+    ws: KamailioWebSocket = field(default_factory=KamailioWebSocket)
 
 
 def boxes_from_env() -> tuple[str, ...]:
@@ -124,6 +132,7 @@ def generate(opts: KamailioOptions, out_dir: Path) -> dict[str, str]:
             )
     if not 0 < opts.port < 65536:
         raise KamailioConfigError(f"Kamailio port {opts.port} is not a port")
+    opts.ws.check(opts.port)
     list_path = opts.list_path or out_dir.resolve() / DISPATCHER_FILE
     return {CONFIG_FILE: _config(opts, list_path), DISPATCHER_FILE: _dispatcher_list(opts)}
 
@@ -135,13 +144,15 @@ def _dispatcher_list(opts: KamailioOptions) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _passwords(agents: tuple[Agent, ...]) -> list[str]:
-    """The body of ``route[PASSWORD]``: ``$var(pw)`` for the user name ``$au``."""
+def _passwords(agents: tuple[Agent, ...], ws: bool) -> list[str]:
+    """The body of ``route[PASSWORD]``: ``$var(pw)`` for the user name ``$au`` (the browser
+    phones' accounts too when Kamailio takes their WebSocket, ``ws``)."""
     out = []
     for agent in agents:
-        for user, password in ((agent.endpoint, agent.password), (agent.webrtc, "")):
+        web = agent.webrtc_password if ws else ""
+        for user, password in ((agent.endpoint, agent.password), (agent.webrtc, web)):
             if not user or not password:
-                continue  # browser phones register with Asterisk's WebSocket for now
+                continue
             for what, value in (("user name", user), ("password", password)):
                 if not _SAFE.match(value):
                     raise KamailioConfigError(
@@ -161,7 +172,8 @@ def _config(opts: KamailioOptions, list_path: Path) -> str:
     )
     loadmodule_ctl = 'loadmodule "ctl.so"\n' if run is not None else ""
     boxes = ", ".join(opts.boxes)
-    passwords = "\n".join(_passwords(opts.agents)) or "    # no operator has a SIP account"
+    passwords = "\n".join(_passwords(opts.agents, opts.ws.on))
+    passwords = passwords or "    # no operator has a SIP account"
     return f"""#!KAMAILIO
 {_HEADER}# The hotline's SIP front door: the Asterisk boxes {boxes} behind it.
 # Read docs/scale-out-sip.md for what each route does.
@@ -173,7 +185,7 @@ fork=yes
 children=4
 auto_aliases=no
 listen=udp:{opts.listen}:{int(opts.port)}
-server_header="Server: hotline12345-kamailio"
+{opts.ws.globals(opts.listen)}server_header="Server: hotline12345-kamailio"
 user_agent_header="User-Agent: hotline12345-kamailio"
 
 loadmodule "tm.so"
@@ -192,7 +204,7 @@ loadmodule "auth.so"
 loadmodule "dispatcher.so"
 loadmodule "kex.so"
 loadmodule "corex.so"
-{loadmodule_ctl}{ctl}
+{opts.ws.modules()}{loadmodule_ctl}{ctl}
 # an operator's phone may ring this long; a box must answer an INVITE within the first
 modparam("tm", "fr_timer", {int(opts.box_timeout_ms)})
 modparam("tm", "fr_inv_timer", {int(opts.ring_timeout) * 1000})
@@ -222,6 +234,7 @@ request_route {{
     if (!sanity_check("17895", "7")) {{
         exit;
     }}
+    route(BROWSER);
     if (has_totag()) {{
         route(WITHINDLG);
         exit;
@@ -256,7 +269,7 @@ request_route {{
 # an in-dialog request (ACK, BYE, re-INVITE): along the recorded route
 route[WITHINDLG] {{
     if (loose_route()) {{
-        route(RELAY);
+{opts.ws.to_browser()}        route(RELAY);
         exit;
     }}
     if (is_method("ACK") && t_check_trans()) {{
@@ -267,6 +280,11 @@ route[WITHINDLG] {{
         sl_send_reply("404", "Not here");
     }}
     exit;
+}}
+
+# a request over a browser phone's WebSocket: its connection is where it is reached
+route[BROWSER] {{
+{opts.ws.from_browser()}
 }}
 
 # an operator's phone: the digest with its agents.yaml password, then the location table
@@ -337,4 +355,4 @@ failure_route[NEXT_BOX] {{
         }}
     }}
 }}
-"""
+{opts.ws.routes()}"""
