@@ -9,7 +9,8 @@ and key, for real).
 * a browser's ``REGISTER`` over the WebSocket is digest-checked as a desk phone's is (the
   agents.yaml ``webrtc`` account), and ``fix_nated_register`` stores the connection's address
   with the contact (its Contact, ``…@….invalid;transport=ws``, cannot be reached as such), so
-  ``lookup("location")`` sends a box's INVITE out over that WebSocket;
+  ``lookup("location")`` sends a box's INVITE out over that WebSocket; once the WebSocket is
+  closed (the tab closed) the contact is not used (``handle_lost_tcp``): 404 at once;
 * the Contact of every other request and reply that comes over a WebSocket gets nathelper's
   ``alias`` (``add_contact_alias``), and in-dialog requests towards the browser are sent to it
   (``handle_ruri_alias``): the box's ACK and BYE reach the browser over its WebSocket.
@@ -102,6 +103,9 @@ class KamailioWebSocket:
             'modparam("nathelper", "received_avp", "$avp(RECEIVED)")',
             'modparam("registrar", "received_avp", "$avp(RECEIVED)")',
             'modparam("nathelper", "natping_interval", 0)',  # the WebSocket pings itself
+            # a closed tab: its contact is not used any more (a box's INVITE gets 404 at once)
+            'modparam("usrloc", "handle_lost_tcp", 1)',
+            'modparam("usrloc", "close_expired_tcp", 1)',
             'modparam("websocket", "keepalive_mechanism", 1)',
             'modparam("websocket", "keepalive_timeout", 30)',
             'modparam("websocket", "keepalive_interval", 1)',
