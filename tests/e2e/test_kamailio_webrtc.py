@@ -1,7 +1,9 @@
 """Browser phones through the SIP front door (issue 18, docs/scale-out-sip.md): a real Kamailio
 from ``hotline kamailio-conf --ws-port`` on loopback takes the desk's SIP over a WebSocket; the
-stack's Asterisk is a box behind it (``ConfOptions.kamailio``); a hotline server started with
-``HOTLINE_WEBRTC_WS_URL`` at Kamailio's WebSocket serves the desk.
+stack's Asterisk is a box behind it (``ConfOptions.kamailio``, no WebSocket of its own); a
+hotline server started with ``HOTLINE_WEBRTC_WS_URL`` at Kamailio's WebSocket serves the desk.
+The first test runs with plain ``ws`` and with ``wss`` (``--wss-port``, a throwaway
+certificate the browser is told to accept).
 
 Operator 1003 signs in on that desk in Debian's Chromium (a fake microphone beeping at 2 kHz)
 and goes ready with the browser phone: JsSIP registers ``1003-web`` with Kamailio (digest, the
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,6 +60,7 @@ pytestmark = [
 ]
 
 CALLER, CALLER2, CALLER3 = "13904718393", "13904718394", "13904718395"
+CALLER_WSS = "13904718396"
 NEXT = "1001"  # the next operator, a SIPp softphone registered at Kamailio
 INBOUND_ENERGY = """async () => {
   const stats = await phone.session.connection.getStats();
@@ -75,10 +79,18 @@ class KamDesk:
     kam: Front
     ws_port: int
     http_port: int
+    tls: bool = False
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.ws_port}/ws"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.ws_port}/ws"
+
+    def new_page(self, chromium: Any) -> Any:
+        """A page of a browser context that accepts the throwaway certificate of ``wss``."""
+        context = chromium.new_context(
+            viewport={"width": 1280, "height": 900}, locale="zh-CN", ignore_https_errors=True
+        )
+        return context.new_page()
 
     def ready(self, page: Any, stack: Stack) -> None:
         """Operator 1003 on this server's desk, ready with the browser phone registered at
@@ -115,33 +127,47 @@ class KamDesk:
         return call, rang
 
 
-@pytest.fixture
-def kam_desk(stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KamDesk]:
-    """Kamailio with a plain ws listener in front of the stack's box, the box behind it, a
-    hotline server for the desk, and operator 1003's desk account; at the end the stack's
-    normal config again."""
+@pytest.fixture(params=["ws"])
+def kam_desk(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[KamDesk]:
+    """Kamailio with a ws (or, with the parameter ``wss``, wss) listener in front of the
+    stack's box, the box behind it, a hotline server for the desk, and operator 1003's desk
+    account; at the end the stack's normal config again."""
     if not Path(KAMAILIO).exists():
         pytest.skip("kamailio is not installed (scripts/bootstrap.sh installs it)")
+    tls = request.param == "wss"
     stack.wait_queue_empty()
     account(stack)
     ws_port = free_port()
-    kam = Front(stack, tmp_path / "kamailio", [f"127.0.0.1:{stack.sip_port}"],
-                ("--ws-port", str(ws_port)))  # fmt: skip
+    options: tuple[str, ...] = ("--ws-port", str(ws_port))
+    if tls:
+        cert, key = tmp_path / "kam.pem", tmp_path / "kam.key"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+             "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"],
+            capture_output=True, check=True,
+        )  # fmt: skip
+        options = ("--wss-port", str(ws_port), "--wss-cert", str(cert), "--wss-key", str(key))
+    kam = Front(stack, tmp_path / "kamailio", [f"127.0.0.1:{stack.sip_port}"], options)
     server = None
     try:
-        problems = stack.install(with_options(stack, kamailio=f"sip:127.0.0.1:{kam.port}"))
+        # the box behind Kamailio, without a WebSocket of its own: browsers register at Kamailio
+        behind = with_options(stack, kamailio=f"sip:127.0.0.1:{kam.port}", websocket=None)
+        problems = stack.install(behind)
         assert [p for p in problems if "kamailio" in p.lower()] == [], problems
         contacts = stack.rx("pjsip show contacts")  # the box rings the browser at Kamailio
         assert f"{OPERATOR}-web/sip:{OPERATOR}-web@127.0.0.1:{kam.port}" in contacts, contacts
-        monkeypatch.setenv("HOTLINE_WEBRTC_WS_URL", f"ws://127.0.0.1:{ws_port}/ws")
-        var, http = tmp_path / "var-kam", free_port()
+        desk = KamDesk(kam, ws_port, free_port(), tls)
+        monkeypatch.setenv("HOTLINE_WEBRTC_WS_URL", desk.ws_url)
+        var = tmp_path / "var-kam"
         var.mkdir()
         secrets = stack.var / DEV_SECRETS_FILE  # the browser phones' development passwords
         if secrets.exists():
             shutil.copy(secrets, var / DEV_SECRETS_FILE)
-        server = stack.start_server(var, free_port(), http, log_name="serve-kam-ws.log",
+        server = stack.start_server(var, free_port(), desk.http_port, log_name="serve-kam-ws.log",
                                     database_url=stack.database_url)  # fmt: skip
-        yield KamDesk(kam, ws_port, http)
+        yield desk
     finally:
         try:
             stack.logout(OPERATOR)
@@ -154,17 +180,19 @@ def kam_desk(stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
             stack.install()
 
 
+@pytest.mark.parametrize("kam_desk", ["ws", "wss"], indirect=True)
 def test_a_browser_phone_registered_at_kamailio_answers_a_call_through_it(
     stack: Stack, tmp_path: Path, kam_desk: KamDesk
 ) -> None:
     expect = sync_api.expect
+    caller = CALLER_WSS if kam_desk.tls else CALLER  # one record each
     call = None
     try:
         with sync_api.sync_playwright() as p:
             chromium = browser(p, tmp_path)
-            page = chromium.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            page = kam_desk.new_page(chromium)
             kam_desk.ready(page, stack)
-            call, rang = kam_desk.answer(page, stack, tmp_path / "citizen", CALLER)
+            call, rang = kam_desk.answer(page, stack, tmp_path / "citizen", caller)
             page.click("#ph-hold")  # the browser's re-INVITEs, through Kamailio
             expect(page.locator("#phone")).to_have_attribute("data-state", "held", timeout=10000)
             page.click("#ph-hold")
@@ -174,9 +202,9 @@ def test_a_browser_phone_registered_at_kamailio_answers_a_call_through_it(
             page.click("#ph-hangup")
             expect(page.locator("#phone")).to_have_attribute("data-state", "registered")
             chromium.close()
-        stack.hangup(CALLER)
+        stack.hangup(caller)
         call.kill()
-        record = stack.record(CALLER)
+        record = stack.record(caller)
         print(f"through Kamailio's WebSocket: the page rang {rang:.1f}s after the INVITE")
         assert (record["outcome"], record["agent"]) == ("answered", OPERATOR), record
         assert any(e["kind"] == "dial" and f"PJSIP/{OPERATOR}-web ANSWER" in e["detail"]
@@ -203,7 +231,7 @@ def test_the_box_hangs_up_the_browser_through_kamailio(
     try:
         with sync_api.sync_playwright() as p:
             chromium = browser(p, tmp_path)
-            page = chromium.new_page()
+            page = kam_desk.new_page(chromium)
             kam_desk.ready(page, stack)
             call, _ = kam_desk.answer(page, stack, tmp_path / "citizen", CALLER2)
             stack.hangup(CALLER2)  # Asterisk hangs up both legs
@@ -233,7 +261,7 @@ def test_a_tab_closed_behind_kamailio_strands_nobody(
     try:
         with sync_api.sync_playwright() as p:
             chromium = browser(p, tmp_path)
-            page = chromium.new_page()
+            page = kam_desk.new_page(chromium)
             kam_desk.ready(page, stack)
             received = re.search(r"Received: sip:127\.0\.0\.1:(\d+);transport=ws",
                                  kam_desk.kam.rpc("ul.dump"))  # fmt: skip
