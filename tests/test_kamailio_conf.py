@@ -99,9 +99,8 @@ def test_kamailio_accepts_wss_with_a_certificate(tmp_path: Path) -> None:
 
 
 def test_without_a_websocket_browser_phones_stay_out(tmp_path: Path) -> None:
-    cfg = k.generate(k.KamailioOptions(boxes=("127.0.0.1:5061",), agents=(WEB,)), tmp_path)[
-        k.CONFIG_FILE
-    ]
+    opts = k.KamailioOptions(boxes=("127.0.0.1:5061",), listen="10.0.0.10", agents=(WEB,))
+    cfg = k.generate(opts, tmp_path)[k.CONFIG_FILE]
     assert "1003-web" not in cfg and "websocket.so" not in cfg and "nat_uac_test" not in cfg
     assert '$au == "1003") { $var(pw) = "deskPw3"' in cfg
 
@@ -120,7 +119,7 @@ def test_without_a_websocket_browser_phones_stay_out(tmp_path: Path) -> None:
 def test_bad_websocket_options_are_refused(
     tmp_path: Path, ws: k.KamailioWebSocket, said: str
 ) -> None:
-    opts = k.KamailioOptions(boxes=("127.0.0.1:5061",), port=5070, ws=ws)
+    opts = k.KamailioOptions(boxes=("127.0.0.1:5061",), listen="127.0.0.1", port=5070, ws=ws)
     with pytest.raises(KamailioWebSocketError, match=said) as err:
         k.generate(opts, tmp_path)
     assert err.value.code == "HL-KAM-003"

@@ -56,7 +56,8 @@ class AsteriskConfigError(AsteriskError):
 
 class KamailioConfigError(AsteriskConfigError):
     """The Kamailio front door's config cannot be generated: no Asterisk box, a box that is
-    not ``host:port``, a bad port, a SIP user name or password Kamailio cannot take."""
+    not ``host:port``, a bad port, a wildcard listen address without one to advertise, a SIP
+    user name or password Kamailio cannot take."""
 
     code = "HL-KAM-001"
 

@@ -57,6 +57,8 @@ _HOST_PORT = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
 #: the probe answers of a box that is up: 2xx, and the 4xx/5xx of a box that does not know
 #: Kamailio; never class 4 as such (tm's own 408 for a silent box is one)
 _PING_CODES = "class=2;" + ";".join(f"code={c}" for c in (401, 403, 404, 405, 407, 501))
+_WILDCARDS = frozenset({"0.0.0.0", "::"})
+_ADDRESS = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$")
 _SAFE = re.compile(r"^[A-Za-z0-9._~!*+=$%-]+$")  # a SIP user name or password that needs no quoting
 
 
@@ -67,6 +69,9 @@ class KamailioOptions:
     #: the Asterisk boxes' SIP addresses, ``host:port`` (e.g. ``10.0.0.11:5060``)
     boxes: tuple[str, ...]
     listen: str = "0.0.0.0"
+    #: the address written into Via and Record-Route (the one the boxes and phones reach):
+    #: required when ``listen`` is a wildcard, which Kamailio would write there as it is
+    advertise: str = ""
     port: int = 5060
     #: seconds between the OPTIONS probes of every box
     ping_interval: int = 10
@@ -132,6 +137,14 @@ def generate(opts: KamailioOptions, out_dir: Path) -> dict[str, str]:
             )
     if not 0 < opts.port < 65536:
         raise KamailioConfigError(f"Kamailio port {opts.port} is not a port")
+    if opts.listen.strip("[]") in _WILDCARDS and not opts.advertise:
+        raise KamailioConfigError(
+            f"listening on {opts.listen}, Kamailio would write {opts.listen} into Via and "
+            "Record-Route: give --listen the address the boxes and phones reach, or --advertise it"
+        )
+    for what, value in (("listen", opts.listen), ("advertise", opts.advertise)):
+        if value and not _ADDRESS.match(value):
+            raise KamailioConfigError(f"Kamailio's {what} address {value!r} is not an address")
     opts.ws.check(opts.port)
     list_path = opts.list_path or out_dir.resolve() / DISPATCHER_FILE
     return {CONFIG_FILE: _config(opts, list_path), DISPATCHER_FILE: _dispatcher_list(opts)}
@@ -163,6 +176,12 @@ def _passwords(agents: tuple[Agent, ...], ws: bool) -> list[str]:
     return out
 
 
+def _listen(proto: str, host: str, port: int, advertise: str) -> str:
+    """A ``listen=`` line, with the address to write into the messages when there is one."""
+    line = f"listen={proto}:{host}:{int(port)}"
+    return f"{line} advertise {advertise}:{int(port)}" if advertise else line
+
+
 def _config(opts: KamailioOptions, list_path: Path) -> str:
     run = opts.run_dir
     ctl = (
@@ -174,6 +193,10 @@ def _config(opts: KamailioOptions, list_path: Path) -> str:
     boxes = ", ".join(opts.boxes)
     passwords = "\n".join(_passwords(opts.agents, opts.ws.on))
     passwords = passwords or "    # no operator has a SIP account"
+
+    def listen(proto: str, port: int) -> str:
+        return _listen(proto, opts.listen, port, opts.advertise)
+
     return f"""#!KAMAILIO
 {_HEADER}# The hotline's SIP front door: the Asterisk boxes {boxes} behind it.
 # Read docs/scale-out-sip.md for what each route does.
@@ -184,8 +207,8 @@ log_facility=LOG_LOCAL0
 fork=yes
 children=4
 auto_aliases=no
-listen=udp:{opts.listen}:{int(opts.port)}
-{opts.ws.globals(opts.listen)}server_header="Server: hotline12345-kamailio"
+{_listen("udp", opts.listen, opts.port, opts.advertise)}
+{opts.ws.globals(listen)}server_header="Server: hotline12345-kamailio"
 user_agent_header="User-Agent: hotline12345-kamailio"
 
 loadmodule "tm.so"

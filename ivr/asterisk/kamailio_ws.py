@@ -22,6 +22,7 @@ DTLS-SRTP). Imports :mod:`ivr.asterisk.errors` only."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ivr.asterisk.errors import KamailioWebSocketError
@@ -72,15 +73,15 @@ class KamailioWebSocket:
                         f"path (--wss-cert, --wss-key), not {value!r}"
                     )
 
-    def globals(self, listen: str) -> str:
-        """Listeners and TCP settings (after ``listen=udp:…``)."""
+    def globals(self, listen: Callable[[str, int], str]) -> str:
+        """Listeners (``listen(proto, port)`` makes the line) and TCP settings."""
         if not self.on:
             return ""
         lines = ["# the browser phones' WebSocket (docs/scale-out-sip.md)"]
         if self.port:
-            lines.append(f"listen=tcp:{listen}:{int(self.port)}")
+            lines.append(listen("tcp", self.port))
         if self.tls_port:
-            lines += ["enable_tls=yes", f"listen=tls:{listen}:{int(self.tls_port)}"]
+            lines += ["enable_tls=yes", listen("tls", self.tls_port)]
         lines += [
             "tcp_accept_no_cl=yes",  # the browser's HTTP upgrade has no Content-Length
             "tcp_connection_lifetime=3605",  # a WebSocket lives as long as its registration

@@ -39,7 +39,17 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="HOST:PORT",
         help="an Asterisk box's SIP address (repeatable; default $HOTLINE_KAMAILIO_BOXES)",
     )
-    p.add_argument("--listen", default="0.0.0.0", help="Kamailio's UDP address (default 0.0.0.0)")
+    p.add_argument(
+        "--listen",
+        default="0.0.0.0",
+        help="Kamailio's address (default 0.0.0.0: needs --advertise)",
+    )
+    p.add_argument(
+        "--advertise",
+        default="",
+        help="the address the boxes and phones reach Kamailio at, written into Via and "
+        "Record-Route (required with a wildcard --listen)",
+    )
     p.add_argument("--port", type=int, default=5060, help="Kamailio's UDP port (default 5060)")
     p.add_argument(
         "--ping-interval", type=int, default=10, help="seconds between OPTIONS probes of a box"
@@ -73,6 +83,7 @@ def cmd_kamailio_conf(args: argparse.Namespace, settings: Settings) -> int:
     opts = kamailio.KamailioOptions(
         boxes=boxes,
         listen=args.listen,
+        advertise=args.advertise,
         port=args.port,
         ping_interval=max(1, args.ping_interval),
         agents=tuple(agents),
