@@ -323,7 +323,9 @@ route[REGISTRAR] {{
         exit;
     }}
     consume_credentials();
-    if (!save("location")) {{
+    # one contact per operator, the newest (as the box's remove_existing = yes): a phone or
+    # browser that comes back with a new contact replaces the one it could not unregister
+    if (!save("location", "0x04")) {{
         sl_reply_error();
     }}
     exit;

@@ -16,15 +16,17 @@ both voices, and the record says answered by 1003. The browser holds and resumes
 re-INVITEs go through Kamailio to the box).
 
 When the citizen hangs up first, the box's BYE reaches the browser over its WebSocket (the
-Contact alias Kamailio gave the browser's 200 OK). A tab closed while ready behind Kamailio:
-Kamailio drops the contact with the WebSocket, the next call's INVITE to it is refused at
-once, 1003 is paused ``no answer`` and the caller goes to the next operator (1001's SIPp
-softphone, registered at Kamailio too)."""
+Contact alias Kamailio gave the browser's 200 OK). A browser killed while ready behind
+Kamailio: Kamailio stops using the contact with the WebSocket, the next call's INVITE to it
+is refused at once, 1003 is paused ``no answer`` and the caller goes to the next operator
+(1001's SIPp softphone, registered at Kamailio too); the desk opened again registers."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -38,7 +40,7 @@ from ivr.asterisk.conf_options import DEV_SECRETS_FILE
 from tests.conftest import free_port
 from tests.e2e.conftest import Stack, poll, with_options
 from tests.e2e.sipp import Operator, SippCall
-from tests.e2e.test_desk_e2e import account
+from tests.e2e.test_desk_e2e import ACCOUNT, PASSWORD, account
 from tests.e2e.test_kamailio_e2e import KAMAILIO, Front
 from tests.e2e.test_webrtc_e2e import (
     CHROMIUM,
@@ -69,6 +71,21 @@ INBOUND_ENERGY = """async () => {
       return s.totalAudioEnergy;
   return null;
 }"""
+
+
+def crash_browser(workdir: Path) -> None:
+    """SIGKILL this test's Chromium (its processes name ``workdir``'s fake microphone file):
+    a seat whose browser dies, its WebSocket closed by the kernel, nothing said in SIP."""
+    marker = str(workdir / "operator.wav").encode()
+    killed = 0
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes():
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed += 1
+        except (OSError, ProcessLookupError):
+            continue  # gone already
+    assert killed, f"no Chromium process with {marker!r}"
 
 
 @dataclass
@@ -246,13 +263,14 @@ def test_the_box_hangs_up_the_browser_through_kamailio(
             call.kill()
 
 
-def test_a_tab_closed_behind_kamailio_strands_nobody(
+def test_a_browser_dead_behind_kamailio_strands_nobody(
     stack: Stack, tmp_path: Path, kam_desk: KamDesk
 ) -> None:
-    """1003's tab is closed while ready: Kamailio drops the browser's contact with its
-    WebSocket, so the box's INVITE for the next caller is refused at once; 1003 is paused
-    ``no answer`` and the caller, still queued, goes to 1001 (a SIPp softphone registered at
-    Kamailio, ready once 1003 was passed over)."""
+    """1003's browser dies while ready (SIGKILL: no un-REGISTER): Kamailio stops using the
+    browser's contact with its WebSocket, so the box's INVITE for the next caller is refused
+    at once; 1003 is paused ``no answer`` and the caller, still queued, goes to 1001 (a SIPp
+    softphone registered at Kamailio, ready once 1003 was passed over). The desk opened again
+    registers at once."""
     agent = stack.sip_agent(NEXT)
     assert agent.endpoint is not None
     softphone = Operator.start(tmp_path / "op1001", kam_desk.kam.port, agent.endpoint,
@@ -266,11 +284,11 @@ def test_a_tab_closed_behind_kamailio_strands_nobody(
             received = re.search(r"Received: sip:127\.0\.0\.1:(\d+);transport=ws",
                                  kam_desk.kam.rpc("ul.dump"))  # fmt: skip
             assert received, kam_desk.kam.rpc("ul.dump")
-            page.close()
+            crash_browser(tmp_path)  # no un-REGISTER: the WebSocket just ends
             chromium.close()
         poll(  # the browser's WebSocket is gone from Kamailio
             lambda: f":{received.group(1)}" not in kam_desk.kam.rpc("ws.dump") or None,
-            lambda: f"Kamailio still has the closed tab: {kam_desk.kam.rpc('ws.dump')}",
+            lambda: f"Kamailio still has the dead browser: {kam_desk.kam.rpc('ws.dump')}",
             timeout=15,
         )
         call = SippCall.start(tmp_path / "citizen", kam_desk.kam.port, "12345", CALLER3,
@@ -294,7 +312,25 @@ def test_a_tab_closed_behind_kamailio_strands_nobody(
         dials = [e["detail"] for e in record["events"] if e["kind"] == "dial"]
         assert len(dials) == 2 and dials[1] == f"PJSIP/{NEXT} ANSWER", dials
         assert dials[0].startswith(f"PJSIP/{OPERATOR}-web ") and "ANSWER" not in dials[0], dials
-        print(f"the closed tab's dial: {dials[0]}")
+        print(f"the dead browser's dial: {dials[0]}")
+        # the operator opens the desk again: the new browser's phone (a new contact; the dead
+        # one's is still in the location table) registers at once, replacing the old one
+        with sync_api.sync_playwright() as p:
+            chromium = browser(p, tmp_path)
+            page = kam_desk.new_page(chromium)
+            page.goto(f"http://127.0.0.1:{kam_desk.http_port}/desk")
+            page.fill("#username", ACCOUNT)
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")  # 1003 is still logged in with the browser phone
+            sync_api.expect(page.locator("#phone")).to_have_attribute(
+                "data-state", "registered", timeout=20000
+            )
+            location = kam_desk.kam.rpc("ul.dump")
+            contacts = re.findall(r"Address: (sip:\S+)\s+Expires: (\w+)", location)
+            web = [c for c in contacts if "transport=ws" in c[0] and c[1] != "deleted"]
+            assert len(web) == 1, location  # the new browser's only
+            print(f"1003-web's contacts after the new browser registered: {contacts}")
+            chromium.close()
     finally:
         softphone.stop()
         if call is not None:
