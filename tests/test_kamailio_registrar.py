@@ -2,11 +2,14 @@
 on loopback, no Asterisk): a phone's REGISTER is challenged and then accepted with its
 agents.yaml password, refused with another, and a phone that comes back from another address
 (a softphone restarted, a browser whose tab died without unregistering) replaces its old
-contact instead of being refused as one too many."""
+contact instead of being refused as one too many. The browser phones' WebSocket port upgrades
+only a WebSocket handshake on its path."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import os
 import re
 import shutil
 import signal
@@ -41,13 +44,14 @@ def _udp_port() -> int:
 class Registrar:
     """A Kamailio in the foreground with the generated config."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, ws: k.KamailioWebSocket | None = None) -> None:
         self.port = _udp_port()
         self.run = workdir / "run"
         self.run.mkdir()
         opts = k.KamailioOptions(
             boxes=("127.0.0.1:9",), listen="127.0.0.1", port=self.port, run_dir=self.run,
             agents=(Agent("1001", "A", "PJSIP/1001", USER, PASSWORD),),
+            ws=ws or k.KamailioWebSocket(),
         )  # fmt: skip
         for name, text in k.generate(opts, workdir).items():
             (workdir / name).write_text(text.replace("log_stderror=no", "log_stderror=yes"))
@@ -142,3 +146,34 @@ def test_a_phone_back_from_another_address_replaces_its_contact(registrar: Regis
     assert (first[0], again[0]) == (200, 200)
     assert first[1] != again[1]
     assert registrar.contacts() == [again[1]]
+
+
+def _tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def http_get(port: int, path: str, upgrade: bool) -> str:
+    """The status line Kamailio answers an HTTP GET of ``path`` on ``port`` with (a WebSocket
+    handshake when ``upgrade``)."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    headers = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    if upgrade:
+        headers += ["Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
+                    "Sec-WebSocket-Version: 13", "Sec-WebSocket-Protocol: sip"]  # fmt: skip
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(("\r\n".join([*headers, "", ""])).encode())
+        return s.recv(65535).decode("latin-1").split("\r\n", 1)[0]
+
+
+def test_the_websocket_port_upgrades_only_a_handshake_on_its_path(tmp_path: Path) -> None:
+    ws_port = _tcp_port()
+    kam = Registrar(tmp_path, k.KamailioWebSocket(port=ws_port))
+    try:
+        assert http_get(ws_port, "/ws", upgrade=True) == "HTTP/1.1 101 Switching Protocols"
+        assert http_get(ws_port, "/other", upgrade=True).startswith("HTTP/1.1 404")
+        assert http_get(ws_port, "/ws", upgrade=False).startswith("HTTP/1.1 400")
+    finally:
+        kam.stop()

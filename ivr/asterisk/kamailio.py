@@ -257,8 +257,7 @@ request_route {{
     if (!sanity_check("17895", "7")) {{
         exit;
     }}
-    route(BROWSER);
-    if (has_totag()) {{
+{opts.ws.call()}    if (has_totag()) {{
         route(WITHINDLG);
         exit;
     }}
@@ -305,12 +304,7 @@ route[WITHINDLG] {{
     exit;
 }}
 
-# a request over a browser phone's WebSocket: its connection is where it is reached
-route[BROWSER] {{
-{opts.ws.from_browser()}
-}}
-
-# an operator's phone: the digest with its agents.yaml password, then the location table
+{opts.ws.from_browser()}# an operator's phone: the digest (its agents.yaml password), then location
 route[REGISTRAR] {{
     if (!is_present_hf("Authorization")) {{
         auth_challenge("$fd", "1");

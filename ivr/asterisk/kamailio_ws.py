@@ -121,11 +121,17 @@ class KamailioWebSocket:
             ]
         return "\n".join(lines) + "\n"
 
+    def call(self) -> str:
+        """The main route's first call, for a request that came over a WebSocket."""
+        return "    route(BROWSER);\n" if self.on else ""
+
     def from_browser(self) -> str:
-        """``route[BROWSER]``'s body: a request that came over a WebSocket (called first)."""
+        """``route[BROWSER]``: a request over a browser's WebSocket, reached through it."""
         if not self.on:
-            return "    return;"
-        return """    if (!nat_uac_test("64")) {
+            return ""
+        return """# a request over a browser phone's WebSocket: reached through its connection
+route[BROWSER] {
+    if (!nat_uac_test("64")) {
         return;
     }
     force_rport();
@@ -135,7 +141,10 @@ class KamailioWebSocket:
         xlog("L_ERR", "hotline: cannot alias the contact <$ct> of $si:$sp\\n");
         sl_send_reply("400", "Bad Contact");
         exit;
-    }"""
+    }
+}
+
+"""
 
     def to_browser(self) -> str:
         """In ``route[WITHINDLG]`` after ``loose_route``: towards the browser's alias."""
