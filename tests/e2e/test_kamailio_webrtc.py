@@ -158,6 +158,8 @@ def kam_desk(
     account(stack)
     ws_port = free_port()
     options: tuple[str, ...] = ("--ws-port", str(ws_port))
+    if tls and shutil.which("openssl") is None:
+        pytest.skip("openssl is needed for the wss test's certificate")
     if tls:
         cert, key = tmp_path / "kam.pem", tmp_path / "kam.key"
         subprocess.run(
