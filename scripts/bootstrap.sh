@@ -25,6 +25,9 @@ for cmd in "${!NEED[@]}"; do
 done
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+# Kamailio's WebSocket and TLS modules: browser phones through the front door (scale-out-sip.md).
+compgen -G "/usr/lib/*/kamailio/modules/websocket.so" >/dev/null || missing+=(kamailio-websocket-modules)
+compgen -G "/usr/lib/*/kamailio/modules/tls.so" >/dev/null || missing+=(kamailio-tls-modules)
 # A Chinese font for the report charts.
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -79,3 +79,34 @@ def test_asterisk_conf_takes_kamailio_from_the_flag_or_the_environment(
     pjsip = (out / "hotline-pjsip.conf").read_text()
     assert "contact = sip:1001@10.0.0.10:5070" in pjsip
     assert "[kamailio]\ntype = aor\ncontact = sip:10.0.0.10:5070" in pjsip
+
+
+def test_a_browser_phone_behind_kamailio_keeps_webrtc_media() -> None:
+    """The browser phone registers over Kamailio's WebSocket: its AOR points at Kamailio,
+    its endpoint keeps ``webrtc = yes`` (the media goes to the browser directly)."""
+    web = conf.Agent("1003", "丙", "PJSIP/1003", "1003", "pw3", webrtc="1003-web",
+                     webrtc_password="wpw3")  # fmt: skip
+    opts = dataclasses.replace(OPTS, agents=(*AGENTS, web), websocket=conf.WebSocketOptions())
+    bundle = load_config(SHIPPED, SHIPPED.parent / "recordings")
+    behind = conf.generate(bundle, dataclasses.replace(opts, kamailio="10.0.0.10:5060"))
+    pjsip = behind["hotline-pjsip.conf"]
+    assert "[1003-web](hotline-webrtc-aor)\ncontact = sip:1003-web@10.0.0.10:5060\n" in pjsip
+    assert "[1003-web](hotline-webrtc)\n" in pjsip
+    alone = conf.generate(bundle, opts)["hotline-pjsip.conf"]
+    assert "contact = sip:1003-web@" not in alone
+
+
+def test_behind_kamailio_browser_phones_need_no_websocket_on_the_box() -> None:
+    """Without a WebSocket of its own (HOTLINE_WS_BIND empty), a box behind Kamailio still
+    has the browser phones' endpoints, to dial them at Kamailio; alone it has none."""
+    web = conf.Agent("1003", "丙", "PJSIP/1003", "1003", "pw3", webrtc="1003-web",
+                     webrtc_password="wpw3")  # fmt: skip
+    opts = dataclasses.replace(OPTS, agents=(*AGENTS, web), websocket=None)
+    bundle = load_config(SHIPPED, SHIPPED.parent / "recordings")
+    behind = conf.generate(bundle, dataclasses.replace(opts, kamailio="10.0.0.10:5060"))
+    pjsip = behind["hotline-pjsip.conf"]
+    assert "[1003-web](hotline-webrtc)\n" in pjsip and "transport-ws" not in pjsip
+    assert "[1003-web](hotline-webrtc-aor)\ncontact = sip:1003-web@10.0.0.10:5060\n" in pjsip
+    assert "enabled = no" in behind["hotline-http.conf"]
+    alone = conf.generate(bundle, opts)["hotline-pjsip.conf"]
+    assert "[1003-web](hotline-webrtc)" not in alone

@@ -9,7 +9,12 @@ changes in the generated files when :attr:`ConfOptions.kamailio` names Kamailio
   the static contact ``sip:<user>@<Kamailio>``, so ``PJSIP/<user>`` (the interface of
   agents.yaml, which the hotline server dials) reaches the operator wherever the phone
   registered, and the static queue's members are dialled as ``PJSIP/<user>@kamailio``
-  (:func:`kamailio.via_kamailio`).
+  (:func:`kamailio.via_kamailio`);
+* the browser phones too (agents.yaml ``webrtc``, with Kamailio's WebSocket: ``hotline
+  kamailio-conf --ws-port``/``--wss-port``): the AOR of ``<user>-web`` gets the static contact
+  ``sip:<user>-web@<Kamailio>``, so the queue's ``PJSIP/<user>-web`` goes to Kamailio over UDP,
+  which sends it on over the browser's WebSocket. The endpoint keeps ``webrtc = yes`` (ICE,
+  AVPF, rtcp-mux, DTLS-SRTP): the media goes between the browser and this box directly.
 """
 
 from __future__ import annotations
@@ -54,6 +59,9 @@ def behind_kamailio(files: dict[str, str], opts: ConfOptions) -> dict[str, str]:
         if agent.endpoint:
             aor = f"[{agent.endpoint}](hotline-operator-aor)\n"
             pjsip = pjsip.replace(aor, f"{aor}contact = sip:{agent.endpoint}@{where}\n", 1)
+        if agent.webrtc:  # the browser phone, registered over Kamailio's WebSocket
+            aor = f"[{agent.webrtc}](hotline-webrtc-aor)\n"
+            pjsip = pjsip.replace(aor, f"{aor}contact = sip:{agent.webrtc}@{where}\n", 1)
     identify = []
     if host not in opts.carrier_match:  # on the carrier's address it is identified already
         identify = [

@@ -209,7 +209,9 @@ def _pjsip(opts: ConfOptions) -> str:
             f"max_contacts = {agent.max_contacts}",
             "",
         ]
-    return "\n".join([*out, pjsip_webrtc(opts.agents, opts.websocket)])
+    return "\n".join(
+        [*out, pjsip_webrtc(opts.agents, opts.websocket, behind_kamailio=bool(opts.kamailio))]
+    )
 
 
 def _operators(bundle: ConfigBundle, opts: ConfOptions) -> str:

@@ -48,21 +48,28 @@ def http_conf(ws: WebSocketOptions | None) -> str:
     return "\n".join(lines)
 
 
-def pjsip_webrtc(agents: Sequence[Agent], ws: WebSocketOptions | None) -> str:
+def pjsip_webrtc(
+    agents: Sequence[Agent], ws: WebSocketOptions | None, *, behind_kamailio: bool = False
+) -> str:
     """The WebSocket transports and the operators' browser-phone endpoints (templates
-    ``hotline-webrtc`` and ``hotline-webrtc-aor`` of ``asterisk_conf/pjsip.conf``)."""
+    ``hotline-webrtc`` and ``hotline-webrtc-aor`` of ``asterisk_conf/pjsip.conf``). A box
+    behind Kamailio (``behind_kamailio``) has the endpoints without a WebSocket of its own:
+    the browsers register with Kamailio's (docs/scale-out-sip.md)."""
     phones = [a for a in agents if a.webrtc]
-    if ws is None or not (ws.bind or ws.tls_bind):
+    own = ws is not None and bool(ws.bind or ws.tls_bind)
+    if not own and not behind_kamailio:
         return f"; browser phones: off (no WebSocket), {len(phones)} in agents.yaml\n"
-    out = [
-        "; browser phones (docs/webrtc.md): SIP over the WebSocket of Asterisk's HTTP server",
-        "[transport-ws]",
-        "type = transport",
-        "protocol = ws",
-        "bind = 0.0.0.0",
-        "",
-    ]
-    if ws.tls_bind:
+    out = ["; browser phones (docs/webrtc.md): registered with Kamailio's WebSocket"]
+    if own:
+        out = [
+            "; browser phones (docs/webrtc.md): SIP over the WebSocket of Asterisk's HTTP server",
+            "[transport-ws]",
+            "type = transport",
+            "protocol = ws",
+            "bind = 0.0.0.0",
+            "",
+        ]
+    if ws is not None and ws.tls_bind:
         out += ["[transport-wss]", "type = transport", "protocol = wss", "bind = 0.0.0.0", ""]
     for agent in phones:
         ep = agent.webrtc

@@ -13,6 +13,7 @@ __all__ = [
     "AsteriskRootError",
     "AsteriskStartError",
     "KamailioConfigError",
+    "KamailioWebSocketError",
     "KamailioWriteError",
 ]
 
@@ -55,7 +56,8 @@ class AsteriskConfigError(AsteriskError):
 
 class KamailioConfigError(AsteriskConfigError):
     """The Kamailio front door's config cannot be generated: no Asterisk box, a box that is
-    not ``host:port``, a bad port, a SIP user name or password Kamailio cannot take."""
+    not ``host:port``, a bad port, a wildcard listen address without one to advertise, a SIP
+    user name or password Kamailio cannot take."""
 
     code = "HL-KAM-001"
 
@@ -64,3 +66,10 @@ class KamailioWriteError(AsteriskError):
     """``hotline kamailio-conf`` could not write into its ``--out`` directory."""
 
     code = "HL-KAM-002"
+
+
+class KamailioWebSocketError(KamailioConfigError):
+    """The browser phones' WebSocket on Kamailio is wrongly asked for: ``wss`` without an
+    absolute certificate or key path, a bad port or path, or the UDP port taken twice."""
+
+    code = "HL-KAM-003"

@@ -15,6 +15,10 @@ boxes:
   (``lookup("location")``), so any box rings any operator. The boxes dial the operators as
   ``PJSIP/1001@kamailio``: the endpoint :func:`pjsip_kamailio` adds to Asterisk's config.
 
+* **browser phones** (the desk's, over a WebSocket; :class:`KamailioWebSocket`, in
+  :mod:`ivr.asterisk.kamailio_ws`) register and are rung the same way, with their agents.yaml
+  ``webrtc`` accounts, when ``KamailioOptions.ws`` asks for ``ws`` or ``wss``.
+
 Kamailio stays in the signalling path of every dialog (``record_route``); the media goes
 between the phones and the boxes directly. :func:`generate` returns ``kamailio.cfg`` and
 ``dispatcher.list``; ``kamailio -c -f kamailio.cfg`` checks them.
@@ -24,17 +28,19 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ivr.asterisk.conf_options import Agent
 from ivr.asterisk.errors import KamailioConfigError
+from ivr.asterisk.kamailio_ws import KamailioWebSocket
 
 __all__ = [
     "CONFIG_FILE",
     "DISPATCHER_FILE",
     "KAMAILIO_ENDPOINT",
     "KamailioOptions",
+    "KamailioWebSocket",
     "boxes_from_env",
     "generate",
     "pjsip_kamailio",
@@ -51,6 +57,8 @@ _HOST_PORT = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
 #: the probe answers of a box that is up: 2xx, and the 4xx/5xx of a box that does not know
 #: Kamailio; never class 4 as such (tm's own 408 for a silent box is one)
 _PING_CODES = "class=2;" + ";".join(f"code={c}" for c in (401, 403, 404, 405, 407, 501))
+_WILDCARDS = frozenset({"0.0.0.0", "::"})
+_ADDRESS = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$")
 _SAFE = re.compile(r"^[A-Za-z0-9._~!*+=$%-]+$")  # a SIP user name or password that needs no quoting
 
 
@@ -61,6 +69,9 @@ class KamailioOptions:
     #: the Asterisk boxes' SIP addresses, ``host:port`` (e.g. ``10.0.0.11:5060``)
     boxes: tuple[str, ...]
     listen: str = "0.0.0.0"
+    #: the address written into Via and Record-Route (the one the boxes and phones reach):
+    #: required when ``listen`` is a wildcard, which Kamailio would write there as it is
+    advertise: str = ""
     port: int = 5060
     #: seconds between the OPTIONS probes of every box
     ping_interval: int = 10
@@ -76,6 +87,8 @@ class KamailioOptions:
     list_path: Path | None = None
     #: Kamailio's run directory (its control socket, ``kamctl``); None: Debian's default
     run_dir: Path | None = None
+    #: the browser phones' WebSocket (none by default: they register with a box's own)
+    ws: KamailioWebSocket = field(default_factory=KamailioWebSocket)
 
 
 def boxes_from_env() -> tuple[str, ...]:
@@ -124,6 +137,15 @@ def generate(opts: KamailioOptions, out_dir: Path) -> dict[str, str]:
             )
     if not 0 < opts.port < 65536:
         raise KamailioConfigError(f"Kamailio port {opts.port} is not a port")
+    if opts.listen.strip("[]") in _WILDCARDS and not opts.advertise:
+        raise KamailioConfigError(
+            f"listening on {opts.listen}, Kamailio would write {opts.listen} into Via and "
+            "Record-Route: give --listen the address the boxes and phones reach, or --advertise it"
+        )
+    for what, value in (("listen", opts.listen), ("advertise", opts.advertise)):
+        if value and not _ADDRESS.match(value):
+            raise KamailioConfigError(f"Kamailio's {what} address {value!r} is not an address")
+    opts.ws.check(opts.port)
     list_path = opts.list_path or out_dir.resolve() / DISPATCHER_FILE
     return {CONFIG_FILE: _config(opts, list_path), DISPATCHER_FILE: _dispatcher_list(opts)}
 
@@ -135,13 +157,15 @@ def _dispatcher_list(opts: KamailioOptions) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _passwords(agents: tuple[Agent, ...]) -> list[str]:
-    """The body of ``route[PASSWORD]``: ``$var(pw)`` for the user name ``$au``."""
+def _passwords(agents: tuple[Agent, ...], ws: bool) -> list[str]:
+    """The body of ``route[PASSWORD]``: ``$var(pw)`` for the user name ``$au`` (the browser
+    phones' accounts too when Kamailio takes their WebSocket, ``ws``)."""
     out = []
     for agent in agents:
-        for user, password in ((agent.endpoint, agent.password), (agent.webrtc, "")):
+        web = agent.webrtc_password if ws else ""
+        for user, password in ((agent.endpoint, agent.password), (agent.webrtc, web)):
             if not user or not password:
-                continue  # browser phones register with Asterisk's WebSocket for now
+                continue
             for what, value in (("user name", user), ("password", password)):
                 if not _SAFE.match(value):
                     raise KamailioConfigError(
@@ -150,6 +174,12 @@ def _passwords(agents: tuple[Agent, ...]) -> list[str]:
                     )
             out.append(f'    if ($au == "{user}") {{ $var(pw) = "{password}"; return; }}')
     return out
+
+
+def _listen(proto: str, host: str, port: int, advertise: str) -> str:
+    """A ``listen=`` line, with the address to write into the messages when there is one."""
+    line = f"listen={proto}:{host}:{int(port)}"
+    return f"{line} advertise {advertise}:{int(port)}" if advertise else line
 
 
 def _config(opts: KamailioOptions, list_path: Path) -> str:
@@ -161,7 +191,12 @@ def _config(opts: KamailioOptions, list_path: Path) -> str:
     )
     loadmodule_ctl = 'loadmodule "ctl.so"\n' if run is not None else ""
     boxes = ", ".join(opts.boxes)
-    passwords = "\n".join(_passwords(opts.agents)) or "    # no operator has a SIP account"
+    passwords = "\n".join(_passwords(opts.agents, opts.ws.on))
+    passwords = passwords or "    # no operator has a SIP account"
+
+    def listen(proto: str, port: int) -> str:
+        return _listen(proto, opts.listen, port, opts.advertise)
+
     return f"""#!KAMAILIO
 {_HEADER}# The hotline's SIP front door: the Asterisk boxes {boxes} behind it.
 # Read docs/scale-out-sip.md for what each route does.
@@ -172,8 +207,8 @@ log_facility=LOG_LOCAL0
 fork=yes
 children=4
 auto_aliases=no
-listen=udp:{opts.listen}:{int(opts.port)}
-server_header="Server: hotline12345-kamailio"
+{_listen("udp", opts.listen, opts.port, opts.advertise)}
+{opts.ws.globals(listen)}server_header="Server: hotline12345-kamailio"
 user_agent_header="User-Agent: hotline12345-kamailio"
 
 loadmodule "tm.so"
@@ -192,7 +227,7 @@ loadmodule "auth.so"
 loadmodule "dispatcher.so"
 loadmodule "kex.so"
 loadmodule "corex.so"
-{loadmodule_ctl}{ctl}
+{opts.ws.modules()}{loadmodule_ctl}{ctl}
 # an operator's phone may ring this long; a box must answer an INVITE within the first
 modparam("tm", "fr_timer", {int(opts.box_timeout_ms)})
 modparam("tm", "fr_inv_timer", {int(opts.ring_timeout) * 1000})
@@ -222,7 +257,7 @@ request_route {{
     if (!sanity_check("17895", "7")) {{
         exit;
     }}
-    if (has_totag()) {{
+{opts.ws.call()}    if (has_totag()) {{
         route(WITHINDLG);
         exit;
     }}
@@ -256,7 +291,7 @@ request_route {{
 # an in-dialog request (ACK, BYE, re-INVITE): along the recorded route
 route[WITHINDLG] {{
     if (loose_route()) {{
-        route(RELAY);
+{opts.ws.to_browser()}        route(RELAY);
         exit;
     }}
     if (is_method("ACK") && t_check_trans()) {{
@@ -269,7 +304,7 @@ route[WITHINDLG] {{
     exit;
 }}
 
-# an operator's phone: the digest with its agents.yaml password, then the location table
+{opts.ws.from_browser()}# an operator's phone: the digest (its agents.yaml password), then location
 route[REGISTRAR] {{
     if (!is_present_hf("Authorization")) {{
         auth_challenge("$fd", "1");
@@ -282,7 +317,9 @@ route[REGISTRAR] {{
         exit;
     }}
     consume_credentials();
-    if (!save("location")) {{
+    # one contact per operator, the newest (as the box's remove_existing = yes): a phone or
+    # browser that comes back with a new contact replaces the one it could not unregister
+    if (!save("location", "0x04")) {{
         sl_reply_error();
     }}
     exit;
@@ -337,4 +374,4 @@ failure_route[NEXT_BOX] {{
         }}
     }}
 }}
-"""
+{opts.ws.routes()}"""

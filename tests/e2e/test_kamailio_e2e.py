@@ -35,7 +35,10 @@ KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
 class Front:
     """A Kamailio on loopback, from ``hotline kamailio-conf``, in the foreground."""
 
-    def __init__(self, stack: Stack, workdir: Path, boxes: list[str]) -> None:
+    def __init__(
+        self, stack: Stack, workdir: Path, boxes: list[str], extra: tuple[str, ...] = ()
+    ) -> None:
+        """``extra``: more options of ``hotline kamailio-conf`` (e.g. ``--ws-port``)."""
         self.workdir = workdir
         self.port = free_udp_port()
         run = workdir / "run"
@@ -50,7 +53,7 @@ class Front:
         made = subprocess.run(
             [sys.executable, "-m", "ivr.cli", "kamailio-conf", "--out", str(workdir),
              *boxes_args, "--listen", "127.0.0.1", "--port", str(self.port),
-             "--ping-interval", "1", "--run-dir", str(run)],
+             "--ping-interval", "1", "--run-dir", str(run), *extra],
             env=env, capture_output=True, text=True, timeout=60, check=False, cwd=PROJECT,
         )  # fmt: skip
         assert made.returncode == 0, made.stdout + made.stderr

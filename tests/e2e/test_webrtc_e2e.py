@@ -48,6 +48,7 @@ from tests.e2e.sipp import (
     _pcap_packets,
     free_media_port,
     free_udp_port,
+    via_proxy_uac,
 )
 from tests.e2e.test_desk_e2e import ACCOUNT, OPERATOR, PASSWORD, account  # one account per agent
 
@@ -105,17 +106,20 @@ def tone_pcap(target: Path, hz: int, seconds: float) -> Path:
     return target
 
 
-def talking_citizen(stack: Stack, workdir: Path, caller: str) -> SippCall:
+def talking_citizen(
+    stack: Stack, workdir: Path, caller: str, *, port: int | None = None, proxy: bool = False
+) -> SippCall:
     """A citizen calling ``LINE`` whose phone sends a steady tone from the answer on (PCMA)
-    and who waits for Asterisk's BYE."""
+    and who waits for Asterisk's BYE (``port``: sent there, e.g. to Kamailio, ``proxy``:
+    whose ACK follows the route set)."""
     workdir.mkdir(parents=True, exist_ok=True)
     voice = tone_pcap(workdir / "citizen.pcap", CITIZEN_HZ, 150)
     head = _HEAD.format(name="市民", caller=caller)
     head = head.replace("RTP/AVP 0 101", "RTP/AVP 8 101").replace("0 PCMU/8000", "8 PCMA/8000")
     play = f'  <nop><action><exec play_pcap_audio="{voice}"/></action></nop>\n'
     xml = head + play + '  <recv request="BYE"/>\n' + _OK_BYE + _TAIL
-    (workdir / "caller.sipp.xml").write_text(xml, "utf-8")
-    cmd = ["sipp", f"127.0.0.1:{stack.sip_port}", "-sf", "caller.sipp.xml", "-s", LINE]
+    (workdir / "caller.sipp.xml").write_text(via_proxy_uac(xml) if proxy else xml, "utf-8")
+    cmd = ["sipp", f"127.0.0.1:{port or stack.sip_port}", "-sf", "caller.sipp.xml", "-s", LINE]
     cmd += ["-m", "1", "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mi", "127.0.0.1"]
     cmd += ["-mp", str(free_media_port()), "-nostdin", "-timeout", "240s", "-trace_err"]
     log = open(workdir / "sipp.out", "wb")  # noqa: SIM115 - SIPp has its own copy
