@@ -221,6 +221,12 @@ class LocalCluster:
         self._start_kamailio()
         self._started("kamailio")
 
+    def restart_box(self, index: int) -> None:
+        """Start box ``index`` (1-based) again, after it was stopped or killed."""
+        box = self.boxes[index - 1]
+        local.stop(box.root)  # what a killed one left mounted
+        local.start(box.root, self._binds())
+
     def _hotline(self, env: dict[str, str], *args: str) -> None:
         done = subprocess.run(
             [sys.executable, "-m", "ivr.cli", *args],

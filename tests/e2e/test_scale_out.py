@@ -20,6 +20,7 @@ import contextlib
 import csv
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -33,6 +34,7 @@ import yaml
 from sqlalchemy import create_engine, text
 
 from ivr.asterisk import conf, local
+from ivr.asterisk.pids import running_pid, wait_gone
 from ivr.devtools.local_cluster import Box, LocalCluster
 from tests.api_client import api_token, call_api
 from tests.e2e.conftest import (
@@ -45,6 +47,7 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.sipp import (
     Operator,
+    SippCall,
     free_media_port,
     free_udp_port,
     scenario_xml,
@@ -287,3 +290,95 @@ def _queue_order(uids: list[str], scale: ScaleSet) -> str:
         f"{exact} of {len(uids)} connected exactly in entry order, none overtaken by more "
         f"than {worst}"
     )
+
+
+def _box_of(scale: ScaleSet, caller: str) -> int | None:
+    """The index (0-based) of the box whose channels carry ``caller``."""
+    for i, box in enumerate(scale.cluster.boxes):
+        if local.status(box.root).running and caller in local.rx(
+            box.root, "core show channels concise"
+        ):
+            return i
+    return None
+
+
+@pytest.mark.timeout(600)
+def test_a_killed_box_is_taken_out_and_its_caller_gets_a_pbx_lost_record(
+    scale: ScaleSet, tmp_path: Path
+) -> None:
+    first = ["13920000001", "13920000002"]  # round robin: one on each box
+    calls = [
+        SippCall.start(tmp_path / c, scale.kam_port, "12345", c, keys=[(3.0, "0")], proxy=True)
+        for c in first
+    ]
+    phone: Operator | None = None
+    victim: int | None = None
+    try:
+        where = poll(
+            lambda: w if None not in (w := [_box_of(scale, c) for c in first]) else None,
+            lambda: f"callers on boxes {[_box_of(scale, c) for c in first]}",
+            timeout=30,
+        )
+        assert sorted(where) == [0, 1], where  # one caller on each box
+        poll(lambda: scale.waiting() >= 2 or None, lambda: f"{scale.waiting()} waiting", 60)
+        dead = where[1]
+        assert dead is not None
+        victim = dead
+        lost, kept = first[1], first[0]
+        box = scale.cluster.boxes[dead]
+        pid = running_pid(box.root)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        killed = time.monotonic()
+        assert wait_gone(pid, box.root, 10.0), "Asterisk still runs after SIGKILL"
+        log = scale.cluster.kamailio.log
+        # Kamailio's OPTIONS probes take the dead box out
+        poll(
+            lambda: scale.box_flags(box).startswith("I") or None,
+            lambda: f"Kamailio still sends to {box.address}: {scale.box_flags(box)}",
+            timeout=5 * PING + 10,
+        )
+        out_after = time.monotonic() - killed
+        sent_to_dead = log.read_text("utf-8", "replace").count(f"to box sip:{box.address}")
+        # the caller of the dead box: pbx-lost, naming the box
+        rec = poll(
+            lambda: next((r for r in scale.records(lost) if r["outcome"] == "pbx-lost"), None),
+            lambda: f"records of {lost}: {scale.records(lost)}",
+            timeout=30,
+        )
+        assert "127.0.0.1" in rec["outcome_detail"], rec
+        # a new call goes to the other box; the operator answers the one that waited, then it
+        new = "13920000003"
+        calls.append(
+            SippCall.start(
+                tmp_path / new, scale.kam_port, "12345", new, keys=[(3.0, "0")], proxy=True
+            )
+        )
+        assert poll(lambda: _box_of(scale, new), lambda: f"{new} on no box", 30) == 1 - dead
+        agent = scale.agents["1001"]
+        assert agent.endpoint is not None
+        phone = Operator.start(
+            tmp_path / "op1001", scale.kam_port, agent.endpoint, agent.password,
+            ring=0.5, talk=1.0, once=False, proxy=True,
+        )  # fmt: skip
+        assert scale.http(1, "POST", "/api/agents/1001/login", {"ready": True})
+        for caller in (kept, new):
+            got = poll(
+                lambda c=caller: next(iter(scale.records(c)), None),
+                lambda c=caller: f"no record of {c}",
+                timeout=120,
+            )
+            assert (got["outcome"], got["agent"]) == ("answered", "1001"), got
+        assert log.read_text("utf-8", "replace").count(f"to box sip:{box.address}") == sent_to_dead
+        print(f"\nbox {dead + 1} killed: Kamailio took it out after {out_after:.1f}s "
+              f"(probes every {PING}s); its caller pbx-lost; the next call answered on box "
+              f"{2 - dead}")  # fmt: skip
+    finally:
+        for call in calls:
+            call.kill()
+        with contextlib.suppress(OSError):
+            scale.http(0, "POST", "/api/agents/1001/logout", {})
+        if phone is not None:
+            phone.stop()
+        if victim is not None:
+            scale.cluster.restart_box(victim + 1)
