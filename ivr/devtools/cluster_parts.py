@@ -54,12 +54,24 @@ def default_roots() -> list[Path]:
     return [base.with_name(f"{base.name}-box{i}") for i in range(1, 3)]
 
 
-def copy_root(source: Path, target: Path) -> None:
+def idle_root(near: Path) -> Path | None:
+    """A ready Asterisk root next to ``near`` (``<root>``, ``<root>-*``) in which no Asterisk
+    runs (nothing mounted under it): one to copy."""
+    base = local.default_root()
+    for root in [base, *sorted(near.parent.glob(base.name + "-*"))]:
+        if root.is_dir() and local.is_ready(root) and not local.mounts_under(root):
+            return root
+    return None
+
+
+def copy_root(source: Path | None, target: Path) -> None:
     """Make ``target`` a ready Asterisk root: a copy of the ready ``source`` (no Asterisk may
-    run in it: its mounts would be copied), else built with debootstrap."""
+    run in it: its mounts would be copied; None: any idle root nearby), else built with
+    debootstrap (about a minute)."""
     if local.is_ready(target):
         return
-    if not local.is_ready(source) or local.mounts_under(source):
+    source = source or idle_root(target)
+    if source is None or not local.is_ready(source) or local.mounts_under(source):
         local.ensure_root(target)
         return
     partial = target.with_name(target.name + ".copy")

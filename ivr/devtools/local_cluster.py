@@ -211,7 +211,7 @@ class LocalCluster:
         for i, server in enumerate(self.servers, 1):
             server.start(env, local.project_dir())
             self._started(f"server{i}")
-        local.ensure_root(self.roots[0])
+        copy_root(None, self.roots[0])
         for root in self.roots[1:BOXES]:
             copy_root(self.roots[0], root)
         for i, box in enumerate(self.boxes, 1):
