@@ -291,6 +291,22 @@ class Kamailio:
     def running(self) -> bool:
         return alive(self.pid())
 
+    def box_flags(self, address: str) -> str:
+        """The dispatcher's flags of the box at ``address`` (``AP``: active, probing; ``IP``:
+        inactive; empty: unknown), over ``kamcmd`` and the control socket."""
+        kamcmd = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
+        try:
+            listed = subprocess.run(
+                [kamcmd, "-s", f"unix:{self.control}", "dispatcher.list"],
+                capture_output=True, text=True, timeout=10, check=False,
+            ).stdout  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        _, found, rest = listed.partition(f"URI: sip:{address}")
+        if not found or "FLAGS:" not in rest:
+            return ""
+        return rest.split("FLAGS:", 1)[1].split()[0]
+
     def start(self, config: Path) -> int:
         run = self.workdir / "run"
         run.mkdir(parents=True, exist_ok=True)

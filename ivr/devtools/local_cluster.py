@@ -354,11 +354,13 @@ class LocalCluster:
         for i, s in enumerate(self.servers, 1):
             where = f"{s.agi_url} http://127.0.0.1:{s.http_port} pid {s.pid()} ({s.var})"
             parts.append(PartStatus(f"server{i}", where, s.running()))
+        kam = self.kamailio
         for i, b in enumerate(self.boxes, 1):
             st = local.status(b.root)
+            flags = kam.box_flags(b.address) if kam.running() else ""
             where = f"sip udp {b.address} pid {st.pid} root {b.root}"
+            where += f" (Kamailio: {flags})" if flags else ""
             parts.append(PartStatus(f"box{i}", where, st.running))
-        kam = self.kamailio
         where = f"sip udp 127.0.0.1:{kam.port} pid {kam.pid()} (the SIP entry)"
         parts.append(PartStatus("kamailio", where, kam.running()))
         return parts

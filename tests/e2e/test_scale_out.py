@@ -63,7 +63,6 @@ pytestmark = pytest.mark.asterisk
 
 CALLERS = int(os.environ.get("HOTLINE_SCALE_CALLERS", "100"))
 OPERATORS = ("1001", "1002", "1003", "1004", "1005")
-KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
 PING = 1  # Kamailio's probe interval in this set (seconds)
 
 
@@ -102,13 +101,7 @@ class ScaleSet:
         return sum(int(s["waiting"]) for s in skills.values())
 
     def box_flags(self, box: Box) -> str:
-        listed = subprocess.run(
-            [KAMCMD, "-s", f"unix:{self.cluster.kamailio.control}", "dispatcher.list"],
-            capture_output=True, text=True, timeout=10, check=False,
-        ).stdout  # fmt: skip
-        _, found, rest = listed.partition(f"URI: sip:{box.address}")
-        flags = rest.split("FLAGS:", 1)[1].split()[0] if found and "FLAGS:" in rest else ""
-        return flags
+        return self.cluster.kamailio.box_flags(box.address)
 
     def phones(self, workdir: Path, **kwargs: Any) -> list[Operator]:
         out = []
