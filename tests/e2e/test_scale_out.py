@@ -264,7 +264,7 @@ def test_callers_spread_over_both_boxes_are_answered_in_queue_order(
     # as many places behind it as there are operators (who answer at once, in parallel)
     order = _queue_order([r["uniqueid"] for r in recs], scale)
     print(f"\n{n} callers: all waiting after {queued:.0f}s, all answered after {took:.0f}s; "
-          f"channels per box {per_box}, Kamailio dispatched {dispatched}; {order}")  # fmt: skip
+          f"calls per box {per_box}, Kamailio dispatched {dispatched}; {order}")  # fmt: skip
 
 
 def _queue_order(uids: list[str], scale: ScaleSet) -> str:
