@@ -14,6 +14,7 @@ The Asterisk boxes are the chrooted local Asterisk (:mod:`ivr.asterisk.local`), 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -56,12 +57,29 @@ def default_roots() -> list[Path]:
 
 def idle_root(near: Path) -> Path | None:
     """A ready Asterisk root next to ``near`` (``<root>``, ``<root>-*``) in which no Asterisk
-    runs (nothing mounted under it): one to copy."""
+    runs (nothing mounted under it) and that no test session holds (``<root>.lock``): one to
+    copy."""
     base = local.default_root()
     for root in [base, *sorted(near.parent.glob(base.name + "-*"))]:
-        if root.is_dir() and local.is_ready(root) and not local.mounts_under(root):
+        ready = root.is_dir() and local.is_ready(root)
+        if ready and not local.mounts_under(root) and not _held(Path(f"{root}.lock")):
             return root
     return None
+
+
+def _held(lock: Path) -> bool:
+    """Whether another process holds the lock file ``lock`` (an e2e session's root)."""
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def copy_root(source: Path | None, target: Path) -> None:
