@@ -1,14 +1,20 @@
-"""``hotline cluster redis up|down|status``: a local Redis Cluster (3 masters with a replica
-each, loopback ports, ``var/redis-cluster/``) for development and tests of the scale-out
-(docs/scale-out.md). ``up`` prints the ``HOTLINE_REDIS_URL`` that points the hotline at it.
-Registered by :mod:`ivr.cli`; the cluster itself is :mod:`ivr.devtools.redis_cluster`."""
+"""``hotline cluster up|down|status``: the whole scale-out set on one machine (Redis Cluster,
+PostgreSQL, two hotline servers, two Asterisk boxes, Kamailio; ``var/cluster/``,
+:mod:`ivr.devtools.local_cluster`), and ``hotline cluster redis up|down|status``: a local
+Redis Cluster alone (3 masters with a replica each, loopback ports, ``var/redis-cluster/``,
+:mod:`ivr.devtools.redis_cluster`). ``up`` prints where each part runs and the
+``HOTLINE_REDIS_URL`` (and ``HOTLINE_DATABASE_URL``) that point the hotline at it
+(docs/scale-out.md). Registered by :mod:`ivr.cli`."""
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from typing import Any
 
+from ivr.asterisk.errors import AsteriskError
+from ivr.devtools.local_cluster import LocalCluster
 from ivr.devtools.redis_cluster import ClusterError, LocalRedisCluster
 from ivr.settings import Settings
 
@@ -19,6 +25,49 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     r = csub.add_parser("redis", help="Redis Cluster: 3 masters with a replica each")
     r.add_argument("action", choices=("up", "down", "status"))
     r.set_defaults(func=cmd_cluster_redis)
+    for action, text in (
+        (
+            "up",
+            "start the whole set on loopback (var/cluster/): Redis Cluster, PostgreSQL, "
+            "two hotline servers, two Asterisk boxes, Kamailio",
+        ),
+        ("down", "stop every part of the set, in reverse order"),
+        ("status", "every part of the set and whether it is up (exit 1 if one is down)"),
+    ):
+        a = csub.add_parser(action, help=text)
+        a.set_defaults(func=cmd_cluster, action=action)
+
+
+def local_cluster(settings: Settings) -> LocalCluster:
+    return LocalCluster(
+        settings.var_dir / "cluster",
+        config_dir=settings.config_dir,
+        recordings_dir=settings.recordings_dir,
+    )
+
+
+def cmd_cluster(args: argparse.Namespace, settings: Settings) -> int:
+    cluster = local_cluster(settings)
+    try:
+        if args.action == "up":
+            print("cluster: starting (an Asterisk root is built or copied the first time) ...")
+            cluster.up()
+            print("\n".join(cluster.summary()))
+            return 0
+        if args.action == "down":
+            stopped = cluster.down()
+            print(f"stopped: {', '.join(stopped)}" if stopped else "not running")
+            return 0
+    except (ClusterError, AsteriskError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"[HL-CLU-023] the local cluster did not start: {exc}", file=sys.stderr)
+        return 1
+    parts = cluster.status()
+    for part in parts:
+        print(part.line())
+    return 0 if all(p.up for p in parts) else 1
 
 
 def cmd_cluster_redis(args: argparse.Namespace, settings: Settings) -> int:

@@ -48,6 +48,36 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def initdb(data: Path) -> None:
+    """``initdb`` a new cluster into ``data`` (trust auth, user ``postgres``, UTF8, C locale);
+    its parent is given to the ``postgres`` user when we are root."""
+    if os.geteuid() == 0:
+        shutil.chown(data.parent, "postgres")
+    cmd = [str(pg_bindir() / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
+    cmd += ["-E", "UTF8", "--locale=C", "--no-sync"]
+    subprocess.run([*_as_pg_user(), *cmd], check=True, capture_output=True)
+
+
+def server_options(port: int, sock: Path, *, listen: str = "", durable: bool = False,
+                   settings: Sequence[str] = ()) -> str:  # fmt: skip
+    """``pg_ctl -o`` for a server on ``port``, its socket in ``sock``, TCP on ``listen``
+    (empty: the unix socket only); ``durable=False`` turns fsync off."""
+    if os.geteuid() == 0:
+        shutil.chown(sock, "postgres")
+    opts = f"-p {port} -k {sock} -c listen_addresses='{listen}'"
+    if not durable:
+        opts += " -c fsync=off -c full_page_writes=off"
+    for setting in settings:
+        opts += f" -c {setting}"
+    return opts
+
+
+def pg_ctl(data: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """``pg_ctl -D data ARGS`` as the ``postgres`` user when we are root."""
+    cmd = [*_as_pg_user(), str(pg_bindir() / "pg_ctl"), "-D", str(data), *args]
+    return subprocess.run(cmd, check=check, capture_output=True, text=True)
+
+
 @contextmanager
 def throwaway_postgres(*, durable: bool = False, settings: Sequence[str] = ()) -> Iterator[str]:
     """Start a scratch cluster; yields the URL of its ``postgres`` database.
@@ -56,36 +86,17 @@ def throwaway_postgres(*, durable: bool = False, settings: Sequence[str] = ()) -
     PostgreSQL's defaults, so that commits cost what they cost on a real server.
     ``settings`` are extra ``name=value`` server settings.
     """
-    bindir = pg_bindir()
     base = Path(tempfile.mkdtemp(prefix="hotline-pg-"))
     data, sock = base / "data", base / "sock"
     sock.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-        shutil.chown(sock, "postgres")
-    prefix = _as_pg_user()
-    initdb = [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
-    initdb += ["-E", "UTF8", "--locale=C", "--no-sync"]
-    subprocess.run([*prefix, *initdb], check=True, capture_output=True)
+    initdb(data)
     port = _free_port()
-    opts = f"-p {port} -k {sock} -c listen_addresses=''"
-    if not durable:
-        opts += " -c fsync=off -c full_page_writes=off"
-    for setting in settings:
-        opts += f" -c {setting}"
-    pg_ctl = str(bindir / "pg_ctl")
-    log = str(base / "log")
-    subprocess.run(
-        [*prefix, pg_ctl, "-D", str(data), "-l", log, "-o", opts, "-w", "-t", "60", "start"],
-        check=True,
-        capture_output=True,
-    )
+    opts = server_options(port, sock, durable=durable, settings=settings)
+    pg_ctl(data, "-l", str(base / "log"), "-o", opts, "-w", "-t", "60", "start")
     try:
         yield f"postgresql+psycopg://postgres@/postgres?host={sock}&port={port}"
     finally:
-        subprocess.run(
-            [*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True
-        )
+        pg_ctl(data, "-m", "immediate", "stop", check=False)
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -105,4 +116,13 @@ def admin(admin_url: str, *statements: str) -> None:
         engine.dispose()
 
 
-__all__ = ["NoPostgres", "admin", "pg_bindir", "throwaway_postgres", "url_for"]
+__all__ = [
+    "NoPostgres",
+    "admin",
+    "initdb",
+    "pg_bindir",
+    "pg_ctl",
+    "server_options",
+    "throwaway_postgres",
+    "url_for",
+]

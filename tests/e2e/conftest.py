@@ -113,16 +113,28 @@ def _acquire_root(wait: float = 240.0) -> tuple[Path, int]:
     (``<root>.lock``) on the first free root: the project's, else ``<root>-e2e``, else
     ``<root>-e2e2`` (built on first use, about a minute). A root whose Asterisk runs without a
     lock (a developer's) is passed over. ``$HOTLINE_E2E_ASTERISK_ROOT`` forces a root."""
+    return _acquire_roots(1, wait)[0]
+
+
+def _acquire_roots(n: int, wait: float = 240.0) -> list[tuple[Path, int]]:
+    """``n`` roots at once (the local cluster's boxes take two), as :func:`_acquire_root`;
+    beyond the three roots above, ``<root>-e2e3`` ... (built or copied on first use)."""
     env = os.environ.get("HOTLINE_E2E_ASTERISK_ROOT", "").strip()
     base = local.default_root()
+    extra = [base.with_name(f"{base.name}-e2e{i}") for i in range(3, 3 + n)]
     candidates = (
         [Path(env).resolve()]
-        if env
+        if env and n == 1
         else [base, base.with_name(base.name + "-e2e"), base.with_name(base.name + "-e2e2")]
     )
+    if n > 1:
+        candidates += extra
     deadline = time.monotonic() + wait
     while True:
+        taken: list[tuple[Path, int]] = []
         for root in candidates:
+            if len(taken) == n:
+                break
             root.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(f"{root}.lock", os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -133,9 +145,13 @@ def _acquire_root(wait: float = 240.0) -> tuple[Path, int]:
             if root.exists() and local.status(root).running:
                 os.close(fd)  # a developer's Asterisk: leave it alone
                 continue
-            return root, fd
+            taken.append((root, fd))
+        if len(taken) == n:
+            return taken
+        for _, fd in taken:
+            os.close(fd)
         if time.monotonic() > deadline:
-            pytest.fail(f"every Asterisk root is in use: {', '.join(map(str, candidates))}")
+            pytest.fail(f"not {n} free Asterisk roots among {', '.join(map(str, candidates))}")
         time.sleep(1.0)
 
 
