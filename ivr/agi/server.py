@@ -18,9 +18,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ivr.agi.box_ids import BoxIds
 from ivr.agi.peer_watch import DEFAULT_PEER_TIMEOUT, watch_peer
 from ivr.agi.protocol import parse_header
-from ivr.agi.session import CLOSED_BY_PEER, DEFAULT_LINE_LIMIT, AGISession
+from ivr.agi.session import CLOSED_BY_PEER, DEFAULT_LINE_LIMIT, AGISession, box_of
 from ivr.errors import AGIHangup, AGIProtocolError, HotlineError
 
 __all__ = ["FastAGIServer", "Handler"]
@@ -157,6 +158,9 @@ class _Connection(asyncio.Protocol):
         )
         if rest:
             session._buf = rest
+        problem = server.ids.opened(env.get("agi_uniqueid", ""), box_of(peer))
+        if problem is not None:
+            log.error("%s", problem)
         self._session = session
         task = asyncio.get_running_loop().create_task(server._run(session))
         server._conns.discard(self)
@@ -165,8 +169,10 @@ class _Connection(asyncio.Protocol):
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._server._tasks.discard(task)
-        if self._session is not None:
-            self._session.close_nowait()  # also when cancelled before it ever ran
+        session = self._session
+        if session is not None:
+            session.close_nowait()  # also when cancelled before it ever ran
+            self._server.ids.closed(session.env.get("agi_uniqueid", ""), box_of(session.peer))
 
 
 class FastAGIServer:
@@ -207,6 +213,7 @@ class FastAGIServer:
         self.line_limit = line_limit
         self.backlog = backlog
         self.peer_timeout = peer_timeout
+        self.ids = BoxIds()  # call ids two boxes could share (HL-AGI-012)
         self._server: asyncio.Server | None = None
         self._conns: set[_Connection] = set()  # still sending their header
         self._tasks: set[asyncio.Task[None]] = set()  # running the handler
