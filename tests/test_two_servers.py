@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+import wave
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -100,8 +101,8 @@ class ServeProcess:
             )
         deadline = time.monotonic() + 60
         while not (pidfile.exists() and pidfile.read_text().strip() == str(self.proc.pid)):
-            assert self.proc.poll() is None, self.log()
-            assert time.monotonic() < deadline, f"the server did not start: {self.log()}"
+            assert self.proc.poll() is None, self.log()[-4000:]
+            assert time.monotonic() < deadline, f"the server did not start: {self.log()[-4000:]}"
             time.sleep(0.05)
         return self
 
@@ -116,7 +117,7 @@ class ServeProcess:
 
     def log(self) -> str:
         path = self.var / "serve.log"
-        return path.read_text("utf-8", "replace")[-4000:] if path.exists() else ""
+        return path.read_text("utf-8", "replace") if path.exists() else ""
 
 
 class StaffSession:
@@ -391,6 +392,57 @@ async def test_an_admins_save_on_a_runs_on_b_and_on_a_server_started_later(
         for server in (a, b):
             await until(lambda s=server: _agent_known(s, "1099"), "A and B to run C's save", 5)
         for server in servers:
-            assert "HL-CFG-097" not in server.log(), server.log()
+            assert "HL-CFG-097" not in server.log(), server.log()[-4000:]
+    finally:
+        await console.close()
+
+
+async def test_a_save_that_b_cannot_run_leaves_b_on_its_config_until_it_can(
+    servers: list[ServeProcess],
+) -> None:
+    a, b = servers
+    # a recording copied into A's config directory only
+    (a.config / "sounds").mkdir()
+    with wave.open(str(a.config / "sounds" / "holiday.wav"), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
+        w.writeframes(b"\0\0" * 4000)  # 0.5 s of silence, as Asterisk plays WAV
+    running_on_b = json.loads((b.var / "reload-status.json").read_text())["version"]
+    console = await StaffSession(a).login("admin1")
+    try:
+        status, menu = await console.get("/api/config/file?name=menu.yaml")
+        text = menu["text"].replace(
+            "\nprompts:\n", "\nprompts:\n  holiday_notice:\n    file: sounds/holiday.wav\n", 1
+        )
+        assert status == 200 and text != menu["text"]
+        status, saved = await console.post(
+            "/api/config/file", {"name": "menu.yaml", "text": text, "version": menu["version"]}
+        )
+        assert status == 200 and saved["reloaded"] and saved["shared"] is True, saved
+
+        async def refused_on_b() -> bool:
+            return "HL-CFG-097" in b.log()
+
+        await until(refused_on_b, "B to refuse A's save", 10)
+        refusal = [line for line in b.log().splitlines() if "HL-CFG-097" in line]
+        assert len(refusal) == 1 and "menu.yaml" in refusal[0] and "holiday.wav" in refusal[0]
+        assert (b.config / "menu.yaml").read_text("utf-8") == menu["text"]
+        assert json.loads((b.var / "reload-status.json").read_text())["version"] == running_on_b
+        # another save wakes B again: the refusal is not logged twice, the other file runs
+        status, agents = await console.get("/api/config/file?name=agents.yaml")
+        status, saved = await console.post(
+            "/api/config/file",
+            {"name": "agents.yaml", "text": agents["text"].rstrip("\n") + "\n" + NEW_OPERATOR,
+             "version": agents["version"]},
+        )  # fmt: skip
+        assert status == 200, saved
+        await until(lambda: _agent_known(b, "1099"), "B to run A's next save", timeout=10)
+        assert b.log().count("HL-CFG-097") == 1
+        assert (b.config / "menu.yaml").read_text("utf-8") == menu["text"]
+        # the recording copied to B too, B restarted: it takes the save at its start
+        b.stop()
+        shutil.copytree(a.config / "sounds", b.config / "sounds")
+        b.start()
+        assert (b.config / "menu.yaml").read_text("utf-8") == text
+        assert b.log().count("HL-CFG-097") == 1
     finally:
         await console.close()
