@@ -5,6 +5,7 @@ speaks FastAGI to a server as Asterisk does.
 
 - An operator's desk connected to server B gets the screen-pop of a caller whose FastAGI session
   is on server A, then the answer and the end of the call; both wallboards show the same queue.
+- The same in Chromium: the desk page on B rings for a caller on A.
 - An admin's save on A (session cookie and CSRF token, as the console sends it) runs on B within
   a couple of seconds, a rollback too; a refused edit changes neither server; a server restarted
   after the save, and one started fresh, catch up at their start.
@@ -44,6 +45,7 @@ from tests.redis_clients import redis_db, sync_client
 HOTLINE = [sys.executable, "-m", "ivr.cli"]
 PASSWORD = "two-servers-pass-1"
 CALLER = "13900000518"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 QUEUE_YAML = """
 settings: {wrapup_seconds: 0, lease_seconds: 6, tick_seconds: 0.5, heartbeat_seconds: 30}
@@ -446,3 +448,37 @@ async def test_a_save_that_b_cannot_run_leaves_b_on_its_config_until_it_can(
         assert b.log().count("HL-CFG-097") == 1
     finally:
         await console.close()
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is needed")
+@pytest.mark.parametrize("shared_database", ["sqlite"], indirect=True)
+async def test_the_desk_page_on_b_rings_for_a_caller_on_a_in_chromium(
+    servers: list[ServeProcess],
+) -> None:
+    playwright = pytest.importorskip("playwright.async_api")
+    a, b = servers
+    caller = "13900000519"
+    async with playwright.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page()
+            expect = playwright.expect
+            await page.goto(b.base + "/desk")
+            await page.fill("#username", "op1001")
+            await page.fill("#password", PASSWORD)
+            await page.click("button[type=submit]")
+            await expect(page).to_have_url(b.base + "/desk")
+            await expect(page.locator("#link")).to_contain_text("在线")
+            await page.click("#ready")
+            await expect(page.locator("#state")).to_contain_text("就绪")
+            result = await simulate_call(
+                "127.0.0.1", a.agi_port, to="12345", caller=caller, digits="0",
+                dial_status="ANSWER", timeout=60,
+            )  # fmt: skip
+            assert any("Dial" in c for c in result.commands), result.commands
+            # the pop of A's caller stays on B's desk once answered (class "pop": on the call)
+            await expect(page.locator("#pop-caller")).to_contain_text(caller)
+            await expect(page.locator("#pop")).to_have_class("pop")
+            await expect(page.locator("#pop-ticket")).not_to_be_empty()
+        finally:
+            await browser.close()
