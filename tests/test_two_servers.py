@@ -6,6 +6,7 @@ speaks FastAGI to a server as Asterisk does.
 - An operator's desk connected to server B gets the screen-pop of a caller whose FastAGI session
   is on server A, then the answer and the end of the call; both wallboards show the same queue.
 - The same in Chromium: the desk page on B rings for a caller on A.
+- Two admins saving one file on A and B at once: both servers end on the same last save.
 - An admin's save on A (session cookie and CSRF token, as the console sends it) runs on B within
   a couple of seconds, a rollback too; a refused edit changes neither server; a server restarted
   after the save, and one started fresh, catch up at their start.
@@ -448,6 +449,49 @@ async def test_a_save_that_b_cannot_run_leaves_b_on_its_config_until_it_can(
         assert b.log().count("HL-CFG-097") == 1
     finally:
         await console.close()
+
+
+async def test_two_admins_saving_one_file_on_two_servers_at_once_end_alike_everywhere(
+    servers: list[ServeProcess],
+) -> None:
+    a, b = servers
+    consoles = [await StaffSession(s).login("admin1") for s in (a, b)]
+    try:
+        read = [(await c.get("/api/config/file?name=agents.yaml"))[1] for c in consoles]
+        assert read[0]["version"] == read[1]["version"]
+        ids = ("1097", "1099")  # A's draft adds 1097, B's 1099, both on the same version
+        drafts = [
+            r["text"].rstrip("\n") + "\n" + NEW_OPERATOR.replace("1099", agent_id)
+            for r, agent_id in zip(read, ids, strict=True)
+        ]
+        answers = await asyncio.gather(
+            *(
+                c.post(
+                    "/api/config/file",
+                    {"name": "agents.yaml", "text": d, "version": r["version"]},
+                )
+                for c, d, r in zip(consoles, drafts, read, strict=True)
+            )
+        )
+        statuses = sorted(status for status, _ in answers)
+        print(f"\ntwo saves at once: {statuses}")
+        assert statuses in ([200, 200], [200, 409]), answers  # 409: the other's save came first
+        rows = saved_rows(a.database)
+        assert len(rows) == statuses.count(200)
+        last = rows[-1][1]
+        winner = next(i for i, (_, body) in enumerate(answers) if body.get("version") == last)
+
+        async def alike() -> bool:
+            files = [(s.config / "agents.yaml").read_text("utf-8") for s in (a, b)]
+            return files[0] == files[1] == drafts[winner]
+
+        await until(alike, "both servers to end on the last save", timeout=10)
+        for server in (a, b):
+            assert await _agent_known(server, ids[winner])
+            assert not await _agent_known(server, ids[1 - winner])
+    finally:
+        for c in consoles:
+            await c.close()
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is needed")

@@ -27,7 +27,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,31 +103,43 @@ class ConfigFollower:
     async def catch_up(self) -> int:
         """Apply the saves newer than this server's; how many were written here."""
         async with self._lock:
-            try:
-                saves = await asyncio.to_thread(self.record.newest, dict(self.applied))
-            except Exception as exc:  # the database away: keep the running config, retry
-                self._failed(f"could not read the config saves from the database: {exc}")
-                return 0
-            self._works()
-            written = [s for s in saves if await self._take(s)]
-            if saves:
-                await asyncio.to_thread(self._write_state)
-            if not written:
-                return 0
-            result = await self.reload()
-            names = ", ".join(f"{s.name} (saved on {s.server})" for s in written)
-            if result.ok:
-                log.info("config saves applied: %s; running %s", names, result.version)
-            else:  # checked as a save, so only a difference of the reload's own checks
-                problems = "; ".join(result.problems)
-                log.error(
-                    "[HL-CFG-097] config saves %s written but the reload refused them: %s; "
-                    "the running config stays",
-                    names,
-                    problems,
-                )
-            self.written += len(written)
-            return len(written)
+            return await self._catch_up()
+
+    @contextlib.asynccontextmanager
+    async def saving(self) -> AsyncIterator[None]:
+        """Around a save taken here (and its :meth:`share`): the others' saves applied first
+        (a draft of an older version is then a conflict here too), and none applied until
+        the save is recorded, so that an earlier save of the same file never lands on it."""
+        async with self._lock:
+            await self._catch_up()
+            yield
+
+    async def _catch_up(self) -> int:
+        try:
+            saves = await asyncio.to_thread(self.record.newest, dict(self.applied))
+        except Exception as exc:  # the database away: keep the running config, retry
+            self._failed(f"could not read the config saves from the database: {exc}")
+            return 0
+        self._works()
+        written = [s for s in saves if await self._take(s)]
+        if saves:
+            await asyncio.to_thread(self._write_state)
+        if not written:
+            return 0
+        result = await self.reload()
+        names = ", ".join(f"{s.name} (saved on {s.server})" for s in written)
+        if result.ok:
+            log.info("config saves applied: %s; running %s", names, result.version)
+        else:  # checked as a save, so only a difference of the reload's own checks
+            problems = "; ".join(result.problems)
+            log.error(
+                "[HL-CFG-097] config saves %s written but the reload refused them: %s; "
+                "the running config stays",
+                names,
+                problems,
+            )
+        self.written += len(written)
+        return len(written)
 
     async def _take(self, save: SharedSave) -> bool:
         """Write ``save`` here if it is new here and accepted; whether it was written."""
@@ -154,18 +166,18 @@ class ConfigFollower:
 
     async def share(self, name: str, text: str, saved: Saved, by: str | None) -> bool:
         """Record a save this server took and tell the other servers; whether it is recorded
-        (when not, the other servers keep theirs: logged, the save stays here)."""
-        async with self._lock:
-            try:
-                row = await asyncio.to_thread(
-                    self.record.add, name, text, saved.version, saved.previous, self.server, by
-                )
-            except Exception as exc:
-                log.error("[HL-CFG-098] the save of %s is running on this server only: it could "
-                          "not be recorded in the database (%s)", name, exc)  # fmt: skip
-                return False
-            self.applied[name] = row
-            await asyncio.to_thread(self._write_state)
+        (when not, the other servers keep theirs: logged, the save stays here). Called inside
+        :meth:`saving`."""
+        try:
+            row = await asyncio.to_thread(
+                self.record.add, name, text, saved.version, saved.previous, self.server, by
+            )
+        except Exception as exc:
+            log.error("[HL-CFG-098] the save of %s is running on this server only: it could "
+                      "not be recorded in the database (%s)", name, exc)  # fmt: skip
+            return False
+        self.applied[name] = row
+        await asyncio.to_thread(self._write_state)
         try:
             await self.publish(self.subscriber.channel, str(row))
         except Exception as exc:  # the others find it at their next poll

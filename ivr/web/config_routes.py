@@ -16,8 +16,10 @@ opened on an older version is refused here too (409)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -41,7 +43,7 @@ RELOAD_KEY: web.AppKey[Callable[[], Awaitable[ReloadResult]]] = web.AppKey("conf
 class SaveSharing(Protocol):
     """The saves shared with the other servers (:class:`ivr.configsync.ConfigFollower`)."""
 
-    async def catch_up(self) -> int: ...
+    def saving(self) -> AbstractAsyncContextManager[None]: ...
 
     async def share(self, name: str, text: str, saved: Saved, by: str | None) -> bool: ...
 
@@ -97,13 +99,9 @@ async def check_draft(request: web.Request) -> web.Response:
     return web.json_response({"problems": [dataclasses.asdict(p) for p in found]})
 
 
-async def _save(request: web.Request, name: str, text: str, version: str, action: str) -> Any:
-    editor = request.app[EDITOR_KEY]
-    sharing = request.app.get(SHARING_KEY)
-    if sharing is not None:  # the other servers' saves first: a stale draft is a conflict
-        await sharing.catch_up()
+async def _saved(editor: ConfigEditor, name: str, text: str, version: str) -> Saved:
     try:
-        saved = await asyncio.to_thread(editor.save, name, text, version)
+        return await asyncio.to_thread(editor.save, name, text, version)
     except Conflict as exc:
         raise ApiError(
             409, CONFLICT,
@@ -117,9 +115,17 @@ async def _save(request: web.Request, name: str, text: str, version: str, action
             400, INVALID, f"not saved: {len(exc.problems)} problem(s), the first {first}",
             {"problems": _problems(exc)},
         ) from None  # fmt: skip
-    shared = None
-    if sharing is not None:
-        shared = await sharing.share(name, text, saved, principal_of(request).username)
+
+
+async def _save(request: web.Request, name: str, text: str, version: str, action: str) -> Any:
+    editor = request.app[EDITOR_KEY]
+    sharing = request.app.get(SHARING_KEY)
+    # the other servers' saves first (a stale draft is a conflict), none until this one is shared
+    async with sharing.saving() if sharing is not None else contextlib.nullcontext():
+        saved = await _saved(editor, name, text, version)
+        shared = None
+        if sharing is not None:
+            shared = await sharing.share(name, text, saved, principal_of(request).username)
     reloaded = await request.app[RELOAD_KEY]()
     await audit(
         request, action, f"config:{name}", {"version": saved.previous},
