@@ -6,6 +6,8 @@ speaks FastAGI to a server as Asterisk does.
 - An operator's desk connected to server B gets the screen-pop of a caller whose FastAGI session
   is on server A, then the answer and the end of the call; both wallboards show the same queue.
 - The same in Chromium: the desk page on B rings for a caller on A.
+- B killed: the desk reconnects to A with the same session and CSRF token (nothing sticky),
+  still ready, and gets the next call.
 - Two admins saving one file on A and B at once: both servers end on the same last save.
 - An admin's save on A (session cookie and CSRF token, as the console sends it) runs on B within
   a couple of seconds, a rollback too; a refused edit changes neither server; a server restarted
@@ -323,6 +325,48 @@ async def _agent_known(server: ServeProcess, agent_id: str) -> bool:
     ):
         assert r.status in (200, 404), await r.text()
         return r.status == 200
+
+
+async def test_a_desk_whose_server_dies_goes_on_on_the_other_without_a_new_login(
+    servers: list[ServeProcess],
+) -> None:
+    a, b = servers
+    desk = await StaffSession(b).login("op1001")
+    try:
+        ws = await desk.socket("/api/desk/socket")
+        await next_message(ws, "hello")
+        status, _ = await desk.post("/api/agents/1001/login", {"ready": True})
+        assert status == 200
+        assert b.proc is not None
+        b.proc.send_signal(signal.SIGKILL)  # B dies with the desk connected to it
+        b.proc.wait(10)
+
+        async def closed() -> aiohttp.WSMsgType:
+            while (msg := await ws.receive()).type == aiohttp.WSMsgType.TEXT:
+                pass  # the notices sent before B died
+            return msg.type
+
+        assert await asyncio.wait_for(closed(), 10) in (
+            aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR,
+        )  # fmt: skip
+        # the page reconnects through the load balancer, to A: the same cookie and CSRF token
+        desk.base = a.base
+        ws = await desk.socket("/api/desk/socket")
+        hello = await next_message(ws, "hello")
+        assert hello["agent"]["state"] == "ready", hello  # nobody was logged out
+        status, agent = await desk.post("/api/agents/1001/heartbeat", {})
+        assert status == 200, agent
+        uid = f"17901{uuid.uuid4().int % 10**5:05d}.0001"
+        result = await simulate_call(
+            "127.0.0.1", a.agi_port, to="12345", caller=CALLER, digits="0",
+            uniqueid=uid, dial_status="ANSWER", timeout=60,
+        )  # fmt: skip
+        assert any("Dial" in c for c in result.commands), result.commands
+        pop = (await next_message(ws, "offer"))["pop"]
+        assert (pop["uniqueid"], pop["agent"]) == (uid, "1001")
+        await ws.close()
+    finally:
+        await desk.close()
 
 
 async def test_an_admins_save_on_a_runs_on_b_and_on_a_server_started_later(
