@@ -86,3 +86,17 @@ async def test_a_save_is_applied_once_and_a_file_this_server_lacked_is_written(
     again = follower(config_copy, unmigrated, redis_url)
     assert again.applied == f.applied
     assert await again.catch_up() == 0
+
+
+async def test_after_a_database_restore_the_newest_save_there_is_taken(
+    config_copy: Path, unmigrated: Database, redis_url: str
+) -> None:
+    unmigrated.upgrade()
+    f = follower(config_copy, unmigrated, redis_url)
+    f.applied = {"agents.yaml": 99}  # ids of the database before it was restored
+    text = (config_copy / "agents.yaml").read_text("utf-8") + "# restored\n"
+    SaveRecord(unmigrated).add(
+        "agents.yaml", text, version_of(text.encode()), "0" * 64, "other", None
+    )
+    assert await f.catch_up() == 1
+    assert (config_copy / "agents.yaml").read_text("utf-8") == text

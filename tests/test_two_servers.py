@@ -530,8 +530,8 @@ async def test_two_admins_saving_one_file_on_two_servers_at_once_end_alike_every
             return files[0] == files[1] == drafts[winner]
 
         await until(alike, "both servers to end on the last save", timeout=10)
-        for server in (a, b):
-            assert await _agent_known(server, ids[winner])
+        for server in (a, b):  # running, not only written
+            await until(lambda s=server: _agent_known(s, ids[winner]), "the last save to run", 10)
             assert not await _agent_known(server, ids[1 - winner])
     finally:
         for c in consoles:

@@ -6,7 +6,8 @@ The server that takes a save records it (:meth:`ConfigFollower.share`: a row of
 channel (:func:`queueing.keys.config_saves`). Every server's follower wakes on that notice,
 at its start (the saves made while it was down), when its subscriber comes back after losing
 Redis, and every ``poll_seconds`` (a notice missed), and takes the newest save of each file
-newer than the one it applied last (their ids kept in ``var/config-sync.json``):
+other than the one it applied last (their ids kept in ``var/config-sync.json``; other than:
+newer, or whatever is newest in a database restored or replaced since):
 
 - a file already at that version here (the server that took it; a save applied before) is
   only marked applied: the same version is applied once, and applying publishes nothing, so

@@ -50,11 +50,12 @@ class SaveRecord:
             return int(row.id)
 
     def newest(self, applied: Mapping[str, int]) -> list[SharedSave]:
-        """The newest save of each file, where it is newer than the id ``applied`` names for
-        that file, in the order they were taken."""
+        """The newest save of each file, where it is not the one ``applied`` names for that
+        file (newer, or, after the database was restored or replaced, another one), in the
+        order they were taken."""
         last = select(ConfigSaveRow.name, func.max(ConfigSaveRow.id)).group_by(ConfigSaveRow.name)
         with self.db.session() as session:
-            wanted = [i for name, i in session.execute(last).all() if i > applied.get(name, 0)]
+            wanted = [i for name, i in session.execute(last).all() if i != applied.get(name)]
             if not wanted:
                 return []
             rows = session.scalars(
