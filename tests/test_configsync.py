@@ -78,7 +78,7 @@ async def test_a_save_is_applied_once_and_a_file_this_server_lacked_is_written(
     record.add("quality.yaml", quality, version_of(quality.encode()), "0" * 64, "other", "admin")
     same = record.add("menu.yaml", menu, version_of(menu.encode()), "0" * 64, "other", "admin")
     f = follower(config_copy, unmigrated, redis_url)
-    assert await f.catch_up() == 1  # quality.yaml written; menu.yaml already that version
+    assert await f.catch_up() == 2  # quality.yaml written; menu.yaml on disk: reloaded only
     assert (config_copy / "quality.yaml").read_text("utf-8") == quality
     assert f.applied["menu.yaml"] == same
     assert await f.catch_up() == 0  # once

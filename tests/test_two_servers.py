@@ -8,6 +8,7 @@ speaks FastAGI to a server as Asterisk does.
 - The same in Chromium: the desk page on B rings for a caller on A.
 - B killed: the desk reconnects to A with the same session and CSRF token (nothing sticky),
   still ready, and gets the next call.
+- Two servers of one machine sharing a config directory both run a save.
 - Two admins saving one file on A and B at once: both servers end on the same last save.
 - An admin's save on A (session cookie and CSRF token, as the console sends it) runs on B within
   a couple of seconds, a rollback too; a refused edit changes neither server; a server restarted
@@ -440,6 +441,28 @@ async def test_an_admins_save_on_a_runs_on_b_and_on_a_server_started_later(
             await until(lambda s=server: _agent_known(s, "1099"), "A and B to run C's save", 5)
         for server in servers:
             assert "HL-CFG-097" not in server.log(), server.log()[-4000:]
+    finally:
+        await console.close()
+
+
+async def test_two_servers_of_one_machine_on_one_config_directory_both_run_a_save(
+    servers: list[ServeProcess], tmp_path: Path, shipped: Path
+) -> None:
+    a = servers[0]
+    twin = ServeProcess(tmp_path / "twin", shipped, a.redis_url, a.database)
+    twin.config = a.config  # hotline@1 and hotline@2: one config directory
+    servers.append(twin.start())
+    console = await StaffSession(a).login("admin1")
+    try:
+        status, before = await console.get("/api/config/file?name=agents.yaml")
+        text = before["text"].rstrip("\n") + "\n" + NEW_OPERATOR
+        status, saved = await console.post(
+            "/api/config/file", {"name": "agents.yaml", "text": text, "version": before["version"]}
+        )
+        assert status == 200 and saved["shared"] is True, saved
+        # the file was on disk already for the twin: it reloads all the same
+        await until(lambda: _agent_known(twin, "1099"), "the twin to run A's save", timeout=10)
+        assert "already on disk here" in twin.log()
     finally:
         await console.close()
 

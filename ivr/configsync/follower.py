@@ -9,9 +9,12 @@ Redis, and every ``poll_seconds`` (a notice missed), and takes the newest save o
 other than the one it applied last (their ids kept in ``var/config-sync.json``; other than:
 newer, or whatever is newest in a database restored or replaced since):
 
-- a file already at that version here (the server that took it; a save applied before) is
-  only marked applied: the same version is applied once, and applying publishes nothing, so
-  nothing loops;
+- the server that took a save marks it applied as it records it: it never takes its own
+  save again, and applying publishes nothing, so nothing loops; each save is taken once per
+  server (the ids applied survive a restart);
+- a file already at that version here (servers of one machine sharing a config directory:
+  the one that took the save wrote it for all) is not written again, but the running config
+  is reloaded;
 - otherwise it is checked with this server's directory as a save is checked
   (:meth:`ivr.config.editing.ConfigEditor.apply`), written atomically with the previous
   version kept in this server's history, and the running config reloaded (checked once more);
@@ -62,7 +65,7 @@ class ConfigFollower:
         self.subscriber, self.publish = subscriber, publish
         self.state_file, self.server, self.poll_seconds = state_file, server, poll_seconds
         self.applied: dict[str, int] = self._read_state()
-        self.written = 0  # saves of other servers written here (tests, logs)
+        self.written = 0  # saves of other servers taken here (tests, logs)
         self._refused: set[int] = set()
         self._failing = False
         self._lock = asyncio.Lock()
@@ -102,7 +105,7 @@ class ConfigFollower:
             await self.catch_up()
 
     async def catch_up(self) -> int:
-        """Apply the saves newer than this server's; how many were written here."""
+        """Apply the saves newer than this server's; how many were taken here."""
         async with self._lock:
             return await self._catch_up()
 
@@ -143,7 +146,8 @@ class ConfigFollower:
         return len(written)
 
     async def _take(self, save: SharedSave) -> bool:
-        """Write ``save`` here if it is new here and accepted; whether it was written."""
+        """Write ``save`` here if it is new here and accepted; whether it is to run (written,
+        or found on disk already)."""
         if save.id in self._refused:
             return False
         try:
@@ -156,7 +160,9 @@ class ConfigFollower:
             self._refuse(save, f"cannot write it here: {exc!r}")
             return False
         self.applied[save.name] = save.id
-        return done is not None
+        if done is None:  # already on disk here (written by a server sharing the directory)
+            log.info("config save of %s (saved on %s) already on disk here", save.name, save.server)
+        return True
 
     def _refuse(self, save: SharedSave, why: str) -> None:
         self._refused.add(save.id)
