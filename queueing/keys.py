@@ -164,6 +164,13 @@ def notices(centre: str = DEFAULT_CENTRE) -> str:
     return f"{base(centre)}notices"
 
 
+def config_saves(centre: str = DEFAULT_CENTRE) -> str:
+    """Pub/sub channel of the admin console's saves (:mod:`ivr.configsync`): the server that
+    took a save publishes the database row's id, every server reads the rows newer than the
+    ones it applied. A channel, not a key: the record is the database's ``config_saves``."""
+    return f"{base(centre)}config-saves"
+
+
 def transfer(uniqueid: str, centre: str = DEFAULT_CENTRE) -> str:
     """Hash of an operator's transfer of one call (:mod:`queueing.transfer`): mode, target,
     agent, the operator's and the third party's channels; expires after a day."""

@@ -151,9 +151,10 @@ class NoticeSubscriber:
         backoff: float = 0.1,
         backoff_max: float = 5.0,
         poll: float = 1.0,
+        channel: str | None = None,
     ) -> None:
         self.centre = centre
-        self.channel = keys.notices(centre)
+        self.channel = channel or keys.notices(centre)  # another channel: read :meth:`messages`
         if is_cluster(url):
             self.client = cluster_client(url)
             auth = url[len(CLUSTER_SCHEME) :].split("/", 1)[0].rpartition("@")[0]
@@ -172,6 +173,15 @@ class NoticeSubscriber:
 
     async def notices(self) -> AsyncIterator[Notice]:
         """Every notice of the centre, until :meth:`close` (then the iteration ends)."""
+        async for raw in self.messages():
+            if raw is None:
+                yield Notice("resync", time.time())
+            elif (notice := parse_notice(raw)) is not None:
+                yield notice
+
+    async def messages(self) -> AsyncIterator[str | None]:
+        """Every message of the channel as text, and None once subscribed again after losing
+        Redis (messages were missed), until :meth:`close`."""
         delay = self.backoff
         lost = False
         while not self._closed:
@@ -185,14 +195,12 @@ class NoticeSubscriber:
                 if lost:
                     lost = False
                     self.resubscribed += 1
-                    yield Notice("resync", time.time())
+                    yield None
                 while not self._closed:
                     msg = await pubsub.get_message(True, timeout=self.poll)
                     if msg is None or msg.get("type") != "message":
                         continue
-                    notice = parse_notice(msg["data"])
-                    if notice is not None:
-                        yield notice
+                    yield _text(msg["data"])
             except (RedisError, OSError) as exc:
                 self.subscribed.clear()
                 if self._closed:

@@ -21,6 +21,7 @@ from sqlalchemy import inspect, select, text
 from ivr.cli import main
 from ivr.config.catalogue import load_catalogue
 from ivr.db import (  # noqa: F401 (their rows on the metadata)
+    config_tables,
     outbox_tables,
     publication_tables,
     quality_tables,

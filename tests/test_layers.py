@@ -95,6 +95,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "ivr.quality",
         "ivr.notify",
         "ivr.hotspots",
+        "ivr.configsync",
     ),
     (
         "ivr.records",

@@ -15,13 +15,13 @@ from sqlalchemy.exc import DBAPIError
 from ivr import logfmt, runinfo
 from ivr.accounts import Accounts
 from ivr.agi.server import FastAGIServer
-from ivr.citizen.citizen_app import CitizenOptions, create_citizen_app
 from ivr.citizen.guard import networks
-from ivr.citizen.limits import Limits, RateLimiter
 from ivr.compose.browser_phones import browser_phones, watch_phones
+from ivr.compose.citizen import citizen_app
+from ivr.compose.config_sharing import follow_saves
 from ivr.compose.transfers import close_transfers, open_manager, open_transfers
 from ivr.config.catalogue import load_catalogue
-from ivr.config.editing import ConfigEditor
+from ivr.configsync.follower import ConfigFollower
 from ivr.db.database import Database, database_url
 from ivr.errors import ConfigError
 from ivr.hotline import HeldSurveys, HotlineService, LiveCalls
@@ -129,6 +129,7 @@ class RunningServer:
     citizen: web.AppRunner | None = None  # the citizens' pages, on a listener of their own
     delivery: DeliveryLoop | None = None
     hotspots: HotspotRefresher | None = None
+    saves: ConfigFollower | None = None  # the admin console's saves of every server
 
     @property
     def agi_url(self) -> str:
@@ -165,6 +166,8 @@ class RunningServer:
             await self.delivery.stop()
         if self.hotspots is not None:
             await self.hotspots.stop()
+        if self.saves is not None:
+            await self.saves.stop()
         if self.runner is not None:
             await self.runner.cleanup()
         if self.citizen is not None:
@@ -185,6 +188,7 @@ def web_app(
     records: RecordKeeper,
     numbers: RedisTicketNumbers,
     dialler: CallbackDialler | None,
+    saves: ConfigFollower,
 ) -> web.Application:
     """The staff's HTTP app (``hotline serve --http-port``) with every part of the API."""
     db = records.store.db
@@ -243,11 +247,9 @@ def web_app(
         # recordings played in the browser, by the roles of privacy.yaml, audited
         recordings_part(settings.recordings_dir, lambda: holder.current.privacy.playback),
         phone_part(browser_phones(settings)),  # the desk's browser phone (docs/webrtc.md)
-        # the admin console's editing of the admin files: checked, kept, reloaded here
-        config_part(
-            ConfigEditor(holder.directory, settings.recordings_dir, settings.var_dir / "config"),
-            holder.reload_async,
-        ),
+        # the admin console's editing of the admin files: checked, kept, reloaded here and
+        # recorded for the other servers (docs/scale-out.md)
+        config_part(saves.editor, holder.reload_async, saves),
     ]
     app = create_app(queue, lambda: holder.current.agents, accounts, db, security, desks, parts)
 
@@ -260,23 +262,6 @@ def web_app(
     # browser phones that stay unregistered: their agents paused "phone offline" (webrtc.md)
     watch_phones(app, holder, queue, accounts, settings.var_dir / AMI_SECRET_FILE)
     return app
-
-
-def citizen_app(settings: Settings, queue: RedisQueue, records: RecordKeeper) -> web.Application:
-    """The citizens' pages (``hotline serve --citizen-port``, docs/citizen.md): their own app,
-    on the ticket service of this server and the queue's Redis for their rate limits."""
-    limits = Limits.of(
-        settings.citizen_submits_per_address,
-        settings.citizen_submits_per_phone,
-        settings.citizen_lookups_per_address,
-        settings.citizen_lookups_per_ticket,
-    )
-    options = CitizenOptions(
-        limits, settings.citizen_proxies, settings.citizen_origins, settings.cookie_secure
-    )
-    return create_citizen_app(
-        lambda: records.sweeper, RateLimiter(queue.client, queue.centre), options
-    )
 
 
 async def start_server(
@@ -317,6 +302,8 @@ async def start_server(
     hub = QueueHub(queue, sink, dialler=dialler, on_lost=records.store.lost)
     holder.listeners.append(lambda old, new: apply_queue_reload(queue, hub, old.queue, new.queue))
     await hub.start()
+    # the admin console's saves taken by any server, caught up now and followed (scale-out.md)
+    saves = await follow_saves(settings, holder, queue, records.store.db, http_port or 0)
     surveys = HeldSurveys(records.store)
     tracker = LiveCalls(queue, hub)  # the live-call registry: every session while it runs
     # ticket numbers for HOTLINE_TICKET from Redis (blocks claimed from the database ahead of
@@ -351,7 +338,7 @@ async def start_server(
     await server.start()
     runner: web.AppRunner | None = None
     if http_port is not None:
-        app = web_app(settings, holder, queue, records, numbers, dialler)
+        app = web_app(settings, holder, queue, records, numbers, dialler, saves)
         runner = web.AppRunner(app, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
         await runner.setup()
         await web.TCPSite(runner, settings.agi_host, http_port).start()
@@ -391,5 +378,5 @@ async def start_server(
     hotspots.start()
     return RunningServer(
         settings, holder, queue, records, hub, numbers, service, server, runner, http_port,
-        purge, citizen, delivery, hotspots,
+        purge, citizen, delivery, hotspots, saves,
     )  # fmt: skip

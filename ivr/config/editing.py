@@ -8,7 +8,9 @@ the draft has a problem, or when the file changed on disk since the editor opene
 on disk and the draft). An accepted save keeps the previous text in the history directory
 (one file per version, named by time and version) and replaces the file atomically; the
 caller then reloads the running config (``ConfigHolder.reload_async``), which checks it once
-more. A rollback is a save of an older version's text, through the same checks.
+more. A rollback is a save of an older version's text, through the same checks. A save taken
+by another server is applied here (:meth:`ConfigEditor.apply`) with the same checks, whatever
+the version on disk (:mod:`ivr.configsync`).
 
 Must not import: anything above ``ivr.config`` (the web layer calls this)."""
 
@@ -145,14 +147,30 @@ class ConfigEditor:
         before = current.decode("utf-8", "replace")
         if version_of(current) != base_version:
             raise Conflict(name, version_of(current), diff(before, text, name))
+        return self._write(name, text, current)
+
+    def apply(self, name: str, text: str) -> Saved | None:
+        """Take ``text`` as ``name`` with the same checks as a save but whatever the version
+        on disk (a save taken by another server); None when the file already has it. Raises
+        :class:`Invalid` when the directory with it has problems here."""
+        path = self._path(name)
+        current = path.read_bytes() if path.exists() else b""  # a file this server lacked
+        if version_of(current) == version_of(text.encode("utf-8")):
+            return None
+        return self._write(name, text, current)
+
+    def _write(self, name: str, text: str, current: bytes) -> Saved:
         problems = self.check(name, text)
         if problems:
             raise Invalid(name, problems)
+        path = self._path(name)
         data = text.encode("utf-8")
-        previous = self._keep(name, current)
+        previous = self._keep(name, current) if current else version_of(current)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.saving")
         tmp.write_bytes(data)
         os.replace(tmp, path)
+        before = current.decode("utf-8", "replace")
         return Saved(name, version_of(data), previous, diff(before, text, name))
 
     def _keep(self, name: str, data: bytes) -> str:

@@ -7,21 +7,28 @@ problems) or when the file changed on disk since it was read (409 ``HL-WEB-016``
 difference between the file on disk and the draft). A save keeps the previous version,
 reloads the running config (checked once more: the line never runs a config that was not
 accepted) and is audited with its diff. A rollback saves an older version's text through the
-same checks. Other servers pick the file up at their next reload (``hotline reload``)."""
+same checks. With several hotline servers, a save (or a rollback) is recorded in the database
+and told to the other servers, which check it against their own directory and run it within a
+couple of seconds (:mod:`ivr.configsync`); the answer's ``shared`` says whether it was
+recorded. Before a save, this server first takes the saves of the others, so that a draft
+opened on an older version is refused here too (409)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from ivr.config.editing import EDITABLE, MAX_BYTES, ConfigEditor, Conflict, Invalid
+from ivr.config.editing import EDITABLE, MAX_BYTES, ConfigEditor, Conflict, Invalid, Saved
 from ivr.runtime import ReloadResult
 from ivr.web.agent_routes import audit
+from ivr.web.appkeys import principal_of
 from ivr.web.bodies import read_body
 from ivr.web.errors import BAD_BODY, ApiError
 from ivr.web.routing import ApiRoute, WebPart
@@ -31,6 +38,17 @@ CONFLICT = "HL-WEB-016"
 INVALID = "HL-WEB-017"
 EDITOR_KEY: web.AppKey[ConfigEditor] = web.AppKey("config_editor", ConfigEditor)
 RELOAD_KEY: web.AppKey[Callable[[], Awaitable[ReloadResult]]] = web.AppKey("config_reload")
+
+
+class SaveSharing(Protocol):
+    """The saves shared with the other servers (:class:`ivr.configsync.ConfigFollower`)."""
+
+    def saving(self) -> AbstractAsyncContextManager[None]: ...
+
+    async def share(self, name: str, text: str, saved: Saved, by: str | None) -> bool: ...
+
+
+SHARING_KEY: web.AppKey[SaveSharing] = web.AppKey("config_sharing", SaveSharing)
 
 
 class DraftBody(BaseModel):
@@ -81,10 +99,9 @@ async def check_draft(request: web.Request) -> web.Response:
     return web.json_response({"problems": [dataclasses.asdict(p) for p in found]})
 
 
-async def _save(request: web.Request, name: str, text: str, version: str, action: str) -> Any:
-    editor = request.app[EDITOR_KEY]
+async def _saved(editor: ConfigEditor, name: str, text: str, version: str) -> Saved:
     try:
-        saved = await asyncio.to_thread(editor.save, name, text, version)
+        return await asyncio.to_thread(editor.save, name, text, version)
     except Conflict as exc:
         raise ApiError(
             409, CONFLICT,
@@ -98,16 +115,29 @@ async def _save(request: web.Request, name: str, text: str, version: str, action
             400, INVALID, f"not saved: {len(exc.problems)} problem(s), the first {first}",
             {"problems": _problems(exc)},
         ) from None  # fmt: skip
+
+
+async def _save(request: web.Request, name: str, text: str, version: str, action: str) -> Any:
+    editor = request.app[EDITOR_KEY]
+    sharing = request.app.get(SHARING_KEY)
+    # the other servers' saves first (a stale draft is a conflict), none until this one is shared
+    async with sharing.saving() if sharing is not None else contextlib.nullcontext():
+        saved = await _saved(editor, name, text, version)
+        shared = None
+        if sharing is not None:
+            shared = await sharing.share(name, text, saved, principal_of(request).username)
     reloaded = await request.app[RELOAD_KEY]()
     await audit(
         request, action, f"config:{name}", {"version": saved.previous},
-        {"version": saved.version, "diff": saved.diff[:20000], "reloaded": reloaded.ok},
+        {"version": saved.version, "diff": saved.diff[:20000], "reloaded": reloaded.ok,
+         "shared": shared},
     )  # fmt: skip
     return web.json_response(
         {
             "name": name, "version": saved.version, "previous": saved.previous,
             "diff": saved.diff, "reloaded": reloaded.ok, "running": reloaded.version,
             "problems": list(reloaded.problems), "notes": list(reloaded.notes),
+            "shared": shared,
         }
     )  # fmt: skip
 
@@ -137,12 +167,19 @@ async def rollback(request: web.Request) -> web.StreamResponse:
     return result
 
 
-def config_part(editor: ConfigEditor, reload: Callable[[], Awaitable[ReloadResult]]) -> WebPart:
-    """The admin's config editing on ``editor``; ``reload`` applies a saved file."""
+def config_part(
+    editor: ConfigEditor,
+    reload: Callable[[], Awaitable[ReloadResult]],
+    sharing: SaveSharing | None = None,
+) -> WebPart:
+    """The admin's config editing on ``editor``; ``reload`` applies a saved file, ``sharing``
+    (several servers) tells the others."""
 
     def install(app: web.Application) -> None:
         app[EDITOR_KEY] = editor
         app[RELOAD_KEY] = reload
+        if sharing is not None:
+            app[SHARING_KEY] = sharing
 
     def route(method: str, path: str, handler: Any, summary: str, **kw: Any) -> ApiRoute:
         return ApiRoute(method, path, handler, ADMIN, summary, response_schema={"type": "object"},

@@ -133,7 +133,7 @@ class DeskHub:
 
     async def _message(self, notice: Notice) -> dict[str, Any]:
         if notice.kind == "offer":
-            pop = await self.pops.build(notice.uniqueid, notice.agent)
+            pop = await self.pops.build(notice.uniqueid, notice.agent, caller=notice.caller)
             agent = await self._agent(notice.agent)
             return {"type": "offer", "pop": pop.model_dump(mode="json"), "agent": agent}
         if notice.kind in ("offer-ended", "connected"):

@@ -168,10 +168,14 @@ class ScreenPops:
         self.config = config
         self.clock = clock
 
-    async def build(self, uniqueid: str, agent: str = "", *, settle: float = 0.3) -> ScreenPop:
+    async def build(
+        self, uniqueid: str, agent: str = "", *, settle: float = 0.3, caller: str = ""
+    ) -> ScreenPop:
         """The pop for ``uniqueid`` (offered to ``agent``). Waits at most ``settle`` seconds
         for the call's server to note the offer (0: no wait). Redis errors propagate; a
-        database error leaves the history empty with ``history_error`` set (logged)."""
+        database error leaves the history empty with ``history_error`` set (logged).
+        ``caller``: the offer notice's, for a call already gone from Redis (answered and
+        ended on another server before this one read it)."""
         entry, record, ticket = await self._read(uniqueid)
         deadline = time.monotonic() + settle
         while (
@@ -190,7 +194,7 @@ class ScreenPops:
             and entry.get("kind", "call") != "callback"  # the dialler's own: no number
         ):
             ticket = await self.tickets.reserve_ticket(uniqueid) or ""
-        pop = self._pop(uniqueid, agent, entry, record, ticket)
+        pop = self._pop(uniqueid, agent, entry, record, ticket, caller)
         if pop.anonymous:
             return pop
         try:
@@ -231,9 +235,15 @@ class ScreenPops:
         return entry, record, _text(ticket)
 
     def _pop(
-        self, uid: str, agent: str, entry: dict[str, str], record: dict[str, Any], ticket: str
+        self,
+        uid: str,
+        agent: str,
+        entry: dict[str, str],
+        record: dict[str, Any],
+        ticket: str,
+        noticed: str = "",
     ) -> ScreenPop:
-        caller = entry.get("caller") or str(record.get("caller") or "")
+        caller = entry.get("caller") or str(record.get("caller") or "") or noticed
         dialled = entry.get("line") or str(record.get("dialled") or "")
         line = self._line(dialled) if not record else None
         now = self.clock()

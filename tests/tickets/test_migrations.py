@@ -10,7 +10,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select
 
-from ivr.db import outbox_tables, quality_tables  # noqa: F401 (their rows on the metadata)
+from ivr.db import (  # noqa: F401 (their rows on the metadata)
+    config_tables,
+    outbox_tables,
+    quality_tables,
+)
 from ivr.db.addresses import normalise_address
 from ivr.db.database import Database, _alembic_config, current_revision, head_revision, upgrade
 from ivr.db.knowledge_tables import modelled

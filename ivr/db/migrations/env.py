@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Engine
 
 from ivr.db import (  # noqa: F401 (their rows on the metadata)
+    config_tables,
     outbox_tables,
     publication_tables,
     quality_tables,
