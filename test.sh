@@ -17,6 +17,7 @@ if [ $# -gt 0 ]; then
   echo "== pytest"; exec pytest -q -p no:cacheprovider "$@"
 fi
 echo "== pytest: tests/e2e and the rest, in parallel"
+export PYTHONUNBUFFERED=1  # each half's progress as it happens, through its prefix
 started=$SECONDS
 ( pytest -q -p no:cacheprovider tests/e2e 2>&1 | sed -u 's/^/[e2e] /'; exit "${PIPESTATUS[0]}" ) &
 e2e=$!
