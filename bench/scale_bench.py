@@ -188,6 +188,8 @@ class Step:
         if name == SET:
             return sum(self.net(n) for n in self.usage if n not in NOT_THE_SET)
         u = self.usage[name]
+        if name == "machine":  # its "idle" is the other sessions' use of the machine then
+            return u.total
         return max(0.0, u.total - self.idle.get(name, 0.0) * u.seconds)
 
     def per_call_ms(self, name: str) -> float:
@@ -335,7 +337,9 @@ def step_report(step: Step) -> str:
             f"{u.average:.0f} / {u.peak:.0f} |"
         )
     lines.append(f"| {SET} | | | | {step.per_call_ms(SET):.0f} | {step.per_live_call(SET):.2f} | |")
-    lines.append("(ms per call and % per call in progress: beyond the idle use)")
+    lines.append(
+        "(ms per call and % per call in progress: beyond the idle use; the machine's: all)"
+    )
     lines.append(f"limit: {saturation(step.usage)}")
     return "\n".join(lines)
 
@@ -379,6 +383,43 @@ def series(
     return out
 
 
+KINDS = ("Kamailio", "Asterisk", "hotline serve", "Redis Cluster", "PostgreSQL")
+
+
+def fit(steps: list[Step], kind: str) -> tuple[float, float] | None:
+    """Least squares over ``steps`` of CPU = a * calls + b * call-seconds for the processes
+    whose name starts with ``kind`` (every box, every server): (a in CPU seconds per call,
+    b in cores per call in progress); None without two different step sizes."""
+    rows = [
+        (float(s.calls), s.call_seconds, sum(s.net(n) for n in s.usage if n.startswith(kind)))
+        for s in steps
+    ]
+    s11 = sum(x1 * x1 for x1, _, _ in rows)
+    s12 = sum(x1 * x2 for x1, x2, _ in rows)
+    s22 = sum(x2 * x2 for _, x2, _ in rows)
+    det = s11 * s22 - s12 * s12
+    if len({s.calls for s in steps}) < 2 or det <= 1e-9 * s11 * s22:
+        return None
+    y1 = sum(x1 * y for x1, _, y in rows)
+    y2 = sum(x2 * y for _, x2, y in rows)
+    return (s22 * y1 - s12 * y2) / det, (s11 * y2 - s12 * y1) / det
+
+
+def fitted(runs: dict[int, list[Step]]) -> str:
+    steps = [s for r in runs.values() for s in r if s.carried]
+    lines = [
+        f"\nfitted over the {len(steps)} steps carried (both series): CPU = a per call + b per "
+        "second of each call in progress (waiting with music, mostly):",
+        "| process (all of a kind) | a: ms per call | b: % of a core per call in progress |",
+        "|---|---:|---:|",
+    ]
+    for kind in KINDS:
+        got = fit(steps, kind)
+        cells = f"{1000 * got[0]:.1f} | {100 * got[1]:.4f}" if got else "- | - (one step size)"
+        lines.append(f"| {kind} | {cells} |")
+    return "\n".join(lines)
+
+
 def summary(runs: dict[int, list[Step]], top: int) -> str:
     lines = ["\n== carried with 0 failed calls =="]
     for steps in runs.values():
@@ -402,6 +443,7 @@ def summary(runs: dict[int, list[Step]], top: int) -> str:
         pick = [next(s for s in r if s.calls == n) for r in both if any(s.calls == n for s in r)]
         if len(pick) == 2:
             lines.append(side_by_side(pick[0], pick[1]))
+    lines.append(fitted(runs))
     return "\n".join(lines)
 
 

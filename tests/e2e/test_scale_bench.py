@@ -33,7 +33,7 @@ def test_scale_bench_quick() -> None:
     assert r.returncode == 0, out[-4000:]
     for figure in ("1 box, 10 callers", "2 boxes, 10 callers", "limit: closest to its ceiling",
                    "CPU per call, 1 box beside 2 boxes", "Kamailio", "Redis Cluster",
-                   "PostgreSQL"):  # fmt: skip
+                   "PostgreSQL", "fitted over"):  # fmt: skip
         assert figure in out, out[-4000:]
     assert "1 box: 10 concurrent calls, 0 failed" in out, out[-4000:]
     assert "2 boxes: 10 concurrent calls, 0 failed" in out, out[-4000:]
