@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -51,7 +52,6 @@ from bench.sip_capacity import NCPU, Pids, Sampler, Usage, _interrupt, saturatio
 from ivr.asterisk import local
 from tests.e2e.sipp import Operator
 from tests.e2e.test_scale_out import (
-    KAMCMD,
     OPERATORS,
     ScaleSet,
     missing,
@@ -60,6 +60,7 @@ from tests.e2e.test_scale_out import (
 )
 
 QUICK_CALLERS = 10
+KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
 SET = "the set (all but SIPp)"
 NOT_THE_SET = ("SIPp callers", "SIPp operators", "machine")
 
