@@ -60,6 +60,7 @@ from tests.e2e.test_scale_out import (
 )
 
 QUICK_CALLERS = 10
+STALL = 90  # seconds without a caller answered while some wait: the step is given up
 KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
 SET = "the set (all but SIPp)"
 NOT_THE_SET = ("SIPp callers", "SIPp operators", "machine")
@@ -201,6 +202,17 @@ class Step:
         return 100 * self.net(name) / self.call_seconds if self.call_seconds else 0.0
 
 
+def first_error(workdir: Path) -> str:
+    """The first unexpected answer in SIPp's error log (e.g. ``488 Not Acceptable Here``)."""
+    for log in sorted(workdir.glob("*_errors.log")):
+        for line in log.read_text("utf-8", "replace").splitlines():
+            if "received '" in line:
+                return line.split("received '", 1)[1].strip()
+            if "Aborting" in line or "timeout" in line.lower():
+                return line.strip()[-160:]
+    return "?"
+
+
 def records(scale: ScaleSet, prefix: str, step: Step) -> None:
     rows = scale.rows(
         "SELECT uniqueid, outcome, agent, duration FROM call_records WHERE caller LIKE :p",
@@ -271,11 +283,18 @@ def run_step(
         scale.login_all()
         logged_in = True
         deadline = started + 300 + 3 * n + 30  # SIPp's own timeout, and some
+        last, moved = -1, time.monotonic()
         while sipp.poll() is None and time.monotonic() < deadline:
             time.sleep(1.0)
             sample()
+            waiting = scale.waiting()
+            if waiting != last:
+                last, moved = waiting, time.monotonic()
+            elif waiting and time.monotonic() - moved > STALL:
+                step.note += f" {waiting} callers still waiting, none answered for {STALL} s"
+                break
         if sipp.poll() is None:
-            step.note += " SIPp did not finish in time"
+            step.note += " SIPp stopped before its end"
             sipp.send_signal(signal.SIGINT)  # writes its statistics and exits
             try:
                 sipp.wait(20)
@@ -294,6 +313,8 @@ def run_step(
     step.processes = {name: len(p() if callable(p) else p) for name, (_, p) in parts.items()}
     step.usage = sampler.usage
     step.sipp_ok, step.sipp_failed = sipp_counts(scale.work / f"step-{boxes}-{n}" / "stat.csv")
+    if step.sipp_failed:
+        step.note += f" first SIPp error: {first_error(scale.work / f'step-{boxes}-{n}')}"
     deadline = time.monotonic() + 30  # records are written as each call ends
     while True:
         records(scale, prefix, step)
@@ -454,6 +475,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step", type=int, default=50)
     parser.add_argument("--max", type=int, default=300)
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_CALLERS} callers, one step")
+    parser.add_argument(
+        "--boxes",
+        choices=("1", "2", "both"),
+        default="both",
+        help="the series to run: one box, two boxes, or both (the default)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
     if args.quick:
         args.start = args.max = QUICK_CALLERS
@@ -467,6 +495,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"work directory {work}; {NCPU} CPUs; load average {os.getloadavg()}", flush=True)
     runs: dict[int, list[Step]] = {}
     started = time.monotonic()
+    try:
+        measure(args, work, sizes, runs)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print(summary(runs, args.max))
+    print(f"\nthe run took {time.monotonic() - started:.0f} s; load average at the end "
+          f"{os.getloadavg()}")  # fmt: skip
+    return 0
+
+
+def measure(args: argparse.Namespace, work: Path, sizes: list[int],
+            runs: dict[int, list[Step]]) -> None:  # fmt: skip
+    """Bring the set up in ``work``, run the series into ``runs``, take the set down."""
     with scale_set(work) as scale:
         procs = Procs()
         phones = scale.phones(work / "operators", ring=0.5, talk=1.0, once=False, timeout=6 * 3600)
@@ -474,17 +516,13 @@ def main(argv: list[str] | None = None) -> int:
             baseline = idle(scale, procs, phones, 5.0 if args.quick else 15.0)
             print("\nidle, % of a core: " + ", ".join(
                 f"{name} {100 * rate:.1f}" for name, rate in baseline.items()))  # fmt: skip
-            for boxes in (1, 2):
+            for boxes in (1, 2) if args.boxes == "both" else (int(args.boxes),):
                 runs[boxes] = series(scale, procs, phones, boxes, sizes, baseline)
         finally:
             with suppress(OSError):
                 scale.logout_all()
             for phone in phones:
                 phone.stop()
-    print(summary(runs, args.max))
-    print(f"\nthe run took {time.monotonic() - started:.0f} s; load average at the end "
-          f"{os.getloadavg()}")  # fmt: skip
-    return 0
 
 
 if __name__ == "__main__":
