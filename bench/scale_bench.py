@@ -19,7 +19,8 @@ First with box 2 disabled in Kamailio's dispatcher (``kamcmd dispatcher.set_stat
    caller hears the survey and the hotline hangs up;
 3. a call failed if SIPp counts it failed or its record in PostgreSQL is not ``answered`` by
    an operator; the series stops at the first step with a failed call (or one whose callers
-   were never all waiting at once);
+   were never all waiting at once); a step in which waiting callers are not answered for
+   90 s is given up (a box out of RTP ports cannot ring the operators);
 4. CPU of every process (``/proc/<pid>/stat`` utime + stime, threads and child processes
    included, processes that start during the step counted from zero), over the step: in CPU
    seconds, in milliseconds per call, and in % of a core per call in progress (CPU seconds /
@@ -28,6 +29,7 @@ First with box 2 disabled in Kamailio's dispatcher (``kamcmd dispatcher.set_stat
 
     sudo .venv/bin/python -m bench.scale_bench [--start 50] [--step 50] [--max 300]
     sudo .venv/bin/python -m bench.scale_bench --quick    # 10 callers, 1 box then 2
+    sudo .venv/bin/python -m bench.scale_bench --boxes 2 --start 600 --max 600  # one series
 
 Needs root, sipp, kamailio, redis-server and PostgreSQL, as the e2e tests of the set do.
 The bench's own polling (one queue-metrics request a second to server 1) is in its figures.
