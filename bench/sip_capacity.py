@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,10 +105,20 @@ class Usage:
         return self.peak / (100 * self.cores)
 
 
-class Sampler:
-    """Samples the CPU of named process groups (pids may come and go) and of the machine."""
+Pids = list[int] | Callable[[], list[int]]
 
-    def __init__(self, groups: dict[str, tuple[int, list[int]]]) -> None:
+
+def _pids(source: Pids) -> list[int]:
+    return source() if callable(source) else source
+
+
+class Sampler:
+    """Samples the CPU of named process groups (pids may come and go) and of the machine.
+
+    A group's pids are a list (appended to as processes start) or a function asked at each
+    sample; a pid first seen after the start counts from zero (it started since)."""
+
+    def __init__(self, groups: dict[str, tuple[int, Pids]]) -> None:
         self.groups = groups  # name -> (ceiling in cores, pids)
         self.usage = {name: Usage(name, cores) for name, (cores, _) in groups.items()}
         self.usage["machine"] = Usage("machine", NCPU)
@@ -116,7 +126,7 @@ class Sampler:
         self._at = time.monotonic()
         self._busy = machine_busy()
         for _, pids in groups.values():
-            for pid in pids:
+            for pid in _pids(pids):
                 self._last[pid] = cpu_seconds(pid) or 0.0
 
     def sample(self) -> None:
@@ -126,11 +136,11 @@ class Sampler:
             return
         for name, (_, pids) in self.groups.items():
             used = 0.0
-            for pid in pids:
+            for pid in _pids(pids):
                 cpu = cpu_seconds(pid)
                 if cpu is None:
                     continue
-                used += cpu - self._last.get(pid, cpu)
+                used += cpu - self._last.get(pid, 0.0)
                 self._last[pid] = cpu
             u = self.usage[name]
             u.samples.append(100 * used / dt)
@@ -365,10 +375,11 @@ def row(step: Step) -> str:
     )
 
 
-def saturation(step: Step) -> str:
-    parts = sorted((u for u in step.usage.values() if u.name != "machine"), key=lambda u: -u.fill)
+def saturation(usage: dict[str, Usage]) -> str:
+    """The process group closest to its ceiling at its peak, and the machine's peak."""
+    parts = sorted((u for u in usage.values() if u.name != "machine"), key=lambda u: -u.fill)
     first = parts[0]
-    machine = step.usage["machine"]
+    machine = usage["machine"]
     ceiling = "one core" if first.cores == 1 else f"{first.cores} cores"
     out = (
         f"closest to its ceiling: {first.name}, peak {first.peak:.0f}% "
@@ -416,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
                     step = run_step(stack, n, index, args.rate, phones, redis_proc.pid)
                     steps.append(step)
                     print(row(step) + (f" {step.note.strip()}" if step.note else ""), flush=True)
-                    print(f"  {saturation(step)}", flush=True)
+                    print(f"  {saturation(step.usage)}", flush=True)
                     if step.failed or step.peak < n:
                         break
                     n += args.step
@@ -436,12 +447,12 @@ def main(argv: list[str] | None = None) -> int:
         f"calls; load average at the end {os.getloadavg()}"
     )
     if last.failed or last.peak < last.calls:
-        print(f"first failure at {last.calls}: {last.failed} failed; {saturation(last)}")
+        print(f"first failure at {last.calls}: {last.failed} failed; {saturation(last.usage)}")
         failures = sorted((base / "stack").glob("**/capacity/**/*_errors.log"))
         if args.keep and failures:
             print(f"SIPp errors: {failures[-1]}")
     else:
-        print(f"no failure up to --max {args.max}; at {last.calls}: {saturation(last)}")
+        print(f"no failure up to --max {args.max}; at {last.calls}: {saturation(last.usage)}")
     return 0
 
 

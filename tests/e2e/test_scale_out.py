@@ -146,15 +146,12 @@ def _config(work: Path) -> Path:
     return config_dir
 
 
-@pytest.fixture(scope="module")
-def scale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleSet]:
-    reason = _requirements()
-    if reason:
-        pytest.skip(reason)
-    if shutil.which("kamailio") is None and not Path("/usr/sbin/kamailio").exists():
-        pytest.skip("kamailio is not installed (scripts/bootstrap.sh installs it)")
+@contextlib.contextmanager
+def scale_set(work: Path) -> Iterator[ScaleSet]:
+    """The whole set up on two Asterisk roots of its own (taken as an e2e session takes one),
+    its config a test copy under ``work``; down, and the roots given back, on the way out
+    (also used by bench/scale_bench.py)."""
     taken = _acquire_roots(2, wait=600)
-    work = tmp_path_factory.mktemp("scale")
     home = Path(tempfile.mkdtemp(prefix="hotline-scale-"))  # PostgreSQL's user must reach it
     home.chmod(0o755)
     cluster = LocalCluster(
@@ -168,7 +165,7 @@ def scale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleSet]:
         started = time.monotonic()
         cluster.up()
         print(f"\nthe set is up in {time.monotonic() - started:.0f}s:")
-        print("\n".join(cluster.summary()))
+        print("\n".join(cluster.summary()), flush=True)
         agents = {a.agent_id: a for a in cluster.agents()[0]}
         yield ScaleSet(cluster, work, agents)
     finally:
@@ -178,6 +175,25 @@ def scale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleSet]:
             for _, fd in taken:
                 os.close(fd)
             shutil.rmtree(home, ignore_errors=True)
+
+
+def missing() -> str | None:
+    """Why the set cannot run here (None: it can)."""
+    reason = _requirements()
+    if reason:
+        return reason
+    if shutil.which("kamailio") is None and not Path("/usr/sbin/kamailio").exists():
+        return "kamailio is not installed (scripts/bootstrap.sh installs it)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def scale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleSet]:
+    reason = missing()
+    if reason:
+        pytest.skip(reason)
+    with scale_set(tmp_path_factory.mktemp("scale")) as s:
+        yield s
 
 
 def sipp_counts(stat_file: Path) -> tuple[int, int]:
