@@ -268,7 +268,9 @@ console => notice,warning,error
         "manager.conf": "[general]\nenabled = no\n",
         "cdr.conf": "[general]\nenable = no\n",
         "cel.conf": "[general]\nenable = no\n",
-        "rtp.conf": "[general]\nrtpstart = 20000\nrtpend = 20999\n",
+        # 10,000 ports, two a channel (RTP, RTCP): 5,000 channels, 2,500 talking calls (a
+        # narrower range was found to be a box's limit by bench/scale_bench.py: 500 channels)
+        "rtp.conf": "[general]\nrtpstart = 10000\nrtpend = 19999\n",
         "musiconhold.conf": (
             "[default]\nmode = playlist\nentry => /usr/share/asterisk/sounds/en/tt-monkeys\n"
         ),

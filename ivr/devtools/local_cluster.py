@@ -276,10 +276,10 @@ class LocalCluster:
         bundle = load_config(self.config_dir, self.recordings_dir)
         files = conf.static_files()
         files.update(conf.generate(bundle, self.box_options(index, box)))
-        # RTP ports of its own (box 1 20000-20999, box 2 21000-21999): the boxes share one
-        # address here, and one range would be one box's 500 channels for all of them
-        first = 20000 + 1000 * (index - 1)
-        files["rtp.conf"] = f"[general]\nrtpstart = {first}\nrtpend = {first + 999}\n"
+        # RTP ports of its own (box 1 10000-14999, box 2 15000-19999): the boxes share one
+        # address here, and one range would be shared by all of them
+        first = 10000 + 5000 * (index - 1)
+        files["rtp.conf"] = f"[general]\nrtpstart = {first}\nrtpend = {first + 4999}\n"
         local.install_config(box.root, None, files, modules=conf.static_modules())
         # a name of its own in every UNIQUEID (``box1-1733...``): two boxes number their
         # channels alike, and the queue, the live calls and the records key calls by it
