@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -46,12 +46,14 @@ dialler: {enabled: false}
 class Server:
     """One ``hotline serve --queue-wait`` with its HTTP API, restartable on the same ports."""
 
+    start_seconds = 30.0  # the deadline of a start
+
     def __init__(self, config: Path, redis_url: str, var: Path, database: str) -> None:
         self.config, self.redis_url, self.var, self.database = config, redis_url, var, database
         self.agi_port, self.http_port = free_port(), free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Server:
+    def start(self) -> Self:
         env = dict(
             os.environ,
             HOTLINE_CONFIG_DIR=str(self.config),
@@ -72,10 +74,10 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.start_seconds
         while not (pidfile.exists() and pidfile.read_text().strip() == str(self.proc.pid)):
-            assert self.proc.poll() is None, self.log()
-            assert time.monotonic() < deadline, f"the server did not start: {self.log()}"
+            assert self.proc.poll() is None, self.log()[-4000:]
+            assert time.monotonic() < deadline, f"the server did not start: {self.log()[-4000:]}"
             time.sleep(0.05)
         return self
 

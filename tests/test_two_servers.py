@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -43,8 +42,9 @@ from ivr.db.config_tables import ConfigSaveRow
 from ivr.db.database import Database
 from ivr.devtools.pgtemp import NoPostgres, admin, pg_bindir, throwaway_postgres, url_for
 from ivr.prompts import build_prompts
-from tests.conftest import CONFIG_DIR, free_port
+from tests.conftest import CONFIG_DIR
 from tests.redis_clients import redis_db, sync_client
+from tests.test_outages import Server
 
 HOTLINE = [sys.executable, "-m", "ivr.cli"]
 PASSWORD = "two-servers-pass-1"
@@ -67,50 +67,23 @@ NEW_OPERATOR = """
 """
 
 
-class ServeProcess:
-    """One ``hotline serve --queue-wait --http-port`` with a config directory of its own."""
+class ServeProcess(Server):
+    """One ``hotline serve --queue-wait --http-port`` with a config directory of its own (as
+    test_outages' server, which it is, on a machine of its own)."""
+
+    start_seconds = 60.0  # two or three start at once, each checking its directory
 
     def __init__(self, root: Path, shipped: Path, redis_url: str, database: str) -> None:
-        self.root, self.redis_url, self.database = root, redis_url, database
-        self.config = root / "config"
-        if not self.config.exists():  # a machine of its own: its own copy of the admin files
-            shutil.copytree(shipped, self.config)  # and of the prompts, built
+        self.root = root
+        config = root / "config"
+        if not config.exists():  # a machine of its own: its own copy of the admin files
+            shutil.copytree(shipped, config)  # and of the prompts, built
             shutil.copytree(shipped.parent / "recordings", root / "recordings")
-        self.var = root / "var"
-        self.agi_port, self.http_port = free_port(), free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(config, redis_url, root / "var", database)
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
-
-    def start(self) -> ServeProcess:
-        env = dict(
-            os.environ,
-            HOTLINE_CONFIG_DIR=str(self.config),
-            HOTLINE_RECORDINGS_DIR=str(self.root / "recordings"),
-            HOTLINE_VAR_DIR=str(self.var),
-            HOTLINE_REDIS_URL=self.redis_url,
-            HOTLINE_DATABASE_URL=self.database,
-            HOTLINE_AGI_HOST="127.0.0.1",
-            HOTLINE_AGI_PORT=str(self.agi_port),
-        )
-        pidfile = self.var / "hotline.pid"
-        pidfile.unlink(missing_ok=True)
-        self.var.mkdir(parents=True, exist_ok=True)
-        with open(self.var / "serve.log", "ab") as log:
-            self.proc = subprocess.Popen(
-                [*HOTLINE, "serve", "--queue-wait", "--http-port", str(self.http_port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while not (pidfile.exists() and pidfile.read_text().strip() == str(self.proc.pid)):
-            assert self.proc.poll() is None, self.log()[-4000:]
-            assert time.monotonic() < deadline, f"the server did not start: {self.log()[-4000:]}"
-            time.sleep(0.05)
-        return self
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -122,6 +95,7 @@ class ServeProcess:
                 self.proc.wait(10)
 
     def log(self) -> str:
+        """The whole log (what a save did is looked for in all of it)."""
         path = self.var / "serve.log"
         return path.read_text("utf-8", "replace") if path.exists() else ""
 
