@@ -4,6 +4,7 @@ log's tail, the superuser check)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 from collections.abc import Sequence
@@ -42,6 +43,22 @@ def is_ready(root: Path) -> bool:
     """True if ``root`` was built completely by :func:`ensure_root`."""
     root = root_path(root)
     return (root / MARKER_NAME).is_file() and (root / "usr/sbin/asterisk").exists()
+
+
+def held_by_a_session(root: Path) -> bool:
+    """Whether a test session holds the root (tests/e2e take an exclusive lock on
+    ``<root>.lock`` for as long as they use it)."""
+    try:
+        fd = os.open(f"{root}.lock", os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def require_ready(root: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import fcntl
 import os
 import sys
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 
 from ivr import runinfo
 from ivr.asterisk import conf, local
+from ivr.asterisk.chroot import held_by_a_session
 from ivr.config.loader import load_config
 from ivr.settings import Settings
 from queueing.ami import SECRET_FILE
@@ -200,27 +200,12 @@ def ami_note(built: Built, settings: Settings) -> str:
 
 def _root(args: argparse.Namespace, *, change: bool = True) -> Path:
     root = Path(args.root) if getattr(args, "root", None) else local.default_root()
-    if change and _locked(root):
+    if change and held_by_a_session(root):
         raise local.AsteriskError(
             f"{root} is in use by an end-to-end test session ({root}.lock is held); "
             "wait for it to finish, or use --root"
         )
     return root
-
-
-def _locked(root: Path) -> bool:
-    """Whether a test session holds the root (tests/e2e take ``<root>.lock``)."""
-    try:
-        fd = os.open(f"{root}.lock", os.O_RDWR)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 def bind_mounts(settings: Settings, config_dir: Path | None = None) -> list[Path]:

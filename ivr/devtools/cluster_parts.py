@@ -14,7 +14,6 @@ The Asterisk boxes are the chrooted local Asterisk (:mod:`ivr.asterisk.local`), 
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import signal
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.asterisk import local
+from ivr.asterisk.chroot import held_by_a_session
 from ivr.devtools import pgtemp
 from ivr.devtools.redis_cluster import ClusterError
 
@@ -62,24 +62,9 @@ def idle_root(near: Path) -> Path | None:
     base = local.default_root()
     for root in [base, *sorted(near.parent.glob(base.name + "-*"))]:
         ready = root.is_dir() and local.is_ready(root)
-        if ready and not local.mounts_under(root) and not _held(Path(f"{root}.lock")):
+        if ready and not local.mounts_under(root) and not held_by_a_session(root):
             return root
     return None
-
-
-def _held(lock: Path) -> bool:
-    """Whether another process holds the lock file ``lock`` (an e2e session's root)."""
-    try:
-        fd = os.open(lock, os.O_RDWR)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 def copy_root(source: Path | None, target: Path) -> None:
