@@ -5,6 +5,7 @@ the record keeps the path as the hotline host sees it."""
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from ivr.agi.channel import AGIChannel
 from ivr.agi.protocol import AGIReply
+from ivr.asterisk.chroot import held_by_a_session
 from ivr.settings import Settings
 
 
@@ -96,3 +98,15 @@ def test_recordings_are_filed_under_the_beijing_date(monkeypatch: pytest.MonkeyP
     at = dt.datetime(2026, 12, 3, 23, 30, tzinfo=dt.UTC)
     monkeypatch.setattr(record, "_now", lambda tz=None: at.astimezone(tz))
     assert record.recording_name("calls", "1.1") == "calls/20261204/1.1"
+
+
+def test_a_root_held_by_a_test_session(tmp_path: Path) -> None:
+    """tests/e2e lock ``<root>.lock``: a root is held while a lock is taken on it, and only then."""
+    root = tmp_path / "asterisk-root"
+    assert not held_by_a_session(root)  # no lock file at all
+    with open(f"{root}.lock", "w") as lock:
+        assert not held_by_a_session(root)  # the file, nobody's lock
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert held_by_a_session(root)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        assert not held_by_a_session(root)
