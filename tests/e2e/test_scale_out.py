@@ -103,22 +103,17 @@ class ScaleSet:
     def box_flags(self, box: Box) -> str:
         return self.cluster.kamailio.box_flags(box.address)
 
+    def phone(self, agent_id: str, workdir: Path, **kwargs: Any) -> Operator:
+        """Operator ``agent_id``'s softphone (a SIPp UAS) registered with Kamailio."""
+        agent = self.agents[agent_id]
+        assert agent.endpoint is not None
+        return Operator.start(
+            workdir / f"op{agent_id}", self.kam_port, agent.endpoint, agent.password,
+            proxy=True, **kwargs,
+        )  # fmt: skip
+
     def phones(self, workdir: Path, **kwargs: Any) -> list[Operator]:
-        out = []
-        for agent_id in OPERATORS:
-            agent = self.agents[agent_id]
-            assert agent.endpoint is not None
-            out.append(
-                Operator.start(
-                    workdir / f"op{agent_id}",
-                    self.kam_port,
-                    agent.endpoint,
-                    agent.password,
-                    proxy=True,
-                    **kwargs,
-                )
-            )
-        return out
+        return [self.phone(agent_id, workdir, **kwargs) for agent_id in OPERATORS]
 
     def login_all(self) -> None:
         for i, agent_id in enumerate(OPERATORS):  # half on each server's API
@@ -369,12 +364,7 @@ def test_a_killed_box_is_taken_out_and_its_caller_gets_a_pbx_lost_record(
             )
         )
         assert poll(lambda: _box_of(scale, new), lambda: f"{new} on no box", 30) == 1 - dead
-        agent = scale.agents["1001"]
-        assert agent.endpoint is not None
-        phone = Operator.start(
-            tmp_path / "op1001", scale.kam_port, agent.endpoint, agent.password,
-            ring=0.5, talk=1.0, once=False, proxy=True,
-        )  # fmt: skip
+        phone = scale.phone("1001", tmp_path, ring=0.5, talk=1.0, once=False)
         assert scale.http(1, "POST", "/api/agents/1001/login", {"ready": True})
         for caller in (kept, new):
             got = poll(partial(_record, scale, caller), partial(str, f"no record of {caller}"), 120)
@@ -427,20 +417,9 @@ def test_a_killed_server_s_callers_re_enter_on_the_other_and_keep_their_order(
 ) -> None:
     numbers = ("13930000001", "13930000002", "13930000003", "13930000004")
     calls: list[SippCall] = []
-    phone: Operator | None = None
     first = scale.cluster.servers[0]
     try:
-        uids: list[str] = []
-        for number in numbers:  # one after another: each waits before the next calls
-            calls.append(
-                SippCall.start(
-                    tmp_path / number, scale.kam_port, "12345", number, keys=[(3.0, "0")],
-                    proxy=True,
-                )
-            )  # fmt: skip
-            uid = poll(partial(_uniqueid, scale, number), partial(str, f"{number}: no box"), 30)
-            poll(partial(_menu_done, scale, uid), partial(str, f"{uid} in the menu"), 60)
-            uids.append(uid)
+        uids = _place_one_by_one(scale, tmp_path, numbers, calls)
         on_box = [int(u.split("-", 1)[0].removeprefix("box")) for u in uids]  # systemname
         assert sorted(set(on_box)) == [1, 2], on_box
         # server 1 is box 1's first FastAGI host: it holds box 1's callers; kill it
@@ -455,33 +434,13 @@ def test_a_killed_server_s_callers_re_enter_on_the_other_and_keep_their_order(
             timeout=90,
         )
         assert all(c.proc.poll() is None for c in calls), "a caller was dropped"
-        agent = scale.agents["1001"]
-        assert agent.endpoint is not None
-        phone = Operator.start(
-            tmp_path / "op1001", scale.kam_port, agent.endpoint, agent.password,
-            ring=0.5, talk=1.0, once=False, proxy=True,
-        )  # fmt: skip
-        assert scale.http(1, "POST", "/api/agents/1001/login", {"ready": True})
-        for number in numbers:
-            rec = poll(partial(_record, scale, number), partial(str, f"no record of {number}"), 120)
-            assert (rec["outcome"], rec["agent"]) == ("answered", "1001"), rec
-        connects = [
-            e["callid"]
-            for e in scale.rows(
-                "SELECT callid FROM queue_log WHERE event = 'CONNECT' ORDER BY at, id"
-            )
-            if e["callid"] in uids
-        ]
+        connects = _answer_all(scale, tmp_path, numbers)
         assert connects == uids, (connects, uids)  # the order of their first entry
         print(f"\nserver 1 killed: {len(moved)} callers of box 1 resumed on server 2; all "
               f"{len(uids)} answered in their order")  # fmt: skip
     finally:
         for call in calls:
             call.kill()
-        with contextlib.suppress(OSError):
-            scale.http(1, "POST", "/api/agents/1001/logout", {})
-        if phone is not None:
-            phone.stop()
         if not first.running():
             first.start(scale.cluster.base_env(), PROJECT)
 
@@ -495,12 +454,12 @@ def _record(scale: ScaleSet, caller: str) -> dict[str, Any] | None:
     return next(iter(scale.records(caller)), None)
 
 
-def _place_one_by_one(scale: ScaleSet, tmp_path: Path, numbers: tuple[str, ...]) -> tuple[
-    list[SippCall], list[str]
-]:  # fmt: skip
-    """Callers through Kamailio, each waiting in the queue before the next calls: their
-    SIPp calls and UNIQUEIDs, in their order of entry."""
-    calls: list[SippCall] = []
+def _place_one_by_one(
+    scale: ScaleSet, tmp_path: Path, numbers: tuple[str, ...], calls: list[SippCall]
+) -> list[str]:
+    """Callers through Kamailio, each waiting in the queue before the next calls (their SIPp
+    calls appended to ``calls``, for the caller to hang up whatever happens): their
+    UNIQUEIDs, in their order of entry."""
     uids: list[str] = []
     for number in numbers:
         calls.append(
@@ -511,18 +470,13 @@ def _place_one_by_one(scale: ScaleSet, tmp_path: Path, numbers: tuple[str, ...])
         uid = poll(partial(_uniqueid, scale, number), partial(str, f"{number}: no box"), 30)
         poll(partial(_menu_done, scale, uid), partial(str, f"{uid} in the menu"), 60)
         uids.append(uid)
-    return calls, uids
+    return uids
 
 
 def _answer_all(scale: ScaleSet, tmp_path: Path, numbers: tuple[str, ...]) -> list[str]:
     """Operator 1001 (registered at Kamailio, logged in on server 2) answers every caller;
     their records, one each, answered; the order in which they were put through."""
-    agent = scale.agents["1001"]
-    assert agent.endpoint is not None
-    phone = Operator.start(
-        tmp_path / "op1001", scale.kam_port, agent.endpoint, agent.password,
-        ring=0.5, talk=1.0, once=False, proxy=True,
-    )  # fmt: skip
+    phone = scale.phone("1001", tmp_path, ring=0.5, talk=1.0, once=False)
     try:
         assert scale.http(1, "POST", "/api/agents/1001/login", {"ready": True})
         uids = []
@@ -553,12 +507,7 @@ def test_postgres_restarted_under_calls_loses_and_doubles_nothing(
     numbers = ("13950000001", "13950000002", "13950000003")
     pg = scale.cluster.postgres
     calls: list[SippCall] = []
-    agent = scale.agents["1002"]
-    assert agent.endpoint is not None
-    phone = Operator.start(
-        tmp_path / "op1002", scale.kam_port, agent.endpoint, agent.password,
-        ring=0.5, talk=1.0, once=False, proxy=True,
-    )  # fmt: skip
+    phone = scale.phone("1002", tmp_path, ring=0.5, talk=1.0, once=False)
     try:
         assert scale.http(0, "POST", "/api/agents/1002/login", {"ready": True})
         pg.stop()
@@ -607,7 +556,7 @@ def test_a_killed_redis_master_loses_no_caller_and_keeps_the_order(
     centre = load_config(scale.cluster.config_dir, scale.cluster.recordings_dir)
     key = queue_keys.events(centre.queue.settings.centre)
     try:
-        calls, uids = _place_one_by_one(scale, tmp_path, numbers)
+        uids = _place_one_by_one(scale, tmp_path, numbers, calls)
         master = redis.master_of(key)
         replica = redis.replica_of(master)
         redis.kill(master)
