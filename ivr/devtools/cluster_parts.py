@@ -209,8 +209,25 @@ class Postgres:
         return True
 
 
+class PidFile:
+    """A process of the set found by its pid file (``pidfile``, given by each kind)."""
+
+    @property
+    def pidfile(self) -> Path:
+        raise NotImplementedError
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def running(self) -> bool:
+        return alive(self.pid())
+
+
 @dataclass
-class Server:
+class Server(PidFile):
     """One ``hotline serve --queue-wait`` (its var directory, FastAGI and HTTP ports)."""
 
     var: Path
@@ -228,15 +245,6 @@ class Server:
     @property
     def agi_url(self) -> str:
         return f"agi://127.0.0.1:{self.agi_port}/hotline"
-
-    def pid(self) -> int | None:
-        try:
-            return int(self.pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
-
-    def running(self) -> bool:
-        return alive(self.pid())
 
     def env(self, base: Mapping[str, str]) -> dict[str, str]:
         return dict(
@@ -264,8 +272,26 @@ class Server:
         return stop_pid(self.pid(), timeout=40)
 
 
+def box_flags(control: Path, address: str) -> str:
+    """The dispatcher's flags of the box at ``address`` (``AP``: active, probing; ``IP``:
+    inactive; empty: unknown), from the Kamailio whose control socket is ``control``
+    (``kamcmd dispatcher.list``)."""
+    kamcmd = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
+    try:
+        listed = subprocess.run(
+            [kamcmd, "-s", f"unix:{control}", "dispatcher.list"],
+            capture_output=True, text=True, timeout=10, check=False,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    _, found, rest = listed.partition(f"URI: sip:{address}")
+    if not found or "FLAGS:" not in rest:
+        return ""
+    return rest.split("FLAGS:", 1)[1].split()[0]
+
+
 @dataclass
-class Kamailio:
+class Kamailio(PidFile):
     """Kamailio from the generated ``kamailio.cfg`` in ``workdir`` (``run/`` its control
     socket, ``kamailio.pid``, ``kamailio.log``)."""
 
@@ -285,30 +311,8 @@ class Kamailio:
     def control(self) -> Path:
         return self.workdir / "run" / "kamailio_ctl"
 
-    def pid(self) -> int | None:
-        try:
-            return int(self.pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
-
-    def running(self) -> bool:
-        return alive(self.pid())
-
     def box_flags(self, address: str) -> str:
-        """The dispatcher's flags of the box at ``address`` (``AP``: active, probing; ``IP``:
-        inactive; empty: unknown), over ``kamcmd`` and the control socket."""
-        kamcmd = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
-        try:
-            listed = subprocess.run(
-                [kamcmd, "-s", f"unix:{self.control}", "dispatcher.list"],
-                capture_output=True, text=True, timeout=10, check=False,
-            ).stdout  # fmt: skip
-        except (OSError, subprocess.SubprocessError):
-            return ""
-        _, found, rest = listed.partition(f"URI: sip:{address}")
-        if not found or "FLAGS:" not in rest:
-            return ""
-        return rest.split("FLAGS:", 1)[1].split()[0]
+        return box_flags(self.control, address)
 
     def start(self, config: Path) -> int:
         run = self.workdir / "run"

@@ -11,7 +11,6 @@ At the end the stack's normal config is installed again (``stack.install()``).""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from ivr.asterisk import kamailio
+from ivr.devtools.cluster_parts import box_flags
 from tests.e2e.conftest import PROJECT, Stack, poll, with_options
 from tests.e2e.sipp import Operator, SippCall, free_udp_port
 
@@ -81,12 +81,7 @@ class Front:
 
     def box_flags(self, box: str) -> str:
         """The dispatcher's flags of ``box`` (``AP``: active, ``IP``: inactive, probing)."""
-        listed = self.rpc("dispatcher.list")
-        _, found, rest = listed.partition(f"URI: sip:{box}")
-        if not found:
-            return ""
-        flags = re.search(r"FLAGS:\s*(\w+)", rest)
-        return flags.group(1) if flags else ""
+        return box_flags(self.workdir / "run" / "kamailio_ctl", box)
 
     def _started(self, run: Path) -> bool | None:
         """Whether its control socket is there (None: not yet); it must not have exited."""
