@@ -50,7 +50,16 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.sip_capacity import NCPU, Pids, Sampler, Usage, _interrupt, saturation, sipp_counts
+from bench.sip_capacity import (
+    NCPU,
+    Pids,
+    Sampler,
+    Usage,
+    _interrupt,
+    saturation,
+    sipp_counts,
+    stop_sipp,
+)
 from ivr.asterisk import local
 from tests.e2e.sipp import Operator
 from tests.e2e.test_scale_out import (
@@ -297,12 +306,7 @@ def run_step(
                 break
         if sipp.poll() is None:
             step.note += " SIPp stopped before its end"
-            sipp.send_signal(signal.SIGINT)  # writes its statistics and exits
-            try:
-                sipp.wait(20)
-            except subprocess.TimeoutExpired:
-                sipp.kill()
-                sipp.wait()
+            stop_sipp(sipp)
         sample()
         step.elapsed = time.monotonic() - started
     finally:

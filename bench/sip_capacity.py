@@ -177,6 +177,17 @@ class Step:
         return max(self.sipp_failed, self.calls - self.answered)
 
 
+def stop_sipp(sipp: subprocess.Popen[bytes]) -> None:
+    """Stop a SIPp that has not finished: SIGINT (it writes its statistics and exits), then
+    SIGKILL if it does not within 20 s."""
+    sipp.send_signal(signal.SIGINT)
+    try:
+        sipp.wait(20)
+    except subprocess.TimeoutExpired:
+        sipp.kill()
+        sipp.wait()
+
+
 def inbound_channels(stack: Stack) -> int:
     return sum(1 for f in stack.channels() if f[0].startswith("PJSIP/carrier-"))
 
@@ -265,12 +276,7 @@ def run_step(
             time.sleep(1.0)
         if sipp.poll() is None:
             step.note += " SIPp did not finish in time"
-            sipp.send_signal(signal.SIGINT)  # writes its statistics and exits
-            try:
-                sipp.wait(20)
-            except subprocess.TimeoutExpired:
-                sipp.kill()
-                sipp.wait()
+            stop_sipp(sipp)
         step.elapsed = time.monotonic() - started
         sampler.sample()
     finally:
