@@ -45,6 +45,7 @@ from tests.e2e.test_kamailio_e2e import KAMAILIO, Front
 from tests.e2e.test_webrtc_e2e import (
     CHROMIUM,
     CITIZEN_HZ,
+    INBOUND_ENERGY,
     OPERATOR,
     OPERATOR_HZ,
     band_rms,
@@ -64,13 +65,6 @@ pytestmark = [
 CALLER, CALLER2, CALLER3 = "13904718393", "13904718394", "13904718395"
 CALLER_WSS = "13904718396"
 NEXT = "1001"  # the next operator, a SIPp softphone registered at Kamailio
-INBOUND_ENERGY = """async () => {
-  const stats = await phone.session.connection.getStats();
-  for (const s of stats.values())
-    if (s.type === 'inbound-rtp' && s.kind === 'audio' && s.totalAudioEnergy > 0)
-      return s.totalAudioEnergy;
-  return null;
-}"""
 
 
 def crash_browser(workdir: Path) -> None:

@@ -55,6 +55,14 @@ from tests.e2e.test_desk_e2e import ACCOUNT, OPERATOR, PASSWORD, account  # one 
 sync_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: the energy of the audio the page's browser phone received (None: none yet)
+INBOUND_ENERGY = """async () => {
+  const stats = await phone.session.connection.getStats();
+  for (const s of stats.values())
+    if (s.type === 'inbound-rtp' && s.kind === 'audio' && s.totalAudioEnergy > 0)
+      return s.totalAudioEnergy;
+  return null;
+}"""
 SOX = shutil.which("sox")
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"
@@ -261,15 +269,7 @@ def test_the_operator_answers_in_the_browser_and_both_voices_are_recorded(
         expect(page.locator("#t-result")).to_contain_text(f"工单 {reserved}")
         # the browser hears the citizen: its peer connection receives audio with energy
         energy = poll(
-            lambda: page.evaluate(
-                """async () => {
-                  const stats = await phone.session.connection.getStats();
-                  for (const s of stats.values())
-                    if (s.type === 'inbound-rtp' && s.kind === 'audio' && s.totalAudioEnergy > 0)
-                      return s.totalAudioEnergy;
-                  return null;
-                }"""
-            ),
+            lambda: page.evaluate(INBOUND_ENERGY),
             lambda: "the page received no audio from the citizen",
             timeout=20,
         )
