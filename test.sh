@@ -19,6 +19,9 @@ if [ $# -gt 0 ]; then
 fi
 echo "== pytest: the end-to-end tests in two halves and the rest, in parallel"
 export PYTHONUNBUFFERED=1  # each part's progress as it happens, through its prefix
+# Each part's budget (tests/watchdog.py): a part that stalls says where every thread stood
+# and ends, well before CI's limit (a whole part takes about 20 minutes here).
+export HOTLINE_TEST_BUDGET="${HOTLINE_TEST_BUDGET:-2400}"
 # The second half of tests/e2e: the front door, the whole set and the browser phones (each
 # half starts its own stack on an Asterisk root of its own); the first half is all the others.
 E2E_B=(tests/e2e/test_kamailio_e2e.py tests/e2e/test_kamailio_webrtc.py

@@ -19,9 +19,14 @@ from ivr.config.bundle import ConfigBundle
 from ivr.config.loader import load_config
 from ivr.devtools.redis_cluster import ClusterError, LocalRedisCluster
 from queueing.queue import RedisQueue
+from tests import watchdog
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "config"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    watchdog.arm_from_environment()
 
 
 @pytest.fixture(autouse=True)
