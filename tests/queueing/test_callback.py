@@ -222,6 +222,10 @@ async def dialling_hub(
     try:
         if ami is not None:
             await until(lambda: dialler.ready, "the dialler to log in")
+            end = time.monotonic() + 10  # and to have told Redis so (its next step)
+            while await queue.diallers_alive() == 0:
+                assert time.monotonic() < end, "the dialler did not tell Redis it is alive"
+                await asyncio.sleep(0.005)
         yield h
     finally:
         await h.stop()
