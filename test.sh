@@ -19,8 +19,10 @@ if [ $# -gt 0 ]; then
 fi
 echo "== pytest: the end-to-end tests in two halves and the rest, in parallel"
 export PYTHONUNBUFFERED=1  # each part's progress as it happens, through its prefix
-# Each part's budget (tests/watchdog.py): a part that stalls says where every thread stood
-# and ends, well before CI's limit (a whole part takes about 20 minutes here).
+# The watch over each part (tests/watchdog.py): a test running 120 s past its timeout (a
+# teardown hung after a failure, which pytest-timeout no longer stops), or a part past 40
+# minutes (a whole part takes about 20 here), writes every thread's and task's stack and ends.
+export HOTLINE_TEST_STALL="${HOTLINE_TEST_STALL:-120}"
 export HOTLINE_TEST_BUDGET="${HOTLINE_TEST_BUDGET:-2400}"
 # The second half of tests/e2e: the front door, the whole set and the browser phones (each
 # half starts its own stack on an Asterisk root of its own); the first half is all the others.

@@ -25,8 +25,29 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "config"
 
 
+_WATCH: list[watchdog.Watch] = []
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    watchdog.arm_from_environment()
+    capture = config.pluginmanager.getplugin("capturemanager")
+    release = (lambda: capture.suspend_global_capture(in_=False)) if capture else (lambda: None)
+    watch = watchdog.arm_from_environment(release)
+    if watch is not None:
+        _WATCH.append(watch)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
+    """Tells the watch (tests/watchdog.py) which test runs, and for how long it may."""
+    for watch in _WATCH:
+        marker = item.get_closest_marker("timeout")
+        timeout = marker.args[0] if marker and marker.args else item.config.getini("timeout")
+        watch.item(item.nodeid, float(timeout or 0))
+    try:
+        return (yield)
+    finally:
+        for watch in _WATCH:
+            watch.item(None)
 
 
 @pytest.fixture(autouse=True)
