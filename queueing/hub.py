@@ -37,7 +37,7 @@ from redis.exceptions import RedisError
 from queueing import keys
 from queueing.callback import CallbackDialler
 from queueing.events import EventJournal, QueueEventSink
-from queueing.pump import EventPump, Outage, stop_task
+from queueing.pump import EventPump, Outage
 from queueing.queue import (
     AgentMirror,
     LostCall,
@@ -46,6 +46,7 @@ from queueing.queue import (
     RedisQueue,
     TickResult,
 )
+from queueing.stopping import stop_task
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,6 @@ lets one of them probe at a time."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +31,7 @@ from queueing import keys
 from queueing.ami import AMIError
 from queueing.model import AgentState
 from queueing.queue import RedisQueue
+from queueing.stopping import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class PhoneWatch:
         self.down_since: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._failing = False
+        self._closing = False  # the loop's own check (queueing.stopping: a swallowed cancel)
 
     async def device_state(self, interface: str) -> str:
         reply = await self.ami.action("Getvar", Variable=f"DEVICE_STATE({interface})")
@@ -123,7 +124,7 @@ class PhoneWatch:
         return paused
 
     async def run(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 await self.round()
                 self._failing = False
@@ -135,11 +136,10 @@ class PhoneWatch:
 
     def start(self) -> None:
         if self._task is None:
+            self._closing = False
             self._task = asyncio.get_running_loop().create_task(self.run(), name="phone-watch")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._closing = True
+        await stop_task(task)

@@ -18,7 +18,6 @@ what the group has acknowledged: :meth:`EventPump.prune`, about once a second.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
@@ -294,11 +293,3 @@ class Outage:
                 time.monotonic() - self.since,
             )
             self.since = None
-
-
-async def stop_task(task: asyncio.Task[Any] | None) -> None:
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

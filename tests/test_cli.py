@@ -70,7 +70,7 @@ class Server:
             text=True,
         )
         pidfile = self.var / "hotline.pid"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # a loaded machine starts it slowly
         while not pidfile.exists():
             assert self.proc.poll() is None, self.proc.communicate()[0]
             assert time.monotonic() < deadline, "the server did not start"

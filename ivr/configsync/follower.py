@@ -39,6 +39,7 @@ from ivr.config.editing import ConfigEditor, Invalid, Saved
 from ivr.configsync.saves import SaveRecord, SharedSave
 from ivr.runtime import ReloadResult
 from queueing.notices import NoticeSubscriber
+from queueing.stopping import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +90,7 @@ class ConfigFollower:
     async def stop(self) -> None:
         await self.subscriber.close()
         for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
 
     async def _listen(self) -> None:
         async for _ in self.subscriber.messages():  # a save's id, or None: Redis came back

@@ -22,6 +22,7 @@ from ivr.config.catalogue import Catalogue
 from ivr.db.database import Database
 from ivr.hotspots.finding import find_hotspots
 from queueing import keys
+from queueing.stopping import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +64,8 @@ class HotspotRefresher:
         self._task = asyncio.create_task(self._loop(), name="hotspots")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def _loop(self) -> None:
         await asyncio.sleep(self.first_delay)

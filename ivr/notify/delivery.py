@@ -26,6 +26,7 @@ from ivr.notify.claims import Claimed
 from ivr.notify.gateways import SendFailed, gateway_of
 from ivr.notify.messages import REPLY, SMS
 from ivr.notify.replies import send_reply
+from queueing.stopping import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +78,8 @@ class DeliveryLoop:
         self._task = asyncio.create_task(self._loop(), name="outbox-delivery")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         if self._http is not None:
             await self._http.close()
             self._http = None

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ivr.config.privacy_models import Retention
 from ivr.privacy.purge import SYSTEM_ACTOR, Purger, PurgeReport
 from queueing import keys
+from queueing.stopping import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,8 @@ class DailyPurge:
         self._task = asyncio.create_task(self._loop(), name="daily-purge")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def _loop(self) -> None:
         while True:

@@ -5,13 +5,13 @@ process-AGI scripts leave in a journal file. Built by :mod:`ivr.compose`."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
 from ivr.db.errors import DatabaseUnavailable
 from ivr.records.store import CallRecordStore
 from ivr.tickets.service import TicketService
+from queueing.stopping import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,5 @@ class RecordKeeper:
 
     async def close(self) -> None:
         for task in (self._task, self._import_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop_task(task)
         await self.store.close()

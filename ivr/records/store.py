@@ -63,6 +63,7 @@ from ivr.records.journal import Journal
 from ivr.records.reserve import reserve_ticket
 from ivr.tickets.lifecycle import STATUS_WORDS, State
 from queueing.events import QueueEvent
+from queueing.stopping import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -353,11 +354,8 @@ class CallRecordStore:
         if self._flusher is not None:  # let what was handed over reach the database
             with contextlib.suppress(Exception):
                 await self._flusher
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         await asyncio.to_thread(self.db.close)
 
 

@@ -40,6 +40,7 @@ from ivr.web.errors import CSRF, FORBIDDEN, ApiError, need_websocket
 from ivr.web.screenpop import ScreenPops
 from queueing.notices import Notice, NoticeSubscriber
 from queueing.queue import RedisQueue
+from queueing.stopping import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +76,7 @@ class DeskHub:
 
     async def stop(self, app: web.Application | None = None) -> None:
         await self.subscriber.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         for sockets in list(self.sockets.values()):
             for ws in list(sockets):
                 await ws.close(code=1001, message=b"server stopping")

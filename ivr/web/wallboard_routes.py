@@ -18,6 +18,7 @@ from aiohttp import WSMsgType, web
 from ivr.web.errors import ApiError, need_websocket
 from ivr.web.routing import SUPERVISION, ApiRoute, WebPart
 from ivr.web.wallboard import Wallboard
+from queueing.stopping import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,7 @@ class WallboardHub:
         self._task = asyncio.create_task(self._run(), name="wallboard")
 
     async def stop(self, app: web.Application | None = None) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         for ws in list(self.sockets):
             await ws.close(code=1001, message=b"server stopping")
 

@@ -11,8 +11,9 @@ import redis.asyncio as aioredis
 
 from ivr.config.queue_models import QueueSettings
 from queueing.events import EventJournal, MemoryEventSink
-from queueing.pump import EventPump, stop_task
+from queueing.pump import EventPump
 from queueing.queue import RedisQueue
+from queueing.stopping import stop_task
 from tests.queueing.conftest import agent
 from tests.queueing.own_redis import OwnRedis, apoll
 from tests.redis_clients import redis_client
