@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -111,19 +111,32 @@ def queue_row(data: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def _fill_from_queue(session: Session, uniqueids: Sequence[str]) -> None:
-    """Agent and queue wait of answered calls, from their CONNECT event."""
-    c, q = CallRow, QueueLogRow
+def _fill_statement() -> Any:
+    """Agent and queue wait of answered calls (``ids``), from their first CONNECT: built
+    once, on the tables (no ORM step), as are the queries of :mod:`ivr.records.callrows`."""
+    calls: Table = CallRow.__table__  # type: ignore[assignment]
+    c, q = calls.c, QueueLogRow.__table__.c
     connect = (q.callid == c.uniqueid) & (q.event == "CONNECT")
-    session.execute(
-        update(c)
-        .where(c.uniqueid.in_(uniqueids), c.agent.is_(None), exists().where(connect))
+    return (
+        update(calls)
+        .where(
+            c.uniqueid.in_(bindparam("ids", expanding=True)),
+            c.agent.is_(None),
+            exists().where(connect),
+        )
         .values(
             agent=select(q.agent).where(connect).order_by(q.at).limit(1).scalar_subquery(),
             queue_wait=select(q.wait).where(connect).order_by(q.at).limit(1).scalar_subquery(),
         )
-        .execution_options(synchronize_session=False)
     )
+
+
+_FILL = _fill_statement()
+
+
+def _fill_from_queue(session: Session, uniqueids: Sequence[str]) -> None:
+    """Agent and queue wait of answered calls, from their CONNECT event."""
+    session.execute(_FILL, {"ids": list(uniqueids)})
 
 
 def _missed_tasks(session: Session, uniqueids: Sequence[str]) -> None:
