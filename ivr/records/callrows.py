@@ -186,6 +186,19 @@ def _scored() -> Any:
 _SCORED = _scored()
 
 
+def _queued() -> Any:
+    """What the queue logged of the calls ``ids`` that their rows take (the CONNECTs, how
+    they left unanswered): built once, on the table (no ORM step)."""
+    q = QueueLogRow.__table__.c
+    return select(q.callid, q.event, q.at, q.agent, q.wait).where(
+        q.callid.in_(bindparam("ids", expanding=True)),
+        q.event.in_(["CONNECT", "ABANDON", "EXITWITHTIMEOUT", "PBXLOST"]),
+    )
+
+
+_QUEUED = _queued()
+
+
 def _attempts(
     session: Session, batch: dict[tuple[str, int], tuple[dict[str, Any], bool]], ids: list[str]
 ) -> dict[str, list[Attempt]]:
@@ -283,17 +296,11 @@ def _with_queue(session: Session, rows: list[dict[str, Any]], known: set[str]) -
     missed-call tasks (漏接回拨) that follow the merged outcome: one for a caller who left
     the queue (or hung up, or was lost while waiting) unanswered; none for an answered call
     (an open one an earlier attempt left is removed)."""
-    q = QueueLogRow
     ids = [r["uniqueid"] for r in rows if r["uniqueid"] not in known]
     connects: dict[str, tuple[dt.datetime, str, float | None]] = {}
     left: set[str] = set()
     for part in _chunks(ids):
-        for callid, event, at, agent, wait in session.execute(
-            select(q.callid, q.event, q.at, q.agent, q.wait).where(
-                q.callid.in_(part),
-                q.event.in_(["CONNECT", "ABANDON", "EXITWITHTIMEOUT", "PBXLOST"]),
-            )
-        ):
+        for callid, event, at, agent, wait in session.execute(_QUEUED, {"ids": list(part)}):
             if event != "CONNECT":
                 left.add(callid)
             elif callid not in connects or at < connects[callid][0]:
