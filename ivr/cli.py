@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -111,6 +112,11 @@ async def _serve(
     loop.add_signal_handler(signal.SIGHUP, reload)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
+    # What the start built (config, menu, SQLAlchemy, aiohttp: about 220,000 objects) lives
+    # as long as the process: frozen out of the cyclic GC, whose full collections walked it
+    # all about once per 1,000 calls (0.14 s each, issue 13). Refcounting still frees it.
+    gc.collect()
+    gc.freeze()
     http = f", HTTP on http://{settings.agi_host}:{http_port}/" if http_port is not None else ""
     if citizen_port is not None:
         http += f", citizens' pages on http://{settings.citizen_bind}:{citizen_port}/"

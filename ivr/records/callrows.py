@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, delete, func, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -159,6 +159,46 @@ def _lock(session: Session, ids: Sequence[str]) -> None:
     )
 
 
+def _listed() -> Any:
+    """The attempts stored of the calls ``ids``: built once, on the table (no ORM step)."""
+    a = CallAttemptRow.__table__.c
+    return select(a.uniqueid, a.attempt, a.synthetic).where(
+        a.uniqueid.in_(bindparam("ids", expanding=True))
+    )
+
+
+_LISTED = _listed()
+
+
+def _scored() -> Any:
+    """The survey score of the calls ``ids`` onto their tickets that have none: built once,
+    on the tables (no ORM step)."""
+    tickets: Table = TicketRow.__table__  # type: ignore[assignment]
+    k, c = tickets.c, CallRow.__table__.c
+    score = select(c.survey_score).where(c.uniqueid == k.call_uniqueid).scalar_subquery()
+    return (
+        update(tickets)
+        .where(k.call_uniqueid.in_(bindparam("ids", expanding=True)), k.survey_score.is_(None))
+        .values(survey_score=score)
+    )
+
+
+_SCORED = _scored()
+
+
+def _queued() -> Any:
+    """What the queue logged of the calls ``ids`` that their rows take (the CONNECTs, how
+    they left unanswered): built once, on the table (no ORM step)."""
+    q = QueueLogRow.__table__.c
+    return select(q.callid, q.event, q.at, q.agent, q.wait).where(
+        q.callid.in_(bindparam("ids", expanding=True)),
+        q.event.in_(["CONNECT", "ABANDON", "EXITWITHTIMEOUT", "PBXLOST"]),
+    )
+
+
+_QUEUED = _queued()
+
+
 def _attempts(
     session: Session, batch: dict[tuple[str, int], tuple[dict[str, Any], bool]], ids: list[str]
 ) -> dict[str, list[Attempt]]:
@@ -167,8 +207,7 @@ def _attempts(
     a = CallAttemptRow
     stored: list[tuple[str, int, bool]] = []
     for part in _chunks(ids):
-        query = select(a.uniqueid, a.attempt, a.synthetic).where(a.uniqueid.in_(part))
-        stored += [(u, n, s) for u, n, s in session.execute(query)]
+        stored += [(u, n, s) for u, n, s in session.execute(_LISTED, {"ids": list(part)})]
     calls: dict[str, list[Attempt]] = {uid: [] for uid in ids}
     others = set()
     for uid, number, synthetic in stored:
@@ -257,17 +296,11 @@ def _with_queue(session: Session, rows: list[dict[str, Any]], known: set[str]) -
     missed-call tasks (漏接回拨) that follow the merged outcome: one for a caller who left
     the queue (or hung up, or was lost while waiting) unanswered; none for an answered call
     (an open one an earlier attempt left is removed)."""
-    q = QueueLogRow
     ids = [r["uniqueid"] for r in rows if r["uniqueid"] not in known]
     connects: dict[str, tuple[dt.datetime, str, float | None]] = {}
     left: set[str] = set()
     for part in _chunks(ids):
-        for callid, event, at, agent, wait in session.execute(
-            select(q.callid, q.event, q.at, q.agent, q.wait).where(
-                q.callid.in_(part),
-                q.event.in_(["CONNECT", "ABANDON", "EXITWITHTIMEOUT", "PBXLOST"]),
-            )
-        ):
+        for callid, event, at, agent, wait in session.execute(_QUEUED, {"ids": list(part)}):
             if event != "CONNECT":
                 left.add(callid)
             elif callid not in connects or at < connects[callid][0]:
@@ -307,12 +340,5 @@ def _with_queue(session: Session, rows: list[dict[str, Any]], known: set[str]) -
     # a survey in a record that arrives after its ticket was accepted (the process script's
     # journal, a replay) reaches the ticket too; a score already on the ticket stands
     scored = [r["uniqueid"] for r in rows if r["survey_score"] is not None]
-    k, c = TicketRow, CallRow
-    score = select(c.survey_score).where(c.uniqueid == k.call_uniqueid).scalar_subquery()
     for part in _chunks(scored):
-        session.execute(
-            update(k)
-            .where(k.call_uniqueid.in_(part), k.survey_score.is_(None))
-            .values(survey_score=score)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_SCORED, {"ids": list(part)})

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -111,19 +111,32 @@ def queue_row(data: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def _fill_from_queue(session: Session, uniqueids: Sequence[str]) -> None:
-    """Agent and queue wait of answered calls, from their CONNECT event."""
-    c, q = CallRow, QueueLogRow
+def _fill_statement() -> Any:
+    """Agent and queue wait of answered calls (``ids``), from their first CONNECT: built
+    once, on the tables (no ORM step), as are the queries of :mod:`ivr.records.callrows`."""
+    calls: Table = CallRow.__table__  # type: ignore[assignment]
+    c, q = calls.c, QueueLogRow.__table__.c
     connect = (q.callid == c.uniqueid) & (q.event == "CONNECT")
-    session.execute(
-        update(c)
-        .where(c.uniqueid.in_(uniqueids), c.agent.is_(None), exists().where(connect))
+    return (
+        update(calls)
+        .where(
+            c.uniqueid.in_(bindparam("ids", expanding=True)),
+            c.agent.is_(None),
+            exists().where(connect),
+        )
         .values(
             agent=select(q.agent).where(connect).order_by(q.at).limit(1).scalar_subquery(),
             queue_wait=select(q.wait).where(connect).order_by(q.at).limit(1).scalar_subquery(),
         )
-        .execution_options(synchronize_session=False)
     )
+
+
+_FILL = _fill_statement()
+
+
+def _fill_from_queue(session: Session, uniqueids: Sequence[str]) -> None:
+    """Agent and queue wait of answered calls, from their CONNECT event."""
+    session.execute(_FILL, {"ids": list(uniqueids)})
 
 
 def _missed_tasks(session: Session, uniqueids: Sequence[str]) -> None:
@@ -168,11 +181,26 @@ def _dialler_gave_up(row: dict[str, Any]) -> bool:
     return bool(row["event"] == "ABANDON" and row["data4"] == "callback")
 
 
-def _apply_survey(session: Session, uniqueid: str, score: int) -> None:
-    session.execute(update(CallRow).where(CallRow.uniqueid == uniqueid).values(survey_score=score))
-    session.execute(
-        update(TicketRow).where(TicketRow.call_uniqueid == uniqueid).values(survey_score=score)
+def _survey_statements() -> tuple[Any, Any]:
+    """The survey score ``score`` onto the call ``uid`` and onto its ticket: built once, on
+    the tables (no ORM step)."""
+    calls: Table = CallRow.__table__  # type: ignore[assignment]
+    tickets: Table = TicketRow.__table__  # type: ignore[assignment]
+    score: Any = bindparam("score")
+    return (
+        update(calls).where(calls.c.uniqueid == bindparam("uid")).values(survey_score=score),
+        update(tickets)
+        .where(tickets.c.call_uniqueid == bindparam("uid"))
+        .values(survey_score=score),
     )
+
+
+_SURVEY_CALL, _SURVEY_TICKET = _survey_statements()
+
+
+def _apply_survey(session: Session, uniqueid: str, score: int) -> None:
+    session.execute(_SURVEY_CALL, {"uid": uniqueid, "score": score})
+    session.execute(_SURVEY_TICKET, {"uid": uniqueid, "score": score})
 
 
 def write_entries(session: Session, entries: Sequence[dict[str, Any]], tz: ZoneInfo) -> None:
