@@ -7,11 +7,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-
-from matplotlib import font_manager, rc_context
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from ivr.reports.figures import Report
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 log = logging.getLogger("hotline.tickets.reports")
 
@@ -31,6 +32,9 @@ _registered: dict[Path, str] = {}
 def cjk_font(candidates: tuple[Path, ...] | None = None) -> str | None:
     """The family name of the first CJK font file present, registered with matplotlib's
     font manager (once per process); None when there is none."""
+    # lazy: matplotlib (about 40 MiB) stays out of the server until a report is drawn
+    from matplotlib import font_manager
+
     for path in CJK_FONT_FILES if candidates is None else candidates:
         if path in _registered:
             return _registered[path]
@@ -93,6 +97,10 @@ def charts(
 
     Labels are the catalogue's Chinese names, drawn with a CJK font (:data:`CJK_FONT_FILES`,
     or ``fonts``); when none is installed, the ASCII codes, with a note in the log."""
+    # lazy: matplotlib (about 40 MiB) stays out of the server until a report is drawn
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+
     font = cjk_font(fonts)
     if font is None:
         log.warning(
