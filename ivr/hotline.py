@@ -29,6 +29,7 @@ from ivr.queuewait.waiter import SurveySink
 from ivr.runtime import ConfigHolder
 from queueing.hub import QueueHub
 from queueing.queue import QueueGateway, RedisQueue
+from queueing.stopping import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,7 @@ class HotlineService:
             if elapsed >= limit:
                 log.warning("[HL-SRV-012] stop: %d call(s) still going after %.0f s, ended",
                             len(self._sessions), elapsed)  # fmt: skip
-                for task in self._sessions.values():
-                    task.cancel()
+                await asyncio.gather(*(stop_task(t) for t in list(self._sessions.values())))
                 break
             if elapsed >= menu_grace:
                 for uid, task in list(self._sessions.items()):
