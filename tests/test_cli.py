@@ -73,7 +73,9 @@ class Server:
         deadline = time.monotonic() + 60  # a loaded machine starts it slowly
         while not pidfile.exists():
             assert self.proc.poll() is None, self.proc.communicate()[0]
-            assert time.monotonic() < deadline, "the server did not start"
+            if time.monotonic() > deadline:
+                self.proc.kill()  # not left running when the test fails here
+                pytest.fail(f"the server did not start: {self.proc.communicate()[0]}")
             time.sleep(0.02)
 
     def call(self, *args: str) -> str:
