@@ -46,6 +46,7 @@ from queueing import keys
 from queueing.ami import OriginateResult
 from queueing.errors import AMIError, QueueError
 from queueing.notices import current_call
+from queueing.stopping import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -377,11 +378,7 @@ class TransferService:
             await asyncio.wait(set(self._tasks), timeout=timeout)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await asyncio.gather(*(stop_task(task) for task in list(self._tasks)))
 
 
 def _s(value: Any) -> str:

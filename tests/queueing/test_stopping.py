@@ -8,23 +8,29 @@ import asyncio
 from queueing.stopping import stop_task
 
 
-async def test_a_loop_that_swallows_a_cancel_is_cancelled_again_until_it_ends() -> None:
-    swallowed = 0
+class SwallowsCancels:
+    """A loop that rides out its first ``times`` cancels (what a cancel turned into an error
+    the loop retries looks like), then ends on the next."""
 
-    async def retries_every_timeout() -> None:
-        nonlocal swallowed
+    def __init__(self, times: int) -> None:
+        self.times, self.swallowed = times, 0
+
+    async def run(self) -> None:
         while True:
             try:
                 await asyncio.sleep(0.01)
             except asyncio.CancelledError:
-                if swallowed == 2:  # the third cancel lands where it is not swallowed
+                if self.swallowed == self.times:
                     raise
-                swallowed += 1  # what a TimeoutError retried by the loop looks like
+                self.swallowed += 1
 
-    task = asyncio.create_task(retries_every_timeout())
+
+async def test_a_loop_that_swallows_a_cancel_is_cancelled_again_until_it_ends() -> None:
+    loop = SwallowsCancels(2)
+    task = asyncio.create_task(loop.run())
     await asyncio.sleep(0.02)
     await asyncio.wait_for(stop_task(task, again=0.05), 5)
-    assert task.cancelled() and swallowed == 2
+    assert task.cancelled() and loop.swallowed == 2
 
 
 async def test_a_task_that_ended_with_an_error_is_stopped_quietly() -> None:
