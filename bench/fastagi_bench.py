@@ -47,6 +47,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,10 +60,12 @@ sys.path.insert(0, str(ROOT))
 # The product's modules the bench uses, all here (the server itself runs as `hotline serve`)
 from ivr.agi.simulator import FakeAsterisk  # noqa: E402
 from ivr.config.loader import load_config  # noqa: E402
+from queueing.errors import QueueError  # noqa: E402
 from queueing.queue import RedisQueue  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 HOLD_COMMAND = b"WAIT FOR DIGIT"
+DIAL = b'EXEC "Dial"'  # the operator is dialled: the call reached a person
 PROMPT = b"STREAM FILE"
 #: how long a prompt plays before Asterisk answers STREAM FILE (real prompts take seconds; an
 #: instant reply would end the must-hear notice before the operator's offer reaches the call)
@@ -89,6 +92,7 @@ class Deployment:
     redis_url: str
     redis: subprocess.Popen[bytes]
     env: dict[str, str]
+    alive: KeepAlive | None = None
 
     @classmethod
     def create(cls, agents: int = BENCH_AGENTS) -> Deployment:
@@ -147,6 +151,11 @@ class Deployment:
         finally:
             await queue.close()
 
+    def keep_operators_alive(self) -> None:
+        """Send the bench operators' heartbeats from now on, as their desks would."""
+        self.alive = KeepAlive(self)
+        self.alive.start()
+
     def settle(self, server: Server, seconds: float = 20.0) -> None:
         """Wait until the server is idle again (logging in the operators costs it a moment:
         their events go to the queue_log rows), so that no round pays for that."""
@@ -161,9 +170,52 @@ class Deployment:
         return cpu_seconds(self.redis.pid)
 
     def close(self) -> None:
+        if self.alive is not None:
+            self.alive.stop()
         self.redis.terminate()
         self.redis.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class KeepAlive:
+    """The bench operators' heartbeats, every third of ``heartbeat_seconds``, from a thread of
+    the bench (the load generator's core). A desk sends them; without them the reaper logs
+    every operator out a minute after the log-in, and from then on every caller would wait
+    out the queue and leave a message: not the path measured (as the runs before session 13
+    did)."""
+
+    def __init__(self, dep: Deployment) -> None:
+        self.dep = dep
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._main, name="heartbeats", daemon=True)
+        self.lost: list[str] = []
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(10)
+
+    def _main(self) -> None:
+        asyncio.run(self._beat())
+
+    async def _beat(self) -> None:
+        bundle = load_config(self.dep.config)
+        every = bundle.queue.settings.heartbeat_seconds / 3
+        queue = RedisQueue.from_url(self.dep.redis_url, bundle.queue.settings)
+        ids = [a.id for a in bundle.agents.agents if a.id.startswith("9")]
+        try:
+            while not self.stopping.is_set():
+                for agent in ids:
+                    try:
+                        await queue.heartbeat(agent)
+                    except QueueError as exc:  # logged out after all: the figures would lie
+                        print(f"heartbeat of bench operator {agent}: {exc}", flush=True)
+                        self.lost.append(agent)
+                await asyncio.to_thread(self.stopping.wait, every)
+        finally:
+            await queue.close()
 
 
 # --------------------------------------------------------------------------- Asterisk's side
@@ -190,6 +242,7 @@ class Load:
     commands: int = 0
     calls: int = 0
     failed: int = 0
+    answered: int = 0  # calls that dialled an operator
 
 
 async def one_call(port: int, load: Load, hold: Hold | None = None, record: bool = False) -> None:
@@ -218,6 +271,8 @@ async def one_call(port: int, load: Load, hold: Hold | None = None, record: bool
             text = line.decode().rstrip("\n")
             if record:
                 load.commands_seen.append(text)
+            if line.startswith(DIAL):
+                load.answered += 1
             if hold is not None and not held and line.startswith(HOLD_COMMAND):
                 held = True
                 await hold.arrive()
@@ -302,6 +357,8 @@ class Server:
     rounds: list[dict[str, float]] = field(default_factory=list)
     turnaround: list[float] = field(default_factory=list)
     failed: int = 0
+    calls: int = 0
+    answered: int = 0  # measured calls that dialled an operator
     rss_held_kib: dict[int, int] = field(default_factory=dict)
 
 
@@ -368,6 +425,8 @@ async def measure_round(server: Server, calls: int, concurrency: int, dep: Deplo
     )
     server.turnaround += load.turnaround
     server.failed += load.failed
+    server.calls += load.calls
+    server.answered += load.answered
 
 
 def process_agi(dep: Deployment, calls: int, cpus: set[int] | None) -> dict[str, float]:
@@ -525,7 +584,8 @@ async def soak_calls(
             whole = rss_kib(server.proc.pid) / 1024
             anon = rss_kib(server.proc.pid, "RssAnon") / 1024
             print(f"  {done:>9,} calls, RSS {whole:.1f} MiB (anonymous {anon:.1f}), "
-                  f"{done / (now - t0):.0f} calls/s", flush=True)  # fmt: skip
+                  f"{done / (now - t0):.0f} calls/s, {load.answered:,} reached an operator",
+                  flush=True)  # fmt: skip
     await asyncio.gather(*tasks)
     return points, rss, load, time.perf_counter() - t0
 
@@ -540,6 +600,7 @@ def soak(args: argparse.Namespace, server_cpus: set[int] | None) -> int:
     try:
         server = start_ours(dep, server_cpus)
         asyncio.run(dep.operators_ready())
+        dep.keep_operators_alive()
         dep.settle(server)
         print(
             f"soak: {calls:,} calls through hotline serve --queue-wait at {rate:g} calls/s "
@@ -560,7 +621,8 @@ def soak(args: argparse.Namespace, server_cpus: set[int] | None) -> int:
     slope = slope_per_10k(points) if len(points) >= 2 else float("nan")
     print(
         f"\n{load.calls:,} calls in {wall:.0f} s ({load.calls / wall:.0f} calls/s), "
-        f"{load.failed} failed, {load.commands / max(1, load.calls):.1f} commands per call"
+        f"{load.failed} failed, {load.commands / max(1, load.calls):.1f} commands per call, "
+        f"{load.answered:,} reached an operator (Dial)"
     )
     lo, hi = min(r for _, r in rss), max(r for _, r in rss)
     print(
@@ -570,7 +632,7 @@ def soak(args: argparse.Namespace, server_cpus: set[int] | None) -> int:
         f"anonymous RSS: {anon0 / 1024:.1f} MiB idle, {points[0][1] / 1024:.1f} MiB after the "
         f"warm-up, {anon1 / 1024:.1f} MiB at the end"
     )
-    ok = slope <= limit and load.failed == 0
+    ok = slope <= limit and load.failed == 0 and load.answered == load.calls
     judged = "OK" if ok else "MISSED"
     if args.quick:
         judged = "(quick run: too short to judge)"
@@ -627,6 +689,7 @@ def main() -> int:
     try:
         servers["ours"] = start_ours(dep, server_cpus)
         asyncio.run(dep.operators_ready())
+        dep.keep_operators_alive()
         dep.settle(servers["ours"])
         commands = asyncio.run(discover_commands(servers["ours"].port))
         print(
@@ -721,6 +784,13 @@ def main() -> int:
         verdict &= ok
         print(f"  {name:<20} {value:8.2f}   target {op} {limit:<5} {'OK' if ok else 'MISSED'}")
     print(f"  ours / panoramisk round by round: {min(per_round):.2f} .. {max(per_round):.2f}")
+    mine = servers["ours"]
+    path_ok = mine.answered == mine.calls
+    verdict &= path_ok
+    print(
+        f"  ours: {mine.answered:,} of {mine.calls:,} measured calls reached an operator "
+        f"(Dial): {'the path compared' if path_ok else 'MISSED: not the path compared'}"
+    )
     most = max(rss_at)
     held_ok = results["ours"]["failed"] == 0 and most in servers["ours"].rss_held_kib
     verdict &= (held_ok and most >= 5000) or bool(args.quick)

@@ -34,13 +34,16 @@ def test_fastagi_bench_quick() -> None:
         "process AGI / ours", "redis ms/call",
     ):  # fmt: skip
         assert figure in out, out[-3000:]
+    # every measured call of ours took the path compared (an operator answered it), not the
+    # overflow that callers take when the operators are logged out
+    assert "400 of 400 measured calls reached an operator (Dial): the path compared" in out, out
 
 
 def test_soak_quick() -> None:
     out = bench("bench.fastagi_bench", "--soak", "2000", "--quick")
     for figure in (
         "soak: 2,000 calls through hotline serve", "anonymous RSS growth after warm-up",
-        "KiB per 10k calls", " 0 failed",
+        "KiB per 10k calls", " 0 failed", "2,000 reached an operator (Dial)",
     ):  # fmt: skip
         assert figure in out, out[-3000:]
 
