@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,15 +109,23 @@ class Settings:
         ``messages/20261203/1.1.wav``) lies under recordings_dir."""
         if os.path.isabs(path):
             return path
-        return str(self.recordings_dir.resolve() / path)
+        return os.path.join(self._recordings_root, path)
+
+    @functools.cached_property
+    def _recordings_root(self) -> str:
+        """recordings_dir resolved, once (a realpath costs a stat per part, and every call
+        asks): a symlink re-pointed while the server runs counts from its next start."""
+        return str(self.recordings_dir.resolve())
 
     def recording_for_asterisk(self, path: str) -> str:
         """A recording's ``path`` (relative to recordings_dir, as call records store it) as
         Asterisk sees it. Its day folder is made here first: Asterisk's ``RECORD FILE`` does
         not create folders (MixMonitor does), and the recordings are shared with it."""
         local = self.local_path(path)
-        with contextlib.suppress(OSError):  # Asterisk then says it cannot write: logged
-            Path(local).parent.mkdir(parents=True, exist_ok=True)
+        folder = os.path.dirname(local)
+        if not os.path.isdir(folder):  # one stat per call once the day's folder is there
+            with contextlib.suppress(OSError):  # Asterisk then says it cannot write: logged
+                os.makedirs(folder, exist_ok=True)
         return self.for_asterisk(local)
 
     def for_asterisk(self, path: str) -> str:
@@ -124,7 +133,7 @@ class Settings:
         a relative path (Asterisk's own sounds, ``digits/5``) is left alone."""
         if self.asterisk_recordings_dir is None:
             return path
-        for local in {str(self.recordings_dir), str(self.recordings_dir.resolve())}:
+        for local in {str(self.recordings_dir), self._recordings_root}:
             if path == local or path.startswith(local.rstrip("/") + "/"):
                 return str(self.asterisk_recordings_dir) + path[len(local.rstrip("/")) :]
         return path

@@ -6,6 +6,7 @@ builds on it, through :class:`~queueing.recovery.Housekeeping`.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import os
@@ -13,7 +14,7 @@ import socket
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Self, cast
@@ -131,6 +132,33 @@ class _Cluster(RedisCluster):
             raise RedisConnectionError(f"Redis Cluster unavailable: {exc}") from exc
 
 
+class _Connection(aioredis.Connection):
+    """redis-py's connection, writing a command without a task of its own. With a socket
+    timeout set (redis-py 8 sets 5 s by default) redis-py wraps every write in
+    ``asyncio.wait_for``, which on Python 3.11 makes a task and a timer per command (about
+    3 % of the server's CPU per call, issue 13) and may swallow a cancel that lands as the
+    write ends (CPython gh-86296: a stopping loop then runs on). Here the write runs under
+    ``asyncio.timeout`` in the caller's task; a timeout is still redis-py's
+    ``TimeoutError`` (the connection dropped, the command retried as before). Reads keep
+    redis-py's own timeout."""
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        timeout = self.socket_timeout
+        if not timeout:
+            await super().send_packed_command(command, check_health)
+            return
+        self.socket_timeout = None  # redis-py's wait_for is skipped when there is none
+        try:
+            async with asyncio.timeout(timeout):
+                await super().send_packed_command(command, check_health)
+        except TimeoutError:  # asyncio's: redis-py dropped the connection on the cancel
+            raise RedisTimeoutError("Timeout writing to socket") from None
+        finally:
+            self.socket_timeout = timeout
+
+
 def cluster_client(url: str) -> aioredis.Redis:
     """A Redis Cluster client (redis-py's asyncio RedisCluster) for a ``redis+cluster://``
     URL. Every key of a centre carries the centre's hash tag (:mod:`queueing.keys`), so every
@@ -168,6 +196,7 @@ def redis_client(url: str) -> aioredis.Redis:
         timeout=POOL_WAIT_SECONDS,
         retry=retry,
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        connection_class=_Connection,  # rediss:// and unix:// keep redis-py's own
     )
     return aioredis.Redis(connection_pool=pool)
 

@@ -74,9 +74,14 @@ class QueueLogFileSink:
         self.path = path
 
     def _append(self, lines: list[str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write("".join(line + "\n" for line in lines))
+        text = "".join(line + "\n" for line in lines)
+        try:
+            f = self.path.open("a", encoding="utf-8")
+        except FileNotFoundError:  # its folder is made when first missing, not every time
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            f = self.path.open("a", encoding="utf-8")
+        with f:
+            f.write(text)
 
     async def queue_event(self, event: QueueEvent) -> None:
         await asyncio.to_thread(self._append, [event.queue_log_line()])

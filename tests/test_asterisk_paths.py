@@ -89,6 +89,21 @@ def test_a_recording_named_in_a_record_is_found_under_the_root(
     )
 
 
+def test_a_recordings_day_folder_is_made_again_when_it_went(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The day's folder is made for RECORD FILE (which makes none); made once, it is only
+    looked at, and made again should it be removed while the server runs."""
+    s = settings(monkeypatch, tmp_path / "recordings", None)
+    day = tmp_path / "recordings" / "messages" / "20261203"
+    s.recording_for_asterisk("messages/20261203/1.1.wav")
+    assert day.is_dir()
+    s.recording_for_asterisk("messages/20261203/2.1.wav")
+    day.rmdir()
+    s.recording_for_asterisk("messages/20261203/3.1.wav")
+    assert day.is_dir()
+
+
 def test_recordings_are_filed_under_the_beijing_date(monkeypatch: pytest.MonkeyPatch) -> None:
     import datetime as dt
 
