@@ -252,6 +252,11 @@ class LiveCalls:
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
 
+    def folded_note(self, queue: RedisQueue, record: CallRecord) -> str | None:
+        """The note of an operator's answer rides on the queue's own step when ``queue`` is
+        the one this registry writes through (:class:`ivr.queuewait.bridge.NotesThroughQueue`)."""
+        return snapshot(record) if queue is self.queue else None
+
     async def note(self, record: CallRecord, *, done: bool = False) -> None:
         try:
             await self.queue.call_note(record.uniqueid, snapshot(record), done=done)

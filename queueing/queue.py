@@ -128,6 +128,30 @@ class RedisQueue(Housekeeping):
         state, _, next_call = _s(raw).partition("\t")  # "reserved TAB uniqueid"
         return AfterCall(state, next_call)
 
+    async def answered(
+        self,
+        uniqueid: str,
+        agent: str,
+        answered_at: float,
+        who: str = "caller",
+        snapshot: str | None = None,
+    ) -> tuple[float, AfterCall]:
+        """The agent answered at ``answered_at`` and the conversation is over: in one round
+        trip, the live call's ``snapshot`` marked served (:meth:`call_note` with ``done``;
+        none given: left alone), :meth:`connect` (the first report stands) and
+        :meth:`complete_call`. Returns the wait in seconds and the agent's state after."""
+        at = int(answered_at * 1000)
+        sl = self._ms(self.settings.service_level_seconds)
+        wrapup = self._ms(self.settings.wrapup_seconds)
+        if snapshot is not None:
+            self._noted(uniqueid, snapshot, True)
+        wait_ms, raw = await self._call(
+            "answered", uniqueid, agent, at, sl, wrapup, who, snapshot or ""
+        )
+        self._fated(uniqueid)
+        state, _, next_call = _s(raw).partition("\t")  # "reserved TAB uniqueid"
+        return int(wait_ms) / 1000, AfterCall(state, next_call)
+
     async def no_answer(self, uniqueid: str, agent: str, status: str = "NOANSWER") -> QueuePlace:
         """The agent did not answer: the agent is paused ("no answer"), the caller goes back
         to its original place (and may be offered to another agent at once)."""

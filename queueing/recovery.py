@@ -104,11 +104,15 @@ class Housekeeping(QueueClient):
 
     async def call_note(self, uniqueid: str, snapshot: str, *, done: bool = False) -> None:
         """Update the stored snapshot; ``done`` marks the call served (sticky)."""
+        self._noted(uniqueid, snapshot, done)
+        await self._call("call_note", uniqueid, snapshot, 1 if done else 0)
+
+    def _noted(self, uniqueid: str, snapshot: str, done: bool) -> None:
+        """What this process told Redis of its live call (re-asserted should Redis forget)."""
         memo = self.live.get(uniqueid)
         if memo is not None:
             memo.snapshot = snapshot
             memo.done = memo.done or done
-        await self._call("call_note", uniqueid, snapshot, 1 if done else 0)
 
     async def call_ended(self, uniqueid: str) -> None:
         """The call's record is safely stored: forget it."""

@@ -4,7 +4,8 @@
 Music off, ``HOTLINE_AGENT``, ``HOTLINE_QUEUE_WAIT`` (and ``HOTLINE_TICKET`` when the record
 knows one), then the agent's interface is dialled with the ring timeout. ANSWER: the call is
 done (``HOTLINE_DONE=1`` on the channel, the live-call registry) before anything else, CONNECT
-at the moment the agent answered (``ANSWEREDTIME``), then COMPLETE of whoever hung up.
+at the moment the agent answered (``ANSWEREDTIME``), then COMPLETE of whoever hung up (the
+three in one round trip when the registry is the queue's: :class:`NotesThroughQueue`).
 NOANSWER, BUSY, CHANUNAVAIL, CONGESTION: RINGNOANSWER, the agent is paused "no answer" and the
 caller is back at its original place.
 """
@@ -17,7 +18,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from ivr.engine.attempt import CallTracker, ChannelState
 from ivr.engine.record import CallRecord, recording_name, utcnow
@@ -25,7 +26,7 @@ from ivr.errors import AGIHangup
 from ivr.queuewait.handover import add_legs, carry_out, transfer_request
 from ivr.queuewait.overflow import REDIS_AWAY, OverflowActions, Wait
 from queueing.hub import QueueHub
-from queueing.queue import Offer
+from queueing.queue import Offer, RedisQueue
 from queueing.transfer import TransferRequest
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,18 @@ class TicketNumbers(Protocol):
     """Hands out the ticket number a call carries to its operator (the ticket store)."""
 
     async def reserve_ticket(self, uniqueid: str) -> str | None: ...
+
+
+@runtime_checkable
+class NotesThroughQueue(Protocol):
+    """A tracker that keeps its registry through the queue (:class:`ivr.hotline.LiveCalls`):
+    the note of the operator's answer then rides on the queue's own step, one round trip
+    for note, CONNECT and COMPLETE (:meth:`queueing.queue.RedisQueue.answered`)."""
+
+    def folded_note(self, queue: RedisQueue, record: CallRecord) -> str | None:
+        """The record's snapshot for ``queue``'s step; None when ``queue`` does not keep this
+        registry (then the tracker is told apart)."""
+        ...
 
 
 class Bridging(OverflowActions):
@@ -126,17 +139,25 @@ class Bridging(OverflowActions):
             if present is None:
                 present = False
             record.hangup_by = "agent" if present else "caller"
-        if self.tracker is not None:
+        snap: str | None = None
+        if isinstance(self.tracker, NotesThroughQueue):
+            snap = self.tracker.folded_note(self.queue, record)
+        if self.tracker is not None and snap is None:
             await self.tracker.note(record, done=True)
         self.hub.bridged(uid, agent)  # re-asserted as connected should Redis forget it
         # ANSWEREDTIME is the talk time: the agent answered that long before Dial returned
         answered_at = max(dialled_at, self.queue.clock() - answered_seconds)
-        wait = await self._patiently(
-            lambda: self.queue.connect(uid, agent, answered_at), f"CONNECT of {uid}", 10.0
+        who = "agent" if present else "caller"
+        done = await self._patiently(
+            lambda: self.queue.answered(uid, agent, answered_at, who, snap),
+            f"CONNECT and COMPLETE of {uid}",
+            10.0,
         )
-        if wait is not None:  # whole seconds, as queue_log's CONNECT has it
+        if done is not None:
+            wait, after = done  # the wait in whole seconds, as queue_log's CONNECT has it
             record.queue_wait, record.queue_exit = float(math.floor(wait)), "connect"
-        await self._complete(uid, agent, record, "agent" if present else "caller")
+            log.debug("call %s with %s complete (%s hung up), agent now %s", uid, agent, who,
+                      after.state)  # fmt: skip
 
     async def _handed_over(
         self,

@@ -22,6 +22,7 @@ from ivr.hotline import HotlineService
 from ivr.queuewait import bridge as bridge_module
 from ivr.queuewait.waiter import QueueHub, RedisQueueWaiter
 from ivr.runtime import ConfigHolder
+from queueing.errors import QueueError
 from queueing.events import MemoryEventSink
 from queueing.queue import QueueRequest, RedisQueue
 from tests.queueing.channel import WaitingChannel
@@ -59,6 +60,50 @@ async def test_connect_is_idempotent_and_the_first_report_stands(rq: RedisQueue)
     assert again == first  # the live report stands
     connects = [e for e in await _events(rq) if e == "CONNECT"]
     assert connects == ["CONNECT"]
+
+
+async def test_note_connect_and_complete_go_in_one_round_trip(
+    rq: RedisQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When Dial returns answered, the live call's snapshot (marked served), CONNECT and
+    COMPLETE are one command to Redis, with the events, states and registry the three
+    steps left."""
+    await rq.login(agent("a1"), ready=True)
+    await rq.call_started("c1", 1, '{"path": ["main"]}')
+    await rq.enqueue(QueueRequest("c1", "13800000000", "12345", "general", 0, rq.clock() - 5))
+    sent: list[object] = []
+    evalsha = rq.client.evalsha
+
+    def counted(*args: object) -> object:
+        sent.append(args[2:5])
+        return evalsha(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rq.client, "evalsha", counted)
+    wait, after = await rq.answered("c1", "a1", rq.clock(), "agent", '{"path": ["main"], "x": 1}')
+    monkeypatch.undo()
+    assert len(sent) == 1
+    assert wait == 5.0
+    assert after.state == "wrapup" == (await rq.agent("a1")).state
+    assert (await _events(rq))[-3:] == ["ENTERQUEUE", "CONNECT", "COMPLETEAGENT"]
+    assert rq.fate["c1"] == "closed"
+    again = await rq.call_started("c1", 2, "{}")  # what a next server would find
+    assert again.done and again.agent == "a1" and again.snapshot == '{"path": ["main"], "x": 1}'
+
+
+async def test_a_refused_connect_in_the_one_step_leaves_the_note_done(rq: RedisQueue) -> None:
+    """The caller is not offered to that operator (any more): HL-QUE-010 as from connect, the
+    snapshot noted as served before it, no COMPLETE."""
+    await rq.login(agent("a1"), ready=True)
+    await rq.login(agent("a2"), ready=False)
+    await rq.call_started("c1", 1, "{}")
+    await rq.enqueue(QueueRequest("c1", "13800000000", "12345", "general", 0, rq.clock() - 5))
+    with pytest.raises(QueueError) as refused:
+        await rq.answered("c1", "a2", rq.clock(), "caller", '{"noted": 1}')
+    assert refused.value.code == "HL-QUE-010"
+    assert (await _events(rq))[-1] == "ENTERQUEUE"
+    assert (await rq.agent("a1")).state == "reserved"
+    again = await rq.call_started("c1", 2, "{}")
+    assert again.done and again.snapshot == '{"noted": 1}'
 
 
 async def _events(rq: RedisQueue) -> list[str]:
