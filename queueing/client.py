@@ -132,7 +132,7 @@ class _Cluster(RedisCluster):
             raise RedisConnectionError(f"Redis Cluster unavailable: {exc}") from exc
 
 
-class _Connection(aioredis.Connection):
+class _RedisConnection(aioredis.Connection):
     """redis-py's connection, writing a command without a task of its own. With a socket
     timeout set (redis-py 8 sets 5 s by default) redis-py wraps every write in
     ``asyncio.wait_for``, which on Python 3.11 makes a task and a timer per command (about
@@ -196,7 +196,7 @@ def redis_client(url: str) -> aioredis.Redis:
         timeout=POOL_WAIT_SECONDS,
         retry=retry,
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        connection_class=_Connection,  # rediss:// and unix:// keep redis-py's own
+        connection_class=_RedisConnection,  # rediss:// and unix:// keep redis-py's own
     )
     return aioredis.Redis(connection_pool=pool)
 

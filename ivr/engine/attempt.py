@@ -16,10 +16,11 @@ attempt's record is safely stored.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+import orjson
 
 from ivr.engine.record import CallRecord
 
@@ -137,8 +138,9 @@ class CallTracker(Protocol):
 
 
 def snapshot(record: CallRecord) -> str:
-    """The JSON text the registry keeps for a call: its record so far."""
-    return json.dumps(record.to_dict(), ensure_ascii=False)
+    """The JSON text the registry keeps for a call: its record so far. Four per call, by
+    orjson (a tenth of the json module's time; compact, UTF-8 as it is)."""
+    return orjson.dumps(record.to_dict()).decode()
 
 
 async def read_state(channel: object) -> CallState | None:

@@ -1,5 +1,5 @@
 """The queue's Redis connections write a command without a task of its own
-(:class:`queueing.client._Connection`): redis-py's ``asyncio.wait_for`` per write cost a task
+(:class:`queueing.client._RedisConnection`): redis-py's ``asyncio.wait_for`` per write cost a task
 and a timer per command, and may swallow a cancel (CPython gh-86296). A write that stalls
 still times out as redis-py's ``TimeoutError``, and the connection is dropped."""
 
@@ -35,7 +35,7 @@ async def test_commands_are_written_without_wait_for(
         assert await r.get("hl-test-writes") == b"1"
         pool = r.connection_pool
         connection = await pool.get_connection()  # type: ignore[no-untyped-call]
-        assert isinstance(connection, client_module._Connection)
+        assert isinstance(connection, client_module._RedisConnection)
         assert connection.socket_timeout == 5  # the read timeout stands
         await pool.release(connection)
     finally:
@@ -59,7 +59,7 @@ async def test_a_stalled_write_times_out_and_drops_the_connection(
     try:
         await r.ping()
         connection = await r.connection_pool.get_connection()  # type: ignore[no-untyped-call]
-        monkeypatch.setattr(client_module._Connection, "_send_packed_command", stall)
+        monkeypatch.setattr(client_module._RedisConnection, "_send_packed_command", stall)
         with pytest.raises(RedisTimeoutError, match="Timeout writing to socket"):
             await connection.send_command("PING")
         assert stalled.is_set()
