@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
 
 import orjson
 
+from ivr.engine.provides import provides
 from ivr.engine.record import CallRecord
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,11 @@ class ChannelState(Protocol):
     async def caller_present(self) -> bool:
         """Whether the caller's channel is still up."""
         ...
+
+
+def has_state(channel: object) -> TypeGuard[ChannelState]:
+    """Whether ``channel`` is a :class:`ChannelState` (known once per channel class)."""
+    return provides(channel, ChannelState)
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,7 @@ def snapshot(record: CallRecord) -> str:
 async def read_state(channel: object) -> CallState | None:
     """The call's state on the channel, in one round trip; None when the channel driver
     cannot read variables (then every session is a first attempt)."""
-    if not isinstance(channel, ChannelState):
+    if not has_state(channel):
         return None
     return CallState.parse(await channel.evaluate(STATE_EXPRESSION))
 

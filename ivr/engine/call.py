@@ -26,7 +26,7 @@ from ivr.engine.attempt import (
 )
 from ivr.engine.channel import Channel
 from ivr.engine.parts import ALL_KEYS, MAX_STEPS, EngineParts, SurveyTaker
-from ivr.engine.place import HeldPlace, OfferArrived, PlaceHolder
+from ivr.engine.place import HeldPlace, OfferArrived, holds_places
 from ivr.engine.queue_steps import QueueSteps
 from ivr.engine.record import CallRecord, recording_name
 from ivr.errors import AGIHangup, PBXLost
@@ -140,7 +140,7 @@ class MenuCall(QueueSteps):
             if line.mode is LineMode.MERGED:
                 announcement = announcement or "line_moved"
             notices = ([announcement] if announcement else []) + notices
-        if isinstance(self.engine.waiter, PlaceHolder):
+        if holds_places(self.engine.waiter):
             # a place from the first second: the notices and the menu play while it waits
             await self.hold(self.engine.waiter, skill, priority, answered_at)
         if notices:

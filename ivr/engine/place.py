@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
 
+from ivr.engine.provides import provides
 from queueing.queue import QueuePlace, QueueRequest
 
 
@@ -37,6 +38,11 @@ class PlaceHolder(Protocol):
     async def leave(self, uniqueid: str, target: str, reason: str) -> None: ...
 
     async def abandon(self, uniqueid: str, lost_box: str | None = None) -> float | None: ...
+
+
+def holds_places(waiter: object) -> TypeGuard[PlaceHolder]:
+    """Whether ``waiter`` is a :class:`PlaceHolder` (known once per waiter class)."""
+    return provides(waiter, PlaceHolder)
 
 
 class OfferArrived(Exception):

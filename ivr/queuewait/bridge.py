@@ -18,9 +18,10 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Protocol, TypeGuard, TypeVar, runtime_checkable
 
-from ivr.engine.attempt import CallTracker, ChannelState
+from ivr.engine.attempt import CallTracker, has_state
+from ivr.engine.provides import provides
 from ivr.engine.record import CallRecord, recording_name, utcnow
 from ivr.errors import AGIHangup
 from ivr.queuewait.handover import add_legs, carry_out, transfer_request
@@ -54,6 +55,10 @@ class NotesThroughQueue(Protocol):
         """The record's snapshot for ``queue``'s step; None when ``queue`` does not keep this
         registry (then the tracker is told apart)."""
         ...
+
+
+def _folds_notes(tracker: object) -> TypeGuard[NotesThroughQueue]:
+    return provides(tracker, NotesThroughQueue)
 
 
 class Bridging(OverflowActions):
@@ -133,14 +138,14 @@ class Bridging(OverflowActions):
             await self._handed_over(w, offer, transfer, dialled_at, answered_seconds)
             return
         present: bool | None = None
-        if isinstance(channel, ChannelState):
+        if has_state(channel):
             with contextlib.suppress(AGIHangup):
                 present = await channel.caller_present()
             if present is None:
                 present = False
             record.hangup_by = "agent" if present else "caller"
         snap: str | None = None
-        if isinstance(self.tracker, NotesThroughQueue):
+        if _folds_notes(self.tracker):
             snap = self.tracker.folded_note(self.queue, record)
         if self.tracker is not None and snap is None:
             await self.tracker.note(record, done=True)
@@ -197,7 +202,7 @@ class Bridging(OverflowActions):
         returns."""
         if w.gosub is None:
             w.gosub = True
-            if isinstance(w.channel, ChannelState):
+            if has_state(w.channel):
                 found = await w.channel.evaluate(f"${{DIALPLAN_EXISTS({context},s,1)}}")
                 w.gosub = found.strip() != "0"
                 if not w.gosub and context not in _MISSING_GOSUB:

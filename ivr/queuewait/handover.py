@@ -28,7 +28,7 @@ from typing import Protocol, runtime_checkable
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from ivr.engine.attempt import ChannelState
+from ivr.engine.attempt import has_state
 from ivr.engine.channel import Channel
 from ivr.engine.record import CallEvent, CallRecord
 from ivr.errors import AGIHangup
@@ -51,7 +51,7 @@ class Conferencing(Protocol):
 async def transfer_request(channel: Channel) -> TransferRequest | None:
     """The transfer the service asked for on this channel; None for a call that simply
     ended (or a channel driver that cannot tell)."""
-    if not isinstance(channel, ChannelState):
+    if not has_state(channel):
         return None
     with contextlib.suppress(AGIHangup):
         return parse_request(await channel.evaluate(f"${{{VARIABLE}}}"))
