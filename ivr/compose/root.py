@@ -19,6 +19,7 @@ from ivr.citizen.guard import networks
 from ivr.compose.browser_phones import browser_phones, watch_phones
 from ivr.compose.citizen import citizen_app
 from ivr.compose.config_sharing import follow_saves
+from ivr.compose.heap import HeapTrimmer
 from ivr.compose.transfers import close_transfers, open_manager, open_transfers
 from ivr.config.catalogue import load_catalogue
 from ivr.configsync.follower import ConfigFollower
@@ -130,6 +131,7 @@ class RunningServer:
     delivery: DeliveryLoop | None = None
     hotspots: HotspotRefresher | None = None
     saves: ConfigFollower | None = None  # the admin console's saves of every server
+    heap: HeapTrimmer | None = None  # freed heap pages handed back every minute
 
     @property
     def agi_url(self) -> str:
@@ -168,6 +170,8 @@ class RunningServer:
             await self.hotspots.stop()
         if self.saves is not None:
             await self.saves.stop()
+        if self.heap is not None:
+            await self.heap.stop()
         if self.runner is not None:
             await self.runner.cleanup()
         if self.citizen is not None:
@@ -376,7 +380,9 @@ async def start_server(
         queue.centre,
     )
     hotspots.start()
+    heap = HeapTrimmer()
+    heap.start()
     return RunningServer(
         settings, holder, queue, records, hub, numbers, service, server, runner, http_port,
-        purge, citizen, delivery, hotspots, saves,
+        purge, citizen, delivery, hotspots, saves, heap,
     )  # fmt: skip
