@@ -29,7 +29,7 @@ counts the SQLite file's memory map, which comes and goes). See docs/benchmarks.
 
     .venv/bin/python bench/fastagi_bench.py            # the full run (about 10 minutes)
     .venv/bin/python bench/fastagi_bench.py --quick    # a smoke run (under a minute)
-    .venv/bin/python bench/fastagi_bench.py --soak 500000    # the soak (about 3 hours)
+    .venv/bin/python bench/fastagi_bench.py --soak 500000 --rate 100  # the soak (85 minutes)
     .venv/bin/python bench/fastagi_bench.py --soak 2000 --quick  # a quick soak (< 1 minute)
 """
 
