@@ -125,8 +125,7 @@ class RedisQueue(Housekeeping):
         wrapup = self._ms(self.settings.wrapup_seconds)
         raw = await self._call("complete", uniqueid, agent, wrapup, who)
         self._fated(uniqueid)
-        state, _, next_call = _s(raw).partition("\t")  # "reserved TAB uniqueid"
-        return AfterCall(state, next_call)
+        return _after_call(raw)
 
     async def answered(
         self,
@@ -149,8 +148,7 @@ class RedisQueue(Housekeeping):
             "answered", uniqueid, agent, at, sl, wrapup, who, snapshot or ""
         )
         self._fated(uniqueid)
-        state, _, next_call = _s(raw).partition("\t")  # "reserved TAB uniqueid"
-        return int(wait_ms) / 1000, AfterCall(state, next_call)
+        return int(wait_ms) / 1000, _after_call(raw)
 
     async def no_answer(self, uniqueid: str, agent: str, status: str = "NOANSWER") -> QueuePlace:
         """The agent did not answer: the agent is paused ("no answer"), the caller goes back
@@ -345,3 +343,10 @@ class RedisQueue(Housekeeping):
     async def diallers_alive(self) -> int:
         """How many callback diallers (of any server) are logged in to AMI."""
         return int(await self._call("dialler", self.server, -1))
+
+
+def _after_call(raw: object) -> AfterCall:
+    """The agent's state as the complete step returns it: "reserved TAB uniqueid" when the
+    agent was offered its next caller in the same step, else the state alone."""
+    state, _, next_call = _s(raw).partition("\t")
+    return AfterCall(state, next_call)
