@@ -327,9 +327,11 @@ async def hold_open(port: int, n: int, pid: int) -> int:
     return rss
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the whole process, from /proc/PID/stat (clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, tid: int | None = None) -> float:
+    """utime + stime of the whole process, from /proc/PID/stat (clock ticks); of one of its
+    threads with ``tid`` (/proc/PID/task/TID/stat: the main thread's TID is the PID)."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
@@ -411,12 +413,15 @@ async def measure_round(server: Server, calls: int, concurrency: int, dep: Deplo
     load = Load()
     pid = server.proc.pid
     cpu0, gen0, red0 = cpu_seconds(pid), cpu_seconds(os.getpid()), dep.redis_cpu()
+    loop0 = cpu_seconds(pid, pid)  # the event loop's thread (our server's main thread)
     wall = await run_load(server.port, calls, concurrency, load)
     cpu, gen = cpu_seconds(pid) - cpu0, cpu_seconds(os.getpid()) - gen0
+    loop = cpu_seconds(pid, pid) - loop0
     red = dep.redis_cpu() - red0
     server.rounds.append(
         {
             "cpu_ms_per_call": 1000 * cpu / calls,
+            "loop_cpu_ms_per_call": 1000 * loop / calls,
             "calls_per_s": calls / wall,
             "generator_cpu_ms_per_call": 1000 * gen / calls,
             "redis_cpu_ms_per_call": 1000 * red / calls,
@@ -500,6 +505,7 @@ def summarize(server: Server, rss_at: list[int]) -> dict[str, float]:
     }
     if server.kind == "ours":
         row["redis_cpu_ms_per_call"] = median([r["redis_cpu_ms_per_call"] for r in server.rounds])
+        row["loop_cpu_ms_per_call"] = median([r["loop_cpu_ms_per_call"] for r in server.rounds])
     for n in rss_at:
         row[f"rss_mib_{n}"] = server.rss_held_kib[n] / 1024
     if len(rss_at) >= 2:
@@ -738,6 +744,7 @@ def main() -> int:
         "cpu_ms_per_call": "CPU ms/call",
         "cpu_min": "(min",
         "cpu_max": "max)",
+        "loop_cpu_ms_per_call": "loop ms/call",
         "redis_cpu_ms_per_call": "redis ms/call",
         "commands_per_call": "cmds/call",
         "calls_per_s": "calls/s",
@@ -797,6 +804,14 @@ def main() -> int:
     print(
         f"  concurrent calls held in one process: {most}   target >= 5000 "
         f"{'OK' if held_ok and most >= 5000 else 'MISSED' if not args.quick else '(quick run)'}"
+    )
+    loop = results["ours"]["loop_cpu_ms_per_call"]
+    pan = results["panoramisk"]["cpu_ms_per_call"]
+    print(
+        f"  where ours goes: {loop:.2f} ms per call in its event loop's thread (the AGI lines, "
+        f"the engine, the Redis client: {loop / pan:.2f} x panoramisk's whole process), "
+        f"{ours - loop:.2f} ms in its worker threads (the call-record store's transactions, "
+        "the queue_log file)"
     )
     gen = results["ours"]["generator_cpu_ms_per_call"]
     print(
