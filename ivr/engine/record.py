@@ -90,6 +90,12 @@ class CallRecord:
     queue_exit: str | None = None
     _t0: float = field(default_factory=time.monotonic, repr=False)
 
+    def __post_init__(self) -> None:
+        # each event as to_dict writes it, made once: a record is turned into data five times
+        # a call (four registry snapshots and the store), each time with all its events so
+        # far. Not a field: not compared, printed or copied by dataclasses.asdict.
+        self._event_data: list[tuple[CallEvent, dict[str, Any]]] = []
+
     def add(self, kind: str, node: str | None = None, detail: str = "") -> None:
         offset = round(_monotonic() - self._t0, 3)
         self.events.append(CallEvent(_now(_UTC), offset, kind, node, detail))
@@ -116,20 +122,34 @@ class CallRecord:
         data: dict[str, Any] = {name: getattr(self, name) for name in _PLAIN}
         data["started_at"] = self.started_at.isoformat()
         data["ended_at"] = self.ended_at.isoformat() if self.ended_at else None
-        data["events"] = [
-            {
-                "at": e.at.isoformat(),
-                "offset": e.offset,
-                "kind": e.kind,
-                "node": e.node,
-                "detail": e.detail,
-            }
-            for e in self.events
-        ]
+        data["events"] = [dict(d) for _, d in self._events_data()]
         data["messages"] = list(self.messages)
         data["path"] = self.path
         data["digits"] = self.digits
         return data
+
+    def _events_data(self) -> list[tuple[CallEvent, dict[str, Any]]]:
+        """The events as data, those made before reused (events are frozen; a list edited
+        other than by appending is made again)."""
+        made, events = self._event_data, self.events
+        if len(made) > len(events) or any(
+            m is not e for (m, _), e in zip(made, events[: len(made)], strict=True)
+        ):
+            made.clear()
+        for e in events[len(made) :]:
+            made.append(
+                (
+                    e,
+                    {
+                        "at": e.at.isoformat(),
+                        "offset": e.offset,
+                        "kind": e.kind,
+                        "node": e.node,
+                        "detail": e.detail,
+                    },
+                )
+            )
+        return made
 
 
 # the fields copied as they are (the others are converted by to_dict)
