@@ -94,10 +94,14 @@ class LostCallInfo(Protocol):
 #: this long, so that what the calls hand over meanwhile joins it (one thread hop and one
 #: commit for several calls' entries, and larger reads for the event pump). An idle store
 #: writes at once. 50 ms: at 100 calls/s a transaction carries about five calls' records and
-#: queue rows (the statements of a transaction are a fixed number, whatever it carries), and
-#: nobody waits on them (the caller has hung up; the queue's live state is in Redis). Quick
-#: benchmark pairs (issue 13): 5 ms -> 50 ms cut the server's CPU per call by about 15 %;
-#: 200 ms gained nothing more.
+#: queue rows (the statements of a transaction are a fixed number, whatever it carries).
+#: Who waits: the event pump, and a call's session after its last AGI command (the record is
+#: stored before the registry forgets the call), so Asterisk moves on from a finished call up
+#: to this much later. A caller on the way to a person waits on it only on a server without
+#: ``--queue-wait`` (the dialplan's queue takes the caller when the session has ended): at
+#: most this much more, against the 15 s to a person. Quick benchmark pairs (issue 13):
+#: 5 ms -> 50 ms cut the server's CPU per call by about 15 % (and the bench's calls/s at a
+#: fixed 50 calls at once by 10 %: each session ends later); 200 ms gained nothing more.
 LINGER_SECONDS = 0.05
 
 
