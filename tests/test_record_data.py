@@ -1,5 +1,5 @@
-"""A call record as data (``CallRecord.to_dict``): its events are turned into data once and
-reused on the next call (five per call), and what it returns is the record as it is now."""
+"""A call record as data (``CallRecord.to_dict``): its events' times are turned into text once
+and reused on the next call (five per call), and what it returns is the record as it is now."""
 
 from __future__ import annotations
 
@@ -72,5 +72,5 @@ def test_records_compare_and_print_as_before() -> None:
     two._t0 = one._t0
     two.started_at = one.started_at
     assert one == two
-    assert "_event_data" not in repr(one)
-    assert "_event_data" not in one.to_dict()
+    assert "_iso" not in repr(one)
+    assert not any(key.startswith("_") for key in one.to_dict())

@@ -91,10 +91,12 @@ class CallRecord:
     _t0: float = field(default_factory=time.monotonic, repr=False)
 
     def __post_init__(self) -> None:
-        # each event as to_dict writes it, made once: a record is turned into data five times
-        # a call (four registry snapshots and the store), each time with all its events so
-        # far. Not a field: not compared, printed or copied by dataclasses.asdict.
-        self._event_data: list[tuple[CallEvent, dict[str, Any]]] = []
+        # each event's time as ISO text, made once (the costly part of turning an event into
+        # data): a record is turned into data five times a call (four registry snapshots and
+        # the store), each time with all its events so far. Beside it the events it was made
+        # for, to tell an edited list. Not fields: not compared, printed or in asdict.
+        self._iso_for: list[CallEvent] = []
+        self._iso: list[str] = []
 
     def add(self, kind: str, node: str | None = None, detail: str = "") -> None:
         offset = round(_monotonic() - self._t0, 3)
@@ -122,34 +124,28 @@ class CallRecord:
         data: dict[str, Any] = {name: getattr(self, name) for name in _PLAIN}
         data["started_at"] = self.started_at.isoformat()
         data["ended_at"] = self.ended_at.isoformat() if self.ended_at else None
-        data["events"] = [dict(d) for _, d in self._events_data()]
+        data["events"] = [
+            {"at": at, "offset": e.offset, "kind": e.kind, "node": e.node, "detail": e.detail}
+            for e, at in zip(self.events, self._event_times(), strict=True)
+        ]
         data["messages"] = list(self.messages)
         data["path"] = self.path
         data["digits"] = self.digits
         return data
 
-    def _events_data(self) -> list[tuple[CallEvent, dict[str, Any]]]:
-        """The events as data, those made before reused (events are frozen; a list edited
-        other than by appending is made again)."""
-        made, events = self._event_data, self.events
+    def _event_times(self) -> list[str]:
+        """The events' times as ISO text, those made before reused (events are frozen; a
+        list edited other than by appending is read again)."""
+        made, iso, events = self._iso_for, self._iso, self.events
         if len(made) > len(events) or any(
-            m is not e for (m, _), e in zip(made, events[: len(made)], strict=True)
+            m is not e for m, e in zip(made, events[: len(made)], strict=True)
         ):
             made.clear()
+            iso.clear()
         for e in events[len(made) :]:
-            made.append(
-                (
-                    e,
-                    {
-                        "at": e.at.isoformat(),
-                        "offset": e.offset,
-                        "kind": e.kind,
-                        "node": e.node,
-                        "detail": e.detail,
-                    },
-                )
-            )
-        return made
+            made.append(e)
+            iso.append(e.at.isoformat())
+        return iso
 
 
 # the fields copied as they are (the others are converted by to_dict)

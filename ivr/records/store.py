@@ -93,16 +93,13 @@ class LostCallInfo(Protocol):
 #: Group commit under load: a transaction that follows another within this time first waits
 #: this long, so that what the calls hand over meanwhile joins it (one thread hop and one
 #: commit for several calls' entries, and larger reads for the event pump). An idle store
-#: writes at once. 50 ms: at 100 calls/s a transaction carries about five calls' records and
-#: queue rows (the statements of a transaction are a fixed number, whatever it carries).
-#: Who waits: the event pump, and a call's session after its last AGI command (the record is
-#: stored before the registry forgets the call), so Asterisk moves on from a finished call up
-#: to this much later. A caller on the way to a person waits on it only on a server without
-#: ``--queue-wait`` (the dialplan's queue takes the caller when the session has ended): at
-#: most this much more, against the 15 s to a person. Quick benchmark pairs (issue 13):
-#: 5 ms -> 50 ms cut the server's CPU per call by about 15 % (and the bench's calls/s at a
-#: fixed 50 calls at once by 10 %: each session ends later); 200 ms gained nothing more.
-LINGER_SECONDS = 0.05
+#: writes at once. 5 ms: who waits on it is the event pump, a finished call's session (its
+#: record is stored before the registry forgets the call) and any code that awaits writes
+#: one after another (the survey after the record, the hub closing lost calls, the pump's
+#: recovery): each pays the linger again. 50 ms cut the server's CPU per call by about 15 %
+#: in quick benchmark pairs (issue 13, session 14) but capped the ticket bench's 64 writers
+#: at about 1,200 records/s and made those sequential writers wait 50 ms a write: not kept.
+LINGER_SECONDS = 0.005
 
 
 class CallRecordStore:
